@@ -1,0 +1,54 @@
+"""The headless CLI: ``studio generate text|image|speech|music …`` and ``studio models …``.
+
+Same engines as the GUI, no Qt imported on this path. User errors print one line on stderr
+(``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems);
+no traceback unless ``STUDIO_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import StudioError, describe
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse's own convention)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import image, models, text
+
+    parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    gen = sub.add_parser("generate", help="generate text, images, speech or music")
+    gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
+    text.add_parser(gen_sub)
+    image.add_parser(gen_sub)
+    models.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("studio: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except StudioError as exc:
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
+    except Exception as exc:  # an unexpected failure: still one line, details with STUDIO_DEBUG=1
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(f"studio: error: {describe(exc)} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_FAILED

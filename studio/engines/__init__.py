@@ -1,0 +1,33 @@
+"""Engines (no Qt): one per modality, each a generator of events that returns its stats.
+
+``engine_for(kind)`` imports the engine module lazily, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_ENGINES = {
+    "text": ("studio.engines.text", "TextEngine"),
+    "image": ("studio.engines.image", "ImageEngine"),
+    "inpaint": ("studio.engines.inpaint", "InpaintEngine"),
+    "speech": ("studio.engines.speech", "SpeechEngine"),
+    "music": ("studio.engines.music", "MusicEngine"),
+}
+
+
+def engine_for(kind: str):
+    """A new engine instance for a request kind ('text', 'image', …)."""
+    try:
+        module_name, class_name = _ENGINES[kind]
+    except KeyError:
+        raise ValueError(f"no engine for requests of kind {kind!r}") from None
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            from ..errors import StudioError
+
+            raise StudioError(f"The {kind} engine is not available in this version of Studio yet.") from None
+        raise
+    return getattr(module, class_name)()

@@ -1,0 +1,101 @@
+"""What every engine shares: the cancel token and the runtime (model cache, device, catalog).
+
+An engine is an object with ``run(request, runtime, cancel)``: a generator that yields events
+from :mod:`studio.events` and returns a stats dict. It calls ``cancel.check()`` every
+step/token/chunk, which raises :class:`~studio.errors.Cancelled` once cancel was asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import Cancelled, StudioError
+from ..events import Event
+from ..models import device as device_mod
+from ..models.cache import ModelCache
+from ..models.catalog import Catalog
+from ..models.resolve import ResolvedModel, resolve
+
+log = logging.getLogger(__name__)
+
+
+class CancelToken:
+    """A one-way flag set from any thread and checked by the engine between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass
+class Runtime:
+    """Everything an engine needs besides its request; one per worker thread.
+
+    ``device``/``dtype`` are preferences ('auto', 'cuda', 'cpu' …) resolved per load by
+    :func:`studio.models.device.choose`.
+    """
+
+    cache: ModelCache = field(default_factory=ModelCache)
+    catalog: Catalog = field(default_factory=Catalog)
+    device: str = "auto"
+    dtype: str = "auto"
+    offline: bool | None = None  # None: follow HF_HUB_OFFLINE
+    download: Callable[[str, list[str] | None], str] | None = None
+
+    def resolve(self, spec: str, modality: str) -> ResolvedModel:
+        return resolve(spec, modality, catalog=self.catalog, offline=self.offline, download=self.download)
+
+    def choice(self) -> device_mod.DeviceChoice:
+        return device_mod.choose(self.device, self.dtype)
+
+    def load(
+        self,
+        model: ResolvedModel,
+        loader: Callable[[device_mod.DeviceChoice], Any],
+        *,
+        variant: str = "",
+        choice: device_mod.DeviceChoice | None = None,
+    ) -> tuple[Any, device_mod.DeviceChoice, str]:
+        """Load (or reuse) ``model`` on the chosen device; returns (value, choice, notice).
+
+        A failed load on a GPU is retried on the CPU; ``notice`` then says why, for the UI.
+        """
+        choice = choice or self.choice()
+        notice = choice.reason
+        estimate = model.entry.memory_bytes if model.entry else 0
+        key = (model.id, choice.device, choice.dtype, variant)
+        try:
+            value = self.cache.get(key, lambda: loader(choice), estimate=estimate)
+            return value, choice, notice
+        except (StudioError, Cancelled):
+            raise
+        except Exception as exc:
+            if not choice.is_gpu:
+                raise
+            why = f"Loading on {choice.device} failed ({type(exc).__name__}: {str(exc)[:200]}); using the CPU instead."
+            log.warning(why)
+            self.cache.unload(key)
+            cpu = device_mod.cpu_fallback(why)
+            key = (model.id, cpu.device, cpu.dtype, variant)
+            value = self.cache.get(key, lambda: loader(cpu), estimate=estimate)
+            return value, cpu, why
+
+
+class Engine(Protocol):
+    kind: str
+
+    def run(self, request: Any, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]: ...

@@ -1,0 +1,281 @@
+"""Text engine: chat with any transformers causal LM (hub id, folder) or a GGUF file.
+
+``model.generate`` runs on a helper thread and streams token ids into a queue; this generator
+decodes them and yields :class:`~studio.events.Token` events. A StoppingCriteria that reads the
+cancel token stops generation within one token. GGUF files are dequantized by transformers once,
+then cached as safetensors (see :mod:`studio.models.gguf`), so later cold loads are fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Generator
+from typing import Any
+
+from ..errors import Cancelled, InvalidRequest, UnsafeModelFile
+from ..events import Event, Notice, Output, Progress, Status, Token
+from ..models.device import DeviceChoice
+from ..models.gguf import is_converted
+from ..models.resolve import ResolvedModel
+from ..requests import TextRequest
+from .base import CancelToken, Runtime
+
+log = logging.getLogger(__name__)
+
+_FALLBACK_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, Any]:
+    """(model, tokenizer) on ``choice``; safetensors only, no remote code."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = model.path
+    if model.format == "gguf":
+        from ..models.gguf import converted_folder
+
+        folder = converted_folder(model.path)
+    elif model.format != "transformers":
+        raise InvalidRequest(f"'{model.label}' ({model.format}) is not a text model.")
+    if not any(folder.glob("*.safetensors")):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+            raise UnsafeModelFile(
+                f"'{model.label}' only has pickled weights (.bin/.pt), which can run code when loaded. "
+                "Studio loads .safetensors only: pick a safetensors version of this model."
+            )
+        raise InvalidRequest(f"'{model.label}' has no weights (.safetensors) in {folder}.")
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    lm = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=choice.torch_dtype(), use_safetensors=True, trust_remote_code=False
+    )
+    lm.to(choice.device).eval()
+    return lm, tokenizer
+
+
+class _TokenQueueStreamer:
+    """A transformers streamer (BaseStreamer protocol) that queues each generated token's text."""
+
+    def __init__(self, tokenizer, out: queue.Queue) -> None:
+        self.tokenizer = tokenizer
+        self.out = out
+        self.prompt_seen = False
+        self.cache: list[int] = []
+        self.printed = 0
+        self.count = 0
+
+    def put(self, value) -> None:
+        if value.dim() > 1:
+            value = value[0]
+        if not self.prompt_seen:  # the first call carries the prompt
+            self.prompt_seen = True
+            return
+        ids = value.tolist()
+        self.count += len(ids)
+        self.cache.extend(ids)
+        text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the next token
+            self.out.put(("token", "", self.count))
+            return
+        new = text[self.printed :]
+        if text.endswith("\n"):
+            self.cache, self.printed = [], 0
+        else:
+            self.printed = len(text)
+        self.out.put(("token", new, self.count))
+
+    def end(self) -> None:
+        if self.cache:
+            text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
+            tail = text[self.printed :]
+            if tail:
+                self.out.put(("token", tail, self.count))
+        self.out.put(("end", "", self.count))
+
+
+class _StopOnCancel:
+    """StoppingCriteria: True (stop) for every sequence once the cancel token is set."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.cancel.cancelled, dtype=torch.bool, device=input_ids.device)
+
+
+def context_limit(lm, tokenizer) -> int:
+    cfg = lm.config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", 0)
+    return limit if isinstance(limit, int) and 0 < limit < 10**7 else 2048
+
+
+def build_messages(request: TextRequest) -> list[dict]:
+    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+    system = request.system_prompt.strip()
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def encode_chat(tokenizer, messages: list[dict]):
+    """Token ids (1 × n tensor) of ``messages`` in the model's own chat template."""
+    template = None if getattr(tokenizer, "chat_template", None) else _FALLBACK_TEMPLATE
+    encoded = tokenizer.apply_chat_template(
+        messages,
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+        chat_template=template,
+    )
+    return encoded["input_ids"]
+
+
+def fit_context(tokenizer, messages: list[dict], budget: int) -> tuple[Any, int]:
+    """Drop the oldest turns (never the system prompt or the last message) until the prompt fits."""
+    dropped = 0
+    ids = encode_chat(tokenizer, messages)
+    while ids.shape[-1] > budget:
+        first = 1 if messages and messages[0]["role"] == "system" else 0
+        if len(messages) - first <= 1:
+            raise InvalidRequest(
+                f"The message is too long for this model: {ids.shape[-1]:,} tokens, and the model holds "
+                f"{budget:,} with room for the reply. Shorten it or lower max new tokens."
+            )
+        del messages[first]
+        dropped += 1
+        ids = encode_chat(tokenizer, messages)
+    return ids, dropped
+
+
+class TextEngine:
+    kind = "text"
+
+    def run(self, request: TextRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+        import torch
+
+        # 1. Resolve and load (cached across jobs).
+        model = runtime.resolve(request.model, "text")
+        cancel.check()
+        if model.format == "gguf" and not is_converted(model.path):
+            yield Status(f"Converting {model.label} for fast loading (first time only, about a minute)…")
+        else:
+            yield Status(f"Loading {model.label}…")
+        t_load = time.perf_counter()
+        (lm, tokenizer), choice, notice = runtime.load(model, lambda c: load_text_model(model, c))
+        load_s = time.perf_counter() - t_load
+        if notice:
+            yield Notice(notice)
+        cancel.check()
+
+        # 2. Prompt in the model's chat template, trimmed to its context.
+        limit = context_limit(lm, tokenizer)
+        messages = build_messages(request)
+        max_new = min(request.max_new_tokens, max(1, limit - 16))
+        input_ids, dropped = fit_context(tokenizer, messages, limit - max_new)
+        if dropped:
+            yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")
+        input_ids = input_ids.to(lm.device)
+        prompt_len = int(input_ids.shape[-1])
+
+        # 3. Generate on a helper thread, stream tokens from the queue.
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        sampling = request.temperature > 0
+        kwargs: dict[str, Any] = dict(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            max_new_tokens=max_new,
+            do_sample=sampling,
+            repetition_penalty=request.repetition_penalty,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        )
+        if sampling:
+            kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k or None)
+        else:  # greedy: silence the model's sampling defaults
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        events: queue.Queue = queue.Queue()
+        streamer = _TokenQueueStreamer(tokenizer, events)
+        from transformers import StoppingCriteriaList
+
+        kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]))
+
+        def work() -> None:
+            try:
+                torch.manual_seed(seed)
+                with torch.inference_mode():
+                    lm.generate(**kwargs)
+            except BaseException as exc:  # handed to the engine thread
+                events.put(("error", exc, 0))
+
+        yield Status("Generating…")
+        thread = threading.Thread(target=work, name="text-generate", daemon=True)
+        t0 = time.perf_counter()
+        thread.start()
+        parts: list[str] = []
+        count = 0
+        error: BaseException | None = None
+        first_token_s = None
+        while True:
+            kind, payload, n = events.get()
+            if kind == "error":
+                error = payload
+                break
+            if kind == "end":
+                break
+            count = n
+            if first_token_s is None:
+                first_token_s = time.perf_counter() - t0
+            parts.append(payload)
+            elapsed = max(time.perf_counter() - t0, 1e-6)
+            yield Token(payload, count, count / elapsed, prompt_len + count, limit)
+            yield Progress(count, max_new, "generate")
+        thread.join()
+        elapsed = time.perf_counter() - t0
+        if error is not None:
+            raise error
+        reply = "".join(parts)
+
+        # 4. Hand the reply (also a partial one after Stop) to the worker, which saves it.
+        stats = {
+            "tokens": count,
+            "tokens_per_s": count / elapsed if elapsed > 0 else 0.0,
+            "seconds": elapsed,
+            "first_token_s": first_token_s or 0.0,
+            "load_s": load_s,
+            "prompt_tokens": prompt_len,
+            "context_used": prompt_len + count,
+            "context_max": limit,
+            "device": choice.label(),
+            "stopped": cancel.cancelled,
+        }
+        params = {
+            **request.to_dict(),
+            "seed": seed,
+            "model": model.id,
+            "model_name": model.label,
+            "reply": reply,
+            "stats": stats,
+        }
+        if request.conversation_id:
+            history = [{"role": m.role, "content": m.content} for m in request.messages]
+            params["conversation"] = {
+                "id": request.conversation_id,
+                "title": request.messages[0].content[:60] if request.messages else "",
+                "system_prompt": request.system_prompt,
+                "model": model.id,
+                "messages": history + [{"role": "assistant", "content": reply}],
+            }
+        yield Output("text", reply, params)
+        if cancel.cancelled:
+            raise Cancelled()
+        return stats

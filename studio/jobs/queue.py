@@ -1,0 +1,225 @@
+"""The job queue the UI uses: submit requests, cancel them, watch their state through signals.
+
+States: ``queued → running → finished | cancelled | failed``, and ``queued → cancelled``.
+Every public signal carries the job id first and is emitted on the main thread, in the order the
+worker produced the events. Finished jobs are kept in a bounded history (oldest dropped first).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ..engines.base import Runtime
+from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token
+from ..requests import summary
+from .worker import ModelWorker, WorkItem
+
+QUEUED, RUNNING, FINISHED, CANCELLED, FAILED = "queued", "running", "finished", "cancelled", "failed"
+TERMINAL = (FINISHED, CANCELLED, FAILED)
+
+
+@dataclass
+class Job:
+    id: str
+    request: object
+    state: str = QUEUED
+    label: str = ""
+    created: float = field(default_factory=time.time)
+    started: float = 0.0
+    ended: float = 0.0
+    error: str = ""
+    progress: tuple[int, int] = (0, 0)
+    status: str = ""
+    result: JobResult = field(default_factory=JobResult)
+    cancel_requested: bool = False
+
+
+class JobQueue(QObject):
+    job_added = Signal(str)
+    job_started = Signal(str)
+    job_progress = Signal(str, object)  # Progress
+    job_status = Signal(str, str)  # what is happening now
+    job_notice = Signal(str, str)  # something worth telling (e.g. CPU fallback)
+    job_token = Signal(str, object)  # Token
+    job_preview = Signal(str, object)  # Preview
+    job_output = Signal(str, object)  # SavedItem, already on disk
+    job_finished = Signal(str, object)  # JobResult
+    job_cancelled = Signal(str, object)  # JobResult with what finished before the cancel
+    job_failed = Signal(str, str)  # a message for a person
+    job_changed = Signal(str)  # any state change (queue panel)
+    worker_message = Signal(str)  # a worker command failed
+
+    def __init__(
+        self,
+        library,
+        runtime_factory: Callable[[], Runtime] = Runtime,
+        *,
+        history: int = 200,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.library = library
+        self._history = history
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._items: dict[str, WorkItem] = {}
+        self._ids = itertools.count(1)
+        self._worker = ModelWorker(runtime_factory, library)
+        self._worker.started_job.connect(self._on_started)
+        self._worker.event.connect(self._on_event)
+        self._worker.output.connect(self._on_output)
+        self._worker.done.connect(self._on_done)
+        self._worker.command_failed.connect(self.worker_message)
+        self._started = False
+
+    # --- public API ---
+    def submit(self, request) -> str:
+        """Validate and enqueue; raises InvalidRequest (with a message to show) at once when invalid."""
+        request.validate()
+        if not self._started:  # the thread starts with the first job, not with the window
+            self._worker.start()
+            self._started = True
+        job_id = f"job-{next(self._ids)}"
+        job = Job(job_id, request, label=summary(request))
+        self._jobs[job_id] = job
+        item = WorkItem(job_id, request)
+        self._items[job_id] = item
+        self.job_added.emit(job_id)
+        self.job_changed.emit(job_id)
+        self._worker.post(item)
+        self._trim()
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        """Queued: cancelled at once, never started. Running: asked to stop; ``job_cancelled`` follows."""
+        job, item = self._jobs.get(job_id), self._items.get(job_id)
+        if job is None or item is None or job.state in TERMINAL:
+            return
+        with item.lock:
+            item.cancel.cancel()
+            started = item.taken
+        job.cancel_requested = True
+        if not started:
+            self._end(job, CANCELLED)
+            self.job_cancelled.emit(job_id, job.result)
+        else:
+            job.status = "Cancelling…"
+            self.job_status.emit(job_id, job.status)
+        self.job_changed.emit(job_id)
+
+    def cancel_all(self) -> None:
+        for job_id in list(self._jobs):
+            self.cancel(job_id)
+
+    def job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    def active(self) -> list[Job]:
+        return [j for j in self._jobs.values() if j.state not in TERMINAL]
+
+    def clear_finished(self) -> None:
+        for job_id in [j.id for j in self._jobs.values() if j.state in TERMINAL]:
+            self._forget(job_id)
+
+    def run_in_worker(self, fn: Callable[[Runtime], None]) -> None:
+        """Run ``fn(runtime)`` on the worker thread between jobs (settings, unload)."""
+        if not self._started:
+            self._worker.start()
+            self._started = True
+        self._worker.post_call(fn)
+
+    def unload_models(self) -> None:
+        self.run_in_worker(_unload_all)
+
+    def shutdown(self, wait_ms: int = 5000) -> bool:
+        """Cancel everything and stop the worker; True when it stopped within ``wait_ms``."""
+        self.cancel_all()
+        if not self._started:
+            return True
+        self._worker.stop()
+        return self._worker.wait(wait_ms)
+
+    @property
+    def worker(self) -> ModelWorker:
+        return self._worker
+
+    # --- worker slots (main thread) ---
+    @Slot(str)
+    def _on_started(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.state in TERMINAL:
+            return
+        job.state = RUNNING
+        job.started = time.time()
+        self.job_started.emit(job_id)
+        self.job_changed.emit(job_id)
+
+    @Slot(str, object)
+    def _on_event(self, job_id: str, ev: object) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.state in TERMINAL:
+            return
+        if isinstance(ev, Progress):
+            job.progress = (ev.step, ev.total)
+            self.job_progress.emit(job_id, ev)
+            self.job_changed.emit(job_id)
+        elif isinstance(ev, Token):
+            self.job_token.emit(job_id, ev)
+        elif isinstance(ev, Preview):
+            self.job_preview.emit(job_id, ev)
+        elif isinstance(ev, Status):
+            job.status = ev.message
+            self.job_status.emit(job_id, ev.message)
+            self.job_changed.emit(job_id)
+        elif isinstance(ev, Notice):
+            self.job_notice.emit(job_id, ev.message)
+
+    @Slot(str, object)
+    def _on_output(self, job_id: str, item: SavedItem) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        job.result.items.append(item)
+        self.job_output.emit(job_id, item)
+
+    @Slot(str, str, object)
+    def _on_done(self, job_id: str, state: str, payload: object) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.state in TERMINAL:
+            return
+        if state == FAILED:
+            job.error = str(payload)
+            self._end(job, FAILED)
+            self.job_failed.emit(job_id, job.error)
+        else:
+            job.result.stats = getattr(payload, "stats", {})
+            self._end(job, state)
+            (self.job_finished if state == FINISHED else self.job_cancelled).emit(job_id, job.result)
+        self.job_changed.emit(job_id)
+
+    def _end(self, job: Job, state: str) -> None:
+        job.state = state
+        job.ended = time.time()
+        job.status = ""
+        self._items.pop(job.id, None)
+
+    def _trim(self) -> None:
+        done = [j.id for j in self._jobs.values() if j.state in TERMINAL]
+        for job_id in done[: max(0, len(self._jobs) - self._history)]:
+            self._forget(job_id)
+
+    def _forget(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self._items.pop(job_id, None)
+
+
+def _unload_all(runtime: Runtime) -> None:
+    runtime.cache.unload()

@@ -1,0 +1,1 @@
+"""Library layer (no Qt): results saved atomically with their parameters, and the history index."""

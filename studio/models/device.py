@@ -1,0 +1,127 @@
+"""Device and dtype choice: CUDA (bf16/fp16) → MPS (fp16) → CPU (fp32), overridable.
+
+torch is imported inside the functions, never at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+DTYPE_CHOICES = ("auto", "float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: str  # 'cuda', 'cuda:1', 'mps' or 'cpu'
+    dtype: str  # 'float16', 'bfloat16' or 'float32'
+    reason: str = ""  # why this choice differs from what was asked, if it does
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device != "cpu"
+
+    def torch_dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def label(self) -> str:
+        return f"{self.device} · {self.dtype}"
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def available_devices() -> list[str]:
+    """Devices present on this machine, best first ('cpu' is always last)."""
+    import torch
+
+    found = []
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" if i else "cuda" for i in range(torch.cuda.device_count())]
+    if mps_available():
+        found.append("mps")
+    return found + ["cpu"]
+
+
+def choose(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
+    """Resolve a device/dtype preference to what this machine can do.
+
+    ``device='auto'`` takes CUDA, then MPS, then the CPU. ``dtype='auto'`` takes bfloat16 on CUDA
+    cards that support it (fp16 otherwise), float16 on MPS and float32 on the CPU (half precision
+    on the CPU is slow and often unsupported). Asking for a device that is not there falls back to
+    the CPU with a ``reason`` the UI shows.
+    """
+    import torch
+
+    if device not in DEVICE_CHOICES and not device.startswith("cuda:"):
+        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)} (got {device!r})")
+    if dtype not in DTYPE_CHOICES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPE_CHOICES)} (got {dtype!r})")
+
+    reason = ""
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif mps_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        reason = "CUDA was selected but no NVIDIA GPU is usable here; running on the CPU."
+        device = "cpu"
+    elif device == "mps" and not mps_available():
+        reason = "MPS was selected but is not available here; running on the CPU."
+        device = "cpu"
+
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        elif device == "mps":
+            dtype = "float16"
+        else:
+            dtype = "float32"
+    elif device == "cpu" and dtype == "float16":
+        reason = (reason + " " if reason else "") + "float16 is not supported well on the CPU; using float32."
+        dtype = "float32"
+    return DeviceChoice(device, dtype, reason)
+
+
+def cpu_fallback(reason: str) -> DeviceChoice:
+    return DeviceChoice("cpu", "float32", reason)
+
+
+def free_memory(device: str) -> int | None:
+    """Free bytes on a CUDA device, or None when unknown."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+        return int(free)
+    return None
+
+
+def release_device_memory() -> None:
+    """Give cached allocator blocks back to the driver after models were dropped."""
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
+    if mps_available():
+        torch.mps.empty_cache()

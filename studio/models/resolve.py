@@ -1,0 +1,198 @@
+"""Resolution: a catalog id, a hub repo id or a local path → files on disk and their format.
+
+Order: empty → the modality's default; catalog id; an existing path; ``org/name`` hub id (from the
+Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
+Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
+NotDownloaded with what to do, never a network call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
+from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
+
+PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    id: str  # stable key for the cache and the metadata
+    path: Path  # folder, or the file for gguf / single-file checkpoints
+    format: str  # 'gguf' | 'transformers' | 'diffusers' | 'single_file' | 'piper' | 'coqui'
+    modality: str  # what the files are for ('text', 'image', …; '' when unknown)
+    name: str = ""
+    entry: ModelEntry | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+def is_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def detect_format(path: Path) -> str:
+    """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".gguf":
+            return "gguf"
+        if suffix == ".onnx":
+            return "piper"
+        if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
+            return "single_file"
+        return "unknown"
+    if (path / "model_index.json").exists():
+        return "diffusers"
+    if (path / "config.json").exists():
+        return "transformers"
+    if any(path.glob("*.gguf")):
+        return "gguf"
+    return "unknown"
+
+
+def modality_of(path: Path, fmt: str) -> str:
+    """Best guess of a model's modality from its files."""
+    if fmt in ("diffusers", "single_file"):
+        return "image"
+    if fmt in ("piper", "coqui"):
+        return "speech"
+    if fmt == "gguf":
+        return "text"
+    if fmt == "transformers":
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        arch = " ".join(config.get("architectures") or [])
+        mtype = str(config.get("model_type", ""))
+        if "Musicgen" in arch or mtype.startswith("musicgen"):
+            return "music"
+        if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
+            return "text"
+        if mtype in ("vits", "speecht5", "bark"):
+            return "speech"
+        if "CausalLM" in mtype or mtype in ("llama", "mistral", "qwen2", "gpt2", "phi3", "gemma"):
+            return "text"
+    return ""
+
+
+_KIND_WORDS = {
+    "image": "an image model",
+    "text": "a text model",
+    "speech": "a speech model",
+    "music": "a music model",
+}
+
+
+def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
+    if resolved.modality and modality and resolved.modality != modality:
+        raise WrongModelKind(
+            f"'{resolved.label}' is {_KIND_WORDS.get(resolved.modality, 'another kind of model')} "
+            f"({resolved.format}); the {modality} tab needs {_KIND_WORDS.get(modality, 'another model')}."
+        )
+    return resolved
+
+
+def resolve(
+    spec: str,
+    modality: str,
+    *,
+    catalog: Catalog | None = None,
+    offline: bool | None = None,
+    download=None,
+) -> ResolvedModel:
+    """Find the files for ``spec`` (catalog id, hub id, local path, or "" for the default).
+
+    ``download(repo_id, allow_patterns)`` is called for a hub model not yet on disk when online;
+    without it such a model raises NotDownloaded.
+    """
+    catalog = catalog or Catalog()
+    offline = is_offline() if offline is None else offline
+    spec = (spec or "").strip()
+
+    if not spec:
+        entry = catalog.default(modality)
+        if entry is None:
+            raise ModelNotFound(f"No {modality} model is installed. Open Models to download one.")
+        return _from_entry(entry, modality, offline, download)
+
+    entry = catalog.get(spec)
+    if entry is not None:
+        return _from_entry(entry, modality, offline, download)
+
+    path = Path(spec).expanduser()
+    if path.exists():
+        return _from_path(path, modality)
+    looks_like_path = (
+        spec.startswith(("/", ".", "~", "\\"))
+        or spec.count("/") > 1
+        or (os.sep != "/" and os.sep in spec)
+        or path.suffix.lower() in (".gguf", ".safetensors", ".ckpt", ".onnx", ".pt", ".bin")
+    )
+    if looks_like_path:
+        raise ModelNotFound(f"No model file or folder at '{spec}'.")
+
+    if _HUB_ID.match(spec):
+        local = hub_snapshot(spec)
+        if local is None:
+            if offline or download is None:
+                raise NotDownloaded(
+                    f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
+                    f"(or `studio models download {spec}`) while online."
+                    if offline
+                    else f"'{spec}' is not downloaded. Download it from the Models window first."
+                )
+            local = Path(download(spec, None))
+        return _from_path(local, modality, model_id=spec)
+
+    raise ModelNotFound(
+        f"No model called '{spec}': not a catalog id, an existing file or folder, or a hub id like org/name. "
+        "`studio models list` shows the catalog."
+    )
+
+
+def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> ResolvedModel:
+    if entry.source == "bundled":
+        path = bundled_path(entry)
+        if path is None:
+            raise ModelNotFound(
+                f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
+            )
+        resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
+    elif entry.source == "local":
+        path = Path(entry.path)
+        if not path.exists():
+            raise ModelNotFound(f"The local model '{entry.name}' is gone from {entry.path}.")
+        resolved = ResolvedModel(entry.id, path, entry.format or detect_format(path), entry.modality, entry.name, entry)
+    else:
+        path = hub_snapshot(entry.repo_id)
+        if path is None:
+            if offline or download is None:
+                raise NotDownloaded(
+                    f"'{entry.name}' is not downloaded yet. Download it in the Models window"
+                    + (" when you are online (Studio is offline now)." if offline else ".")
+                )
+            path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
+        resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
+    return _check_kind(resolved, modality)
+
+
+def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
+    path = path.resolve()
+    fmt = detect_format(path)
+    if fmt == "unknown":
+        raise ModelNotFound(
+            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors file, a transformers "
+            "folder (config.json) or a diffusers folder (model_index.json)."
+        )
+    resolved = ResolvedModel(model_id or str(path), path, fmt, modality_of(path, fmt), path.name)
+    return _check_kind(resolved, modality)

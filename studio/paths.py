@@ -1,0 +1,43 @@
+"""Where Studio keeps things on disk. No Qt, no side effects at import time.
+
+``STUDIO_HOME`` overrides everything (portable installs, tests). Otherwise the platform's
+user data / cache folders are used (platformdirs): e.g. ``~/.local/share/Studio`` on Linux.
+Hugging Face downloads stay in the standard Hugging Face cache (``HF_HOME``), so models are
+shared with other tools on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "Studio"
+
+
+def data_dir() -> Path:
+    home = os.environ.get("STUDIO_HOME")
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """Converted models (dequantized GGUF, …): safe to delete, rebuilt on demand."""
+    home = os.environ.get("STUDIO_HOME")
+    if home:
+        return Path(home) / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def library_dir() -> Path:
+    """The default output library (overridable in Settings)."""
+    return data_dir() / "library"
+
+
+def user_models_file() -> Path:
+    """Local models the user added by hand (a JSON list)."""
+    return data_dir() / "user_models.json"

@@ -181,8 +181,9 @@ class TextEngine:
         # 2. Prompt in the model's chat template, trimmed to its context.
         limit = context_limit(lm, tokenizer)
         messages = build_messages(request)
-        max_new = min(request.max_new_tokens, max(1, limit - 16))
-        input_ids, dropped = fit_context(tokenizer, messages, limit - max_new)
+        reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
+        input_ids, dropped = fit_context(tokenizer, messages, limit - reserve)
+        max_new = min(request.max_new_tokens, limit - int(input_ids.shape[-1]))
         if dropped:
             yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")
         input_ids = input_ids.to(lm.device)
@@ -257,6 +258,7 @@ class TextEngine:
             "context_max": limit,
             "device": choice.label(),
             "stopped": cancel.cancelled,
+            "seed": seed,
         }
         params = {
             **request.to_dict(),

@@ -61,6 +61,15 @@ class Library:
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
+    def relocate(self, root: str | Path) -> None:
+        """Save future outputs under ``root`` (Settings → Output folder); existing files stay put."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self.root = root
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "index.sqlite", timeout=10)
         db.execute("PRAGMA journal_mode=WAL")

@@ -5,6 +5,7 @@ torch is imported inside the functions, never at import time.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
@@ -125,3 +126,18 @@ def release_device_memory() -> None:
         torch.cuda.ipc_collect()
     if mps_available():
         torch.mps.empty_cache()
+
+
+def auto_budget(device: str) -> int:
+    """A default memory budget for the model cache: 85 % of the GPU's memory, or half the RAM."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        _free, total = torch.cuda.mem_get_info(torch.device(device))
+        return int(total * 0.85)
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total * 0.5)
+    except ImportError:  # pragma: no cover - psutil ships with our dependencies
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)

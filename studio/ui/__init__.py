@@ -1,0 +1,1 @@
+"""UI layer (Qt widgets only). Never imports torch, diffusers, transformers or TTS."""

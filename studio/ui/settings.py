@@ -1,0 +1,100 @@
+"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode.
+
+A plain object with typed properties, not tied to widgets. Tests pass their own QSettings
+(an .ini file in a tmp folder) so they never read or write the person's settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from .. import paths
+
+DEFAULTS = {
+    "device": "auto",
+    "dtype": "auto",
+    "output_folder": "",  # "" = the default library folder
+    "memory_budget_gb": 0.0,  # 0 = automatic (keep one model per modality resident)
+    "offline": False,
+}
+
+
+class Settings(QObject):
+    changed = Signal(str)  # the key that changed
+
+    def __init__(self, store: QSettings | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._store = store or QSettings("Studio", "Studio")
+
+    def _get(self, key: str):
+        default = DEFAULTS[key]
+        value = self._store.value(key, default)
+        try:
+            if isinstance(default, bool):
+                return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            return type(default)(value)
+        except (TypeError, ValueError):
+            return default
+
+    def _set(self, key: str, value) -> None:
+        if self._get(key) == value:
+            return
+        self._store.setValue(key, value)
+        self._store.sync()
+        self.changed.emit(key)
+
+    @property
+    def device(self) -> str:
+        return self._get("device")
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._set("device", value)
+
+    @property
+    def dtype(self) -> str:
+        return self._get("dtype")
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        self._set("dtype", value)
+
+    @property
+    def output_folder(self) -> Path:
+        folder = self._get("output_folder")
+        return Path(folder) if folder else paths.library_dir()
+
+    @output_folder.setter
+    def output_folder(self, value: str | Path) -> None:
+        self._set("output_folder", str(value))
+
+    @property
+    def memory_budget_gb(self) -> float:
+        return self._get("memory_budget_gb")
+
+    @memory_budget_gb.setter
+    def memory_budget_gb(self, value: float) -> None:
+        self._set("memory_budget_gb", float(value))
+
+    @property
+    def offline(self) -> bool:
+        return self._get("offline")
+
+    @offline.setter
+    def offline(self, value: bool) -> None:
+        self._set("offline", bool(value))
+
+    def reset(self) -> None:
+        self._store.clear()
+        self._store.sync()
+        for key in DEFAULTS:
+            self.changed.emit(key)
+
+    def value(self, key: str, default=None):
+        """Free-form per-tab values (last prompt, splitter sizes …)."""
+        return self._store.value(key, default)
+
+    def set_value(self, key: str, value) -> None:
+        self._store.setValue(key, value)

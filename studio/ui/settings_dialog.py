@@ -1,0 +1,85 @@
+"""Preferences: device, precision, output folder, memory budget, offline mode."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+DEVICES = (("Automatic (CUDA → MPS → CPU)", "auto"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu"))
+DTYPES = (
+    ("Automatic (bf16/fp16 on GPU, fp32 on CPU)", "auto"),
+    ("float16", "float16"),
+    ("bfloat16", "bfloat16"),
+    ("float32", "float32"),
+)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.device = _combo(DEVICES, settings.device)
+        self.dtype = _combo(DTYPES, settings.dtype)
+        self.output = QLineEdit(str(settings.output_folder))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output, 1)
+        out_row.addWidget(browse)
+        self.budget = QDoubleSpinBox()
+        self.budget.setRange(0, 1024)
+        self.budget.setSuffix(" GB")
+        self.budget.setSpecialValueText("Automatic")
+        self.budget.setValue(settings.memory_budget_gb)
+        self.budget.setToolTip("Models kept loaded at once; the least recently used is unloaded past this")
+        self.offline = QCheckBox("Never connect to the internet (models must already be on disk)")
+        self.offline.setChecked(settings.offline)
+        form = QFormLayout(self)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.dtype)
+        form.addRow("Output folder", out_row)
+        form.addRow("Memory budget", self.budget)
+        form.addRow("Offline", self.offline)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    @Slot()
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output.text())
+        if folder:
+            self.output.setText(folder)
+
+    def apply(self) -> None:
+        self.settings.device = self.device.currentData()
+        self.settings.dtype = self.dtype.currentData()
+        self.settings.output_folder = self.output.text().strip()
+        self.settings.memory_budget_gb = self.budget.value()
+        self.settings.offline = self.offline.isChecked()
+
+    def accept(self) -> None:
+        self.apply()
+        super().accept()
+
+
+def _combo(options, current: str) -> QComboBox:
+    box = QComboBox()
+    for label, value in options:
+        box.addItem(label, value)
+    index = box.findData(current)
+    box.setCurrentIndex(max(index, 0))
+    return box

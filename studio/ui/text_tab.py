@@ -1,0 +1,451 @@
+"""The Text tab: chat with a local language model, streaming tokens, Stop, saved conversations."""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import InvalidRequest
+from ..events import Token
+from ..library.atomic import atomic_write_text
+from ..requests import ChatMessage, TextRequest
+from .model_picker import ModelPicker
+
+ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
+    lines = []
+    if system_prompt:
+        lines += ["## System", "", system_prompt, ""]
+    for m in messages:
+        lines += [f"## {ROLE_LABELS.get(m['role'], m['role'])}", "", m["content"], ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+class TextTab(QWidget):
+    """Chat UI. Emits ``send_to(target, text)`` for the "Send to …" actions (image, speech, music)."""
+
+    send_to = Signal(str, str)
+
+    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.library = library
+        self.catalog = catalog
+        self.messages: list[dict] = []
+        self.conversation_id = uuid.uuid4().hex
+        self.current_job: str | None = None
+        self._reply_parts: list[str] = []
+        self._send_targets: set[str] = set()
+        self._build()
+        jobs.job_started.connect(self._on_started)
+        jobs.job_token.connect(self._on_token)
+        jobs.job_status.connect(self._on_status)
+        jobs.job_notice.connect(self._on_notice)
+        jobs.job_finished.connect(self._on_finished)
+        jobs.job_cancelled.connect(self._on_cancelled)
+        jobs.job_failed.connect(self._on_failed)
+        self.refresh_conversations()
+        self._render()
+
+    # --- layout ---
+    def _build(self) -> None:
+        # conversations (left)
+        self.conversation_list = QListWidget()
+        self.conversation_list.setObjectName("conversationList")
+        self.conversation_list.itemActivated.connect(self._open_conversation_item)
+        self.conversation_list.itemClicked.connect(self._open_conversation_item)
+        new_btn = QPushButton("New chat")
+        new_btn.clicked.connect(self.new_conversation)
+        del_btn = QPushButton("Delete")
+        del_btn.clicked.connect(self._delete_conversation)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(QLabel("<b>Conversations</b>"))
+        lv.addWidget(self.conversation_list, 1)
+        row = QHBoxLayout()
+        row.addWidget(new_btn)
+        row.addWidget(del_btn)
+        lv.addLayout(row)
+
+        # transcript + input (centre)
+        self.transcript = QTextBrowser()
+        self.transcript.setObjectName("transcript")
+        self.transcript.setOpenExternalLinks(False)
+        self.input = QPlainTextEdit()
+        self.input.setObjectName("prompt")
+        self.input.setPlaceholderText("Type a message — Ctrl+Enter sends")
+        self.input.setMaximumHeight(110)
+        self.send_button = QPushButton("Send")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self.input, activated=self.send)
+        self.stats_label = QLabel("")
+        self.stats_label.setObjectName("textStats")
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        copy_btn = QToolButton()
+        copy_btn.setText("Copy reply")
+        copy_btn.clicked.connect(self.copy_last_reply)
+        export_btn = QToolButton()
+        export_btn.setText("Export…")
+        export_btn.clicked.connect(self._export_dialog)
+        self.send_to_button = QToolButton()
+        self.send_to_button.setText("Send to…")
+        self.send_to_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.send_to_menu = QMenu(self.send_to_button)
+        self.send_to_button.setMenu(self.send_to_menu)
+        self._rebuild_send_menu()
+
+        centre = QWidget()
+        cv = QVBoxLayout(centre)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(self.transcript, 1)
+        tools = QHBoxLayout()
+        tools.addWidget(self.stats_label, 1)
+        tools.addWidget(copy_btn)
+        tools.addWidget(export_btn)
+        tools.addWidget(self.send_to_button)
+        cv.addLayout(tools)
+        cv.addWidget(self.status_label)
+        cv.addWidget(self.input)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.send_button)
+        cv.addLayout(buttons)
+
+        # settings (right)
+        self.model_picker = ModelPicker("text", self.catalog)
+        self.system_prompt = QPlainTextEdit()
+        self.system_prompt.setObjectName("systemPrompt")
+        self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
+        self.system_prompt.setMaximumHeight(90)
+        self.temperature = _dspin(0.0, 5.0, 0.7, 0.05, "0 = always the most likely token (greedy)")
+        self.top_p = _dspin(0.01, 1.0, 0.95, 0.01, "Nucleus sampling: keep the most likely tokens up to this mass")
+        self.top_k = _spin(0, 1000, 50, "Keep only the k most likely tokens; 0 = off")
+        self.repetition_penalty = _dspin(0.5, 3.0, 1.1, 0.05, "Above 1 discourages repeating; 1 = off")
+        self.max_new_tokens = _spin(1, 32768, 512, "Longest reply, in tokens")
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setChecked(True)
+        self.seed = _spin(0, 2**31 - 1, 42, "Same seed + same settings = same reply")
+        self.seed.setEnabled(False)
+        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        right = QWidget()
+        form = QFormLayout(right)
+        form.addRow("Model", self.model_picker)
+        form.addRow("System prompt", self.system_prompt)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Top-p", self.top_p)
+        form.addRow("Top-k", self.top_k)
+        form.addRow("Repetition penalty", self.repetition_penalty)
+        form.addRow("Max new tokens", self.max_new_tokens)
+        form.addRow("Seed", seed_row)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(centre)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([180, 620, 300])
+        layout = QHBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # --- sending ---
+    def build_request(self, text: str) -> TextRequest:
+        history = [ChatMessage(m["role"], m["content"]) for m in self.messages]
+        return TextRequest(
+            messages=tuple(history + [ChatMessage("user", text)]),
+            system_prompt=self.system_prompt.toPlainText(),
+            model=self.model_picker.current_model_spec(),
+            max_new_tokens=self.max_new_tokens.value(),
+            temperature=round(self.temperature.value(), 4),
+            top_p=round(self.top_p.value(), 4),
+            top_k=self.top_k.value(),
+            repetition_penalty=round(self.repetition_penalty.value(), 4),
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            conversation_id=self.conversation_id,
+        )
+
+    @Slot()
+    def send(self) -> None:
+        if self.current_job is not None:
+            return
+        text = self.input.toPlainText().strip()
+        try:
+            request = self.build_request(text)
+            job_id = self.jobs.submit(request)
+        except InvalidRequest as exc:
+            self.status_label.setText(f"⚠ {exc}")
+            return
+        self.current_job = job_id
+        self.messages.append({"role": "user", "content": text})
+        self._reply_parts = []
+        self.input.clear()
+        self._render(streaming=True)
+        self._set_busy(True)
+        self.status_label.setText("Queued…")
+
+    @Slot()
+    def stop(self) -> None:
+        if self.current_job is not None:
+            self.jobs.cancel(self.current_job)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+
+    # --- job events ---
+    @Slot(str)
+    def _on_started(self, job_id: str) -> None:
+        if job_id == self.current_job:
+            self.status_label.setText("Starting…")
+
+    @Slot(str, str)
+    def _on_status(self, job_id: str, message: str) -> None:
+        if job_id == self.current_job:
+            self.status_label.setText(message)
+
+    @Slot(str, str)
+    def _on_notice(self, job_id: str, message: str) -> None:
+        if job_id == self.current_job:
+            self.status_label.setText(f"ℹ {message}")
+
+    @Slot(str, object)
+    def _on_token(self, job_id: str, token: Token) -> None:
+        if job_id != self.current_job:
+            return
+        self._reply_parts.append(token.text)
+        cursor = self.transcript.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(token.text)
+        self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
+        self.stats_label.setText(
+            f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
+        )
+
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, result) -> None:
+        if job_id == self.current_job:
+            self._end_turn(result, "")
+
+    @Slot(str, object)
+    def _on_cancelled(self, job_id: str, result) -> None:
+        if job_id == self.current_job:
+            self._end_turn(result, "Stopped.")
+
+    @Slot(str, str)
+    def _on_failed(self, job_id: str, message: str) -> None:
+        if job_id != self.current_job:
+            return
+        self.current_job = None
+        # the user's message stays in the input box so nothing typed is lost
+        last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
+        if last is not None and not self.input.toPlainText().strip():
+            self.input.setPlainText(last["content"])
+        self._render()
+        self._set_busy(False)
+        self.status_label.setText(f"⚠ {message}")
+
+    def _end_turn(self, result, note: str) -> None:
+        self.current_job = None
+        reply = "".join(self._reply_parts)
+        for item in getattr(result, "items", []):
+            reply = item.params.get("reply", reply)
+        if reply or note != "Stopped.":
+            self.messages.append({"role": "assistant", "content": reply})
+        elif self.messages and self.messages[-1]["role"] == "user":
+            self.input.setPlainText(self.messages.pop()["content"])  # stopped before any token
+        stats = getattr(result, "stats", {}) or {}
+        if stats:
+            self.stats_label.setText(
+                f"{stats.get('tokens', 0)} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s · "
+                f"context {stats.get('context_used', 0):,}/{stats.get('context_max', 0):,} · {stats.get('device', '')}"
+            )
+        self.status_label.setText(note)
+        self._set_busy(False)
+        self._render()
+        self.refresh_conversations()
+
+    # --- transcript ---
+    def _render(self, streaming: bool = False) -> None:
+        parts = []
+        if not self.messages:
+            parts.append(
+                "<p style='color:#888'>Start a conversation below. The bundled SmolLM2 model runs offline; "
+                "pick a bigger model on the right once you have downloaded one.</p>"
+            )
+        for m in self.messages:
+            label = ROLE_LABELS.get(m["role"], m["role"])
+            colour = "#2b6cb0" if m["role"] == "user" else "#2f855a"
+            body = html.escape(m["content"]).replace("\n", "<br>")
+            parts.append(f"<p><b style='color:{colour}'>{label}</b><br>{body}</p>")
+        if streaming:
+            parts.append("<p><b style='color:#2f855a'>Assistant</b><br></p>")
+        self.transcript.setHtml("".join(parts))
+        cursor = self.transcript.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        self.transcript.setTextCursor(cursor)
+
+    def transcript_text(self) -> str:
+        return self.transcript.toPlainText()
+
+    # --- conversations ---
+    def refresh_conversations(self) -> None:
+        self.conversation_list.clear()
+        for conv in self.library.conversations():
+            title = conv.get("title") or "(untitled)"
+            item = QListWidgetItem(title)
+            item.setData(Qt.ItemDataRole.UserRole, conv.get("id"))
+            item.setToolTip(title)
+            self.conversation_list.addItem(item)
+            if conv.get("id") == self.conversation_id:
+                item.setSelected(True)
+
+    @Slot()
+    def new_conversation(self) -> None:
+        if self.current_job is not None:
+            return
+        self.messages = []
+        self.conversation_id = uuid.uuid4().hex
+        self.stats_label.setText("")
+        self.status_label.setText("")
+        self._render()
+        self.conversation_list.clearSelection()
+
+    def open_conversation(self, conv_id: str) -> None:
+        if self.current_job is not None:
+            return
+        try:
+            conv = self.library.load_conversation(conv_id)
+        except (OSError, ValueError) as exc:
+            self.status_label.setText(f"⚠ Could not open that conversation: {exc}")
+            return
+        self.conversation_id = conv.get("id", conv_id)
+        self.messages = [
+            {"role": m.get("role", "user"), "content": str(m.get("content", ""))}
+            for m in conv.get("messages", [])
+            if isinstance(m, dict)
+        ]
+        self.system_prompt.setPlainText(conv.get("system_prompt", ""))
+        if conv.get("model"):
+            self.model_picker.set_model_spec(conv["model"])
+        self.stats_label.setText("")
+        self._render()
+
+    @Slot(QListWidgetItem)
+    def _open_conversation_item(self, item: QListWidgetItem) -> None:
+        self.open_conversation(item.data(Qt.ItemDataRole.UserRole))
+
+    @Slot()
+    def _delete_conversation(self) -> None:
+        item = self.conversation_list.currentItem()
+        if item is None:
+            return
+        conv_id = item.data(Qt.ItemDataRole.UserRole)
+        self.library.delete_conversation(conv_id)
+        if conv_id == self.conversation_id:
+            self.new_conversation()
+        self.refresh_conversations()
+
+    # --- copy, export, send to ---
+    def last_reply(self) -> str:
+        return next((m["content"] for m in reversed(self.messages) if m["role"] == "assistant"), "")
+
+    @Slot()
+    def copy_last_reply(self) -> None:
+        QGuiApplication.clipboard().setText(self.last_reply())
+
+    def export(self, path: str) -> None:
+        """Markdown for .md, JSON (messages + system prompt) for anything else."""
+        if path.lower().endswith(".md"):
+            atomic_write_text(path, conversation_markdown(self.messages, self.system_prompt.toPlainText()))
+        else:
+            data = {
+                "id": self.conversation_id,
+                "system_prompt": self.system_prompt.toPlainText(),
+                "model": self.model_picker.current_model_spec(),
+                "messages": self.messages,
+            }
+            atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2))
+
+    @Slot()
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export conversation", "conversation.md", "Markdown (*.md);;JSON (*.json)"
+        )
+        if path:
+            try:
+                self.export(path)
+            except OSError as exc:
+                QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc}")
+
+    def set_send_targets(self, targets: set[str]) -> None:
+        """Which tabs accept text ('image', 'speech', 'music'); others show disabled."""
+        self._send_targets = set(targets)
+        self._rebuild_send_menu()
+
+    def _rebuild_send_menu(self) -> None:
+        self.send_to_menu.clear()
+        for target, label in (("image", "Image prompt"), ("speech", "Speech"), ("music", "Music prompt")):
+            action = self.send_to_menu.addAction(label)
+            action.setData(target)
+            action.setEnabled(target in self._send_targets)
+            action.triggered.connect(self._send_to_triggered)
+
+    @Slot()
+    def _send_to_triggered(self) -> None:
+        action = self.sender()
+        text = self.transcript.textCursor().selectedText() or self.last_reply()
+        if action is not None and text:
+            self.send_to.emit(action.data(), text.replace("\u2029", "\n"))
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(2)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box

@@ -243,14 +243,120 @@ def bundled_path(entry: ModelEntry) -> Path | None:
     return path if path.exists() else None
 
 
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache folder, read from the environment at call time.
+
+    Same rules as ``huggingface_hub.constants.HF_HUB_CACHE`` (``HF_HUB_CACHE`` → legacy
+    ``HUGGINGFACE_HUB_CACHE`` → ``$HF_HOME/hub`` → ``$XDG_CACHE_HOME/huggingface/hub``), but not
+    frozen at import time, so a settings change (or a test) that moves it is honoured.
+    """
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(os.path.expandvars(os.path.expanduser(explicit)))
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+    )
+    return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
+
+
+def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
+    """``models--org--name`` inside the hub cache (the layout huggingface_hub uses)."""
+    return (cache_dir or hf_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
+
+
+def _snapshot_of(folder: Path, revision: str = "main") -> Path | None:
+    try:
+        commit = (folder / "refs" / revision).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    snapshot = folder / "snapshots" / commit
+    try:
+        if commit and snapshot.is_dir() and any(snapshot.iterdir()):
+            return snapshot
+    except OSError:
+        pass
+    return None
+
+
 def hub_snapshot(repo_id: str) -> Path | None:
-    """The local snapshot folder of a hub repo already in the Hugging Face cache, or None."""
-    from huggingface_hub import snapshot_download
+    """The local snapshot folder of a hub repo already in the Hugging Face cache, or None.
+
+    Read straight from the cache layout (``refs/main`` → ``snapshots/<commit>``): no network, no
+    huggingface_hub import (this runs on the UI thread). Studio's downloader writes ``refs/main``
+    only once every file is in place, so an interrupted download is not taken for a finished one.
+    A snapshot fetched by other tools with ``allow_patterns`` counts as downloaded (huggingface_hub's
+    own ``local_files_only`` look-up refuses those as "incomplete" because files outside the
+    patterns are missing).
+    """
+    return _snapshot_of(repo_folder(repo_id))
+
+
+@dataclass(frozen=True)
+class CachedRepo:
+    """A model repo found in the Hugging Face cache."""
+
+    repo_id: str
+    folder: Path  # models--org--name
+    snapshot: Path | None  # the snapshot ``refs/main`` points to; None = no finished download
+    size_bytes: int  # bytes on disk (blobs, partial downloads included)
+    partial_bytes: int = 0  # bytes of unfinished downloads (``*.incomplete``)
+
+    @property
+    def complete(self) -> bool:
+        return self.snapshot is not None
+
+
+def scan_hub_cache(cache_dir: Path | None = None) -> dict[str, CachedRepo]:
+    """Every model repo in the hub cache, by repo id (no network, no huggingface_hub import)."""
+    root = cache_dir or hf_cache_dir()
+    found: dict[str, CachedRepo] = {}
+    try:
+        folders = sorted(p for p in root.iterdir() if p.name.startswith("models--") and p.is_dir())
+    except OSError:
+        return found
+    for folder in folders:
+        repo_id = folder.name[len("models--") :].replace("--", "/")
+        size = partial = 0
+        try:
+            for blob in (folder / "blobs").iterdir():
+                try:
+                    n = blob.stat().st_size
+                except OSError:
+                    continue
+                size += n
+                if blob.name.endswith(".incomplete"):
+                    partial += n
+        except OSError:
+            pass
+        snapshot = _snapshot_of(folder)
+        if size == 0 and snapshot is not None:  # no blobs: files copied into the snapshot (no symlinks)
+            size = sum(f.stat().st_size for f in snapshot.rglob("*") if f.is_file())
+        found[repo_id] = CachedRepo(repo_id, folder, snapshot, size, partial)
+    return found
+
+
+def _cache_fingerprint(root: Path) -> tuple:
+    """Cheap signature of the cache (a few stat calls per repo) that changes when a download
+    finishes, a blob lands or a repo is deleted — so scans are reused until something changed."""
+
+    def mtime(p: Path) -> int:
+        try:
+            return p.stat().st_mtime_ns
+        except OSError:
+            return -1
 
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:  # not cached (LocalEntryNotFoundError), broken cache, …
-        return None
+        folders = sorted(p for p in root.iterdir() if p.name.startswith("models--"))
+    except OSError:
+        return (str(root), -1)
+    return (
+        str(root),
+        mtime(root),
+        tuple(
+            (f.name, mtime(f / "refs"), mtime(f / "refs" / "main"), mtime(f / "blobs"), mtime(f / "snapshots"))
+            for f in folders
+        ),
+    )
 
 
 class Catalog:
@@ -259,10 +365,17 @@ class Catalog:
     def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN):
         self.user_file = user_file or paths.user_models_file()
         self._builtin = builtin
+        self._scan: dict[str, CachedRepo] = {}
+        self._scan_key: tuple | None = None
+        self._discovered: dict[str, ModelEntry | None] = {}  # per repo id; None = not a kind Studio runs
 
     # --- listing ---
-    def entries(self, modality: str | None = None) -> list[ModelEntry]:
+    def entries(self, modality: str | None = None, *, include_cached: bool = False) -> list[ModelEntry]:
+        """Built-in and local entries; with ``include_cached`` also hub models found in the
+        Hugging Face cache that the catalog does not list (see :meth:`discovered`)."""
         items = list(self._builtin) + self._load_user()
+        if include_cached:
+            items += self.discovered()
         return [e for e in items if modality is None or e.modality == modality]
 
     def get(self, model_id: str) -> ModelEntry | None:
@@ -276,7 +389,53 @@ class Catalog:
             return "bundled" if bundled_path(entry) else "missing"
         if entry.source == "local":
             return "local" if Path(entry.path).exists() else "missing"
-        return "downloaded" if hub_snapshot(entry.repo_id) else "downloadable"
+        repo = self.cached_repos().get(entry.repo_id)
+        return "downloaded" if repo is not None and repo.complete else "downloadable"
+
+    # --- what is in the Hugging Face cache ---
+    def cached_repos(self) -> dict[str, CachedRepo]:
+        """Model repos in the hub cache (finished or not). The scan is reused until the cache
+        changes on disk (checked with a few ``stat`` calls), so listing states stays cheap."""
+        root = hf_cache_dir()
+        key = _cache_fingerprint(root)
+        if key != self._scan_key:
+            self._scan = scan_hub_cache(root)
+            self._scan_key = key
+            self._discovered = {}
+        return self._scan
+
+    def refresh(self) -> None:
+        """Forget the cached scan: the next look-up reads the cache folder again."""
+        self._scan_key = None
+
+    def discovered(self) -> list[ModelEntry]:
+        """Finished hub downloads that no catalog entry names, as entries of the modality their
+        files show (``config.json`` architecture, ``model_index.json`` …); unknown kinds are left out."""
+        from .resolve import detect_format, modality_of  # local import: resolve imports this module
+
+        repos = self.cached_repos()
+        known = {e.repo_id for e in self._builtin if e.repo_id} | {e.id for e in self._builtin}
+        out = []
+        for repo_id, repo in repos.items():
+            if not repo.complete or repo_id in known:
+                continue
+            if repo_id not in self._discovered:
+                fmt = detect_format(repo.snapshot)
+                modality = modality_of(repo.snapshot, fmt) if fmt != "unknown" else ""
+                self._discovered[repo_id] = None if modality not in MODALITIES else ModelEntry(
+                    id=repo_id,
+                    name=repo_id,
+                    modality=modality,
+                    source="hub",
+                    repo_id=repo_id,
+                    format=fmt,
+                    size_bytes=repo.size_bytes,
+                    description="Found in the Hugging Face cache (not in Studio's catalog).",
+                )
+            entry = self._discovered[repo_id]
+            if entry is not None:
+                out.append(entry)
+        return out
 
     # --- local models the person added ---
     def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
@@ -303,7 +462,11 @@ class Catalog:
     def _load_user(self) -> list[ModelEntry]:
         try:
             raw = json.loads(self.user_file.read_text(encoding="utf-8"))
-            return [ModelEntry(**{**item, "source": "local"}) for item in raw if isinstance(item, dict)]
+            return [
+                ModelEntry(**{**item, "source": "local", "allow_patterns": tuple(item.get("allow_patterns") or ())})
+                for item in raw
+                if isinstance(item, dict)
+            ]
         except (OSError, ValueError, TypeError):
             return []
 

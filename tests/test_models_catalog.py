@@ -1,0 +1,123 @@
+"""The catalog's view of the disk: HF cache discovery, states, and the cheap cached scan."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from studio.errors import WrongModelKind
+from studio.models import catalog as catalog_mod
+from studio.models.catalog import Catalog, hf_cache_dir, hub_snapshot, repo_folder
+from studio.models.resolve import resolve
+
+from .models_helpers import commit_for, diffusers_index, hub_cache, llama_config, make_cached_repo, musicgen_config
+
+
+def test_hf_cache_dir_is_read_from_the_environment_at_call_time(monkeypatch, tmp_path):
+    assert hf_cache_dir() == hub_cache()
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "elsewhere"))
+    assert hf_cache_dir() == tmp_path / "elsewhere" / "hub"
+    assert repo_folder("a/b") == tmp_path / "elsewhere" / "hub" / "models--a--b"
+
+
+def test_cached_models_are_discovered_per_modality():
+    make_cached_repo("me/tiny-llama", {"config.json": llama_config(), "model.safetensors": b"w" * 300})
+    make_cached_repo("me/tiny-music", {"config.json": musicgen_config(), "model.safetensors": b"m" * 10})
+    make_cached_repo("me/tiny-sd", {"model_index.json": diffusers_index(), "unet/x.safetensors": b"u"})
+    make_cached_repo("me/encoder", {"config.json": json.dumps({"model_type": "bert"}).encode()})
+    make_cached_repo("me/half-done", {"config.json": llama_config()}, ref=False)  # interrupted download
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index()})  # in the catalog
+
+    catalog = Catalog()
+    text = {e.id: e for e in catalog.entries("text", include_cached=True)}
+    assert "me/tiny-llama" in text and "me/tiny-llama" not in {e.id for e in catalog.entries("text")}
+    found = text["me/tiny-llama"]
+    assert (found.source, found.repo_id, found.format) == ("hub", "me/tiny-llama", "transformers")
+    assert found.size_bytes == len(llama_config()) + 300
+    assert catalog.state(found) == "downloaded"
+    assert [e.id for e in catalog.entries("music", include_cached=True) if e.source == "hub"][-1] == "me/tiny-music"
+    image_ids = [e.id for e in catalog.entries("image", include_cached=True)]
+    assert "me/tiny-sd" in image_ids
+    assert image_ids.count("stabilityai/sd-turbo") == 0  # listed once, as the catalog's own entry
+    assert catalog.state(catalog.get("sd-turbo")) == "downloaded"
+    all_ids = {e.id for e in catalog.entries(include_cached=True)}
+    assert "me/encoder" not in all_ids  # not a kind of model Studio runs
+    assert "me/half-done" not in all_ids  # not finished
+
+    repos = catalog.cached_repos()
+    assert repos["me/half-done"].complete is False and repos["me/tiny-llama"].complete is True
+
+
+def test_states_follow_the_disk_without_an_explicit_refresh():
+    catalog = Catalog()
+    entry = catalog.get("smollm2-360m-instruct")
+    assert catalog.state(entry) == "downloadable"
+    make_cached_repo(entry.repo_id, {"config.json": llama_config(), "model.safetensors": b"w"})
+    assert catalog.state(entry) == "downloaded"
+    shutil.rmtree(repo_folder(entry.repo_id))
+    assert catalog.state(entry) == "downloadable"
+
+
+def test_the_cache_scan_is_reused_until_something_changes(monkeypatch):
+    calls = []
+    real = catalog_mod.scan_hub_cache
+    monkeypatch.setattr(catalog_mod, "scan_hub_cache", lambda root=None: calls.append(root) or real(root))
+    make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
+    catalog = Catalog()
+    for _ in range(3):
+        states = [catalog.state(e) for e in catalog.entries(include_cached=True)]
+    assert len(calls) == 1
+    assert "downloaded" in states
+    make_cached_repo("me/other", {"config.json": llama_config()})
+    assert "me/other" in {e.id for e in catalog.entries("text", include_cached=True)}
+    assert len(calls) == 2
+    catalog.refresh()
+    catalog.cached_repos()
+    assert len(calls) == 3
+
+
+def test_bundled_and_local_states(tmp_path):
+    catalog = Catalog()
+    assert catalog.state(catalog.get("smollm2-135m-instruct")) == "bundled"
+    assert catalog.state(catalog.get("piper-joe-medium")) == "bundled"
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(llama_config())
+    entry = catalog.add_local(folder, "text")
+    assert catalog.state(entry) == "local"
+    assert entry in catalog.entries("text")
+    shutil.rmtree(folder)
+    assert catalog.state(entry) == "missing"
+
+
+def test_a_pattern_download_by_another_tool_counts_as_downloaded():
+    """huggingface_hub's own ``snapshot_download(..., allow_patterns=...)`` records the full repo tree;
+    its ``local_files_only`` look-up then calls the snapshot "incomplete" (the .bin it skipped is
+    missing). Studio must still find the model."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub._tree_cache import TreeCacheEntry, write_tree_cache
+
+    repo = "me/tiny-llama"
+    snapshot = make_cached_repo(repo, {"config.json": llama_config(), "model.safetensors": b"w"})
+    tree = {
+        "config.json": TreeCacheEntry(size=10, blob_id="a" * 40),
+        "model.safetensors": TreeCacheEntry(size=1, blob_id="b" * 40, lfs_sha256="c" * 64, lfs_size=1),
+        "pytorch_model.bin": TreeCacheEntry(size=1, blob_id="d" * 40, lfs_sha256="e" * 64, lfs_size=1),
+    }
+    write_tree_cache(str(repo_folder(repo)), commit_for(repo), tree)
+    with pytest.raises(Exception, match="incomplete"):
+        snapshot_download(repo, local_files_only=True, cache_dir=hub_cache())
+    assert hub_snapshot(repo) == snapshot
+    assert Catalog().state(next(e for e in Catalog().entries(include_cached=True) if e.id == repo)) == "downloaded"
+
+
+def test_discovered_models_resolve_offline_and_keep_their_kind():
+    snapshot = make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
+    make_cached_repo("me/tiny-music", {"config.json": musicgen_config()})
+    resolved = resolve("me/tiny-llama", "text", offline=True)
+    assert resolved.path == snapshot and resolved.modality == "text" and resolved.format == "transformers"
+    with pytest.raises(WrongModelKind, match="music model"):
+        resolve("me/tiny-music", "text", offline=True)

@@ -59,43 +59,54 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
 
 
 class _TokenQueueStreamer:
-    """A transformers streamer (BaseStreamer protocol) that queues each generated token's text."""
+    """A transformers streamer (BaseStreamer protocol) that only queues token ids.
 
-    def __init__(self, tokenizer, out: queue.Queue) -> None:
-        self.tokenizer = tokenizer
+    It runs on the generate thread, so it does as little as possible; decoding happens on the
+    engine's thread (:class:`_IncrementalDecoder`), in parallel with the next forward pass.
+    """
+
+    def __init__(self, out: queue.Queue) -> None:
         self.out = out
         self.prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:  # the first call carries the prompt
+            self.prompt_seen = True
+            return
+        self.out.put(("ids", value.reshape(-1).tolist()))
+
+    def end(self) -> None:
+        self.out.put(("end", None))
+
+
+class _IncrementalDecoder:
+    """Turns a stream of token ids into text pieces, holding back incomplete UTF-8 sequences."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
         self.cache: list[int] = []
         self.printed = 0
         self.count = 0
 
-    def put(self, value) -> None:
-        if value.dim() > 1:
-            value = value[0]
-        if not self.prompt_seen:  # the first call carries the prompt
-            self.prompt_seen = True
-            return
-        ids = value.tolist()
+    def push(self, ids: list[int]) -> str:
         self.count += len(ids)
         self.cache.extend(ids)
         text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
         if text.endswith("\ufffd"):  # an incomplete multi-byte character: wait for the next token
-            self.out.put(("token", "", self.count))
-            return
+            return ""
         new = text[self.printed :]
-        if text.endswith("\n"):
+        if text.endswith("\n"):  # start over at line ends so decoding stays cheap
             self.cache, self.printed = [], 0
         else:
             self.printed = len(text)
-        self.out.put(("token", new, self.count))
+        return new
 
-    def end(self) -> None:
-        if self.cache:
-            text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
-            tail = text[self.printed :]
-            if tail:
-                self.out.put(("token", tail, self.count))
-        self.out.put(("end", "", self.count))
+    def flush(self) -> str:
+        if not self.cache:
+            return ""
+        text = self.tokenizer.decode(self.cache, skip_special_tokens=True)
+        self.cache = []
+        return text[self.printed :]
 
 
 class _StopOnCancel:
@@ -205,10 +216,11 @@ class TextEngine:
         else:  # greedy: silence the model's sampling defaults
             kwargs.update(temperature=None, top_p=None, top_k=None)
         events: queue.Queue = queue.Queue()
-        streamer = _TokenQueueStreamer(tokenizer, events)
         from transformers import StoppingCriteriaList
 
-        kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]))
+        kwargs.update(
+            streamer=_TokenQueueStreamer(events), stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)])
+        )
 
         def work() -> None:
             try:
@@ -216,32 +228,38 @@ class TextEngine:
                 with torch.inference_mode():
                     lm.generate(**kwargs)
             except BaseException as exc:  # handed to the engine thread
-                events.put(("error", exc, 0))
+                events.put(("error", exc))
 
         yield Status("Generating…")
         thread = threading.Thread(target=work, name="text-generate", daemon=True)
-        t0 = time.perf_counter()
-        thread.start()
+        decoder = _IncrementalDecoder(tokenizer)
         parts: list[str] = []
-        count = 0
         error: BaseException | None = None
         first_token_s = None
+        t0 = time.perf_counter()
+        thread.start()
         while True:
-            kind, payload, n = events.get()
+            kind, payload = events.get()
             if kind == "error":
                 error = payload
                 break
             if kind == "end":
+                tail = decoder.flush()
+                if tail:
+                    parts.append(tail)
+                    yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
+                                prompt_len + decoder.count, limit)
                 break
-            count = n
+            piece = decoder.push(payload)
             if first_token_s is None:
                 first_token_s = time.perf_counter() - t0
-            parts.append(payload)
-            elapsed = max(time.perf_counter() - t0, 1e-6)
-            yield Token(payload, count, count / elapsed, prompt_len + count, limit)
+            parts.append(piece)
+            count = decoder.count
+            yield Token(piece, count, count / max(time.perf_counter() - t0, 1e-6), prompt_len + count, limit)
             yield Progress(count, max_new, "generate")
         thread.join()
         elapsed = time.perf_counter() - t0
+        count = decoder.count
         if error is not None:
             raise error
         reply = "".join(parts)

@@ -1,0 +1,190 @@
+"""Text benchmarks, printed as ratios against the raw library call measured in the same run.
+
+    .venv/bin/python benchmarks/bench_text.py [--model M] [--tokens N] [--device cpu|cuda] [--skip-convert]
+
+1. tokens/s: raw ``model.generate`` vs the studio's TextEngine vs the engine through the Qt worker
+   (same model, same greedy parameters).
+2. UI event-loop gap (a 10 ms QTimer) p50/p99 while a generation runs on the worker.
+3. Time from launch to window visible (subprocess), and whether torch was imported by then.
+4. Bundled model load: first-ever (GGUF dequantize + convert), cold from the converted cache
+   (new process), warm (already in the model cache).
+It prints; it does not assert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def drive(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def bench_tokens(args) -> None:
+    import torch
+
+    from studio.engines.base import CancelToken, Runtime
+    from studio.engines.text import TextEngine, build_messages, encode_chat
+    from studio.requests import ChatMessage, TextRequest
+
+    runtime = Runtime(device=args.device)
+    req = TextRequest(
+        messages=(ChatMessage("user", "Tell me a long story about a lighthouse keeper."),),
+        model=args.model,
+        max_new_tokens=args.tokens,
+        temperature=0,
+        repetition_penalty=1.0,
+    )
+    drive(TextEngine().run(req.replace(max_new_tokens=4), runtime, CancelToken()))  # load + warm up
+    (lm, tok) = runtime.cache.get(runtime.cache.keys()[-1], lambda: None)
+    ids = encode_chat(tok, build_messages(req)).to(lm.device)
+
+    def raw() -> float:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            out = lm.generate(
+                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.tokens,
+                do_sample=False, temperature=None, top_p=None, top_k=None, pad_token_id=tok.eos_token_id,
+            )
+        return (out.shape[-1] - ids.shape[-1]) / (time.perf_counter() - t)
+
+    def engine() -> float:
+        return drive(TextEngine().run(req, runtime, CancelToken()))["tokens_per_s"]
+
+    raws, engines = [], []
+    for _ in range(args.repeat):
+        raws.append(raw())
+        engines.append(engine())
+    r, e = statistics.median(raws), statistics.median(engines)
+    print(f"tokens/s  raw generate {r:8.1f}   engine {e:8.1f}   ratio {e / r:.3f}x")
+
+    # through the Qt worker, with the UI event loop measured at the same time
+    from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
+    from PySide6.QtWidgets import QApplication
+
+    from studio.jobs import JobQueue
+    from studio.library.store import Library
+
+    app = QApplication.instance() or QApplication([])
+    tmp = tempfile.mkdtemp()
+    jobs = JobQueue(Library(tmp), lambda: runtime)
+
+    class Probe(QObject):
+        def __init__(self):
+            super().__init__()
+            self.gaps: list[float] = []
+            self.clock = QElapsedTimer()
+            self.clock.start()
+            self.last = 0
+            self.stats = None
+
+        @Slot()
+        def tick(self):
+            now = self.clock.nsecsElapsed()
+            if self.last:
+                self.gaps.append((now - self.last) / 1e6)
+            self.last = now
+
+        @Slot(str, object)
+        def done(self, job_id, result):
+            self.stats = result.stats
+            app.quit()
+
+    probe = Probe()
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(probe.tick)
+    jobs.job_finished.connect(probe.done)
+    timer.start()
+    jobs.submit(req)
+    app.exec()
+    timer.stop()
+    w = probe.stats["tokens_per_s"]
+    print(f"tokens/s  through worker {w:8.1f}   ratio vs raw {w / r:.3f}x")
+    gaps = sorted(probe.gaps)
+    p = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))]  # noqa: E731
+    print(f"UI loop gap during generation (10 ms timer): p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms")
+    jobs.shutdown()
+
+
+def bench_launch() -> None:
+    code = (
+        "import time,sys,os; t=time.perf_counter();"
+        "from PySide6.QtWidgets import QApplication; app=QApplication([]);"
+        "from studio.ui.main_window import MainWindow; from studio.ui.settings import Settings;"
+        "from studio.library.store import Library; from PySide6.QtCore import QSettings;"
+        "s=Settings(QSettings(os.path.join(os.environ['STUDIO_HOME'],'s.ini'), QSettings.IniFormat));"
+        "w=MainWindow(s, Library(os.environ['STUDIO_HOME'])); w.show(); app.processEvents();"
+        "print(time.perf_counter()-t, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "STUDIO_HOME": tempfile.mkdtemp()}  # fresh settings and library
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    total = time.perf_counter() - t
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], env=env)
+    bare = time.perf_counter() - t
+    shown, torch_loaded = out.stdout.split()[-2:]
+    print(
+        f"launch to window visible: {float(shown):.2f} s in-process, {total:.2f} s with interpreter start "
+        f"(bare python {bare:.2f} s); torch imported before show: {torch_loaded}"
+    )
+
+
+def bench_load(args) -> None:
+    env = dict(os.environ)
+    code = (
+        "import time; t=time.perf_counter();"
+        "from studio.engines.base import Runtime; from studio.engines.text import load_text_model;"
+        "rt=Runtime(device='cpu'); m=rt.resolve('', 'text'); load_text_model(m, rt.choice());"
+        "print(time.perf_counter()-t)"
+    )
+    if not args.skip_convert:
+        first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+        print(f"bundled model first load (dequantize GGUF + cache): {float(first.stdout.split()[-1]):.1f} s")
+        cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+        print(f"bundled model cold load (new process, converted cache): {float(cold.stdout.split()[-1]):.2f} s"
+              " (includes importing torch/transformers)")
+    from studio.engines.base import CancelToken, Runtime
+    from studio.engines.text import TextEngine
+    from studio.requests import ChatMessage, TextRequest
+
+    runtime = Runtime(device="cpu")
+    req = TextRequest(messages=(ChatMessage("user", "hi"),), max_new_tokens=1)
+    drive(TextEngine().run(req, runtime, CancelToken()))
+    stats = drive(TextEngine().run(req, runtime, CancelToken()))
+    print(f"bundled model warm load (already resident): {stats['load_s'] * 1000:.2f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="")
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--skip-convert", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-bench-"))
+    bench_launch()
+    bench_load(args)
+    bench_tokens(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu libraries a Qt desktop needs (and the tests' virtual display). Installs only what
+# is missing, and only when running as root with apt (as CI does); otherwise prints the command.
+set -euo pipefail
+PKGS=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+      libpulse0 xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-cursor0
+      libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "Missing system libraries; install them with:" >&2
+  echo "  sudo apt-get install ${missing[*]}" >&2
+fi

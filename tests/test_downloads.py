@@ -186,11 +186,20 @@ def test_offline_download_raises_not_downloaded_without_connecting(monkeypatch, 
 def test_library_offline_flag_gives_not_downloaded(monkeypatch, no_sockets):
     from huggingface_hub import constants
 
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # Studio online, but the library froze HF_HUB_OFFLINE=1
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # huggingface_hub froze HF_HUB_OFFLINE=1
     with pytest.raises(NotDownloaded, match="HF_HUB_OFFLINE"):
-        dl.download(REPO)
+        dl.download(REPO, offline=False)  # asked to go online while the variable is still set
     assert no_sockets == []
+
+
+def test_switching_offline_mode_off_lets_the_library_download(fake_hub, monkeypatch):
+    from huggingface_hub import constants
+
+    fake_hub.add_repo(REPO, FILES)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # frozen at import: Studio started offline
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # then Settings switched offline mode off
+    assert dl.download(REPO, ["*.json"]) == hub_snapshot(REPO)
 
 
 # ---------------------------------------------------------------------------------------------

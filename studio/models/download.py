@@ -95,6 +95,7 @@ def download(
             f"`studio models download {repo_id}`."
         )
     _check(cancel)
+    _follow_offline_switch()
     cache = hf_cache_dir()
     folder = repo_folder(repo_id, cache)
     endpoint = hub_endpoint()
@@ -131,6 +132,17 @@ def download(
         atomic_write_text(folder / "refs" / revision, commit)
     state.finish()
     return snapshot
+
+
+def _follow_offline_switch() -> None:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import, and then refuses every request. When
+    Studio started offline and the person switched offline mode off since (Settings clears the
+    variable), let the library follow the variable as it is now. An explicit ``offline=False``
+    while HF_HUB_OFFLINE is still set is left alone (and reported as NotDownloaded)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE and not is_offline() and not os.environ.get("TRANSFORMERS_OFFLINE"):
+        constants.HF_HUB_OFFLINE = False
 
 
 def _check(cancel: _Cancel | None) -> None:
@@ -385,8 +397,8 @@ def _explain(exc: Exception, repo_id: str, filename: str = "") -> Exception:
         return exc
     if isinstance(exc, hf.OfflineModeIsEnabled):
         return NotDownloaded(
-            f"{what} is not downloaded and downloads are switched off: HF_HUB_OFFLINE was set when Studio started. "
-            "Unset it and restart Studio to download."
+            f"{what} is not downloaded and downloads are switched off (HF_HUB_OFFLINE is set). Switch offline mode "
+            "off in Settings, or unset HF_HUB_OFFLINE, to download."
         )
     if isinstance(exc, hf.GatedRepoError):
         return DownloadFailed(

@@ -35,6 +35,11 @@ class ResolvedModel:
         return self.name or self.id
 
 
+def looks_like_hub_id(spec: str) -> bool:
+    """``org/name`` as the Hugging Face hub spells repo ids."""
+    return bool(_HUB_ID.match(spec.strip()))
+
+
 def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 

@@ -99,6 +99,7 @@ class FakeHub:
     def __init__(self, *, chunk: int = 16 * 1024, delay: float = 0.0) -> None:
         self.chunk = chunk
         self.delay = delay
+        self.break_after: int | None = None  # drop the next body connection after this many bytes
         self.repos: dict[str, dict] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._server: ThreadingHTTPServer | None = None
@@ -265,6 +266,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(part)))
         self.end_headers()
         if head:
+            return
+        limit, self.hub.break_after = self.hub.break_after, None
+        if limit is not None:  # a connection that dies mid-file
+            self.wfile.write(part[:limit])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
             return
         try:
             for i in range(0, len(part), self.hub.chunk):

@@ -84,7 +84,9 @@ def test_download_a_hub_id_and_a_catalog_id(fake_hub, capsys):
 
 def test_download_offline_or_unknown_fails_with_one_line(monkeypatch, capsys):
     attempts = []
-    monkeypatch.setattr(socket.socket, "connect", lambda self, a: attempts.append(a) or (_ for _ in ()).throw(OSError()))
+    monkeypatch.setattr(
+        socket.socket, "connect", lambda self, a: attempts.append(a) or (_ for _ in ()).throw(OSError())
+    )
     assert run("download", "sd-turbo") == 1
     err = capsys.readouterr().err
     assert err.startswith("studio: error: 'stabilityai/sd-turbo' is not downloaded and Studio is offline")
@@ -125,8 +127,8 @@ def test_models_cli_imports_no_qt_and_no_torch(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, sys
-        os.environ["STUDIO_HOME"] = {str(tmp_path / 'home')!r}
-        os.environ["HF_HUB_CACHE"] = {str(tmp_path / 'hub')!r}
+        os.environ["STUDIO_HOME"] = {str(tmp_path / "home")!r}
+        os.environ["HF_HUB_CACHE"] = {str(tmp_path / "hub")!r}
         from studio.cli import main
         assert main(["models", "list"]) == 0
         print("LOADED", [m for m in ("PySide6", "torch", "transformers", "diffusers") if m in sys.modules])

@@ -35,8 +35,15 @@ FILES = {
 
 def _entry(repo_id=REPO, patterns=(), **kw) -> ModelEntry:
     return ModelEntry(
-        id=kw.pop("id", "tiny-llm"), name="Tiny LLM", modality="text", source="hub", repo_id=repo_id,
-        format="transformers", size_bytes=len(WEIGHTS), allow_patterns=tuple(patterns), **kw,
+        id=kw.pop("id", "tiny-llm"),
+        name="Tiny LLM",
+        modality="text",
+        source="hub",
+        repo_id=repo_id,
+        format="transformers",
+        size_bytes=len(WEIGHTS),
+        allow_patterns=tuple(patterns),
+        **kw,
     )
 
 
@@ -142,6 +149,16 @@ def test_cancel_mid_file_keeps_the_partial_and_the_next_download_resumes(fake_hu
     assert (path / "model.safetensors").read_bytes() == WEIGHTS  # and the sha256 checked out
     assert not list((folder / "blobs").glob("*.incomplete"))
     assert hub_snapshot(REPO) == path
+
+
+def test_a_connection_dropped_mid_file_is_resumed_within_the_same_download(fake_hub, monkeypatch):
+    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.01)
+    fake_hub.add_repo(REPO, {"model.safetensors": WEIGHTS})
+    fake_hub.break_after = 200_000
+    path = dl.download(REPO)
+    assert (path / "model.safetensors").read_bytes() == WEIGHTS
+    ranges = [h.get("Range") for h in fake_hub.gets("model.safetensors")]
+    assert ranges[0] is None and ranges[-1] == "bytes=200000-"
 
 
 def test_cancel_before_start_makes_no_request(fake_hub):

@@ -150,7 +150,9 @@ def run_add(args: argparse.Namespace) -> int:
         raise WrongModelKind(f"'{path.name}' looks like a {detected} model, not a {args.modality} model.")
     modality = args.modality or detected
     if not modality:
-        raise ModelNotFound(f"Studio cannot tell what '{path.name}' is for: say it with --modality {{{','.join(MODALITIES)}}}.")
+        raise ModelNotFound(
+            f"Studio cannot tell what '{path.name}' is for: say it with --modality {{{','.join(MODALITIES)}}}."
+        )
     entry = Catalog().add_local(path, modality, name=args.name)
     print(f"Added {entry.id} ({modality}, {entry.format}, {human_size(entry.size_bytes)}).")
     return EXIT_OK

@@ -111,7 +111,12 @@ class DownloadManager(QObject):
     def start_repo(self, repo_id: str, allow_patterns=None) -> bool:
         """Download a hub id that is not in the catalog (model id = repo id)."""
         entry = ModelEntry(
-            id=repo_id, name=repo_id, modality="", source="hub", repo_id=repo_id, allow_patterns=tuple(allow_patterns or ())
+            id=repo_id,
+            name=repo_id,
+            modality="",
+            source="hub",
+            repo_id=repo_id,
+            allow_patterns=tuple(allow_patterns or ()),
         )
         return self.start(entry)
 

@@ -43,6 +43,8 @@ PICKLE_PATTERNS: tuple[str, ...] = tuple(f"*{s}" for s in PICKLE_SUFFIXES) + ("*
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _RETRIES = 5
+_RETRY_STATUS = (408, 429, 500, 502, 503, 504)
+RETRY_WAIT_S = 1.0  # first wait before retrying a broken download (doubles each time, at most 8 s)
 
 ProgressFn = Callable[[int, int, str], None]  # (done_bytes, total_bytes, filename)
 
@@ -101,8 +103,8 @@ def download(
     endpoint = hub_endpoint()
 
     # 1. The file list with sizes, and the commit it belongs to.
-    commit, files = _list_files(repo_id, revision, endpoint, token, folder)
-    explicit = allow_patterns is not None
+    commit, files = _list_files(repo_id, revision, endpoint, token)
+    explicit = bool(allow_patterns)
     patterns = [allow_patterns] if isinstance(allow_patterns, str) else list(allow_patterns or DEFAULT_ALLOW_PATTERNS)
     chosen = _select(files, patterns, explicit, repo_id)
     total = sum(size for _name, size in chosen)
@@ -122,7 +124,7 @@ def download(
             state.add(size, name)
             continue
         got = _fetch_file(repo_id, name, commit, folder, endpoint, token, state, cancel)
-        if got != size and size:  # the listing was off (rare): keep the total honest
+        if got != size:  # the listing was off or had no size: keep the total honest
             state.total += got - size
             state.report(name)
     # 4. Only now is the download visible as finished.
@@ -169,7 +171,7 @@ class _Progress:
         self.report("")
 
 
-def _list_files(repo_id: str, revision: str, endpoint, token, folder: Path) -> tuple[str, list[tuple[str, int]]]:
+def _list_files(repo_id: str, revision: str, endpoint, token) -> tuple[str, list[tuple[str, int]]]:
     from huggingface_hub import HfApi
 
     try:
@@ -178,10 +180,7 @@ def _list_files(repo_id: str, revision: str, endpoint, token, folder: Path) -> t
         raise _explain(exc, repo_id) from exc
     if not info.sha:
         raise DownloadFailed(f"The hub did not say which version of '{repo_id}' to download; try again later.")
-    files = [
-        (s.rfilename, int((s.lfs.size if s.lfs is not None else s.size) or 0))
-        for s in (info.siblings or [])
-    ]
+    files = [(s.rfilename, int((s.lfs.size if s.lfs is not None else s.size) or 0)) for s in (info.siblings or [])]
     return info.sha, files
 
 
@@ -223,9 +222,7 @@ def _check_disk_space(cache: Path, needed: int, repo_id: str) -> None:
         )
 
 
-def _fetch_file(
-    repo_id: str, name: str, commit: str, folder: Path, endpoint, token, state: _Progress, cancel
-) -> int:
+def _fetch_file(repo_id: str, name: str, commit: str, folder: Path, endpoint, token, state: _Progress, cancel) -> int:
     """One file into ``blobs/<etag>`` (resuming ``<etag>.incomplete``), linked from the snapshot.
     Returns its size."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -244,7 +241,11 @@ def _fetch_file(
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(lock_path, cancel):
         if not blob.exists():
-            _stream_to_blob(meta.location or url, blob, meta.etag, meta.size, url, token, name, state, cancel)
+
+            def relocate() -> str:  # a fresh signed url for a retry (they expire)
+                return get_hf_file_metadata(url, token=token, endpoint=endpoint, retry_on_errors=True).location
+
+            _stream_to_blob(meta.location or url, blob, meta.etag, meta.size, url, token, name, state, cancel, relocate)
         else:
             state.add(blob.stat().st_size, name)
         _link(blob, pointer)
@@ -275,16 +276,19 @@ class _locked:
         self._lock.release()
 
 
-def _stream_to_blob(location, blob: Path, etag, expected, hub_url, token, name, state: _Progress, cancel) -> None:
+def _stream_to_blob(
+    location, blob: Path, etag, expected, hub_url, token, name, state: _Progress, cancel, relocate=None
+) -> None:
+    """Stream ``location`` into ``blob.incomplete`` (continuing what is there), check it, move it
+    to ``blob``. Broken connections and 429/5xx answers are retried a few times, resuming."""
     import httpx2
     from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
     partial = blob.with_name(blob.name + ".incomplete")
     headers = build_hf_headers(token=token)
     headers["Accept-Encoding"] = "identity"  # sizes and ranges are about the bytes on disk
-    if _origin(location) != _origin(hub_url):
-        headers.pop("authorization", None)  # signed CDN url: the token stays on the hub
     hasher = hashlib.sha256() if _SHA256.match(etag) else None
 
     have = partial.stat().st_size if partial.exists() else 0
@@ -300,7 +304,14 @@ def _stream_to_blob(location, blob: Path, etag, expected, hub_url, token, name, 
     attempts = 0
     while expected is None or have < expected:
         _check(cancel)
+        if attempts and relocate is not None:
+            try:
+                location = relocate() or location
+            except Exception:  # keep the old url; the request below reports what is wrong
+                pass
         request_headers = dict(headers)
+        if _origin(location) != _origin(hub_url):
+            request_headers.pop("authorization", None)  # a signed CDN url: the token stays on the hub
         if have:
             request_headers["Range"] = f"bytes={have}-"
         try:
@@ -337,14 +348,17 @@ def _stream_to_blob(location, blob: Path, etag, expected, hub_url, token, name, 
             state.add(-have, name)
             have = 0
             hasher = hashlib.sha256() if hasher is not None else None
-        except (httpx2.TransportError, httpx2.StreamError) as exc:
+        except (httpx2.TransportError, httpx2.StreamError, HfHubHTTPError) as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if isinstance(exc, HfHubHTTPError) and (status not in _RETRY_STATUS or attempts >= _RETRIES):
+                raise _explain(exc, "", name) from exc
             if isinstance(exc, httpx2.ProxyError) or attempts >= _RETRIES:
                 raise DownloadFailed(
                     f"The download of '{name}' broke off ({type(exc).__name__}). Check the connection and "
                     "try again: it continues where it stopped."
                 ) from exc
             attempts += 1
-            _sleep(min(2 ** (attempts - 1), 8), cancel)  # then resume from what is on disk
+            _sleep(min(RETRY_WAIT_S * 2 ** (attempts - 1), 8), cancel)  # then resume from what is on disk
         except (Cancelled, StudioError):
             raise
         except Exception as exc:

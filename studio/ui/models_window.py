@@ -328,7 +328,9 @@ class ModelsWindow(QDialog):
 
         repo_id = repo_id.strip()
         if not looks_like_hub_id(repo_id):
-            self._say(f"'{repo_id}' is not a hub id: it looks like org/name (e.g. HuggingFaceTB/SmolLM2-360M-Instruct).")
+            self._say(
+                f"'{repo_id}' is not a hub id: it looks like org/name (e.g. HuggingFaceTB/SmolLM2-360M-Instruct)."
+            )
             return False
         known = next((e for e in self.catalog.entries() if e.repo_id == repo_id), None)
         started = self.downloads.start(known) if known is not None else self.downloads.start_repo(repo_id)
@@ -435,10 +437,14 @@ class ModelsWindow(QDialog):
         active = entry is not None and self.downloads.is_active(entry.id)
         state = self.catalog.state(entry) if entry is not None else ""
         repo = self.catalog.cached_repos().get(entry.repo_id) if entry is not None and entry.repo_id else None
-        self.download_button.setEnabled(entry is not None and entry.source == "hub" and state != "downloaded" and not active)
+        self.download_button.setEnabled(
+            entry is not None and entry.source == "hub" and state != "downloaded" and not active
+        )
         self.cancel_button.setEnabled(active)
         self.delete_button.setEnabled(
-            entry is not None and not active and (entry.source == "local" or (entry.source == "hub" and repo is not None))
+            entry is not None
+            and not active
+            and (entry.source == "local" or (entry.source == "hub" and repo is not None))
         )
         self.delete_button.setText("Remove from list" if entry is not None and entry.source == "local" else "Delete")
         self.open_button.setEnabled(entry is not None and self.folder_of(entry) is not None)

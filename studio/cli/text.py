@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and stats:
         print(
             f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "
-            f"seed {request.seed if request.seed is not None else '(random)'}",
+            f"seed {stats.get('seed', request.seed)}",
             file=sys.stderr,
         )
     return 0

@@ -46,7 +46,7 @@ class HistoryPanel(QWidget):
             text = " ".join(str(text).split())[:70]
             item = QListWidgetItem(f"{when} · {saved.kind} · {text}")
             item.setToolTip(str(saved.path))
-            item.setData(Qt.ItemDataRole.UserRole, len(self.list))
+            item.setData(Qt.ItemDataRole.UserRole, self.list.count())
             self.list.addItem(item)
 
     def count(self) -> int:

@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
 
+        self.downloads.models_changed.connect(self._refresh_pickers)
         self.jobs.job_output.connect(self._on_output)
         self.jobs.job_failed.connect(self._on_failed)
         self.jobs.job_notice.connect(self._on_notice)

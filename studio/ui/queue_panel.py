@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 STATE_TEXT = {
     "queued": "Queued",
@@ -22,8 +22,11 @@ class QueuePanel(QWidget):
         self.tree.setObjectName("queueTree")
         self.tree.setHeaderLabels(["Job", "State", "Progress"])
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 190)
-        self.tree.setColumnWidth(1, 80)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self._items: dict[str, QTreeWidgetItem] = {}
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel the selected job (queued jobs never start)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import uuid
 
@@ -78,6 +77,8 @@ class TextTab(QWidget):
         # conversations (left)
         self.conversation_list = QListWidget()
         self.conversation_list.setObjectName("conversationList")
+        self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.conversation_list.itemActivated.connect(self._open_conversation_item)
         self.conversation_list.itemClicked.connect(self._open_conversation_item)
         new_btn = QPushButton("New chat")
@@ -164,7 +165,13 @@ class TextTab(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
         right = QWidget()
-        form = QFormLayout(right)
+        right.setMinimumWidth(330)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        right_layout.addLayout(form)
+        right_layout.addStretch(1)
         form.addRow("Model", self.model_picker)
         form.addRow("System prompt", self.system_prompt)
         form.addRow("Temperature", self.temperature)
@@ -179,7 +186,7 @@ class TextTab(QWidget):
         splitter.addWidget(centre)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([180, 620, 300])
+        splitter.setSizes([190, 640, 340])
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -301,23 +308,25 @@ class TextTab(QWidget):
 
     # --- transcript ---
     def _render(self, streaming: bool = False) -> None:
-        parts = []
+        """Show the conversation as Markdown (replies often use lists, code and emphasis)."""
         if not self.messages:
-            parts.append(
+            self.transcript.setHtml(
                 "<p style='color:#888'>Start a conversation below. The bundled SmolLM2 model runs offline; "
-                "pick a bigger model on the right once you have downloaded one.</p>"
+                "pick a bigger model on the right once you have downloaded one (Models → Manage models…).</p>"
             )
+            return
+        blocks = []
         for m in self.messages:
             label = ROLE_LABELS.get(m["role"], m["role"])
-            colour = "#2b6cb0" if m["role"] == "user" else "#2f855a"
-            body = html.escape(m["content"]).replace("\n", "<br>")
-            parts.append(f"<p><b style='color:{colour}'>{label}</b><br>{body}</p>")
+            body = m["content"] if m["role"] == "assistant" else _escape_markdown(m["content"])
+            blocks.append(f"**{label}**\n\n{body}")
         if streaming:
-            parts.append("<p><b style='color:#2f855a'>Assistant</b><br></p>")
-        self.transcript.setHtml("".join(parts))
+            blocks.append("**Assistant**\n\n")
+        self.transcript.setMarkdown("\n\n---\n\n".join(blocks))
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
         self.transcript.setTextCursor(cursor)
+        self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
 
     def transcript_text(self) -> str:
         return self.transcript.toPlainText()
@@ -431,6 +440,15 @@ class TextTab(QWidget):
         text = self.transcript.textCursor().selectedText() or self.last_reply()
         if action is not None and text:
             self.send_to.emit(action.data(), text.replace("\u2029", "\n"))
+
+
+def _escape_markdown(text: str) -> str:
+    """The person's own text shown as typed (no accidental headings, lists or emphasis)."""
+    out = []
+    for line in text.split("\n"):
+        line = "".join("\\" + c if c in "\\`*_{}[]<>#+-.!|" else c for c in line)
+        out.append(line)
+    return "  \n".join(out)
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:

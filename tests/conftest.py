@@ -103,3 +103,9 @@ def library(tmp_path):
     from studio.library.store import Library
 
     return Library(tmp_path / "library")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiny Stable Diffusion pipelines (image engine, metadata and image CLI tests): see tests/tiny_sd.py
+# ---------------------------------------------------------------------------------------------
+from tests.tiny_sd import tiny_lora, tiny_sd, tiny_sd_config_root, tiny_sd_single_file, tiny_vae  # noqa: E402,F401

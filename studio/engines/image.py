@@ -1,0 +1,301 @@
+"""Image engine: text-to-image and image-to-image with diffusers (SD 1.x, 2.x, XL, Turbo …).
+
+``ImageEngine().run(request, runtime, cancel)`` is a generator (see :mod:`studio.engines.base`):
+
+* ``Status`` / ``Notice`` lines while loading; ``Progress(step, total, eta_s=…)`` after every denoising
+  step, counted over the whole job (all batches);
+* ``Preview(image=…, step=…, index=…)`` while denoising: a cheap latent → RGB projection (no VAE
+  decode), at most every :attr:`ImageEngine.preview_interval_s` seconds, plus the first and last step;
+* ``Output("image", PIL image, params, index=i)`` for every finished image (the worker saves it), where
+  ``params`` holds the whole request plus what was actually used (seed, sampler, model, size …).
+
+The pipeline call blocks, so it runs on a helper thread; ``callback_on_step_end`` hands progress and
+previews to this generator through a queue, and sets ``pipe._interrupt`` once cancel was asked for, so
+the job stops within one step. Batches that finished are kept; an interrupted batch yields nothing,
+then :class:`~studio.errors.Cancelled` is raised.
+
+Noise comes from CPU ``torch.Generator`` s seeded ``seed + i`` for image ``i``, so a seed gives the same
+picture on any device, equal to a plain diffusers call with ``torch.Generator("cpu").manual_seed(seed)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from ..errors import Cancelled, InvalidRequest, OutOfMemory, _is_oom
+from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..models import device as device_mod
+from ..requests import ImageRequest
+from . import image_loading as loading
+from .base import CancelToken, Runtime
+from .latent_preview import preview_image
+
+log = logging.getLogger(__name__)
+
+
+def load_init_image(path: str, width: int, height: int):
+    """The image-to-image input as RGB, resized to the requested size (A1111's "just resize")."""
+    from PIL import Image
+
+    try:
+        with Image.open(Path(path).expanduser()) as im:
+            im.load()
+            image = im.convert("RGB")
+    except FileNotFoundError:
+        raise InvalidRequest(f"The image-to-image picture '{path}' does not exist.") from None
+    except Exception as exc:
+        raise InvalidRequest(f"Can't read the image-to-image picture '{path}' ({type(exc).__name__}: {exc}).") from None
+    if image.size != (width, height):
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return image
+
+
+def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
+    nxt = {"none": "'model'", "model": "'sequential'"}.get(offload)
+    offload_hint = f", or set offload to {nxt} (slower, needs less VRAM)" if nxt else ""
+    return (
+        f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
+        f"Lower the size or the batch size{offload_hint}; attention slicing and VAE tiling 'on' also help."
+    )
+
+
+class ImageEngine:
+    kind = "image"
+
+    #: seconds between two previews (the first and the last step always get one)
+    preview_interval_s: float = 0.25
+
+    def __init__(self, config_root: Path | None = None) -> None:
+        # where the weight-free configs for single-file checkpoints live (tests pass tiny ones)
+        self.config_root = Path(config_root) if config_root else loading.shipped_configs()
+
+    # ---------------------------------------------------------------------------------------------
+    def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+        # 1. Check everything that can be checked without loading the model.
+        request.validate()
+        model = runtime.resolve(request.model, "image")
+        if model.format not in ("diffusers", "single_file"):
+            raise InvalidRequest(
+                f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
+                "a hub id or a .safetensors checkpoint."
+            )
+        family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        loading.check_size(request.width, request.height, family)
+        init_image = load_init_image(request.init_image, request.width, request.height) if request.init_image else None
+        if init_image is not None and int(request.num_inference_steps * request.strength) < 1:
+            raise InvalidRequest(
+                f"With strength {request.strength:g} and {request.num_inference_steps} steps no denoising step runs: "
+                "raise the steps or the strength."
+            )
+        loras = loading.check_lora_files(request.loras)
+        vae = runtime.resolve(request.vae, "") if request.vae else None
+        cancel.check()
+
+        # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).
+        choice = runtime.choice()
+        free = device_mod.free_memory(choice.device)
+        offload = self._offload_for(request, runtime, model, choice, free, vae)
+        variant = f"image|vae={vae.id if vae else ''}|offload={offload}"
+        if (model.id, choice.device, choice.dtype, variant) not in runtime.cache:
+            yield Status(f"Loading {model.label}…")
+        t_load = time.perf_counter()
+        pset, choice, notice = runtime.load(
+            model,
+            lambda c: loading.load_pipeline_set(
+                model,
+                c,
+                family=family,
+                offload=offload if c.device == choice.device else "none",
+                vae_path=vae.path if vae else None,
+                allow_pickle=request.allow_pickle,
+                config_root=self.config_root,
+            ),
+            variant=variant,
+            choice=choice,
+        )
+        load_s = time.perf_counter() - t_load
+        if notice:
+            yield Notice(notice)
+        for note in pset.notes:
+            yield Notice(note)
+        cancel.check()
+
+        # 3. Per-job settings on the shared pipeline: sampler, LoRAs, memory; undone in `finally`.
+        pipe = pset.img2img() if init_image is not None else pset.txt2img
+        pset.activate(pipe)
+        scheduler, sched_notice = loading.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+        if sched_notice:
+            yield Notice(sched_notice)
+        free_now = device_mod.free_memory(choice.device)
+        pixels = request.width * request.height * request.batch_size
+        slicing, tiling = loading.plan_slicing_tiling(
+            request.attention_slicing, request.vae_tiling, choice, pset.offload, pixels, free_now
+        )
+        try:
+            pipe.scheduler = scheduler
+            pset.set_memory(slicing, tiling)
+            if loras:
+                yield Status(f"Loading {len(loras)} LoRA file(s)…")
+                loading.apply_loras(pipe, loras)
+            seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+            base_params = {
+                **request.to_dict(),
+                "seed": seed,
+                "base_seed": seed,
+                "sampler": loading.sampler_label(scheduler),
+                "scheduler_class": type(scheduler).__name__,
+                "model": model.id,
+                "model_name": model.label,
+                "family": family,
+                "mode": "img2img" if init_image is not None else "txt2img",
+                "device": choice.label(),
+                "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
+            }
+            stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel)
+        except Exception as exc:
+            if _is_oom(exc):
+                device_mod.release_device_memory()
+                raise OutOfMemory(_oom_message(request, pset.offload, choice.device)) from None
+            raise
+        finally:
+            if loras:
+                loading.clear_loras(pipe)
+            pset.restore()
+        stats.update(load_s=load_s, device=choice.label(), seed=seed)
+        return stats
+
+    # ---------------------------------------------------------------------------------------------
+    def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
+        """The offload mode: the request's, or for 'auto' the mode of a copy already loaded, or a plan."""
+        if request.offload == "auto" and choice.device.startswith("cuda"):
+            prefix = f"image|vae={vae.id if vae else ''}|offload="
+            for key in runtime.cache.keys():
+                if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
+                    return str(key[3])[len(prefix) :]
+        return loading.plan_offload(request.offload, choice, loading.weights_bytes(model), free)
+
+    def _batches(self, request, pipe, pset, init_image, seed, base_params, cancel) -> Generator[Event, None, dict]:
+        t0 = time.perf_counter()
+        steps_done = 0
+        first_preview_s = None
+        images = 0
+        for b in range(request.batch_count):
+            cancel.check()
+            first = b * request.batch_size
+            seeds = [seed + first + i for i in range(request.batch_size)]
+            kwargs = self._call_kwargs(request, init_image, seeds)
+            t_batch = time.perf_counter()
+            result: list = []
+            for kind, payload in self._denoise(pipe, kwargs, pset.family, request, cancel):
+                if kind == "progress":
+                    step, per_batch = payload
+                    steps_done = b * per_batch + step
+                    total = request.batch_count * per_batch
+                    elapsed = time.perf_counter() - t0
+                    eta = elapsed / steps_done * (total - steps_done) if steps_done else None
+                    yield Progress(steps_done, total, "generate", eta)
+                elif kind == "preview":
+                    step, image = payload
+                    if first_preview_s is None:
+                        first_preview_s = time.perf_counter() - t0
+                    yield Preview(image=image, step=step, index=first)
+                else:
+                    result, interrupted = payload
+                    if interrupted:  # this batch's images are unfinished: drop them
+                        raise Cancelled()
+            elapsed_batch = time.perf_counter() - t_batch
+            for i, image in enumerate(result):
+                params = {
+                    **base_params,
+                    "seed": seeds[i],
+                    "index": first + i,
+                    "batch_index": b,
+                    "width": image.width,
+                    "height": image.height,
+                    "elapsed_s": round(elapsed_batch, 3),
+                }
+                images += 1
+                yield Output("image", image, params, index=first + i)
+            cancel.check()  # asked during the last step: this batch is complete and kept, the rest is not run
+        seconds = time.perf_counter() - t0
+        return {
+            "images": images,
+            "steps": steps_done,
+            "seconds": seconds,
+            "steps_per_s": steps_done / seconds if seconds > 0 else 0.0,
+            "first_preview_s": first_preview_s,
+        }
+
+    @staticmethod
+    def _call_kwargs(request: ImageRequest, init_image, seeds: list[int]) -> dict:
+        import torch
+
+        kwargs: dict[str, Any] = dict(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.num_inference_steps,
+            guidance_scale=request.guidance_scale,
+            num_images_per_prompt=request.batch_size,
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+        )
+        if init_image is not None:
+            kwargs.update(image=init_image, strength=request.strength)
+        else:
+            kwargs.update(width=request.width, height=request.height)
+        return kwargs
+
+    def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken):
+        """Run one pipeline call on a helper thread; yields ('progress'|'preview'|'done', payload)."""
+        import torch
+
+        events: queue.Queue = queue.Queue()
+        interval = self.preview_interval_s
+        size = (request.width, request.height)
+        last_preview = [float("-inf")]
+
+        def on_step_end(p, i: int, t, callback_kwargs: dict) -> dict:
+            total = int(getattr(p, "num_timesteps", 0) or request.num_inference_steps)
+            step = i + 1
+            if cancel.cancelled and step < total:
+                p._interrupt = True  # the pipeline skips the remaining steps
+            events.put(("progress", (step, total)))
+            now = time.perf_counter()
+            if not cancel.cancelled and (step == 1 or step >= total or now - last_preview[0] >= interval):
+                last_preview[0] = now
+                latents = callback_kwargs.get("latents")
+                if latents is not None:
+                    try:
+                        events.put(("preview", (step, preview_image(latents[:1], family, size))))
+                    except Exception:  # a preview must never break the generation
+                        log.debug("preview failed", exc_info=True)
+            return callback_kwargs
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    out = pipe(**kwargs, callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+                events.put(("done", (list(out.images), bool(getattr(pipe, "_interrupt", False)))))
+            except BaseException as exc:  # handed to the engine thread
+                events.put(("error", exc))
+
+        thread = threading.Thread(target=work, name="image-generate", daemon=True)
+        thread.start()
+        try:
+            while True:
+                kind, payload = events.get()
+                if kind == "error":
+                    raise payload
+                yield kind, payload
+                if kind == "done":
+                    break
+        finally:
+            if thread.is_alive():  # the consumer stopped early (closed generator): stop the pipeline too
+                cancel.cancel()
+            thread.join()

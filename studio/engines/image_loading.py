@@ -1,0 +1,513 @@
+"""Loading Stable Diffusion pipelines for the image engine (no Qt).
+
+* diffusers folders / hub snapshots: ``AutoPipelineForText2Image.from_pretrained`` (safetensors only).
+* single-file checkpoints: ``from_single_file`` fully offline, with the weight-free configs and CLIP
+  tokenizer files shipped in ``studio/assets/configs/{sd15,sd2,sdxl}``; the family is read from the
+  checkpoint's key names (no tensor is loaded for that). ``.ckpt`` files load only when the person
+  allowed it, with ``torch.load(weights_only=True)`` (no pickled code runs), converted once to a
+  safetensors file in the cache.
+* samplers (AUTOMATIC1111 names → diffusers schedulers), LoRA files, VAE overrides and the memory
+  plan (offload / attention slicing / VAE tiling) for CUDA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile
+from ..models.device import DeviceChoice
+from ..models.resolve import PICKLE_SUFFIXES, ResolvedModel
+
+log = logging.getLogger(__name__)
+
+GB = 1024**3
+FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "Stable Diffusion XL"}
+CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
+MAX_SIDE = {"sd1": 1536, "sd2": 1536, "sdxl": 2048}
+NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
+DEFAULT_MAX_SIDE = 2048
+
+
+def shipped_configs() -> Path:
+    """The weight-free diffusers configs (and CLIP tokenizers) that ship with Studio."""
+    return Path(__file__).resolve().parents[1] / "assets" / "configs"
+
+
+# --- families -----------------------------------------------------------------------------------
+
+
+def family_from_keys(keys) -> str:
+    """'sd1' | 'sd2' | 'sdxl' from an original-layout (LDM / A1111) checkpoint's key names."""
+    keys = set(keys)
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        return "sdxl"
+    if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
+        raise InvalidRequest(
+            "This is an SDXL *refiner* checkpoint: it only refines images from an SDXL base model. "
+            "Pick an SDXL base (or any SD 1.x/2.x/XL) checkpoint."
+        )
+    if any(k.startswith("cond_stage_model.model.") for k in keys):
+        return "sd2"
+    if any(k.startswith("cond_stage_model.transformer.") for k in keys):
+        return "sd1"
+    if any("lora_" in k or ".lora." in k for k in list(keys)[:200]):
+        raise InvalidRequest("This file is a LoRA, not a full model: add it under LoRA and pick a base model.")
+    if keys and all(k.startswith(("encoder.", "decoder.", "quant_conv", "post_quant_conv")) for k in keys):
+        raise InvalidRequest("This file is a VAE, not a full model: choose it as the VAE override instead.")
+    raise InvalidRequest(
+        "This checkpoint is not a Stable Diffusion 1.x, 2.x or XL model Studio can load from a single file "
+        "(no text encoder found). Use its diffusers folder or hub id instead."
+    )
+
+
+def checkpoint_keys(path: Path) -> list[str]:
+    """Tensor names of a .safetensors file, read from its header only."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return list(f.keys())
+    except Exception as exc:
+        raise InvalidRequest(f"'{path.name}' is not a readable .safetensors file ({exc}).") from None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def family_from_folder(folder: Path) -> str:
+    """'sd1' | 'sd2' | 'sdxl' | '' (unknown) from a diffusers folder's configs."""
+    index = _read_json(folder / "model_index.json")
+    if "XL" in str(index.get("_class_name", "")) or "text_encoder_2" in index:
+        return "sdxl"
+    cross = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
+    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(cross, "") if isinstance(cross, int) else ""
+
+
+def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
+    if model.entry is not None and model.entry.family:
+        return model.entry.family
+    if model.format == "single_file":
+        if model.path.suffix.lower() in PICKLE_SUFFIXES:
+            check_pickle_allowed(model.path, allow_pickle)
+            return family_from_keys(checkpoint_keys(converted_checkpoint(model.path)))
+        return family_from_keys(checkpoint_keys(model.path))
+    return family_from_folder(model.path)
+
+
+def check_size(width: int, height: int, family: str) -> None:
+    limit = MAX_SIDE.get(family, DEFAULT_MAX_SIDE)
+    for name, value in (("width", width), ("height", height)):
+        if value > limit:
+            native = NATIVE_SIDE.get(family)
+            name_of = FAMILY_NAMES.get(family, "this model")
+            hint = (
+                f"; it was trained at {native}×{native}, so pick around {native} and upscale afterwards"
+                if native
+                else "; pick a smaller size and upscale afterwards"
+            )
+            raise InvalidRequest(f"{name} {value} is too large for {name_of} (at most {limit} pixels{hint}).")
+
+
+# --- pickled checkpoints ----------------------------------------------------------------------
+
+
+def check_pickle_allowed(path: Path, allow_pickle: bool) -> None:
+    if not allow_pickle:
+        raise UnsafeModelFile(
+            f"'{path.name}' is a pickled checkpoint ({path.suffix}), which can run code when opened. "
+            "Use a .safetensors version, or confirm that you trust this file to load it anyway "
+            "(its weights are read without running code)."
+        )
+
+
+def _torch_load_weights(path: Path) -> dict:
+    import pickle
+
+    import torch
+
+    try:
+        data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=False)
+    except pickle.UnpicklingError as exc:
+        raise UnsafeModelFile(
+            f"'{path.name}' contains more than plain weights (it would run code when opened), so Studio "
+            f"refuses to load it: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    except Exception as exc:
+        raise InvalidRequest(f"'{path.name}' is not a readable checkpoint ({type(exc).__name__}: {exc}).") from None
+    while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"'{path.name}' does not hold a state dict of weights.")
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+
+
+def converted_checkpoint(path: Path) -> Path:
+    """A safetensors copy of a (permitted) pickled checkpoint in the cache, made once."""
+    from safetensors.torch import save_file
+
+    stat = path.stat()
+    digest = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = paths.cache_dir() / "checkpoints" / f"{path.stem}-{digest}.safetensors"
+    if target.exists():
+        return target
+    tensors = _torch_load_weights(path)
+    seen: set[int] = set()
+    clean = {}
+    for name, tensor in tensors.items():  # safetensors refuses shared storage: copy duplicates
+        ptr = tensor.untyped_storage().data_ptr() if tensor.numel() else id(tensor)
+        clean[name] = tensor.clone().contiguous() if ptr in seen else tensor.contiguous()
+        seen.add(ptr)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    save_file(clean, str(tmp))
+    tmp.replace(target)
+    return target
+
+
+# --- samplers -----------------------------------------------------------------------------------
+
+
+def _torchsde_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torchsde") is not None
+
+
+def make_scheduler(name: str, base_class: type, base_config: Any) -> tuple[Any, str]:
+    """A fresh scheduler for the A1111 sampler ``name`` ("" = the model's own) and a notice (or "")."""
+    import diffusers as d
+
+    notice = ""
+    if not name:
+        return base_class.from_config(base_config), notice
+    table: dict[str, tuple[Any, dict]] = {
+        "Euler": (d.EulerDiscreteScheduler, {}),
+        "Euler a": (d.EulerAncestralDiscreteScheduler, {}),
+        "DPM++ 2M": (d.DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+        "DPM++ 2M Karras": (
+            d.DPMSolverMultistepScheduler,
+            {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
+        ),
+        "DPM++ SDE Karras": (d.DPMSolverSDEScheduler, {"use_karras_sigmas": True}),
+        "DDIM": (d.DDIMScheduler, {}),
+        "UniPC": (d.UniPCMultistepScheduler, {}),
+        "Heun": (d.HeunDiscreteScheduler, {}),
+        "LMS": (d.LMSDiscreteScheduler, {}),
+        "PNDM": (d.PNDMScheduler, {}),
+        "LCM": (d.LCMScheduler, {}),
+    }
+    if name not in table:
+        raise InvalidRequest(f"unknown sampler {name!r}; choose one of: {', '.join(table)}.")
+    cls, extra = table[name]
+    if cls is d.DPMSolverSDEScheduler and not _torchsde_available():
+        cls, extra = d.DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}
+        notice = "DPM++ SDE Karras needs the torchsde package, which is not installed; used DPM++ 2M SDE Karras."
+    return cls.from_config(base_config, **extra), notice
+
+
+def sampler_label(scheduler: Any) -> str:
+    """The AUTOMATIC1111 name of a diffusers scheduler (its class name when A1111 has none)."""
+    cls = type(scheduler).__name__
+    cfg = getattr(scheduler, "config", {})
+    karras = bool(cfg.get("use_karras_sigmas", False))
+    if cls == "DPMSolverMultistepScheduler":
+        sde = "sde" in str(cfg.get("algorithm_type", ""))
+        return "DPM++ 2M" + (" SDE" if sde else "") + (" Karras" if karras else "")
+    if cls == "DPMSolverSDEScheduler":
+        return "DPM++ SDE" + (" Karras" if karras else "")
+    names = {
+        "EulerDiscreteScheduler": "Euler",
+        "EulerAncestralDiscreteScheduler": "Euler a",
+        "DDIMScheduler": "DDIM",
+        "UniPCMultistepScheduler": "UniPC",
+        "HeunDiscreteScheduler": "Heun",
+        "LMSDiscreteScheduler": "LMS",
+        "PNDMScheduler": "PNDM",
+        "LCMScheduler": "LCM",
+    }
+    return names.get(cls, cls)
+
+
+# --- what the model cache holds --------------------------------------------------------------------
+
+
+@dataclass
+class PipelineSet:
+    """A loaded text-to-image pipeline, its image-to-image twin (same modules) and what to restore."""
+
+    txt2img: Any
+    family: str
+    scheduler: Any  # the model's own scheduler as loaded: "" always means this one
+    offload: str  # 'none' | 'model' | 'sequential'
+    device: str
+    _img2img: Any = None
+    _hooked: Any = None
+    slicing: bool = False
+    tiling: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def components(self) -> dict:  # lets the model cache measure us
+        return self.txt2img.components
+
+    def img2img(self):
+        if self._img2img is None:
+            from diffusers import AutoPipelineForImage2Image
+
+            self._img2img = AutoPipelineForImage2Image.from_pipe(self.txt2img)
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
+
+    def activate(self, pipe) -> None:
+        """Move offload hooks to ``pipe`` (text-to-image and image-to-image share the modules)."""
+        if self.offload == "none" or self._hooked is pipe:
+            return
+        if self.offload == "model":
+            pipe.enable_model_cpu_offload(device=self.device)
+        else:
+            pipe.enable_sequential_cpu_offload(device=self.device)
+        self._hooked = pipe
+
+    def set_memory(self, slicing: bool, tiling: bool) -> None:
+        for pipe in (self.txt2img, self._img2img):
+            if pipe is None:
+                continue
+            if slicing != self.slicing:
+                pipe.enable_attention_slicing() if slicing else pipe.disable_attention_slicing()
+        if tiling != self.tiling:
+            vae = self.txt2img.vae
+            vae.enable_tiling() if tiling else vae.disable_tiling()
+        self.slicing, self.tiling = slicing, tiling
+
+    def restore(self) -> None:
+        """Put the model's own scheduler back, so a later job (or a plain diffusers call) sees it."""
+        for pipe in (self.txt2img, self._img2img):
+            if pipe is not None:
+                pipe.scheduler = self.scheduler
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def _fp16_variant_only(folder: Path) -> bool:
+    unet = folder / "unet"
+    return any(unet.glob("*.fp16.safetensors")) and not any(
+        f for f in unet.glob("*.safetensors") if ".fp16." not in f.name
+    )
+
+
+def _check_safetensors_folder(folder: Path, label: str) -> None:
+    for part in ("unet", "vae"):
+        sub = folder / part
+        if sub.is_dir() and not any(sub.glob("*.safetensors")):
+            if any(sub.glob("*.bin")) or any(sub.glob("*.pt")) or any(sub.glob("*.ckpt")):
+                raise UnsafeModelFile(
+                    f"'{label}' only has pickled weights (.bin) in {part}/, which can run code when loaded. "
+                    "Studio loads .safetensors only: pick a safetensors version of this model."
+                )
+            raise InvalidRequest(f"'{label}' has no weights (.safetensors) in {sub}.")
+
+
+def load_vae(path: Path, family: str, dtype, config_root: Path):
+    """An AutoencoderKL from a diffusers folder, a pipeline folder (its vae/) or a single .safetensors file."""
+    from diffusers import AutoencoderKL
+
+    if path.is_file():
+        if path.suffix.lower() != ".safetensors":
+            raise UnsafeModelFile(f"VAE '{path.name}': Studio loads VAE files only as .safetensors.")
+        config = config_root / CONFIG_DIRS.get(family, "sd15")
+        return AutoencoderKL.from_single_file(
+            str(path), config=str(config), subfolder="vae", dtype=dtype, local_files_only=True
+        )
+    folder = path / "vae" if (path / "model_index.json").exists() else path
+    if not (folder / "config.json").exists():
+        raise ModelNotFound(f"'{path}' is not a VAE: expected a .safetensors file or a folder with config.json.")
+    return AutoencoderKL.from_pretrained(str(folder), dtype=dtype, use_safetensors=True, local_files_only=True)
+
+
+def load_pipeline_set(
+    model: ResolvedModel,
+    choice: DeviceChoice,
+    *,
+    family: str,
+    offload: str = "none",
+    vae_path: Path | None = None,
+    allow_pickle: bool = False,
+    config_root: Path | None = None,
+) -> PipelineSet:
+    """Load ``model`` as a text-to-image pipeline on ``choice`` (what the model cache stores)."""
+    from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    config_root = config_root or shipped_configs()
+    dtype = choice.torch_dtype()
+    extra: dict[str, Any] = {}
+    notes: list[str] = []
+    if vae_path is not None:
+        extra["vae"] = load_vae(vae_path, family, dtype, config_root)
+
+    if model.format == "diffusers":
+        _check_safetensors_folder(model.path, model.label)
+        index = _read_json(model.path / "model_index.json")
+        if "safety_checker" in index:  # a creative tool: no NSFW filter (like AUTOMATIC1111, ComfyUI)
+            extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        if _fp16_variant_only(model.path):
+            extra["variant"] = "fp16"
+        try:
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
+            )
+        except ValueError as exc:
+            if "AutoPipeline can't find a pipeline" in str(exc) or "not supported" in str(exc):
+                raise InvalidRequest(f"'{model.label}' is not a text-to-image pipeline Studio can run ({exc}).") from None
+            raise
+    elif model.format == "single_file":
+        path = model.path
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            check_pickle_allowed(path, allow_pickle)
+            path = converted_checkpoint(path)
+        if family not in CONFIG_DIRS:
+            raise InvalidRequest(f"'{model.label}': unknown model family {family!r} for a single-file checkpoint.")
+        cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+        config = config_root / CONFIG_DIRS[family]
+        pipe = cls.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True, **extra)
+        if family == "sd2":
+            prediction = sd2_prediction_type(model.path)
+            pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type=prediction)
+            notes.append(f"SD 2.x checkpoint: using {prediction} ({'from its .yaml' if _sidecar_yaml(model.path) else 'the SD 2.1 default'}).")
+    else:
+        raise InvalidRequest(
+            f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
+            "a hub id or a .safetensors checkpoint."
+        )
+
+    pipe.set_progress_bar_config(disable=True)
+    if offload == "none":
+        pipe.to(choice.device)
+    pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)
+    pset.activate(pipe)
+    return pset
+
+
+def _sidecar_yaml(path: Path) -> Path | None:
+    for candidate in (path.with_suffix(".yaml"), path.with_suffix(".yml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sd2_prediction_type(path: Path) -> str:
+    """v-prediction (SD 2.x 768) unless a sidecar .yaml (A1111 convention) says otherwise."""
+    yaml = _sidecar_yaml(path)
+    if yaml is None:
+        return "v_prediction"
+    try:
+        text = yaml.read_text(encoding="utf-8", errors="replace")[:100_000]
+    except OSError:
+        return "v_prediction"
+    compact = text.replace('"', "").replace("'", "").replace(" ", "")
+    return "v_prediction" if "parameterization:v" in compact else "epsilon"
+
+
+# --- LoRA --------------------------------------------------------------------------------------
+
+
+def check_lora_files(loras) -> list[tuple[Path, float]]:
+    out = []
+    for spec in loras:
+        path = Path(spec.path).expanduser()
+        if not path.is_file():
+            raise ModelNotFound(f"No LoRA file at '{spec.path}'.")
+        if path.suffix.lower() != ".safetensors":
+            raise UnsafeModelFile(
+                f"LoRA '{path.name}' is not a .safetensors file; pickled LoRA files can run code, so Studio "
+                "loads LoRAs only as .safetensors."
+            )
+        out.append((path, float(spec.weight)))
+    return out
+
+
+def apply_loras(pipe, loras: list[tuple[Path, float]]) -> None:
+    """Load each LoRA as its own adapter with its weight (undo with :func:`clear_loras`)."""
+    from safetensors.torch import load_file
+
+    names, weights = [], []
+    for i, (path, weight) in enumerate(loras):
+        name = f"studio_lora_{i}"
+        try:
+            pipe.load_lora_weights(load_file(str(path)), adapter_name=name)
+        except Exception as exc:
+            raise InvalidRequest(
+                f"LoRA '{path.name}' does not fit this model ({type(exc).__name__}: {str(exc)[:200]}). "
+                "Is it made for the same family (SD 1.x / 2.x / XL)?"
+            ) from None
+        names.append(name)
+        weights.append(weight)
+    if names:
+        pipe.set_adapters(names, adapter_weights=weights)
+
+
+def clear_loras(pipe) -> None:
+    try:
+        pipe.unload_lora_weights()
+    except Exception:  # nothing loaded, or a model without LoRA support
+        log.debug("unload_lora_weights failed", exc_info=True)
+
+
+# --- memory plan ---------------------------------------------------------------------------------
+
+
+def weights_bytes(model: ResolvedModel) -> int:
+    """Rough size of the weights to load (bytes on disk of one variant)."""
+    if model.entry is not None and model.entry.memory_bytes:
+        return model.entry.memory_bytes
+    if model.path.is_file():
+        return model.path.stat().st_size
+    total = 0
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2", "transformer"):
+        files = [f.stat().st_size for f in (model.path / part).glob("*.safetensors")] if (model.path / part).is_dir() else []
+        total += max(files, default=0)
+    return total
+
+
+def plan_offload(requested: str, choice: DeviceChoice, weights: int, free: int | None) -> str:
+    """'none' | 'model' | 'sequential': what ``requested`` ('auto' …) means on this device now."""
+    if not choice.device.startswith("cuda"):
+        return "none"
+    if requested != "auto":
+        return requested
+    if free is None or free >= weights + 2 * GB:
+        return "none"
+    if free >= 0.7 * weights + 1 * GB:  # the UNet (the biggest part) fits: offload the rest between uses
+        return "model"
+    return "sequential"
+
+
+def plan_slicing_tiling(
+    slicing: str, tiling: str, choice: DeviceChoice, offload: str, pixels: int, free: int | None
+) -> tuple[bool, bool]:
+    """Attention slicing and VAE tiling for ``pixels`` (width × height × batch) on the device."""
+    auto_slicing = auto_tiling = False
+    if choice.device == "mps":
+        auto_slicing = True
+    elif choice.device.startswith("cuda"):
+        bytes_px = 2 if choice.dtype != "float32" else 4
+        if offload == "sequential":
+            auto_slicing = auto_tiling = True
+        elif free is not None:
+            auto_slicing = free < pixels * 1300 * bytes_px  # attention activations of a UNet step
+            auto_tiling = free < pixels * 2400 * 4  # the VAE decodes in float32 when it must upcast
+        auto_tiling = auto_tiling or pixels > 2048 * 2048
+    on_slicing = auto_slicing if slicing == "auto" else slicing == "on"
+    on_tiling = auto_tiling if tiling == "auto" else tiling == "on"
+    return on_slicing, on_tiling

@@ -1,0 +1,446 @@
+"""The image engine on tiny SD pipelines built from configs: loading (folder, single file, .ckpt),
+equality with plain diffusers, seeds, samplers, img2img, LoRA, VAE, previews, cancel, validation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.engines.base import CancelToken, Runtime
+from studio.engines.image import ImageEngine
+from studio.engines import image_loading as loading
+from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelFile, WrongModelKind
+from studio.events import Output, Preview, Progress
+from studio.models.device import DeviceChoice
+from studio.requests import SCHEDULERS, ImageRequest, LoraSpec
+
+GB = 1024**3
+
+
+def req(model, **kw) -> ImageRequest:
+    kw.setdefault("prompt", "a cat")
+    kw.setdefault("width", 64)
+    kw.setdefault("height", 64)
+    kw.setdefault("num_inference_steps", 6)
+    kw.setdefault("seed", 42)
+    return ImageRequest(model=str(model), **kw)
+
+
+def drive(gen, on_event=None):
+    events = []
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            return events, stop.value
+        events.append(ev)
+        if on_event:
+            on_event(ev)
+
+
+def outputs(events) -> list[Output]:
+    return [e for e in events if isinstance(e, Output)]
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+def generate(request, runtime, engine=None, cancel=None):
+    events, stats = drive((engine or ImageEngine()).run(request, runtime, cancel or CancelToken()))
+    return outputs(events), events, stats
+
+
+def cached_set(runtime) -> loading.PipelineSet:
+    key = runtime.cache.keys()[-1]
+    return runtime.cache.get(key, lambda: None)
+
+
+def raw_pipeline(folder, **extra):
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(str(folder), use_safetensors=True, local_files_only=True, **extra)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def raw_image(pipe, seed, **kw):
+    import torch
+
+    kw.setdefault("prompt", "a cat")
+    kw.setdefault("num_inference_steps", 6)
+    kw.setdefault("guidance_scale", 7.0)  # ImageRequest's default (diffusers' own is 7.5)
+    return pipe(generator=torch.Generator("cpu").manual_seed(seed), **kw).images[0]
+
+
+@pytest.fixture
+def runtime():
+    return Runtime(device="cpu")
+
+
+# --- txt2img, equality, seeds ----------------------------------------------------------------
+
+
+def test_txt2img_equals_a_plain_diffusers_call_and_records_params(tiny_sd, runtime):
+    outs, events, stats = generate(req(tiny_sd, seed=42, negative_prompt="dog"), runtime)
+    assert len(outs) == 1
+    out = outs[0]
+    assert out.kind == "image" and out.index == 0 and out.data.size == (64, 64)
+    expected = raw_image(raw_pipeline(tiny_sd), 42, width=64, height=64, negative_prompt="dog")
+    assert np.array_equal(pixels(out.data), pixels(expected))
+    p = out.params
+    assert p["seed"] == 42 and p["prompt"] == "a cat" and p["negative_prompt"] == "dog"
+    assert p["scheduler"] == "" and p["sampler"] == "PNDM" and p["scheduler_class"] == "PNDMScheduler"
+    assert p["model"] == str(Path(tiny_sd).resolve()) and p["model_name"] == "tiny-sd"
+    assert (p["width"], p["height"], p["index"], p["batch_index"]) == (64, 64, 0, 0)
+    assert p["mode"] == "txt2img" and p["kind"] == "image" and p["num_inference_steps"] == 6
+    assert p["elapsed_s"] >= 0 and "memory" in p
+    json.dumps(p)  # params go to the library index and PNG metadata as JSON
+    progress = [e for e in events if isinstance(e, Progress)]
+    # PNDM (PLMS) evaluates the UNet once more than the steps asked for: progress counts evaluations
+    assert [e.step for e in progress] == list(range(1, 8)) and {e.total for e in progress} == {7}
+    assert progress[-1].eta_s == pytest.approx(0.0, abs=1e-6)
+    assert stats["images"] == 1 and stats["steps"] == 7 and stats["seed"] == 42
+
+
+def test_same_seed_same_image_and_random_seed_is_recorded(tiny_sd, runtime):
+    a = generate(req(tiny_sd, seed=7), runtime)[0][0]
+    b = generate(req(tiny_sd, seed=7), runtime)[0][0]
+    c = generate(req(tiny_sd, seed=8), runtime)[0][0]
+    assert np.array_equal(pixels(a.data), pixels(b.data))
+    assert not np.array_equal(pixels(a.data), pixels(c.data))
+    r = generate(req(tiny_sd, seed=None), runtime)[0][0]
+    assert isinstance(r.params["seed"], int) and 0 <= r.params["seed"] < 2**32
+    again = generate(req(tiny_sd, seed=r.params["seed"]), runtime)[0][0]
+    assert np.array_equal(pixels(r.data), pixels(again.data))
+
+
+def test_batches_use_seed_plus_index(tiny_sd, runtime):
+    outs = generate(req(tiny_sd, seed=5, batch_size=2, batch_count=2), runtime)[0]
+    assert [o.index for o in outs] == [0, 1, 2, 3]
+    assert [o.params["seed"] for o in outs] == [5, 6, 7, 8]
+    assert [o.params["batch_index"] for o in outs] == [0, 0, 1, 1]
+    assert all(o.params["base_seed"] == 5 for o in outs)
+    singles = {s: generate(req(tiny_sd, seed=s), runtime)[0][0].data for s in (5, 8)}
+    # image i of a batch is image "seed + i" (batched math may differ in the last bit)
+    assert np.abs(pixels(outs[0].data) - pixels(singles[5])).max() <= 2
+    assert np.abs(pixels(outs[3].data) - pixels(singles[8])).max() <= 2
+    assert not np.array_equal(pixels(outs[0].data), pixels(outs[1].data))
+
+
+# --- samplers ----------------------------------------------------------------------------------
+
+
+def test_every_sampler_runs_and_the_models_own_stays_the_default(tiny_sd, runtime):
+    for name in SCHEDULERS:
+        events = generate(req(tiny_sd, scheduler=name, num_inference_steps=3, guidance_scale=1.5), runtime)[1]
+        out = outputs(events)[0]
+        if name == "DPM++ SDE Karras" and not loading._torchsde_available():
+            assert out.params["sampler"] == "DPM++ 2M SDE Karras"
+            assert any("torchsde" in getattr(e, "message", "") for e in events)
+        else:
+            assert out.params["sampler"] == name, name
+        assert out.params["scheduler"] == name
+        assert type(cached_set(runtime).txt2img.scheduler).__name__ == "PNDMScheduler"
+    default = generate(req(tiny_sd), runtime)[0][0]
+    assert default.params["sampler"] == "PNDM"
+    euler = generate(req(tiny_sd, scheduler="Euler a"), runtime)[0][0]
+    assert euler.params["scheduler_class"] == "EulerAncestralDiscreteScheduler"
+    assert not np.array_equal(pixels(default.data), pixels(euler.data))
+    karras = loading.make_scheduler("DPM++ 2M Karras", type(cached_set(runtime).scheduler), cached_set(runtime).scheduler.config)[0]
+    assert karras.config.use_karras_sigmas is True
+
+
+# --- img2img -----------------------------------------------------------------------------------
+
+
+def test_img2img_equals_plain_diffusers_and_shares_modules(tiny_sd, runtime, tmp_path):
+    from diffusers import AutoPipelineForImage2Image
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    init = Image.fromarray(rng.integers(0, 255, (80, 96, 3), dtype=np.uint8))  # 96×80: resized to 64×64
+    init.save(tmp_path / "init.png")
+    request = req(tiny_sd, init_image=str(tmp_path / "init.png"), strength=0.5, num_inference_steps=10, scheduler="Euler")
+    outs, events, _ = generate(request, runtime)
+    out = outs[0]
+    assert out.params["mode"] == "img2img" and out.data.size == (64, 64)
+    assert {e.total for e in events if isinstance(e, Progress)} == {5}  # 10 steps × strength 0.5
+    from diffusers import EulerDiscreteScheduler
+
+    pipe = AutoPipelineForImage2Image.from_pipe(raw_pipeline(tiny_sd))
+    pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
+    resized = Image.open(tmp_path / "init.png").convert("RGB").resize((64, 64), Image.Resampling.LANCZOS)
+    expected = raw_image(pipe, 42, image=resized, strength=0.5, num_inference_steps=10)
+    assert np.array_equal(pixels(out.data), pixels(expected))
+    pset = cached_set(runtime)
+    assert pset.img2img().unet is pset.txt2img.unet and pset.img2img().vae is pset.txt2img.vae
+    assert len(runtime.cache) == 1
+    # back to text-to-image on the same cached modules
+    t2i = generate(req(tiny_sd), runtime)[0][0]
+    assert t2i.params["mode"] == "txt2img" and len(runtime.cache) == 1
+
+
+# --- single-file checkpoints ------------------------------------------------------------------------
+
+
+def test_single_file_checkpoint_gives_the_same_image_as_the_folder(tiny_sd, tiny_sd_single_file, tiny_sd_config_root):
+    engine = ImageEngine(config_root=tiny_sd_config_root)
+    sf = generate(req(tiny_sd_single_file, seed=3), Runtime(device="cpu"), engine)[0][0]
+    folder = generate(req(tiny_sd, seed=3), Runtime(device="cpu"))[0][0]
+    assert sf.params["family"] == "sd1" and sf.params["sampler"] == "PNDM"
+    assert np.array_equal(pixels(sf.data), pixels(folder.data))
+
+
+def test_ckpt_needs_permission_and_never_runs_pickled_code(tiny_sd, tiny_sd_config_root, tmp_path):
+    import torch
+
+    from tests.tiny_sd import export_single_file
+
+    ckpt = export_single_file(tiny_sd, tmp_path / "tiny.ckpt", pickle=True)
+    engine = ImageEngine(config_root=tiny_sd_config_root)
+    with pytest.raises(UnsafeModelFile, match="pickled"):
+        generate(req(ckpt), Runtime(device="cpu"), engine)
+    allowed = generate(req(ckpt, seed=3, allow_pickle=True), Runtime(device="cpu"), engine)[0][0]
+    folder = generate(req(tiny_sd, seed=3), Runtime(device="cpu"))[0][0]
+    assert np.array_equal(pixels(allowed.data), pixels(folder.data))
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"x": Payload()}}, str(evil))
+    with pytest.raises(UnsafeModelFile, match="run code"):
+        generate(req(evil, allow_pickle=True), Runtime(device="cpu"), engine)
+    assert not marker.exists()
+
+
+def test_family_from_checkpoint_keys(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    def fake(name, keys):
+        path = tmp_path / f"{name}.safetensors"
+        save_file({k: torch.zeros(1) for k in keys}, str(path))
+        return loading.family_from_keys(loading.checkpoint_keys(path))
+
+    unet = "model.diffusion_model.input_blocks.0.0.weight"
+    assert fake("xl", [unet, "conditioner.embedders.0.transformer.text_model.x", "conditioner.embedders.1.model.ln_final.weight"]) == "sdxl"
+    assert fake("v2", [unet, "cond_stage_model.model.token_embedding.weight"]) == "sd2"
+    assert fake("v1", [unet, "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"]) == "sd1"
+    with pytest.raises(InvalidRequest, match="refiner"):
+        fake("refiner", [unet, "conditioner.embedders.0.model.ln_final.weight"])
+    with pytest.raises(InvalidRequest, match="LoRA"):
+        fake("lora", ["lora_unet_down_blocks_0_attentions_0.lora_up.weight"])
+    with pytest.raises(InvalidRequest, match="VAE"):
+        fake("vae", ["encoder.conv_in.weight", "decoder.conv_out.weight"])
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 20)
+    with pytest.raises(InvalidRequest, match="not a readable"):
+        loading.checkpoint_keys(bad)
+
+
+# --- previews, progress, cancel -----------------------------------------------------------------------
+
+
+def test_previews_arrive_while_denoising(tiny_sd, runtime):
+    engine = ImageEngine()
+    engine.preview_interval_s = 0.0  # every step
+    events = generate(req(tiny_sd, num_inference_steps=5, scheduler="Euler"), runtime, engine)[1]
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert [p.step for p in previews] == [1, 2, 3, 4, 5]
+    assert all(p.image.size == (64, 64) and p.image.mode == "RGB" for p in previews)
+    first = events.index(previews[0])
+    # produced during denoising: progress of later steps, and the output, come after it
+    assert any(isinstance(e, Progress) and e.step > 1 for e in events[first:])
+    assert events.index(outputs(events)[0]) > events.index(previews[-1])
+
+    throttled = generate(req(tiny_sd, num_inference_steps=8, scheduler="Euler"), runtime)[1]  # default 0.25 s interval
+    steps = [e.step for e in throttled if isinstance(e, Preview)]
+    assert steps[0] == 1 and steps[-1] == 8 and len(steps) < 8
+
+
+def test_cancel_stops_within_one_step_and_keeps_finished_batches(tiny_sd, runtime):
+    generate(req(tiny_sd, num_inference_steps=1), runtime)  # load once
+    unet = cached_set(runtime).txt2img.unet
+    cancel = CancelToken()
+    calls = []
+
+    def count(module, args, output):
+        calls.append(1)
+        if len(calls) == 6 + 3:  # batch 2, step 3
+            cancel.cancel()
+
+    handle = unet.register_forward_hook(count)
+    events = []
+    try:
+        with pytest.raises(Cancelled):
+            drive(ImageEngine().run(req(tiny_sd, batch_count=3), runtime, cancel), events.append)
+    finally:
+        handle.remove()
+    assert len(calls) == 9  # no UNet evaluation after the step during which cancel was asked
+    assert [o.index for o in outputs(events)] == [0]  # batch 1 kept, the interrupted batch 2 dropped
+    # the pipeline is usable again afterwards, with the same result as before
+    again = generate(req(tiny_sd, seed=42), runtime)[0][0]
+    fresh = generate(req(tiny_sd, seed=42), Runtime(device="cpu"))[0][0]
+    assert np.array_equal(pixels(again.data), pixels(fresh.data))
+
+
+def test_cancel_before_start(tiny_sd, runtime):
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        generate(req(tiny_sd), runtime, cancel=cancel)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def test_invalid_requests_are_rejected_with_clear_messages(tiny_sd, runtime, tmp_path, tiny_llm):
+    with pytest.raises(InvalidRequest, match="multiple of 8"):
+        generate(req(tiny_sd, width=100), runtime)
+    with pytest.raises(InvalidRequest, match="steps must be a whole number from 1 to 500"):
+        generate(req(tiny_sd, num_inference_steps=0), runtime)
+    with pytest.raises(InvalidRequest, match="unknown sampler 'Foo'; choose one of: Euler, Euler a"):
+        generate(req(tiny_sd, scheduler="Foo"), runtime)
+    with pytest.raises(InvalidRequest, match=r"width 2560 is too large for this model \(at most 2048 pixels; pick a smaller"):
+        generate(req(tiny_sd, width=2560), runtime)
+    # an SD 1.x folder (configs only: the size check happens before any weight is read)
+    sd1 = tmp_path / "sd1"
+    (sd1 / "unet").mkdir(parents=True)
+    (sd1 / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (sd1 / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": 768}))
+    with pytest.raises(InvalidRequest, match=r"height 2048 is too large for Stable Diffusion 1.x \(at most 1536.*512"):
+        generate(req(sd1, height=2048), runtime)
+    init = tmp_path / "init.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(init)
+    with pytest.raises(InvalidRequest, match="no denoising step runs"):
+        generate(req(tiny_sd, init_image=str(init), strength=0.05, num_inference_steps=10), runtime)
+    with pytest.raises(InvalidRequest, match="does not exist"):
+        generate(req(tiny_sd, init_image=str(tmp_path / "nope.png")), runtime)
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(InvalidRequest, match="Can't read"):
+        generate(req(tiny_sd, init_image=str(tmp_path / "junk.png")), runtime)
+    with pytest.raises(ModelNotFound):
+        generate(req(tmp_path / "missing.safetensors"), runtime)
+    with pytest.raises(WrongModelKind):
+        generate(req(tiny_llm), runtime)
+    pickled = tmp_path / "pickled"
+    (pickled / "unet").mkdir(parents=True)
+    (pickled / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (pickled / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"x")
+    with pytest.raises(UnsafeModelFile, match="safetensors"):
+        generate(req(pickled), runtime)
+
+
+# --- LoRA and VAE -----------------------------------------------------------------------------------
+
+
+def test_lora_changes_the_image_and_is_unloaded_after_the_job(tiny_sd, tiny_lora, runtime, tmp_path):
+    plain = generate(req(tiny_sd), runtime)[0][0]
+    with_lora = generate(req(tiny_sd, loras=(LoraSpec(str(tiny_lora), 1.0),)), runtime)[0][0]
+    half = generate(req(tiny_sd, loras=(LoraSpec(str(tiny_lora), 0.5),)), runtime)[0][0]
+    after = generate(req(tiny_sd), runtime)[0][0]
+    assert not np.array_equal(pixels(plain.data), pixels(with_lora.data))
+    assert not np.array_equal(pixels(with_lora.data), pixels(half.data))
+    assert np.array_equal(pixels(plain.data), pixels(after.data))
+    assert with_lora.params["loras"] == [{"path": str(tiny_lora), "weight": 1.0}]
+    pickled = tmp_path / "lora.pt"
+    pickled.write_bytes(b"x")
+    with pytest.raises(UnsafeModelFile, match="LoRA"):
+        generate(req(tiny_sd, loras=(LoraSpec(str(pickled)),)), runtime)
+    with pytest.raises(ModelNotFound, match="LoRA"):
+        generate(req(tiny_sd, loras=(LoraSpec(str(tmp_path / "nope.safetensors")),)), runtime)
+
+
+def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_root, tmp_path):
+    from diffusers import AutoencoderKL
+
+    from tests.tiny_sd import export_vae_single_file
+
+    engine = ImageEngine(config_root=tiny_sd_config_root)
+    default = generate(req(tiny_sd), Runtime(device="cpu"), engine)[0][0]
+    override = generate(req(tiny_sd, vae=str(tiny_vae)), Runtime(device="cpu"), engine)[0][0]
+    assert not np.array_equal(pixels(default.data), pixels(override.data))
+    vae = AutoencoderKL.from_pretrained(str(tiny_vae), local_files_only=True)
+    expected = raw_image(raw_pipeline(tiny_sd, vae=vae), 42, width=64, height=64)
+    assert np.array_equal(pixels(override.data), pixels(expected))
+    vae_file = export_vae_single_file(tiny_vae, tmp_path / "vae.safetensors")
+    from_file = generate(req(tiny_sd, vae=str(vae_file)), Runtime(device="cpu"), engine)[0][0]
+    assert np.array_equal(pixels(from_file.data), pixels(expected))
+
+
+# --- memory plan (CUDA decisions, computed from free memory) ---------------------------------------------
+
+
+def test_memory_plan_follows_free_vram_and_explicit_settings():
+    cuda = DeviceChoice("cuda", "float16")
+    cpu = DeviceChoice("cpu", "float32")
+    assert loading.plan_offload("auto", cuda, 4 * GB, 20 * GB) == "none"
+    assert loading.plan_offload("auto", cuda, 4 * GB, 4 * GB) == "model"
+    assert loading.plan_offload("auto", cuda, 4 * GB, 2 * GB) == "sequential"
+    assert loading.plan_offload("none", cuda, 4 * GB, 1 * GB) == "none"
+    assert loading.plan_offload("sequential", cuda, 1 * GB, 80 * GB) == "sequential"
+    assert loading.plan_offload("model", cpu, 4 * GB, None) == "none"
+    big = 1024 * 1024 * 4
+    assert loading.plan_slicing_tiling("auto", "auto", cuda, "none", 512 * 512, 20 * GB) == (False, False)
+    assert loading.plan_slicing_tiling("auto", "auto", cuda, "none", big, 1 * GB) == (True, True)
+    assert loading.plan_slicing_tiling("off", "off", cuda, "none", big, 1 * GB) == (False, False)
+    assert loading.plan_slicing_tiling("on", "on", cpu, "none", 64 * 64, None) == (True, True)
+    assert loading.plan_slicing_tiling("auto", "auto", cpu, "none", big, None) == (False, False)
+
+
+# --- the shipped single-file configs ---------------------------------------------------------------------
+
+
+def test_shipped_configs_describe_the_real_model_families():
+    from accelerate import init_empty_weights
+    from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    root = loading.shipped_configs()
+
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    expected = {  # parameter counts of the released SD 1.5, SD 2.1 and SDXL base weights
+        "sd15": (859_520_964, 123_060_480),
+        "sd2": (865_910_724, 340_387_840),
+        "sdxl": (2_567_463_684, 123_060_480),
+    }
+    with init_empty_weights():
+        for folder, (unet_n, text_n) in expected.items():
+            unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(str(root / folder / "unet")))
+            vae = AutoencoderKL.from_config(AutoencoderKL.load_config(str(root / folder / "vae")))
+            text = CLIPTextModel(CLIPTextConfig.from_pretrained(str(root / folder / "text_encoder")))
+            assert (count(unet), count(vae), count(text)) == (unet_n, 83_653_863, text_n), folder
+        text2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(str(root / "sdxl" / "text_encoder_2")))
+        assert count(text2) == 694_659_840
+    assert StableDiffusionPipeline.load_config(str(root / "sd15"))["_class_name"] == "StableDiffusionPipeline"
+    assert StableDiffusionXLPipeline.load_config(str(root / "sdxl"))["_class_name"] == "StableDiffusionXLPipeline"
+    for folder, pad in (("sd15/tokenizer", 49407), ("sd2/tokenizer", 0), ("sdxl/tokenizer", 49407), ("sdxl/tokenizer_2", 0)):
+        tok = CLIPTokenizer.from_pretrained(str(root / folder))
+        # the ids openai/clip-vit-large-patch14 gives: the vocabulary converted from open_clip matches CLIP's
+        assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407], folder
+        assert tok.pad_token_id == pad and tok.model_max_length == 77 and len(tok) == 49408
+
+
+def test_engine_modules_import_no_qt():
+    code = (
+        "import sys, studio.engines.image, studio.engines.image_loading, studio.engines.latent_preview, "
+        "studio.library.metadata, studio.cli.image; "
+        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken'))]; "
+        "heavy = [m for m in ('torch', 'diffusers') if m in sys.modules]; print(bad, heavy); assert not bad and not heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -74,3 +74,10 @@ def test_bundled_smollm2_really_answers():
                     "--temperature", "0", "--max-new-tokens", "20", "--device", "cpu", timeout=600)
     assert result.returncode == 0, result.stderr
     assert "paris" in result.stdout.lower()
+    assert "Converting" in result.stderr  # first use: the GGUF was dequantized …
+    converted = list((Path(os.environ["STUDIO_HOME"]) / "cache" / "gguf").glob("*/model.safetensors"))
+    assert len(converted) == 1  # … and cached as safetensors
+    again = studio("generate", "text", "--prompt", "What is the capital of France?",
+                   "--temperature", "0", "--max-new-tokens", "20", "--device", "cpu", timeout=600)
+    assert again.returncode == 0 and again.stdout == result.stdout
+    assert "Converting" not in again.stderr  # later loads use the cache

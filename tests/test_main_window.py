@@ -1,0 +1,95 @@
+"""Main window: settings persist and reach the worker, closing mid-job, menus, Send to."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from studio.engines.base import Runtime
+from studio.models.catalog import Catalog
+from studio.requests import ChatMessage, TextRequest
+from studio.ui.settings import Settings
+
+
+def make_settings(tmp_path):
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, library):
+    from studio.ui.main_window import MainWindow
+
+    win = MainWindow(make_settings(tmp_path), library, Catalog(tmp_path / "user_models.json"))
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_settings_persist_between_runs(tmp_path):
+    first = make_settings(tmp_path)
+    assert (first.device, first.dtype, first.offline, first.memory_budget_gb) == ("auto", "auto", False, 0.0)
+    first.device = "cpu"
+    first.dtype = "float32"
+    first.memory_budget_gb = 6.5
+    first.offline = True
+    first.output_folder = tmp_path / "out"
+    again = make_settings(tmp_path)
+    assert (again.device, again.dtype, again.memory_budget_gb, again.offline) == ("cpu", "float32", 6.5, True)
+    assert again.output_folder == tmp_path / "out"
+    again.reset()
+    assert make_settings(tmp_path).device == "auto"
+
+
+def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypatch):
+    from studio.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    window.jobs.run_in_worker(lambda rt: None)  # start the worker and build its runtime
+    qtbot.waitUntil(lambda: window.jobs.worker.runtime is not None, timeout=10_000)
+    dialog = SettingsDialog(window.settings, window)
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.budget.setValue(2)
+    dialog.offline.setChecked(True)
+    dialog.output.setText(str(tmp_path / "elsewhere"))
+    dialog.accept()
+    runtime = window.jobs.worker.runtime
+    qtbot.waitUntil(lambda: runtime.device == "cpu" and runtime.cache.budget_bytes == 2 * 1024**3, timeout=10_000)
+    assert runtime.offline is True
+    assert window.library.root == tmp_path / "elsewhere"
+    assert "cpu" in window.device_label.text()
+    import os
+
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_closing_mid_job_cancels_stops_the_worker_and_keeps_results(qtbot, window, tiny_llm, library):
+    window.jobs._worker._runtime_factory = lambda: Runtime(device="cpu")
+    tokens = []
+    window.jobs.job_token.connect(lambda j, t: tokens.append(t))
+    running = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model=tiny_llm, max_new_tokens=5000))
+    queued = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "next"),), model=tiny_llm))
+    qtbot.waitUntil(lambda: len(tokens) >= 2, timeout=60_000)
+    window.close()
+    assert window.worker_stopped is True
+    assert not window.jobs.worker.isRunning()
+    assert window.jobs.job(queued).state == "cancelled"
+    qtbot.waitUntil(lambda: window.jobs.job(running).state == "cancelled", timeout=5_000)
+    saved = library.items("text")
+    assert len(saved) == 1 and saved[0].params["stats"]["stopped"] is True  # the partial reply is on disk
+
+
+def test_models_window_opens_from_the_menu(qtbot, window):
+    action = next(a for a in window.menuBar().actions() if a.text() == "&Models").menu().actions()[0]
+    assert action.shortcut().toString() == "Ctrl+M"
+    action.trigger()
+    assert window._models_window is not None and window._models_window.isVisible()
+    window._models_window.close()
+
+
+def test_send_to_image_fills_the_image_prompt(qtbot, window):
+    if window.image_tab is None:
+        pytest.skip("no image tab in this build")
+    window.text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
+    window.route_text("image", "a red fox in the snow")
+    assert window.tabs.currentWidget() is window.image_tab
+    assert window.image_tab.build_request().prompt == "a red fox in the snow"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 
 from ..engines import engine_for
-from ..engines.base import CancelToken, Runtime
+from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled
 from ..events import JobResult, Notice, Output, Status
 
@@ -60,21 +60,18 @@ def run_request(
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     result = JobResult()
+
+    def handle(ev) -> None:
+        if isinstance(ev, Output):
+            if library is not None:
+                result.items.append(library.save(ev))
+        elif isinstance(ev, (Status, Notice)) and not getattr(args, "quiet", False):
+            print(ev.message, file=sys.stderr)
+        if on_event is not None:
+            on_event(ev)
+
     try:
-        gen = engine_for(request.kind).run(request, runtime, cancel)
-        while True:
-            try:
-                ev = next(gen)
-            except StopIteration as stop:
-                result.stats = dict(stop.value or {})
-                break
-            if isinstance(ev, Output):
-                if library is not None:
-                    result.items.append(library.save(ev))
-            elif isinstance(ev, (Status, Notice)) and not getattr(args, "quiet", False):
-                print(ev.message, file=sys.stderr)
-            if on_event is not None:
-                on_event(ev)
+        result.stats = drive(engine_for(request.kind).run(request, runtime, cancel), handle)
     except Cancelled:
         raise KeyboardInterrupt from None
     finally:

@@ -99,3 +99,13 @@ class Engine(Protocol):
     kind: str
 
     def run(self, request: Any, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]: ...
+
+
+def drive(events: Generator[Event, None, dict], handle: Callable[[Event], None]) -> dict:
+    """Run an engine generator to its end, calling ``handle`` on each event; returns its stats."""
+    while True:
+        try:
+            ev = next(events)
+        except StopIteration as stop:
+            return dict(stop.value or {})
+        handle(ev)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QThread, Signal
 
 from ..engines import engine_for
-from ..engines.base import CancelToken, Runtime
+from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled, _is_oom, describe
 from ..events import JobResult, Output
 
@@ -97,19 +97,16 @@ class ModelWorker(QThread):
         result = JobResult()
         try:
             engine = engine_for(item.request.kind)
-            gen = engine.run(item.request, self.runtime, item.cancel)
-            while True:
-                try:
-                    ev = next(gen)
-                except StopIteration as stop:
-                    result.stats = dict(stop.value or {})
-                    break
+
+            def handle(ev) -> None:
                 if isinstance(ev, Output):
                     saved = self._library.save(ev, job_id=item.job_id)
                     result.items.append(saved)
                     self.output.emit(item.job_id, saved)
                 else:
                     self.event.emit(item.job_id, ev)
+
+            result.stats = drive(engine.run(item.request, self.runtime, item.cancel), handle)
         except Cancelled:
             self.done.emit(item.job_id, "cancelled", result)
             return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -336,7 +337,31 @@ def load_vae(path: Path, family: str, dtype, config_root: Path):
     return AutoencoderKL.from_pretrained(str(folder), dtype=dtype, use_safetensors=True, local_files_only=True)
 
 
-def load_pipeline_set(
+@contextmanager
+def _no_console_progress():
+    """diffusers/transformers draw loading bars on stderr; Studio reports loading itself."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    was = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was[0]:
+            dlog.enable_progress_bar()
+        if was[1]:
+            tlog.enable_progress_bar()
+
+
+def load_pipeline_set(*args, **kwargs) -> PipelineSet:
+    """Load a model as a text-to-image pipeline on a device (what the model cache stores); see _load."""
+    with _no_console_progress():
+        return _load(*args, **kwargs)
+
+
+def _load(
     model: ResolvedModel,
     choice: DeviceChoice,
     *,
@@ -346,7 +371,7 @@ def load_pipeline_set(
     allow_pickle: bool = False,
     config_root: Path | None = None,
 ) -> PipelineSet:
-    """Load ``model`` as a text-to-image pipeline on ``choice`` (what the model cache stores)."""
+    """Load ``model`` as a text-to-image pipeline on ``choice``."""
     from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     config_root = config_root or shipped_configs()

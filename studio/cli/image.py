@@ -1,0 +1,122 @@
+"""``studio generate image``: text-to-image / image-to-image to PNG files with full metadata.
+
+Stable flags::
+
+    studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
+        [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
+        [--lora FILE[:W]]... --out FILE.png
+
+With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
+chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..events import Output, Progress
+from ..library.atomic import atomic_write_bytes
+from ..requests import SCHEDULERS, ImageRequest, LoraSpec
+from .common import add_runtime_flags, positive_int, run_request
+
+
+def lora_spec(text: str) -> LoraSpec:
+    """``FILE`` or ``FILE:WEIGHT`` (a Windows drive letter's colon is not a weight separator)."""
+    head, sep, tail = text.rpartition(":")
+    if sep and head and not (len(head) == 1 and tail.startswith(("\\", "/"))):
+        try:
+            return LoraSpec(head, float(tail))
+        except ValueError:
+            if head.lower().endswith(".safetensors"):
+                raise argparse.ArgumentTypeError(f"LoRA weight must be a number, got {tail!r} in {text!r}") from None
+    return LoraSpec(text, 1.0)
+
+
+def scheduler_name(text: str) -> str:
+    """Sampler names as A1111 writes them, matched without regard to case."""
+    for name in SCHEDULERS:
+        if name.lower() == text.strip().lower():
+            return name
+    return text  # the request's validation names the choices
+
+
+def out_paths(out: Path, count: int) -> list[Path]:
+    if count <= 1:
+        return [out]
+    suffix = out.suffix or ".png"
+    return [out.with_name(f"{out.stem}-{i}{suffix}") for i in range(count)]
+
+
+def add_parser(gen_sub) -> None:
+    p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
+    p.add_argument("--prompt", required=True, help="what to draw")
+    p.add_argument("--model", required=True, help="catalog id, hub id, diffusers folder or .safetensors checkpoint")
+    p.add_argument("--negative-prompt", default="", help="what to avoid")
+    p.add_argument("--width", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
+    p.add_argument("--height", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
+    p.add_argument("--steps", type=positive_int, default=25, help="denoising steps (default 25)")
+    p.add_argument("--guidance", type=float, default=7.0, help="CFG scale (default 7)")
+    p.add_argument(
+        "--scheduler", type=scheduler_name, default="", help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)"
+    )
+    p.add_argument("--seed", type=positive_int, default=None, help="same seed, same image (default: random)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="images in one pass (default 1)")
+    p.add_argument("--init-image", type=Path, default=None, help="image-to-image: the starting picture")
+    p.add_argument("--strength", type=float, default=0.75, help="image-to-image: 0 keeps it, 1 replaces it (default 0.75)")
+    p.add_argument(
+        "--lora", type=lora_spec, action="append", default=[], metavar="FILE[:W]", help="a LoRA file with weight (repeatable)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write (FILE-0.png, FILE-1.png … for batches)")
+    add_runtime_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..library.metadata import png_bytes
+
+    request = ImageRequest(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        model=args.model,
+        width=args.width,
+        height=args.height,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        scheduler=args.scheduler,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        init_image=str(args.init_image) if args.init_image else "",
+        strength=args.strength,
+        loras=tuple(args.lora),
+    )
+    targets = out_paths(args.out, request.batch_size)
+    written: list[Path] = []
+    progress_shown = False
+
+    def on_event(ev) -> None:
+        nonlocal progress_shown
+        if isinstance(ev, Progress) and not args.quiet:
+            eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
+            print(f"\rstep {ev.step}/{ev.total}{eta}   ", end="", file=sys.stderr, flush=True)
+            progress_shown = True
+        elif isinstance(ev, Output) and ev.kind == "image":
+            path = targets[ev.index] if ev.index < len(targets) else out_paths(args.out, ev.index + 1)[ev.index]
+            atomic_write_bytes(path, png_bytes(ev.data, ev.params))
+            written.append(path)
+
+    try:
+        result = run_request(request, args, on_event=on_event)
+    finally:
+        if progress_shown:
+            print(file=sys.stderr)
+    for path in written:
+        print(path)
+    if not args.quiet and result.stats:
+        stats = result.stats
+        print(
+            f"{stats.get('images', 0)} image(s), {stats.get('steps_per_s', 0):.2f} steps/s, seed {stats.get('seed')}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,597 @@
+"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest and
+filled back from a saved image or any PNG's metadata.
+
+:class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
+tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
+CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
+the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
+"PNG info" drop zone. Picking a catalog model applies its recommended defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..library.metadata import read_png_parameters
+from ..requests import MAX_SEED, SCHEDULERS, ImageRequest, LoraSpec
+from .image_widgets import (
+    ASPECTS,
+    CollapsibleSection,
+    DropFrame,
+    InitImageBox,
+    LoraList,
+    aspect_of,
+    preset_size,
+    read_qimage,
+)
+from .model_picker import ModelPicker
+
+MODEL_DEFAULT = "Model default"
+OFFLOAD_CHOICES = (
+    ("auto", "Auto (by free VRAM)"),
+    ("none", "Off (all on the GPU)"),
+    ("model", "Model CPU offload"),
+    ("sequential", "Sequential offload (least VRAM)"),
+)
+AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
+
+# what a restore calls each field, in the order it reports them
+FIELD_LABELS = {
+    "model": "model",
+    "prompt": "prompt",
+    "negative_prompt": "negative prompt",
+    "width": "size",
+    "num_inference_steps": "steps",
+    "guidance_scale": "CFG",
+    "scheduler": "sampler",
+    "seed": "seed",
+    "strength": "strength",
+    "init_image": "init image",
+    "loras": "LoRAs",
+    "vae": "VAE",
+}
+
+
+def catalog_entry(catalog, spec: str):
+    """The catalog entry a spec names (id, hub id or local path), or None."""
+    if not spec:
+        return None
+    entry = catalog.get(spec)
+    if entry is not None:
+        return entry
+    for e in catalog.entries("image"):
+        if (e.repo_id and e.repo_id == spec) or (e.path and e.path == spec):
+            return e
+    return None
+
+
+def native_base(catalog, spec: str) -> int:
+    """The side of the square a model was trained at: 1024 for SDXL base, else 512.
+
+    Catalog entries say it through their defaults or family; for folders, ``model_index.json``
+    names the pipeline class; for single files the name is the only hint (…xl…).
+    """
+    entry = catalog_entry(catalog, spec)
+    if entry is not None:
+        w, h = entry.defaults.get("width"), entry.defaults.get("height")
+        if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
+            return int(round(math.sqrt(w * h) / 8) * 8)
+        return 1024 if entry.family == "sdxl" else 512
+    if not spec:
+        return 512
+    path = Path(spec).expanduser()
+    try:
+        if path.is_dir() and (path / "model_index.json").is_file():
+            data = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+            return 1024 if "XL" in str(data.get("_class_name", "")) else 512
+    except (OSError, ValueError):
+        pass
+    return 1024 if "xl" in path.name.lower() else 512
+
+
+def is_ckpt(path: str) -> bool:
+    return bool(path) and path.strip().lower().endswith(".ckpt")
+
+
+class SeedSpin(QDoubleSpinBox):
+    """A seed box for 0 … 2³²−1 (QSpinBox stops at 2³¹−1); ``seed()`` gives the int."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(0)
+        self.setRange(0, MAX_SEED)
+        self.setSingleStep(1)
+        self.setGroupSeparatorShown(False)
+        self.setValue(42)
+
+    def seed(self) -> int:
+        return int(round(self.value()))
+
+
+class ImageSettings(QWidget):
+    """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
+    paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none)."""
+
+    message = Signal(str)
+    warning = Signal(str)
+    init_changed = Signal(str)
+
+    def __init__(self, catalog, inputs_dir, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.base = 512  # the model's native side, for the aspect presets
+        self.last_seed: int | None = None  # the seed of the image shown (♻ puts it back)
+
+        # laid out by the tab
+        self.model_picker = ModelPicker("image", catalog)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setObjectName("imagePrompt")
+        self.prompt.setPlaceholderText("Prompt: what to see (Ctrl+Enter generates)")
+        self.prompt.setTabChangesFocus(True)
+        self.negative_prompt = QPlainTextEdit()
+        self.negative_prompt.setObjectName("negativePrompt")
+        self.negative_prompt.setPlaceholderText("Negative prompt: what to avoid (optional)")
+        self.negative_prompt.setTabChangesFocus(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 6, 0)
+        layout.addWidget(self._build_basic())
+        layout.addWidget(self._build_img2img(inputs_dir))
+        layout.addWidget(self._build_advanced())
+        layout.addWidget(self._build_png_info())
+        layout.addStretch(1)
+
+        self.model_picker.spec_changed.connect(self._on_model_changed)
+        self._on_model_changed(self.model_picker.current_model_spec())
+
+    # --- layout -----------------------------------------------------------------------------------
+    def _build_basic(self) -> QGroupBox:
+        box = QGroupBox("Generation")
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.width_spin = _size_spin("Width in pixels (a multiple of 8)")
+        self.height_spin = _size_spin("Height in pixels (a multiple of 8)")
+        self.swap_button = QToolButton()
+        self.swap_button.setText("⇄")
+        self.swap_button.setToolTip("Swap width and height")
+        self.swap_button.clicked.connect(self.swap_size)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_spin, 1)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_spin, 1)
+        size_row.addWidget(self.swap_button)
+        self.aspect = QComboBox()
+        self.aspect.activated.connect(self._on_aspect_chosen)
+        self.width_spin.valueChanged.connect(self._sync_aspect)
+        self.height_spin.valueChanged.connect(self._sync_aspect)
+
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 500)
+        self.steps.setValue(25)
+        self.steps.setToolTip("Denoising steps: more is slower and usually finer (Turbo models: 1–4)")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setDecimals(1)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setValue(7.0)
+        self.guidance.setToolTip("How closely to follow the prompt (CFG); ≤ 1 turns guidance off (Turbo models: 0)")
+        self.sampler = QComboBox()
+        self.sampler.addItem(MODEL_DEFAULT, "")
+        for name in SCHEDULERS:
+            self.sampler.addItem(name, name)
+        self.sampler.setToolTip("The sampler (scheduler). Model default uses the one the model ships with.")
+
+        self.seed = SeedSpin()
+        self.seed.setToolTip("Same seed + same settings = same picture, on any device. Image i of a batch uses seed + i.")
+        self.seed.setEnabled(False)
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setChecked(True)
+        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        self.reuse_seed_button = QToolButton()
+        self.reuse_seed_button.setText("♻")
+        self.reuse_seed_button.setToolTip("Reuse the seed of the image shown")
+        self.reuse_seed_button.setEnabled(False)
+        self.reuse_seed_button.clicked.connect(lambda: self.reuse_seed())
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        seed_row.addWidget(self.reuse_seed_button)
+        self.seed_used = QLabel("")
+        self.seed_used.setObjectName("seedUsed")
+        self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.seed_used.setVisible(False)
+
+        self.batch_count = QSpinBox()
+        self.batch_count.setRange(1, 100)
+        self.batch_count.setToolTip("How many batches run, one after another")
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 16)
+        self.batch_size.setToolTip("Images per batch, made together (more memory)")
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_count, 1)
+        batch_row.addWidget(QLabel("× size"))
+        batch_row.addWidget(self.batch_size, 1)
+
+        form.addRow("Size", size_row)
+        form.addRow("Aspect", self.aspect)
+        form.addRow("Steps", self.steps)
+        form.addRow("CFG scale", self.guidance)
+        form.addRow("Sampler", self.sampler)
+        form.addRow("Seed", seed_row)
+        form.addRow("", self.seed_used)
+        form.addRow("Batches", batch_row)
+        self._fill_aspects()
+        return box
+
+    def _build_img2img(self, inputs_dir) -> QGroupBox:
+        box = QGroupBox("Image to image")
+        v = QVBoxLayout(box)
+        self.init_image = InitImageBox(inputs_dir)
+        self.init_image.changed.connect(self._on_init_changed)
+        self.init_image.error.connect(self.warning)
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
+        self.strength_slider.setRange(1, 100)
+        self.strength_slider.setValue(75)
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.01, 1.0)
+        self.strength.setDecimals(2)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(0.75)
+        tip = "Denoising strength: low keeps the picture, 1 replaces it entirely"
+        self.strength.setToolTip(tip)
+        self.strength_slider.setToolTip(tip)
+        self.strength_slider.valueChanged.connect(lambda v: self.strength.setValue(v / 100))
+        self.strength.valueChanged.connect(lambda v: self.strength_slider.setValue(round(v * 100)))
+        self.use_init_size = QToolButton()
+        self.use_init_size.setText("Use its size")
+        self.use_init_size.setToolTip("Set width and height to the picture's size (multiples of 8)")
+        self.use_init_size.clicked.connect(self.use_init_image_size)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Strength"))
+        row.addWidget(self.strength_slider, 1)
+        row.addWidget(self.strength)
+        row.addWidget(self.use_init_size)
+        v.addWidget(self.init_image)
+        v.addLayout(row)
+        self._on_init_changed("")
+        return box
+
+    def _build_advanced(self) -> CollapsibleSection:
+        content = QWidget()
+        form = QFormLayout(content)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.loras = LoraList()
+        self.vae = QLineEdit()
+        self.vae.setPlaceholderText("the model's own")
+        self.vae.setToolTip("A VAE to use instead of the model's: a folder, a hub id or a .safetensors file")
+        vae_browse = QToolButton()
+        vae_browse.setText("…")
+        vae_browse.setToolTip("Choose a VAE file")
+        vae_browse.clicked.connect(self._choose_vae)
+        vae_row = QHBoxLayout()
+        vae_row.addWidget(self.vae, 1)
+        vae_row.addWidget(vae_browse)
+        self.offload = _choice_combo(OFFLOAD_CHOICES, "Keep parts of the model in CPU memory between uses: less GPU memory, slower")
+        self.attention_slicing = _choice_combo(AUTO_ON_OFF, "Compute attention in slices: less memory, a little slower")
+        self.vae_tiling = _choice_combo(AUTO_ON_OFF, "Decode the image in tiles: less memory at large sizes")
+        form.addRow("LoRAs", self.loras)
+        form.addRow("VAE", vae_row)
+        form.addRow("Offload", self.offload)
+        form.addRow("Attention slicing", self.attention_slicing)
+        form.addRow("VAE tiling", self.vae_tiling)
+        self.advanced = CollapsibleSection("Advanced", content, expanded=False)
+        return self.advanced
+
+    def _build_png_info(self) -> DropFrame:
+        self.png_drop = DropFrame()
+        self.png_drop.setToolTip("Restores prompt, negative prompt, steps, CFG, sampler, seed, size and model")
+        label = QLabel("<b>PNG info</b> — drop a PNG here (Studio, AUTOMATIC1111, ComfyUI) to restore its settings")
+        label.setWordWrap(True)
+        button = QPushButton("Open PNG info…")
+        button.clicked.connect(self._open_png_info)
+        h = QHBoxLayout(self.png_drop)
+        h.setContentsMargins(8, 6, 8, 6)
+        h.addWidget(label, 1)
+        h.addWidget(button)
+        self.png_drop.file_dropped.connect(self.restore_from_png)
+        return self.png_drop
+
+    # --- the request ------------------------------------------------------------------------------
+    def pickle_paths(self) -> list[str]:
+        """The .ckpt files these settings would load (each needs a confirmation)."""
+        return [p for p in (self.model_picker.current_model_spec(), self.vae.text().strip()) if is_ckpt(p)]
+
+    def build_request(self, confirmed_pickles: set[str] = frozenset()) -> ImageRequest:
+        """The request these settings describe (``jobs.submit`` validates it). ``allow_pickle`` is
+        set only when every .ckpt involved is in ``confirmed_pickles``."""
+        pickles = self.pickle_paths()
+        return ImageRequest(
+            prompt=self.prompt.toPlainText().strip(),
+            negative_prompt=self.negative_prompt.toPlainText().strip(),
+            model=self.model_picker.current_model_spec(),
+            width=self.width_spin.value(),
+            height=self.height_spin.value(),
+            num_inference_steps=self.steps.value(),
+            guidance_scale=round(self.guidance.value(), 2),
+            scheduler=self.sampler.currentData() or "",
+            seed=None if self.random_seed.isChecked() else self.seed.seed(),
+            batch_count=self.batch_count.value(),
+            batch_size=self.batch_size.value(),
+            init_image=self.init_image.path(),
+            strength=round(self.strength.value(), 3),
+            loras=self.loras.specs(),
+            vae=self.vae.text().strip(),
+            allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
+            offload=self.offload.currentData(),
+            attention_slicing=self.attention_slicing.currentData(),
+            vae_tiling=self.vae_tiling.currentData(),
+        )
+
+    # --- seeds ------------------------------------------------------------------------------------
+    def set_seed_used(self, seed: int | None) -> None:
+        """Show the seed of the image shown / just made, and arm ♻."""
+        self.last_seed = seed if isinstance(seed, int) else None
+        self.seed_used.setVisible(self.last_seed is not None)
+        self.seed_used.setText(f"Seed used: <b>{self.last_seed}</b>" if self.last_seed is not None else "")
+        self.reuse_seed_button.setEnabled(self.last_seed is not None)
+        if self.last_seed is not None:
+            self.reuse_seed_button.setToolTip(f"Reuse seed {self.last_seed} (of the image shown)")
+
+    def reuse_seed(self, seed: int | None = None) -> None:
+        """Put ``seed`` (default: the seed used for the image shown) into the seed box, fixed."""
+        seed = self.last_seed if seed is None else seed
+        if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            return
+        self.seed.setValue(seed)
+        self.random_seed.setChecked(False)
+        self.message.emit(f"Seed {seed} reused.")
+
+    # --- restoring --------------------------------------------------------------------------------
+    def restore_from_png(self, path: str) -> list[str]:
+        """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's); says what it did."""
+        params = read_png_parameters(path)
+        restored, notes = self.apply_params(params) if params else ([], [])
+        self.report_restore(Path(path).name, restored, notes)
+        return restored
+
+    def report_restore(self, name: str, restored: list[str], notes: list[str]) -> None:
+        if not restored:
+            self.warning.emit(f"No generation settings found in {name}.")
+            return
+        text = f"Restored from {name}: {', '.join(restored)}."
+        if notes:
+            text += " " + " ".join(notes)
+        self.message.emit(text)
+
+    def apply_params(self, params: dict, full: bool = False) -> tuple[list[str], list[str]]:
+        """Fill the fields from normalised request fields (``read_png_parameters``) or, with ``full``,
+        a saved image's params (then also the init image, LoRAs, VAE and memory settings).
+        Returns (what was restored, notes on what could not be)."""
+        done: list[str] = []
+        notes: list[str] = []
+
+        def mark(key: str) -> None:
+            label = FIELD_LABELS.get(key, key)
+            if label not in done:
+                done.append(label)
+
+        model = params.get("model")
+        if isinstance(model, str) and model:
+            spec = self.match_model(model)
+            if spec:
+                self.model_picker.set_model_spec(spec)  # applies the model's defaults first …
+                mark("model")
+            else:
+                notes.append(f"The model '{model}' is not on this computer; kept the current one.")
+        # … then the picture's own values win
+        for key, edit in (("prompt", self.prompt), ("negative_prompt", self.negative_prompt)):
+            if isinstance(params.get(key), str):
+                edit.setPlainText(params[key])
+                mark(key)
+        w, h = params.get("width"), params.get("height")
+        if isinstance(w, int) and isinstance(h, int):
+            self.width_spin.setValue(w)
+            self.height_spin.setValue(h)
+            mark("width")
+        if isinstance(params.get("num_inference_steps"), int):
+            self.steps.setValue(params["num_inference_steps"])
+            mark("num_inference_steps")
+        if isinstance(params.get("guidance_scale"), (int, float)):
+            self.guidance.setValue(float(params["guidance_scale"]))
+            mark("guidance_scale")
+        scheduler = params.get("scheduler")
+        if isinstance(scheduler, str) and (scheduler == "" or scheduler in SCHEDULERS):
+            self.sampler.setCurrentIndex(max(0, self.sampler.findData(scheduler)))
+            mark("scheduler")
+        seed = params.get("seed")
+        if isinstance(seed, int) and 0 <= seed <= MAX_SEED:
+            self.seed.setValue(seed)
+            self.random_seed.setChecked(False)
+            mark("seed")
+        strength = params.get("strength")
+        if isinstance(strength, (int, float)) and 0 < strength <= 1:
+            self.strength.setValue(float(strength))
+            if not full or params.get("init_image"):
+                mark("strength")
+        if full:
+            self._apply_full(params, mark, notes)
+        return done, notes
+
+    def _apply_full(self, params: dict, mark, notes: list[str]) -> None:
+        init = params.get("init_image")
+        if isinstance(init, str):
+            if not init:
+                self.init_image.clear()
+            elif Path(init).is_file() and self.init_image.set_path(init):
+                mark("init_image")
+            else:
+                notes.append(f"The init image {Path(init).name} is gone.")
+        loras = params.get("loras")
+        if isinstance(loras, list):
+            self.loras.set_specs([lo for lo in loras if isinstance(lo, (dict, LoraSpec))])
+            if loras:
+                mark("loras")
+        if isinstance(params.get("vae"), str):
+            self.vae.setText(params["vae"])
+            if params["vae"]:
+                mark("vae")
+        for combo, key in ((self.offload, "offload"), (self.attention_slicing, "attention_slicing"), (self.vae_tiling, "vae_tiling")):
+            index = combo.findData(params.get(key))
+            if index >= 0:
+                combo.setCurrentIndex(index)
+
+    def match_model(self, name: str) -> str:
+        """A model spec for a name found in a PNG: a catalog id, hub id or existing path, or the
+        catalog entry whose id, name, file or repo name matches (A1111 writes the file's stem)."""
+        name = name.strip()
+        if catalog_entry(self.catalog, name) is not None:
+            return name
+        try:
+            if Path(name).expanduser().exists():
+                return name
+        except (OSError, ValueError):
+            return ""
+        low = name.lower()
+        for entry in self.catalog.entries("image", include_cached=True):
+            keys = {entry.id.lower(), entry.name.lower()}
+            if entry.path:
+                keys.add(Path(entry.path).stem.lower())
+            if entry.repo_id:
+                keys.add(entry.repo_id.split("/")[-1].lower())
+            if low in keys or Path(low).stem in keys:
+                return entry.id
+        return ""
+
+    @Slot()
+    def _open_png_info(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Restore settings from a PNG", "", "PNG images (*.png);;All files (*)")
+        if path:
+            self.restore_from_png(path)
+
+    # --- image-to-image ---------------------------------------------------------------------------
+    def set_init_image(self, path: str) -> bool:
+        """What a drop or Open… calls: use the image file at ``path`` for image-to-image."""
+        return self.init_image.set_path(path)
+
+    @Slot()
+    def paste_init_image(self) -> bool:
+        """Ctrl+V: an image (or image file) from the clipboard becomes the image-to-image input."""
+        return self.init_image.paste()
+
+    @Slot(str)
+    def _on_init_changed(self, path: str) -> None:
+        on = bool(path)
+        for widget in (self.strength, self.strength_slider, self.use_init_size):
+            widget.setEnabled(on)
+        if on:
+            self.message.emit(f"Image-to-image from {Path(path).name}.")
+        self.init_changed.emit(path)
+
+    @Slot()
+    def use_init_image_size(self) -> None:
+        image = read_qimage(self.init_image.path()) if self.init_image.path() else QImage()
+        if image.isNull():
+            return
+        w, h = image.width(), image.height()
+        scale = min(4096 / max(w, h), max(1.0, 64 / min(w, h)))  # 64 … 4096 pixels a side, same aspect
+        self.width_spin.setValue(max(64, int(w * scale) // 8 * 8))
+        self.height_spin.setValue(max(64, int(h * scale) // 8 * 8))
+
+    # --- model defaults and size presets ----------------------------------------------------------
+    @Slot(str)
+    def _on_model_changed(self, spec: str) -> None:
+        entry = catalog_entry(self.catalog, spec)
+        self.base = native_base(self.catalog, spec)
+        if entry is not None and entry.defaults:
+            d = entry.defaults
+            if isinstance(d.get("num_inference_steps"), int):
+                self.steps.setValue(d["num_inference_steps"])
+            if isinstance(d.get("guidance_scale"), (int, float)):
+                self.guidance.setValue(float(d["guidance_scale"]))
+            if isinstance(d.get("width"), int) and isinstance(d.get("height"), int):
+                self.width_spin.setValue(d["width"])
+                self.height_spin.setValue(d["height"])
+        self._fill_aspects()
+
+    def _fill_aspects(self) -> None:
+        self.aspect.blockSignals(True)
+        self.aspect.clear()
+        self.aspect.addItem("Custom", "")
+        for name, a, b in ASPECTS:
+            w, h = preset_size(a, b, self.base)
+            self.aspect.addItem(f"{name}  —  {w} × {h}", name)
+        self.aspect.setToolTip(f"Aspect presets at this model's native size ({self.base}×{self.base})")
+        self.aspect.blockSignals(False)
+        self._sync_aspect()
+
+    def choose_aspect(self, name: str) -> None:
+        for n, a, b in ASPECTS:
+            if n == name:
+                w, h = preset_size(a, b, self.base)
+                self.width_spin.setValue(w)
+                self.height_spin.setValue(h)
+
+    @Slot(int)
+    def _on_aspect_chosen(self, index: int) -> None:
+        self.choose_aspect(self.aspect.itemData(index))
+
+    @Slot()
+    def _sync_aspect(self) -> None:
+        name = aspect_of(self.width_spin.value(), self.height_spin.value(), self.base)
+        self.aspect.blockSignals(True)
+        self.aspect.setCurrentIndex(max(0, self.aspect.findData(name)))
+        self.aspect.blockSignals(False)
+
+    @Slot()
+    def swap_size(self) -> None:
+        w, h = self.width_spin.value(), self.height_spin.value()
+        self.width_spin.setValue(h)
+        self.height_spin.setValue(w)
+
+    @Slot()
+    def _choose_vae(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "VAE", "", "VAE weights (*.safetensors *.ckpt *.pt);;All files (*)")
+        if path:
+            self.vae.setText(path)
+
+
+def _size_spin(tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(8, 8192)  # wider than allowed: a wrong value gets a message instead of a silent clamp
+    box.setSingleStep(8)
+    box.setValue(512)
+    box.setSuffix(" px")
+    box.setToolTip(tip)
+    return box
+
+
+def _choice_combo(choices, tip: str) -> QComboBox:
+    box = QComboBox()
+    for value, label in choices:
+        box.addItem(label, value)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,498 @@
+"""The Image tab: text-to-image and image-to-image with live previews, a gallery and PNG info.
+
+Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and messages;
+below, the settings column (:class:`~studio.ui.image_settings.ImageSettings`) on the left and, on
+the right, the large view (live previews while denoising, then the image), the shown image's
+parameters, its actions, and the gallery strip (:class:`~studio.ui.gallery.Gallery`).
+
+The tab hands an :class:`~studio.requests.ImageRequest` to the job queue and never touches a model.
+Previews arrive as PIL images and are copied into QImages; finished images are read back from the
+library's PNG files on a helper thread.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import InvalidRequest
+from ..events import Preview, Progress, SavedItem
+from ..library.metadata import format_a1111
+from ..requests import ImageRequest
+from .gallery import ACTIONS, Gallery, copy_image_to_clipboard, open_folder_of, save_image_as
+from .image_settings import ImageSettings
+from .image_widgets import ImageView, pil_to_qimage, read_qimage
+
+RECENT_ON_START = 60  # library images the gallery shows when the tab opens
+
+
+def eta_text(seconds: float | None) -> str:
+    """"12 s left", "3 min 05 s left" or "" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s left"
+    return f"{seconds // 60} min {seconds % 60:02d} s left"
+
+
+class _ImageSignals(QObject):
+    ready = Signal(str, QImage)
+
+
+class _ReadImage(QRunnable):
+    """Decode a saved PNG on a pool thread (QImage is safe off the UI thread, QPixmap is not)."""
+
+    def __init__(self, path: str, signals: _ImageSignals) -> None:
+        super().__init__()
+        self.path, self.signals = path, signals
+
+    def run(self) -> None:
+        image = read_qimage(self.path)
+        try:
+            self.signals.ready.emit(self.path, image)
+        except RuntimeError:  # the tab went away meanwhile
+            pass
+
+
+class ImageTab(QWidget):
+    """Text-to-image / image-to-image. ``send_to_canvas(path)`` asks the Canvas tab to open a result."""
+
+    send_to_canvas = Signal(str)
+
+    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.library = library
+        self.catalog = catalog
+        self.current_job: str | None = None  # this tab's running job
+        self.pending: list[str] = []  # this tab's jobs not ended yet (queued or running), oldest first
+        self.shown: SavedItem | None = None  # the result in the big view
+        self.preview_count = 0  # live previews shown for the current job
+        #: the answer to "load this .ckpt?": None asks the person (STUDIO_NO_CONFIRM=1 answers No)
+        self.pickle_answer: bool | None = None
+        self.confirmed_pickles: set[str] = set()
+        self._live = False  # the view shows a live preview newer than the last finished image
+        self._full = _ImageSignals(self)
+        self._full.ready.connect(self._on_full_image)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._build()
+
+        jobs.job_started.connect(self._on_started)
+        jobs.job_progress.connect(self._on_progress)
+        jobs.job_status.connect(self._on_status)
+        jobs.job_notice.connect(self._on_notice)
+        jobs.job_preview.connect(self._on_preview)
+        jobs.job_output.connect(self._on_output)
+        jobs.job_finished.connect(self._on_finished)
+        jobs.job_cancelled.connect(self._on_cancelled)
+        jobs.job_failed.connect(self._on_failed)
+        self.gallery.load_recent(self._recent_items())
+        self._show_saved(None)
+
+    # --- layout -----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.form = ImageSettings(self.catalog, lambda: Path(self.library.root) / "inputs")
+        self.form.message.connect(self._say)
+        self.form.warning.connect(self._warn)
+        self.form.init_changed.connect(self._on_init_changed)
+        self.model_picker = self.form.model_picker
+        self.prompt = self.form.prompt
+        self.negative_prompt = self.form.negative_prompt
+
+        # top: model and prompts | Generate, Cancel, progress, messages
+        _lines(self.prompt, 3)
+        _lines(self.negative_prompt, 2)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model"))
+        model_row.addWidget(self.model_picker, 1)
+        prompts = QVBoxLayout()
+        prompts.setSpacing(4)
+        prompts.addLayout(model_row)
+        prompts.addWidget(self.prompt)
+        prompts.addWidget(self.negative_prompt)
+
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setDefault(True)
+        self.generate_button.setMinimumHeight(46)
+        self.generate_button.setStyleSheet("QPushButton#generateButton { font-size: 15px; font-weight: bold; }")
+        self.generate_button.setToolTip("Generate with these settings (Ctrl+Enter); pressing it again queues another job")
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setMinimumHeight(46)
+        self.cancel_button.setToolTip("Stop within one step; finished images are kept")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Idle")
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("imageStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 3)
+        buttons.addWidget(self.cancel_button, 1)
+        go = QVBoxLayout()
+        go.setContentsMargins(0, 0, 0, 0)
+        go.setSpacing(4)
+        go.addLayout(buttons)
+        go.addWidget(self.progress)
+        go.addWidget(self.status_label, 1)
+        go_box = QWidget()
+        go_box.setLayout(go)
+        go_box.setFixedWidth(340)
+        top = QHBoxLayout()
+        top.addLayout(prompts, 1)
+        top.addWidget(go_box)
+
+        # left: the settings column
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumWidth(self.form.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
+
+        # right: view, parameters, actions, gallery
+        self.view = ImageView("Your images appear here.\n\nType a prompt and press Generate (Ctrl+Enter).")
+        self.view.setObjectName("imageView")
+        self.info = QPlainTextEdit()
+        self.info.setObjectName("imageInfo")
+        self.info.setReadOnly(True)
+        self.info.setFrameShape(QPlainTextEdit.Shape.NoFrame)
+        self.info.setStyleSheet("QPlainTextEdit#imageInfo { background: transparent; }")
+        _lines(self.info, 3)
+        self.action_buttons: dict[str, QToolButton] = {}
+        actions = QHBoxLayout()
+        actions.setSpacing(4)
+        for name, label in ACTIONS:
+            button = QToolButton()
+            button.setText(label)
+            button.clicked.connect(lambda _=False, n=name: self.act(n, self.shown))
+            self.action_buttons[name] = button
+            actions.addWidget(button)
+        actions.addStretch(1)
+        self.gallery = Gallery()
+        self.gallery.chosen.connect(self._show_saved)
+        self.gallery.action.connect(self.act)
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(6, 0, 0, 0)
+        rv.setSpacing(4)
+        rv.addWidget(self.view, 1)
+        rv.addWidget(self.info)
+        rv.addLayout(actions)
+        rv.addWidget(self.gallery)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(1, False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate, context=context)
+        # text fields keep Ctrl+V for text; elsewhere in the tab it pastes the image-to-image input
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Paste), self, activated=self.form.paste_init_image, context=context)
+
+    # --- generating -------------------------------------------------------------------------------
+    def set_prompt(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+        self.prompt.setFocus()
+
+    def build_request(self) -> ImageRequest:
+        """The request the current settings describe (``jobs.submit`` validates it)."""
+        return self.form.build_request(self.confirmed_pickles)
+
+    def confirm_pickle(self, path: str) -> bool:
+        """Ask before loading a .ckpt (a pickle can carry code). ``pickle_answer`` answers instead
+        when set (tests); STUDIO_NO_CONFIRM=1 answers No. A Yes holds for that file this session."""
+        if path in self.confirmed_pickles:
+            return True
+        if self.pickle_answer is not None:
+            ok = self.pickle_answer
+        elif os.environ.get("STUDIO_NO_CONFIRM"):
+            ok = False
+        else:
+            answer = QMessageBox.warning(
+                self,
+                "Load a .ckpt file?",
+                f"<b>{Path(path).name}</b> is a .ckpt file (a Python pickle). Pickles can carry code, so "
+                "load only files from people you trust.<br><br>Studio reads just the weights, without "
+                "running pickled code, and keeps a converted .safetensors copy.<br><br>Load it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            ok = answer == QMessageBox.StandardButton.Yes
+        if ok:
+            self.confirmed_pickles.add(path)
+        return ok
+
+    @Slot()
+    def generate(self) -> str | None:
+        """Submit the current settings; the job id, or None with a ⚠ message when refused."""
+        for path in self.form.pickle_paths():
+            if not self.confirm_pickle(path):
+                self._warn(
+                    f"Not loaded: {Path(path).name} is a .ckpt file, which can carry code. "
+                    "Convert it to .safetensors, or confirm loading it."
+                )
+                return None
+        try:
+            job_id = self.jobs.submit(self.build_request())
+        except InvalidRequest as exc:
+            self._warn(str(exc))
+            return None
+        self.pending.append(job_id)
+        ahead = len(self.jobs.active()) - 1
+        self._say(f"Queued behind {ahead} job(s)…" if ahead > 0 else "Queued…")
+        self.cancel_button.setEnabled(True)
+        return job_id
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop this tab's jobs (the running one within a step); finished images stay."""
+        for job_id in list(self.pending):
+            self.jobs.cancel(job_id)
+
+    @Slot(str)
+    def _warn(self, message: str) -> None:
+        self.status_label.setText(message if message.startswith("⚠") else f"⚠ {message}")
+        self.status_label.setStyleSheet("color: #d9822b;")
+
+    @Slot(str)
+    def _say(self, message: str) -> None:
+        self.status_label.setText(message)
+        self.status_label.setStyleSheet("")
+
+    @Slot(str)
+    def _on_init_changed(self, path: str) -> None:
+        self.generate_button.setText("Generate (img2img)" if path else "Generate")
+
+    # --- job events -------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_started(self, job_id: str) -> None:
+        if job_id not in self.pending:
+            return
+        self.current_job = job_id
+        self.preview_count = 0
+        self.progress.setRange(0, 0)  # busy until the first step
+        self._say("Starting…")
+
+    @Slot(str, object)
+    def _on_progress(self, job_id: str, p: Progress) -> None:
+        if job_id != self.current_job or p.total <= 0:
+            return
+        self.progress.setRange(0, p.total)
+        self.progress.setValue(min(p.step, p.total))
+        what = "step" if p.stage == "generate" else p.stage
+        left = eta_text(p.eta_s)
+        self.progress.setFormat(f"{what} {p.step}/{p.total}" + (f" · {left}" if left else ""))
+
+    @Slot(str, str)
+    def _on_status(self, job_id: str, message: str) -> None:
+        if job_id in self.pending:
+            self._say(message)
+
+    @Slot(str, str)
+    def _on_notice(self, job_id: str, message: str) -> None:
+        if job_id in self.pending:
+            self._say(f"ℹ {message}")
+
+    @Slot(str, object)
+    def _on_preview(self, job_id: str, preview: Preview) -> None:
+        if job_id != self.current_job or preview.image is None:
+            return
+        try:
+            image = pil_to_qimage(preview.image)
+        except Exception:  # a broken preview must not disturb the run
+            return
+        self.preview_count += 1
+        self._live = True
+        self.view.set_image(image, f"Preview · image {preview.index + 1} · step {preview.step}")
+
+    @Slot(str, object)
+    def _on_output(self, job_id: str, saved: SavedItem) -> None:
+        if job_id not in self.pending or saved.kind != "image":
+            return
+        self._live = False
+        self.gallery.add_saved(saved, front=True, load=False)
+        self.gallery.select_saved(saved)
+        self._show_saved(saved)
+
+    @Slot(str, QImage)
+    def _on_full_image(self, path: str, image: QImage) -> None:
+        shown = self.shown is not None and str(self.shown.path) == path
+        if image.isNull():
+            if shown:
+                self.view.set_image(None)
+                self.view.set_placeholder(f"Can't read {Path(path).name}.")
+            return
+        self.gallery.set_image(path, image)
+        if shown and not self._live:  # a preview of the next batch stays until that batch is done
+            self.view.set_image(image, self._caption(self.shown))
+
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, result) -> None:
+        if job_id not in self.pending:
+            return
+        stats = getattr(result, "stats", {}) or {}
+        n = len(getattr(result, "items", []))
+        text = f"Done: {n} image{'s' if n != 1 else ''}"
+        if stats.get("seconds"):
+            text += f" in {stats['seconds']:.1f} s"
+        if stats.get("steps_per_s"):
+            text += f" · {stats['steps_per_s']:.2f} steps/s"
+        if stats.get("device"):
+            text += f" · {stats['device']}"
+        self._end(job_id, text, "Done")
+
+    @Slot(str, object)
+    def _on_cancelled(self, job_id: str, result) -> None:
+        if job_id not in self.pending:
+            return
+        n = len(getattr(result, "items", []))
+        kept = f"; kept {n} finished image{'s' if n != 1 else ''}" if n else ""
+        self._end(job_id, f"Cancelled{kept}.", "Cancelled")
+
+    @Slot(str, str)
+    def _on_failed(self, job_id: str, message: str) -> None:
+        if job_id not in self.pending:
+            return
+        self._end(job_id, "", "Failed")
+        self._warn(message)  # the settings stay as they were, to fix and retry
+
+    def _end(self, job_id: str, message: str, bar: str) -> None:
+        self.pending.remove(job_id)
+        if job_id == self.current_job:
+            self.current_job = None
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if bar == "Done" else 0)
+            self.progress.setFormat(bar)
+        if message:
+            self._say(message)
+        self.cancel_button.setEnabled(bool(self.pending))
+        if self._live:  # a cancelled batch left its preview: show the last finished image again
+            self._live = False
+            self._show_saved(self.shown)
+
+    # --- the shown result and its actions ---------------------------------------------------------
+    @Slot(object)
+    def _show_saved(self, saved: SavedItem | None) -> None:
+        self.shown = saved
+        for button in self.action_buttons.values():
+            button.setEnabled(saved is not None)
+        if saved is None:
+            self.info.setPlainText("")
+            self.info.setVisible(False)
+            self.view.set_image(None)
+            return
+        params = saved.params or {}
+        self.info.setVisible(True)
+        self.info.setPlainText(format_a1111(params).replace(", Version: Studio", "") + f"\n{Path(saved.path).name}")
+        self.info.setToolTip(str(saved.path))
+        self.form.set_seed_used(params.get("seed") if isinstance(params.get("seed"), int) else None)
+        if not self._live:
+            thumb = self.gallery.thumbnail(saved)
+            if thumb is not None:  # at once, until the full image is decoded
+                self.view.set_image(thumb, self._caption(saved))
+        self._pool.start(_ReadImage(str(saved.path), self._full))
+
+    @staticmethod
+    def _caption(saved: SavedItem) -> str:
+        p = saved.params or {}
+        bits = [f"{p.get('width', '?')}×{p.get('height', '?')}"]
+        if p.get("seed") is not None:
+            bits.append(f"seed {p['seed']}")
+        if p.get("sampler"):
+            bits.append(str(p["sampler"]))
+        if p.get("num_inference_steps"):
+            bits.append(f"{p['num_inference_steps']} steps")
+        return " · ".join(bits)
+
+    @Slot(str, object)
+    def act(self, name: str, saved: SavedItem | None) -> None:
+        """One of :data:`~studio.ui.gallery.ACTIONS` on a saved image."""
+        if saved is None:
+            return
+        if name == "copy":
+            if copy_image_to_clipboard(saved.path):
+                self._say("Image copied to the clipboard.")
+            else:
+                self._warn(f"Can't read {Path(saved.path).name}.")
+        elif name == "save_as":
+            target, _ = QFileDialog.getSaveFileName(
+                self, "Save image as", Path(saved.path).name, "PNG with settings (*.png);;JPEG (*.jpg);;WebP (*.webp)"
+            )
+            if target:
+                self.save_as(saved, target)
+        elif name == "canvas":
+            self.send_to_canvas.emit(str(saved.path))
+        elif name == "reuse_seed":
+            seed = (saved.params or {}).get("seed")
+            self.form.reuse_seed(seed if isinstance(seed, int) else None)
+        elif name == "reuse_all":
+            restored, notes = self.form.apply_params(saved.params or {}, full=True)
+            self.form.report_restore(Path(saved.path).name, restored, notes)
+        elif name == "folder":
+            open_folder_of(saved.path)
+
+    def save_as(self, saved: SavedItem, target: str) -> bool:
+        try:
+            save_image_as(saved.path, target)
+        except OSError as exc:
+            self._warn(f"Could not save: {exc}")
+            return False
+        self._say(f"Saved a copy as {target}.")
+        return True
+
+    def restore_from_png(self, path: str) -> list[str]:
+        """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI); see the status line."""
+        return self.form.restore_from_png(path)
+
+    def _recent_items(self) -> list[SavedItem]:
+        try:
+            return self.library.items("image", limit=RECENT_ON_START)
+        except Exception:  # an unreadable index must not keep the tab from opening
+            return []
+
+    def wait_idle(self, ms: int = 5000) -> bool:
+        """Wait for the image-decoding threads (tests; closing)."""
+        return self._pool.waitForDone(ms) and self.gallery.wait_for_thumbnails(ms)
+
+
+def _lines(edit: QPlainTextEdit, n: int) -> None:
+    """Make a text box exactly ``n`` lines tall."""
+    m = edit.contentsMargins()
+    doc_margin = int(edit.document().documentMargin())
+    edit.setFixedHeight(edit.fontMetrics().lineSpacing() * n + 2 * doc_margin + m.top() + m.bottom() + 2)

@@ -1,0 +1,185 @@
+"""Image engine benchmark: steps/s through ImageEngine vs the raw pipeline call, peak memory, time to
+first preview. It prints, it does not assert (goal: engine/raw ≥ 0.97×).
+
+    python benchmarks/bench_image.py                          # tiny random SD built on the fly, CPU
+    python benchmarks/bench_image.py --device cuda --model /path/to/sd-1.5 --width 512 --height 512
+    python benchmarks/bench_image.py --device cuda --model sd-turbo --steps 4 --guidance 0
+
+Both sides use the same cached pipeline object, prompt, seed, size, steps and sampler; runs are
+interleaved (raw, engine, raw, engine, …) and the median is reported, so background load hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def rss_mb() -> float:
+    try:
+        import psutil
+
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:
+        return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="", help="model (catalog id, hub id, folder, .safetensors); default: tiny")
+    parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float16", "bfloat16", "float32"))
+    parser.add_argument("--width", type=int, default=0, help="default: 64 for the tiny model, 512 otherwise")
+    parser.add_argument("--height", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--guidance", type=float, default=7.0)
+    parser.add_argument("--scheduler", default="Euler", help="A1111 name; '' = the model's own")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per side (median reported)")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from studio.engines.base import CancelToken, Runtime
+    from studio.engines.image import ImageEngine
+    from studio.events import Output, Preview
+    from studio.requests import ImageRequest
+
+    tmp = None
+    model = args.model
+    if not model:
+        from tests.tiny_sd import build_tiny_sd
+
+        tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-sd-")
+        model = str(build_tiny_sd(Path(tmp.name) / "tiny-sd"))
+    size = 64 if not args.model else 512
+    width, height = args.width or size, args.height or size
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize()
+
+    request = ImageRequest(
+        prompt="a lighthouse on a cliff at sunset, detailed oil painting",
+        model=model,
+        width=width,
+        height=height,
+        num_inference_steps=args.steps,
+        guidance_scale=args.guidance,
+        scheduler=args.scheduler,
+        seed=1234,
+    )
+    request.validate()
+    runtime = Runtime(device=args.device, dtype=args.dtype)
+    engine = ImageEngine()
+
+    # 1. Load + warm up through the engine (kernels, allocator, caches).
+    t0 = time.perf_counter()
+    for _ in engine.run(request.replace(num_inference_steps=2), runtime, CancelToken()):
+        pass
+    load_s = time.perf_counter() - t0
+    pset = runtime.cache.get(runtime.cache.keys()[-1], lambda: None)
+    pipe = pset.txt2img
+
+    def raw() -> tuple[float, int, object]:
+        from studio.engines.image_loading import make_scheduler
+
+        pipe.scheduler = make_scheduler(args.scheduler, type(pset.scheduler), pset.scheduler.config)[0]
+        sync()
+        start, cpu0 = time.perf_counter(), time.process_time()
+        out = pipe(
+            prompt=request.prompt,
+            width=width,
+            height=height,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance,
+            generator=torch.Generator("cpu").manual_seed(request.seed),
+        )
+        sync()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        steps = pipe.num_timesteps
+        pipe.scheduler = pset.scheduler
+        return elapsed, cpu, steps, out.images[0]
+
+    def studio() -> tuple[float, float, int, object, float]:
+        start, cpu0 = time.perf_counter(), time.process_time()
+        first_preview = float("nan")
+        image = None
+        gen = engine.run(request, runtime, CancelToken())
+        while True:
+            try:
+                ev = next(gen)
+            except StopIteration as stop:
+                stats = stop.value
+                break
+            if isinstance(ev, Preview) and first_preview != first_preview:
+                first_preview = time.perf_counter() - start
+            elif isinstance(ev, Output):
+                image = ev.data
+        sync()
+        return time.perf_counter() - start, time.process_time() - cpu0, stats["steps"], image, first_preview
+
+    raw()  # warm the raw path too (first call on this thread)
+    raw_times, studio_times, previews = [], [], []
+    raw_cpu, studio_cpu = [], []
+    peaks = {}
+    for i in range(args.runs):
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        t, cpu, steps, raw_image = raw()
+        raw_times.append(steps / t)
+        raw_cpu.append(steps / cpu)
+        if cuda:
+            peaks["raw"] = max(peaks.get("raw", 0), torch.cuda.max_memory_allocated())
+            torch.cuda.reset_peak_memory_stats()
+        t, cpu, steps, studio_image, first = studio()
+        studio_times.append(steps / t)
+        studio_cpu.append(steps / cpu)
+        previews.append(first)
+        if cuda:
+            peaks["studio"] = max(peaks.get("studio", 0), torch.cuda.max_memory_allocated())
+
+    identical = np.array_equal(np.asarray(raw_image), np.asarray(studio_image))
+    raw_sps, studio_sps = statistics.median(raw_times), statistics.median(studio_times)
+    print(f"model        {model if args.model else 'tiny random SD (tests/tiny_sd.py)'}")
+    print(f"device       {pset.device} · {next(pipe.unet.parameters()).dtype} · offload {pset.offload}")
+    print(f"request      {width}x{height}, {args.steps} steps, sampler {args.scheduler or '(model default)'}, "
+          f"CFG {args.guidance:g}, {args.runs} runs per side")
+    print(f"load+warmup  {load_s:.2f} s")
+    print(f"raw pipe     {raw_sps:8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in raw_times)})")
+    print(f"ImageEngine  {studio_sps:8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in studio_times)})")
+    print(f"ratio        {studio_sps / raw_sps:.3f}x wall-clock  (goal >= 0.97x)")
+    cpu_ratio = statistics.median(studio_cpu) / statistics.median(raw_cpu)
+    print(f"             {cpu_ratio:.3f}x per CPU-second (steps per process CPU time; robust to other load)")
+    print(f"1st preview  {statistics.median(previews) * 1000:.1f} ms after start (median)")
+    print(f"same image   {'yes' if identical else 'NO'} (raw call vs engine, same seed)")
+    if cuda:
+        print(f"peak VRAM    raw {peaks['raw'] / 2**20:.0f} MiB, engine {peaks['studio'] / 2**20:.0f} MiB "
+              "(torch.cuda.max_memory_allocated)")
+    print(f"memory       RSS now {rss_mb():.0f} MiB, process peak RSS {peak_rss_mb():.0f} MiB")
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

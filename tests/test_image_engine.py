@@ -301,6 +301,37 @@ def test_cancel_before_start(tiny_sd, runtime):
         generate(req(tiny_sd), runtime, cancel=cancel)
 
 
+def test_out_of_memory_becomes_a_clear_message_and_the_engine_recovers(tiny_sd, tiny_lora, runtime):
+    import torch
+
+    from studio.errors import OutOfMemory
+
+    before = generate(req(tiny_sd), runtime)[0][0]
+    unet = cached_set(runtime).txt2img.unet
+
+    def oom(module, args, output):  # what the UNet raises when the card is full
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    handle = unet.register_forward_hook(oom)
+    try:
+        with pytest.raises(OutOfMemory) as caught:
+            generate(req(tiny_sd, batch_size=2, scheduler="Euler a", loras=(LoraSpec(str(tiny_lora), 1.0),)), runtime)
+    finally:
+        handle.remove()
+    message = str(caught.value)
+    assert "on cpu at 64×64 with batch size 2" in message and "Lower the size or the batch size" in message
+    # on a GPU the message names the offload setting to change next
+    from studio.engines.image import _oom_message
+
+    on_gpu = _oom_message(req(tiny_sd, width=1024, height=1024), "none", "cuda")
+    assert "set offload to 'model'" in on_gpu and "1024×1024" in on_gpu
+    assert "set offload to 'sequential'" in _oom_message(req(tiny_sd), "model", "cuda")
+    # LoRA unloaded and the model's own sampler back: the next job is as before
+    assert type(cached_set(runtime).txt2img.scheduler).__name__ == "PNDMScheduler"
+    after = generate(req(tiny_sd), runtime)[0][0]
+    assert np.array_equal(pixels(before.data), pixels(after.data))
+
+
 # --- validation -----------------------------------------------------------------------------------
 
 

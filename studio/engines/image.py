@@ -58,6 +58,11 @@ def load_init_image(path: str, width: int, height: int):
 
 
 def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
+    if not device.startswith("cuda"):
+        return (
+            f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
+            "Lower the size or the batch size, or close other programs."
+        )
     nxt = {"none": "'model'", "model": "'sequential'"}.get(offload)
     offload_hint = f", or set offload to {nxt} (slower, needs less VRAM)" if nxt else ""
     return (
@@ -103,7 +108,8 @@ class ImageEngine:
         free = device_mod.free_memory(choice.device)
         offload = self._offload_for(request, runtime, model, choice, free, vae)
         variant = f"image|vae={vae.id if vae else ''}|offload={offload}"
-        if (model.id, choice.device, choice.dtype, variant) not in runtime.cache:
+        fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache
+        if fresh:
             yield Status(f"Loading {model.label}…")
         t_load = time.perf_counter()
         pset, choice, notice = runtime.load(
@@ -123,7 +129,7 @@ class ImageEngine:
         load_s = time.perf_counter() - t_load
         if notice:
             yield Notice(notice)
-        for note in pset.notes:
+        for note in pset.notes if fresh else ():  # said once, when the model is loaded
             yield Notice(note)
         cancel.check()
 

@@ -141,13 +141,13 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
 def test_cancel_keeps_the_images_that_finished(qtbot, window, library):
     tab, form = window.image_tab, window.image_tab.form
     form.prompt.setPlainText("a dog")
-    form.batch_count.setValue(60)
+    form.batch_count.setValue(100)
     with qtbot.waitSignal(window.jobs.job_output, timeout=60_000):
         assert tab.generate()
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=30_000) as cancelled:
         qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
     kept = cancelled.args[1].items
-    assert 1 <= len(kept) < 60
+    assert 1 <= len(kept) < 100
     assert len(library.items("image")) == len(kept) == tab.gallery.count()
     assert all(item.path.is_file() for item in kept)
     assert f"kept {len(kept)} finished image" in tab.status_label.text()
@@ -255,7 +255,10 @@ def test_init_image_by_drop_paste_and_open_then_img2img(qtbot, window, library, 
     picture = QImage(40, 24, QImage.Format.Format_RGB32)
     picture.fill(QColor("orange"))
     QGuiApplication.clipboard().setImage(picture)
-    assert form.paste_init_image()
+    window.activateWindow()
+    tab.gallery.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    qtbot.keyClick(tab.gallery, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # Ctrl+V outside text boxes
     pasted = Path(form.init_image.path())
     assert pasted.is_file() and pasted.parent == Path(library.root) / "inputs"
     form.use_init_image_size()
@@ -276,7 +279,7 @@ def test_init_image_by_drop_paste_and_open_then_img2img(qtbot, window, library, 
 # --- model defaults, presets, advanced -----------------------------------------------------------------
 
 
-def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, tiny_lora):
+def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, tiny_sd, tiny_lora):
     win = make_window(tmp_path, library)
     qtbot.addWidget(win)
     form = win.image_tab.form
@@ -296,6 +299,12 @@ def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, ti
         w, h = form.width_spin.value(), form.height_spin.value()
         a, b = (int(x) for x in name.split(":"))
         assert w % 8 == 0 and h % 8 == 0 and abs(w / h - a / b) < 0.08 and 0.8 < w * h / 512**2 < 1.2
+    # a model outside the catalog gets generic defaults only where the previous model's still are
+    win.image_tab.model_picker.set_model_spec("sd-turbo")
+    assert (form.steps.value(), form.guidance.value()) == (1, 0.0)
+    form.steps.setValue(6)
+    win.image_tab.model_picker.set_model_spec(str(tiny_sd))
+    assert (form.steps.value(), form.guidance.value(), form.width_spin.value()) == (6, 7.0, 512)
     # advanced: LoRAs, VAE and memory settings go into the request
     form.advanced.set_expanded(True)
     form.loras.add(str(tiny_lora), 0.8)

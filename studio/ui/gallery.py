@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from ..events import SavedItem
@@ -180,6 +180,18 @@ class Gallery(QListWidget):
 
     def wait_for_thumbnails(self, ms: int = 5000) -> bool:
         return self._loader.wait(ms)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.count() == 0:
+            p = QPainter(self.viewport())
+            p.setPen(QColor("#8a8d93"))
+            p.drawText(
+                self.viewport().rect().adjusted(12, 0, -12, 0),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Your results (and the library's recent images) collect here. "
+                "Right-click one to copy it, save it, or reuse its settings.",
+            )
 
     # --- slots ---
     @Slot(str, QImage)

@@ -143,6 +143,7 @@ class ImageSettings(QWidget):
         super().__init__(parent)
         self.catalog = catalog
         self.base = 512  # the model's native side, for the aspect presets
+        self._defaults: dict | None = None  # the defaults applied for the current model
         self.last_seed: int | None = None  # the seed of the image shown (♻ puts it back)
 
         # laid out by the tab
@@ -522,19 +523,34 @@ class ImageSettings(QWidget):
         self.height_spin.setValue(max(64, int(h * scale) // 8 * 8))
 
     # --- model defaults and size presets ----------------------------------------------------------
+    def _values(self) -> dict:
+        return {
+            "num_inference_steps": self.steps.value(),
+            "guidance_scale": round(self.guidance.value(), 2),
+            "width": self.width_spin.value(),
+            "height": self.height_spin.value(),
+        }
+
     @Slot(str)
     def _on_model_changed(self, spec: str) -> None:
+        """A catalog model's recommended defaults apply when it is picked. Any other model gets
+        generic ones (25 steps, CFG 7, its native size), but only in fields still holding the
+        previous model's defaults: what the person typed stays."""
         entry = catalog_entry(self.catalog, spec)
         self.base = native_base(self.catalog, spec)
-        if entry is not None and entry.defaults:
-            d = entry.defaults
-            if isinstance(d.get("num_inference_steps"), int):
-                self.steps.setValue(d["num_inference_steps"])
-            if isinstance(d.get("guidance_scale"), (int, float)):
-                self.guidance.setValue(float(d["guidance_scale"]))
-            if isinstance(d.get("width"), int) and isinstance(d.get("height"), int):
-                self.width_spin.setValue(d["width"])
-                self.height_spin.setValue(d["height"])
+        generic = {"num_inference_steps": 25, "guidance_scale": 7.0, "width": self.base, "height": self.base}
+        catalog_defaults = dict(entry.defaults) if entry is not None and entry.defaults else {}
+        new = {**generic, **catalog_defaults}
+        current = self._values()
+        previous = self._defaults
+        for key, value in new.items():
+            if key in catalog_defaults or previous is None or current.get(key) == previous.get(key):
+                current[key] = value
+        self.steps.setValue(int(current["num_inference_steps"]))
+        self.guidance.setValue(float(current["guidance_scale"]))
+        self.width_spin.setValue(int(current["width"]))
+        self.height_spin.setValue(int(current["height"]))
+        self._defaults = {k: (round(float(v), 2) if k == "guidance_scale" else v) for k, v in new.items()}
         self._fill_aspects()
 
     def _fill_aspects(self) -> None:

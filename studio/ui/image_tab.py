@@ -92,6 +92,7 @@ class ImageTab(QWidget):
         self.pickle_answer: bool | None = None
         self.confirmed_pickles: set[str] = set()
         self._live = False  # the view shows a live preview newer than the last finished image
+        self._generating = False  # the current job reached its denoising steps
         self._full = _ImageSignals(self)
         self._full.ready.connect(self._on_full_image)
         self._pool = QThreadPool(self)
@@ -107,6 +108,8 @@ class ImageTab(QWidget):
         jobs.job_finished.connect(self._on_finished)
         jobs.job_cancelled.connect(self._on_cancelled)
         jobs.job_failed.connect(self._on_failed)
+        self.model_picker.spec_changed.connect(self._on_model_changed)
+        self._on_model_changed(self.model_picker.current_model_spec())
         self.gallery.load_recent(self._recent_items())
         self._show_saved(None)
 
@@ -121,7 +124,7 @@ class ImageTab(QWidget):
         self.negative_prompt = self.form.negative_prompt
 
         # top: model and prompts | Generate, Cancel, progress, messages
-        _lines(self.prompt, 3)
+        _lines(self.prompt, 4)
         _lines(self.negative_prompt, 2)
         model_row = QHBoxLayout()
         model_row.addWidget(QLabel("Model"))
@@ -153,7 +156,7 @@ class ImageTab(QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 3)
         buttons.addWidget(self.cancel_button, 1)
@@ -162,7 +165,13 @@ class ImageTab(QWidget):
         go.setSpacing(4)
         go.addLayout(buttons)
         go.addWidget(self.progress)
-        go.addWidget(self.status_label, 1)
+        status_scroll = QScrollArea()  # a long engine message scrolls instead of being cut off
+        status_scroll.setWidget(self.status_label)
+        status_scroll.setWidgetResizable(True)
+        status_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        status_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        status_scroll.setStyleSheet("QScrollArea { background: transparent; } QScrollArea > QWidget > QWidget { background: transparent; }")
+        go.addWidget(status_scroll, 1)
         go_box = QWidget()
         go_box.setLayout(go)
         go_box.setFixedWidth(340)
@@ -197,6 +206,9 @@ class ImageTab(QWidget):
             self.action_buttons[name] = button
             actions.addWidget(button)
         actions.addStretch(1)
+        self.actions_row = QWidget()
+        self.actions_row.setLayout(actions)
+        actions.setContentsMargins(0, 0, 0, 0)
         self.gallery = Gallery()
         self.gallery.chosen.connect(self._show_saved)
         self.gallery.action.connect(self.act)
@@ -206,7 +218,7 @@ class ImageTab(QWidget):
         rv.setSpacing(4)
         rv.addWidget(self.view, 1)
         rv.addWidget(self.info)
-        rv.addLayout(actions)
+        rv.addWidget(self.actions_row)
         rv.addWidget(self.gallery)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -296,6 +308,14 @@ class ImageTab(QWidget):
         self.status_label.setStyleSheet("")
 
     @Slot(str)
+    def _on_model_changed(self, spec: str) -> None:
+        entry = self.catalog.get(spec)
+        if entry is not None and self.catalog.state(entry) == "downloadable":
+            self._say(f"ℹ {entry.name} is not downloaded yet: get it in Models → Manage models… (Ctrl+M).")
+        elif self.status_label.text().startswith("ℹ") and "not downloaded" in self.status_label.text():
+            self._say("")
+
+    @Slot(str)
     def _on_init_changed(self, path: str) -> None:
         self.generate_button.setText("Generate (img2img)" if path else "Generate")
 
@@ -306,6 +326,7 @@ class ImageTab(QWidget):
             return
         self.current_job = job_id
         self.preview_count = 0
+        self._generating = False
         self.progress.setRange(0, 0)  # busy until the first step
         self._say("Starting…")
 
@@ -316,6 +337,12 @@ class ImageTab(QWidget):
         self.progress.setRange(0, p.total)
         self.progress.setValue(min(p.step, p.total))
         what = "step" if p.stage == "generate" else p.stage
+        if p.stage == "generate" and not self._generating:  # replaces "Loading …"
+            self._generating = True
+            job = self.jobs.job(job_id)
+            request = getattr(job, "request", None)
+            n = request.batch_count * request.batch_size if isinstance(request, ImageRequest) else 0
+            self._say(f"Generating {n} image{'s' if n != 1 else ''}…" if n else "Generating…")
         left = eta_text(p.eta_s)
         self.progress.setFormat(f"{what} {p.step}/{p.total}" + (f" · {left}" if left else ""))
 
@@ -412,15 +439,15 @@ class ImageTab(QWidget):
         self.shown = saved
         for button in self.action_buttons.values():
             button.setEnabled(saved is not None)
+        self.info.setVisible(saved is not None)
+        self.actions_row.setVisible(saved is not None)
         if saved is None:
             self.info.setPlainText("")
-            self.info.setVisible(False)
             self.view.set_image(None)
             return
         params = saved.params or {}
-        self.info.setVisible(True)
-        self.info.setPlainText(format_a1111(params).replace(", Version: Studio", "") + f"\n{Path(saved.path).name}")
-        self.info.setToolTip(str(saved.path))
+        self.info.setPlainText(format_a1111(params).replace(", Version: Studio", ""))
+        self.info.setToolTip(f"{saved.path}\n(the same text is in the PNG, as AUTOMATIC1111 writes it)")
         self.form.set_seed_used(params.get("seed") if isinstance(params.get("seed"), int) else None)
         if not self._live:
             thumb = self.gallery.thumbnail(saved)

@@ -335,15 +335,17 @@ class InitImageBox(QWidget):
     def _show(self, image: QImage | None = None) -> None:
         if not self._path or image is None:
             self.thumb.clear()
-            self.thumb.setText("🖼")
-            self.thumb.setStyleSheet("color: #8a8d93; font-size: 28px;")
+            self.thumb.setVisible(False)
+            self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.text.setText(
-                "<span style='color:#8a8d93'>Drop an image here, paste one (Ctrl+V) or Open… "
-                "to start from a picture (image-to-image).</span>"
+                "<span style='color:#8a8d93'>Drop or paste (Ctrl+V) a picture here<br>"
+                "to start from it instead of noise</span>"
             )
+            self.text.setToolTip("")
             self.clear_button.setEnabled(False)
             return
-        self.thumb.setStyleSheet("")
+        self.thumb.setVisible(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         pixmap = QPixmap.fromImage(image).scaled(
             self.thumb.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
         )

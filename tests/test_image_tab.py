@@ -133,9 +133,12 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     assert QGuiApplication.clipboard().image().width() == 64
     target = tmp_path / "copy.png"
     assert tab.save_as(first, str(target)) and target.read_bytes() == first.path.read_bytes()
-    with qtbot.waitSignal(tab.send_to_canvas) as sent:
-        tab.act("canvas", first)
-    assert sent.args == [str(first.path)]
+    tab.act("canvas", first)  # nothing listens yet: says where the image is
+    assert "Canvas" in tab.status_label.text() and str(first.path) in tab.status_label.text()
+    received = []
+    tab.send_to_canvas.connect(received.append)
+    tab.act("canvas", first)
+    assert received == [str(first.path)]
 
 
 def test_cancel_keeps_the_images_that_finished(qtbot, window, library):
@@ -159,7 +162,11 @@ def test_invalid_size_or_empty_prompt_warns_and_submits_nothing(qtbot, window):
     tab, form = window.image_tab, window.image_tab.form
     form.prompt.setPlainText("a cat")
     form.width_spin.setValue(100)
-    qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
+    window.activateWindow()
+    tab.prompt.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    qtbot.keyClick(tab.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Enter generates
+    assert tab.prompt.toPlainText() == "a cat"  # no newline typed
     assert tab.status_label.text().startswith("⚠") and "multiple of 8" in tab.status_label.text()
     assert window.jobs.jobs() == [] and tab.pending == []
     form.width_spin.setValue(64)

@@ -16,7 +16,7 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import SIGNAL, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -436,6 +436,8 @@ class ImageTab(QWidget):
     # --- the shown result and its actions ---------------------------------------------------------
     @Slot(object)
     def _show_saved(self, saved: SavedItem | None) -> None:
+        if saved is not None and saved is self.shown and not self._live and self.view.has_image():
+            return  # a click on the item already shown
         self.shown = saved
         for button in self.action_buttons.values():
             button.setEnabled(saved is not None)
@@ -484,6 +486,9 @@ class ImageTab(QWidget):
             if target:
                 self.save_as(saved, target)
         elif name == "canvas":
+            if self.receivers(SIGNAL("send_to_canvas(QString)")) == 0:
+                self._say(f"ℹ The Canvas tab is not in this version yet; the image is at {saved.path}.")
+                return
             self.send_to_canvas.emit(str(saved.path))
         elif name == "reuse_seed":
             seed = (saved.params or {}).get("seed")

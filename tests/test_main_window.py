@@ -87,8 +87,6 @@ def test_models_window_opens_from_the_menu(qtbot, window):
 
 
 def test_send_to_image_fills_the_image_prompt(qtbot, window):
-    if window.image_tab is None:
-        pytest.skip("no image tab in this build")
     window.text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
     window.route_text("image", "a red fox in the snow")
     assert window.tabs.currentWidget() is window.image_tab

@@ -108,4 +108,12 @@ def library(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Tiny Stable Diffusion pipelines (image engine, metadata and image CLI tests): see tests/tiny_sd.py
 # ---------------------------------------------------------------------------------------------
-from tests.tiny_sd import tiny_lora, tiny_sd, tiny_sd_config_root, tiny_sd_single_file, tiny_vae  # noqa: E402,F401
+from tests.tiny_sd import (  # noqa: E402,F401
+    one_torch_thread,
+    tiny_family,
+    tiny_lora,
+    tiny_sd,
+    tiny_sd_config_root,
+    tiny_sd_single_file,
+    tiny_vae,
+)

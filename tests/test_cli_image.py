@@ -21,6 +21,9 @@ from studio.requests import LoraSpec
 ROOT = Path(__file__).resolve().parents[1]
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 def base_args(model, out, *extra) -> list[str]:
     return ["generate", "image", "--prompt", "a cat", "--model", str(model), "--width", "64", "--height", "64",
             "--steps", "3", "--seed", "7", "--device", "cpu", "--out", str(out), *extra]
@@ -112,7 +115,7 @@ def test_user_errors_are_one_line(args, code, words, capsys, tmp_path, monkeypat
 
 
 def test_real_process_exit_codes_and_stderr(tiny_sd, tmp_path):
-    env = {**os.environ}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ok = subprocess.run(
         [sys.executable, "-m", "studio", *base_args(tiny_sd, tmp_path / "p.png", "--no-library")],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,

@@ -15,11 +15,14 @@ from studio.engines.base import CancelToken, Runtime
 from studio.engines.image import ImageEngine
 from studio.engines import image_loading as loading
 from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelFile, WrongModelKind
-from studio.events import Output, Preview, Progress
+from studio.events import Notice, Output, Preview, Progress
 from studio.models.device import DeviceChoice
 from studio.requests import SCHEDULERS, ImageRequest, LoraSpec
 
 GB = 1024**3
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def req(model, **kw) -> ImageRequest:
@@ -189,12 +192,34 @@ def test_img2img_equals_plain_diffusers_and_shares_modules(tiny_sd, runtime, tmp
 # --- single-file checkpoints ------------------------------------------------------------------------
 
 
-def test_single_file_checkpoint_gives_the_same_image_as_the_folder(tiny_sd, tiny_sd_single_file, tiny_sd_config_root):
-    engine = ImageEngine(config_root=tiny_sd_config_root)
-    sf = generate(req(tiny_sd_single_file, seed=3), Runtime(device="cpu"), engine)[0][0]
-    folder = generate(req(tiny_sd, seed=3), Runtime(device="cpu"))[0][0]
-    assert sf.params["family"] == "sd1" and sf.params["sampler"] == "PNDM"
-    assert np.array_equal(pixels(sf.data), pixels(folder.data))
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl"])
+def test_single_file_checkpoint_gives_the_same_image_as_the_folder(family, tiny_family):
+    folder, single, config_root = tiny_family(family)
+    engine = ImageEngine(config_root=config_root)
+    events = generate(req(single, seed=3), Runtime(device="cpu"), engine)[1]
+    sf = outputs(events)[0]
+    from_folder = generate(req(folder, seed=3), Runtime(device="cpu"))[0][0]
+    assert sf.params["family"] == family
+    assert sf.params["sampler"] == from_folder.params["sampler"] == ("Euler" if family == "sdxl" else "PNDM")
+    assert np.array_equal(pixels(sf.data), pixels(from_folder.data))
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("v_prediction" in m for m in notices) == (family == "sd2")
+
+
+def test_sd2_checkpoint_follows_its_sidecar_yaml(tiny_family, tmp_path):
+    import shutil
+
+    _folder, single, config_root = tiny_family("sd2")
+    engine = ImageEngine(config_root=config_root)
+    v_pred = generate(req(single), Runtime(device="cpu"), engine)[0][0]
+    copy = shutil.copy(single, tmp_path / "model.safetensors")
+    (tmp_path / "model.yaml").write_text("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    linear_start: 0.00085\n")
+    outs, events, _ = generate(req(copy), Runtime(device="cpu"), engine)
+    assert any("epsilon (from its .yaml)" in getattr(e, "message", "") for e in events)
+    assert not np.array_equal(pixels(outs[0].data), pixels(v_pred.data))
+    assert loading.sd2_prediction_type(Path(copy)) == "epsilon"
+    (tmp_path / "model.yaml").write_text('model:\n  params:\n    parameterization: "v"\n')
+    assert loading.sd2_prediction_type(Path(copy)) == "v_prediction"
 
 
 def test_ckpt_needs_permission_and_never_runs_pickled_code(tiny_sd, tiny_sd_config_root, tmp_path):

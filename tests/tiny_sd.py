@@ -45,12 +45,46 @@ def write_tiny_tokenizer(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in _MERGES) + "\n", encoding="utf-8")
 
 
-def tiny_components(seed: int = 0) -> dict:
+TEXT2_DIM = 48  # SDXL's second (OpenCLIP) encoder: a different width, as in the real model (768 vs 1280)
+CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
+
+
+def _clip_config(hidden: int, act: str = "gelu"):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        vocab_size=1000,
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        projection_dim=hidden,
+        hidden_act=act,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=1,
+    )
+
+
+def tiny_components(seed: int = 0, family: str = "sd1") -> dict:
+    """Random-weight modules shaped like SD 1.x ('sd1'), 2.x ('sd2', v-prediction) or XL ('sdxl')."""
     import torch
-    from diffusers import AutoencoderKL, PNDMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
+    xl = family == "sdxl"
+    unet_extra = {}
+    if xl:
+        unet_extra = dict(
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=6 * 8 + TEXT2_DIM,
+            use_linear_projection=True,
+        )
+    elif family == "sd2":
+        unet_extra = dict(use_linear_projection=True)
     unet = UNet2DConditionModel(
         sample_size=8,
         in_channels=4,
@@ -59,9 +93,10 @@ def tiny_components(seed: int = 0) -> dict:
         layers_per_block=1,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=TEXT_DIM,
+        cross_attention_dim=TEXT_DIM + TEXT2_DIM if xl else TEXT_DIM,
         attention_head_dim=(2, 4),
         norm_num_groups=32,
+        **unet_extra,
     )
     vae = AutoencoderKL(
         block_out_channels=(8, 8, 16, 16),  # four blocks: 8× down-scaling like the real VAE
@@ -74,41 +109,35 @@ def tiny_components(seed: int = 0) -> dict:
         norm_num_groups=8,
         sample_size=64,
     )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=1000,
-            hidden_size=TEXT_DIM,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            projection_dim=TEXT_DIM,
-            hidden_act="gelu",
-            bos_token_id=0,
-            eos_token_id=2,
-            pad_token_id=1,
-        )
-    )
-    scheduler = PNDMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", skip_prk_steps=True, steps_offset=1,
-        set_alpha_to_one=False,
-    )
-    return {"unet": unet, "vae": vae, "text_encoder": text_encoder, "scheduler": scheduler, "tokenizer_cls": CLIPTokenizer}
+    parts = {"unet": unet, "vae": vae, "text_encoder": CLIPTextModel(_clip_config(TEXT_DIM))}
+    common = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+    if xl:
+        parts["text_encoder_2"] = CLIPTextModelWithProjection(_clip_config(TEXT2_DIM))
+        parts["scheduler"] = EulerDiscreteScheduler(**common, timestep_spacing="leading")
+    else:
+        prediction = "v_prediction" if family == "sd2" else "epsilon"
+        parts["scheduler"] = PNDMScheduler(**common, skip_prk_steps=True, set_alpha_to_one=False, prediction_type=prediction)
+    return parts
 
 
-def build_tiny_sd(folder: str | Path, seed: int = 0) -> Path:
-    """Save a tiny SD 1.x-style diffusers pipeline to ``folder`` (safetensors, like a hub snapshot)."""
-    from diffusers import StableDiffusionPipeline
+def build_tiny_sd(folder: str | Path, seed: int = 0, family: str = "sd1") -> Path:
+    """Save a tiny SD pipeline ('sd1', 'sd2' or 'sdxl') to ``folder`` (safetensors, like a hub snapshot)."""
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from transformers import CLIPTokenizer
 
     folder = Path(folder)
-    parts = tiny_components(seed)
+    parts = tiny_components(seed, family)
     tok_dir = folder.parent / f".{folder.name}-tokenizer"
     write_tiny_tokenizer(tok_dir)
-    tokenizer = parts.pop("tokenizer_cls").from_pretrained(str(tok_dir), model_max_length=77)
+    parts["tokenizer"] = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
+    if family == "sdxl":
+        parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77, pad_token="!")
+        pipe = StableDiffusionXLPipeline(**parts, force_zeros_for_empty_prompt=True)
+    else:
+        pipe = StableDiffusionPipeline(
+            **parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        )
     shutil.rmtree(tok_dir)
-    pipe = StableDiffusionPipeline(
-        **parts, tokenizer=tokenizer, safety_checker=None, feature_extractor=None, requires_safety_checker=False
-    )
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
 
@@ -120,9 +149,9 @@ def build_tiny_vae(folder: str | Path, seed: int = 1) -> Path:
     return Path(folder)
 
 
-def write_config_root(pipeline_folder: Path, root: Path, family_dir: str = "sd15") -> Path:
-    """A weight-free copy of a pipeline folder's configs and tokenizer, as ``root/<family_dir>``."""
-    target = root / family_dir
+def write_config_root(pipeline_folder: Path, root: Path, family: str = "sd1") -> Path:
+    """A weight-free copy of a pipeline folder's configs and tokenizer, as ``root/<sd15|sd2|sdxl>``."""
+    target = root / CONFIG_DIRS[family]
     shutil.copytree(pipeline_folder, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
     return root
 
@@ -205,24 +234,61 @@ def vae_to_ldm(vae) -> dict:
     return {k.replace("conv_shortcut", "nin_shortcut"): v for k, v in out.items()}
 
 
-def text_encoder_to_ldm(text_encoder) -> dict:
+def text_encoder_to_ldm(text_encoder, prefix: str = "cond_stage_model.transformer.") -> dict:
+    """A transformers CLIP text model in the original (OpenAI CLIP, transformers-style) layout."""
     out = {}
     for key, value in text_encoder.state_dict().items():
         key = key if key.startswith("text_model.") else "text_model." + key
-        out[f"cond_stage_model.transformer.{key}"] = value
+        out[prefix + key] = value
     return out
 
 
-def export_single_file(pipeline_folder: Path, path: Path, *, pickle: bool = False) -> Path:
+def open_clip_to_ldm(text_encoder, prefix: str) -> dict:
+    """A transformers CLIP text model in OpenCLIP's layout (SD 2.x ``cond_stage_model.model.``, SDXL
+    ``conditioner.embedders.1.model.``): fused q/k/v ``in_proj``, ``resblocks``, ``ln_final`` …"""
+    import torch
+
+    sd = {(k if k.startswith(("text_model.", "text_projection")) else "text_model." + k): v
+          for k, v in text_encoder.state_dict().items()}
+    out = {
+        "token_embedding.weight": sd.pop("text_model.embeddings.token_embedding.weight"),
+        "positional_embedding": sd.pop("text_model.embeddings.position_embedding.weight"),
+        "ln_final.weight": sd.pop("text_model.final_layer_norm.weight"),
+        "ln_final.bias": sd.pop("text_model.final_layer_norm.bias"),
+    }
+    if "text_projection.weight" in sd:
+        out["text_projection"] = sd.pop("text_projection.weight").T.contiguous()
+    for i in range(text_encoder.config.num_hidden_layers):
+        src, dst = f"text_model.encoder.layers.{i}.", f"transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{kind}"] = torch.cat([sd.pop(src + f"self_attn.{p}_proj.{kind}") for p in "qkv"])
+            out[dst + f"attn.out_proj.{kind}"] = sd.pop(src + f"self_attn.out_proj.{kind}")
+            out[dst + f"ln_1.{kind}"] = sd.pop(src + f"layer_norm1.{kind}")
+            out[dst + f"ln_2.{kind}"] = sd.pop(src + f"layer_norm2.{kind}")
+            out[dst + f"mlp.c_fc.{kind}"] = sd.pop(src + f"mlp.fc1.{kind}")
+            out[dst + f"mlp.c_proj.{kind}"] = sd.pop(src + f"mlp.fc2.{kind}")
+    leftover = [k for k in sd if not k.endswith("position_ids")]
+    if leftover:
+        raise ValueError(f"unmapped text encoder keys: {leftover[:5]}")
+    return {prefix + k: v for k, v in out.items()}
+
+
+def export_single_file(pipeline_folder: Path, path: Path, *, family: str = "sd1", pickle: bool = False) -> Path:
     """The pipeline's weights as one original-layout checkpoint (.safetensors, or a .ckpt when ``pickle``)."""
     import torch
-    from diffusers import StableDiffusionPipeline
+    from diffusers import DiffusionPipeline
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(pipeline_folder), local_files_only=True)
+    pipe = DiffusionPipeline.from_pretrained(str(pipeline_folder), local_files_only=True)
     state = {}
     state.update(unet_to_ldm(pipe.unet))
     state.update({f"first_stage_model.{k}": v for k, v in vae_to_ldm(pipe.vae).items()})
-    state.update(text_encoder_to_ldm(pipe.text_encoder))
+    if family == "sdxl":
+        state.update(text_encoder_to_ldm(pipe.text_encoder, "conditioner.embedders.0.transformer."))
+        state.update(open_clip_to_ldm(pipe.text_encoder_2, "conditioner.embedders.1.model."))
+    elif family == "sd2":
+        state.update(open_clip_to_ldm(pipe.text_encoder, "cond_stage_model.model."))
+    else:
+        state.update(text_encoder_to_ldm(pipe.text_encoder))
     state = {k: v.detach().contiguous().clone() for k, v in state.items()}
     if pickle:
         torch.save({"state_dict": state, "global_step": 1}, str(path))
@@ -271,6 +337,17 @@ except ImportError:  # the benchmark imports this module without pytest
 
 if pytest is not None:
 
+    @pytest.fixture(scope="module")
+    def one_torch_thread():
+        """Tiny models gain nothing from more threads; one thread keeps timings steady on a busy 2-core box
+        (OpenMP workers spinning against other processes can slow a 0.1 s generation to 10 s)."""
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        yield
+        torch.set_num_threads(before)
+
     @pytest.fixture(scope="session")
     def tiny_sd(tmp_path_factory) -> Path:
         """A tiny SD 1.x-style diffusers folder (random weights)."""
@@ -285,6 +362,21 @@ if pytest is not None:
     def tiny_sd_single_file(tiny_sd, tmp_path_factory) -> Path:
         """The tiny model's weights as one original-layout .safetensors checkpoint."""
         return export_single_file(tiny_sd, tmp_path_factory.mktemp("tiny-sf") / "tiny-sd.safetensors")
+
+    @pytest.fixture(scope="session")
+    def tiny_family(tiny_sd, tiny_sd_single_file, tiny_sd_config_root, tmp_path_factory):
+        """``get(family)`` → (diffusers folder, single-file checkpoint, config root), built once per family."""
+        built = {"sd1": (tiny_sd, tiny_sd_single_file, tiny_sd_config_root)}
+
+        def get(family: str):
+            if family not in built:
+                base = tmp_path_factory.mktemp(f"tiny-{family}")
+                folder = build_tiny_sd(base / f"tiny-{family}", family=family)
+                single = export_single_file(folder, base / f"tiny-{family}.safetensors", family=family)
+                built[family] = (folder, single, write_config_root(folder, base / "configs", family))
+            return built[family]
+
+        return get
 
     @pytest.fixture(scope="session")
     def tiny_lora(tiny_sd, tmp_path_factory) -> Path:

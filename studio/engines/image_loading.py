@@ -339,16 +339,18 @@ def load_vae(path: Path, family: str, dtype, config_root: Path):
 
 @contextmanager
 def _no_console_progress():
-    """diffusers/transformers draw loading bars on stderr; Studio reports loading itself."""
+    """diffusers/transformers draw loading bars (and internal notes) on stderr; Studio reports loading itself."""
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
 
-    was = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    was = dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled(), dlog.get_verbosity()
     dlog.disable_progress_bar()
     tlog.disable_progress_bar()
+    dlog.set_verbosity(max(was[2], dlog.ERROR))
     try:
         yield
     finally:
+        dlog.set_verbosity(was[2])
         if was[0]:
             dlog.enable_progress_bar()
         if was[1]:

@@ -106,6 +106,9 @@ class ImageEngine:
         # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).
         choice = runtime.choice()
         free = device_mod.free_memory(choice.device)
+        resident = runtime.cache.keys()
+        if free is not None and not runtime.cache.budget_bytes and all(k[1] == choice.device for k in resident):
+            free += runtime.cache.total_bytes()  # one model at a time: what is resident now leaves first
         offload = self._offload_for(request, runtime, model, choice, free, vae)
         variant = f"image|vae={vae.id if vae else ''}|offload={offload}"
         fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache

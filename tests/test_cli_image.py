@@ -127,4 +127,5 @@ def test_real_process_exit_codes_and_stderr(tiny_sd, tmp_path):
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
     )
     assert missing.returncode == 1
-    assert missing.stderr.strip().splitlines() == [f"studio: error: No model file or folder at '{tmp_path / 'none.safetensors'}'."]
+    expected = f"studio: error: No model file or folder at '{tmp_path / 'none.safetensors'}'."
+    assert missing.stderr.strip().splitlines() == [expected]

@@ -213,7 +213,8 @@ def test_sd2_checkpoint_follows_its_sidecar_yaml(tiny_family, tmp_path):
     engine = ImageEngine(config_root=config_root)
     v_pred = generate(req(single), Runtime(device="cpu"), engine)[0][0]
     copy = shutil.copy(single, tmp_path / "model.safetensors")
-    (tmp_path / "model.yaml").write_text("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    linear_start: 0.00085\n")
+    a1111_v1_yaml = "model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    linear_start: 0.00085\n"
+    (tmp_path / "model.yaml").write_text(a1111_v1_yaml)
     outs, events, _ = generate(req(copy), Runtime(device="cpu"), engine)
     assert any("epsilon (from its .yaml)" in getattr(e, "message", "") for e in events)
     assert not np.array_equal(pixels(outs[0].data), pixels(v_pred.data))
@@ -258,7 +259,8 @@ def test_family_from_checkpoint_keys(tmp_path):
         return loading.family_from_keys(loading.checkpoint_keys(path))
 
     unet = "model.diffusion_model.input_blocks.0.0.weight"
-    assert fake("xl", [unet, "conditioner.embedders.0.transformer.text_model.x", "conditioner.embedders.1.model.ln_final.weight"]) == "sdxl"
+    xl_keys = [unet, "conditioner.embedders.0.transformer.text_model.x", "conditioner.embedders.1.model.ln_final.weight"]
+    assert fake("xl", xl_keys) == "sdxl"
     assert fake("v2", [unet, "cond_stage_model.model.token_embedding.weight"]) == "sd2"
     assert fake("v1", [unet, "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"]) == "sd1"
     with pytest.raises(InvalidRequest, match="refiner"):

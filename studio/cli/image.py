@@ -51,24 +51,25 @@ def out_paths(out: Path, count: int) -> list[Path]:
 
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
-    p.add_argument("--prompt", required=True, help="what to draw")
-    p.add_argument("--model", required=True, help="catalog id, hub id, diffusers folder or .safetensors checkpoint")
-    p.add_argument("--negative-prompt", default="", help="what to avoid")
-    p.add_argument("--width", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    p.add_argument("--height", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    p.add_argument("--steps", type=positive_int, default=25, help="denoising steps (default 25)")
-    p.add_argument("--guidance", type=float, default=7.0, help="CFG scale (default 7)")
-    p.add_argument(
-        "--scheduler", type=scheduler_name, default="", help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)"
-    )
-    p.add_argument("--seed", type=positive_int, default=None, help="same seed, same image (default: random)")
-    p.add_argument("--batch-size", type=positive_int, default=1, help="images in one pass (default 1)")
-    p.add_argument("--init-image", type=Path, default=None, help="image-to-image: the starting picture")
-    p.add_argument("--strength", type=float, default=0.75, help="image-to-image: 0 keeps it, 1 replaces it (default 0.75)")
-    p.add_argument(
-        "--lora", type=lora_spec, action="append", default=[], metavar="FILE[:W]", help="a LoRA file with weight (repeatable)"
-    )
-    p.add_argument("--out", type=Path, required=True, help="the PNG to write (FILE-0.png, FILE-1.png … for batches)")
+    add = p.add_argument
+    add("--prompt", metavar="P", required=True, help="what to draw")
+    add("--model", metavar="M", required=True, help="catalog id, hub id, diffusers folder or .safetensors file")
+    add("--negative-prompt", metavar="N", default="", help="what to avoid")
+    add("--width", metavar="W", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
+    add("--height", metavar="H", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
+    add("--steps", metavar="S", type=positive_int, default=25, help="denoising steps (default 25)")
+    add("--guidance", metavar="G", type=float, default=7.0, help="CFG scale (default 7)")
+    add("--scheduler", metavar="NAME", type=scheduler_name, default="",
+        help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)")
+    add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same image (default: random)")
+    add("--batch-size", metavar="B", type=positive_int, default=1, help="images in one pass (default 1)")
+    add("--init-image", metavar="FILE", type=Path, default=None, help="image-to-image: the starting picture")
+    add("--strength", metavar="F", type=float, default=0.75,
+        help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75)")
+    add("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
+        help="a LoRA .safetensors file with its weight (default 1); repeatable")
+    add("--out", metavar="FILE.png", type=Path, required=True,
+        help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 

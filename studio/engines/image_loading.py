@@ -411,7 +411,8 @@ def _load(
         if family == "sd2":
             prediction = sd2_prediction_type(model.path)
             pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, prediction_type=prediction)
-            notes.append(f"SD 2.x checkpoint: using {prediction} ({'from its .yaml' if _sidecar_yaml(model.path) else 'the SD 2.1 default'}).")
+            source = "from its .yaml" if _sidecar_yaml(model.path) else "the SD 2.1 default"
+            notes.append(f"SD 2.x checkpoint: using {prediction} ({source}).")
     else:
         raise InvalidRequest(
             f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "

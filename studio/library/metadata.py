@@ -79,7 +79,9 @@ def format_a1111(params: dict) -> str:
         fields.append(("Batch size", p["batch_size"]))
     loras = p.get("loras") or []
     if isinstance(loras, list) and loras:
-        names = [f"{Path(str(lo.get('path', ''))).stem}: {_number(lo.get('weight', 1.0))}" for lo in loras if isinstance(lo, dict)]
+        names = [
+            f"{Path(str(lo.get('path', ''))).stem}: {_number(lo.get('weight', 1.0))}" for lo in loras if isinstance(lo, dict)
+        ]
         if names:
             fields.append(("Lora weights", ", ".join(names)))
     fields.append(("Version", "Studio"))

@@ -136,6 +136,22 @@ def test_batches_use_seed_plus_index(tiny_sd, runtime):
     assert not np.array_equal(pixels(outs[0].data), pixels(outs[1].data))
 
 
+def test_hub_id_loads_from_the_hugging_face_cache_offline(tiny_sd, runtime):
+    """A hub id resolves to its snapshot in the HF cache (HF_HUB_CACHE is per test) and loads from there."""
+    import os
+    import shutil
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = Path(os.environ["HF_HUB_CACHE"]) / "models--tiny-org--tiny-sd"
+    shutil.copytree(tiny_sd, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    out = generate(req("tiny-org/tiny-sd", seed=42), runtime)[0][0]
+    assert out.params["model"] == "tiny-org/tiny-sd"
+    from_folder = generate(req(tiny_sd, seed=42), Runtime(device="cpu"))[0][0]
+    assert np.array_equal(pixels(out.data), pixels(from_folder.data))
+
+
 # --- samplers ----------------------------------------------------------------------------------
 
 

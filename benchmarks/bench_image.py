@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ImageEngine  {studio_sps:8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in studio_times)})")
     print(f"ratio        {studio_sps / raw_sps:.3f}x wall-clock  (goal >= 0.97x)")
     cpu_ratio = statistics.median(studio_cpu) / statistics.median(raw_cpu)
-    print(f"             {cpu_ratio:.3f}x per CPU-second (steps per process CPU time; robust to other load)")
+    note = "robust to other load" if args.threads == 1 else "only meaningful with --threads 1: OpenMP spin-waits count"
+    print(f"             {cpu_ratio:.3f}x per CPU-second (steps per process CPU time; {note})")
     print(f"1st preview  {statistics.median(previews) * 1000:.1f} ms after start (median)")
     print(f"same image   {'yes' if identical else 'NO'} (raw call vs engine, same seed)")
     if cuda:

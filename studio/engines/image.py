@@ -167,6 +167,8 @@ class ImageEngine:
                 "device": choice.label(),
                 "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
             }
+            count = request.batch_count * request.batch_size
+            yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
             stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel)
         except Exception as exc:
             if _is_oom(exc):
@@ -195,6 +197,9 @@ class ImageEngine:
         steps_done = 0
         first_preview_s = None
         images = 0
+        nominal = request.num_inference_steps
+        if init_image is not None:  # image-to-image runs only the last `strength` part of the schedule
+            nominal = max(1, int(nominal * request.strength))
         for b in range(request.batch_count):
             cancel.check()
             first = b * request.batch_size
@@ -206,10 +211,12 @@ class ImageEngine:
                 if kind == "progress":
                     step, per_batch = payload
                     steps_done = b * per_batch + step
-                    total = request.batch_count * per_batch
+                    # shown against the steps the person asked for (PNDM/Heun run extra model passes)
+                    shown = b * nominal + max(1, round(step / per_batch * nominal))
+                    total = request.batch_count * nominal
                     elapsed = time.perf_counter() - t0
-                    eta = elapsed / steps_done * (total - steps_done) if steps_done else None
-                    yield Progress(steps_done, total, "generate", eta)
+                    eta = elapsed / shown * (total - shown) if shown else None
+                    yield Progress(shown, total, "generate", eta)
                 elif kind == "preview":
                     step, image = payload
                     if first_preview_s is None:

@@ -53,8 +53,10 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
     dialog.output.setText(str(tmp_path / "elsewhere"))
     dialog.accept()
     runtime = window.jobs.worker.runtime
-    qtbot.waitUntil(lambda: runtime.device == "cpu" and runtime.cache.budget_bytes == 2 * 1024**3, timeout=10_000)
-    assert runtime.offline is True
+    qtbot.waitUntil(
+        lambda: runtime.device == "cpu" and runtime.cache.budget_bytes == 2 * 1024**3 and runtime.offline is True,
+        timeout=10_000,
+    )
     assert window.library.root == tmp_path / "elsewhere"
     assert "cpu" in window.device_label.text()
     import os

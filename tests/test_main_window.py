@@ -93,3 +93,20 @@ def test_send_to_image_fills_the_image_prompt(qtbot, window):
     window.route_text("image", "a red fox in the snow")
     assert window.tabs.currentWidget() is window.image_tab
     assert window.image_tab.build_request().prompt == "a red fox in the snow"
+
+
+def test_history_opens_items_in_their_tab(qtbot, window, library):
+    from PIL import Image
+
+    from studio.events import Output
+
+    conv = {"id": "c1", "title": "hi", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    library.save(Output("text", "yo", {"reply": "yo", "conversation": conv}))
+    library.save(Output("image", Image.new("RGB", (16, 16), "blue"), {"prompt": "blue", "seed": 5, "width": 16, "height": 16}))
+    window.history_panel.refresh()
+    image_item, text_item = library.items()
+    window.open_saved(text_item)
+    assert window.tabs.currentWidget() is window.text_tab and window.text_tab.messages == conv["messages"]
+    window.open_saved(image_item)
+    assert window.tabs.currentWidget() is window.image_tab
+    assert window.image_tab.shown == image_item and "Seed: 5" in window.image_tab.info.toPlainText()

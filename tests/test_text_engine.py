@@ -158,3 +158,11 @@ def test_request_validation_messages():
         TextRequest(messages=(ChatMessage("user", "hi"),), max_new_tokens=0).validate()
     with pytest.raises(InvalidRequest, match="too long"):
         TextRequest(messages=(ChatMessage("user", "x" * 200_001),)).validate()
+
+
+def test_corrupt_gguf_is_a_clear_error(tmp_path, runtime):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00garbage" * 100)
+    with pytest.raises(ModelNotFound, match="not a GGUF language model"):
+        drive(TextEngine().run(request(str(bad)), runtime, CancelToken()))
+    assert not list((tmp_path / "studio-home").rglob("*.safetensors"))  # no half conversion left behind

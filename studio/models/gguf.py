@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .. import paths
+from ..errors import ModelNotFound
 
 FORMAT_VERSION = "1"
 
@@ -46,8 +47,14 @@ def converted_folder(gguf: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        except (OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
+            raise ModelNotFound(
+                f"'{gguf.name}' is not a GGUF language model transformers can read "
+                f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else 'unreadable'})."
+            ) from None
         # The weights are plain tensors now; drop the GGUF quantizer so save_pretrained accepts them.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):

@@ -12,7 +12,7 @@ KINDS = (("All", ""), ("Text", "text"), ("Images", "image"), ("Speech", "speech"
 
 
 class HistoryPanel(QWidget):
-    item_activated = Signal(object)  # SavedItem
+    item_activated = Signal(object)  # SavedItem: the main window opens it in its tab
 
     def __init__(self, library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,9 +54,7 @@ class HistoryPanel(QWidget):
 
     @Slot(QListWidgetItem)
     def _activated(self, item: QListWidgetItem) -> None:
-        saved = self._items[item.data(Qt.ItemDataRole.UserRole)]
-        self.item_activated.emit(saved)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+        self.item_activated.emit(self._items[item.data(Qt.ItemDataRole.UserRole)])
 
     @Slot()
     def open_folder(self) -> None:

@@ -435,6 +435,13 @@ class ImageTab(QWidget):
 
     # --- the shown result and its actions ---------------------------------------------------------
     @Slot(object)
+    def show_saved(self, saved: SavedItem) -> None:
+        """Show a library image (e.g. picked in the History panel) with its settings and actions."""
+        if saved not in self.gallery.saved_items():
+            self.gallery.add_saved(saved, front=True)
+        self.gallery.select_saved(saved)
+        self._show_saved(saved)
+
     def _show_saved(self, saved: SavedItem | None) -> None:
         if saved is not None and saved is self.shown and not self._live and self.view.has_image():
             return  # a click on the item already shown

@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         self.jobs.job_failed.connect(self._on_failed)
         self.jobs.job_notice.connect(self._on_notice)
         self.jobs.worker_message.connect(self._on_worker_message)
+        self.jobs.job_finished.connect(self._on_finished)
+        self.history_panel.item_activated.connect(self.open_saved)
         self.settings.changed.connect(self._on_setting_changed)
 
     def _make_image_tab(self):
@@ -214,7 +216,26 @@ class MainWindow(QMainWindow):
             self.image_tab.set_prompt(text)
             self.tabs.setCurrentWidget(self.image_tab)
 
+    @Slot(object)
+    def open_saved(self, saved) -> None:
+        """History → the tab that made it: images in the Image tab, replies in their conversation."""
+        conv_id = (saved.params.get("conversation") or {}).get("id") or saved.params.get("conversation_id")
+        if saved.kind == "image" and self.image_tab is not None:
+            self.image_tab.show_saved(saved)
+            self.tabs.setCurrentWidget(self.image_tab)
+        elif saved.kind == "text" and conv_id and self.text_tab.current_job is None:
+            self.text_tab.open_conversation(conv_id)
+            self.tabs.setCurrentWidget(self.text_tab)
+        else:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+
     # --- job notifications ---
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, result) -> None:
+        device = (getattr(result, "stats", None) or {}).get("device")
+        if device:  # what "auto" turned out to be
+            self.device_label.setText(f"Device: {device}" + (" (auto)" if self.settings.device == "auto" else ""))
+
     @Slot(str, object)
     def _on_output(self, job_id: str, item) -> None:
         self.history_panel.refresh()

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe = pset.txt2img
 
     def raw() -> tuple[float, int, object]:
-        from studio.engines.image_loading import make_scheduler
+        from studio.engines.samplers import make_scheduler
 
         pipe.scheduler = make_scheduler(args.scheduler, type(pset.scheduler), pset.scheduler.config)[0]
         sync()

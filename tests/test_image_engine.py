@@ -14,6 +14,7 @@ import pytest
 from studio.engines.base import CancelToken, Runtime
 from studio.engines.image import ImageEngine
 from studio.engines import image_loading as loading
+from studio.engines import image_memory, samplers
 from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelFile, WrongModelKind
 from studio.events import Notice, Output, Preview, Progress
 from studio.models.device import DeviceChoice
@@ -161,7 +162,7 @@ def test_every_sampler_runs_and_the_models_own_stays_the_default(tiny_sd, runtim
     for name in SCHEDULERS:
         events = generate(req(tiny_sd, scheduler=name, num_inference_steps=3, guidance_scale=1.5), runtime)[1]
         out = outputs(events)[0]
-        if name == "DPM++ SDE Karras" and not loading._torchsde_available():
+        if name == "DPM++ SDE Karras" and not samplers._torchsde_available():
             assert out.params["sampler"] == "DPM++ 2M SDE Karras"
             assert any("torchsde" in getattr(e, "message", "") for e in events)
         else:
@@ -173,7 +174,7 @@ def test_every_sampler_runs_and_the_models_own_stays_the_default(tiny_sd, runtim
     euler = generate(req(tiny_sd, scheduler="Euler a"), runtime)[0][0]
     assert euler.params["scheduler_class"] == "EulerAncestralDiscreteScheduler"
     assert not np.array_equal(pixels(default.data), pixels(euler.data))
-    karras = loading.make_scheduler("DPM++ 2M Karras", type(cached_set(runtime).scheduler), cached_set(runtime).scheduler.config)[0]
+    karras = samplers.make_scheduler("DPM++ 2M Karras", type(cached_set(runtime).scheduler), cached_set(runtime).scheduler.config)[0]
     assert karras.config.use_karras_sigmas is True
 
 
@@ -462,18 +463,18 @@ def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_r
 def test_memory_plan_follows_free_vram_and_explicit_settings():
     cuda = DeviceChoice("cuda", "float16")
     cpu = DeviceChoice("cpu", "float32")
-    assert loading.plan_offload("auto", cuda, 4 * GB, 20 * GB) == "none"
-    assert loading.plan_offload("auto", cuda, 4 * GB, 4 * GB) == "model"
-    assert loading.plan_offload("auto", cuda, 4 * GB, 2 * GB) == "sequential"
-    assert loading.plan_offload("none", cuda, 4 * GB, 1 * GB) == "none"
-    assert loading.plan_offload("sequential", cuda, 1 * GB, 80 * GB) == "sequential"
-    assert loading.plan_offload("model", cpu, 4 * GB, None) == "none"
+    assert image_memory.plan_offload("auto", cuda, 4 * GB, 20 * GB) == "none"
+    assert image_memory.plan_offload("auto", cuda, 4 * GB, 4 * GB) == "model"
+    assert image_memory.plan_offload("auto", cuda, 4 * GB, 2 * GB) == "sequential"
+    assert image_memory.plan_offload("none", cuda, 4 * GB, 1 * GB) == "none"
+    assert image_memory.plan_offload("sequential", cuda, 1 * GB, 80 * GB) == "sequential"
+    assert image_memory.plan_offload("model", cpu, 4 * GB, None) == "none"
     big = 1024 * 1024 * 4
-    assert loading.plan_slicing_tiling("auto", "auto", cuda, "none", 512 * 512, 20 * GB) == (False, False)
-    assert loading.plan_slicing_tiling("auto", "auto", cuda, "none", big, 1 * GB) == (True, True)
-    assert loading.plan_slicing_tiling("off", "off", cuda, "none", big, 1 * GB) == (False, False)
-    assert loading.plan_slicing_tiling("on", "on", cpu, "none", 64 * 64, None) == (True, True)
-    assert loading.plan_slicing_tiling("auto", "auto", cpu, "none", big, None) == (False, False)
+    assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", 512 * 512, 20 * GB) == (False, False)
+    assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", big, 1 * GB) == (True, True)
+    assert image_memory.plan_slicing_tiling("off", "off", cuda, "none", big, 1 * GB) == (False, False)
+    assert image_memory.plan_slicing_tiling("on", "on", cpu, "none", 64 * 64, None) == (True, True)
+    assert image_memory.plan_slicing_tiling("auto", "auto", cpu, "none", big, None) == (False, False)
 
 
 # --- the shipped single-file configs ---------------------------------------------------------------------
@@ -513,7 +514,8 @@ def test_shipped_configs_describe_the_real_model_families():
 
 def test_engine_modules_import_no_qt():
     code = (
-        "import sys, studio.engines.image, studio.engines.image_loading, studio.engines.latent_preview, "
+        "import sys, studio.engines.image, studio.engines.image_loading, studio.engines.samplers, "
+        "studio.engines.image_memory, studio.engines.latent_preview, "
         "studio.library.metadata, studio.cli.image; "
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken'))]; "
         "heavy = [m for m in ('torch', 'diffusers') if m in sys.modules]; print(bad, heavy); assert not bad and not heavy"

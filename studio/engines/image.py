@@ -34,7 +34,9 @@ from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..models import device as device_mod
 from ..requests import ImageRequest
 from . import image_loading as loading
+from . import samplers
 from .base import CancelToken, Runtime
+from .image_memory import plan_offload, plan_slicing_tiling, weights_bytes
 from .latent_preview import preview_image
 
 log = logging.getLogger(__name__)
@@ -139,12 +141,12 @@ class ImageEngine:
         # 3. Per-job settings on the shared pipeline: sampler, LoRAs, memory; undone in `finally`.
         pipe = pset.img2img() if init_image is not None else pset.txt2img
         pset.activate(pipe)
-        scheduler, sched_notice = loading.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+        scheduler, sched_notice = samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
         if sched_notice:
             yield Notice(sched_notice)
         free_now = device_mod.free_memory(choice.device)
         pixels = request.width * request.height * request.batch_size
-        slicing, tiling = loading.plan_slicing_tiling(
+        slicing, tiling = plan_slicing_tiling(
             request.attention_slicing, request.vae_tiling, choice, pset.offload, pixels, free_now
         )
         try:
@@ -158,7 +160,7 @@ class ImageEngine:
                 **request.to_dict(),
                 "seed": seed,
                 "base_seed": seed,
-                "sampler": loading.sampler_label(scheduler),
+                "sampler": samplers.sampler_label(scheduler),
                 "scheduler_class": type(scheduler).__name__,
                 "model": model.id,
                 "model_name": model.label,
@@ -190,7 +192,7 @@ class ImageEngine:
             for key in runtime.cache.keys():
                 if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
                     return str(key[3])[len(prefix) :]
-        return loading.plan_offload(request.offload, choice, loading.weights_bytes(model), free)
+        return plan_offload(request.offload, choice, weights_bytes(model), free)
 
     def _batches(self, request, pipe, pset, init_image, seed, base_params, cancel) -> Generator[Event, None, dict]:
         t0 = time.perf_counter()

@@ -6,8 +6,9 @@
   checkpoint's key names (no tensor is loaded for that). ``.ckpt`` files load only when the person
   allowed it, with ``torch.load(weights_only=True)`` (no pickled code runs), converted once to a
   safetensors file in the cache.
-* samplers (AUTOMATIC1111 names → diffusers schedulers), LoRA files, VAE overrides and the memory
-  plan (offload / attention slicing / VAE tiling) for CUDA.
+* LoRA files, VAE overrides, and :class:`PipelineSet`: what the model cache holds, which applies
+  the offload hooks and the attention slicing / VAE tiling that :mod:`studio.engines.image_memory`
+  plans. Samplers are in :mod:`studio.engines.samplers`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from ..models.resolve import PICKLE_SUFFIXES, ResolvedModel
 
 log = logging.getLogger(__name__)
 
-GB = 1024**3
 FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "Stable Diffusion XL"}
 CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
 MAX_SIDE = {"sd1": 1536, "sd2": 1536, "sdxl": 2048}
@@ -174,70 +174,6 @@ def converted_checkpoint(path: Path) -> Path:
     save_file(clean, str(tmp))
     tmp.replace(target)
     return target
-
-
-# --- samplers -----------------------------------------------------------------------------------
-
-
-def _torchsde_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("torchsde") is not None
-
-
-def make_scheduler(name: str, base_class: type, base_config: Any) -> tuple[Any, str]:
-    """A fresh scheduler for the A1111 sampler ``name`` ("" = the model's own) and a notice (or "")."""
-    import diffusers as d
-
-    notice = ""
-    if not name:
-        return base_class.from_config(base_config), notice
-    table: dict[str, tuple[Any, dict]] = {
-        "Euler": (d.EulerDiscreteScheduler, {}),
-        "Euler a": (d.EulerAncestralDiscreteScheduler, {}),
-        "DPM++ 2M": (d.DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-        "DPM++ 2M Karras": (
-            d.DPMSolverMultistepScheduler,
-            {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
-        ),
-        "DPM++ SDE Karras": (d.DPMSolverSDEScheduler, {"use_karras_sigmas": True}),
-        "DDIM": (d.DDIMScheduler, {}),
-        "UniPC": (d.UniPCMultistepScheduler, {}),
-        "Heun": (d.HeunDiscreteScheduler, {}),
-        "LMS": (d.LMSDiscreteScheduler, {}),
-        "PNDM": (d.PNDMScheduler, {}),
-        "LCM": (d.LCMScheduler, {}),
-    }
-    if name not in table:
-        raise InvalidRequest(f"unknown sampler {name!r}; choose one of: {', '.join(table)}.")
-    cls, extra = table[name]
-    if cls is d.DPMSolverSDEScheduler and not _torchsde_available():
-        cls, extra = d.DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}
-        notice = "DPM++ SDE Karras needs the torchsde package, which is not installed; used DPM++ 2M SDE Karras."
-    return cls.from_config(base_config, **extra), notice
-
-
-def sampler_label(scheduler: Any) -> str:
-    """The AUTOMATIC1111 name of a diffusers scheduler (its class name when A1111 has none)."""
-    cls = type(scheduler).__name__
-    cfg = getattr(scheduler, "config", {})
-    karras = bool(cfg.get("use_karras_sigmas", False))
-    if cls == "DPMSolverMultistepScheduler":
-        sde = "sde" in str(cfg.get("algorithm_type", ""))
-        return "DPM++ 2M" + (" SDE" if sde else "") + (" Karras" if karras else "")
-    if cls == "DPMSolverSDEScheduler":
-        return "DPM++ SDE" + (" Karras" if karras else "")
-    names = {
-        "EulerDiscreteScheduler": "Euler",
-        "EulerAncestralDiscreteScheduler": "Euler a",
-        "DDIMScheduler": "DDIM",
-        "UniPCMultistepScheduler": "UniPC",
-        "HeunDiscreteScheduler": "Heun",
-        "LMSDiscreteScheduler": "LMS",
-        "PNDMScheduler": "PNDM",
-        "LCMScheduler": "LCM",
-    }
-    return names.get(cls, cls)
 
 
 # --- what the model cache holds --------------------------------------------------------------------
@@ -490,52 +426,3 @@ def clear_loras(pipe) -> None:
         pipe.unload_lora_weights()
     except Exception:  # nothing loaded, or a model without LoRA support
         log.debug("unload_lora_weights failed", exc_info=True)
-
-
-# --- memory plan ---------------------------------------------------------------------------------
-
-
-def weights_bytes(model: ResolvedModel) -> int:
-    """Rough size of the weights to load (bytes on disk of one variant)."""
-    if model.entry is not None and model.entry.memory_bytes:
-        return model.entry.memory_bytes
-    if model.path.is_file():
-        return model.path.stat().st_size
-    total = 0
-    for part in ("unet", "vae", "text_encoder", "text_encoder_2", "transformer"):
-        files = [f.stat().st_size for f in (model.path / part).glob("*.safetensors")] if (model.path / part).is_dir() else []
-        total += max(files, default=0)
-    return total
-
-
-def plan_offload(requested: str, choice: DeviceChoice, weights: int, free: int | None) -> str:
-    """'none' | 'model' | 'sequential': what ``requested`` ('auto' …) means on this device now."""
-    if not choice.device.startswith("cuda"):
-        return "none"
-    if requested != "auto":
-        return requested
-    if free is None or free >= weights + 2 * GB:
-        return "none"
-    if free >= 0.7 * weights + 1 * GB:  # the UNet (the biggest part) fits: offload the rest between uses
-        return "model"
-    return "sequential"
-
-
-def plan_slicing_tiling(
-    slicing: str, tiling: str, choice: DeviceChoice, offload: str, pixels: int, free: int | None
-) -> tuple[bool, bool]:
-    """Attention slicing and VAE tiling for ``pixels`` (width × height × batch) on the device."""
-    auto_slicing = auto_tiling = False
-    if choice.device == "mps":
-        auto_slicing = True
-    elif choice.device.startswith("cuda"):
-        bytes_px = 2 if choice.dtype != "float32" else 4
-        if offload == "sequential":
-            auto_slicing = auto_tiling = True
-        elif free is not None:
-            auto_slicing = free < pixels * 1300 * bytes_px  # attention activations of a UNet step
-            auto_tiling = free < pixels * 2400 * 4  # the VAE decodes in float32 when it must upcast
-        auto_tiling = auto_tiling or pixels > 2048 * 2048
-    on_slicing = auto_slicing if slicing == "auto" else slicing == "on"
-    on_tiling = auto_tiling if tiling == "auto" else tiling == "on"
-    return on_slicing, on_tiling

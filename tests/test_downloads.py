@@ -11,6 +11,7 @@ import pytest
 from studio.engines.base import CancelToken
 from studio.errors import Cancelled, ModelNotFound, NotDownloaded, UnsafeModelFile
 from studio.models import download as dl
+from studio.models import hub_transfer
 from studio.models.catalog import Catalog, ModelEntry, hub_snapshot, repo_folder
 
 from .models_helpers import (  # noqa: F401  (fake_hub is a fixture)
@@ -152,7 +153,7 @@ def test_cancel_mid_file_keeps_the_partial_and_the_next_download_resumes(fake_hu
 
 
 def test_a_connection_dropped_mid_file_is_resumed_within_the_same_download(fake_hub, monkeypatch):
-    monkeypatch.setattr(dl, "RETRY_WAIT_S", 0.01)
+    monkeypatch.setattr(hub_transfer, "RETRY_WAIT_S", 0.01)
     fake_hub.add_repo(REPO, {"model.safetensors": WEIGHTS})
     fake_hub.break_after = 200_000
     path = dl.download(REPO)

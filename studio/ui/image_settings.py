@@ -37,16 +37,8 @@ from PySide6.QtWidgets import (
 
 from ..library.metadata import read_png_parameters
 from ..requests import MAX_SEED, SCHEDULERS, ImageRequest, LoraSpec
-from .image_widgets import (
-    ASPECTS,
-    CollapsibleSection,
-    DropFrame,
-    InitImageBox,
-    LoraList,
-    aspect_of,
-    preset_size,
-    read_qimage,
-)
+from .image_settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from .image_widgets import DropFrame, InitImageBox, read_qimage
 from .model_picker import ModelPicker
 
 MODEL_DEFAULT = "Model default"

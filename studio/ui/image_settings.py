@@ -1,13 +1,12 @@
-"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest and
-filled back from a saved image or any PNG's metadata.
+"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest.
 
 :class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
 tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
-"PNG info" drop zone. Picking a catalog model applies its recommended defaults.
+"PNG info" drop zone. Picking a catalog model applies its recommended defaults. Filling the fields
+back from a saved image or a PNG's metadata is :mod:`studio.ui.image_restore`.
 """
-
 from __future__ import annotations
 
 import json
@@ -35,8 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..library.metadata import read_png_parameters
-from ..requests import MAX_SEED, SCHEDULERS, ImageRequest, LoraSpec
+from ..requests import MAX_SEED, SCHEDULERS, ImageRequest
 from .image_settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .image_widgets import DropFrame, InitImageBox, read_qimage
 from .model_picker import ModelPicker
@@ -49,23 +47,6 @@ OFFLOAD_CHOICES = (
     ("sequential", "Sequential offload (least VRAM)"),
 )
 AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
-
-# what a restore calls each field, in the order it reports them
-FIELD_LABELS = {
-    "model": "model",
-    "prompt": "prompt",
-    "negative_prompt": "negative prompt",
-    "width": "size",
-    "num_inference_steps": "steps",
-    "guidance_scale": "CFG",
-    "scheduler": "sampler",
-    "seed": "seed",
-    "strength": "strength",
-    "init_image": "init image",
-    "loras": "LoRAs",
-    "vae": "VAE",
-}
-
 
 def catalog_entry(catalog, spec: str):
     """The catalog entry a spec names (id, hub id or local path), or None."""
@@ -125,11 +106,13 @@ class SeedSpin(QDoubleSpinBox):
 
 class ImageSettings(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
-    paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none)."""
+    paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
+    ``png_chosen(path)`` when a PNG is dropped on or opened in the "PNG info" box, to restore from."""
 
     message = Signal(str)
     warning = Signal(str)
     init_changed = Signal(str)
+    png_chosen = Signal(str)
 
     def __init__(self, catalog, inputs_dir, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -310,7 +293,7 @@ class ImageSettings(QWidget):
         h.setContentsMargins(8, 6, 8, 6)
         h.addWidget(label, 1)
         h.addWidget(button)
-        self.png_drop.file_dropped.connect(self.restore_from_png)
+        self.png_drop.file_dropped.connect(self.png_chosen)
         return self.png_drop
 
     # --- the request ------------------------------------------------------------------------------
@@ -363,127 +346,12 @@ class ImageSettings(QWidget):
         self.random_seed.setChecked(False)
         self.message.emit(f"Seed {seed} reused.")
 
-    # --- restoring --------------------------------------------------------------------------------
-    def restore_from_png(self, path: str) -> list[str]:
-        """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's); says what it did."""
-        params = read_png_parameters(path)
-        restored, notes = self.apply_params(params) if params else ([], [])
-        self.report_restore(Path(path).name, restored, notes)
-        return restored
-
-    def report_restore(self, name: str, restored: list[str], notes: list[str]) -> None:
-        if not restored:
-            self.warning.emit(f"No generation settings found in {name}.")
-            return
-        text = f"Restored from {name}: {', '.join(restored)}."
-        if notes:
-            text += " " + " ".join(notes)
-        self.message.emit(text)
-
-    def apply_params(self, params: dict, full: bool = False) -> tuple[list[str], list[str]]:
-        """Fill the fields from normalised request fields (``read_png_parameters``) or, with ``full``,
-        a saved image's params (then also the init image, LoRAs, VAE and memory settings).
-        Returns (what was restored, notes on what could not be)."""
-        done: list[str] = []
-        notes: list[str] = []
-
-        def mark(key: str) -> None:
-            label = FIELD_LABELS.get(key, key)
-            if label not in done:
-                done.append(label)
-
-        model = params.get("model")
-        if isinstance(model, str) and model:
-            spec = self.match_model(model)
-            if spec:
-                self.model_picker.set_model_spec(spec)  # applies the model's defaults first …
-                mark("model")
-            else:
-                notes.append(f"The model '{model}' is not on this computer; kept the current one.")
-        # … then the picture's own values win
-        for key, edit in (("prompt", self.prompt), ("negative_prompt", self.negative_prompt)):
-            if isinstance(params.get(key), str):
-                edit.setPlainText(params[key])
-                mark(key)
-        w, h = params.get("width"), params.get("height")
-        if isinstance(w, int) and isinstance(h, int):
-            self.width_spin.setValue(w)
-            self.height_spin.setValue(h)
-            mark("width")
-        if isinstance(params.get("num_inference_steps"), int):
-            self.steps.setValue(params["num_inference_steps"])
-            mark("num_inference_steps")
-        if isinstance(params.get("guidance_scale"), (int, float)):
-            self.guidance.setValue(float(params["guidance_scale"]))
-            mark("guidance_scale")
-        scheduler = params.get("scheduler")
-        if isinstance(scheduler, str) and (scheduler == "" or scheduler in SCHEDULERS):
-            self.sampler.setCurrentIndex(max(0, self.sampler.findData(scheduler)))
-            mark("scheduler")
-        seed = params.get("seed")
-        if isinstance(seed, int) and 0 <= seed <= MAX_SEED:
-            self.seed.setValue(seed)
-            self.random_seed.setChecked(False)
-            mark("seed")
-        strength = params.get("strength")
-        if isinstance(strength, (int, float)) and 0 < strength <= 1:
-            self.strength.setValue(float(strength))
-            if not full or params.get("init_image"):
-                mark("strength")
-        if full:
-            self._apply_full(params, mark, notes)
-        return done, notes
-
-    def _apply_full(self, params: dict, mark, notes: list[str]) -> None:
-        init = params.get("init_image")
-        if isinstance(init, str):
-            if not init:
-                self.init_image.clear()
-            elif Path(init).is_file() and self.init_image.set_path(init):
-                mark("init_image")
-            else:
-                notes.append(f"The init image {Path(init).name} is gone.")
-        loras = params.get("loras")
-        if isinstance(loras, list):
-            self.loras.set_specs([lo for lo in loras if isinstance(lo, (dict, LoraSpec))])
-            if loras:
-                mark("loras")
-        if isinstance(params.get("vae"), str):
-            self.vae.setText(params["vae"])
-            if params["vae"]:
-                mark("vae")
-        for combo, key in ((self.offload, "offload"), (self.attention_slicing, "attention_slicing"), (self.vae_tiling, "vae_tiling")):
-            index = combo.findData(params.get(key))
-            if index >= 0:
-                combo.setCurrentIndex(index)
-
-    def match_model(self, name: str) -> str:
-        """A model spec for a name found in a PNG: a catalog id, hub id or existing path, or the
-        catalog entry whose id, name, file or repo name matches (A1111 writes the file's stem)."""
-        name = name.strip()
-        if catalog_entry(self.catalog, name) is not None:
-            return name
-        try:
-            if Path(name).expanduser().exists():
-                return name
-        except (OSError, ValueError):
-            return ""
-        low = name.lower()
-        for entry in self.catalog.entries("image", include_cached=True):
-            keys = {entry.id.lower(), entry.name.lower()}
-            if entry.path:
-                keys.add(Path(entry.path).stem.lower())
-            if entry.repo_id:
-                keys.add(entry.repo_id.split("/")[-1].lower())
-            if low in keys or Path(low).stem in keys:
-                return entry.id
-        return ""
-
+    # --- PNG info ---------------------------------------------------------------------------------
     @Slot()
     def _open_png_info(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Restore settings from a PNG", "", "PNG images (*.png);;All files (*)")
         if path:
-            self.restore_from_png(path)
+            self.png_chosen.emit(path)
 
     # --- image-to-image ---------------------------------------------------------------------------
     def set_init_image(self, path: str) -> bool:

@@ -38,6 +38,7 @@ from ..errors import InvalidRequest
 from ..events import Preview, Progress, SavedItem
 from ..library.metadata import format_a1111
 from ..requests import ImageRequest
+from . import image_restore
 from .gallery import ACTIONS, Gallery, copy_image_to_clipboard, open_folder_of, save_image_as
 from .image_settings import ImageSettings
 from .image_widgets import ImageView, pil_to_qimage, read_qimage
@@ -119,6 +120,7 @@ class ImageTab(QWidget):
         self.form.message.connect(self._say)
         self.form.warning.connect(self._warn)
         self.form.init_changed.connect(self._on_init_changed)
+        self.form.png_chosen.connect(self.restore_from_png)
         self.model_picker = self.form.model_picker
         self.prompt = self.form.prompt
         self.negative_prompt = self.form.negative_prompt
@@ -501,8 +503,8 @@ class ImageTab(QWidget):
             seed = (saved.params or {}).get("seed")
             self.form.reuse_seed(seed if isinstance(seed, int) else None)
         elif name == "reuse_all":
-            restored, notes = self.form.apply_params(saved.params or {}, full=True)
-            self.form.report_restore(Path(saved.path).name, restored, notes)
+            restored, notes = image_restore.apply_params(self.form, saved.params or {}, full=True)
+            image_restore.report_restore(self.form, Path(saved.path).name, restored, notes)
         elif name == "folder":
             open_folder_of(saved.path)
 
@@ -517,7 +519,7 @@ class ImageTab(QWidget):
 
     def restore_from_png(self, path: str) -> list[str]:
         """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI); see the status line."""
-        return self.form.restore_from_png(path)
+        return image_restore.restore_from_png(self.form, path)
 
     def _recent_items(self) -> list[SavedItem]:
         try:

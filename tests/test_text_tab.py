@@ -124,3 +124,23 @@ def test_queue_panel_shows_states(qtbot, window):
         send(qtbot, tab, "hello")
     job = window.jobs.jobs()[-1]
     assert window.queue_panel.state_of(job.id) == "Done"
+
+
+def test_regenerate_replaces_the_last_reply(qtbot, window, library):
+    tab = window.text_tab
+    tab.max_new_tokens.setValue(6)
+    tab.temperature.setValue(1.5)
+    tab.top_k.setValue(0)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
+        send(qtbot, tab, "hello world")
+    first = tab.messages[-1]["content"]
+    replies = {first}
+    for _ in range(3):  # random seeds: some retry differs
+        with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
+            qtbot.mouseClick(tab.regenerate_button, Qt.MouseButton.LeftButton)
+        assert [m["role"] for m in tab.messages] == ["user", "assistant"]
+        assert tab.messages[0]["content"] == "hello world"
+        replies.add(tab.messages[-1]["content"])
+    assert len(replies) > 1
+    saved = library.load_conversation(tab.conversation_id)
+    assert saved["messages"] == tab.messages  # the file holds the latest reply only

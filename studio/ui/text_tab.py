@@ -114,6 +114,10 @@ class TextTab(QWidget):
         self.stats_label.setObjectName("textStats")
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
+        self.regenerate_button = QToolButton()
+        self.regenerate_button.setText("Regenerate")
+        self.regenerate_button.setToolTip("Ask again for the last reply")
+        self.regenerate_button.clicked.connect(self.regenerate)
         copy_btn = QToolButton()
         copy_btn.setText("Copy reply")
         copy_btn.clicked.connect(self.copy_last_reply)
@@ -133,6 +137,7 @@ class TextTab(QWidget):
         cv.addWidget(self.transcript, 1)
         tools = QHBoxLayout()
         tools.addWidget(self.stats_label, 1)
+        tools.addWidget(self.regenerate_button)
         tools.addWidget(copy_btn)
         tools.addWidget(export_btn)
         tools.addWidget(self.send_to_button)
@@ -210,20 +215,32 @@ class TextTab(QWidget):
     def send(self) -> None:
         if self.current_job is not None:
             return
-        text = self.input.toPlainText().strip()
+        if self._submit(self.input.toPlainText().strip()):
+            self.input.clear()
+
+    @Slot()
+    def regenerate(self) -> None:
+        """Ask again for the last reply (a new seed unless the seed is fixed)."""
+        if self.current_job is not None or len(self.messages) < 2 or self.messages[-1]["role"] != "assistant":
+            return
+        reply, question = self.messages.pop(), self.messages.pop()
+        if not self._submit(question["content"]):
+            self.messages += [question, reply]
+
+    def _submit(self, text: str) -> bool:
         try:
             request = self.build_request(text)
             job_id = self.jobs.submit(request)
         except InvalidRequest as exc:
             self.status_label.setText(f"⚠ {exc}")
-            return
+            return False
         self.current_job = job_id
         self.messages.append({"role": "user", "content": text})
         self._reply_parts = []
-        self.input.clear()
         self._render(streaming=True)
         self._set_busy(True)
         self.status_label.setText("Queued…")
+        return True
 
     @Slot()
     def stop(self) -> None:
@@ -232,6 +249,7 @@ class TextTab(QWidget):
 
     def _set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
+        self.regenerate_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
 
     # --- job events ---

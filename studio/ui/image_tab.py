@@ -2,12 +2,14 @@
 
 Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and messages;
 below, the settings column (:class:`~studio.ui.image_settings.ImageSettings`) on the left and, on
-the right, the large view (live previews while denoising, then the image), the shown image's
-parameters, its actions, and the gallery strip (:class:`~studio.ui.gallery.Gallery`).
+the right, the results (:class:`~studio.ui.image_results.ResultPanel`: the large view with live
+previews while denoising, then the image; the shown image's parameters, its actions, and the
+gallery strip).
 
-The tab hands an :class:`~studio.requests.ImageRequest` to the job queue and never touches a model.
-Previews arrive as PIL images and are copied into QImages; finished images are read back from the
-library's PNG files on a helper thread.
+The tab hands an :class:`~studio.requests.ImageRequest` to the job queue and never touches a model;
+it follows the job's events and carries out the actions on a result (copy, save as, send to the
+canvas, reuse its seed or all its settings, open its folder). Previews arrive as PIL images and are
+copied into QImages.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import SIGNAL, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtCore import SIGNAL, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -29,19 +31,18 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ..errors import InvalidRequest
 from ..events import Preview, Progress, SavedItem
-from ..library.metadata import format_a1111
 from ..requests import ImageRequest
 from . import image_restore
-from .gallery import ACTIONS, Gallery, copy_image_to_clipboard, open_folder_of, save_image_as
+from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
+from .image_results import ResultPanel
 from .image_settings import ImageSettings
-from .image_widgets import ImageView, pil_to_qimage, read_qimage
+from .image_widgets import pil_to_qimage
 
 RECENT_ON_START = 60  # library images the gallery shows when the tab opens
 
@@ -56,25 +57,6 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s left"
 
 
-class _ImageSignals(QObject):
-    ready = Signal(str, QImage)
-
-
-class _ReadImage(QRunnable):
-    """Decode a saved PNG on a pool thread (QImage is safe off the UI thread, QPixmap is not)."""
-
-    def __init__(self, path: str, signals: _ImageSignals) -> None:
-        super().__init__()
-        self.path, self.signals = path, signals
-
-    def run(self) -> None:
-        image = read_qimage(self.path)
-        try:
-            self.signals.ready.emit(self.path, image)
-        except RuntimeError:  # the tab went away meanwhile
-            pass
-
-
 class ImageTab(QWidget):
     """Text-to-image / image-to-image. ``send_to_canvas(path)`` asks the Canvas tab to open a result."""
 
@@ -87,17 +69,11 @@ class ImageTab(QWidget):
         self.catalog = catalog
         self.current_job: str | None = None  # this tab's running job
         self.pending: list[str] = []  # this tab's jobs not ended yet (queued or running), oldest first
-        self.shown: SavedItem | None = None  # the result in the big view
         self.preview_count = 0  # live previews shown for the current job
         #: the answer to "load this .ckpt?": None asks the person (STUDIO_NO_CONFIRM=1 answers No)
         self.pickle_answer: bool | None = None
         self.confirmed_pickles: set[str] = set()
-        self._live = False  # the view shows a live preview newer than the last finished image
         self._generating = False  # the current job reached its denoising steps
-        self._full = _ImageSignals(self)
-        self._full.ready.connect(self._on_full_image)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
         self._build()
 
         jobs.job_started.connect(self._on_started)
@@ -112,7 +88,6 @@ class ImageTab(QWidget):
         self.model_picker.spec_changed.connect(self._on_model_changed)
         self._on_model_changed(self.model_picker.current_model_spec())
         self.gallery.load_recent(self._recent_items())
-        self._show_saved(None)
 
     # --- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -190,42 +165,17 @@ class ImageTab(QWidget):
         scroll.setMinimumWidth(self.form.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
 
         # right: view, parameters, actions, gallery
-        self.view = ImageView("Your images appear here.\n\nType a prompt and press Generate (Ctrl+Enter).")
-        self.view.setObjectName("imageView")
-        self.info = QPlainTextEdit()
-        self.info.setObjectName("imageInfo")
-        self.info.setReadOnly(True)
-        self.info.setFrameShape(QPlainTextEdit.Shape.NoFrame)
-        self.info.setStyleSheet("QPlainTextEdit#imageInfo { background: transparent; }")
+        self.results = ResultPanel()
+        self.results.showing.connect(self._on_showing)
+        self.results.action.connect(self.act)
+        self.view = self.results.view
+        self.info = self.results.info
+        self.gallery = self.results.gallery
         _lines(self.info, 3)
-        self.action_buttons: dict[str, QToolButton] = {}
-        actions = QHBoxLayout()
-        actions.setSpacing(4)
-        for name, label in ACTIONS:
-            button = QToolButton()
-            button.setText(label)
-            button.clicked.connect(lambda _=False, n=name: self.act(n, self.shown))
-            self.action_buttons[name] = button
-            actions.addWidget(button)
-        actions.addStretch(1)
-        self.actions_row = QWidget()
-        self.actions_row.setLayout(actions)
-        actions.setContentsMargins(0, 0, 0, 0)
-        self.gallery = Gallery()
-        self.gallery.chosen.connect(self._show_saved)
-        self.gallery.action.connect(self.act)
-        right = QWidget()
-        rv = QVBoxLayout(right)
-        rv.setContentsMargins(6, 0, 0, 0)
-        rv.setSpacing(4)
-        rv.addWidget(self.view, 1)
-        rv.addWidget(self.info)
-        rv.addWidget(self.actions_row)
-        rv.addWidget(self.gallery)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
-        splitter.addWidget(right)
+        splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
         splitter.setCollapsible(0, False)
         splitter.setCollapsible(1, False)
@@ -367,29 +317,13 @@ class ImageTab(QWidget):
         except Exception:  # a broken preview must not disturb the run
             return
         self.preview_count += 1
-        self._live = True
-        self.view.set_image(image, f"Preview · image {preview.index + 1} · step {preview.step}")
+        self.results.show_preview(image, f"Preview · image {preview.index + 1} · step {preview.step}")
 
     @Slot(str, object)
     def _on_output(self, job_id: str, saved: SavedItem) -> None:
         if job_id not in self.pending or saved.kind != "image":
             return
-        self._live = False
-        self.gallery.add_saved(saved, front=True, load=False)
-        self.gallery.select_saved(saved)
-        self._show_saved(saved)
-
-    @Slot(str, QImage)
-    def _on_full_image(self, path: str, image: QImage) -> None:
-        shown = self.shown is not None and str(self.shown.path) == path
-        if image.isNull():
-            if shown:
-                self.view.set_image(None)
-                self.view.set_placeholder(f"Can't read {Path(path).name}.")
-            return
-        self.gallery.set_image(path, image)
-        if shown and not self._live:  # a preview of the next batch stays until that batch is done
-            self.view.set_image(image, self._caption(self.shown))
+        self.results.add_result(saved)
 
     @Slot(str, object)
     def _on_finished(self, job_id: str, result) -> None:
@@ -431,52 +365,23 @@ class ImageTab(QWidget):
         if message:
             self._say(message)
         self.cancel_button.setEnabled(bool(self.pending))
-        if self._live:  # a cancelled batch left its preview: show the last finished image again
-            self._live = False
-            self._show_saved(self.shown)
+        self.results.end_preview()  # a preview a cancelled batch left gives way to the last finished image
 
     # --- the shown result and its actions ---------------------------------------------------------
+    @property
+    def shown(self) -> SavedItem | None:
+        """The result in the big view."""
+        return self.results.shown
+
     @Slot(object)
     def show_saved(self, saved: SavedItem) -> None:
         """Show a library image (e.g. picked in the History panel) with its settings and actions."""
-        if saved not in self.gallery.saved_items():
-            self.gallery.add_saved(saved, front=True)
-        self.gallery.select_saved(saved)
-        self._show_saved(saved)
+        self.results.show_saved(saved)
 
-    def _show_saved(self, saved: SavedItem | None) -> None:
-        if saved is not None and saved is self.shown and not self._live and self.view.has_image():
-            return  # a click on the item already shown
-        self.shown = saved
-        for button in self.action_buttons.values():
-            button.setEnabled(saved is not None)
-        self.info.setVisible(saved is not None)
-        self.actions_row.setVisible(saved is not None)
-        if saved is None:
-            self.info.setPlainText("")
-            self.view.set_image(None)
-            return
-        params = saved.params or {}
-        self.info.setPlainText(format_a1111(params).replace(", Version: Studio", ""))
-        self.info.setToolTip(f"{saved.path}\n(the same text is in the PNG, as AUTOMATIC1111 writes it)")
-        self.form.set_seed_used(params.get("seed") if isinstance(params.get("seed"), int) else None)
-        if not self._live:
-            thumb = self.gallery.thumbnail(saved)
-            if thumb is not None:  # at once, until the full image is decoded
-                self.view.set_image(thumb, self._caption(saved))
-        self._pool.start(_ReadImage(str(saved.path), self._full))
-
-    @staticmethod
-    def _caption(saved: SavedItem) -> str:
-        p = saved.params or {}
-        bits = [f"{p.get('width', '?')}×{p.get('height', '?')}"]
-        if p.get("seed") is not None:
-            bits.append(f"seed {p['seed']}")
-        if p.get("sampler"):
-            bits.append(str(p["sampler"]))
-        if p.get("num_inference_steps"):
-            bits.append(f"{p['num_inference_steps']} steps")
-        return " · ".join(bits)
+    @Slot(object)
+    def _on_showing(self, saved: SavedItem) -> None:
+        seed = (saved.params or {}).get("seed")
+        self.form.set_seed_used(seed if isinstance(seed, int) else None)
 
     @Slot(str, object)
     def act(self, name: str, saved: SavedItem | None) -> None:
@@ -529,7 +434,7 @@ class ImageTab(QWidget):
 
     def wait_idle(self, ms: int = 5000) -> bool:
         """Wait for the image-decoding threads (tests; closing)."""
-        return self._pool.waitForDone(ms) and self.gallery.wait_for_thumbnails(ms)
+        return self.results.wait_idle(ms)
 
 
 def _lines(edit: QPlainTextEdit, n: int) -> None:

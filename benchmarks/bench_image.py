@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     pipe = pset.txt2img
 
     def raw() -> tuple[float, int, object]:
+        # on the thread the engine runs its pipelines on: one OpenMP team (see studio/engines/compute.py)
+        return runtime.compute.call(raw_call)
+
+    def raw_call() -> tuple[float, int, object]:
         from studio.engines.samplers import make_scheduler
 
         pipe.scheduler = make_scheduler(args.scheduler, type(pset.scheduler), pset.scheduler.config)[0]

@@ -37,10 +37,19 @@ def drive(gen):
 
 
 def bench_tokens(args) -> None:
+    """Raw generate, the engine and the engine through the Qt worker, interleaved ``--repeat`` times.
+
+    This machine's CPU speed drifts by ±30 % from second to second (shared host), so the three are
+    run in turn and medians compared, both per wall second and per CPU second of this process.
+    """
     import torch
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer, Slot
+    from PySide6.QtWidgets import QApplication
 
     from studio.engines.base import CancelToken, Runtime
     from studio.engines.text import TextEngine, build_messages, encode_chat
+    from studio.jobs import JobQueue
+    from studio.library.store import Library
     from studio.requests import ChatMessage, TextRequest
 
     runtime = Runtime(device=args.device)
@@ -55,35 +64,27 @@ def bench_tokens(args) -> None:
     (lm, tok) = runtime.cache.get(runtime.cache.keys()[-1], lambda: None)
     ids = encode_chat(tok, build_messages(req)).to(lm.device)
 
-    def raw() -> float:
-        t = time.perf_counter()
+    def timed(fn):
+        w, c = time.perf_counter(), time.process_time()
+        n = fn()
+        return n / (time.perf_counter() - w), n / (time.process_time() - c)
+
+    def raw() -> int:
+        return runtime.compute.call(raw_generate)  # on the thread the engine generates on (one OpenMP team)
+
+    def raw_generate() -> int:
         with torch.inference_mode():
             out = lm.generate(
                 input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.tokens,
                 do_sample=False, temperature=None, top_p=None, top_k=None, pad_token_id=tok.eos_token_id,
             )
-        return (out.shape[-1] - ids.shape[-1]) / (time.perf_counter() - t)
+        return out.shape[-1] - ids.shape[-1]
 
-    def engine() -> float:
-        return drive(TextEngine().run(req, runtime, CancelToken()))["tokens_per_s"]
-
-    raws, engines = [], []
-    for _ in range(args.repeat):
-        raws.append(raw())
-        engines.append(engine())
-    r, e = statistics.median(raws), statistics.median(engines)
-    print(f"tokens/s  raw generate {r:8.1f}   engine {e:8.1f}   ratio {e / r:.3f}x")
-
-    # through the Qt worker, with the UI event loop measured at the same time
-    from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Slot
-    from PySide6.QtWidgets import QApplication
-
-    from studio.jobs import JobQueue
-    from studio.library.store import Library
+    def engine() -> int:
+        return drive(TextEngine().run(req, runtime, CancelToken()))["tokens"]
 
     app = QApplication.instance() or QApplication([])
-    tmp = tempfile.mkdtemp()
-    jobs = JobQueue(Library(tmp), lambda: runtime)
+    jobs = JobQueue(Library(tempfile.mkdtemp()), lambda: runtime)
 
     class Probe(QObject):
         def __init__(self):
@@ -92,7 +93,8 @@ def bench_tokens(args) -> None:
             self.clock = QElapsedTimer()
             self.clock.start()
             self.last = 0
-            self.stats = None
+            self.tokens = 0
+            self.loop: QEventLoop | None = None
 
         @Slot()
         def tick(self):
@@ -103,24 +105,40 @@ def bench_tokens(args) -> None:
 
         @Slot(str, object)
         def done(self, job_id, result):
-            self.stats = result.stats
-            app.quit()
+            self.tokens = result.stats["tokens"]
+            self.loop.quit()
 
     probe = Probe()
+    jobs.job_finished.connect(probe.done)
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(probe.tick)
-    jobs.job_finished.connect(probe.done)
-    timer.start()
-    jobs.submit(req)
-    app.exec()
-    timer.stop()
-    w = probe.stats["tokens_per_s"]
-    print(f"tokens/s  through worker {w:8.1f}   ratio vs raw {w / r:.3f}x")
+
+    def worker() -> int:
+        probe.loop = QEventLoop()
+        probe.last = 0
+        timer.start()
+        jobs.submit(req)
+        probe.loop.exec()
+        timer.stop()
+        return probe.tokens
+
+    runs: dict[str, list[tuple[float, float]]] = {"raw": [], "engine": [], "worker": []}
+    for _ in range(args.repeat):
+        runs["raw"].append(timed(raw))
+        runs["engine"].append(timed(engine))
+        runs["worker"].append(timed(worker))
+    jobs.shutdown()
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()}
+    r_wall, r_cpu = med["raw"]
+    for name in ("raw", "engine", "worker"):
+        wall, cpu = med[name]
+        print(
+            f"tokens/s  {name:<7} {wall:7.1f} wall ({wall / r_wall:.3f}x)   {cpu:7.1f} per CPU-s ({cpu / r_cpu:.3f}x)"
+        )
     gaps = sorted(probe.gaps)
     p = lambda q: gaps[min(len(gaps) - 1, int(q * len(gaps)))]  # noqa: E731
     print(f"UI loop gap during generation (10 ms timer): p50 {p(0.5):.1f} ms  p99 {p(0.99):.1f} ms  max {gaps[-1]:.1f} ms")
-    jobs.shutdown()
 
 
 def bench_launch() -> None:
@@ -176,7 +194,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="")
     ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-convert", action="store_true")
     args = ap.parse_args()

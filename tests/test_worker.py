@@ -73,7 +73,7 @@ def test_signals_arrive_in_order_on_the_main_thread(qtbot, jobs, tiny_llm, libra
     assert names[0] == "added" and names[1] == "started"
     assert names[-2:] == ["output", "finished"]
     middle = names[2:-2]
-    assert middle.count("progress") == 6 and middle.count("token") >= 6  # one per token (+ a final flush)
+    assert middle.count("token") >= 6 and middle.count("progress") >= 1  # a token each; progress ≤ 10 Hz
     assert rec.threads == {threading.main_thread()}
     assert jobs.job(job_id).state == FINISHED
     saved = library.items("text")

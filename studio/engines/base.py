@@ -19,6 +19,7 @@ from ..models import device as device_mod
 from ..models.cache import ModelCache
 from ..models.catalog import Catalog
 from ..models.resolve import ResolvedModel, resolve
+from .compute import ComputeThread
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Runtime:
     dtype: str = "auto"
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
     download: Callable[[str, list[str] | None], str] | None = None
+    compute: ComputeThread = field(default_factory=ComputeThread)  # where torch's heavy calls run
 
     def resolve(self, spec: str, modality: str) -> ResolvedModel:
         return resolve(spec, modality, catalog=self.catalog, offline=self.offline, download=self.download)
@@ -79,7 +81,7 @@ class Runtime:
         estimate = model.entry.memory_bytes if model.entry else 0
         key = (model.id, choice.device, choice.dtype, variant)
         try:
-            value = self.cache.get(key, lambda: loader(choice), estimate=estimate)
+            value = self.cache.get(key, lambda: self.compute.call(loader, choice), estimate=estimate)
             return value, choice, notice
         except (StudioError, Cancelled):
             raise
@@ -91,7 +93,7 @@ class Runtime:
             self.cache.unload(key)
             cpu = device_mod.cpu_fallback(why)
             key = (model.id, cpu.device, cpu.dtype, variant)
-            value = self.cache.get(key, lambda: loader(cpu), estimate=estimate)
+            value = self.cache.get(key, lambda: self.compute.call(loader, cpu), estimate=estimate)
             return value, cpu, why
 
 

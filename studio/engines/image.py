@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import queue
 import secrets
-import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -171,7 +170,7 @@ class ImageEngine:
             }
             count = request.batch_count * request.batch_size
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
-            stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel)
+            stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel, runtime.compute)
         except Exception as exc:
             if _is_oom(exc):
                 device_mod.release_device_memory()
@@ -194,7 +193,7 @@ class ImageEngine:
                     return str(key[3])[len(prefix) :]
         return plan_offload(request.offload, choice, weights_bytes(model), free)
 
-    def _batches(self, request, pipe, pset, init_image, seed, base_params, cancel) -> Generator[Event, None, dict]:
+    def _batches(self, request, pipe, pset, init_image, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
         t0 = time.perf_counter()
         steps_done = 0
         first_preview_s = None
@@ -209,7 +208,7 @@ class ImageEngine:
             kwargs = self._call_kwargs(request, init_image, seeds)
             t_batch = time.perf_counter()
             result: list = []
-            for kind, payload in self._denoise(pipe, kwargs, pset.family, request, cancel):
+            for kind, payload in self._denoise(pipe, kwargs, pset.family, request, cancel, compute):
                 if kind == "progress":
                     step, per_batch = payload
                     steps_done = b * per_batch + step
@@ -269,7 +268,7 @@ class ImageEngine:
             kwargs.update(width=request.width, height=request.height)
         return kwargs
 
-    def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken):
+    def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken, compute):
         """Run one pipeline call on a helper thread; yields ('progress'|'preview'|'done', payload)."""
         import torch
 
@@ -303,8 +302,8 @@ class ImageEngine:
             except BaseException as exc:  # handed to the engine thread
                 events.put(("error", exc))
 
-        thread = threading.Thread(target=work, name="image-generate", daemon=True)
-        thread.start()
+        running = compute.submit(work)
+        complete = False
         try:
             while True:
                 kind, payload = events.get()
@@ -313,7 +312,8 @@ class ImageEngine:
                 yield kind, payload
                 if kind == "done":
                     break
+            complete = True
         finally:
-            if thread.is_alive():  # the consumer stopped early (closed generator): stop the pipeline too
+            if not complete:  # the consumer stopped early (closed generator): stop the pipeline too
                 cancel.cancel()
-            thread.join()
+            running.result()

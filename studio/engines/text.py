@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import queue
 import secrets
-import threading
 import time
 from collections.abc import Generator
 from typing import Any
@@ -231,33 +230,43 @@ class TextEngine:
                 events.put(("error", exc))
 
         yield Status("Generating…")
-        thread = threading.Thread(target=work, name="text-generate", daemon=True)
+
         decoder = _IncrementalDecoder(tokenizer)
         parts: list[str] = []
         error: BaseException | None = None
         first_token_s = None
         t0 = time.perf_counter()
-        thread.start()
-        while True:
-            kind, payload = events.get()
-            if kind == "error":
-                error = payload
-                break
-            if kind == "end":
-                tail = decoder.flush()
-                if tail:
-                    parts.append(tail)
-                    yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
-                                prompt_len + decoder.count, limit)
-                break
-            piece = decoder.push(payload)
-            if first_token_s is None:
-                first_token_s = time.perf_counter() - t0
-            parts.append(piece)
-            count = decoder.count
-            yield Token(piece, count, count / max(time.perf_counter() - t0, 1e-6), prompt_len + count, limit)
-            yield Progress(count, max_new, "generate")
-        thread.join()
+        running = runtime.compute.submit(work)
+        complete = False
+        last_progress = float("-inf")
+        try:
+            while True:
+                kind, payload = events.get()
+                if kind == "error":
+                    error = payload
+                    break
+                if kind == "end":
+                    tail = decoder.flush()
+                    if tail:
+                        parts.append(tail)
+                        yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
+                                    prompt_len + decoder.count, limit)
+                    break
+                piece = decoder.push(payload)
+                if first_token_s is None:
+                    first_token_s = time.perf_counter() - t0
+                parts.append(piece)
+                count = decoder.count
+                now = time.perf_counter()
+                yield Token(piece, count, count / max(now - t0, 1e-6), prompt_len + count, limit)
+                if now - last_progress >= 0.1:  # Token carries the count; progress bars need ≤ 10 Hz
+                    last_progress = now
+                    yield Progress(count, max_new, "generate")
+            complete = True
+        finally:
+            if not complete:  # the consumer stopped early (closed generator): stop generating too
+                cancel.cancel()
+            running.result()
         elapsed = time.perf_counter() - t0
         count = decoder.count
         if error is not None:

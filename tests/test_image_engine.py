@@ -19,6 +19,7 @@ from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelF
 from studio.events import Notice, Output, Preview, Progress
 from studio.models.device import DeviceChoice
 from studio.requests import SCHEDULERS, ImageRequest, LoraSpec
+from tests.helpers import collect
 
 GB = 1024**3
 
@@ -35,18 +36,6 @@ def req(model, **kw) -> ImageRequest:
     return ImageRequest(model=str(model), **kw)
 
 
-def drive(gen, on_event=None):
-    events = []
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return events, stop.value
-        events.append(ev)
-        if on_event:
-            on_event(ev)
-
-
 def outputs(events) -> list[Output]:
     return [e for e in events if isinstance(e, Output)]
 
@@ -56,7 +45,7 @@ def pixels(image) -> np.ndarray:
 
 
 def generate(request, runtime, engine=None, cancel=None):
-    events, stats = drive((engine or ImageEngine()).run(request, runtime, cancel or CancelToken()))
+    events, stats = collect((engine or ImageEngine()).run(request, runtime, cancel or CancelToken()))
     return outputs(events), events, stats
 
 
@@ -329,7 +318,7 @@ def test_cancel_stops_within_one_step_and_keeps_finished_batches(tiny_sd, runtim
     events = []
     try:
         with pytest.raises(Cancelled):
-            drive(ImageEngine().run(req(tiny_sd, batch_count=3), runtime, cancel), events.append)
+            collect(ImageEngine().run(req(tiny_sd, batch_count=3), runtime, cancel), events.append)
     finally:
         handle.remove()
     assert len(calls) == 9  # no UNet evaluation after the step during which cancel was asked

@@ -11,23 +11,12 @@ from studio.engines.text import TextEngine
 from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelFile, WrongModelKind
 from studio.events import Output, Progress, Token
 from studio.requests import ChatMessage, TextRequest
+from tests.helpers import collect
 
 
 def request(model, text="hello world", **kw) -> TextRequest:
     kw.setdefault("max_new_tokens", 12)
     return TextRequest(messages=(ChatMessage("user", text),), model=model, **kw)
-
-
-def drive(gen, on_event=None):
-    events = []
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return events, stop.value
-        events.append(ev)
-        if on_event:
-            on_event(ev)
 
 
 @pytest.fixture
@@ -36,7 +25,7 @@ def runtime():
 
 
 def test_tokens_stream_and_reply_is_their_concatenation(tiny_llm, runtime):
-    events, stats = drive(TextEngine().run(request(tiny_llm, seed=3), runtime, CancelToken()))
+    events, stats = collect(TextEngine().run(request(tiny_llm, seed=3), runtime, CancelToken()))
     tokens = [e for e in events if isinstance(e, Token)]
     outputs = [e for e in events if isinstance(e, Output)]
     assert stats["tokens"] == 12
@@ -52,7 +41,7 @@ def test_tokens_stream_and_reply_is_their_concatenation(tiny_llm, runtime):
 
 def test_same_seed_same_text_different_seed_differs(tiny_llm, runtime):
     def reply(seed):
-        events, _ = drive(TextEngine().run(request(tiny_llm, seed=seed, temperature=1.5, top_k=0), runtime, CancelToken()))
+        events, _ = collect(TextEngine().run(request(tiny_llm, seed=seed, temperature=1.5, top_k=0), runtime, CancelToken()))
         return next(e for e in events if isinstance(e, Output)).data
 
     first = reply(7)
@@ -63,7 +52,7 @@ def test_same_seed_same_text_different_seed_differs(tiny_llm, runtime):
 def test_matches_raw_generate_greedy(tiny_llm, runtime):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    events, _ = drive(TextEngine().run(request(tiny_llm, temperature=0, repetition_penalty=1.0), runtime, CancelToken()))
+    events, _ = collect(TextEngine().run(request(tiny_llm, temperature=0, repetition_penalty=1.0), runtime, CancelToken()))
     ours = next(e for e in events if isinstance(e, Output)).data
     tok = AutoTokenizer.from_pretrained(tiny_llm)
     model = AutoModelForCausalLM.from_pretrained(tiny_llm)
@@ -86,7 +75,7 @@ def test_cancel_stops_within_one_token_and_keeps_partial_reply(tiny_llm, runtime
 
     gen = TextEngine().run(request(tiny_llm, max_new_tokens=200, seed=1), runtime, cancel)
     with pytest.raises(Cancelled):
-        drive(gen, on_event)
+        collect(gen, on_event)
     # generation stops at the next token boundary: at most one more token after the request
     assert 3 <= seen[-1].count <= 5
 
@@ -102,7 +91,7 @@ def test_partial_reply_is_output_before_cancel(tiny_llm, runtime):
             outputs.append(ev)
 
     with pytest.raises(Cancelled):
-        drive(TextEngine().run(request(tiny_llm, max_new_tokens=100), runtime, cancel), on_event)
+        collect(TextEngine().run(request(tiny_llm, max_new_tokens=100), runtime, cancel), on_event)
     assert len(outputs) == 1 and outputs[0].params["stats"]["stopped"] is True
 
 
@@ -111,7 +100,7 @@ def test_long_history_is_trimmed_to_context(tiny_llm, runtime):
     for i in range(40):
         history += [ChatMessage("user", "the quick brown fox jumps " * 2), ChatMessage("assistant", "over the lazy dog " * 2)]
     req = TextRequest(messages=tuple(history + [ChatMessage("user", "hello")]), model=tiny_llm, max_new_tokens=8)
-    events, stats = drive(TextEngine().run(req, runtime, CancelToken()))
+    events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
     assert any("oldest message" in getattr(e, "message", "") for e in events)
     assert stats["context_used"] <= 256
 
@@ -119,13 +108,13 @@ def test_long_history_is_trimmed_to_context(tiny_llm, runtime):
 def test_single_message_too_long_is_a_clear_error(tiny_llm, runtime):
     req = request(tiny_llm, text="hello world " * 400, max_new_tokens=8)
     with pytest.raises(InvalidRequest, match="too long"):
-        drive(TextEngine().run(req, runtime, CancelToken()))
+        collect(TextEngine().run(req, runtime, CancelToken()))
 
 
 def test_model_is_cached_between_jobs(tiny_llm, runtime):
-    drive(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
+    collect(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
     assert len(runtime.cache) == 1
-    _events, stats = drive(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
+    _events, stats = collect(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
     assert stats["load_s"] < 0.05
 
 
@@ -136,17 +125,17 @@ def test_pickled_only_model_is_refused(tiny_llm, tmp_path, runtime):
     shutil.copytree(tiny_llm, folder)
     (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
     with pytest.raises(UnsafeModelFile, match="safetensors"):
-        drive(TextEngine().run(request(str(folder)), runtime, CancelToken()))
+        collect(TextEngine().run(request(str(folder)), runtime, CancelToken()))
 
 
 def test_missing_and_wrong_kind_models(tmp_path, runtime):
     with pytest.raises(ModelNotFound):
-        drive(TextEngine().run(request(str(tmp_path / "nope.gguf")), runtime, CancelToken()))
+        collect(TextEngine().run(request(str(tmp_path / "nope.gguf")), runtime, CancelToken()))
     diffusers_folder = tmp_path / "pipe"
     diffusers_folder.mkdir()
     (diffusers_folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     with pytest.raises(WrongModelKind, match="image model"):
-        drive(TextEngine().run(request(str(diffusers_folder)), runtime, CancelToken()))
+        collect(TextEngine().run(request(str(diffusers_folder)), runtime, CancelToken()))
 
 
 def test_request_validation_messages():
@@ -164,5 +153,5 @@ def test_corrupt_gguf_is_a_clear_error(tmp_path, runtime):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\x00garbage" * 100)
     with pytest.raises(ModelNotFound, match="not a GGUF language model"):
-        drive(TextEngine().run(request(str(bad)), runtime, CancelToken()))
+        collect(TextEngine().run(request(str(bad)), runtime, CancelToken()))
     assert not list((tmp_path / "studio-home").rglob("*.safetensors"))  # no half conversion left behind

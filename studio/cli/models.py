@@ -133,18 +133,13 @@ def run_delete(args: argparse.Namespace) -> int:
 
 # --- add ---
 def run_add(args: argparse.Namespace) -> int:
-    from ..models.resolve import detect_format, modality_of
+    from ..models.resolve import modality_of, readable_format
 
     path = args.path.expanduser()
     if not path.exists():
         raise ModelNotFound(f"No file or folder at '{args.path}'.")
     path = path.resolve()
-    fmt = detect_format(path)
-    if fmt == "unknown":
-        raise ModelNotFound(
-            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a transformers "
-            "folder (config.json) or a diffusers folder (model_index.json)."
-        )
+    fmt = readable_format(path)
     detected = modality_of(path, fmt)
     if args.modality and detected and args.modality != detected:
         raise WrongModelKind(f"'{path.name}' looks like a {detected} model, not a {args.modality} model.")

@@ -191,13 +191,19 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
     return _check_kind(resolved, modality)
 
 
-def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
-    path = path.resolve()
+def readable_format(path: Path) -> str:
+    """``detect_format(path)``, or ModelNotFound saying what Studio can read."""
     fmt = detect_format(path)
     if fmt == "unknown":
         raise ModelNotFound(
-            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors file, a transformers "
-            "folder (config.json) or a diffusers folder (model_index.json)."
+            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
+            "transformers folder (config.json) or a diffusers folder (model_index.json)."
         )
+    return fmt
+
+
+def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
+    path = path.resolve()
+    fmt = readable_format(path)
     resolved = ResolvedModel(model_id or str(path), path, fmt, modality_of(path, fmt), path.name)
     return _check_kind(resolved, modality)

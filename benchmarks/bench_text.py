@@ -28,12 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def drive(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+def drive(gen) -> dict:
+    from studio.engines.base import drive as drive_engine
+
+    return drive_engine(gen, lambda ev: None)
 
 
 def bench_tokens(args) -> None:

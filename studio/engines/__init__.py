@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 _ENGINES = {
     "text": ("studio.engines.text", "TextEngine"),
@@ -16,8 +17,25 @@ _ENGINES = {
 }
 
 
+class _DropNotices(logging.Filter):
+    """Drops library log lines that are noise for Studio's users (they cannot act on them)."""
+
+    NOISE = ("requires torchvision (not installed)",)  # we leave torchvision out on purpose (README)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(n in message for n in self.NOISE)
+
+
+def _quiet_library_notices() -> None:
+    logger = logging.getLogger("transformers.utils.import_utils")
+    if not any(isinstance(f, _DropNotices) for f in logger.filters):
+        logger.addFilter(_DropNotices())
+
+
 def engine_for(kind: str):
     """A new engine instance for a request kind ('text', 'image', …)."""
+    _quiet_library_notices()
     try:
         module_name, class_name = _ENGINES[kind]
     except KeyError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
@@ -49,6 +49,14 @@ class RuntimeFactory:
             runtime.cache.budget_bytes = auto_budget(choose(self.device, self.dtype).device)
 
 
+def warm_up_libraries(runtime: Runtime) -> None:
+    """Runs on the worker thread: import the heavy libraries before the first job needs them."""
+    import importlib
+
+    for name in ("torch", "transformers", "studio.engines.text"):
+        importlib.import_module(name)
+
+
 class ComingSoon(QWidget):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +84,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobQueue(library, self._factory, parent=self)
         self.downloads = DownloadManager(parent=self)
         self._models_window = None
+        self._warmed = False
 
         # tabs
         self.tabs = QTabWidget()
@@ -116,6 +125,17 @@ class MainWindow(QMainWindow):
         self.jobs.job_finished.connect(self._on_finished)
         self.history_panel.item_activated.connect(self.open_saved)
         self.settings.changed.connect(self._on_setting_changed)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._warmed:
+            self._warmed = True
+            # once the window is up, let the worker import torch & co. so the first job starts sooner
+            QTimer.singleShot(1500, self._warm_up)
+
+    @Slot()
+    def _warm_up(self) -> None:
+        self.jobs.run_in_worker(warm_up_libraries)
 
     def _make_image_tab(self):
         try:

@@ -9,7 +9,7 @@
 * ``Output("image", PIL image, params, index=i)`` for every finished image (the worker saves it), where
   ``params`` holds the whole request plus what was actually used (seed, sampler, model, size …).
 
-The pipeline call blocks, so it runs on a helper thread; ``callback_on_step_end`` hands progress and
+The pipeline call blocks, so it runs on the runtime's compute thread; ``callback_on_step_end`` hands progress and
 previews to this generator through a queue, and sets ``pipe._interrupt`` once cancel was asked for, so
 the job stops within one step. Batches that finished are kept; an interrupted batch yields nothing,
 then :class:`~studio.errors.Cancelled` is raised.
@@ -269,7 +269,7 @@ class ImageEngine:
         return kwargs
 
     def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken, compute):
-        """Run one pipeline call on a helper thread; yields ('progress'|'preview'|'done', payload)."""
+        """Run one pipeline call on the compute thread; yields ('progress'|'preview'|'done', payload)."""
         import torch
 
         events: queue.Queue = queue.Queue()

@@ -1,6 +1,6 @@
 """Text engine: chat with any transformers causal LM (hub id, folder) or a GGUF file.
 
-``model.generate`` runs on a helper thread and streams token ids into a queue; this generator
+``model.generate`` runs on the runtime's compute thread and streams token ids into a queue; this generator
 decodes them and yields :class:`~studio.events.Token` events. A StoppingCriteria that reads the
 cancel token stops generation within one token. GGUF files are dequantized by transformers once,
 then cached as safetensors (see :mod:`studio.models.gguf`), so later cold loads are fast.
@@ -199,7 +199,7 @@ class TextEngine:
         input_ids = input_ids.to(lm.device)
         prompt_len = int(input_ids.shape[-1])
 
-        # 3. Generate on a helper thread, stream tokens from the queue.
+        # 3. Generate on the runtime's compute thread; stream its tokens from the queue.
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         sampling = request.temperature > 0
         kwargs: dict[str, Any] = dict(
@@ -304,7 +304,8 @@ class TextEngine:
                 "model": model.id,
                 "messages": history + [{"role": "assistant", "content": reply}],
             }
-        yield Output("text", reply, params)
+        if reply or not cancel.cancelled:  # stopped before the first token: nothing worth saving
+            yield Output("text", reply, params)
         if cancel.cancelled:
             raise Cancelled()
         return stats

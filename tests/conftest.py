@@ -28,6 +28,21 @@ def _guarded_connect(self, address):
 
 
 @pytest.fixture(autouse=True)
+def _no_worker_left_running():
+    """A test must stop every model worker it started (a running QThread aborts Python at exit)."""
+    yield
+    import gc
+
+    from studio.jobs.worker import ModelWorker
+
+    running = [w for w in gc.get_objects() if type(w) is ModelWorker and w.isRunning()]
+    for worker in running:
+        worker.stop()
+        worker.wait(10_000)
+    assert not running, "a model worker was left running: shut its JobQueue down (or close its window)"
+
+
+@pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
     """No network, no real home folders, for every test."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

@@ -132,3 +132,31 @@ def test_unload_frees_the_cache(qtbot, jobs, tiny_llm):
     assert len(jobs.worker.runtime.cache) == 1
     jobs.unload_models()
     qtbot.waitUntil(lambda: len(jobs.worker.runtime.cache) == 0, timeout=10_000)
+
+
+def test_nothing_starts_after_shutdown(qtbot, library, tiny_llm):
+    from studio.errors import StudioError
+
+    queue = JobQueue(library, lambda: Runtime(device="cpu"))
+    assert queue.shutdown(1000)
+    queue.run_in_worker(lambda rt: None)  # e.g. a late timer after the window closed
+    assert not queue.worker.isRunning()
+    with pytest.raises(StudioError, match="shutting down"):
+        queue.submit(text(tiny_llm))
+
+
+def test_a_dropped_queue_stops_its_worker(qtbot, library):
+    """A JobQueue garbage-collected with a running worker must not abort the process."""
+    import gc
+    import weakref
+
+    from studio.jobs.worker import ModelWorker
+
+    queue = JobQueue(library, lambda: Runtime(device="cpu"))
+    queue.run_in_worker(lambda rt: None)
+    qtbot.waitUntil(queue.worker.isRunning)
+    worker = weakref.ref(queue.worker)
+    del queue
+    gc.collect()
+    assert worker() is None or not worker().isRunning()
+    assert not [w for w in gc.get_objects() if type(w) is ModelWorker and w.isRunning()]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal, Slot
 
 from ..engines.base import Runtime
+from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token
 from ..requests import summary
 from .worker import ModelWorker, WorkItem
@@ -76,14 +77,15 @@ class JobQueue(QObject):
         self._worker.done.connect(self._on_done)
         self._worker.command_failed.connect(self.worker_message)
         self._started = False
+        self._closed = False  # after shutdown() the worker never starts again
 
     # --- public API ---
     def submit(self, request) -> str:
         """Validate and enqueue; raises InvalidRequest (with a message to show) at once when invalid."""
         request.validate()
-        if not self._started:  # the thread starts with the first job, not with the window
-            self._worker.start()
-            self._started = True
+        if self._closed:
+            raise StudioError("Studio is shutting down; the job was not started.")
+        self._start_worker()
         job_id = f"job-{next(self._ids)}"
         job = Job(job_id, request, label=summary(request))
         self._jobs[job_id] = job
@@ -130,22 +132,36 @@ class JobQueue(QObject):
             self._forget(job_id)
 
     def run_in_worker(self, fn: Callable[[Runtime], None]) -> None:
-        """Run ``fn(runtime)`` on the worker thread between jobs (settings, unload)."""
-        if not self._started:
+        """Run ``fn(runtime)`` on the worker thread between jobs (settings, unload); ignored after shutdown."""
+        if self._closed:
+            return
+        self._start_worker()
+        self._worker.post_call(fn)
+
+    def _start_worker(self) -> None:
+        if not self._started:  # the thread starts with the first job or command, not with the window
             self._worker.start()
             self._started = True
-        self._worker.post_call(fn)
 
     def unload_models(self) -> None:
         self.run_in_worker(_unload_all)
 
     def shutdown(self, wait_ms: int = 5000) -> bool:
         """Cancel everything and stop the worker; True when it stopped within ``wait_ms``."""
+        self._closed = True
         self.cancel_all()
         if not self._started:
             return True
         self._worker.stop()
         return self._worker.wait(wait_ms)
+
+    def __del__(self) -> None:
+        # A QThread destroyed while running aborts the process: stop the worker if nobody did.
+        try:
+            if self._started and self._worker.isRunning():
+                self.shutdown(wait_ms=10_000)
+        except RuntimeError:  # the C++ side is already gone
+            pass
 
     @property
     def worker(self) -> ModelWorker:

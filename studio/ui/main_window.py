@@ -135,7 +135,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _warm_up(self) -> None:
-        self.jobs.run_in_worker(warm_up_libraries)
+        if self.isVisible():  # not when the window was closed before the timer fired
+            self.jobs.run_in_worker(warm_up_libraries)
 
     def _make_image_tab(self):
         try:

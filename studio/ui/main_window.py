@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._warmed:
             self._warmed = True
+            self.resizeDocks([self.queue_dock], [230], Qt.Orientation.Horizontal)  # the tabs get the room
             # once the window is up, let the worker import torch & co. so the first job starts sooner
             QTimer.singleShot(1500, self._warm_up)
 

@@ -81,7 +81,7 @@ def bench_tokens(args) -> None:
     def engine() -> int:
         return drive(TextEngine().run(req, runtime, CancelToken()))["tokens"]
 
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])  # signals need a Qt application
     jobs = JobQueue(Library(tempfile.mkdtemp()), lambda: runtime)
 
     class Probe(QObject):

@@ -8,7 +8,6 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from studio.engines.base import Runtime
-from studio.jobs import JobQueue
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 

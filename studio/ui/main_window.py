@@ -19,6 +19,7 @@ from ..jobs.downloads import DownloadManager
 from ..models.cache import ModelCache
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
+from .image_tab import ImageTab
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
 from .text_tab import TextTab
@@ -91,7 +92,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.text_tab = TextTab(self.jobs, library, self.catalog)
         self.tabs.addTab(self.text_tab, "Text")
-        self.image_tab = self._make_image_tab()
+        self.image_tab = ImageTab(self.jobs, library, self.catalog)
+        self.tabs.addTab(self.image_tab, "Image")
         self.tabs.addTab(
             ComingSoon("Speech: text to speech with the bundled Piper voice and Coqui XTTS arrives in the next release."),
             "Speech",
@@ -102,7 +104,7 @@ class MainWindow(QMainWindow):
         )
         self.setCentralWidget(self.tabs)
         self.text_tab.send_to.connect(self.route_text)
-        self.text_tab.set_send_targets({"image"} if self.image_tab is not None else set())
+        self.text_tab.set_send_targets({"image"})
 
         # panels
         self.queue_panel = QueuePanel(self.jobs)
@@ -139,18 +141,6 @@ class MainWindow(QMainWindow):
         if self.isVisible():  # not when the window was closed before the timer fired
             self.jobs.run_in_worker(warm_up_libraries)
 
-    def _make_image_tab(self):
-        try:
-            from .image_tab import ImageTab
-        except ModuleNotFoundError as exc:  # the image tab ships with the image engine
-            if exc.name != f"{__package__}.image_tab":
-                raise
-            self.tabs.addTab(ComingSoon("Images: text-to-image and image-to-image arrive in the next release."), "Image")
-            return None
-        tab = ImageTab(self.jobs, self.library, self.catalog)
-        self.tabs.addTab(tab, "Image")
-        return tab
-
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -159,38 +149,32 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         return dock
 
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        if tip:
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        open_out = QAction("Open output folder", self)
-        open_out.triggered.connect(self.open_output_folder)
-        file_menu.addAction(open_out)
+        self._action(file_menu, "Open output folder", self.open_output_folder)
         file_menu.addSeparator()
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+        self._action(file_menu, "Quit", self.close, QKeySequence.StandardKey.Quit)
 
         models_menu = bar.addMenu("&Models")
-        manage = QAction("Manage models…", self)
-        manage.setShortcut(QKeySequence("Ctrl+M"))
-        manage.triggered.connect(self.show_models_window)
-        models_menu.addAction(manage)
-        unload = QAction("Unload all models", self)
-        unload.setToolTip("Free the memory held by loaded models")
-        unload.triggered.connect(self.unload_models)
-        models_menu.addAction(unload)
+        self._action(models_menu, "Manage models…", self.show_models_window, QKeySequence("Ctrl+M"))
+        self._action(models_menu, "Unload all models", self.unload_models, tip="Free the memory held by loaded models")
 
         settings_menu = bar.addMenu("&Settings")
-        prefs = QAction("Preferences…", self)
-        prefs.setShortcut(QKeySequence("Ctrl+,"))
-        prefs.triggered.connect(self.show_settings)
-        settings_menu.addAction(prefs)
+        self._action(settings_menu, "Preferences…", self.show_settings, QKeySequence("Ctrl+,"))
 
         help_menu = bar.addMenu("&Help")
-        about = QAction("About Studio", self)
-        about.triggered.connect(self.show_about)
-        help_menu.addAction(about)
+        self._action(help_menu, "About Studio", self.show_about)
 
     # --- actions ---
     @Slot()
@@ -206,8 +190,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _refresh_pickers(self) -> None:
         for tab in (self.text_tab, self.image_tab):
-            if tab is not None:
-                tab.model_picker.refresh()
+            tab.model_picker.refresh()
 
     @Slot()
     def unload_models(self) -> None:
@@ -234,7 +217,7 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def route_text(self, target: str, text: str) -> None:
         """"Send to …" from the Text tab."""
-        if target == "image" and self.image_tab is not None:
+        if target == "image":
             self.image_tab.set_prompt(text)
             self.tabs.setCurrentWidget(self.image_tab)
 
@@ -242,7 +225,7 @@ class MainWindow(QMainWindow):
     def open_saved(self, saved) -> None:
         """History → the tab that made it: images in the Image tab, replies in their conversation."""
         conv_id = (saved.params.get("conversation") or {}).get("id") or saved.params.get("conversation_id")
-        if saved.kind == "image" and self.image_tab is not None:
+        if saved.kind == "image":
             self.image_tab.show_saved(saved)
             self.tabs.setCurrentWidget(self.image_tab)
         elif saved.kind == "text" and conv_id and self.text_tab.current_job is None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTextBrowser,
@@ -112,6 +113,8 @@ class TextTab(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self.input, activated=self.send)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("textStats")
+        # long statistics must never widen the window: the label gives way to the buttons
+        self.stats_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self.regenerate_button = QToolButton()
@@ -135,8 +138,9 @@ class TextTab(QWidget):
         cv = QVBoxLayout(centre)
         cv.setContentsMargins(0, 0, 0, 0)
         cv.addWidget(self.transcript, 1)
+        cv.addWidget(self.stats_label)
         tools = QHBoxLayout()
-        tools.addWidget(self.stats_label, 1)
+        tools.addStretch(1)
         tools.addWidget(self.regenerate_button)
         tools.addWidget(copy_btn)
         tools.addWidget(export_btn)

@@ -22,7 +22,12 @@ def imported_after(modules: list[str]) -> set[str]:
 
 
 def ui_modules() -> list[str]:
-    return sorted(f"studio.ui.{p.stem}" for p in (ROOT / "studio" / "ui").glob("*.py") if p.stem != "__init__")
+    ui = ROOT / "studio" / "ui"
+    return sorted(
+        "studio.ui." + ".".join(p.relative_to(ui).with_suffix("").parts)
+        for p in ui.rglob("*.py")
+        if p.stem != "__init__"
+    )
 
 
 def test_ui_modules_do_not_import_heavy_ml_libraries():

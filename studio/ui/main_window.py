@@ -19,10 +19,10 @@ from ..jobs.downloads import DownloadManager
 from ..models.cache import ModelCache
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
-from .image_tab import ImageTab
+from .image.tab import ImageTab
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
-from .text_tab import TextTab
+from .text.tab import TextTab
 
 
 class RuntimeFactory:

@@ -1,8 +1,8 @@
 """The Image tab: text-to-image and image-to-image with live previews, a gallery and PNG info.
 
 Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and messages;
-below, the settings column (:class:`~studio.ui.image_settings.ImageSettings`) on the left and, on
-the right, the results (:class:`~studio.ui.image_results.ResultPanel`: the large view with live
+below, the settings column (:class:`~studio.ui.image.settings.ImageSettings`) on the left and, on
+the right, the results (:class:`~studio.ui.image.results.ResultPanel`: the large view with live
 previews while denoising, then the image; the shown image's parameters, its actions, and the
 gallery strip).
 
@@ -35,14 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..errors import InvalidRequest
-from ..events import Preview, Progress, SavedItem
-from ..requests import ImageRequest
-from . import image_restore
+from ...errors import InvalidRequest
+from ...events import Preview, Progress, SavedItem
+from ...requests import ImageRequest
+from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
-from .image_results import ResultPanel
-from .image_settings import ImageSettings
-from .image_widgets import pil_to_qimage
+from .results import ResultPanel
+from .settings import ImageSettings
+from .widgets import pil_to_qimage
 
 RECENT_ON_START = 60  # library images the gallery shows when the tab opens
 
@@ -385,7 +385,7 @@ class ImageTab(QWidget):
 
     @Slot(str, object)
     def act(self, name: str, saved: SavedItem | None) -> None:
-        """One of :data:`~studio.ui.gallery.ACTIONS` on a saved image."""
+        """One of :data:`~studio.ui.image.gallery.ACTIONS` on a saved image."""
         if saved is None:
             return
         if name == "copy":

@@ -3,7 +3,7 @@ from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's
 ``workflow``, read by :func:`studio.library.metadata.read_png_parameters`), and saying what was
 restored and what could not be.
 
-Functions over an :class:`~studio.ui.image_settings.ImageSettings`; the tab calls them when a PNG
+Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
 is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``) and for "Reuse all".
 A model named in a PNG is matched to a catalog entry by id, name, file or repo name
 (:func:`match_model`); the picture's own values then win over the model's defaults.
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..library.metadata import read_png_parameters
-from ..requests import MAX_SEED, SCHEDULERS, LoraSpec
-from .image_settings import ImageSettings, catalog_entry
+from ...library.metadata import read_png_parameters
+from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
+from .settings import ImageSettings, catalog_entry
 
 # what a restore calls each field, in the order it reports them
 FIELD_LABELS = {

@@ -12,8 +12,8 @@ from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Sig
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
-from ..events import SavedItem
-from .image_widgets import read_qimage
+from ...events import SavedItem
+from .widgets import read_qimage
 
 THUMB = 112  # thumbnail side in pixels
 _HAS_THUMB = Qt.ItemDataRole.UserRole + 1

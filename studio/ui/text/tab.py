@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..errors import InvalidRequest
-from ..events import Token
-from ..library.atomic import atomic_write_text
-from ..requests import ChatMessage, TextRequest
-from .model_picker import ModelPicker
+from ...errors import InvalidRequest
+from ...events import Token
+from ...library.atomic import atomic_write_text
+from ...requests import ChatMessage, TextRequest
+from ..model_picker import ModelPicker
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 

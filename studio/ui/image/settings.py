@@ -5,7 +5,7 @@ tab (top row); the rest is this widget: size with aspect presets at the model's 
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
 "PNG info" drop zone. Picking a catalog model applies its recommended defaults. Filling the fields
-back from a saved image or a PNG's metadata is :mod:`studio.ui.image_restore`.
+back from a saved image or a PNG's metadata is :mod:`studio.ui.image.restore`.
 """
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..requests import MAX_SEED, SCHEDULERS, ImageRequest
-from .image_settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
-from .image_widgets import DropFrame, InitImageBox, read_qimage
-from .model_picker import ModelPicker
+from ...requests import MAX_SEED, SCHEDULERS, ImageRequest
+from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from .widgets import DropFrame, InitImageBox, read_qimage
+from ..model_picker import ModelPicker
 
 MODEL_DEFAULT = "Model default"
 OFFLOAD_CHOICES = (

@@ -1,6 +1,6 @@
 """The Image tab's results side: the large view (live previews while denoising, then the image),
 the shown image's parameters, its action buttons and the gallery strip
-(:class:`~studio.ui.gallery.Gallery`).
+(:class:`~studio.ui.image.gallery.Gallery`).
 
 :class:`ResultPanel` shows results; it does not act on them: the buttons and the gallery's menu emit
 ``action(name, saved)`` and the tab carries it out. A saved image shows its gallery thumbnail at
@@ -16,10 +16,10 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
 
-from ..events import SavedItem
-from ..library.metadata import format_a1111
+from ...events import SavedItem
+from ...library.metadata import format_a1111
 from .gallery import ACTIONS, Gallery
-from .image_widgets import ImageView, read_qimage
+from .widgets import ImageView, read_qimage
 
 
 class _ImageSignals(QObject):
@@ -45,7 +45,7 @@ class ResultPanel(QWidget):
     """View, parameters, action buttons and gallery of the Image tab.
 
     ``showing(saved)`` when a saved image is shown with its settings (not for the empty view);
-    ``action(name, saved)``: one of :data:`~studio.ui.gallery.ACTIONS` asked for on a saved image,
+    ``action(name, saved)``: one of :data:`~studio.ui.image.gallery.ACTIONS` asked for on a saved image,
     from the buttons (on the image shown) or the gallery's context menu.
     """
 

@@ -2,7 +2,7 @@
 (a file and a weight each) and the size presets (aspect ratios at the model's native size).
 
 Qt only, no torch; the images themselves (view, drop zones, the init-image box) are in
-:mod:`studio.ui.image_widgets`.
+:mod:`studio.ui.image.widgets`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..requests import LoraSpec
+from ...requests import LoraSpec
 
 # --- size presets ---------------------------------------------------------------------------------
 

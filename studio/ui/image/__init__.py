@@ -1,0 +1,1 @@
+"""The Image tab: settings column, results side, gallery, PNG-info restore."""

@@ -1,0 +1,1 @@
+"""The Text tab: chat with a local language model."""

@@ -207,6 +207,10 @@ class MainWindow(QMainWindow):
         if model_id:
             self._models_window.select(model_id)
 
+    def current_spec(self) -> TabSpec | None:
+        key = next((k for k, w in self._tabs.items() if w is self.tabs.currentWidget()), "")
+        return self.spec(key)
+
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(message, timeout_ms)
 
@@ -218,6 +222,9 @@ class MainWindow(QMainWindow):
         if self._models_window is None:
             self._models_window = ModelsWindow(self.catalog, self.downloads, self)
             self._models_window.models_changed.connect(self._refresh_pickers)
+        spec = self.current_spec()
+        if spec is not None and spec.modality:  # the models of the tab in front
+            self._models_window.show_modality(spec.modality)
         self._models_window.show()
         self._models_window.raise_()
 

@@ -226,6 +226,13 @@ class ModelsWindow(QDialog):
     def selected_entry(self) -> ModelEntry | None:
         return self._entries.get(self.selected_id())
 
+    def show_modality(self, modality: str) -> bool:
+        """Show the list of one modality ('text', 'image', …); False when there is none."""
+        if modality not in MODALITIES:
+            return False
+        self.tabs.setCurrentIndex(MODALITIES.index(modality))
+        return True
+
     def select(self, model_id: str) -> bool:
         """Show the model's tab and select its row."""
         where = self._rows.get(model_id)

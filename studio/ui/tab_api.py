@@ -75,7 +75,7 @@ class TabSpec:
     build: Callable[[TabContext], QWidget]  # the tab class (``Tab(ctx)``) or a factory
     kinds: tuple[str, ...] = ()  # the library kinds (request kinds) its open_item() opens
     accepts: frozenset[str] = frozenset()  # what other tabs may send it: TEXT, IMAGE or TEXT | IMAGE
-    modality: str = ""  # the catalog modality its model picker lists ("" = none)
+    modality: str = ""  # the catalog modality its picker lists; Models… opens on it ("" = none)
 
 
 class StudioTab:

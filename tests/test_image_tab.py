@@ -12,7 +12,6 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
-from studio.engines.base import Runtime
 from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.requests import SCHEDULERS
@@ -23,9 +22,8 @@ def make_window(tmp_path, library, model=None):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU; the tiny model is picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU; the tiny model is picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
     if model is not None:
         tab = win.tab("image")
         tab.model_picker.set_model_spec(str(model))

@@ -7,7 +7,6 @@ import json
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 

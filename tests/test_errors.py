@@ -60,3 +60,5 @@ def test_other_errors_pass_unchanged():
 
 def test_no_private_oom_helper_is_left():
     assert not hasattr(errors, "_is_oom")
+    assert errors.is_unsupported_pipeline(ValueError("AutoPipeline can't find a pipeline linked to X"))
+    assert not errors.is_unsupported_pipeline(RuntimeError("AutoPipeline can't find a pipeline"))

@@ -151,7 +151,7 @@ def test_every_sampler_runs_and_the_models_own_stays_the_default(tiny_sd, runtim
     for name in SCHEDULERS:
         events = generate(req(tiny_sd, scheduler=name, num_inference_steps=3, guidance_scale=1.5), runtime)[1]
         out = outputs(events)[0]
-        if name == "DPM++ SDE Karras" and not samplers._torchsde_available():
+        if name == "DPM++ SDE Karras" and not samplers.torchsde_available():
             assert out.params["sampler"] == "DPM++ 2M SDE Karras"
             assert any("torchsde" in getattr(e, "message", "") for e in events)
         else:

@@ -198,8 +198,9 @@ def test_pickled_model_is_refused_then_loaded_anyway_after_confirmation(qtbot, w
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as again:
         qtbot.mouseClick(tab.failure_action, Qt.MouseButton.LeftButton)
-    # with permission the file is opened, weights only: this one is not a checkpoint at all
-    assert again.args[1].kind == "invalid" and "not a readable checkpoint" in again.args[1].message
+    # with permission the file is opened, weights only: this one is no plain weights, so it stays refused
+    assert again.args[1].kind == "unsafe_file" and again.args[1].allowable is False
+    assert again.args[1].message in tab.status_label.text()
     assert not tab.failure_action.isVisible()  # no permission helps any more
     assert tab.build_request().allow_pickle is True  # a Yes holds for that file for the session
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile
+from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile, is_unsupported_pipeline
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel, check_pickle_allowed, is_pickle
 
@@ -328,7 +328,7 @@ def _load(
                 str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
             )
         except ValueError as exc:
-            if "AutoPipeline can't find a pipeline" in str(exc) or "not supported" in str(exc):
+            if is_unsupported_pipeline(exc):
                 raise InvalidRequest(f"'{model.label}' is not a text-to-image pipeline Studio can run ({exc}).") from None
             raise
     elif model.format == "single_file":

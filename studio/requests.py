@@ -276,26 +276,45 @@ class SpeechRequest(_Request):
 
 @dataclass(frozen=True)
 class MusicRequest(_Request):
-    """Text to music."""
+    """Text to music (MusicGen), optionally following a melody or continuing a clip."""
 
     kind: ClassVar[str] = "music"
 
     prompt: str
-    model: str = ""
-    duration_s: float = 10.0  # 1 … 300
-    guidance_scale: float = 3.0  # 0 … 20
+    model: str = ""  # catalog id, hub id or local folder; "" = musicgen-small
+    duration_s: float = 10.0  # 1 … 300 seconds of new music; past the model's window it is made window by window
+    guidance_scale: float = 3.0  # 0 … 20 (classifier-free guidance); ≤ 1 turns it off
     temperature: float = 1.0  # 0.05 … 5
-    top_k: int = 250  # 0 … 2048
-    seed: int | None = None
-    melody: str = ""  # optional melody-conditioning clip
+    top_k: int = 250  # 0 … 2048; 0 disables top-k
+    top_p: float = 0.0  # 0 … 1; 0 disables nucleus sampling
+    seed: int | None = None  # None: random; variation i uses seed + i
+    melody: str = ""  # audio file whose melody (chroma) guides a melody model
+    continue_from: str = ""  # audio file to continue (the clip is the model's prompt)
+    variations: int = 1  # 1 … 8 clips, seeds seed, seed + 1, …
+    window_keep_s: float = 12.0  # 0 … 29: seconds of each window kept as the prompt of the next
 
     def validate(self) -> None:
-        _check_text("prompt", self.prompt, required=True)
+        _check_text("prompt", self.prompt, required=not self.continue_from)
+        _check(
+            isinstance(self.duration_s, (int, float)) and not isinstance(self.duration_s, bool),
+            f"duration must be a number of seconds (got {self.duration_s!r}).",
+        )
         _check_range("duration", self.duration_s, 1.0, 300.0)
         _check_range("guidance", self.guidance_scale, 0.0, 20.0)
         _check_range("temperature", self.temperature, 0.05, 5.0)
-        _check(0 <= self.top_k <= 2048, f"top-k must be from 0 to 2048 (got {self.top_k}).")
+        _check(
+            isinstance(self.top_k, int) and 0 <= self.top_k <= 2048,
+            f"top-k must be a whole number from 0 (off) to 2048 (got {self.top_k!r}).",
+        )
+        _check_range("top-p", self.top_p, 0.0, 1.0)
         _check_seed(self.seed)
+        for name, value in (("melody", self.melody), ("continue from", self.continue_from)):
+            _check(isinstance(value, str), f"{name} must be the path of an audio file (got {value!r}).")
+        _check(
+            isinstance(self.variations, int) and 1 <= self.variations <= 8,
+            f"variations must be a whole number from 1 to 8 (got {self.variations!r}).",
+        )
+        _check_range("window keep", self.window_keep_s, 0.0, 29.0)
 
 
 Request = TextRequest | ImageRequest | InpaintRequest | SpeechRequest | MusicRequest

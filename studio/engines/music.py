@@ -15,7 +15,6 @@ Cancel keeps the finished windows as a partial result that says so.
 from __future__ import annotations
 
 import math
-import queue
 import secrets
 import time
 from collections.abc import Callable, Generator
@@ -69,8 +68,8 @@ def plan_windows(total: int, window: int, keep: int, first_prompt: int = 0) -> l
 class _StepWatch:
     """StoppingCriteria: counts steps, keeps the token stream, stops every row once cancel is set."""
 
-    def __init__(self, cancel: CancelToken, on_step: Callable[[], None]) -> None:
-        self.cancel = cancel
+    def __init__(self, loop: _WindowLoop, on_step: Callable[[], None]) -> None:
+        self.loop = loop
         self.on_step = on_step
         self.stream = None
 
@@ -79,7 +78,7 @@ class _StepWatch:
 
         self.stream = input_ids  # generate builds a new tensor each step: holding it is free
         self.on_step()
-        return torch.full((input_ids.shape[0],), self.cancel.cancelled, dtype=torch.bool, device=input_ids.device)
+        return torch.full((input_ids.shape[0],), self.loop.stopped, dtype=torch.bool, device=input_ids.device)
 
 
 @dataclass
@@ -169,7 +168,7 @@ class MusicEngine:
                 "partial": partial,
                 "variation": index,
             }
-            yield Output("audio", (audio, mm.sample_rate), params, index=index)
+            yield Output("audio/flac", (audio, mm.sample_rate), params, index=index)
             saved += 1
             if cancel.cancelled:
                 break
@@ -231,52 +230,52 @@ class MusicEngine:
         )
 
     def _variation(self, mm, inputs, windows, seed, index, cancel, runtime, done_before, total_steps, t0):
-        """Yields progress and window previews; returns (audio, frames made, windows finished) or None."""
-        events: queue.Queue = queue.Queue()
-        work = _WindowLoop(mm, inputs, windows, seed, cancel, events)
-        running = runtime.compute.submit(work)
+        """Yields progress and window previews; returns (audio, frames made, windows finished) or None.
+
+        The stream gets its own token, set only when this generator is closed early: the person's
+        Cancel (``cancel``) stops the windows but lets the finished ones come back as a result.
+        """
+        stop = CancelToken()
+        stream = runtime.compute.stream(_WindowLoop(mm, inputs, windows, seed, (cancel, stop)), stop)
         steps = 0
         last = float("-inf")
-        result = None
         try:
             while True:
-                kind, payload = events.get()
+                try:
+                    kind, payload = next(stream)
+                except StopIteration as end:
+                    return end.value
                 if kind == "step":
                     steps += 1
                     now = time.perf_counter()
-                    if now - last >= 0.1 or steps == 1:
+                    if now - last >= 0.1 or steps == 1:  # progress bars need ≤ 10 Hz
                         last = now
                         done = done_before + steps
                         rate = done / max(now - t0, 1e-6)
                         yield Progress(done, total_steps, "generate", eta_s=(total_steps - done) / rate)
-                elif kind == "window":
+                else:  # a finished window: (audio, number)
                     audio, number = payload
                     yield Preview(audio=audio, sample_rate=mm.sample_rate, step=number, index=index)
-                elif kind == "done":
-                    result = payload
-                    break
-                else:  # "error"
-                    raise payload
         finally:
-            if result is None and kind != "error":  # the consumer left early: stop generating too
-                cancel.cancel()
-            running.result()
-        return result
+            stream.close()  # closed early: sets `stop`, waits until the compute thread is free
 
 
 class _WindowLoop:
     """The compute-thread side of one variation: windows, previews, the final decode."""
 
     def __init__(self, mm: MusicModel, inputs: _Inputs, windows: list[Window], seed: int,
-                 cancel: CancelToken, events: queue.Queue) -> None:
+                 tokens: tuple[CancelToken, ...]) -> None:
         self.mm, self.inputs, self.windows, self.seed = mm, inputs, windows, seed
-        self.cancel, self.events = cancel, events
+        self.tokens = tokens
+        self.emit: Callable[[Any], None] = lambda item: None
 
-    def __call__(self) -> None:
-        try:
-            self.events.put(("done", self._run()))
-        except BaseException as exc:  # handed to the engine thread
-            self.events.put(("error", exc))
+    @property
+    def stopped(self) -> bool:
+        return any(t.cancelled for t in self.tokens)
+
+    def __call__(self, emit: Callable[[Any], None]):
+        self.emit = emit
+        return self._run()
 
     def _run(self):
         import torch
@@ -295,10 +294,10 @@ class _WindowLoop:
                     break
                 finished += 1
                 parts.append(codes[..., window.prompt :])
-                self.events.put(("window", (as_output_audio(audio[window.prompt * mm.hop :]), number)))
+                self.emit(("window", (as_output_audio(audio[window.prompt * mm.hop :]), number)))
                 single_audio = audio if len(parts) == 1 else None
                 prompt = codes[..., codes.shape[-1] - min(inputs.keep, codes.shape[-1]) :] if inputs.keep else None
-                if self.cancel.cancelled:
+                if self.stopped:
                     break
             if finished == 0:
                 return None
@@ -331,7 +330,7 @@ class _WindowLoop:
             flat = prompt.reshape(mm.num_codebooks, -1)
             gen["decoder_input_ids"] = flat
             start_ids = torch.cat([start_ids, flat], dim=-1)
-        watch = _StepWatch(self.cancel, lambda: self.events.put(("step", None)))
+        watch = _StepWatch(self, lambda: self.emit(("step", None)))
         try:
             values = model.generate(
                 **gen,
@@ -340,7 +339,7 @@ class _WindowLoop:
                 stopping_criteria=StoppingCriteriaList([watch]),
             )
         except Exception:
-            if self.cancel.cancelled:  # a window cut short cannot be un-delayed; it is dropped anyway
+            if self.stopped:  # a window cut short cannot be un-delayed; it is dropped anyway
                 return None, None
             raise
         if watch.stream is None or watch.stream.shape[-1] < start_ids.shape[-1] + window.new + mm.delay:

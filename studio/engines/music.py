@@ -128,7 +128,7 @@ class MusicEngine:
         total_steps = steps_per_variation * request.variations
         if len(windows) > 1:
             yield Notice(
-                f"{request.duration_s:g} s is longer than the model's {window_s:.0f} s window: making it in "
+                f"{request.duration_s:g} s is longer than the model's {window_s:.3g} s window: making it in "
                 f"{len(windows)} windows, each continuing the last {inputs.keep / mm.frame_rate:g} s of the one before."
             )
 

@@ -132,3 +132,8 @@ from tests.tiny_sd import (  # noqa: E402,F401
     tiny_sd_single_file,
     tiny_vae,
 )
+
+# ---------------------------------------------------------------------------------------------
+# Tiny MusicGen models (music engine, CLI and tab tests): see tests/tiny_music.py
+# ---------------------------------------------------------------------------------------------
+from tests.tiny_music import tiny_musicgen, tiny_musicgen_melody, tiny_musicgen_stereo  # noqa: E402,F401

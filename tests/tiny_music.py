@@ -73,7 +73,15 @@ def _configs(tokenizer, *, stereo: bool):
     return text, codec, num_codebooks
 
 
-def _generation_config(model, num_codebooks: int):
+def _finish(model) -> None:
+    """Random codebook vectors (EnCodec starts them at zero, so every code would decode alike) and
+    generation settings as the hub's MusicGen checkpoints have them, with a short window."""
+    import torch
+
+    with torch.no_grad():
+        for name, buffer in model.audio_encoder.named_buffers():
+            if name.endswith("codebook.embed"):
+                buffer.copy_(torch.randn_like(buffer))
     gen = model.generation_config
     gen.decoder_start_token_id = CODEBOOK_SIZE
     gen.pad_token_id = CODEBOOK_SIZE
@@ -115,7 +123,7 @@ def build_tiny_musicgen(folder, *, stereo: bool = False) -> str:
     config.pad_token_id = CODEBOOK_SIZE
     torch.manual_seed(0)
     model = MusicgenForConditionalGeneration(config).eval()
-    _generation_config(model, num_codebooks)
+    _finish(model)
     model.save_pretrained(folder, safe_serialization=True)
     extractor = EncodecFeatureExtractor(
         feature_size=2 if stereo else 1, sampling_rate=SAMPLE_RATE, padding_value=0.0
@@ -149,6 +157,7 @@ def build_tiny_musicgen_melody(folder) -> str:
         pad_token_id=CODEBOOK_SIZE,
         bos_token_id=CODEBOOK_SIZE,
         decoder_start_token_id=CODEBOOK_SIZE,
+        initializer_factor=1.0,  # at 0.02 the one-hot chroma barely moves a 16-wide decoder
     )
     config = MusicgenMelodyConfig(
         text_encoder=text, audio_encoder=codec, decoder=decoder, num_chroma=12, chroma_length=50
@@ -157,7 +166,7 @@ def build_tiny_musicgen_melody(folder) -> str:
     config.pad_token_id = CODEBOOK_SIZE
     torch.manual_seed(0)
     model = MusicgenMelodyForConditionalGeneration(config).eval()
-    _generation_config(model, num_codebooks)
+    _finish(model)
     model.save_pretrained(folder, safe_serialization=True)
     extractor = MusicgenMelodyFeatureExtractor(
         feature_size=12, sampling_rate=SAMPLE_RATE, hop_length=HOP * 2, n_fft=256, chunk_length=2, num_chroma=12

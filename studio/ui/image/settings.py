@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...requests import MAX_SEED, SCHEDULERS, ImageRequest
+from ...requests import MAX_SEED, SCHEDULERS, ImageRequest, field_spec
 from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
@@ -47,26 +47,13 @@ OFFLOAD_CHOICES = (
 )
 AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
 
-def catalog_entry(catalog, spec: str):
-    """The catalog entry a spec names (id, hub id or local path), or None."""
-    if not spec:
-        return None
-    entry = catalog.get(spec)
-    if entry is not None:
-        return entry
-    for e in catalog.entries("image"):
-        if (e.repo_id and e.repo_id == spec) or (e.path and e.path == spec):
-            return e
-    return None
-
-
 def native_base(catalog, spec: str) -> int:
     """The side of the square a model was trained at: 1024 for SDXL base, else 512.
 
     Catalog entries say it through their defaults or family; for folders, ``model_index.json``
     names the pipeline class; for single files the name is the only hint (…xl…).
     """
-    entry = catalog_entry(catalog, spec)
+    entry = catalog.find(spec, "image")
     if entry is not None:
         w, h = entry.defaults.get("width"), entry.defaults.get("height")
         if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
@@ -363,9 +350,14 @@ class ImageSettings(QWidget):
         """A catalog model's recommended defaults apply when it is picked. Any other model gets
         generic ones (25 steps, CFG 7, its native size), but only in fields still holding the
         previous model's defaults: what the person typed stays."""
-        entry = catalog_entry(self.catalog, spec)
+        entry = self.catalog.find(spec, "image")
         self.base = native_base(self.catalog, spec)
-        generic = {"num_inference_steps": 25, "guidance_scale": 7.0, "width": self.base, "height": self.base}
+        generic = {
+            "num_inference_steps": field_spec(ImageRequest, "num_inference_steps").default,
+            "guidance_scale": field_spec(ImageRequest, "guidance_scale").default,
+            "width": self.base,
+            "height": self.base,
+        }
         catalog_defaults = dict(entry.defaults) if entry is not None and entry.defaults else {}
         new = {**generic, **catalog_defaults}
         current = self._values()

@@ -13,7 +13,6 @@ stops after the current window and still writes the finished windows (exit 130).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..library.outputs import output_type
 from ..requests import MusicRequest
-from .common import add_runtime_flags, positive_int, run_request
+from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
 
 AUDIO_SUFFIXES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 
@@ -33,60 +32,22 @@ def audio_out(text: str) -> Path:
     return path
 
 
-def number(text: str) -> float:
-    """A finite float (argparse's ``float`` takes 'nan' and 'inf')."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("prompt", "model", "duration_s", "guidance_scale", "temperature", "top_k", "top_p", "seed", "melody",
+          "continue_from", "variations", "window_keep_s")
 
 
 def add_parser(gen_sub) -> None:
-    defaults = MusicRequest(prompt="-")
     p = gen_sub.add_parser("music", help="text-to-music with MusicGen (melody, continuation, past 30 s)")
-    add = p.add_argument
-    add("--prompt", metavar="P", required=True, help="the music to make, e.g. 'lo-fi hip hop with warm piano, 80 bpm'")
-    add("--model", metavar="M", default="", help="catalog id, hub id or MusicGen folder (default: musicgen-small)")
-    add("--duration", metavar="S", type=number, default=defaults.duration_s,
-        help=f"seconds of new music, 1 to 300 (default {defaults.duration_s:g})")
-    add("--guidance", metavar="G", type=number, default=defaults.guidance_scale,
-        help=f"classifier-free guidance, 0 to 20 (default {defaults.guidance_scale:g})")
-    add("--temperature", metavar="T", type=number, default=defaults.temperature,
-        help=f"sampling temperature, 0.05 to 5 (default {defaults.temperature:g})")
-    add("--top-k", metavar="K", type=positive_int, default=defaults.top_k,
-        help=f"top-k sampling, 0 = off (default {defaults.top_k})")
-    add("--top-p", metavar="P", type=number, default=defaults.top_p,
-        help="nucleus sampling, 0 = off (default 0)")
-    add("--seed", metavar="X", type=positive_int, default=None, help="same seed and settings, same music")
-    add("--melody", metavar="FILE", default="", help="an audio file whose melody to follow (melody models)")
-    add("--continue", metavar="FILE", dest="continue_from", default="",
-        help="an audio clip to continue: the result is the clip followed by the new music")
-    add("--variations", metavar="N", type=positive_int, default=1, help="clips with seeds X, X+1 … (1 to 8)")
-    add("--window-keep", metavar="S", type=number, default=defaults.window_keep_s,
-        help=f"past the model's window: seconds kept as the next window's prompt (default {defaults.window_keep_s:g})")
-    add("--out", metavar="FILE.wav", type=audio_out, required=True, help="the file to write (.wav, .flac or .ogg)")
+    add_request_arguments(p, MusicRequest, FIELDS)
+    p.add_argument("--out", metavar="FILE.wav", type=audio_out, required=True,
+                   help="the file to write (.wav, .flac or .ogg); FILE-0, FILE-1 … with variations")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    request = MusicRequest(
-        prompt=args.prompt,
-        model=args.model,
-        duration_s=args.duration,
-        guidance_scale=args.guidance,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        melody=args.melody,
-        continue_from=args.continue_from,
-        variations=args.variations,
-        window_keep_s=args.window_keep,
-    )
+    request = MusicRequest(**request_kwargs_from_args(MusicRequest, args, FIELDS))
     media = AUDIO_SUFFIXES[args.out.suffix.lower()]
     written: list[Path] = []
     line_open = False

@@ -264,14 +264,19 @@ class SpeechRequest(_Request):
     model: str = ""  # "" = the bundled Piper voice
     speaker: str = ""  # multi-speaker models
     language: str = ""  # multilingual models (e.g. 'en')
-    speaker_wav: str = ""  # voice-cloning reference clip (XTTS)
+    speaker_wav: str = ""  # voice-cloning reference clip (XTTS, YourTTS): WAV/FLAC/OGG/MP3, any rate
     speed: float = 1.0  # 0.5 … 2.0
-    seed: int | None = None
+    seed: int | None = None  # models that sample (VITS noise, XTTS); None: random, recorded
+    sentence_pause_s: float = 0.3  # silence between sentences, 0 … 5 s
+    paragraph_pause_s: float = 0.8  # silence between paragraphs, 0 … 5 s
+    allow_pickle: bool = False  # load a model that coqui unpickles in full (Bark) only when confirmed
 
     def validate(self) -> None:
         _check_text("text", self.text, required=True)
         _check_range("speed", self.speed, 0.5, 2.0)
         _check_seed(self.seed)
+        _check_range("sentence pause", self.sentence_pause_s, 0.0, 5.0)
+        _check_range("paragraph pause", self.paragraph_pause_s, 0.0, 5.0)
 
 
 @dataclass(frozen=True)

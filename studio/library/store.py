@@ -14,7 +14,6 @@ temp file and renamed, so a file in the library is always complete.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..events import Output, SavedItem
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -103,17 +102,13 @@ class Library:
         return self._index(item_id, "image", path, params, job_id)
 
     def save_audio(self, audio, sample_rate: int, params: dict, *, job_id: str = "") -> SavedItem:
-        import soundfile
+        """A clip as WAV with its parameters in the file's own tags (see :mod:`studio.library.audio`)."""
+        from .audio import encode
 
-        item_id, path = self._new_path(params.get("kind", "audio"), ".wav")
-
-        def write(f) -> None:
-            buf = io.BytesIO()
-            soundfile.write(buf, audio, sample_rate, format="WAV", subtype="PCM_16")
-            f.write(buf.getvalue())
-
-        atomic_write(path, write)
-        return self._index(item_id, params.get("kind", "audio"), path, params, job_id)
+        kind = params.get("kind", "audio")
+        item_id, path = self._new_path(kind, ".wav")
+        atomic_write_bytes(path, encode(audio, sample_rate, params, ".wav"))
+        return self._index(item_id, kind, path, params, job_id)
 
     def save_text(self, text: str, params: dict, *, job_id: str = "") -> SavedItem:
         item_id, path = self._new_path("text", ".md")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
+from . import coqui_zoo
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -44,6 +45,21 @@ def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def is_coqui_config(config_file: Path) -> bool:
+    """A coqui-tts ``config.json``: a ``model`` name and an ``audio`` section (transformers configs have
+    ``model_type``/``architectures`` instead)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(config, dict)
+        and isinstance(config.get("model"), str)
+        and isinstance(config.get("audio"), dict)
+        and "architectures" not in config
+    )
+
+
 def detect_format(path: Path) -> str:
     """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
     if path.is_file():
@@ -52,13 +68,15 @@ def detect_format(path: Path) -> str:
             return "gguf"
         if suffix == ".onnx":
             return "piper"
+        if suffix in (".pth", ".pt") and is_coqui_config(path.parent / "config.json"):
+            return "coqui"
         if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
             return "single_file"
         return "unknown"
     if (path / "model_index.json").exists():
         return "diffusers"
     if (path / "config.json").exists():
-        return "transformers"
+        return "coqui" if is_coqui_config(path / "config.json") else "transformers"
     if any(path.glob("*.gguf")):
         return "gguf"
     return "unknown"
@@ -137,6 +155,8 @@ def resolve(
     path = Path(spec).expanduser()
     if path.exists():
         return _from_path(path, modality)
+    if coqui_zoo.is_zoo_name(spec):
+        return _from_coqui_name(spec, modality, catalog, offline, download)
     looks_like_path = (
         spec.startswith(("/", ".", "~", "\\"))
         or spec.count("/") > 1
@@ -165,7 +185,7 @@ def resolve(
     )
 
 
-def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> ResolvedModel:
+def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catalog: Catalog | None = None) -> ResolvedModel:
     if entry.source == "bundled":
         path = bundled_path(entry)
         if path is None:
@@ -173,6 +193,9 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                 f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
             )
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
+    elif entry.source == "coqui":  # a coqui-tts model name, kept in coqui's own folder
+        resolved = _from_coqui_name(entry.repo_id, modality, catalog or Catalog(), offline, download)
+        return ResolvedModel(entry.id, resolved.path, "coqui", entry.modality, entry.name, entry)
     elif entry.source == "local":
         path = Path(entry.path)
         if not path.exists():
@@ -180,6 +203,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
         resolved = ResolvedModel(entry.id, path, entry.format or detect_format(path), entry.modality, entry.name, entry)
     else:
         path = hub_snapshot(entry.repo_id)
+        if path is not None and entry.filename:  # one file of a shared repo (a Piper voice of piper-voices)
+            path = path / entry.filename if (path / entry.filename).exists() else None
         if path is None:
             if offline or download is None:
                 raise NotDownloaded(
@@ -187,8 +212,26 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                     + (" when you are online (Studio is offline now)." if offline else ".")
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
+            if entry.filename:
+                path = path / entry.filename
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
     return _check_kind(resolved, modality)
+
+
+def _from_coqui_name(spec: str, modality: str, catalog: Catalog, offline: bool, download) -> ResolvedModel:
+    """``tts_models/<lang>/<dataset>/<model>``: coqui's own model folder, fetched by coqui when online."""
+    alias = coqui_zoo.HUB_ALIASES.get(spec)
+    if alias and catalog.get(alias) is not None:
+        return _from_entry(catalog.get(alias), modality, offline, download)
+    folder = coqui_zoo.downloaded(spec)
+    if folder is None:
+        if offline or download is None:
+            raise NotDownloaded(
+                f"The coqui model '{spec}' is not downloaded"
+                + (" and Studio is offline: run it once while online." if offline else ".")
+            )
+        folder = coqui_zoo.download(spec)
+    return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)
 
 
 def readable_format(path: Path) -> str:
@@ -197,7 +240,8 @@ def readable_format(path: Path) -> str:
     if fmt == "unknown":
         raise ModelNotFound(
             f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
-            "transformers folder (config.json) or a diffusers folder (model_index.json)."
+            "transformers folder (config.json), a diffusers folder (model_index.json) or a coqui model "
+            "(model.pth with config.json)."
         )
     return fmt
 

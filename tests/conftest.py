@@ -132,3 +132,6 @@ from tests.tiny_sd import (  # noqa: E402,F401
     tiny_sd_single_file,
     tiny_vae,
 )
+
+# Tiny coqui VITS voices (speech engine, CLI and tab tests): see tests/tiny_tts.py
+from tests.tiny_tts import tiny_vits  # noqa: E402,F401

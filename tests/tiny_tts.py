@@ -60,6 +60,7 @@ def build_tiny_vits(folder: str | Path, *, speakers: tuple[str, ...] = (), seed:
     config.audio.win_length = 256
     config.audio.hop_length = 256
     config.audio.num_mels = 20
+    config.audio.do_trim_silence = False  # random weights: the trimmer would cut at random places
     torch.manual_seed(seed)
     if speakers:
         (folder / "speakers.json").write_text(json.dumps({s: i for i, s in enumerate(speakers)}))
@@ -72,3 +73,12 @@ def build_tiny_vits(folder: str | Path, *, speakers: tuple[str, ...] = (), seed:
     torch.save({"model": model.state_dict()}, folder / "model.pth")
     config.save_json(str(folder / "config.json"))
     return folder
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_vits(tmp_path_factory) -> Path:
+    """A two-speaker tiny VITS folder (model.pth + config.json + speakers.json)."""
+    return build_tiny_vits(tmp_path_factory.mktemp("tiny-vits"), speakers=("alice", "bob"))

@@ -140,6 +140,10 @@ class SpeechEngine:
         if request.speed != 1.0 and not voice.speed_supported:
             yield Notice(f"'{model.label}' has no speed control; speaking at normal speed.")
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        if not voice.seedable:
+            if request.seed is not None:
+                yield Notice(f"'{model.label}' cannot be seeded: each run sounds slightly different.")
+            seed = None
 
         # 4. Text: drop what the voice cannot say, then chunk within the model's limit.
         text = request.text
@@ -160,7 +164,8 @@ class SpeechEngine:
 
         with tempfile.TemporaryDirectory(prefix="studio-speech-") as tmp:
             clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp)) if request.speaker_wav else ("", 0.0)
-            runtime.compute.call(voice.seed, seed)
+            if seed is not None:
+                runtime.compute.call(voice.seed, seed)
 
             # 5. Say it, chunk by chunk.
             pieces: list[np.ndarray] = []

@@ -56,10 +56,8 @@ def _sentence_ends(paragraph: str) -> Iterable[int]:
                     continue
             elif len(token) == 1 and token.isalpha() and before[-1:].isupper():
                 continue  # an initial: "J. R. R. Tolkien"
-            elif re.fullmatch(r"(\w\.)+\w", token):
-                continue  # "U.S." style dotted initialisms inside a sentence
-            if after[:1].islower():
-                continue  # "… 3 p.m. and then …": a lower-case word never starts a sentence
+            elif re.fullmatch(r"(\w\.)+\w", token) and not after[:1].isupper():
+                continue  # "3 p.m. and", "the U.S. economy": dotted abbreviations inside a sentence
         yield m.end()
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class Voice:
     sample_rate = 0
     can_clone = False
     speed_supported = True
+    seedable = True  # a seed makes the sampling repeatable
 
     def __init__(self) -> None:
         self.speakers: tuple[str, ...] = ()
@@ -103,6 +105,8 @@ def _piper_language(config: dict) -> str:
 
 class PiperVoiceBackend(Voice):
     engine = "piper"
+    # the ONNX graph draws its noise with RandomNormalLike, which onnxruntime.set_seed does not fix
+    seedable = False
 
     def __init__(self, onnx: Path, use_cuda: bool = False) -> None:
         super().__init__()
@@ -121,11 +125,6 @@ class PiperVoiceBackend(Voice):
 
     def unsayable(self, text: str, language: str) -> list[str]:
         return unsayable(text, self.espeak_language)
-
-    def seed(self, seed: int) -> None:
-        import onnxruntime
-
-        onnxruntime.set_seed(int(seed))  # the ONNX graph draws its noise from onnxruntime's generator
 
     def say(self, text: str, *, speaker: str, language: str, clip: str, speed: float) -> np.ndarray:
         from piper import SynthesisConfig
@@ -225,7 +224,13 @@ class CoquiVoiceBackend(Voice):
         self.kind = str(config.get("model", "")).lower()
         checkpoint = coqui_checkpoint(model.path, config)
         folder = model.path if model.path.is_dir() else model.path.parent
-        self.tts = TTS(model_path=str(checkpoint), config_path=str(folder / "config.json"), progress_bar=False)
+        try:
+            self.tts = TTS(model_path=str(checkpoint), config_path=str(folder / "config.json"), progress_bar=False)
+        except pickle.UnpicklingError:
+            raise UnsafeModelFile(
+                f"'{model.label}' holds Python objects besides weights, which could run code when loaded; "
+                "Studio loads coqui checkpoints as weights only. Use the model's original files."
+            ) from None
         if device != "cpu":
             self.tts.to(device)
         synth = self.tts.synthesizer

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import image, models, text
+    from . import image, models, speech, text
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)
+    speech.add_parser(gen_sub)
     models.add_parser(sub)
     return parser
 

@@ -137,3 +137,5 @@ from tests.tiny_sd import (  # noqa: E402,F401
 # Tiny MusicGen models (music engine, CLI and tab tests): see tests/tiny_music.py
 # ---------------------------------------------------------------------------------------------
 from tests.tiny_music import tiny_musicgen, tiny_musicgen_melody, tiny_musicgen_stereo  # noqa: E402,F401
+# Tiny coqui VITS voices (speech engine, CLI and tab tests): see tests/tiny_tts.py
+from tests.tiny_tts import tiny_vits  # noqa: E402,F401

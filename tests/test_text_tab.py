@@ -28,6 +28,23 @@ def window(qtbot, tmp_path, library, tiny_llm):
     win.close()
 
 
+def transcript_blocks(tab) -> list[tuple[str, bool]]:
+    """(text, any of it bold) of each non-empty block of the transcript document."""
+    from PySide6.QtGui import QFont
+
+    out = []
+    block = tab.transcript.document().begin()
+    while block.isValid():
+        if block.text().strip():
+            bold, it = False, block.begin()
+            while not it.atEnd():
+                bold = bold or it.fragment().charFormat().fontWeight() >= QFont.Weight.Bold
+                it += 1
+            out.append((block.text(), bold))
+        block = block.next()
+    return out
+
+
 def send(qtbot, tab, text):
     qtbot.keyClicks(tab.input, text)
     qtbot.mouseClick(tab.send_button, Qt.MouseButton.LeftButton)
@@ -63,6 +80,13 @@ def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
     window.jobs.job_token.connect(lambda j, t: counts.append(t.count))
     send(qtbot, tab, "hello world")
     qtbot.waitUntil(lambda: len(counts) >= 3, timeout=60_000)
+    # while it streams, the reply is a plain block of its own under the "Assistant" heading
+    blocks = transcript_blocks(tab)
+    heading = max(i for i, (text, _) in enumerate(blocks) if text == "Assistant")
+    assert blocks[heading][1] is True  # the heading is bold
+    streamed = blocks[heading + 1 :]
+    assert streamed and "".join(text for text, _ in streamed).strip()
+    assert not any(bold for _, bold in streamed)
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=30_000):
         qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
     assert counts[-1] < 5000

@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import image, models, music, text
+    from . import image, models, music, speech, text
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)
     music.add_parser(gen_sub)
+    speech.add_parser(gen_sub)
     models.add_parser(sub)
     return parser
 

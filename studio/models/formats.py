@@ -25,6 +25,21 @@ KIND_WORDS = {
 }
 
 
+def is_coqui_config(config_file: Path) -> bool:
+    """A coqui-tts ``config.json``: a ``model`` name and an ``audio`` section (transformers configs have
+    ``model_type``/``architectures`` instead)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(config, dict)
+        and isinstance(config.get("model"), str)
+        and isinstance(config.get("audio"), dict)
+        and "architectures" not in config
+    )
+
+
 def detect_format(path: Path) -> str:
     """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
     if path.is_file():
@@ -33,13 +48,15 @@ def detect_format(path: Path) -> str:
             return "gguf"
         if suffix == ".onnx":
             return "piper"
+        if suffix in (".pth", ".pt") and is_coqui_config(path.parent / "config.json"):
+            return "coqui"
         if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
             return "single_file"
         return "unknown"
     if (path / "model_index.json").exists():
         return "diffusers"
     if (path / "config.json").exists():
-        return "transformers"
+        return "coqui" if is_coqui_config(path / "config.json") else "transformers"
     if any(path.glob("*.gguf")):
         return "gguf"
     return "unknown"
@@ -77,6 +94,7 @@ def readable_format(path: Path) -> str:
     if fmt == "unknown":
         raise ModelNotFound(
             f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
-            "transformers folder (config.json) or a diffusers folder (model_index.json)."
+            "transformers folder (config.json), a diffusers folder (model_index.json) or a coqui model "
+            "(model.pth with config.json)."
         )
     return fmt

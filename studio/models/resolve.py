@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
+from . import coqui_zoo
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
 from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -82,6 +83,8 @@ def resolve(
     path = Path(spec).expanduser()
     if path.exists():
         return _from_path(path, modality)
+    if coqui_zoo.is_zoo_name(spec):
+        return _from_coqui_name(spec, modality, catalog, offline, download)
     looks_like_path = (
         spec.startswith(("/", ".", "~", "\\"))
         or spec.count("/") > 1
@@ -111,7 +114,7 @@ def resolve(
     )
 
 
-def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> ResolvedModel:
+def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catalog: Catalog | None = None) -> ResolvedModel:
     if entry.source == "bundled":
         path = bundled_path(entry)
         if path is None:
@@ -119,6 +122,9 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                 f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
             )
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
+    elif entry.source == "coqui":  # a coqui-tts model name, kept in coqui's own folder
+        resolved = _from_coqui_name(entry.repo_id, modality, catalog or Catalog(), offline, download)
+        return ResolvedModel(entry.id, resolved.path, "coqui", entry.modality, entry.name, entry)
     elif entry.source == "local":
         path = Path(entry.path)
         if not path.exists():
@@ -126,6 +132,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
         resolved = ResolvedModel(entry.id, path, entry.format or detect_format(path), entry.modality, entry.name, entry)
     else:
         path = hub_snapshot(entry.repo_id)
+        if path is not None and entry.filename:  # one file of a shared repo (a Piper voice of piper-voices)
+            path = path / entry.filename if (path / entry.filename).exists() else None
         if path is None:
             if offline or download is None:
                 raise NotDownloaded(
@@ -134,8 +142,26 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                     entry.id,
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
+            if entry.filename:
+                path = path / entry.filename
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
     return _check_kind(resolved, modality)
+
+
+def _from_coqui_name(spec: str, modality: str, catalog: Catalog, offline: bool, download) -> ResolvedModel:
+    """``tts_models/<lang>/<dataset>/<model>``: coqui's own model folder, fetched by coqui when online."""
+    alias = coqui_zoo.HUB_ALIASES.get(spec)
+    if alias and catalog.find(alias) is not None:
+        return _from_entry(catalog.find(alias), modality, offline, download)
+    folder = coqui_zoo.downloaded(spec)
+    if folder is None:
+        if offline or download is None:
+            raise NotDownloaded(
+                f"The coqui model '{spec}' is not downloaded"
+                + (" and Studio is offline: run it once while online." if offline else ".")
+            )
+        folder = coqui_zoo.download(spec)
+    return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)
 
 
 def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:

@@ -312,5 +312,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.downloads.shutdown()
+        if self._models_window is not None:
+            self._models_window.deleter.wait()  # a model being deleted is deleted completely
         self.worker_stopped = self.jobs.shutdown(wait_ms=5000)
         super().closeEvent(event)

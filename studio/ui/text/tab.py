@@ -6,7 +6,7 @@ import json
 import uuid
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -276,7 +276,7 @@ class TextTab(QWidget, StudioTab):
         self._reply_parts.append(token.text)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(token.text)
+        cursor.insertText(token.text, QTextCharFormat())  # plain, whatever the format before it
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self.stats_label.setText(
             f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
@@ -344,6 +344,8 @@ class TextTab(QWidget, StudioTab):
         self.transcript.setMarkdown("\n\n---\n\n".join(blocks))
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        if streaming:  # the reply streams into its own plain block, under the bold heading
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         self.transcript.setTextCursor(cursor)
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
 

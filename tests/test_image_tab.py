@@ -23,9 +23,8 @@ def make_window(tmp_path, library, model=None):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU; the tiny model is picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU; the tiny model is picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
     if model is not None:
         tab = win.tab("image")
         tab.model_picker.set_model_spec(str(model))

@@ -16,20 +16,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InvalidRequest
 from ..events import Output, Progress
-from ..library.atomic import atomic_write_bytes
-from ..library.outputs import output_type
+from ..library import audio as audio_io
 from ..requests import MusicRequest
 from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
 
-AUDIO_SUFFIXES = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 
 
 def audio_out(text: str) -> Path:
-    path = Path(text)
-    if path.suffix.lower() not in AUDIO_SUFFIXES:
-        raise argparse.ArgumentTypeError(f"--out must end in .wav, .flac or .ogg (got {text!r})")
-    return path
+    try:
+        audio_io.format_for(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
 
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
@@ -48,7 +48,6 @@ def add_parser(gen_sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     request = MusicRequest(**request_kwargs_from_args(MusicRequest, args, FIELDS))
-    media = AUDIO_SUFFIXES[args.out.suffix.lower()]
     written: list[Path] = []
     line_open = False
 
@@ -65,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
             line_open = True
         elif isinstance(ev, Output):
             path = target(ev.index)
-            atomic_write_bytes(path, output_type(media).encode(ev.data, ev.params))
+            audio, rate = ev.data
+            audio_io.export(path, audio, rate, ev.params)
             written.append(path)
 
     try:

@@ -108,32 +108,22 @@ def load_music_model(resolved: ResolvedModel, choice: DeviceChoice) -> MusicMode
 
 def read_clip(path: str, what: str, sample_rate: int, channels: int) -> np.ndarray:
     """An audio file as float32 ``(channels, samples)`` at ``sample_rate``; clear errors for bad files."""
-    import soundfile
+    from ..library import audio as audio_io
 
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise InvalidRequest(f"The {what} file was not found: {path}")
     try:
-        data, rate = soundfile.read(str(p), dtype="float32", always_2d=True)
-    except Exception:  # libsndfile says "format not recognised", "unexpected end of file", …
-        raise InvalidRequest(
-            f"The {what} file '{p.name}' is not audio Studio can read (use WAV, FLAC, OGG or MP3)."
-        ) from None
-    if data.size == 0:
-        raise InvalidRequest(f"The {what} file '{p.name}' holds no audio.")
+        data, rate = audio_io.read(path)
+    except audio_io.AudioFileError as exc:  # missing, truncated, not audio, empty
+        raise InvalidRequest(f"The {what} file: {exc}") from None
+    name = Path(path).name
     if not np.isfinite(data).all():
-        raise InvalidRequest(f"The {what} file '{p.name}' holds invalid samples (NaN or infinity).")
+        raise InvalidRequest(f"The {what} file '{name}' holds invalid samples (NaN or infinity).")
     if float(np.abs(data).max()) < SILENCE_PEAK:
-        raise InvalidRequest(f"The {what} file '{p.name}' is silent: pick a clip with sound in it.")
-    clip = data.T  # (channels, samples)
-    if clip.shape[0] != channels:  # mono model: mix down; stereo model: copy the one channel
-        clip = clip.mean(axis=0, keepdims=True) if channels == 1 else np.repeat(clip[:1], channels, axis=0)
-    if rate != sample_rate:
-        import torch
-        import torchaudio.functional as F
-
-        clip = F.resample(torch.from_numpy(np.ascontiguousarray(clip)), rate, sample_rate).numpy()
-    return np.ascontiguousarray(clip, dtype=np.float32)
+        raise InvalidRequest(f"The {what} file '{name}' is silent: pick a clip with sound in it.")
+    frames = data[:, None] if data.ndim == 1 else data
+    if frames.shape[1] != channels:  # mono model: mix down; stereo model: copy the one channel
+        frames = frames.mean(axis=1, keepdims=True) if channels == 1 else np.repeat(frames[:, :1], channels, axis=1)
+    frames = audio_io.resample(frames, rate, sample_rate)
+    return np.ascontiguousarray(frames.T, dtype=np.float32)  # (channels, samples)
 
 
 def loop_segment(clip: np.ndarray, start: int, length: int) -> np.ndarray:

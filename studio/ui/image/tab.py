@@ -233,7 +233,7 @@ class ImageTab(QWidget, StudioTab):
                 )
                 return None
         try:
-            job_id = self.jobs.submit(self.build_request())
+            job_id = self.jobs.submit(self.build_request()).id
         except InvalidRequest as exc:
             self._warn(str(exc))
             return None
@@ -348,12 +348,12 @@ class ImageTab(QWidget, StudioTab):
         kept = f"; kept {n} finished image{'s' if n != 1 else ''}" if n else ""
         self._end(job_id, f"Cancelled{kept}.", "Cancelled")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
+    @Slot(str, object)
+    def _on_failed(self, job_id: str, message) -> None:
         if job_id not in self.pending:
             return
         self._end(job_id, "", "Failed")
-        self._warn(message)  # the settings stay as they were, to fix and retry
+        self._warn(str(message))  # the settings stay as they were, to fix and retry
 
     def _end(self, job_id: str, message: str, bar: str) -> None:
         self.pending.remove(job_id)

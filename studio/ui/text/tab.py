@@ -231,7 +231,7 @@ class TextTab(QWidget, StudioTab):
     def _submit(self, text: str) -> bool:
         try:
             request = self.build_request(text)
-            job_id = self.jobs.submit(request)
+            job_id = self.jobs.submit(request).id
         except InvalidRequest as exc:
             self.status_label.setText(f"⚠ {exc}")
             return False
@@ -292,8 +292,8 @@ class TextTab(QWidget, StudioTab):
         if job_id == self.current_job:
             self._end_turn(result, "Stopped.")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
+    @Slot(str, object)
+    def _on_failed(self, job_id: str, message) -> None:
         if job_id != self.current_job:
             return
         self.current_job = None

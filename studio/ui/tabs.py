@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from .audio.music_tab import MusicTab
 from .image.tab import ImageTab
 from .tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
 from .text.tab import TextTab
@@ -49,7 +50,7 @@ TABS: tuple[TabSpec, ...] = (
         placeholder("Speech: text to speech with the bundled Piper voice and Coqui XTTS arrives in the next release."),
         kinds=("speech",),
     ),
-    TabSpec("music", "Music", placeholder("Music: text to music with MusicGen arrives in a later release."), kinds=("music",)),
+    TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
     TabSpec(
         "canvas",
         "Canvas",

@@ -28,7 +28,7 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     tab = window.tab("music")
     window.show_tab("music")
     qtbot.keyClicks(tab.prompt, "lo-fi hip hop with warm piano")
-    tab.numbers["duration_s"].setValue(2.0)  # past the tiny model's 1.2 s window: two windows
+    tab.numbers["duration_s"].setValue(2.5)  # past the tiny model's 2.04 s window: two windows
     tab.numbers["window_keep_s"].setValue(1.0)
     tab.random_seed.setChecked(False)
     tab.seed.setValue(77)
@@ -36,12 +36,12 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
         qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled()
     samples, rate = tab.panel.clip()
-    assert rate == SAMPLE_RATE and len(samples) == 2 * SAMPLE_RATE  # the whole piece, to the sample
+    assert rate == SAMPLE_RATE and len(samples) == 2.5 * SAMPLE_RATE  # the whole piece, to the sample
     assert tab.panel.export_button.isEnabled() and tab.results.count() == 1
     assert tab.seed_label.text() == "Seed: 77"
 
     (saved,) = library.items(kind="music")
-    assert saved.path.suffix == ".flac" and saved.params["seed"] == 77 and saved.params["duration_s"] == 2.0
+    assert saved.path.suffix == ".flac" and saved.params["seed"] == 77 and saved.params["duration_s"] == 2.5
 
     # History → the Music tab, with the clip and its settings back
     tab.prompt.clear()
@@ -51,8 +51,8 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     assert window.open_saved(saved)
     assert window.tabs.currentWidget() is tab
     assert tab.prompt.toPlainText() == "lo-fi hip hop with warm piano"
-    assert tab.numbers["duration_s"].value() == 2.0
-    assert len(tab.panel.clip()[0]) == 2 * SAMPLE_RATE
+    assert tab.numbers["duration_s"].value() == 2.5
+    assert len(tab.panel.clip()[0]) == 2.5 * SAMPLE_RATE
 
     # the seed is reusable
     tab.random_seed.setChecked(True)

@@ -3,7 +3,7 @@
 Each is saved with ``save_pretrained`` (safetensors) next to its processor, so the engine loads
 it through ``from_pretrained`` exactly as a downloaded ``facebook/musicgen-*`` snapshot. The
 codec runs at 3.2 kHz with a hop of 64 samples: 50 frames per second, as the real 32 kHz models.
-The model's window (``generation_config.max_length``) is 1.2 s, so a 2 s request needs
+The model's window (``generation_config.max_length``) is 2.04 s, so a 2.5 s request needs
 several windows and the tests stay fast.
 """
 
@@ -15,7 +15,7 @@ SAMPLE_RATE = 3200
 HOP = 64  # 8 × 8
 FRAME_RATE = SAMPLE_RATE // HOP  # 50
 CODEBOOK_SIZE = 64
-WINDOW_LENGTH = 62  # generation_config.max_length: 1 start token + 60 frames (1.2 s) + 1 codebook delay
+WINDOW_LENGTH = 104  # generation_config.max_length: 1 start token + 102 frames (2.04 s) + 1 codebook delay
 
 _CORPUS = [
     "lo-fi hip hop with warm piano, 80 bpm",

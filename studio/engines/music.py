@@ -32,6 +32,8 @@ from .music_model import (
     as_output_audio,
     decode_codes,
     encode_clip,
+    fit_clip,
+    is_melody_model,
     load_music_model,
     loop_segment,
     read_clip,
@@ -100,8 +102,14 @@ class MusicEngine:
     def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         request.validate()
 
-        # 1. Resolve and load (cached across jobs).
+        # 1. Resolve, check the input clips (before a model of gigabytes loads), load (cached across jobs).
         resolved = runtime.resolve(request.model, "music")
+        melody = read_clip(request.melody, "melody") if request.melody else None
+        if melody is not None and not is_melody_model(resolved.path):
+            raise InvalidRequest(
+                "This model takes no melody: pick a melody model (musicgen-melody) or clear the melody file."
+            )
+        clip = read_clip(request.continue_from, "clip to continue") if request.continue_from else None
         cancel.check()
         yield Status(f"Loading {resolved.label}…")
         t_load = time.perf_counter()
@@ -112,7 +120,7 @@ class MusicEngine:
         cancel.check()
 
         # 2. Inputs: melody, clip to continue, the window plan.
-        inputs = runtime.compute.call(self._prepare, request, mm)
+        inputs = runtime.compute.call(self._prepare, request, mm, melody, clip)
         window_s = mm.window_frames / mm.frame_rate
         if inputs.keep >= mm.window_frames:  # keep at most 40 % of the window, as 12 s of 30 s
             inputs.keep = int(mm.window_frames * 0.4)
@@ -193,24 +201,19 @@ class MusicEngine:
     # --- steps ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _prepare(request: MusicRequest, mm: MusicModel) -> _Inputs:
-        """Runs on the compute thread: read the clips, encode the one to continue."""
+    def _prepare(request: MusicRequest, mm: MusicModel, melody, clip) -> _Inputs:
+        """Runs on the compute thread: fit the clips to the model, encode the one to continue."""
         import torch
 
-        melody = None
-        if request.melody:
-            if not mm.melody:
-                raise InvalidRequest(
-                    "This model takes no melody: pick a melody model (musicgen-melody) or clear the melody file."
-                )
-            melody = read_clip(request.melody, "melody", mm.sample_rate, 1)
+        if melody is not None:
+            melody = fit_clip(melody, mm.sample_rate, 1)
         clip_codes = None
-        if request.continue_from:
-            clip = read_clip(request.continue_from, "clip to continue", mm.sample_rate, mm.channels)
-            if clip.shape[-1] < mm.hop:
+        if clip is not None:
+            fitted = fit_clip(clip, mm.sample_rate, mm.channels)
+            if fitted.shape[-1] < mm.hop:
                 raise InvalidRequest("The clip to continue is too short: it needs at least one codec frame.")
             with torch.inference_mode():
-                clip_codes = encode_clip(mm, clip)
+                clip_codes = encode_clip(mm, fitted)
         samples = round(float(request.duration_s) * mm.sample_rate)
         sampling: dict[str, Any] = dict(
             do_sample=True,
@@ -248,7 +251,7 @@ class MusicEngine:
                 if kind == "step":
                     steps += 1
                     now = time.perf_counter()
-                    if now - last >= 0.1 or steps == 1:  # progress bars need ≤ 10 Hz
+                    if now - last >= 0.1 or steps == 1 or done_before + steps == total_steps:  # ≤ 10 Hz
                         last = now
                         done = done_before + steps
                         rate = done / max(now - t0, 1e-6)

@@ -106,8 +106,11 @@ def load_music_model(resolved: ResolvedModel, choice: DeviceChoice) -> MusicMode
 # --- input clips (melody, continuation) ---------------------------------------------------------
 
 
-def read_clip(path: str, what: str, sample_rate: int, channels: int) -> np.ndarray:
-    """An audio file as float32 ``(channels, samples)`` at ``sample_rate``; clear errors for bad files."""
+def read_clip(path: str, what: str) -> tuple[np.ndarray, int]:
+    """An input clip as float32 ``(frames, channels)`` and its rate; a clear message for a bad file.
+
+    Runs before the model loads, so a missing, unreadable, empty or silent file fails at once.
+    """
     from ..library import audio as audio_io
 
     try:
@@ -119,11 +122,22 @@ def read_clip(path: str, what: str, sample_rate: int, channels: int) -> np.ndarr
         raise InvalidRequest(f"The {what} file '{name}' holds invalid samples (NaN or infinity).")
     if float(np.abs(data).max()) < SILENCE_PEAK:
         raise InvalidRequest(f"The {what} file '{name}' is silent: pick a clip with sound in it.")
-    frames = data[:, None] if data.ndim == 1 else data
+    return (data[:, None] if data.ndim == 1 else data), rate
+
+
+def fit_clip(clip: tuple[np.ndarray, int], sample_rate: int, channels: int) -> np.ndarray:
+    """A clip from :func:`read_clip` as ``(channels, samples)`` at the model's rate and channel count."""
+    from ..library import audio as audio_io
+
+    frames, rate = clip
     if frames.shape[1] != channels:  # mono model: mix down; stereo model: copy the one channel
         frames = frames.mean(axis=1, keepdims=True) if channels == 1 else np.repeat(frames[:, :1], channels, axis=1)
     frames = audio_io.resample(frames, rate, sample_rate)
-    return np.ascontiguousarray(frames.T, dtype=np.float32)  # (channels, samples)
+    return np.ascontiguousarray(frames.T, dtype=np.float32)
+
+
+def is_melody_model(folder: Path) -> bool:
+    return _model_type(folder) == "musicgen_melody"
 
 
 def loop_segment(clip: np.ndarray, start: int, length: int) -> np.ndarray:

@@ -9,7 +9,10 @@ several windows and the tests stay fast.
 
 from __future__ import annotations
 
-import pytest
+try:  # the benchmarks build these models too, without pytest
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None
 
 SAMPLE_RATE = 3200
 HOP = 64  # 8 × 8
@@ -73,7 +76,7 @@ def _configs(tokenizer, *, stereo: bool):
     return text, codec, num_codebooks
 
 
-def _finish(model) -> None:
+def _finish(model, window_length: int = WINDOW_LENGTH) -> None:
     """Random codebook vectors (EnCodec starts them at zero, so every code would decode alike) and
     generation settings as the hub's MusicGen checkpoints have them, with a short window."""
     import torch
@@ -86,13 +89,13 @@ def _finish(model) -> None:
     gen.decoder_start_token_id = CODEBOOK_SIZE
     gen.pad_token_id = CODEBOOK_SIZE
     gen.bos_token_id = CODEBOOK_SIZE
-    gen.max_length = WINDOW_LENGTH
+    gen.max_length = window_length
     gen.do_sample = True
     gen.guidance_scale = 3.0
     gen.top_k = 250
 
 
-def build_tiny_musicgen(folder, *, stereo: bool = False) -> str:
+def build_tiny_musicgen(folder, *, stereo: bool = False, window_length: int = WINDOW_LENGTH) -> str:
     """Save a random-weight MusicgenForConditionalGeneration and its processor to ``folder``."""
     import torch
     from transformers import (
@@ -123,7 +126,7 @@ def build_tiny_musicgen(folder, *, stereo: bool = False) -> str:
     config.pad_token_id = CODEBOOK_SIZE
     torch.manual_seed(0)
     model = MusicgenForConditionalGeneration(config).eval()
-    _finish(model)
+    _finish(model, window_length)
     model.save_pretrained(folder, safe_serialization=True)
     extractor = EncodecFeatureExtractor(
         feature_size=2 if stereo else 1, sampling_rate=SAMPLE_RATE, padding_value=0.0
@@ -175,16 +178,16 @@ def build_tiny_musicgen_melody(folder) -> str:
     return str(folder)
 
 
-@pytest.fixture(scope="session")
-def tiny_musicgen(tmp_path_factory) -> str:
-    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen"))
+if pytest is not None:
 
+    @pytest.fixture(scope="session")
+    def tiny_musicgen(tmp_path_factory) -> str:
+        return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen"))
 
-@pytest.fixture(scope="session")
-def tiny_musicgen_stereo(tmp_path_factory) -> str:
-    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-stereo"), stereo=True)
+    @pytest.fixture(scope="session")
+    def tiny_musicgen_stereo(tmp_path_factory) -> str:
+        return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-stereo"), stereo=True)
 
-
-@pytest.fixture(scope="session")
-def tiny_musicgen_melody(tmp_path_factory) -> str:
-    return build_tiny_musicgen_melody(tmp_path_factory.mktemp("tiny-musicgen-melody"))
+    @pytest.fixture(scope="session")
+    def tiny_musicgen_melody(tmp_path_factory) -> str:
+        return build_tiny_musicgen_melody(tmp_path_factory.mktemp("tiny-musicgen-melody"))

@@ -11,7 +11,7 @@ from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 from studio.ui.tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
-from studio.ui.tabs import TABS, ImageTab, PlaceholderTab, TextTab, placeholder
+from studio.ui.tabs import TABS, ImageTab, MusicTab, PlaceholderTab, TextTab, placeholder
 
 
 class RecordingTab(QWidget, StudioTab):
@@ -61,7 +61,8 @@ def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, librar
     win = make_window(qtbot, tmp_path, library)
     assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
-    for key, coming in (("speech", "Piper"), ("music", "MusicGen"), ("canvas", "inpaint")):
+    assert isinstance(win.tab("music"), MusicTab)
+    for key, coming in (("speech", "Piper"), ("canvas", "inpaint")):
         assert isinstance(win.tab(key), PlaceholderTab) and coming in win.tab(key).label.text()
     assert win.tab("nope") is None
     # History filters by the kinds the registered tabs open
@@ -102,12 +103,12 @@ def test_a_registered_tab_appears_in_send_to_and_receives_the_text(qtbot, tmp_pa
     text_tab = win.tab("text")
     text_tab.messages = [{"role": "assistant", "content": "read this aloud"}]
     text_tab.send_to_menu.rebuild()
-    assert text_tab.send_to_menu.targets() == ["image", "speech"]
+    assert text_tab.send_to_menu.targets() == ["image", "speech", "music"]
     assert text_tab.send_to_menu.send("speech")
     assert win.tab("speech").calls == [("text", "read this aloud")]
     assert win.tabs.currentWidget() is win.tab("speech")
     # a tab that does not accept text is refused, and nothing changes
-    assert not win.send_text("music", "x") and not win.send_text("nope", "x")
+    assert not win.send_text("canvas", "x") and not win.send_text("nope", "x")
     assert win.tabs.currentWidget() is win.tab("speech")
 
 

@@ -76,6 +76,23 @@ def _configs(tokenizer, *, stereo: bool):
     return text, codec, num_codebooks
 
 
+def _decoder_settings(num_codebooks: int, channels: int) -> dict:
+    """The tiny decoder both builders share (MusicGen and MusicGen-Melody configs take the same names)."""
+    return dict(
+        vocab_size=CODEBOOK_SIZE,
+        max_position_embeddings=512,
+        num_hidden_layers=1,
+        ffn_dim=32,
+        num_attention_heads=2,
+        hidden_size=16,
+        num_codebooks=num_codebooks,
+        audio_channels=channels,
+        pad_token_id=CODEBOOK_SIZE,
+        bos_token_id=CODEBOOK_SIZE,
+        decoder_start_token_id=CODEBOOK_SIZE,
+    )
+
+
 def _finish(model, window_length: int = WINDOW_LENGTH) -> None:
     """Random codebook vectors (EnCodec starts them at zero, so every code would decode alike) and
     generation settings as the hub's MusicGen checkpoints have them, with a short window."""
@@ -95,86 +112,38 @@ def _finish(model, window_length: int = WINDOW_LENGTH) -> None:
     gen.top_k = 250
 
 
-def build_tiny_musicgen(folder, *, stereo: bool = False, window_length: int = WINDOW_LENGTH) -> str:
-    """Save a random-weight MusicgenForConditionalGeneration and its processor to ``folder``."""
+def build_tiny_musicgen(folder, *, stereo: bool = False, melody: bool = False,
+                        window_length: int = WINDOW_LENGTH) -> str:
+    """Save a random-weight MusicGen (or, with ``melody``, MusicGen-Melody with chroma conditioning)
+    and its processor to ``folder``."""
     import torch
-    from transformers import (
-        EncodecFeatureExtractor,
-        MusicgenConfig,
-        MusicgenDecoderConfig,
-        MusicgenForConditionalGeneration,
-        MusicgenProcessor,
-    )
+    import transformers as tf
 
     tokenizer = _t5_tokenizer()
     text, codec, num_codebooks = _configs(tokenizer, stereo=stereo)
-    decoder = MusicgenDecoderConfig(
-        vocab_size=CODEBOOK_SIZE,
-        max_position_embeddings=512,
-        num_hidden_layers=1,
-        ffn_dim=32,
-        num_attention_heads=2,
-        hidden_size=16,
-        num_codebooks=num_codebooks,
-        audio_channels=2 if stereo else 1,
-        pad_token_id=CODEBOOK_SIZE,
-        bos_token_id=CODEBOOK_SIZE,
-        decoder_start_token_id=CODEBOOK_SIZE,
-    )
-    config = MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
+    channels = 2 if stereo else 1
+    if melody:
+        # at the usual 0.02 init the one-hot chroma barely moves a 16-wide decoder
+        decoder = tf.MusicgenMelodyDecoderConfig(**_decoder_settings(num_codebooks, channels), initializer_factor=1.0)
+        config = tf.MusicgenMelodyConfig(
+            text_encoder=text, audio_encoder=codec, decoder=decoder, num_chroma=12, chroma_length=50
+        )
+        model_class, processor_class = tf.MusicgenMelodyForConditionalGeneration, tf.MusicgenMelodyProcessor
+        extractor = tf.MusicgenMelodyFeatureExtractor(
+            feature_size=12, sampling_rate=SAMPLE_RATE, hop_length=HOP * 2, n_fft=256, chunk_length=2, num_chroma=12
+        )
+    else:
+        decoder = tf.MusicgenDecoderConfig(**_decoder_settings(num_codebooks, channels))
+        config = tf.MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
+        model_class, processor_class = tf.MusicgenForConditionalGeneration, tf.MusicgenProcessor
+        extractor = tf.EncodecFeatureExtractor(feature_size=channels, sampling_rate=SAMPLE_RATE, padding_value=0.0)
     config.decoder_start_token_id = CODEBOOK_SIZE
     config.pad_token_id = CODEBOOK_SIZE
     torch.manual_seed(0)
-    model = MusicgenForConditionalGeneration(config).eval()
+    model = model_class(config).eval()
     _finish(model, window_length)
     model.save_pretrained(folder, safe_serialization=True)
-    extractor = EncodecFeatureExtractor(
-        feature_size=2 if stereo else 1, sampling_rate=SAMPLE_RATE, padding_value=0.0
-    )
-    MusicgenProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
-    return str(folder)
-
-
-def build_tiny_musicgen_melody(folder) -> str:
-    """Save a random-weight MusicgenMelodyForConditionalGeneration (chroma conditioning) and its processor."""
-    import torch
-    from transformers import (
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
-        MusicgenMelodyFeatureExtractor,
-        MusicgenMelodyForConditionalGeneration,
-        MusicgenMelodyProcessor,
-    )
-
-    tokenizer = _t5_tokenizer()
-    text, codec, num_codebooks = _configs(tokenizer, stereo=False)
-    decoder = MusicgenMelodyDecoderConfig(
-        vocab_size=CODEBOOK_SIZE,
-        max_position_embeddings=512,
-        num_hidden_layers=1,
-        ffn_dim=32,
-        num_attention_heads=2,
-        hidden_size=16,
-        num_codebooks=num_codebooks,
-        audio_channels=1,
-        pad_token_id=CODEBOOK_SIZE,
-        bos_token_id=CODEBOOK_SIZE,
-        decoder_start_token_id=CODEBOOK_SIZE,
-        initializer_factor=1.0,  # at 0.02 the one-hot chroma barely moves a 16-wide decoder
-    )
-    config = MusicgenMelodyConfig(
-        text_encoder=text, audio_encoder=codec, decoder=decoder, num_chroma=12, chroma_length=50
-    )
-    config.decoder_start_token_id = CODEBOOK_SIZE
-    config.pad_token_id = CODEBOOK_SIZE
-    torch.manual_seed(0)
-    model = MusicgenMelodyForConditionalGeneration(config).eval()
-    _finish(model)
-    model.save_pretrained(folder, safe_serialization=True)
-    extractor = MusicgenMelodyFeatureExtractor(
-        feature_size=12, sampling_rate=SAMPLE_RATE, hop_length=HOP * 2, n_fft=256, chunk_length=2, num_chroma=12
-    )
-    MusicgenMelodyProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    processor_class(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
     return str(folder)
 
 
@@ -190,4 +159,4 @@ if pytest is not None:
 
     @pytest.fixture(scope="session")
     def tiny_musicgen_melody(tmp_path_factory) -> str:
-        return build_tiny_musicgen_melody(tmp_path_factory.mktemp("tiny-musicgen-melody"))
+        return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-melody"), melody=True)

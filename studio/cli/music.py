@@ -20,7 +20,7 @@ from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library import audio as audio_io
 from ..requests import MusicRequest
-from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
+from .common import ProgressLine, add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
 
 
 
@@ -49,7 +49,7 @@ def add_parser(gen_sub) -> None:
 def run(args: argparse.Namespace) -> int:
     request = MusicRequest(**request_kwargs_from_args(MusicRequest, args, FIELDS))
     written: list[Path] = []
-    line_open = False
+    line = ProgressLine("tokens", quiet=args.quiet)
 
     def target(index: int) -> Path:
         if request.variations == 1:
@@ -57,29 +57,24 @@ def run(args: argparse.Namespace) -> int:
         return args.out.with_name(f"{args.out.stem}-{index}{args.out.suffix}")
 
     def on_event(ev) -> None:
-        nonlocal line_open
-        if isinstance(ev, Progress) and not args.quiet:
-            left = f" · {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
-            print(f"\rtokens {ev.step}/{ev.total}{left}   ", end="", file=sys.stderr, flush=True)
-            line_open = True
+        if isinstance(ev, Progress):
+            line.show(ev)
         elif isinstance(ev, Output):
             path = target(ev.index)
-            audio, rate = ev.data
-            audio_io.export(path, audio, rate, ev.params)
+            audio_io.export(path, *ev.data, ev.params)
             written.append(path)
 
     try:
         result = run_request(request, args, on_event=on_event)
     finally:
-        if line_open:
-            print(file=sys.stderr)
+        line.close()
         for path in written:  # also after Ctrl+C: the finished windows were written
             print(path)
     stats = result.stats
-    if not args.quiet and stats:
-        print(
-            f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
-            f"({stats.get('windows', 1)} window(s)), seed {stats.get('seed')}",
-            file=sys.stderr,
-        )
+    summary = (
+        f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
+        f"({stats.get('windows', 1)} window(s)), seed {stats.get('seed')}"
+    )
+    if stats and not args.quiet:
+        print(summary, file=sys.stderr)
     return 0

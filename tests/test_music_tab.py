@@ -72,3 +72,9 @@ def test_bad_input_is_a_message_and_the_tab_keeps_working(qtbot, window, tmp_pat
     tab.continue_from.set_path("")
     tab.generate_button.click()  # empty prompt: refused before queueing
     assert "prompt" in tab.status_label.text() and tab.handle is None
+
+
+def test_text_sent_from_another_tab_becomes_the_prompt(window):
+    assert window.send_text("music", "epic orchestral soundtrack")
+    assert window.tabs.currentWidget() is window.tab("music")
+    assert window.tab("music").prompt.toPlainText() == "epic orchestral soundtrack"

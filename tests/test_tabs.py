@@ -92,7 +92,7 @@ def test_send_to_lists_the_tabs_that_accept_text(qtbot, tmp_path, library):
     text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
     menu = text_tab.send_to_menu
     menu.rebuild()
-    assert menu.targets() == ["image"]  # not itself, not the placeholders
+    assert menu.targets() == ["image", "music"]  # not itself, not the placeholders
     next(a for a in menu.actions() if a.data() == "image").trigger()
     assert win.tabs.currentWidget() is win.tab("image")
     assert win.tab("image").build_request().prompt == "a red fox in the snow"

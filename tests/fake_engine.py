@@ -3,7 +3,7 @@
 The test says what each job does: which events it yields, after how long, and whether it returns
 stats or raises. ``FakeEngine`` is an ``engine_factory`` (``JobQueue(..., engine_factory=fake)``); a
 request's ``model`` field picks its script (``"slow"``, ``"broken"`` …), so a test can queue jobs that
-behave differently. It honours cancel the way real engines do: ``cancel.check()`` between events and
+behave differently; a script may also be a function of the request. It honours cancel the way real engines do: ``cancel.check()`` between events and
 every few milliseconds while it waits, so a running job stops within one "step".
 """
 
@@ -38,6 +38,7 @@ class FakeEngine:
         self.scripts = dict(scripts or {})
         self.default = default or Script()
         self.ran: list[str] = []  # request models, in the order their jobs started
+        self.requests: list = []  # the requests themselves, in the same order
         self.threads: set[str] = set()
         self._lock = threading.Lock()
 
@@ -47,8 +48,11 @@ class FakeEngine:
     def run(self, request, runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         with self._lock:
             self.ran.append(request.model)
+            self.requests.append(request)
             self.threads.add(threading.current_thread().name)
         script = self.scripts.get(request.model, self.default)
+        if callable(script):  # a function of the request (e.g. refuse until allow_pickle)
+            script = script(request)
         cancel.check()
         for entry in script.events:
             delay, event = entry if isinstance(entry, tuple) else (0.0, entry)

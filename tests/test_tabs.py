@@ -154,3 +154,15 @@ def test_every_registered_tab_answers_the_interface(qtbot, tmp_path, library, sp
     tab = win.tab(spec.key)
     tab.refresh_models()  # never raises
     assert tab.receive_text("hello") is ("text" in spec.accepts)
+
+
+def test_the_models_window_opens_on_the_front_tabs_modality(qtbot, tmp_path, library):
+    win = make_window(qtbot, tmp_path, library)
+    win.show_tab("image")
+    win.show_models()
+    models = win.findChild(QWidget, "ModelsWindow")
+    assert models.isVisible() and models.current_modality() == "image"
+    win.show_tab("text")
+    win.show_models("sd-turbo")  # a model id wins: e.g. the "Download…" action of a failed job
+    assert models.current_modality() == "image" and models.selected_id() == "sd-turbo"
+    models.close()

@@ -28,6 +28,7 @@ from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, To
 from ..requests import summary
 from .emit_guard import hold_true
 from .handle import JobError, JobHandle
+from .runtime import warm_up_libraries
 from .worker import ModelWorker, WorkItem
 
 hold_true()  # PySide6 6.12.0 drops a reference to True on every emit (see emit_guard)
@@ -83,6 +84,7 @@ class JobQueue(QObject):
         self._items: dict[str, WorkItem] = {}
         self._handles: dict[str, JobHandle] = {}
         self._ids = itertools.count(1)
+        self._real_engines = engine_factory in (None, engine_for)
         self._worker = ModelWorker(runtime_factory, library, engine_factory or engine_for)
         self._worker.started_job.connect(self._on_started)
         self._worker.event.connect(self._on_event)
@@ -163,6 +165,12 @@ class JobQueue(QObject):
         if not self._started:  # the thread starts with the first job or command, not with the window
             self._worker.start()
             self._started = True
+
+    def warm_up(self) -> None:
+        """Import the real engines' heavy libraries on the worker thread before the first job needs them
+        (nothing to do for injected engines)."""
+        if self._real_engines:
+            self.run_in_worker(warm_up_libraries)
 
     def unload_models(self) -> None:
         self.run_in_worker(_unload_all)

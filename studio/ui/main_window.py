@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 from .. import __version__
 from ..jobs import JobQueue
 from ..jobs.downloads import DownloadManager
-from ..jobs.runtime import RuntimeFactory, warm_up_libraries
+from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
 from .queue_panel import QueuePanel
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _warm_up(self) -> None:
         if self.isVisible():  # not when the window was closed before the timer fired
-            self.jobs.run_in_worker(warm_up_libraries)
+            self.jobs.warm_up()
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -176,6 +176,10 @@ class MainWindow(QMainWindow):
         if model_id:
             self._models_window.select(model_id)
 
+    def current_spec(self) -> TabSpec | None:
+        key = next((k for k, w in self._tabs.items() if w is self.tabs.currentWidget()), "")
+        return self.spec(key)
+
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(message, timeout_ms)
 
@@ -192,8 +196,21 @@ class MainWindow(QMainWindow):
         if self._models_window is None:
             self._models_window = ModelsWindow(self.catalog, self.downloads, self)
             self._models_window.models_changed.connect(self._refresh_pickers)
+        spec = self.current_spec()
+        if spec is not None and spec.modality:  # the models of the tab in front
+            self._models_window.show_modality(spec.modality)
         self._models_window.show()
         self._models_window.raise_()
+
+    @Slot(str)
+    def download_model(self, model_id: str) -> None:
+        """"Download…" after a job failed on a model that is not here: the Models window, downloading it."""
+        self.show_models_window()
+        window = self._models_window
+        if window.select(model_id):
+            window.download_selected()
+        else:  # a hub id that is not in the catalog
+            window.download_repo(model_id)
 
     @Slot()
     def _refresh_pickers(self) -> None:

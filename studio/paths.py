@@ -41,3 +41,21 @@ def library_dir() -> Path:
 def user_models_file() -> Path:
     """Local models the user added by hand (a JSON list)."""
     return data_dir() / "user_models.json"
+
+
+def assets_dir() -> Path:
+    """The application's assets (icons, the shipped model configs and tokenizer files).
+
+    ``assets/`` at the top of the repository; an installed Studio carries the same folder as
+    ``studio/assets`` (pyproject maps it into the package), which is looked at first.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "assets", package.parent / "assets"):
+        if (candidate / "icons" / "app.svg").is_file():
+            return candidate
+    raise FileNotFoundError(f"Studio's assets are missing (looked in {package / 'assets'} and {package.parent / 'assets'}).")
+
+
+def asset(*parts: str) -> Path:
+    """One file or folder of the assets, e.g. ``asset("icons", "app.svg")``, ``asset("configs", "sd15")``."""
+    return assets_dir().joinpath(*parts)

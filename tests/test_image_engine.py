@@ -494,10 +494,16 @@ def test_shipped_configs_describe_the_real_model_families():
         assert count(text2) == 694_659_840
     assert StableDiffusionPipeline.load_config(str(root / "sd15"))["_class_name"] == "StableDiffusionPipeline"
     assert StableDiffusionXLPipeline.load_config(str(root / "sdxl"))["_class_name"] == "StableDiffusionXLPipeline"
-    for folder, pad in (("sd15/tokenizer", 49407), ("sd2/tokenizer", 0), ("sdxl/tokenizer", 49407), ("sdxl/tokenizer_2", 0)):
-        tok = CLIPTokenizer.from_pretrained(str(root / folder))
+    tokenizers = {family: loading.shipped_tokenizers(root / family, root) for family in ("sd15", "sd2", "sdxl")}
+    assert {family: sorted(found) for family, found in tokenizers.items()} == {
+        "sd15": ["tokenizer"], "sd2": ["tokenizer"], "sdxl": ["tokenizer", "tokenizer_2"]
+    }
+    for family, name, pad in (("sd15", "tokenizer", 49407), ("sd2", "tokenizer", 0), ("sdxl", "tokenizer", 49407),
+                              ("sdxl", "tokenizer_2", 0)):
+        tok = tokenizers[family][name]  # the one shared vocabulary with the folder's own settings
+        assert isinstance(tok, CLIPTokenizer)
         # the ids openai/clip-vit-large-patch14 gives: the vocabulary converted from open_clip matches CLIP's
-        assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407], folder
+        assert tok("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407], (family, name)
         assert tok.pad_token_id == pad and tok.model_max_length == 77 and len(tok) == 49408
 
 

@@ -5,7 +5,7 @@
   exactly as a downloaded model looks, so the engine loads it through the public API.
 * :func:`export_single_file` writes the same weights in the original Stable Diffusion (LDM) key
   layout, as an A1111/civitai ``.safetensors`` checkpoint; :func:`write_config_root` writes the
-  weight-free config folder that ``from_single_file`` needs for it (like studio/assets/configs).
+  weight-free config folder that ``from_single_file`` needs for it (like assets/configs).
 * :func:`build_tiny_lora` makes a LoRA file for the tiny UNet with peft.
 
 Sizes: a 64×64 image is an 8×8 latent; a 10-step generation takes well under a second on a CPU.
@@ -150,9 +150,12 @@ def build_tiny_vae(folder: str | Path, seed: int = 1) -> Path:
 
 
 def write_config_root(pipeline_folder: Path, root: Path, family: str = "sd1") -> Path:
-    """A weight-free copy of a pipeline folder's configs and tokenizer, as ``root/<sd15|sd2|sdxl>``."""
+    """A weight-free copy of a pipeline folder's configs as ``root/<sd15|sd2|sdxl>``, laid out like
+    assets/configs: the tokenizer vocabulary once, in ``root/clip-tokenizer``."""
     target = root / CONFIG_DIRS[family]
-    shutil.copytree(pipeline_folder, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    vocabulary = ("tokenizer.json", "vocab.json", "merges.txt")
+    shutil.copytree(pipeline_folder, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", *vocabulary))
+    write_tiny_tokenizer(root / "clip-tokenizer")  # the vocabulary build_tiny_sd gave every tokenizer
     return root
 
 
@@ -355,7 +358,7 @@ if pytest is not None:
 
     @pytest.fixture(scope="session")
     def tiny_sd_config_root(tiny_sd, tmp_path_factory) -> Path:
-        """Weight-free configs for the tiny model, laid out like studio/assets/configs."""
+        """Weight-free configs for the tiny model, laid out like assets/configs."""
         return write_config_root(tiny_sd, tmp_path_factory.mktemp("tiny-configs"))
 
     @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelF
 from studio.events import Notice, Output, Preview, Progress
 from studio.models.device import DeviceChoice
 from studio.requests import SCHEDULERS, ImageRequest, LoraSpec
-from tests.helpers import collect
+from studio.testing.events import collect
 
 GB = 1024**3
 
@@ -232,7 +232,7 @@ def test_sd2_checkpoint_follows_its_sidecar_yaml(tiny_family, tmp_path):
 def test_ckpt_needs_permission_and_never_runs_pickled_code(tiny_sd, tiny_sd_config_root, tmp_path):
     import torch
 
-    from tests.tiny_sd import export_single_file
+    from studio.testing.tiny_sd import export_single_file
 
     ckpt = export_single_file(tiny_sd, tmp_path / "tiny.ckpt", pickle=True)
     engine = ImageEngine(config_root=tiny_sd_config_root)
@@ -430,7 +430,7 @@ def test_lora_changes_the_image_and_is_unloaded_after_the_job(tiny_sd, tiny_lora
 def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_root, tmp_path):
     from diffusers import AutoencoderKL
 
-    from tests.tiny_sd import export_vae_single_file
+    from studio.testing.tiny_sd import export_vae_single_file
 
     engine = ImageEngine(config_root=tiny_sd_config_root)
     default = generate(req(tiny_sd), Runtime(device="cpu"), engine)[0][0]

@@ -1,6 +1,7 @@
 """Resolution: a catalog id, a hub repo id or a local path → files on disk and their format.
 
-Order: empty → the modality's default; catalog id; an existing path; ``org/name`` hub id (from the
+Order: empty → the modality's default; a catalog entry (:meth:`Catalog.find`: its id, hub id or local
+path); an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
 Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
 NotDownloaded with what to do, never a network call.
@@ -8,7 +9,6 @@ NotDownloaded with what to do, never a network call.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -17,8 +17,7 @@ from pathlib import Path
 from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
 from . import coqui_zoo
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
-
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
@@ -45,82 +44,11 @@ def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def is_coqui_config(config_file: Path) -> bool:
-    """A coqui-tts ``config.json``: a ``model`` name and an ``audio`` section (transformers configs have
-    ``model_type``/``architectures`` instead)."""
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (
-        isinstance(config, dict)
-        and isinstance(config.get("model"), str)
-        and isinstance(config.get("audio"), dict)
-        and "architectures" not in config
-    )
-
-
-def detect_format(path: Path) -> str:
-    """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".gguf":
-            return "gguf"
-        if suffix == ".onnx":
-            return "piper"
-        if suffix in (".pth", ".pt") and is_coqui_config(path.parent / "config.json"):
-            return "coqui"
-        if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
-            return "single_file"
-        return "unknown"
-    if (path / "model_index.json").exists():
-        return "diffusers"
-    if (path / "config.json").exists():
-        return "coqui" if is_coqui_config(path / "config.json") else "transformers"
-    if any(path.glob("*.gguf")):
-        return "gguf"
-    return "unknown"
-
-
-def modality_of(path: Path, fmt: str) -> str:
-    """Best guess of a model's modality from its files."""
-    if fmt in ("diffusers", "single_file"):
-        return "image"
-    if fmt in ("piper", "coqui"):
-        return "speech"
-    if fmt == "gguf":
-        return "text"
-    if fmt == "transformers":
-        try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        arch = " ".join(config.get("architectures") or [])
-        mtype = str(config.get("model_type", ""))
-        if "Musicgen" in arch or mtype.startswith("musicgen"):
-            return "music"
-        if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
-            return "text"
-        if mtype in ("vits", "speecht5", "bark"):
-            return "speech"
-        if "CausalLM" in mtype or mtype in ("llama", "mistral", "qwen2", "gpt2", "phi3", "gemma"):
-            return "text"
-    return ""
-
-
-_KIND_WORDS = {
-    "image": "an image model",
-    "text": "a text model",
-    "speech": "a speech model",
-    "music": "a music model",
-}
-
-
 def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     if resolved.modality and modality and resolved.modality != modality:
         raise WrongModelKind(
-            f"'{resolved.label}' is {_KIND_WORDS.get(resolved.modality, 'another kind of model')} "
-            f"({resolved.format}); the {modality} tab needs {_KIND_WORDS.get(modality, 'another model')}."
+            f"'{resolved.label}' is {KIND_WORDS.get(resolved.modality, 'another kind of model')} "
+            f"({resolved.format}); the {modality} tab needs {KIND_WORDS.get(modality, 'another model')}."
         )
     return resolved
 
@@ -148,7 +76,7 @@ def resolve(
             raise ModelNotFound(f"No {modality} model is installed. Open Models to download one.")
         return _from_entry(entry, modality, offline, download)
 
-    entry = catalog.get(spec)
+    entry = catalog.find(spec)
     if entry is not None:
         return _from_entry(entry, modality, offline, download)
 
@@ -174,8 +102,7 @@ def resolve(
                     f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
                     f"(or `studio models download {spec}`) while online."
                     if offline
-                    else f"'{spec}' is not downloaded. Download it from the Models window first.",
-                    spec,
+                    else f"'{spec}' is not downloaded. Download it from the Models window first."
                 )
             local = Path(download(spec, None))
         return _from_path(local, modality, model_id=spec)
@@ -186,7 +113,7 @@ def resolve(
     )
 
 
-def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catalog: Catalog | None = None) -> ResolvedModel:
+def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> ResolvedModel:
     if entry.source == "bundled":
         path = bundled_path(entry)
         if path is None:
@@ -194,9 +121,9 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
                 f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
             )
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
-    elif entry.source == "coqui":  # a coqui-tts model name, kept in coqui's own folder
-        resolved = _from_coqui_name(entry.repo_id, modality, catalog or Catalog(), offline, download)
-        return ResolvedModel(entry.id, resolved.path, "coqui", entry.modality, entry.name, entry)
+    elif entry.source == "coqui":  # a coqui-tts model name (repo_id), kept in coqui's own folder
+        found = _from_coqui_name(entry.repo_id, modality, None, offline, download)
+        resolved = ResolvedModel(entry.id, found.path, "coqui", entry.modality, entry.name, entry)
     elif entry.source == "local":
         path = Path(entry.path)
         if not path.exists():
@@ -210,8 +137,7 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
             if offline or download is None:
                 raise NotDownloaded(
                     f"'{entry.name}' is not downloaded yet. Download it in the Models window"
-                    + (" when you are online (Studio is offline now)." if offline else "."),
-                    entry.id,
+                    + (" when you are online (Studio is offline now)." if offline else ".")
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
             if entry.filename:
@@ -220,32 +146,22 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
     return _check_kind(resolved, modality)
 
 
-def _from_coqui_name(spec: str, modality: str, catalog: Catalog, offline: bool, download) -> ResolvedModel:
+def _from_coqui_name(spec: str, modality: str, catalog: Catalog | None, offline: bool, download) -> ResolvedModel:
     """``tts_models/<lang>/<dataset>/<model>``: coqui's own model folder, fetched by coqui when online."""
     alias = coqui_zoo.HUB_ALIASES.get(spec)
-    if alias and catalog.get(alias) is not None:
-        return _from_entry(catalog.get(alias), modality, offline, download)
+    entry = catalog.find(alias) if alias and catalog is not None else None
+    if entry is not None:
+        return _from_entry(entry, modality, offline, download)
     folder = coqui_zoo.downloaded(spec)
     if folder is None:
         if offline or download is None:
             raise NotDownloaded(
                 f"The coqui model '{spec}' is not downloaded"
-                + (" and Studio is offline: run it once while online." if offline else ".")
+                + (" and Studio is offline: run it once while online." if offline else "."),
+                spec,
             )
         folder = coqui_zoo.download(spec)
     return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)
-
-
-def readable_format(path: Path) -> str:
-    """``detect_format(path)``, or ModelNotFound saying what Studio can read."""
-    fmt = detect_format(path)
-    if fmt == "unknown":
-        raise ModelNotFound(
-            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
-            "transformers folder (config.json), a diffusers folder (model_index.json) or a coqui model "
-            "(model.pth with config.json)."
-        )
-    return fmt
 
 
 def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
@@ -253,3 +169,15 @@ def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
     fmt = readable_format(path)
     resolved = ResolvedModel(model_id or str(path), path, fmt, modality_of(path, fmt), path.name)
     return _check_kind(resolved, modality)
+
+
+__all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live in .formats
+    "PICKLE_SUFFIXES",
+    "ResolvedModel",
+    "detect_format",
+    "is_offline",
+    "looks_like_hub_id",
+    "modality_of",
+    "readable_format",
+    "resolve",
+]

@@ -154,11 +154,11 @@ def _from_coqui_name(spec: str, modality: str, catalog: Catalog | None, offline:
         return _from_entry(entry, modality, offline, download)
     folder = coqui_zoo.downloaded(spec)
     if folder is None:
-        if offline or download is None:
+        # coqui's own models are fetched by coqui's ModelManager on first use (the Models window
+        # downloads hub repos only); offline, never a network call
+        if offline:
             raise NotDownloaded(
-                f"The coqui model '{spec}' is not downloaded"
-                + (" and Studio is offline: run it once while online." if offline else "."),
-                spec,
+                f"The coqui model '{spec}' is not downloaded and Studio is offline: run it once while online.", spec
             )
         folder = coqui_zoo.download(spec)
     return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)

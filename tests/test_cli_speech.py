@@ -63,7 +63,7 @@ def cli(args) -> int:
         (["--text-file", "missing.txt", "--out", "x.wav"], 2, "does not exist"),
         (["--text", "...", "--out", "x.wav"], 2, "nothing to say"),
         (["--text", "hi", "--speed", "9", "--out", "x.wav"], 2, "speed must be between 0.5 and 2"),
-        (["--text", "hi", "--seed", "-1", "--out", "x.wav"], 2, "expected a number"),
+        (["--text", "hi", "--seed", "-1", "--out", "x.wav"], 2, "seed must be a whole number"),
         (["--text", "hi", "--model", "/no/such/voice.onnx", "--out", "x.wav"], 1, "No model file or folder"),
         (["--text", "hi", "--model", "tts_models/en/ljspeech/vits", "--out", "x.wav"], 1, "not downloaded"),
     ],

@@ -11,7 +11,7 @@ from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 from studio.ui.tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
-from studio.ui.tabs import TABS, ImageTab, MusicTab, PlaceholderTab, TextTab, placeholder
+from studio.ui.tabs import TABS, ImageTab, MusicTab, PlaceholderTab, SpeechTab, TextTab, placeholder
 
 
 class RecordingTab(QWidget, StudioTab):
@@ -61,8 +61,8 @@ def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, librar
     win = make_window(qtbot, tmp_path, library)
     assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
-    assert isinstance(win.tab("music"), MusicTab)
-    for key, coming in (("speech", "Piper"), ("canvas", "inpaint")):
+    assert isinstance(win.tab("speech"), SpeechTab) and isinstance(win.tab("music"), MusicTab)
+    for key, coming in (("canvas", "inpaint"),):
         assert isinstance(win.tab(key), PlaceholderTab) and coming in win.tab(key).label.text()
     assert win.tab("nope") is None
     # History filters by the kinds the registered tabs open
@@ -92,7 +92,7 @@ def test_send_to_lists_the_tabs_that_accept_text(qtbot, tmp_path, library):
     text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
     menu = text_tab.send_to_menu
     menu.rebuild()
-    assert menu.targets() == ["image", "music"]  # not itself, not the placeholders
+    assert menu.targets() == ["image", "speech", "music"]  # not itself, not the placeholders
     next(a for a in menu.actions() if a.data() == "image").trigger()
     assert win.tabs.currentWidget() is win.tab("image")
     assert win.tab("image").build_request().prompt == "a red fox in the snow"

@@ -22,7 +22,7 @@ from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library import audio as audio_files
 from ..requests import SpeechRequest
-from .common import add_runtime_flags, positive_int, run_request
+from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
 
 
 def read_text_file(path: Path) -> str:
@@ -36,24 +36,19 @@ def read_text_file(path: Path) -> str:
         raise InvalidRequest(f"Can't read the text file '{path}' ({exc.strerror or exc}).") from None
 
 
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("model", "speaker", "language", "speaker_wav", "speed", "seed", "sentence_pause_s", "paragraph_pause_s")
+
+
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("speech", help="text to speech with a Piper voice or a coqui-tts model")
-    add = p.add_argument
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="T", help="what to say")
     source.add_argument("--text-file", metavar="F", type=Path, help="a UTF-8 text file to read aloud")
-    add("--model", metavar="M", default="",
-        help="catalog id, coqui name (tts_models/…), coqui model.pth or folder, Piper .onnx (default: the bundled voice)")
-    add("--speaker", metavar="S", default="", help="speaker of a multi-speaker model")
-    add("--language", metavar="L", default="", help="language of a multilingual model (e.g. en, de)")
-    add("--speaker-wav", metavar="FILE", type=Path, default=None,
-        help="clone the voice of this clip (WAV/FLAC/OGG/MP3; XTTS, YourTTS); only with the speaker's consent")
-    add("--speed", metavar="F", type=float, default=1.0, help="0.5 … 2.0 (default 1)")
-    add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same audio where the model samples")
-    add("--sentence-pause", metavar="S", type=float, default=0.3, help="seconds between sentences (default 0.3)")
-    add("--paragraph-pause", metavar="S", type=float, default=0.8, help="seconds between paragraphs (default 0.8)")
-    add("--allow-pickle", action="store_true", help="load a model whose files coqui unpickles in full (Bark)")
-    add("--out", metavar="FILE", type=Path, required=True, help="the .wav, .flac or .ogg file to write")
+    add_request_arguments(p, SpeechRequest, FIELDS)
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="load a model whose files coqui unpickles in full (Bark): only one you trust")
+    p.add_argument("--out", metavar="FILE", type=Path, required=True, help="the .wav, .flac or .ogg file to write")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -62,16 +57,7 @@ def run(args: argparse.Namespace) -> int:
     audio_files.format_for(args.out)  # a wrong suffix fails before any model loads
     text = args.text if args.text is not None else read_text_file(args.text_file)
     request = SpeechRequest(
-        text=text,
-        model=args.model,
-        speaker=args.speaker,
-        language=args.language,
-        speaker_wav=str(args.speaker_wav) if args.speaker_wav else "",
-        speed=args.speed,
-        seed=args.seed,
-        sentence_pause_s=args.sentence_pause,
-        paragraph_pause_s=args.paragraph_pause,
-        allow_pickle=args.allow_pickle,
+        text=text, allow_pickle=args.allow_pickle, **request_kwargs_from_args(SpeechRequest, args, FIELDS)
     )
     written: list[Path] = []
     progress_shown = False

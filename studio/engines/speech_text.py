@@ -47,7 +47,7 @@ def _sentence_ends(paragraph: str) -> Iterable[int]:
     for m in _SENTENCE_END.finditer(paragraph):
         punct = m.group(1)
         if punct == ".":
-            before = paragraph[: m.start()]
+            before = paragraph[max(0, m.start() - 40) : m.start()]  # a window: linear in the text's length
             word = re.search(r"([\w.]+)$", before)
             token = word.group(1).lower() if word else ""
             after = paragraph[m.end() : m.end() + 1]
@@ -162,8 +162,8 @@ def unsayable(text: str, language: str = "en", vocab: Iterable[str] | None = Non
     scripts = _scripts_for(language)
     allowed = frozenset(vocab) if vocab is not None else None
     seen: dict[str, None] = {}
-    for ch in text:
-        if ch not in seen and not _sayable(ch, scripts, allowed):
+    for ch in dict.fromkeys(text):  # each distinct character once, in order of first appearance
+        if not _sayable(ch, scripts, allowed):
             seen[ch] = None
     if allowed is not None:  # punctuation the vocabulary lacks is harmless: the tokenizer skips it
         return [c for c in seen if unicodedata.category(c)[0] not in "PZ"]

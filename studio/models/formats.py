@@ -41,7 +41,9 @@ def is_coqui_config(config_file: Path) -> bool:
 
 
 def detect_format(path: Path) -> str:
-    """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
+    """What kind of model a file or folder holds, from its files only (nothing is loaded).
+
+    A coqui-tts model is a ``.pth`` checkpoint with a coqui ``config.json`` beside it, or a folder of them."""
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix == ".gguf":

@@ -129,8 +129,7 @@ def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, d
                     f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
                     f"(or `studio models download {spec}`) while online."
                     if offline
-                    else f"'{spec}' is not downloaded. Download it from the Models window first.",
-                    spec,
+                    else f"'{spec}' is not downloaded. Download it from the Models window first."
                 )
             local = Path(download(spec, None))
         return _from_path(local, modality, model_id=spec)
@@ -141,7 +140,7 @@ def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, d
     )
 
 
-def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catalog: Catalog | None = None) -> ResolvedModel:
+def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> ResolvedModel:
     if entry.source == "bundled":
         path = bundled_path(entry)
         if path is None:
@@ -149,9 +148,9 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
                 f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
             )
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
-    elif entry.source == "coqui":  # a coqui-tts model name, kept in coqui's own folder
-        resolved = _from_coqui_name(entry.repo_id, modality, catalog or Catalog(), offline, download)
-        return ResolvedModel(entry.id, resolved.path, "coqui", entry.modality, entry.name, entry)
+    elif entry.source == "coqui":  # a coqui-tts model name (repo_id), kept in coqui's own folder
+        found = _from_coqui_name(entry.repo_id, modality, None, offline, download)
+        resolved = ResolvedModel(entry.id, found.path, "coqui", entry.modality, entry.name, entry)
     elif entry.source == "local":
         path = Path(entry.path)
         if not path.exists():
@@ -165,8 +164,7 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
             if offline or download is None:
                 raise NotDownloaded(
                     f"'{entry.name}' is not downloaded yet. Download it in the Models window"
-                    + (" when you are online (Studio is offline now)." if offline else "."),
-                    entry.id,
+                    + (" when you are online (Studio is offline now)." if offline else ".")
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
             if entry.filename:
@@ -175,17 +173,19 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download, catal
     return _check_kind(resolved, modality)
 
 
-def _from_coqui_name(spec: str, modality: str, catalog: Catalog, offline: bool, download) -> ResolvedModel:
+def _from_coqui_name(spec: str, modality: str, catalog: Catalog | None, offline: bool, download) -> ResolvedModel:
     """``tts_models/<lang>/<dataset>/<model>``: coqui's own model folder, fetched by coqui when online."""
     alias = coqui_zoo.HUB_ALIASES.get(spec)
-    if alias and catalog.find(alias) is not None:
-        return _from_entry(catalog.find(alias), modality, offline, download)
+    entry = catalog.find(alias) if alias and catalog is not None else None
+    if entry is not None:
+        return _from_entry(entry, modality, offline, download)
     folder = coqui_zoo.downloaded(spec)
     if folder is None:
-        if offline or download is None:
+        # coqui's own models are fetched by coqui's ModelManager on first use (the Models window
+        # downloads hub repos only); offline, never a network call
+        if offline:
             raise NotDownloaded(
-                f"The coqui model '{spec}' is not downloaded"
-                + (" and Studio is offline: run it once while online." if offline else ".")
+                f"The coqui model '{spec}' is not downloaded and Studio is offline: run it once while online.", spec
             )
         folder = coqui_zoo.download(spec)
     return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)

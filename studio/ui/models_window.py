@@ -326,7 +326,7 @@ class ModelsWindow(QDialog):
     def add_local_path(self, path: str | os.PathLike, modality: str | None = None) -> ModelEntry | None:
         """Add a model file or folder from this computer. Its kind is read from its files; when
         they do not say, ``modality`` (default: the current tab) decides."""
-        from ..models.formats import detect_format, modality_of
+        from ..models.resolve import detect_format, modality_of
 
         p = Path(path).expanduser()
         if not p.exists():
@@ -366,7 +366,7 @@ class ModelsWindow(QDialog):
                 f"'{repo_id}' is not a hub id: it looks like org/name (e.g. HuggingFaceTB/SmolLM2-360M-Instruct)."
             )
             return False
-        known = self.catalog.find(repo_id)
+        known = next((e for e in self.catalog.entries() if e.repo_id == repo_id), None)
         started = self.downloads.start(known) if known is not None else self.downloads.start_repo(repo_id)
         if started:
             self._say(f"Downloading {repo_id}…")

@@ -10,7 +10,7 @@
    that keep the last ``--keep`` seconds as the next prompt), vs the same length in one window
    (the same weights with a longer ``generation_config.max_length``).
 
-Default model: the tiny random MusicGen of ``tests/tiny_music.py`` (50 frames/s, 2.04 s window),
+Default model: the tiny random MusicGen of ``studio/testing/tiny_music.py`` (50 frames/s, 2.04 s window),
 built on the spot. It prints; it does not assert.
 """
 
@@ -88,7 +88,7 @@ def main() -> None:
     if args.model:
         model_dir, long_dir = args.model, ""
     else:
-        from tests.tiny_music import WINDOW_LENGTH, build_tiny_musicgen
+        from studio.testing.tiny_music import WINDOW_LENGTH, build_tiny_musicgen
 
         model_dir = build_tiny_musicgen(Path(tmp.name) / "tiny")
         # the same weights (same seed), a window three times as long: the one-window reference
@@ -112,7 +112,7 @@ def main() -> None:
             raw_audio.reshape(-1), ours_audio.reshape(-1), atol=1e-6)
     raw_rate = seconds / statistics.median(raw_t)
     ours_rate = seconds / statistics.median(ours_t)
-    print(f"model         {args.model or 'tiny random MusicGen (tests/tiny_music.py)'} on {args.device}, "
+    print(f"model         {args.model or 'tiny random MusicGen (studio/testing/tiny_music.py)'} on {args.device}, "
           f"{args.threads} thread(s), {seconds:g} s of audio, {args.repeat} runs each, medians")
     print(f"raw generate  {raw_rate:.3f} s of audio per s   (runs {', '.join(f'{t:.2f}' for t in raw_t)} s)")
     print(f"Studio        {ours_rate:.3f} s of audio per s   (runs {', '.join(f'{t:.2f}' for t in ours_t)} s)")

@@ -84,7 +84,7 @@ from tests.tiny_sd import (  # noqa: E402,F401
 )
 
 # ---------------------------------------------------------------------------------------------
-# Tiny MusicGen models (music engine, CLI and tab tests): see tests/tiny_music.py
+# Tiny MusicGen models (music engine, CLI and tab tests): studio.testing.tiny_music, fixtures in tests/tiny_music.py
 # ---------------------------------------------------------------------------------------------
 from tests.tiny_music import tiny_musicgen, tiny_musicgen_melody, tiny_musicgen_stereo  # noqa: E402,F401
 # Tiny coqui VITS voices (speech engine, CLI and tab tests): see tests/tiny_tts.py

@@ -12,7 +12,7 @@ import soundfile
 
 from studio.cli import main
 from studio.library import audio as audio_files
-from tests.tiny_music import SAMPLE_RATE
+from studio.testing.tiny_music import SAMPLE_RATE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -12,8 +12,8 @@ from studio.engines.music import MusicEngine, plan_windows
 from studio.errors import Cancelled, InvalidRequest, WrongModelKind
 from studio.events import Notice, Output, Preview, Progress
 from studio.requests import MusicRequest
-from tests.helpers import collect
-from tests.tiny_music import HOP, SAMPLE_RATE
+from studio.testing.events import collect
+from studio.testing.tiny_music import HOP, SAMPLE_RATE
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

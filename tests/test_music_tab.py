@@ -7,7 +7,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
-from tests.tiny_music import SAMPLE_RATE
+from studio.testing.tiny_music import SAMPLE_RATE
 
 
 @pytest.fixture

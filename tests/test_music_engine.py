@@ -202,3 +202,14 @@ def test_out_of_range_values_are_refused(changes, words):
 def test_a_text_model_is_not_a_music_model(tiny_llm, runtime):
     with pytest.raises(WrongModelKind, match="text model"):
         run(tiny_llm, runtime)
+
+
+def test_sampling_settings_reach_generate(tiny_musicgen, runtime):
+    def audio(**kw):
+        events, _ = run(tiny_musicgen, runtime, duration_s=1.0, **kw)
+        return outputs(events)[0].data[0]
+
+    # top-k 1 leaves one token to draw: the seed no longer matters
+    assert np.array_equal(audio(seed=1, top_k=1), audio(seed=2, top_k=1))
+    # guidance off (1) vs on (3), same seed: other music
+    assert not np.array_equal(audio(seed=3, guidance_scale=1.0), audio(seed=3, guidance_scale=3.0))

@@ -145,6 +145,7 @@ class MusicEngine:
         t0 = time.perf_counter()
         done_steps = 0
         saved = 0
+        audio_seconds = 0.0
         partial = False
         for index in range(request.variations):
             seed = (base_seed + index) % 2**32
@@ -178,6 +179,7 @@ class MusicEngine:
             }
             yield Output("audio/flac", (audio, mm.sample_rate), params, index=index)
             saved += 1
+            audio_seconds += seconds
             if cancel.cancelled:
                 break
 
@@ -185,7 +187,7 @@ class MusicEngine:
         stats = {
             "seconds": elapsed,
             "load_s": load_s,
-            "audio_seconds": saved * float(request.duration_s),
+            "audio_seconds": audio_seconds,
             "windows": len(windows),
             "window_s": window_s,
             "variations": saved,
@@ -215,12 +217,14 @@ class MusicEngine:
             with torch.inference_mode():
                 clip_codes = encode_clip(mm, fitted)
         samples = round(float(request.duration_s) * mm.sample_rate)
+        # every value explicit (None would fall back to the checkpoint's generation_config):
+        # top-k 0, top-p 1 and guidance ≤ 1 are "off" for transformers
         sampling: dict[str, Any] = dict(
             do_sample=True,
             temperature=float(request.temperature),
-            top_k=int(request.top_k) or None,
-            top_p=float(request.top_p) if request.top_p > 0 else None,
-            guidance_scale=float(request.guidance_scale) if request.guidance_scale > 1 else None,
+            top_k=int(request.top_k),
+            top_p=float(request.top_p) if request.top_p > 0 else 1.0,
+            guidance_scale=float(request.guidance_scale),
         )
         return _Inputs(
             text=request.prompt,

@@ -85,6 +85,8 @@ def _decoder_settings(num_codebooks: int, channels: int) -> dict:
         pad_token_id=CODEBOOK_SIZE,
         bos_token_id=CODEBOOK_SIZE,
         decoder_start_token_id=CODEBOOK_SIZE,
+        # at the usual 0.02 init a 16-wide decoder barely hears its text or chroma condition
+        initializer_factor=1.0,
     )
 
 
@@ -118,8 +120,7 @@ def build_tiny_musicgen(folder, *, stereo: bool = False, melody: bool = False,
     text, codec, num_codebooks = _configs(tokenizer, stereo=stereo)
     channels = 2 if stereo else 1
     if melody:
-        # at the usual 0.02 init the one-hot chroma barely moves a 16-wide decoder
-        decoder = tf.MusicgenMelodyDecoderConfig(**_decoder_settings(num_codebooks, channels), initializer_factor=1.0)
+        decoder = tf.MusicgenMelodyDecoderConfig(**_decoder_settings(num_codebooks, channels))
         config = tf.MusicgenMelodyConfig(
             text_encoder=text, audio_encoder=codec, decoder=decoder, num_chroma=12, chroma_length=50
         )

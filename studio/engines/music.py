@@ -152,12 +152,12 @@ class MusicEngine:
             yield Status(
                 "Generating…" if request.variations == 1 else f"Generating variation {index + 1} of {request.variations}…"
             )
-            clip = yield from self._variation(mm, inputs, windows, seed, index, cancel, runtime,
+            made = yield from self._variation(mm, inputs, windows, seed, index, cancel, runtime,
                                               done_steps, total_steps, t0)
             done_steps += steps_per_variation
-            if clip is None:  # cancelled before the first window finished
+            if made is None:  # cancelled before the first window finished
                 break
-            audio, made_frames, finished_windows = clip
+            audio, made_frames, finished_windows = made
             partial = finished_windows < len(windows)
             seconds = made_frames / mm.frame_rate if partial else float(request.duration_s)
             if partial:

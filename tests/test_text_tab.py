@@ -7,7 +7,6 @@ import json
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
 from studio.requests import MAX_SEED
 from studio.ui.settings import Settings
@@ -18,9 +17,8 @@ def window(qtbot, tmp_path, library, tiny_llm):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU with the tiny model picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU with the tiny model picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
     win.tab("text").model_picker.set_model_spec(tiny_llm)
     qtbot.addWidget(win)
     win.show()

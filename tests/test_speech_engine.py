@@ -138,6 +138,12 @@ def test_reference_clips_any_rate_and_channels_and_bad_ones(tmp_path):
     path, seconds = prepare_clip(str(_write_clip(tmp_path / "ref.flac", 3.0)), 24000, tmp_path)
     clip, rate = audio.read(path)
     assert rate == 24000 and clip.ndim == 1 and abs(len(clip) - 72000) <= 2 and seconds == pytest.approx(3.0)
+    import soundfile
+
+    mp3 = tmp_path / "ref.mp3"  # MP3 at 44.1 kHz stereo, as phones and recorders make them
+    soundfile.write(mp3, audio.read(tmp_path / "ref.flac")[0], 44100, format="MP3", subtype="MPEG_LAYER_III")
+    path, seconds = prepare_clip(str(mp3), 22050, tmp_path)
+    assert audio.read(path)[1] == 22050 and seconds == pytest.approx(3.0, abs=0.1)
     with pytest.raises(InvalidRequest, match="0.5 s long; cloning needs at least 2 s"):
         prepare_clip(str(_write_clip(tmp_path / "short.ogg", 0.5)), 24000, tmp_path)
     with pytest.raises(InvalidRequest, match="silent"):

@@ -86,3 +86,35 @@ def test_cancel_keeps_a_partial_result_and_bad_text_is_refused(qtbot, window, li
     (saved,) = library.items("speech")
     assert saved.params["partial"] is True and saved.params["chunks"] == 30
     assert tab.speak_button.isEnabled() and tab.panel.export_button.isEnabled()
+
+
+def test_a_reference_clip_asks_for_consent_once_and_a_model_that_cannot_clone_says_so(
+    qtbot, window, tmp_path, monkeypatch
+):
+    import numpy as np
+    from PySide6.QtWidgets import QMessageBox
+
+    from studio.library import audio
+    from tests.test_image_tab import drop_files
+
+    clip = audio.export(tmp_path / "voice.flac", 0.3 * np.sin(np.arange(48000) / 7.0), 16000)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked = []
+
+    def question(*args, **kwargs):
+        asked.append(args[2] if len(args) > 2 else "")
+        return answers.pop(0)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    tab = window.tab("speech")
+    drop_files(tab, [clip])  # refused: no clip set
+    assert tab.form.clip.text() == "" and "permission" in asked[0]
+    drop_files(tab, [clip])  # agreed
+    assert tab.form.clip.text() == str(clip)
+    assert tab.form.set_reference_clip(str(clip))  # the same clip again: not asked again
+    assert len(asked) == 2
+    tab.text.setPlainText("Hello there.")
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000):
+        qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
+    assert "cannot clone a voice" in tab.status.text()
+    assert tab.speak_button.isEnabled()

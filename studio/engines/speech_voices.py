@@ -173,7 +173,9 @@ def check_pickle_policy(model: ResolvedModel, config: dict, allow_pickle: bool) 
     if kind in FULL_PICKLE_MODELS and not allow_pickle:
         raise UnsafeModelFile(
             f"'{model.label}' is a {kind} model, whose files coqui unpickles in full (they can run code when "
-            "loaded). Load it only if you trust where it came from: confirm in the Speech tab, or pass --allow-pickle."
+            "loaded). Load it only if you trust where it came from: confirm in the Speech tab, or pass --allow-pickle.",
+            model.path,
+            allowable=True,
         )
 
 
@@ -231,7 +233,8 @@ class CoquiVoiceBackend(Voice):
         except pickle.UnpicklingError:
             raise UnsafeModelFile(
                 f"'{model.label}' holds Python objects besides weights, which could run code when loaded; "
-                "Studio loads coqui checkpoints as weights only. Use the model's original files."
+                "Studio loads coqui checkpoints as weights only. Use the model's original files.",
+                checkpoint,
             ) from None
         if device != "cpu":
             self.tts.to(device)

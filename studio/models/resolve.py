@@ -88,7 +88,9 @@ def resolve(
     ``allow_pickle``.
     """
     resolved = _resolve(spec, modality, catalog or Catalog(), offline, download)
-    if resolved.path.is_file():
+    # coqui .pth checkpoints are exempt: coqui-tts loads them with torch.load(weights_only=True)
+    # (studio.engines.speech_voices says where); coqui models that need full unpickling are refused there
+    if resolved.path.is_file() and resolved.format != "coqui":
         check_pickle_allowed(resolved.path, allow_pickle)
     return resolved
 

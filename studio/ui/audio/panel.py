@@ -133,9 +133,11 @@ class AudioPanel(QWidget):
         if not self.has_audio():
             return
         name = self._params.get("suggested_name") or f"{self._params.get('kind') or 'audio'}.wav"
-        path, _ = QFileDialog.getSaveFileName(self, "Export audio", name, EXPORT_FILTERS)
+        path, chosen = QFileDialog.getSaveFileName(self, "Export audio", name, EXPORT_FILTERS)
         if not path:
             return
+        if not Path(path).suffix:  # typed without a suffix: the format picked in the dialog
+            path += next((s for s in (".wav", ".flac", ".ogg") if s in chosen), ".wav")
         try:
             written = self.export_to(path)
         except Exception as exc:  # a bad suffix or a full disk: say it, keep working

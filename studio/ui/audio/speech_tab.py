@@ -26,14 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import InvalidRequest, StudioError
+from ...jobs import JobHandle
 from ...library import audio as audio_files
 from ...requests import SpeechRequest
 from ..tab_api import StudioTab, TabContext
 from .panel import AudioPanel
 from .voice_form import VoiceForm, is_audio_file
-
-UNPICKLE_HINT = "unpickles in full"
-
 
 class SpeechTab(QWidget, StudioTab):
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
@@ -41,21 +39,10 @@ class SpeechTab(QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.current_job: str | None = None
-        self._last_request: SpeechRequest | None = None
+        self.current_job: JobHandle | None = None
         self._saved = None
         self._build(ctx)
         self.setAcceptDrops(True)
-        jobs = self.jobs
-        jobs.job_started.connect(self._on_started)
-        jobs.job_status.connect(self._on_status)
-        jobs.job_notice.connect(self._on_notice)
-        jobs.job_progress.connect(self._on_progress)
-        jobs.job_preview.connect(self._on_preview)
-        jobs.job_output.connect(self._on_output)
-        jobs.job_finished.connect(self._on_finished)
-        jobs.job_cancelled.connect(self._on_cancelled)
-        jobs.job_failed.connect(self._on_failed)
 
     def _build(self, ctx: TabContext) -> None:
         self.text = QPlainTextEdit()
@@ -145,12 +132,20 @@ class SpeechTab(QWidget, StudioTab):
         if allow_pickle:
             request = request.replace(allow_pickle=True)
         try:
-            job_id = self.jobs.submit(request)
+            handle = self.jobs.submit(request)
         except (InvalidRequest, StudioError) as exc:
             self._show(str(exc))
             return
-        self.current_job = job_id
-        self._last_request = request
+        handle.started.connect(self._on_started)
+        handle.status.connect(self._on_status)
+        handle.notice.connect(self._show)
+        handle.progress.connect(self._on_progress)
+        handle.preview.connect(self._on_preview)
+        handle.output.connect(self._on_output)
+        handle.finished.connect(self._on_finished)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.failed.connect(self._on_failed)
+        self.current_job = handle
         self._saved = None
         self.panel.clear()
         self.progress.setRange(0, 1)
@@ -161,7 +156,7 @@ class SpeechTab(QWidget, StudioTab):
     @Slot()
     def cancel(self) -> None:
         if self.current_job is not None:
-            self.jobs.cancel(self.current_job)
+            self.current_job.cancel()
 
     def _set_busy(self, busy: bool) -> None:
         self.speak_button.setEnabled(not busy)
@@ -175,43 +170,32 @@ class SpeechTab(QWidget, StudioTab):
     def _on_text_changed(self) -> None:
         self.char_count.setText(f"{len(self.text.toPlainText()):,} characters")
 
-    # --- job signals (every slot checks the job is ours) ---
+    # --- the current job's signals (its JobHandle's: only this tab's job reaches them) ---
+    @Slot()
+    def _on_started(self) -> None:
+        self.status.setText("Starting…")
+
     @Slot(str)
-    def _on_started(self, job_id: str) -> None:
-        if job_id == self.current_job:
-            self.status.setText("Starting…")
+    def _on_status(self, message: str) -> None:
+        self.status.setText(message)
 
-    @Slot(str, str)
-    def _on_status(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self.status.setText(message)
+    @Slot(object)
+    def _on_progress(self, progress) -> None:
+        self.progress.setRange(0, progress.total)
+        self.progress.setValue(progress.step)
+        self.status.setText(f"Speaking: sentence {progress.step} of {progress.total}")
 
-    @Slot(str, str)
-    def _on_notice(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self._show(message)
-
-    @Slot(str, object)
-    def _on_progress(self, job_id: str, progress) -> None:
-        if job_id == self.current_job:
-            self.progress.setRange(0, progress.total)
-            self.progress.setValue(progress.step)
-            self.status.setText(f"Speaking: sentence {progress.step} of {progress.total}")
-
-    @Slot(str, object)
-    def _on_preview(self, job_id: str, preview) -> None:
-        if job_id == self.current_job and preview.audio is not None:
+    @Slot(object)
+    def _on_preview(self, preview) -> None:
+        if preview.audio is not None:
             self.panel.append_chunk(preview.audio, preview.sample_rate)
 
-    @Slot(str, object)
-    def _on_output(self, job_id: str, saved) -> None:
-        if job_id == self.current_job:
-            self._saved = saved
+    @Slot(object)
+    def _on_output(self, saved) -> None:
+        self._saved = saved
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_finished(self, result) -> None:
         self._end(result)
         stats = result.stats or {}
         if not self.form.speakers() and not self.form.languages() and (stats.get("speakers") or stats.get("languages")):
@@ -219,24 +203,21 @@ class SpeechTab(QWidget, StudioTab):
         if self._saved is not None:
             self.status.setText(_describe(self._saved.params) + f" · saved as {Path(self._saved.path).name}")
 
-    @Slot(str, object)
-    def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
         self._end(result)
         self.status.setText(
             "Cancelled. " + ("What was said is saved as a partial result." if self._saved else "Nothing was said yet.")
         )
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_failed(self, error) -> None:
+        request = self.current_job.request if self.current_job is not None else None
         self._end(None)
-        self._show(f"Failed: {message}")
-        if UNPICKLE_HINT in message and self._last_request is not None and not self._last_request.allow_pickle:
+        self._show(f"Failed: {error}")
+        if getattr(error, "allowable", False) and request is not None and not request.allow_pickle:
             answer = QMessageBox.question(
-                self, "Load this model?", f"{message}\n\nLoad it anyway? Only do this for files you trust."
+                self, "Load this model?", f"{error}\n\nLoad it anyway? Only do this for files you trust."
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.speak(allow_pickle=True)

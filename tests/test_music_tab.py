@@ -78,3 +78,14 @@ def test_text_sent_from_another_tab_becomes_the_prompt(window):
     assert window.send_text("music", "epic orchestral soundtrack")
     assert window.tabs.currentWidget() is window.tab("music")
     assert window.tab("music").prompt.toPlainText() == "epic orchestral soundtrack"
+
+
+def test_a_model_not_downloaded_offers_download(qtbot, window):
+    tab = window.tab("music")
+    tab.model_picker.set_model_spec("musicgen-small")  # in the catalog, not on this machine, offline
+    qtbot.keyClicks(tab.prompt, "piano")
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000):
+        tab.generate_button.click()
+    assert "not downloaded" in tab.status_label.text()
+    assert tab.failure_action.isVisibleTo(tab) and tab.failure_action.text() == "Download…"
+    assert tab.generate_button.isEnabled()

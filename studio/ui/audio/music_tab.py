@@ -30,6 +30,7 @@ from ...errors import InvalidRequest, StudioError
 from ...library import audio as audio_files
 from ...requests import MusicRequest
 from ..fields import spin_box_for
+from ..job_errors import FailureAction
 from ..model_picker import ModelPicker
 from ..tab_api import StudioTab, TabContext
 from .panel import AudioPanel
@@ -129,6 +130,9 @@ class MusicTab(QWidget, StudioTab):
         self.progress.setValue(0)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
+        self.failure_action = FailureAction()  # "Download…" after a job failed on a model not downloaded
+        if self.host is not None:
+            self.failure_action.download_requested.connect(self.host.download_model)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -136,6 +140,7 @@ class MusicTab(QWidget, StudioTab):
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.status_label)
+        left_layout.addWidget(self.failure_action)
         left_layout.addStretch(1)
 
         # --- result: waveform, player, export; the takes of this session ---
@@ -200,6 +205,7 @@ class MusicTab(QWidget, StudioTab):
         except InvalidRequest as exc:
             self.status_label.setText(f"⚠ {exc}")
             return
+        self.failure_action.clear()
         handle = self.jobs.submit(request)
         handle.started.connect(self._on_started)
         handle.status.connect(self._on_status)
@@ -313,9 +319,9 @@ class MusicTab(QWidget, StudioTab):
 
     @Slot(object)
     def _on_failed(self, error) -> None:
+        request = self.handle.request if self.handle is not None else None
         self._done(f"⚠ {error.message}")
-        if error.kind == "not_downloaded" and self.host is not None:
-            self.host.show_message(error.message)
+        self.failure_action.offer(error, request)
 
     @Slot(bool)
     def _on_random_toggled(self, random: bool) -> None:

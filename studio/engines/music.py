@@ -68,19 +68,37 @@ def plan_windows(total: int, window: int, keep: int, first_prompt: int = 0) -> l
 
 
 class _StepWatch:
-    """StoppingCriteria: counts steps, keeps the token stream, stops every row once cancel is set."""
+    """StoppingCriteria: counts steps, keeps the token stream, stops every row once cancel is set.
 
-    def __init__(self, loop: _WindowLoop, on_step: Callable[[], None]) -> None:
+    Steps are reported to the engine's thread at most every 50 ms (``flush`` sends the rest): a
+    hand-off per token would wake that thread hundreds of times a second for nothing. Cancel does
+    not wait for a report: the token is read here at every step.
+    """
+
+    INTERVAL_S = 0.05
+
+    def __init__(self, loop: _WindowLoop, report: Callable[[int], None]) -> None:
         self.loop = loop
-        self.on_step = on_step
+        self.report = report
         self.stream = None
+        self.unreported = 0
+        self.last = time.perf_counter()
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
         self.stream = input_ids  # generate builds a new tensor each step: holding it is free
-        self.on_step()
+        self.unreported += 1
+        now = time.perf_counter()
+        if now - self.last >= self.INTERVAL_S:
+            self.flush(now)
         return torch.full((input_ids.shape[0],), self.loop.stopped, dtype=torch.bool, device=input_ids.device)
+
+    def flush(self, now: float | None = None) -> None:
+        if self.unreported:
+            self.report(self.unreported)
+            self.unreported = 0
+        self.last = now if now is not None else time.perf_counter()
 
 
 @dataclass
@@ -245,21 +263,17 @@ class MusicEngine:
         stop = CancelToken()
         stream = runtime.compute.stream(_WindowLoop(mm, inputs, windows, seed, (cancel, stop)), stop)
         steps = 0
-        last = float("-inf")
         try:
             while True:
                 try:
                     kind, payload = next(stream)
                 except StopIteration as end:
                     return end.value
-                if kind == "step":
-                    steps += 1
-                    now = time.perf_counter()
-                    if now - last >= 0.1 or steps == 1 or done_before + steps == total_steps:  # ≤ 10 Hz
-                        last = now
-                        done = done_before + steps
-                        rate = done / max(now - t0, 1e-6)
-                        yield Progress(done, total_steps, "generate", eta_s=(total_steps - done) / rate)
+                if kind == "steps":
+                    steps += payload
+                    done = done_before + steps
+                    rate = done / max(time.perf_counter() - t0, 1e-6)
+                    yield Progress(done, total_steps, "generate", eta_s=(total_steps - done) / rate)
                 else:  # a finished window: (audio, number)
                     audio, number = payload
                     yield Preview(audio=audio, sample_rate=mm.sample_rate, step=number, index=index)
@@ -337,7 +351,7 @@ class _WindowLoop:
             flat = prompt.reshape(mm.num_codebooks, -1)
             gen["decoder_input_ids"] = flat
             start_ids = torch.cat([start_ids, flat], dim=-1)
-        watch = _StepWatch(self, lambda: self.emit(("step", None)))
+        watch = _StepWatch(self, lambda count: self.emit(("steps", count)))
         try:
             values = model.generate(
                 **gen,
@@ -349,6 +363,8 @@ class _WindowLoop:
             if self.stopped:  # a window cut short cannot be un-delayed; it is dropped anyway
                 return None, None
             raise
+        finally:
+            watch.flush()
         if watch.stream is None or watch.stream.shape[-1] < start_ids.shape[-1] + window.new + mm.delay:
             return None, None  # stopped by Cancel before the window was complete
         codes = undelay(mm, watch.stream, start_ids)

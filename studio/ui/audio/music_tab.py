@@ -47,6 +47,9 @@ NUMBER_FIELDS = (
     ("window_keep_s", "Window keep (s)"),
 )
 
+#: the JobHandle signals the tab follows
+HANDLE_SIGNALS = ("started", "status", "notice", "progress", "preview", "output", "finished", "cancelled", "failed")
+
 
 class FileField(QWidget):
     """A path box with a Browse… button (melody, clip to continue)."""
@@ -207,15 +210,8 @@ class MusicTab(QWidget, StudioTab):
             return
         self.failure_action.clear()
         handle = self.jobs.submit(request)
-        handle.started.connect(self._on_started)
-        handle.status.connect(self._on_status)
-        handle.notice.connect(self._on_status)
-        handle.progress.connect(self._on_progress)
-        handle.preview.connect(self._on_preview)
-        handle.output.connect(self._on_output)
-        handle.finished.connect(self._on_finished)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.failed.connect(self._on_failed)
+        for name in HANDLE_SIGNALS:  # each to its slot below, _on_<signal>
+            getattr(handle, name).connect(getattr(self, f"_on_{name}"))
         self.handle = handle
         self._set_busy(True)
         self.progress.setRange(0, 0)
@@ -269,6 +265,10 @@ class MusicTab(QWidget, StudioTab):
 
     @Slot(str)
     def _on_status(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
         self.status_label.setText(message)
 
     @Slot(object)

@@ -10,8 +10,6 @@ A new format is one line in :data:`OUTPUT_TYPES`.
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,28 +34,16 @@ def _markdown(text, params: dict) -> bytes:
     return str(text).encode("utf-8")
 
 
-def _audio(fmt: str, subtype: str, max_comment: int | None = None) -> Callable[[Any, dict], bytes]:
-    """Audio through soundfile; the parameters go into the format's tags: the prompt or text as the
-    title, the JSON as the comment when the format keeps it (WAV drops long INFO strings)."""
+def _audio(suffix: str) -> Callable[[Any, dict], bytes]:
+    """Audio through soundfile with the parameters in the format's own tags (title, artist, genre,
+    the JSON as the comment; WAV's comment shortened to what its INFO chunk keeps): see
+    :mod:`studio.library.audio`, which the audio panels' export uses too."""
 
     def encode(data, params: dict) -> bytes:
-        import numpy as np
-        import soundfile
+        from .audio import encode as encode_audio
 
         audio, sample_rate = data
-        audio = np.asarray(audio, dtype="float32")
-        buf = io.BytesIO()
-        channels = 1 if audio.ndim == 1 else audio.shape[1]
-        with soundfile.SoundFile(buf, "w", int(sample_rate), channels, subtype=subtype, format=fmt) as f:
-            f.software = "Studio"
-            title = " ".join(str(params.get("prompt") or params.get("text") or "").split())[:200]
-            if title:
-                f.title = title
-            comment = json.dumps(params, ensure_ascii=False, default=str)
-            if max_comment is None or len(comment) <= max_comment:
-                f.comment = comment
-            f.write(audio)
-        return buf.getvalue()
+        return encode_audio(audio, sample_rate, params, suffix)
 
     return encode
 
@@ -65,9 +51,9 @@ def _audio(fmt: str, subtype: str, max_comment: int | None = None) -> Callable[[
 OUTPUT_TYPES: dict[str, OutputType] = {
     "image/png": OutputType(".png", _png, numbered=True, default_kind="image"),
     "text/markdown": OutputType(".md", _markdown, default_kind="text"),
-    "audio/wav": OutputType(".wav", _audio("WAV", "PCM_16", max_comment=2000), default_kind="audio"),
-    "audio/flac": OutputType(".flac", _audio("FLAC", "PCM_16"), default_kind="audio"),
-    "audio/ogg": OutputType(".ogg", _audio("OGG", "VORBIS"), default_kind="audio"),
+    "audio/wav": OutputType(".wav", _audio(".wav"), default_kind="audio"),
+    "audio/flac": OutputType(".flac", _audio(".flac"), default_kind="audio"),
+    "audio/ogg": OutputType(".ogg", _audio(".ogg"), default_kind="audio"),
 }
 
 #: the format a bare type name means

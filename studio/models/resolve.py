@@ -1,6 +1,7 @@
 """Resolution: a catalog id, a hub repo id or a local path → files on disk and their format.
 
-Order: empty → the modality's default; catalog id; an existing path; ``org/name`` hub id (from the
+Order: empty → the modality's default; a catalog entry (:meth:`Catalog.find`: its id, hub id or local
+path); an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
 A pickled file (.ckpt/.pt/.pth/.bin) resolves only with ``allow_pickle=True``; otherwise
 UnsafeModelFile carrying its path (``allowable``: the same request with permission loads it).
@@ -10,16 +11,15 @@ NotDownloaded with what to do, never a network call.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFound, NotDownloaded, UnsafeModelFile, WrongModelKind
+from . import coqui_zoo
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
-
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
@@ -46,65 +46,11 @@ def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def detect_format(path: Path) -> str:
-    """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".gguf":
-            return "gguf"
-        if suffix == ".onnx":
-            return "piper"
-        if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
-            return "single_file"
-        return "unknown"
-    if (path / "model_index.json").exists():
-        return "diffusers"
-    if (path / "config.json").exists():
-        return "transformers"
-    if any(path.glob("*.gguf")):
-        return "gguf"
-    return "unknown"
-
-
-def modality_of(path: Path, fmt: str) -> str:
-    """Best guess of a model's modality from its files."""
-    if fmt in ("diffusers", "single_file"):
-        return "image"
-    if fmt in ("piper", "coqui"):
-        return "speech"
-    if fmt == "gguf":
-        return "text"
-    if fmt == "transformers":
-        try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        arch = " ".join(config.get("architectures") or [])
-        mtype = str(config.get("model_type", ""))
-        if "Musicgen" in arch or mtype.startswith("musicgen"):
-            return "music"
-        if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
-            return "text"
-        if mtype in ("vits", "speecht5", "bark"):
-            return "speech"
-        if "CausalLM" in mtype or mtype in ("llama", "mistral", "qwen2", "gpt2", "phi3", "gemma"):
-            return "text"
-    return ""
-
-
-_KIND_WORDS = {
-    "image": "an image model",
-    "text": "a text model",
-    "speech": "a speech model",
-    "music": "a music model",
-}
-
-
 def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     if resolved.modality and modality and resolved.modality != modality:
         raise WrongModelKind(
-            f"'{resolved.label}' is {_KIND_WORDS.get(resolved.modality, 'another kind of model')} "
-            f"({resolved.format}); the {modality} tab needs {_KIND_WORDS.get(modality, 'another model')}."
+            f"'{resolved.label}' is {KIND_WORDS.get(resolved.modality, 'another kind of model')} "
+            f"({resolved.format}); the {modality} tab needs {KIND_WORDS.get(modality, 'another model')}."
         )
     return resolved
 
@@ -142,7 +88,9 @@ def resolve(
     ``allow_pickle``.
     """
     resolved = _resolve(spec, modality, catalog or Catalog(), offline, download)
-    if resolved.path.is_file():
+    # coqui .pth checkpoints are exempt: coqui-tts loads them with torch.load(weights_only=True)
+    # (studio.engines.speech_voices says where); coqui models that need full unpickling are refused there
+    if resolved.path.is_file() and resolved.format != "coqui":
         check_pickle_allowed(resolved.path, allow_pickle)
     return resolved
 
@@ -157,13 +105,15 @@ def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, d
             raise ModelNotFound(f"No {modality} model is installed. Open Models to download one.")
         return _from_entry(entry, modality, offline, download)
 
-    entry = catalog.get(spec)
+    entry = catalog.find(spec)
     if entry is not None:
         return _from_entry(entry, modality, offline, download)
 
     path = Path(spec).expanduser()
     if path.exists():
         return _from_path(path, modality)
+    if coqui_zoo.is_zoo_name(spec):
+        return _from_coqui_name(spec, modality, catalog, offline, download)
     looks_like_path = (
         spec.startswith(("/", ".", "~", "\\"))
         or spec.count("/") > 1
@@ -201,6 +151,9 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                 f"The bundled model '{entry.name}' is missing: reinstall Studio (package {entry.package})."
             )
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
+    elif entry.source == "coqui":  # a coqui-tts model name (repo_id), kept in coqui's own folder
+        found = _from_coqui_name(entry.repo_id, modality, None, offline, download)
+        resolved = ResolvedModel(entry.id, found.path, "coqui", entry.modality, entry.name, entry)
     elif entry.source == "local":
         path = Path(entry.path)
         if not path.exists():
@@ -208,6 +161,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
         resolved = ResolvedModel(entry.id, path, entry.format or detect_format(path), entry.modality, entry.name, entry)
     else:
         path = hub_snapshot(entry.repo_id)
+        if path is not None and entry.filename:  # one file of a shared repo (a Piper voice of piper-voices)
+            path = path / entry.filename if (path / entry.filename).exists() else None
         if path is None:
             if offline or download is None:
                 raise NotDownloaded(
@@ -216,19 +171,28 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                     entry.id,
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
+            if entry.filename:
+                path = path / entry.filename
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
     return _check_kind(resolved, modality)
 
 
-def readable_format(path: Path) -> str:
-    """``detect_format(path)``, or ModelNotFound saying what Studio can read."""
-    fmt = detect_format(path)
-    if fmt == "unknown":
-        raise ModelNotFound(
-            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
-            "transformers folder (config.json) or a diffusers folder (model_index.json)."
-        )
-    return fmt
+def _from_coqui_name(spec: str, modality: str, catalog: Catalog | None, offline: bool, download) -> ResolvedModel:
+    """``tts_models/<lang>/<dataset>/<model>``: coqui's own model folder, fetched by coqui when online."""
+    alias = coqui_zoo.HUB_ALIASES.get(spec)
+    entry = catalog.find(alias) if alias and catalog is not None else None
+    if entry is not None:
+        return _from_entry(entry, modality, offline, download)
+    folder = coqui_zoo.downloaded(spec)
+    if folder is None:
+        # coqui's own models are fetched by coqui's ModelManager on first use (the Models window
+        # downloads hub repos only); offline, never a network call
+        if offline:
+            raise NotDownloaded(
+                f"The coqui model '{spec}' is not downloaded and Studio is offline: run it once while online.", spec
+            )
+        folder = coqui_zoo.download(spec)
+    return _check_kind(ResolvedModel(spec, folder, "coqui", "speech", spec), modality)
 
 
 def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
@@ -236,3 +200,17 @@ def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
     fmt = readable_format(path)
     resolved = ResolvedModel(model_id or str(path), path, fmt, modality_of(path, fmt), path.name)
     return _check_kind(resolved, modality)
+
+
+__all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live in .formats
+    "PICKLE_SUFFIXES",
+    "ResolvedModel",
+    "check_pickle_allowed",
+    "detect_format",
+    "is_pickle",
+    "is_offline",
+    "looks_like_hub_id",
+    "modality_of",
+    "readable_format",
+    "resolve",
+]

@@ -286,7 +286,7 @@ class ModelsWindow(QDialog):
     def delete_entry(self, model_id: str) -> bool:
         """Start deleting a downloaded model, or forgetting a local one (never touching the person's
         files), off the UI thread; True when it started. ``models_changed`` follows when done."""
-        entry = self._entries.get(model_id) or self.catalog.get(model_id)
+        entry = self._entries.get(model_id) or self.catalog.find(model_id)
         if entry is None:
             return False
         if self.downloads.is_active(model_id):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from .audio.music_tab import MusicTab
+from .audio.speech_tab import SpeechTab
 from .image.tab import ImageTab
 from .tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
 from .text.tab import TextTab
@@ -43,13 +45,8 @@ class placeholder:  # noqa: N801 - reads as a function in the registration list
 TABS: tuple[TabSpec, ...] = (
     TabSpec("text", "Text", TextTab, kinds=("text",), accepts=TEXT, modality="text"),
     TabSpec("image", "Image", ImageTab, kinds=("image",), accepts=TEXT | IMAGE, modality="image"),
-    TabSpec(
-        "speech",
-        "Speech",
-        placeholder("Speech: text to speech with the bundled Piper voice and Coqui XTTS arrives in the next release."),
-        kinds=("speech",),
-    ),
-    TabSpec("music", "Music", placeholder("Music: text to music with MusicGen arrives in a later release."), kinds=("music",)),
+    TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech"),
+    TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
     TabSpec(
         "canvas",
         "Canvas",

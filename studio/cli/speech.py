@@ -1,0 +1,92 @@
+"""``studio generate speech``: text to a WAV / FLAC / OGG file with the parameters in its tags.
+
+Stable flags::
+
+    studio generate speech (--text T | --text-file F) [--model M] [--speaker S] [--language L]
+        [--speaker-wav FILE] [--speed F] [--seed X] [--sentence-pause S] [--paragraph-pause S]
+        [--allow-pickle] --out FILE.wav|.flac|.ogg
+
+``--model``: a catalog id, a coqui model name (``tts_models/…``), a coqui model file (``model.pth``
+with ``config.json`` beside it) or folder, or a Piper ``.onnx`` (default: the bundled Piper voice).
+The file is written at the model's own sample rate; its path is printed on stdout, progress
+("sentence 3 of 12") on stderr. Ctrl+C stops between sentences and writes what was said so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InvalidRequest
+from ..events import Output, Progress
+from ..library import audio as audio_files
+from ..requests import SpeechRequest
+from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
+
+
+def read_text_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidRequest(f"The text file '{path}' does not exist.") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"The text file '{path}' is not UTF-8 text.") from None
+    except OSError as exc:
+        raise InvalidRequest(f"Can't read the text file '{path}' ({exc.strerror or exc}).") from None
+
+
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("model", "speaker", "language", "speaker_wav", "speed", "seed", "sentence_pause_s", "paragraph_pause_s")
+
+
+def add_parser(gen_sub) -> None:
+    p = gen_sub.add_parser("speech", help="text to speech with a Piper voice or a coqui-tts model")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="T", help="what to say")
+    source.add_argument("--text-file", metavar="F", type=Path, help="a UTF-8 text file to read aloud")
+    add_request_arguments(p, SpeechRequest, FIELDS)
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="load a model whose files coqui unpickles in full (Bark): only one you trust")
+    p.add_argument("--out", metavar="FILE", type=Path, required=True, help="the .wav, .flac or .ogg file to write")
+    add_runtime_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    audio_files.format_for(args.out)  # a wrong suffix fails before any model loads
+    text = args.text if args.text is not None else read_text_file(args.text_file)
+    request = SpeechRequest(
+        text=text, allow_pickle=args.allow_pickle, **request_kwargs_from_args(SpeechRequest, args, FIELDS)
+    )
+    written: list[Path] = []
+    progress_shown = False
+
+    def on_event(ev) -> None:
+        nonlocal progress_shown
+        if isinstance(ev, Progress) and not args.quiet:
+            print(f"\rsentence {ev.step} of {ev.total}   ", end="", file=sys.stderr, flush=True)
+            progress_shown = True
+        elif isinstance(ev, Output) and ev.media.startswith("audio"):
+            samples, rate = ev.data
+            written.append(audio_files.export(args.out, samples, rate, ev.params))
+
+    try:
+        result = run_request(request, args, on_event=on_event)
+    except KeyboardInterrupt:
+        if written:
+            print(f"\nstudio: cancelled; the sentences said so far are in {written[-1]}", file=sys.stderr)
+        raise
+    finally:
+        if progress_shown:
+            print(file=sys.stderr)
+    for path in written:
+        print(path)
+    stats = result.stats
+    if not args.quiet and stats:
+        print(
+            f"{stats.get('audio_s', 0):.1f} s of audio at {stats.get('sample_rate')} Hz in {stats.get('seconds', 0):.1f} s "
+            f"({stats.get('chunks')} sentence(s)), real-time factor {stats.get('real_time_factor')}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,1 @@
+"""Audio tabs and the widgets they share: waveform, player (QtMultimedia), the audio panel with export."""

@@ -223,35 +223,58 @@ class ImageRequest(_Request):
         return data
 
 
+INPAINT_AREAS = ("masked", "whole")
+
+
 @dataclass(frozen=True)
-class InpaintRequest(ImageRequest):
-    """Inpaint (mask painted on ``image``) or outpaint (canvas grown by ``expand_*`` pixels)."""
+class InpaintRequest(_Request):
+    """Inpaint (white in ``mask`` is repainted on ``image``) or outpaint (the picture grown by ``extend_*``
+    pixels), or both. ``base`` holds the shared image parameters (prompt, model, steps, sampler, seed,
+    strength, LoRAs …); its ``width``/``height`` are the size the model runs at, its ``init_image`` is unused.
+    """
 
     kind: ClassVar[str] = "inpaint"
 
+    base: ImageRequest
     image: str = ""  # the picture to edit
-    mask: str = ""  # white = repaint, black = keep; same size as image (ignored for pure outpaint)
+    mask: str = ""  # white = repaint, black = keep; same size as image ("" = only the outpaint area)
     mask_blur: int = 8  # feather radius in pixels, 0 … 64
+    inpaint_area: str = "masked"  # 'masked': crop around the mask; 'whole': the whole picture
     padding: int = 32  # context kept around the mask's bounding box, 0 … 512
-    expand_left: int = 0
-    expand_right: int = 0
-    expand_top: int = 0
-    expand_bottom: int = 0
-    strength: float = 1.0
+    extend_left: int = 0  # outpaint: pixels added on each side, 0 … 2048
+    extend_right: int = 0
+    extend_top: int = 0
+    extend_bottom: int = 0
+
+    @property
+    def extends(self) -> tuple[int, int, int, int]:
+        return (self.extend_left, self.extend_right, self.extend_top, self.extend_bottom)
 
     def validate(self) -> None:
         _check(bool(self.image), "image is missing: open or paint an image on the Canvas first.")
-        expands = (self.expand_left, self.expand_right, self.expand_top, self.expand_bottom)
         _check(
-            bool(self.mask) or any(expands),
+            bool(self.mask) or any(self.extends),
             "mask is empty: paint the area to change, or extend the canvas to outpaint.",
         )
-        _check(0 <= self.mask_blur <= 64, f"mask blur must be from 0 to 64 (got {self.mask_blur}).")
-        _check(0 <= self.padding <= 512, f"padding must be from 0 to 512 (got {self.padding}).")
-        for e in expands:
-            _check(0 <= e <= 2048, f"outpaint extension must be from 0 to 2048 pixels (got {e}).")
-        # the prompt may be empty when inpainting (remove an object); everything else as for images
-        ImageRequest.validate(dataclasses.replace(self, prompt=self.prompt or "-", init_image=""))
+        for name, value, hi in (("mask blur", self.mask_blur, 64), ("padding", self.padding, 512)):
+            _check(
+                isinstance(value, int) and 0 <= value <= hi, f"{name} must be a whole number from 0 to {hi} (got {value!r})."
+            )
+        _check(
+            self.inpaint_area in INPAINT_AREAS,
+            f"inpaint area must be one of {', '.join(INPAINT_AREAS)} (got {self.inpaint_area!r}).",
+        )
+        for e in self.extends:
+            _check(
+                isinstance(e, int) and 0 <= e <= 2048, f"outpaint extension must be from 0 to 2048 pixels (got {e!r})."
+            )
+        # the prompt may be empty when inpainting (remove an object); the rest as for image-to-image
+        self.base.replace(prompt=self.base.prompt or "-", init_image=self.image).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["base"] = self.base.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -308,6 +331,8 @@ def summary(request: _Request, limit: int = 60) -> str:
         text = request.messages[-1].content
     elif isinstance(request, SpeechRequest):
         text = request.text
+    elif isinstance(request, InpaintRequest):
+        text = request.base.prompt
     else:
         text = getattr(request, "prompt", "")
     text = " ".join(text.split())

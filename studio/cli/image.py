@@ -6,6 +6,12 @@ Stable flags::
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
         [--lora FILE[:W]]... --out FILE.png
 
+Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
+
+    studio generate image --model M --prompt P --init-image IN.png --mask MASK.png [--mask-blur PX]
+        [--inpaint-area masked|whole] [--padding PX] [--strength F]
+        [--extend-left N] [--extend-right N] [--extend-top N] [--extend-bottom N] --out OUT.png
+
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
 """
@@ -16,9 +22,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..requests import SCHEDULERS, ImageRequest, LoraSpec
+from ..requests import INPAINT_AREAS, SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import add_runtime_flags, positive_int, run_request
 
 
@@ -64,8 +71,17 @@ def add_parser(gen_sub) -> None:
     add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same image (default: random)")
     add("--batch-size", metavar="B", type=positive_int, default=1, help="images in one pass (default 1)")
     add("--init-image", metavar="FILE", type=Path, default=None, help="image-to-image: the starting picture")
-    add("--strength", metavar="F", type=float, default=0.75,
-        help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75)")
+    add("--strength", metavar="F", type=float, default=None,
+        help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75; 1 for inpainting)")
+    add("--mask", metavar="MASK.png", type=Path, default=None,
+        help="inpaint: white is repainted, black is kept; the size of --init-image")
+    add("--mask-blur", metavar="PX", type=positive_int, default=8, help="inpaint: mask feathering (default 8)")
+    add("--inpaint-area", choices=INPAINT_AREAS, default="masked",
+        help="inpaint: 'masked' works on a crop around the mask at --width×--height, 'whole' on the whole picture")
+    add("--padding", metavar="PX", type=positive_int, default=32,
+        help="inpaint: context around the mask's bounding box (default 32)")
+    for side in ("left", "right", "top", "bottom"):
+        add(f"--extend-{side}", metavar="N", type=positive_int, default=0, help=f"outpaint: add N pixels on the {side}")
     add("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
         help="a LoRA .safetensors file with its weight (default 1); repeatable")
     add("--out", metavar="FILE.png", type=Path, required=True,
@@ -74,10 +90,11 @@ def add_parser(gen_sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..library.metadata import png_bytes
-
-    request = ImageRequest(
+def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
+    """An ImageRequest, or an InpaintRequest when --mask or an --extend-* flag is given."""
+    extends = (args.extend_left, args.extend_right, args.extend_top, args.extend_bottom)
+    inpaint = args.mask is not None or any(extends)
+    base = ImageRequest(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
         model=args.model,
@@ -88,11 +105,34 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         seed=args.seed,
         batch_size=args.batch_size,
-        init_image=str(args.init_image) if args.init_image else "",
-        strength=args.strength,
+        init_image="" if inpaint or not args.init_image else str(args.init_image),
+        strength=args.strength if args.strength is not None else (1.0 if inpaint else 0.75),
         loras=tuple(args.lora),
     )
-    targets = out_paths(args.out, request.batch_size)
+    if not inpaint:
+        return base
+    if args.init_image is None:
+        raise InvalidRequest("--mask and --extend-* need the picture to edit: add --init-image IN.png.")
+    return InpaintRequest(
+        base=base,
+        image=str(args.init_image),
+        mask=str(args.mask) if args.mask is not None else "",
+        mask_blur=args.mask_blur,
+        inpaint_area=args.inpaint_area,
+        padding=args.padding,
+        extend_left=args.extend_left,
+        extend_right=args.extend_right,
+        extend_top=args.extend_top,
+        extend_bottom=args.extend_bottom,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..library.metadata import png_bytes
+
+    request = build_request(args)
+    shared = request.base if isinstance(request, InpaintRequest) else request
+    targets = out_paths(args.out, shared.batch_size)
     written: list[Path] = []
     progress_shown = False
 

@@ -83,7 +83,7 @@ def test_txt2img_equals_a_plain_diffusers_call_and_records_params(tiny_sd, runti
     outs, events, stats = generate(req(tiny_sd, seed=42, negative_prompt="dog"), runtime)
     assert len(outs) == 1
     out = outs[0]
-    assert out.kind == "image" and out.index == 0 and out.data.size == (64, 64)
+    assert out.media == "image" and out.index == 0 and out.data.size == (64, 64)
     expected = raw_image(raw_pipeline(tiny_sd), 42, width=64, height=64, negative_prompt="dog")
     assert np.array_equal(pixels(out.data), pixels(expected))
     p = out.params

@@ -88,13 +88,6 @@ def test_models_window_opens_from_the_menu(qtbot, window):
     window._models_window.close()
 
 
-def test_send_to_image_fills_the_image_prompt(qtbot, window):
-    window.text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
-    window.route_text("image", "a red fox in the snow")
-    assert window.tabs.currentWidget() is window.image_tab
-    assert window.image_tab.build_request().prompt == "a red fox in the snow"
-
-
 def test_history_opens_items_in_their_tab(qtbot, window, library):
     from PIL import Image
 
@@ -106,8 +99,8 @@ def test_history_opens_items_in_their_tab(qtbot, window, library):
     window.history_panel.refresh()
     image_item, text_item = library.items()
     window.open_saved(text_item)
-    assert window.tabs.currentWidget() is window.text_tab and window.text_tab.messages == conv["messages"]
+    assert window.tabs.currentWidget() is window.tab("text") and window.tab("text").messages == conv["messages"]
     window.open_saved(image_item)
-    assert window.tabs.currentWidget() is window.image_tab
-    assert window.image_tab.shown == image_item and "Seed: 5" in window.image_tab.info.toPlainText()
+    assert window.tabs.currentWidget() is window.tab("image")
+    assert window.tab("image").shown == image_item and "Seed: 5" in window.tab("image").info.toPlainText()
 

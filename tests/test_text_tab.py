@@ -20,11 +20,28 @@ def window(qtbot, tmp_path, library, tiny_llm):
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
     # the tests run on the CPU with the tiny model picked as "other (path)"
     win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
-    win.text_tab.model_picker.set_model_spec(tiny_llm)
+    win.tab("text").model_picker.set_model_spec(tiny_llm)
     qtbot.addWidget(win)
     win.show()
     yield win
     win.close()
+
+
+def transcript_blocks(tab) -> list[tuple[str, bool]]:
+    """(text, any of it bold) of each non-empty block of the transcript document."""
+    from PySide6.QtGui import QFont
+
+    out = []
+    block = tab.transcript.document().begin()
+    while block.isValid():
+        if block.text().strip():
+            bold, it = False, block.begin()
+            while not it.atEnd():
+                bold = bold or it.fragment().charFormat().fontWeight() >= QFont.Weight.Bold
+                it += 1
+            out.append((block.text(), bold))
+        block = block.next()
+    return out
 
 
 def send(qtbot, tab, text):
@@ -33,7 +50,7 @@ def send(qtbot, tab, text):
 
 
 def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(10)
     tab.random_seed.setChecked(False)
     tokens = []
@@ -54,12 +71,19 @@ def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
 
 
 def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(5000)
     counts = []
     window.jobs.job_token.connect(lambda j, t: counts.append(t.count))
     send(qtbot, tab, "hello world")
     qtbot.waitUntil(lambda: len(counts) >= 3, timeout=60_000)
+    # while it streams, the reply is a plain block of its own under the "Assistant" heading
+    blocks = transcript_blocks(tab)
+    heading = max(i for i, (text, _) in enumerate(blocks) if text == "Assistant")
+    assert blocks[heading][1] is True  # the heading is bold
+    streamed = blocks[heading + 1 :]
+    assert streamed and "".join(text for text, _ in streamed).strip()
+    assert not any(bold for _, bold in streamed)
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=30_000):
         qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
     assert counts[-1] < 5000
@@ -69,7 +93,7 @@ def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
 
 
 def test_conversation_reopens_and_continues(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(4)
     tab.system_prompt.setPlainText("Be brief.")
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
@@ -89,7 +113,7 @@ def test_conversation_reopens_and_continues(qtbot, window, library):
 
 
 def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000):
         send(qtbot, tab, "are you there?")
@@ -100,14 +124,14 @@ def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
 
 
 def test_empty_message_is_refused_with_a_message(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     qtbot.mouseClick(tab.send_button, Qt.MouseButton.LeftButton)
     assert "empty" in tab.status_label.text()
     assert window.jobs.jobs() == []
 
 
 def test_export_markdown_and_json(qtbot, window, tmp_path):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello *there*"}]
     tab.export(str(tmp_path / "c.md"))
     tab.export(str(tmp_path / "c.json"))
@@ -117,7 +141,7 @@ def test_export_markdown_and_json(qtbot, window, tmp_path):
 
 
 def test_queue_panel_shows_states(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(3)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
         send(qtbot, tab, "hello")
@@ -126,7 +150,7 @@ def test_queue_panel_shows_states(qtbot, window):
 
 
 def test_regenerate_replaces_the_last_reply(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(6)
     tab.temperature.setValue(1.5)
     tab.top_k.setValue(0)

@@ -18,7 +18,7 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import SIGNAL, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from ...errors import InvalidRequest
 from ...events import Preview, Progress, SavedItem
 from ...requests import ImageRequest
+from ..tab_api import StudioTab, TabContext
 from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
 from .results import ResultPanel
@@ -57,16 +58,15 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s left"
 
 
-class ImageTab(QWidget):
-    """Text-to-image / image-to-image. ``send_to_canvas(path)`` asks the Canvas tab to open a result."""
+class ImageTab(QWidget, StudioTab):
+    """Text-to-image / image-to-image. "Send to Canvas" hands a result to the tab registered as 'canvas'."""
 
-    send_to_canvas = Signal(str)
-
-    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.jobs = jobs
-        self.library = library
-        self.catalog = catalog
+        self.jobs = jobs = ctx.jobs
+        self.library = ctx.library
+        self.catalog = ctx.catalog
+        self.host = ctx.host
         self.current_job: str | None = None  # this tab's running job
         self.pending: list[str] = []  # this tab's jobs not ended yet (queued or running), oldest first
         self.preview_count = 0  # live previews shown for the current job
@@ -400,10 +400,8 @@ class ImageTab(QWidget):
             if target:
                 self.save_as(saved, target)
         elif name == "canvas":
-            if self.receivers(SIGNAL("send_to_canvas(QString)")) == 0:
+            if not self.host.send_image("canvas", str(saved.path)):
                 self._say(f"ℹ The Canvas tab is not in this version yet; the image is at {saved.path}.")
-                return
-            self.send_to_canvas.emit(str(saved.path))
         elif name == "reuse_seed":
             seed = (saved.params or {}).get("seed")
             self.form.reuse_seed(seed if isinstance(seed, int) else None)
@@ -425,6 +423,23 @@ class ImageTab(QWidget):
     def restore_from_png(self, path: str) -> list[str]:
         """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI); see the status line."""
         return image_restore.restore_from_png(self.form, path)
+
+    # --- the tab interface (studio.ui.tab_api) ----------------------------------------------------
+    def refresh_models(self) -> None:
+        self.model_picker.refresh()
+
+    def open_item(self, saved: SavedItem) -> bool:
+        self.show_saved(saved)
+        return True
+
+    def receive_text(self, text: str) -> bool:
+        """Text from another tab becomes the prompt."""
+        self.set_prompt(text)
+        return True
+
+    def receive_image(self, path: str) -> bool:
+        """An image from another tab becomes the image-to-image input."""
+        return self.form.set_init_image(path)
 
     def _recent_items(self) -> list[SavedItem]:
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -34,6 +33,8 @@ from ...events import Token
 from ...library.atomic import atomic_write_text
 from ...requests import ChatMessage, TextRequest
 from ..model_picker import ModelPicker
+from ..send_to import SendToMenu
+from ..tab_api import StudioTab, TabContext
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -47,21 +48,19 @@ def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-class TextTab(QWidget):
-    """Chat UI. Emits ``send_to(target, text)`` for the "Send to …" actions (image, speech, music)."""
+class TextTab(QWidget, StudioTab):
+    """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text."""
 
-    send_to = Signal(str, str)
-
-    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.jobs = jobs
-        self.library = library
-        self.catalog = catalog
+        self.jobs = jobs = ctx.jobs
+        self.library = ctx.library
+        self.catalog = ctx.catalog
+        self.host = ctx.host
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
         self.current_job: str | None = None
         self._reply_parts: list[str] = []
-        self._send_targets: set[str] = set()
         self._build()
         jobs.job_started.connect(self._on_started)
         jobs.job_token.connect(self._on_token)
@@ -130,9 +129,8 @@ class TextTab(QWidget):
         self.send_to_button = QToolButton()
         self.send_to_button.setText("Send to…")
         self.send_to_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.send_to_menu = QMenu(self.send_to_button)
+        self.send_to_menu = SendToMenu(self.host, "text", self.text_to_send, exclude="text", parent=self.send_to_button)
         self.send_to_button.setMenu(self.send_to_menu)
-        self._rebuild_send_menu()
 
         centre = QWidget()
         cv = QVBoxLayout(centre)
@@ -279,7 +277,7 @@ class TextTab(QWidget):
         self._reply_parts.append(token.text)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(token.text)
+        cursor.insertText(token.text, QTextCharFormat())  # plain, whatever the format before it
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self.stats_label.setText(
             f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
@@ -347,6 +345,8 @@ class TextTab(QWidget):
         self.transcript.setMarkdown("\n\n---\n\n".join(blocks))
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        if streaming:  # the reply streams into its own plain block, under the bold heading
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         self.transcript.setTextCursor(cursor)
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
 
@@ -443,25 +443,28 @@ class TextTab(QWidget):
             except OSError as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc}")
 
-    def set_send_targets(self, targets: set[str]) -> None:
-        """Which tabs accept text ('image', 'speech', 'music'); others show disabled."""
-        self._send_targets = set(targets)
-        self._rebuild_send_menu()
+    def text_to_send(self) -> str:
+        """What "Send to …" hands over: the selected transcript text, else the last reply."""
+        return (self.transcript.textCursor().selectedText() or self.last_reply()).replace("\u2029", "\n")
 
-    def _rebuild_send_menu(self) -> None:
-        self.send_to_menu.clear()
-        for target, label in (("image", "Image prompt"), ("speech", "Speech"), ("music", "Music prompt")):
-            action = self.send_to_menu.addAction(label)
-            action.setData(target)
-            action.setEnabled(target in self._send_targets)
-            action.triggered.connect(self._send_to_triggered)
+    # --- the tab interface (studio.ui.tab_api) ---
+    def refresh_models(self) -> None:
+        self.model_picker.refresh()
 
-    @Slot()
-    def _send_to_triggered(self) -> None:
-        action = self.sender()
-        text = self.transcript.textCursor().selectedText() or self.last_reply()
-        if action is not None and text:
-            self.send_to.emit(action.data(), text.replace("\u2029", "\n"))
+    def open_item(self, saved) -> bool:
+        """A saved reply opens its conversation (not while a reply is streaming)."""
+        params = saved.params or {}
+        conv_id = (params.get("conversation") or {}).get("id") or params.get("conversation_id")
+        if not conv_id or self.current_job is not None:
+            return False
+        self.open_conversation(conv_id)
+        return self.conversation_id == conv_id
+
+    def receive_text(self, text: str) -> bool:
+        """Text from another tab becomes the message being typed."""
+        self.input.setPlainText(text)
+        self.input.setFocus()
+        return True
 
 
 def _escape_markdown(text: str) -> str:

@@ -11,7 +11,7 @@ from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 from studio.ui.tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
-from studio.ui.tabs import TABS, ImageTab, PlaceholderTab, TextTab, placeholder
+from studio.ui.tabs import TABS, CanvasTab, ImageTab, PlaceholderTab, TextTab, placeholder
 
 
 class RecordingTab(QWidget, StudioTab):
@@ -61,7 +61,8 @@ def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, librar
     win = make_window(qtbot, tmp_path, library)
     assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
-    for key, coming in (("speech", "Piper"), ("music", "MusicGen"), ("canvas", "inpaint")):
+    assert isinstance(win.tab("canvas"), CanvasTab)
+    for key, coming in (("speech", "Piper"), ("music", "MusicGen")):
         assert isinstance(win.tab(key), PlaceholderTab) and coming in win.tab(key).label.text()
     assert win.tab("nope") is None
     # History filters by the kinds the registered tabs open

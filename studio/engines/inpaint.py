@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from ..events import Event
+from ..events import Event, Preview
 from ..requests import ImageRequest, InpaintRequest
 from . import inpaint_geometry as geo
 from .base import CancelToken, Runtime
 from .image import ImageEngine, Task
 
 MAX_PIXELS = 8192 * 8192  # a picture larger than this is refused before anything is decoded
+PREVIEW_SIDE = 512  # live previews show the whole picture at most this large
 
 
 def read_picture(path: str, what: str):
@@ -69,6 +70,7 @@ class InpaintPlan:
     box: geo.Box  # the region that is generated
     size: tuple[int, int]  # generation size (multiples of 8)
     outpaint: tuple[int, int, int, int]  # left, right, top, bottom
+    _small: object = None  # the picture reduced for previews, made once
 
     def crop_inputs(self) -> dict:
         from PIL import Image
@@ -80,6 +82,21 @@ class InpaintPlan:
             image = image.resize(self.size, Image.Resampling.LANCZOS)
             mask = mask.resize(self.size, Image.Resampling.NEAREST)
         return {"image": image, "mask_image": mask, "width": self.size[0], "height": self.size[1]}
+
+    def preview(self, crop_preview, max_side: int = PREVIEW_SIDE):
+        """A live preview of the whole result: the picture (reduced to ``max_side``) with the denoising
+        crop's preview pasted where it goes (no mask blending: previews are rough anyway)."""
+        from PIL import Image
+
+        scale = min(1.0, max_side / max(self.original.size))
+        if self._small is None:
+            size = (max(1, round(self.original.width * scale)), max(1, round(self.original.height * scale)))
+            self._small = self.original.resize(size, Image.Resampling.BILINEAR)
+        out = self._small.copy()
+        left, top = round(self.box.left * scale), round(self.box.top * scale)
+        size = (max(1, round(self.box.width * scale)), max(1, round(self.box.height * scale)))
+        out.paste(crop_preview.convert("RGB").resize(size, Image.Resampling.BILINEAR), (left, top))
+        return out
 
     def finish(self, generated, params: dict):
         picture = geo.paste(self.original, generated, self.alpha, self.box)
@@ -152,6 +169,16 @@ class InpaintEngine(ImageEngine):
             return Task("inpaint", job.crop_inputs(), strength=base.strength, params=params, finish=job.finish)
 
         cancel.check()
-        stats = yield from self.generate(base, runtime, cancel, make_task)
+        events = self.generate(base, runtime, cancel, make_task)
+        try:
+            while True:  # previews show the whole picture, not only the crop being denoised
+                try:
+                    ev = next(events)
+                except StopIteration as stop:
+                    stats = dict(stop.value or {})
+                    break
+                yield Preview(image=job.preview(ev.image), step=ev.step, index=ev.index) if isinstance(ev, Preview) else ev
+        finally:
+            events.close()  # closed early by our consumer: stop the pipeline too
         stats.update(crop_box=list(job.box.as_tuple()), generation_size=list(job.size))
         return stats

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from .canvas.tab import CanvasTab
 from .image.tab import ImageTab
 from .tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
 from .text.tab import TextTab
@@ -50,10 +51,5 @@ TABS: tuple[TabSpec, ...] = (
         kinds=("speech",),
     ),
     TabSpec("music", "Music", placeholder("Music: text to music with MusicGen arrives in a later release."), kinds=("music",)),
-    TabSpec(
-        "canvas",
-        "Canvas",
-        placeholder("Canvas: paint a mask to inpaint or extend the picture to outpaint — coming next."),
-        kinds=("inpaint",),
-    ),
+    TabSpec("canvas", "Canvas", CanvasTab, kinds=("inpaint",), accepts=IMAGE, modality="image"),
 )

@@ -45,7 +45,7 @@ def test_inpaint_writes_the_input_size_and_keeps_outside_pixels(tiny_sd, picture
     alpha = np.asarray(geo.feather(geo.to_hard_mask(Image.open(pictures / "mask.png")), 4))
     assert result.shape == original.shape and np.array_equal(result[alpha == 0], original[alpha == 0])
     meta = read_png_json(out)
-    assert meta["kind"] == "inpaint" and meta["strength"] == 1.0 and meta["mask_blur"] == 4
+    assert meta["kind"] == "inpaint" and meta["strength"] == 1.0 and meta["mask_blur"] == 4 and meta["image"]
     assert meta["inpaint_area"] == "whole"
 
 
@@ -80,4 +80,4 @@ def test_mask_needs_init_image_and_area_is_checked(pictures, capsys, tmp_path):
     assert code == 2 and "--init-image" in err and err.count("\n") == 1
     code, _, err = cli(capsys, tmp_path / "m", pictures / "o.png", "--init-image", str(pictures / "in.png"),
                        "--mask", str(pictures / "mask.png"), "--inpaint-area", "all")
-    assert code == 2 and "invalid choice" in err
+    assert code == 2 and "masked, whole" in err and err.count("\n") == 1

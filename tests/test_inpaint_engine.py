@@ -51,7 +51,7 @@ def request(model, files, **kw) -> InpaintRequest:
                         batch_size=kw.pop("batch_size", 1))
     kw.setdefault("image", str(files / "in.png"))
     kw.setdefault("mask", str(files / "mask.png"))
-    return InpaintRequest(base=base, **kw)
+    return InpaintRequest(generation=base, **kw)
 
 
 def run(req, runtime, cancel=None):

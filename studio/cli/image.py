@@ -12,6 +12,8 @@ Inpainting (white in MASK is repainted; the output has the input's size) and out
         [--inpaint-area masked|whole] [--padding PX] [--strength F]
         [--extend-left N] [--extend-right N] [--extend-top N] [--extend-bottom N] --out OUT.png
 
+The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpainting.
+
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
 """
@@ -25,8 +27,15 @@ from pathlib import Path
 from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..requests import INPAINT_AREAS, SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
-from .common import add_runtime_flags, positive_int, run_request
+from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
+from .common import add_request_arguments, add_runtime_flags, match_choice, request_kwargs_from_args, run_request
+
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
+          "scheduler", "seed", "batch_size", "init_image", "strength")
+#: What inpainting and outpainting add (their picture is --init-image).
+INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
+                  "extend_bottom")
 
 
 def lora_spec(text: str) -> LoraSpec:
@@ -43,10 +52,7 @@ def lora_spec(text: str) -> LoraSpec:
 
 def scheduler_name(text: str) -> str:
     """Sampler names as A1111 writes them, matched without regard to case."""
-    for name in SCHEDULERS:
-        if name.lower() == text.strip().lower():
-            return name
-    return text  # the request's validation names the choices
+    return match_choice(text, SCHEDULERS)
 
 
 def out_paths(out: Path, count: int) -> list[Path]:
@@ -58,81 +64,38 @@ def out_paths(out: Path, count: int) -> list[Path]:
 
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
-    add = p.add_argument
-    add("--prompt", metavar="P", required=True, help="what to draw")
-    add("--model", metavar="M", required=True, help="catalog id, hub id, diffusers folder or .safetensors file")
-    add("--negative-prompt", metavar="N", default="", help="what to avoid")
-    add("--width", metavar="W", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    add("--height", metavar="H", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    add("--steps", metavar="S", type=positive_int, default=25, help="denoising steps (default 25)")
-    add("--guidance", metavar="G", type=float, default=7.0, help="CFG scale (default 7)")
-    add("--scheduler", metavar="NAME", type=scheduler_name, default="",
-        help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)")
-    add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same image (default: random)")
-    add("--batch-size", metavar="B", type=positive_int, default=1, help="images in one pass (default 1)")
-    add("--init-image", metavar="FILE", type=Path, default=None, help="image-to-image: the starting picture")
-    add("--strength", metavar="F", type=float, default=None,
-        help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75; 1 for inpainting)")
-    add("--mask", metavar="MASK.png", type=Path, default=None,
-        help="inpaint: white is repainted, black is kept; the size of --init-image")
-    add("--mask-blur", metavar="PX", type=positive_int, default=8, help="inpaint: mask feathering (default 8)")
-    add("--inpaint-area", choices=INPAINT_AREAS, default="masked",
-        help="inpaint: 'masked' works on a crop around the mask at --width×--height, 'whole' on the whole picture")
-    add("--padding", metavar="PX", type=positive_int, default=32,
-        help="inpaint: context around the mask's bounding box (default 32)")
-    for side in ("left", "right", "top", "bottom"):
-        add(f"--extend-{side}", metavar="N", type=positive_int, default=0, help=f"outpaint: add N pixels on the {side}")
-    add("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
-        help="a LoRA .safetensors file with its weight (default 1); repeatable")
-    add("--out", metavar="FILE.png", type=Path, required=True,
-        help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
+    add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
+    add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
+    p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
+    p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
+                   help="a LoRA .safetensors file with its weight (default 1); repeatable")
+    p.add_argument("--out", metavar="FILE.png", type=Path, required=True,
+                   help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
 
 def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
     """An ImageRequest, or an InpaintRequest when --mask or an --extend-* flag is given."""
-    extends = (args.extend_left, args.extend_right, args.extend_top, args.extend_bottom)
-    inpaint = args.mask is not None or any(extends)
-    base = ImageRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        model=args.model,
-        width=args.width,
-        height=args.height,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
-        scheduler=args.scheduler,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        init_image="" if inpaint or not args.init_image else str(args.init_image),
-        strength=args.strength if args.strength is not None else (1.0 if inpaint else 0.75),
-        loras=tuple(args.lora),
-    )
+    inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
+    inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
+    kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    if kwargs["strength"] is None:
+        kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
     if not inpaint:
-        return base
-    if args.init_image is None:
+        return ImageRequest(loras=tuple(args.lora), **kwargs)
+    if not kwargs["init_image"]:
         raise InvalidRequest("--mask and --extend-* need the picture to edit: add --init-image IN.png.")
-    return InpaintRequest(
-        base=base,
-        image=str(args.init_image),
-        mask=str(args.mask) if args.mask is not None else "",
-        mask_blur=args.mask_blur,
-        inpaint_area=args.inpaint_area,
-        padding=args.padding,
-        extend_left=args.extend_left,
-        extend_right=args.extend_right,
-        extend_top=args.extend_top,
-        extend_bottom=args.extend_bottom,
-    )
+    image = kwargs.pop("init_image")
+    return InpaintRequest(image=image, generation=ImageRequest(loras=tuple(args.lora), **kwargs), **inpaint_kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..library.metadata import png_bytes
 
     request = build_request(args)
-    shared = request.base if isinstance(request, InpaintRequest) else request
-    targets = out_paths(args.out, shared.batch_size)
+    generation = request.generation if isinstance(request, InpaintRequest) else request
+    targets = out_paths(args.out, generation.batch_size)
     written: list[Path] = []
     progress_shown = False
 

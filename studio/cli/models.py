@@ -133,7 +133,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 # --- add ---
 def run_add(args: argparse.Namespace) -> int:
-    from ..models.resolve import modality_of, readable_format
+    from ..models.formats import modality_of, readable_format
 
     path = args.path.expanduser()
     if not path.exists():
@@ -154,19 +154,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def _find(catalog: Catalog, spec: str) -> ModelEntry | None:
-    """A catalog id, a local id, a local path, or the hub id of a catalog / cached entry."""
+    """:meth:`Catalog.find`, plus hub repos in the cache of a kind Studio does not list (to delete them)."""
     spec = spec.strip()
-    entries = catalog.entries(include_cached=True)
-    for e in entries:
-        if e.id == spec:
-            return e
-    for e in entries:
-        if e.repo_id and e.repo_id == spec:
-            return e
-    p = Path(spec).expanduser()
-    if p.exists():
-        resolved = str(p.resolve())
-        return next((e for e in entries if e.source == "local" and e.path == resolved), None)
-    if spec in catalog.cached_repos():  # in the cache but of a kind Studio does not list
+    entry = catalog.find(spec)
+    if entry is None and spec in catalog.cached_repos():
         return ModelEntry(id=spec, name=spec, modality="", source="hub", repo_id=spec)
-    return None
+    return entry

@@ -11,7 +11,7 @@ plan, previews, progress and cancel are shared) and outputs the finished picture
 2. the mask is feathered by ``mask_blur``; "only masked" crops a region around the mask's bounding box
    (``padding``, grown toward the generation size's aspect, multiples of 8, clamped to the picture),
    "whole" takes the whole picture;
-3. the region is scaled to the generation size (``base.width`` × ``base.height`` for "only masked";
+3. the region is scaled to the generation size (``generation.width`` × ``generation.height`` for "only masked";
    the picture's aspect at about that area for "whole") and run through the inpainting pipeline —
    a dedicated 9-channel inpainting model, or an ordinary 4-channel model's pipeline made with
    ``from_pipe`` (no second copy of the weights);
@@ -144,7 +144,7 @@ def plan(request: InpaintRequest) -> InpaintPlan:
     alpha = geo.feather(hard, request.mask_blur)
     if new_area is not None:  # the pre-filled area is always repainted in full
         alpha = geo.union(alpha, new_area)
-    target = (request.base.width, request.base.height)
+    target = (request.generation.width, request.generation.height)
     if request.inpaint_area == "whole":
         box = geo.Box(0, 0, picture.width, picture.height)
     else:
@@ -160,10 +160,9 @@ class InpaintEngine(ImageEngine):
     def run(self, request: InpaintRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         request.validate()
         job = plan(request)
-        base: ImageRequest = request.base.replace(width=job.size[0], height=job.size[1], init_image="")
+        base: ImageRequest = request.generation.replace(width=job.size[0], height=job.size[1], init_image="")
 
-        # flat parameters (the shared ones at the top, as for any image), then what inpainting adds
-        params = {**request.base.to_dict(), **{k: v for k, v in request.to_dict().items() if k != "base"}}
+        params = request.to_dict()  # flat: the image parameters, then what inpainting adds
 
         def make_task(_: ImageRequest) -> Task:
             return Task("inpaint", job.crop_inputs(), strength=base.strength, params=params, finish=job.finish)

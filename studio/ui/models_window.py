@@ -291,7 +291,7 @@ class ModelsWindow(QDialog):
     def delete_entry(self, model_id: str) -> bool:
         """Start deleting a downloaded model, or forgetting a local one (never touching the person's
         files), off the UI thread; True when it started. ``models_changed`` follows when done."""
-        entry = self._entries.get(model_id) or self.catalog.get(model_id)
+        entry = self._entries.get(model_id) or self.catalog.find(model_id)
         if entry is None:
             return False
         if self.downloads.is_active(model_id):
@@ -331,7 +331,7 @@ class ModelsWindow(QDialog):
     def add_local_path(self, path: str | os.PathLike, modality: str | None = None) -> ModelEntry | None:
         """Add a model file or folder from this computer. Its kind is read from its files; when
         they do not say, ``modality`` (default: the current tab) decides."""
-        from ..models.resolve import detect_format, modality_of
+        from ..models.formats import detect_format, modality_of
 
         p = Path(path).expanduser()
         if not p.exists():
@@ -371,7 +371,7 @@ class ModelsWindow(QDialog):
                 f"'{repo_id}' is not a hub id: it looks like org/name (e.g. HuggingFaceTB/SmolLM2-360M-Instruct)."
             )
             return False
-        known = next((e for e in self.catalog.entries() if e.repo_id == repo_id), None)
+        known = self.catalog.find(repo_id)
         started = self.downloads.start(known) if known is not None else self.downloads.start_repo(repo_id)
         if started:
             self._say(f"Downloading {repo_id}…")

@@ -8,7 +8,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -18,32 +17,23 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ...requests import INPAINT_AREAS, MAX_SEED, SCHEDULERS, ImageRequest, InpaintRequest
+from ...requests import MAX_SEED, SCHEDULERS, ImageRequest, InpaintRequest, field_spec
+from ..fields import LargeIntSpinBox, spin_box_for
 from ..model_picker import ModelPicker
 
 MODEL_DEFAULT = "Model default"
 THUMB = 96
 
 
-def _spin(lo: int, hi: int, value: int, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
-
-
-def _dspin(lo: float, hi: float, value: float, step: float, tip: str = "") -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
+def _spin(cls: type, name: str, value: float | None = None):
+    """A spin box from the request field's declaration; ``value`` overrides the default shown."""
+    box = spin_box_for(cls, name)
+    if value is not None:
+        box.setValue(value)
     return box
 
 
@@ -64,25 +54,28 @@ class InpaintPanel(QWidget):
         self.negative_prompt = QPlainTextEdit()
         self.negative_prompt.setPlaceholderText("Negative prompt")
         self.negative_prompt.setMaximumHeight(44)
-        self.strength = _dspin(0.01, 1.0, 1.0, 0.05, "How much of the masked area is redrawn (1 = all of it)")
-        self.steps = _spin(1, 500, 25, "Denoising steps")
-        self.guidance = _dspin(0.0, 30.0, 7.0, 0.5, "CFG scale")
+        self.strength = _spin(ImageRequest, "strength", 1.0)  # inpainting redraws the masked area in full
+        self.steps = _spin(ImageRequest, "num_inference_steps")
+        self.guidance = _spin(ImageRequest, "guidance_scale")
         self.sampler = QComboBox()
         self.sampler.addItem(MODEL_DEFAULT, "")
         for name in SCHEDULERS:
             self.sampler.addItem(name, name)
-        self.seed = _dspin(-1, MAX_SEED, -1, 1, "-1: a random seed each time")  # a QSpinBox stops at 2³¹−1
-        self.seed.setDecimals(0)
+        self.seed = LargeIntSpinBox()  # -1 (shown as "random"): a new seed each time
+        self.seed.setRange(-1, MAX_SEED)
+        self.seed.setValue(-1)
         self.seed.setSpecialValueText("random")
-        self.mask_blur = _spin(0, 64, 8, "Feather the mask's edge by this many pixels")
+        self.mask_blur = _spin(InpaintRequest, "mask_blur")
         self.area = QComboBox()
-        for key, label in zip(INPAINT_AREAS, ("Only masked", "Whole picture")):
-            self.area.addItem(label, key)
-        self.area.setToolTip("Only masked: a crop around the mask at the model's resolution (more detail)")
-        self.padding = _spin(0, 512, 32, "Context around the mask's bounding box (only masked)")
-        self.size = _spin(64, 2048, 512, "The resolution the model runs at (its native size is best)")
+        for key in field_spec(InpaintRequest, "inpaint_area").choices:
+            self.area.addItem({"masked": "Only masked", "whole": "Whole picture"}.get(key, key), key)
+        self.area.setToolTip(field_spec(InpaintRequest, "inpaint_area").tooltip())
+        self.padding = _spin(InpaintRequest, "padding")
+        self.size = _spin(ImageRequest, "width")
+        self.size.setToolTip("The resolution the model runs at (its native size is best)")
         self.size.setSingleStep(64)
-        self.batch = _spin(1, 8, 2, "Candidates per run")
+        self.batch = _spin(ImageRequest, "batch_size", 2)
+        self.batch.setToolTip("Candidates per run")
 
         form = QFormLayout()
         form.addRow("Model", self.model_picker)
@@ -94,7 +87,7 @@ class InpaintPanel(QWidget):
                               ("Candidates", self.batch)):
             form.addRow(label, widget)
 
-        self.extend = {side: _spin(0, 2048, 0, f"Pixels to add on the {side}") for side in ("left", "right", "top", "bottom")}
+        self.extend = {side: _spin(InpaintRequest, f"extend_{side}") for side in ("left", "right", "top", "bottom")}
         out_box = QGroupBox("Outpaint")
         out_form = QFormLayout(out_box)
         row1, row2 = QHBoxLayout(), QHBoxLayout()
@@ -168,12 +161,12 @@ class InpaintPanel(QWidget):
             num_inference_steps=self.steps.value(),
             guidance_scale=self.guidance.value(),
             scheduler=self.sampler.currentData() or "",
-            seed=None if self.seed.value() < 0 else int(self.seed.value()),
+            seed=None if self.seed.value() < 0 else self.seed.value(),
             batch_size=self.batch.value(),
             strength=self.strength.value(),
         )
         return InpaintRequest(
-            base=base,
+            generation=base,
             image=image,
             mask=mask,
             mask_blur=self.mask_blur.value(),
@@ -186,7 +179,7 @@ class InpaintPanel(QWidget):
         """The settings, for the document file."""
         return {"prompt": self.prompt.toPlainText(), "negative_prompt": self.negative_prompt.toPlainText(),
                 "strength": self.strength.value(), "steps": self.steps.value(), "guidance": self.guidance.value(),
-                "sampler": self.sampler.currentData() or "", "seed": int(self.seed.value()),
+                "sampler": self.sampler.currentData() or "", "seed": self.seed.value(),
                 "mask_blur": self.mask_blur.value(), "area": self.area.currentData(), "padding": self.padding.value(),
                 "size": self.size.value(), "batch": self.batch.value(), "model": self.model_picker.current_model_spec(),
                 **self.extends()}

@@ -251,3 +251,59 @@ def test_inpaint_job_candidates_apply_undo_and_outpaint(qtbot, canvas, tiny_sd):
     # the results are in the library as inpaint items, with the mask
     items = canvas.library.items("inpaint")
     assert len(items) == 4 and all("mask_png" in i.params for i in items)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_cancel_keeps_the_picture_and_frees_the_buttons(qtbot, canvas, tiny_sd):
+    p = canvas.panel
+    p.model_picker.set_model_spec(str(tiny_sd))
+    p.size.setValue(64)
+    p.steps.setValue(200)
+    p.batch.setValue(1)
+    drag(qtbot, canvas, [(100, 80), (140, 100)])
+    original = QImage(canvas.doc.image)
+    with qtbot.waitSignal(canvas.jobs.job_progress, timeout=120_000):
+        assert canvas.inpaint()
+    assert not p.generate_button.isEnabled() and p.cancel_button.isEnabled()
+    with qtbot.waitSignal(canvas.jobs.job_cancelled, timeout=60_000):
+        qtbot.mouseClick(p.cancel_button, Qt.MouseButton.LeftButton)
+    assert canvas.doc.image == original and p.candidates.count() == 0 and canvas.view.candidate is None
+    assert p.generate_button.isEnabled() and not p.cancel_button.isEnabled()
+    assert "Cancelled" in canvas.status_text()
+
+
+def test_open_by_drop_paste_and_history_item_with_its_mask(qtbot, canvas, tmp_path, library):
+    import warnings
+
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+
+    path = tmp_path / "drop.png"
+    picture(64, 48).save(str(path))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(5, 5), *args)
+    QApplication.sendEvent(canvas, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(canvas, QDropEvent(QPointF(5, 5), *args))
+    assert canvas.doc.size == (64, 48) and not canvas.undo_stack.canUndo()
+    QGuiApplication.clipboard().setImage(picture(40, 30))
+    assert canvas.paste() and canvas.doc.size == (40, 30)
+    # a saved inpaint result reopens with the mask it was made with
+    import base64
+
+    from PIL import Image as PILImage
+
+    from studio.engines.inpaint import mask_png_b64
+    from studio.events import Output
+
+    m = np.zeros((30, 40), np.uint8)
+    m[5:15, 10:30] = 255
+    saved = library.save(Output("image", PILImage.new("RGB", (40, 30), "blue"),
+                                {"kind": "inpaint", "mask_png": mask_png_b64(PILImage.fromarray(m))}))
+    assert base64.b64decode(saved.params["mask_png"])
+    assert canvas.open_item(saved)
+    assert np.array_equal(mask(canvas) > 0, m > 0)

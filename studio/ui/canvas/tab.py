@@ -67,8 +67,8 @@ class CanvasTab(QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.pending: set[str] = set()
-        self.outpainting: dict[str, tuple[int, int, int, int]] = {}  # job id → extends
+        self.job: str | None = None  # the tab's job (one at a time: the buttons wait while it runs)
+        self.job_extends = (0, 0, 0, 0)  # its outpaint sizes (left, right, top, bottom), for previews
         self.candidate_images: list[QImage] = []
         self.undo_stack = QUndoStack(self)
         self.doc = CanvasDocument()
@@ -77,22 +77,17 @@ class CanvasTab(QWidget, StudioTab):
         self._build()
         self.setAcceptDrops(True)
 
-        p = self.panel
-        p.generate_requested.connect(self.inpaint)
-        p.outpaint_requested.connect(self.outpaint)
-        p.cancel_requested.connect(self.cancel)
-        p.candidate_clicked.connect(self.show_candidate)
-        p.apply_requested.connect(self.apply_candidate)
-        p.discard_requested.connect(self.discard_candidates)
-        jobs = self.jobs
-        jobs.job_started.connect(self._on_started)
-        jobs.job_progress.connect(self._on_progress)
-        jobs.job_status.connect(self._on_status)
-        jobs.job_preview.connect(self._on_preview)
-        jobs.job_output.connect(self._on_output)
-        jobs.job_finished.connect(self._on_finished)
-        jobs.job_cancelled.connect(self._on_cancelled)
-        jobs.job_failed.connect(self._on_failed)
+        p, jobs = self.panel, self.jobs
+        for signal, slot in (
+            (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
+            (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
+            (p.apply_requested, self.apply_candidate), (p.discard_requested, self.discard_candidates),
+            (jobs.job_started, self._on_started), (jobs.job_progress, self._on_progress),
+            (jobs.job_status, self._on_status), (jobs.job_preview, self._on_preview),
+            (jobs.job_output, self._on_output), (jobs.job_finished, self._on_finished),
+            (jobs.job_cancelled, self._on_cancelled), (jobs.job_failed, self._on_failed),
+        ):
+            signal.connect(slot)
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -404,44 +399,44 @@ class CanvasTab(QWidget, StudioTab):
             self._warn(str(exc))
             return None
         self.discard_candidates()
-        self.pending.add(job_id)
-        ex = self.panel.extends()
-        self.outpainting[job_id] = tuple(ex.values()) if outpaint else (0, 0, 0, 0)
+        self.job = job_id
+        self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
         self.panel.set_running(True)
         self._say("Queued…")
         return job_id
 
     @Slot()
     def cancel(self) -> None:
-        for job_id in list(self.pending):
-            self.jobs.cancel(job_id)
+        """Stop the running inpaint within one step; the picture stays as it was."""
+        if self.job is not None:
+            self.jobs.cancel(self.job)
 
     @Slot(str)
     def _on_started(self, job_id: str) -> None:
-        if job_id in self.pending:
+        if job_id == self.job:
             self._say("Starting…")
 
     @Slot(str, object)
     def _on_progress(self, job_id: str, p: Progress) -> None:
-        if job_id in self.pending and p.total > 0:
+        if job_id == self.job and p.total > 0:
             self.panel.set_progress(p.step, p.total)
 
     @Slot(str, str)
     def _on_status(self, job_id: str, message: str) -> None:
-        if job_id in self.pending:
+        if job_id == self.job:
             self._say(message)
 
     @Slot(str, object)
     def _on_preview(self, job_id: str, preview: Preview) -> None:
-        if job_id not in self.pending or preview.image is None or self.candidate_images:
+        if job_id != self.job or preview.image is None or self.candidate_images:
             return
-        left, right, top, bottom = self.outpainting.get(job_id, (0, 0, 0, 0))
+        left, right, top, bottom = self.job_extends
         w, h = self.doc.size
         self.view.show_candidate(pil_to_qimage(preview.image), QSize(w + left + right, h + top + bottom))
 
     @Slot(str, object)
     def _on_output(self, job_id: str, saved: SavedItem) -> None:
-        if job_id not in self.pending:
+        if job_id != self.job:
             return
         image = read_qimage(saved.path)
         if image.isNull():
@@ -451,31 +446,30 @@ class CanvasTab(QWidget, StudioTab):
         if len(self.candidate_images) == 1:
             self.panel.candidates.setCurrentRow(0)
 
-    def _end(self, job_id: str, message: str, bar: str) -> None:
-        self.pending.discard(job_id)
-        if not self.pending:
-            self.panel.set_running(False)
-            self.panel.finish_progress(bar)
-            if not self.candidate_images:
-                self.view.show_candidate(None)
+    def _end(self, message: str, bar: str) -> None:
+        self.job = None
+        self.panel.set_running(False)
+        self.panel.finish_progress(bar)
+        if not self.candidate_images:
+            self.view.show_candidate(None)
         if message:
             self._say(message)
 
     @Slot(str, object)
     def _on_finished(self, job_id: str, result) -> None:
-        if job_id in self.pending:
+        if job_id == self.job:
             n = len(self.candidate_images)
-            self._end(job_id, f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
+            self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
 
     @Slot(str, object)
     def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id in self.pending:
-            self._end(job_id, "Cancelled; the picture is unchanged.", "Cancelled")
+        if job_id == self.job:
+            self._end("Cancelled; the picture is unchanged.", "Cancelled")
 
     @Slot(str, str)
     def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id in self.pending:
-            self._end(job_id, "", "Failed")
+        if job_id == self.job:
+            self._end("", "Failed")
             self._warn(message)
 
     # --- candidates -----------------------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class MaskLayer:
     def __init__(self, width: int, height: int) -> None:
         self.image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
         self.image.fill(Qt.GlobalColor.transparent)
+        self._dab_key: tuple | None = None  # the soft brush's dab image, made once per size and hardness
+        self._dab_image: QImage | None = None
 
     # --- size and whole-image operations ---------------------------------------------------------
     @property
@@ -121,25 +123,39 @@ class MaskLayer:
         p.end()
         return dirty
 
-    @staticmethod
-    def _dabs(p: QPainter, a: QPointF, b: QPointF, size: float, hardness: float) -> None:
-        """Soft brush: round dabs with a radial falloff, spaced a tenth of the size apart."""
+    def _dabs(self, p: QPainter, a: QPointF, b: QPointF, size: float, hardness: float) -> None:
+        """Soft brush: round dabs with a radial falloff (one pre-drawn dab image per size and
+        hardness), spaced a tenth of the size apart."""
+        dab = self._dab(size, hardness)
         radius = size / 2
-        p.setPen(Qt.PenStyle.NoPen)
         dist = math.hypot(b.x() - a.x(), b.y() - a.y())
         spacing = max(1.0, size * 0.1)
-        count = max(1, int(dist / spacing) + (1 if dist == 0 else 0))
-        for i in range(1, count + 1) if dist > 0 else range(1):
-            t = i / count if dist > 0 else 0.0
-            c = QPointF(a.x() + (b.x() - a.x()) * t, a.y() + (b.y() - a.y()) * t)
-            g = QRadialGradient(c, radius)
+        count = int(dist / spacing) if dist > 0 else 0
+        for i in range(1 if count else 0, count + 1):
+            t = i / count if count else 0.0
+            x, y = a.x() + (b.x() - a.x()) * t, a.y() + (b.y() - a.y()) * t
+            p.drawImage(QRectF(x - radius, y - radius, size, size), dab)
+
+    def _dab(self, size: float, hardness: float) -> QImage:
+        key = (round(size, 1), round(hardness, 2))
+        if self._dab_key != key:
+            side = max(1, math.ceil(size))
+            dab = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
+            dab.fill(Qt.GlobalColor.transparent)
+            g = QRadialGradient(QPointF(side / 2, side / 2), side / 2)
             g.setColorAt(0.0, MASK_COLOR)
             g.setColorAt(max(0.0, min(0.99, hardness)), MASK_COLOR)
             edge = QColor(MASK_COLOR)
             edge.setAlpha(0)
             g.setColorAt(1.0, edge)
-            p.setBrush(QBrush(g))
-            p.drawEllipse(c, radius, radius)
+            q = QPainter(dab)
+            q.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            q.setPen(Qt.PenStyle.NoPen)
+            q.setBrush(QBrush(g))
+            q.drawEllipse(QRectF(0, 0, side, side))
+            q.end()
+            self._dab_key, self._dab_image = key, dab
+        return self._dab_image
 
     def fill_polygon(self, points: list[QPointF], erase: bool = False) -> QRect:
         """Fill a closed polygon (lasso); returns the dirty rectangle."""

@@ -116,6 +116,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
+def is_unsupported_pipeline(exc: BaseException) -> bool:
+    """diffusers' AutoPipeline refusing a pipeline class it cannot map (a ValueError with that text)."""
+    text = str(exc)
+    return isinstance(exc, ValueError) and ("AutoPipeline can't find a pipeline" in text or "not supported" in text)
+
+
 def user_error(exc: BaseException, modality: str = "") -> BaseException:
     """``exc`` as a person should see it: a StudioError (or Cancelled) unchanged, a raw out-of-memory
     error as :class:`OutOfMemory` with advice for ``modality``, anything else unchanged (a bug)."""

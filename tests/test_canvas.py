@@ -307,3 +307,13 @@ def test_open_by_drop_paste_and_history_item_with_its_mask(qtbot, canvas, tmp_pa
     assert base64.b64decode(saved.params["mask_png"])
     assert canvas.open_item(saved)
     assert np.array_equal(mask(canvas) > 0, m > 0)
+
+
+def test_a_failing_job_is_a_message_and_the_canvas_keeps_working(qtbot, canvas, tmp_path):
+    canvas.panel.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
+    drag(qtbot, canvas, [(100, 80), (140, 100)])
+    with qtbot.waitSignal(canvas.jobs.job_failed, timeout=60_000):
+        assert canvas.inpaint()
+    assert canvas.status_text().startswith("⚠") and canvas.panel.generate_button.isEnabled()
+    drag(qtbot, canvas, [(10, 10), (20, 20)])  # still painting
+    assert mask(canvas)[15, 15] == 255

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.engines.base import Runtime
 from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.requests import SCHEDULERS
@@ -23,9 +22,8 @@ def make_window(tmp_path, library, model=None):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU; the tiny model is picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU; the tiny model is picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
     if model is not None:
         tab = win.tab("image")
         tab.model_picker.set_model_spec(str(model))
@@ -179,25 +177,32 @@ def test_failed_job_shows_the_engine_message_and_keeps_settings(qtbot, window, t
     form.prompt.setPlainText("a cat")
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
         tab.generate()
-    assert tab.status_label.text() == f"⚠ {failed.args[1]}"
+    assert tab.status_label.text() == f"⚠ {failed.args[1].message}" and failed.args[1].kind == "not_found"
     assert form.prompt.toPlainText() == "a cat" and form.steps.value() == 3
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled() and tab.pending == []
 
 
-def test_ckpt_needs_confirmation(qtbot, window, tmp_path):
+def test_pickled_model_is_refused_then_loaded_anyway_after_confirmation(qtbot, window, tmp_path, monkeypatch):
     tab, form = window.tab("image"), window.tab("image").form
     ckpt = tmp_path / "old-model.ckpt"
     ckpt.write_bytes(b"not really")
     tab.model_picker.set_model_spec(str(ckpt))
     form.prompt.setPlainText("a cat")
-    assert tab.generate() is None  # STUDIO_NO_CONFIRM=1 answers No
-    assert "⚠" in tab.status_label.text() and ".ckpt" in tab.status_label.text()
-    assert window.jobs.jobs() == [] and tab.build_request().allow_pickle is False
-    tab.pickle_answer = True
-    assert tab.confirm_pickle(str(ckpt))
-    assert tab.build_request().allow_pickle is True
-    tab.pickle_answer = False
-    assert tab.confirm_pickle(str(ckpt))  # a Yes holds for that file for the session
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
+        tab.generate()
+    assert failed.args[1].kind == "unsafe_file" and failed.args[1].path == str(ckpt.resolve())
+    assert "⚠" in tab.status_label.text() and "pickled" in tab.status_label.text()
+    assert tab.failure_action.isVisible() and tab.failure_action.text() == "Load anyway…"
+    assert tab.build_request().allow_pickle is False
+    monkeypatch.delenv("STUDIO_NO_CONFIRM", raising=False)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as again:
+        qtbot.mouseClick(tab.failure_action, Qt.MouseButton.LeftButton)
+    # with permission the file is opened, weights only: this one is no plain weights, so it stays refused
+    assert again.args[1].kind == "unsafe_file" and again.args[1].allowable is False
+    assert again.args[1].message in tab.status_label.text()
+    assert not tab.failure_action.isVisible()  # no permission helps any more
+    assert tab.build_request().allow_pickle is True  # a Yes holds for that file for the session
 
 
 # --- restoring settings ----------------------------------------------------------------------------

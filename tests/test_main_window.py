@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
-from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
 from studio.requests import ChatMessage, TextRequest
 from studio.ui.settings import Settings
@@ -65,11 +64,11 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
 
 
 def test_closing_mid_job_cancels_stops_the_worker_and_keeps_results(qtbot, window, tiny_llm, library):
-    window.jobs._worker._runtime_factory = lambda: Runtime(device="cpu")
+    window.settings.device = "cpu"  # applied by the worker before the first job
     tokens = []
     window.jobs.job_token.connect(lambda j, t: tokens.append(t))
-    running = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model=tiny_llm, max_new_tokens=5000))
-    queued = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "next"),), model=tiny_llm))
+    running = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model=tiny_llm, max_new_tokens=5000)).id
+    queued = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "next"),), model=tiny_llm)).id
     qtbot.waitUntil(lambda: len(tokens) >= 2, timeout=60_000)
     window.close()
     assert window.worker_stopped is True
@@ -84,8 +83,8 @@ def test_models_window_opens_from_the_menu(qtbot, window):
     action = next(a for a in window.menuBar().actions() if a.text() == "&Models").menu().actions()[0]
     assert action.shortcut().toString() == "Ctrl+M"
     action.trigger()
-    assert window._models_window is not None and window._models_window.isVisible()
-    window._models_window.close()
+    assert window.models_window is not None and window.models_window.isVisible()
+    window.models_window.close()
 
 
 def test_history_opens_items_in_their_tab(qtbot, window, library):

@@ -119,7 +119,7 @@ class ImageEngine:
         pipeline runs with which inputs; ``request`` holds the shared parameters (its size is the size the
         model runs at)."""
         # 1. Check everything that can be checked without loading the model.
-        model = runtime.resolve(request.model, "image")
+        model = runtime.resolve(request.model, "image", allow_pickle=request.allow_pickle)
         if model.format not in ("diffusers", "single_file"):
             raise InvalidRequest(
                 f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
@@ -134,7 +134,7 @@ class ImageEngine:
                 "raise the steps or the strength."
             )
         loras = loading.check_lora_files(request.loras)
-        vae = runtime.resolve(request.vae, "") if request.vae else None
+        vae = runtime.resolve(request.vae, "", allow_pickle=request.allow_pickle) if request.vae else None
         cancel.check()
 
         # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).

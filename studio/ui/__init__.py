@@ -1,5 +1,5 @@
 """UI layer (Qt widgets only). Never imports torch, diffusers, transformers or TTS."""
 
-from .pyside_fix import guard as _guard_none
+from ..jobs.emit_guard import hold_true
 
-_guard_none()  # PySide6 6.12.0 leaks references to None and True (void calls, emits): see pyside_fix
+hold_true()  # PySide6 6.12.0 drops references to True (emits) and None (void calls): see emit_guard

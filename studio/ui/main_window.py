@@ -16,49 +16,15 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from .. import __version__
-from ..engines.base import Runtime
 from ..jobs import JobQueue
 from ..jobs.downloads import DownloadManager
-from ..models.cache import ModelCache
+from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
 from .tab_api import TabContext, TabSpec
 from .tabs import TABS
-
-
-class RuntimeFactory:
-    """Builds the worker's Runtime from a snapshot of the settings (taken on the main thread)."""
-
-    def __init__(self, catalog: Catalog, device: str, dtype: str, budget_gb: float, offline: bool) -> None:
-        self.catalog = catalog
-        self.device, self.dtype, self.budget_gb, self.offline = device, dtype, budget_gb, offline
-
-    def __call__(self) -> Runtime:  # runs on the worker thread
-        runtime = Runtime(cache=ModelCache(), catalog=self.catalog)
-        self.apply(runtime)
-        return runtime
-
-    def apply(self, runtime: Runtime) -> None:  # runs on the worker thread
-        from ..models.device import auto_budget, choose
-
-        if (runtime.device, runtime.dtype) != (self.device, self.dtype):
-            runtime.cache.unload()  # models on the old device would only hold memory
-        runtime.device, runtime.dtype = self.device, self.dtype
-        runtime.offline = self.offline or None
-        if self.budget_gb > 0:
-            runtime.cache.budget_bytes = int(self.budget_gb * 1024**3)
-        else:
-            runtime.cache.budget_bytes = auto_budget(choose(self.device, self.dtype).device)
-
-
-def warm_up_libraries(runtime: Runtime) -> None:
-    """Runs on the worker thread: import the heavy libraries before the first job needs them."""
-    import importlib
-
-    for name in ("torch", "transformers", "studio.engines.text"):
-        importlib.import_module(name)
 
 
 class MainWindow(QMainWindow):
@@ -72,7 +38,10 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         tabs: Sequence[TabSpec] | None = None,
+        engine_factory=None,
     ) -> None:
+        """``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted
+        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
@@ -84,7 +53,7 @@ class MainWindow(QMainWindow):
         self._factory = RuntimeFactory(
             self.catalog, settings.device, settings.dtype, settings.memory_budget_gb, settings.offline
         )
-        self.jobs = JobQueue(library, self._factory, parent=self)
+        self.jobs = JobQueue(library, self._factory, engine_factory=engine_factory, parent=self)
         self.downloads = DownloadManager(parent=self)
         self._models_window = None
         self._warmed = False
@@ -136,7 +105,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _warm_up(self) -> None:
         if self.isVisible():  # not when the window was closed before the timer fired
-            self.jobs.run_in_worker(warm_up_libraries)
+            self.jobs.warm_up()
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -214,6 +183,11 @@ class MainWindow(QMainWindow):
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(message, timeout_ms)
 
+    @property
+    def models_window(self):
+        """The Models window once opened (Models → Manage models…), else None."""
+        return self._models_window
+
     # --- actions ---
     @Slot()
     def show_models_window(self) -> None:
@@ -227,6 +201,16 @@ class MainWindow(QMainWindow):
             self._models_window.show_modality(spec.modality)
         self._models_window.show()
         self._models_window.raise_()
+
+    @Slot(str)
+    def download_model(self, model_id: str) -> None:
+        """"Download…" after a job failed on a model that is not here: the Models window, downloading it."""
+        self.show_models_window()
+        window = self._models_window
+        if window.select(model_id):
+            window.download_selected()
+        else:  # a hub id that is not in the catalog
+            window.download_repo(model_id)
 
     @Slot()
     def _refresh_pickers(self) -> None:
@@ -277,9 +261,9 @@ class MainWindow(QMainWindow):
         self.history_panel.refresh()
         self.statusBar().showMessage(f"Saved {item.path.name}", 4000)
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        self.statusBar().showMessage(f"Failed: {message}", 10000)
+    @Slot(str, object)
+    def _on_failed(self, job_id: str, error) -> None:
+        self.statusBar().showMessage(f"Failed: {error}", 10000)
 
     @Slot(str, str)
     def _on_notice(self, job_id: str, message: str) -> None:

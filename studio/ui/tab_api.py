@@ -51,6 +51,9 @@ class TabHost(Protocol):
     def show_models(self, model_id: str = "") -> None:
         """Open the Models window (Models → Manage models…), with ``model_id`` selected when given."""
 
+    def download_model(self, model_id: str) -> None:
+        """"Download…" (e.g. after a job failed on a model that is not here): the Models window, downloading it."""
+
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         """A short line in the window's status bar."""
 

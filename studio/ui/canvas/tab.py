@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ... import paths
 from ...errors import InvalidRequest
 from ...events import Preview, Progress, SavedItem
+from ...jobs import JobError, JobHandle
 from ..image.widgets import IMAGE_FILTER, local_image_paths, pil_to_qimage, read_qimage
 from ..tab_api import StudioTab, TabContext
 from .commands import MaskWholeCommand, StateCommand
@@ -67,7 +68,7 @@ class CanvasTab(QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.job: str | None = None  # the tab's job (one at a time: the buttons wait while it runs)
+        self.job: JobHandle | None = None  # the tab's job (one at a time: the buttons wait while it runs)
         self.job_extends = (0, 0, 0, 0)  # its outpaint sizes (left, right, top, bottom), for previews
         self.candidate_images: list[QImage] = []
         self.undo_stack = QUndoStack(self)
@@ -77,15 +78,11 @@ class CanvasTab(QWidget, StudioTab):
         self._build()
         self.setAcceptDrops(True)
 
-        p, jobs = self.panel, self.jobs
+        p = self.panel
         for signal, slot in (
             (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
             (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
             (p.apply_requested, self.apply_candidate), (p.discard_requested, self.discard_candidates),
-            (jobs.job_started, self._on_started), (jobs.job_progress, self._on_progress),
-            (jobs.job_status, self._on_status), (jobs.job_preview, self._on_preview),
-            (jobs.job_output, self._on_output), (jobs.job_finished, self._on_finished),
-            (jobs.job_cancelled, self._on_cancelled), (jobs.job_failed, self._on_failed),
         ):
             signal.connect(slot)
 
@@ -371,20 +368,20 @@ class CanvasTab(QWidget, StudioTab):
 
     # --- jobs -------------------------------------------------------------------------------------------------------
     @Slot()
-    def inpaint(self) -> str | None:
+    def inpaint(self) -> JobHandle | None:
         if self.doc.mask.is_empty():
             self._warn("Paint the area to change first (brush, rectangle or lasso), or use Outpaint.")
             return None
         return self._submit(outpaint=False)
 
     @Slot()
-    def outpaint(self) -> str | None:
+    def outpaint(self) -> JobHandle | None:
         if not any(self.panel.extends().values()):
             self._warn("Set how many pixels to add on at least one side.")
             return None
         return self._submit(outpaint=True)
 
-    def _submit(self, outpaint: bool) -> str | None:
+    def _submit(self, outpaint: bool) -> JobHandle | None:
         picture = self._work_file("in")
         self.doc.image.save(str(picture), "PNG")
         mask = ""
@@ -394,50 +391,53 @@ class CanvasTab(QWidget, StudioTab):
             mask = str(mask_path)
         try:
             request = self.panel.build_request(str(picture), mask, outpaint=outpaint)
-            job_id = self.jobs.submit(request)
+            handle = self.jobs.submit(request)
         except InvalidRequest as exc:
             self._warn(str(exc))
             return None
+        for signal, slot in (
+            (handle.started, self._on_started), (handle.progress, self._on_progress),
+            (handle.status, self._on_status), (handle.preview, self._on_preview),
+            (handle.output, self._on_output), (handle.finished, self._on_finished),
+            (handle.cancelled, self._on_cancelled), (handle.failed, self._on_failed),
+        ):
+            signal.connect(slot)
         self.discard_candidates()
-        self.job = job_id
+        self.job = handle
         self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
         self.panel.set_running(True)
         self._say("Queued…")
-        return job_id
+        return handle
 
     @Slot()
     def cancel(self) -> None:
         """Stop the running inpaint within one step; the picture stays as it was."""
         if self.job is not None:
-            self.jobs.cancel(self.job)
+            self.job.cancel()
 
-    @Slot(str)
-    def _on_started(self, job_id: str) -> None:
-        if job_id == self.job:
-            self._say("Starting…")
+    @Slot()
+    def _on_started(self) -> None:
+        self._say("Starting…")
 
-    @Slot(str, object)
-    def _on_progress(self, job_id: str, p: Progress) -> None:
-        if job_id == self.job and p.total > 0:
+    @Slot(object)
+    def _on_progress(self, p: Progress) -> None:
+        if p.total > 0:
             self.panel.set_progress(p.step, p.total)
 
-    @Slot(str, str)
-    def _on_status(self, job_id: str, message: str) -> None:
-        if job_id == self.job:
-            self._say(message)
+    @Slot(str)
+    def _on_status(self, message: str) -> None:
+        self._say(message)
 
-    @Slot(str, object)
-    def _on_preview(self, job_id: str, preview: Preview) -> None:
-        if job_id != self.job or preview.image is None or self.candidate_images:
+    @Slot(object)
+    def _on_preview(self, preview: Preview) -> None:
+        if preview.image is None or self.candidate_images:
             return
         left, right, top, bottom = self.job_extends
         w, h = self.doc.size
         self.view.show_candidate(pil_to_qimage(preview.image), QSize(w + left + right, h + top + bottom))
 
-    @Slot(str, object)
-    def _on_output(self, job_id: str, saved: SavedItem) -> None:
-        if job_id != self.job:
-            return
+    @Slot(object)
+    def _on_output(self, saved: SavedItem) -> None:
         image = read_qimage(saved.path)
         if image.isNull():
             return
@@ -455,22 +455,19 @@ class CanvasTab(QWidget, StudioTab):
         if message:
             self._say(message)
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result) -> None:
-        if job_id == self.job:
-            n = len(self.candidate_images)
-            self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        n = len(self.candidate_images)
+        self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
 
-    @Slot(str, object)
-    def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id == self.job:
-            self._end("Cancelled; the picture is unchanged.", "Cancelled")
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
+        self._end("Cancelled; the picture is unchanged.", "Cancelled")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id == self.job:
-            self._end("", "Failed")
-            self._warn(message)
+    @Slot(object)
+    def _on_failed(self, error: JobError) -> None:
+        self._end("", "Failed")
+        self._warn(error.message)
 
     # --- candidates -----------------------------------------------------------------------------------------------
     @Slot(int)

@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
+from ...errors import StudioError
 from ...events import Token
+from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
 from ...requests import ChatMessage, TextRequest
 from ..fields import spin_box_for
+from ..job_errors import FailureAction
 from ..model_picker import ModelPicker
 from ..send_to import SendToMenu
 from ..tab_api import StudioTab, TabContext
@@ -58,16 +60,9 @@ class TextTab(QWidget, StudioTab):
         self.host = ctx.host
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
-        self.current_job: str | None = None
+        self.current_job: JobHandle | None = None  # the reply being generated
         self._reply_parts: list[str] = []
         self._build()
-        jobs.job_started.connect(self._on_started)
-        jobs.job_token.connect(self._on_token)
-        jobs.job_status.connect(self._on_status)
-        jobs.job_notice.connect(self._on_notice)
-        jobs.job_finished.connect(self._on_finished)
-        jobs.job_cancelled.connect(self._on_cancelled)
-        jobs.job_failed.connect(self._on_failed)
         self.refresh_conversations()
         self._render()
 
@@ -115,6 +110,8 @@ class TextTab(QWidget, StudioTab):
         self.stats_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
+        self.failure_action = FailureAction()
+        self.failure_action.download_requested.connect(self.host.download_model)
         self.regenerate_button = QToolButton()
         self.regenerate_button.setText("Regenerate")
         self.regenerate_button.setToolTip("Ask again for the last reply")
@@ -143,7 +140,10 @@ class TextTab(QWidget, StudioTab):
         tools.addWidget(export_btn)
         tools.addWidget(self.send_to_button)
         cv.addLayout(tools)
-        cv.addWidget(self.status_label)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.failure_action)
+        cv.addLayout(status_row)
         cv.addWidget(self.input)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -231,11 +231,19 @@ class TextTab(QWidget, StudioTab):
     def _submit(self, text: str) -> bool:
         try:
             request = self.build_request(text)
-            job_id = self.jobs.submit(request)
-        except InvalidRequest as exc:
+            handle = self.jobs.submit(request)
+        except StudioError as exc:
             self.status_label.setText(f"⚠ {exc}")
             return False
-        self.current_job = job_id
+        self.failure_action.clear()
+        self.current_job = handle
+        handle.started.connect(self._on_started)
+        handle.token.connect(self._on_token)
+        handle.status.connect(self._on_status)
+        handle.notice.connect(self._on_notice)
+        handle.finished.connect(self._on_finished)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.failed.connect(self._on_failed)
         self.messages.append({"role": "user", "content": text})
         self._reply_parts = []
         self._render(streaming=True)
@@ -246,33 +254,28 @@ class TextTab(QWidget, StudioTab):
     @Slot()
     def stop(self) -> None:
         if self.current_job is not None:
-            self.jobs.cancel(self.current_job)
+            self.current_job.cancel()
 
     def _set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
         self.regenerate_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
 
-    # --- job events ---
+    # --- job events (from this tab's current job handle) ---
+    @Slot()
+    def _on_started(self) -> None:
+        self.status_label.setText("Starting…")
+
     @Slot(str)
-    def _on_started(self, job_id: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText("Starting…")
+    def _on_status(self, message: str) -> None:
+        self.status_label.setText(message)
 
-    @Slot(str, str)
-    def _on_status(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText(message)
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
+        self.status_label.setText(f"ℹ {message}")
 
-    @Slot(str, str)
-    def _on_notice(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText(f"ℹ {message}")
-
-    @Slot(str, object)
-    def _on_token(self, job_id: str, token: Token) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_token(self, token: Token) -> None:
         self._reply_parts.append(token.text)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
@@ -282,20 +285,17 @@ class TextTab(QWidget, StudioTab):
             f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
         )
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result) -> None:
-        if job_id == self.current_job:
-            self._end_turn(result, "")
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self._end_turn(result, "")
 
-    @Slot(str, object)
-    def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id == self.current_job:
-            self._end_turn(result, "Stopped.")
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
+        self._end_turn(result, "Stopped.")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_failed(self, error: JobError) -> None:
+        request = self.current_job.request if self.current_job is not None else None
         self.current_job = None
         # the user's message stays in the input box so nothing typed is lost
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
@@ -303,7 +303,8 @@ class TextTab(QWidget, StudioTab):
             self.input.setPlainText(last["content"])
         self._render()
         self._set_busy(False)
-        self.status_label.setText(f"⚠ {message}")
+        self.status_label.setText(f"⚠ {error.message}")
+        self.failure_action.offer(error, request)
 
     def _end_turn(self, result, note: str) -> None:
         self.current_job = None

@@ -103,7 +103,7 @@ def inpaint_speed(args) -> None:
     folder = Path(tmp.name)
     model = args.model
     if not model:
-        from tests.tiny_sd import build_tiny_sd
+        from studio.testing.tiny_sd import build_tiny_sd
 
         model = str(build_tiny_sd(folder / "tiny-inpaint", inpainting=True))
     size = args.size or (64 if not args.model else 512)

@@ -19,8 +19,8 @@ from studio.errors import Cancelled, InvalidRequest
 from studio.events import Output, Preview, Progress
 from studio.library.store import Library
 from studio.requests import ImageRequest, InpaintRequest
-from tests.helpers import collect
-from tests.tiny_sd import export_single_file
+from studio.testing.events import collect
+from studio.testing.tiny_sd import export_single_file
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

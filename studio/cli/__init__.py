@@ -1,4 +1,8 @@
-"""The headless CLI: ``studio generate text|image|speech|music …`` and ``studio models …``.
+"""The headless CLI: ``studio generate text|image …`` and ``studio models list|download|delete|add``.
+
+A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
+request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
+:func:`build_parser`.
 
 Same engines as the GUI, no Qt imported on this path. User errors print one line on stderr
 (``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems);
@@ -26,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    gen = sub.add_parser("generate", help="generate text, images, speech or music")
+    gen = sub.add_parser("generate", help="generate text or images")
     gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)

@@ -54,6 +54,17 @@ def vp(tab, x: float, y: float) -> QPoint:
     return tab.view.mapFromScene(QPointF(x, y))
 
 
+def tiny_settings(tab, model, steps: int, batch: int):
+    """The panel set for a fast run of the tiny model, with a mask painted; returns the panel."""
+    p = tab.panel
+    p.model_picker.set_model_spec(str(model))
+    p.size.setValue(64)
+    p.steps.setValue(steps)
+    p.batch.setValue(batch)
+    tab.doc.touch(tab.doc.mask.stroke(QPointF(100, 80), QPointF(140, 100), 10))
+    return p
+
+
 def drag(qtbot, tab, points, button=Qt.MouseButton.LeftButton) -> None:
     port = tab.view.viewport()
     qtbot.mousePress(port, button, pos=vp(tab, *points[0]))
@@ -212,14 +223,9 @@ def test_send_to_image_tab_sets_the_img2img_start(qtbot, canvas):
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_inpaint_job_candidates_apply_undo_and_outpaint(qtbot, canvas, tiny_sd):
-    p = canvas.panel
-    p.model_picker.set_model_spec(str(tiny_sd))
-    p.size.setValue(64)
-    p.steps.setValue(2)
-    p.batch.setValue(2)
+    p = tiny_settings(canvas, tiny_sd, steps=2, batch=2)
     p.seed.setValue(3)
     p.mask_blur.setValue(4)
-    drag(qtbot, canvas, [(100, 80), (140, 100)])
     original = QImage(canvas.doc.image)
     jobs = canvas.jobs
     with qtbot.waitSignal(jobs.job_finished, timeout=120_000):
@@ -255,12 +261,7 @@ def test_inpaint_job_candidates_apply_undo_and_outpaint(qtbot, canvas, tiny_sd):
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_cancel_keeps_the_picture_and_frees_the_buttons(qtbot, canvas, tiny_sd):
-    p = canvas.panel
-    p.model_picker.set_model_spec(str(tiny_sd))
-    p.size.setValue(64)
-    p.steps.setValue(200)
-    p.batch.setValue(1)
-    drag(qtbot, canvas, [(100, 80), (140, 100)])
+    p = tiny_settings(canvas, tiny_sd, steps=200, batch=1)
     original = QImage(canvas.doc.image)
     with qtbot.waitSignal(canvas.jobs.job_progress, timeout=120_000):
         assert canvas.inpaint()
@@ -317,3 +318,10 @@ def test_a_failing_job_is_a_message_and_the_canvas_keeps_working(qtbot, canvas, 
     assert canvas.status_text().startswith("⚠") and canvas.panel.generate_button.isEnabled()
     drag(qtbot, canvas, [(10, 10), (20, 20)])  # still painting
     assert mask(canvas)[15, 15] == 255
+
+
+def test_outpaint_to_an_aspect_fills_the_extend_boxes(qtbot, canvas):
+    p = canvas.panel
+    p.aspect.activated.emit(p.aspect.findData((1, 1)))  # what choosing "1:1" in the list does
+    assert {side: box.value() for side, box in p.extend.items()} == {"left": 0, "right": 0, "top": 32, "bottom": 32}
+    assert p.aspect.currentIndex() == 0

@@ -117,3 +117,18 @@ def test_place_mask_and_union():
     placed = geo.place_mask(small, (20, 20), 3, 4)
     assert geo.mask_bbox(placed) == Box(3, 4, 8, 9)
     assert geo.mask_bbox(geo.union(placed, mask_with((20, 20), (15, 15, 20, 20)))) == Box(3, 4, 20, 20)
+
+
+@pytest.mark.parametrize("size, aspect, expected", [
+    ((512, 512), (16, 9), (200, 200, 0, 0)),  # 910.2 → 912 wide
+    ((512, 512), (9, 16), (0, 0, 200, 200)),
+    ((640, 480), (1, 1), (0, 0, 80, 80)),
+    ((480, 640), (4, 3), (188, 188, 0, 0)),  # 853.3 → 856
+    ((512, 512), (1, 1), (0, 0, 0, 0)),  # already there
+])
+def test_extends_for_aspect(size, aspect, expected):
+    got = geo.extends_for_aspect(*size, *aspect)
+    assert got == expected
+    left, right, top, bottom = got
+    assert (size[0] + left + right) % 8 == 0 or left + right == 0
+    assert (size[1] + top + bottom) % 8 == 0 or top + bottom == 0

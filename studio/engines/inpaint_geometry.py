@@ -219,3 +219,14 @@ def place_mask(mask: Image.Image, size: tuple[int, int], left: int, top: int) ->
 
 def union(a: Image.Image, b: Image.Image) -> Image.Image:
     return Image.fromarray(np.maximum(np.asarray(a), np.asarray(b)), "L")
+
+
+def extends_for_aspect(width: int, height: int, aspect_w: int, aspect_h: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) pixels that grow a ``width`` × ``height`` picture to the aspect
+    ``aspect_w`` : ``aspect_h`` (never shrinking it), split evenly between the two grown sides; the
+    grown side is rounded up so the new size is a multiple of 8."""
+    if width * aspect_h < height * aspect_w:  # too narrow: grow the width
+        grow = round_up(int(np.ceil(height * aspect_w / aspect_h))) - width
+        return grow // 2, grow - grow // 2, 0, 0
+    grow = round_up(int(np.ceil(width * aspect_h / aspect_w))) - height
+    return 0, 0, grow // 2, grow - grow // 2

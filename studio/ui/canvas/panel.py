@@ -26,6 +26,7 @@ from ..fields import LargeIntSpinBox, spin_box_for
 from ..model_picker import ModelPicker
 
 MODEL_DEFAULT = "Model default"
+ASPECTS = ((1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16))
 THUMB = 96
 
 
@@ -40,6 +41,7 @@ def _spin(cls: type, name: str, value: float | None = None):
 class InpaintPanel(QWidget):
     generate_requested = Signal()
     outpaint_requested = Signal()
+    aspect_chosen = Signal(int, int)  # outpaint to this aspect: the tab fills the extend boxes
     cancel_requested = Signal()
     candidate_clicked = Signal(int)  # -1: none (the original)
     apply_requested = Signal()
@@ -97,6 +99,13 @@ class InpaintPanel(QWidget):
                 row.addWidget(self.extend[side])
         out_form.addRow(row1)
         out_form.addRow(row2)
+        self.aspect = QComboBox()
+        self.aspect.addItem("To aspect…", None)
+        for w, h in ASPECTS:
+            self.aspect.addItem(f"{w}:{h}", (w, h))
+        self.aspect.setToolTip("Fill the sides so the picture gets this aspect ratio")
+        self.aspect.activated.connect(self._on_aspect)
+        out_form.addRow(self.aspect)
         self.outpaint_button = QPushButton("Extend and fill")
         self.outpaint_button.clicked.connect(self.outpaint_requested)
         out_form.addRow(self.outpaint_button)
@@ -146,6 +155,16 @@ class InpaintPanel(QWidget):
         layout.addLayout(choose)
         layout.addStretch(1)
         self.set_candidates_enabled(False)
+
+    def _on_aspect(self, index: int) -> None:
+        ratio = self.aspect.itemData(index)
+        if ratio:
+            self.aspect_chosen.emit(*ratio)
+        self.aspect.setCurrentIndex(0)
+
+    def set_extends(self, left: int, right: int, top: int, bottom: int) -> None:
+        for side, value in zip(("left", "right", "top", "bottom"), (left, right, top, bottom)):
+            self.extend[side].setValue(value)
 
     # --- requests ---------------------------------------------------------------------------------------
     def extends(self) -> dict[str, int]:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from ... import paths
 from ...errors import InvalidRequest
+from ...engines.inpaint_geometry import extends_for_aspect
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ..image.widgets import IMAGE_FILTER, local_image_paths, pil_to_qimage, read_qimage
@@ -82,6 +83,7 @@ class CanvasTab(QWidget, StudioTab):
         for signal, slot in (
             (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
             (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
+            (p.aspect_chosen, self.extend_to_aspect),
             (p.apply_requested, self.apply_candidate), (p.discard_requested, self.discard_candidates),
         ):
             signal.connect(slot)
@@ -408,6 +410,11 @@ class CanvasTab(QWidget, StudioTab):
         self.panel.set_running(True)
         self._say("Queued…")
         return handle
+
+    @Slot(int, int)
+    def extend_to_aspect(self, aspect_w: int, aspect_h: int) -> None:
+        """Fill the outpaint boxes so the picture grows to ``aspect_w`` : ``aspect_h`` (both sides evenly)."""
+        self.panel.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
 
     @Slot()
     def cancel(self) -> None:

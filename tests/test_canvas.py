@@ -322,6 +322,6 @@ def test_a_failing_job_is_a_message_and_the_canvas_keeps_working(qtbot, canvas, 
 
 def test_outpaint_to_an_aspect_fills_the_extend_boxes(qtbot, canvas):
     p = canvas.panel
-    p.aspect.activated.emit(p.aspect.findData((1, 1)))  # what choosing "1:1" in the list does
+    p.aspect.activated.emit(p.aspect.findText("1:1"))  # what choosing "1:1" in the list does
     assert {side: box.value() for side, box in p.extend.items()} == {"left": 0, "right": 0, "top": 32, "bottom": 32}
     assert p.aspect.currentIndex() == 0

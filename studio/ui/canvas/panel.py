@@ -4,7 +4,7 @@ strip of result candidates with Apply / Discard. It only builds requests and sho
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
@@ -156,6 +156,7 @@ class InpaintPanel(QWidget):
         layout.addStretch(1)
         self.set_candidates_enabled(False)
 
+    @Slot(int)
     def _on_aspect(self, index: int) -> None:
         ratio = self.aspect.itemData(index)
         if ratio:

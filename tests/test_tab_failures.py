@@ -175,3 +175,19 @@ def test_image_tab_previews_cancel_and_queue_from_handles(qtbot, window, fake, t
     assert first.state == "cancelled" and second.state == "cancelled" and fake.ran == [first.request.model]
     assert "kept 1 finished image" in tab.status_label.text() or "Cancelled" in tab.status_label.text()
     assert not tab.cancel_button.isEnabled()
+
+
+def test_image_tab_out_of_memory_names_the_advanced_settings(qtbot, window, fake, tmp_path):
+    fake.default = Script(error=RuntimeError("CUDA out of memory. Tried to allocate 8.00 GiB"))
+    tab = image_tab(window, tmp_path / "big.safetensors")
+    handle = tab.generate()
+    with qtbot.waitSignal(handle.failed, timeout=10_000):
+        pass
+    text = tab.status_label.text()
+    assert "Advanced" in text and "Offload" in text and "Attention slicing" in text and "VAE tiling" in text
+    assert not tab.failure_action.isVisible()
+    # those settings exist in the tab's Advanced section, with the values the advice names
+    assert "'Model CPU offload' or 'Sequential offload'" in text and "'On'" in text
+    labels = [tab.form.offload.itemText(i) for i in range(tab.form.offload.count())]
+    assert "Model CPU offload" in labels and any(label.startswith("Sequential offload") for label in labels)
+    assert tab.form.attention_slicing.findText("On") >= 0 and tab.form.vae_tiling.findText("On") >= 0

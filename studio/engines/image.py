@@ -65,11 +65,11 @@ def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
             f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
             "Lower the size or the batch size, or close other programs."
         )
-    nxt = {"none": "'model'", "model": "'sequential'"}.get(offload)
-    offload_hint = f", or set offload to {nxt} (slower, needs less VRAM)" if nxt else ""
+    nxt = {"none": "'Model CPU offload' (model)", "model": "'Sequential offload' (sequential)"}.get(offload)
+    offload_hint = f", or set Offload to {nxt} in the Advanced section (slower, needs less VRAM)" if nxt else ""
     return (
         f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-        f"Lower the size or the batch size{offload_hint}; attention slicing and VAE tiling 'on' also help."
+        f"Lower the size or the batch size{offload_hint}; Attention slicing and VAE tiling 'On' there also help."
     )
 
 

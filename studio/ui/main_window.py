@@ -21,6 +21,7 @@ from ..jobs.downloads import DownloadManager
 from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
+from .icons import tab_icon
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
 from .tab_api import TabContext, TabSpec
@@ -68,7 +69,7 @@ class MainWindow(QMainWindow):
             widget = spec.build(context)
             widget.setObjectName(f"{spec.key}Tab")
             self._tabs[spec.key] = widget
-            self.tabs.addTab(widget, spec.title)
+            self.tabs.addTab(widget, tab_icon(spec.key), spec.title)
         self.setCentralWidget(self.tabs)
 
         # panels

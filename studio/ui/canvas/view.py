@@ -193,6 +193,8 @@ class CanvasView(QGraphicsView):
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
             return
         pos = QPointF(self.mapToScene(event.position().toPoint()))
+        if self.settings.tool in ("brush", "eraser") and self.candidate is None:
+            self._brush_outline(pos)
         if self._stroke is not None:
             self._stroke.move(pos)
         elif self._shape:
@@ -208,6 +210,18 @@ class CanvasView(QGraphicsView):
                 path.lineTo(p)
             path.closeSubpath()
             self.outline.set_path(path)
+
+    def _brush_outline(self, pos: QPointF) -> None:
+        """The brush's size as a circle under the cursor."""
+        r = self.settings.size / 2
+        path = QPainterPath()
+        path.addEllipse(pos, r, r)
+        self.outline.set_path(path)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._stroke is None and not self._shape:
+            self.outline.set_path(QPainterPath())
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._pan_from is not None:

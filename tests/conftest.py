@@ -76,6 +76,7 @@ def library(tmp_path):
 from tests.tiny_sd import (  # noqa: E402,F401
     one_torch_thread,
     tiny_family,
+    tiny_inpaint,
     tiny_lora,
     tiny_sd,
     tiny_sd_config_root,

@@ -127,13 +127,14 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     form.prompt.setPlainText("x")
     assert "prompt" in tab.restore_from_png(str(first.path)) and form.prompt.toPlainText() == "a cat"
 
-    # result actions: copy, save as (metadata kept), send to canvas (the registered Canvas is a placeholder)
+    # result actions: copy, save as (metadata kept), send to canvas (the Canvas opens the picture)
     tab.act("copy", first)
     assert QGuiApplication.clipboard().image().width() == 64
     target = tmp_path / "copy.png"
     assert tab.save_as(first, str(target)) and target.read_bytes() == first.path.read_bytes()
-    tab.act("canvas", first)  # no tab takes images as 'canvas' yet: says where the image is
-    assert "Canvas" in tab.status_label.text() and str(first.path) in tab.status_label.text()
+    tab.act("canvas", first)
+    canvas = window.tab("canvas")
+    assert window.tabs.currentWidget() is canvas and canvas.doc.size == (64, 64)
 
 
 def test_cancel_keeps_the_images_that_finished(qtbot, window, library):

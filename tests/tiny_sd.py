@@ -63,6 +63,20 @@ def tiny_family(tiny_sd, tiny_sd_single_file, tiny_sd_config_root, tmp_path_fact
 
 
 @pytest.fixture(scope="session")
+def tiny_inpaint(tmp_path_factory):
+    """``get(family)`` → a tiny dedicated inpainting model (9-channel UNet) as a diffusers folder."""
+    built: dict = {}
+
+    def get(family: str = "sd1") -> Path:
+        if family not in built:
+            base = tmp_path_factory.mktemp(f"tiny-inpaint-{family}")
+            built[family] = build_tiny_sd(base / f"tiny-inpaint-{family}", family=family, inpainting=True)
+        return built[family]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def tiny_lora(tiny_sd, tmp_path_factory) -> Path:
     return build_tiny_lora(tiny_sd, tmp_path_factory.mktemp("tiny-lora"))
 

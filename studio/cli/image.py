@@ -6,6 +6,14 @@ Stable flags::
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
         [--lora FILE[:W]]... --out FILE.png
 
+Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
+
+    studio generate image --model M --prompt P --init-image IN.png --mask MASK.png [--mask-blur PX]
+        [--inpaint-area masked|whole] [--padding PX] [--strength F]
+        [--extend-left N] [--extend-right N] [--extend-top N] [--extend-bottom N] --out OUT.png
+
+The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpainting.
+
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
 """
@@ -16,14 +24,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..requests import SCHEDULERS, ImageRequest, LoraSpec
+from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import add_request_arguments, add_runtime_flags, match_choice, request_kwargs_from_args, run_request
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
           "scheduler", "seed", "batch_size", "init_image", "strength")
+#: What inpainting and outpainting add (their picture is --init-image).
+INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
+                  "extend_bottom")
 
 
 def lora_spec(text: str) -> LoraSpec:
@@ -53,6 +65,8 @@ def out_paths(out: Path, count: int) -> list[Path]:
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
+    add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
+    p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=Path, required=True,
@@ -61,11 +75,27 @@ def add_parser(gen_sub) -> None:
     p.set_defaults(func=run)
 
 
+def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
+    """An ImageRequest, or an InpaintRequest when --mask or an --extend-* flag is given."""
+    inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
+    inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
+    kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    if kwargs["strength"] is None:
+        kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
+    if not inpaint:
+        return ImageRequest(loras=tuple(args.lora), **kwargs)
+    if not kwargs["init_image"]:
+        raise InvalidRequest("--mask and --extend-* need the picture to edit: add --init-image IN.png.")
+    image = kwargs.pop("init_image")
+    return InpaintRequest(image=image, generation=ImageRequest(loras=tuple(args.lora), **kwargs), **inpaint_kwargs)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..library.metadata import png_bytes
 
-    request = ImageRequest(loras=tuple(args.lora), **request_kwargs_from_args(ImageRequest, args, FIELDS))
-    targets = out_paths(args.out, request.batch_size)
+    request = build_request(args)
+    generation = request.generation if isinstance(request, InpaintRequest) else request
+    targets = out_paths(args.out, generation.batch_size)
     written: list[Path] = []
     progress_shown = False
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,22 @@ def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
     )
 
 
+@dataclass
+class Task:
+    """What one kind of image job adds to the shared generation: the pipeline (``mode``: 'txt2img',
+    'img2img' or 'inpaint'), extra pipeline inputs, and how a finished image becomes the result.
+
+    ``finish(image, params)`` returns the (image, params) to output; ``params`` replaces the request's
+    own dict in the result's parameters when set (the inpaint engine records its whole request).
+    """
+
+    mode: str = "txt2img"
+    inputs: dict = field(default_factory=dict)
+    strength: float | None = None  # image-to-image / inpaint: how much of the schedule runs
+    params: dict | None = None
+    finish: Callable[[Any, dict], tuple[Any, dict]] | None = None
+
+
 class ImageEngine:
     kind = "image"
 
@@ -84,8 +101,24 @@ class ImageEngine:
 
     # ---------------------------------------------------------------------------------------------
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
-        # 1. Check everything that can be checked without loading the model.
         request.validate()
+        return (yield from self.generate(request, runtime, cancel, self._plain_task))
+
+    @staticmethod
+    def _plain_task(request: ImageRequest) -> Task:
+        if not request.init_image:
+            return Task("txt2img", {"width": request.width, "height": request.height})
+        image = load_init_image(request.init_image, request.width, request.height)
+        return Task("img2img", {"image": image}, strength=request.strength)
+
+    def generate(
+        self, request: ImageRequest, runtime: Runtime, cancel: CancelToken, make_task: Callable[[ImageRequest], Task]
+    ) -> Generator[Event, None, dict]:
+        """The shared generation: resolve and load the model (cached), sampler, LoRAs, memory plan, batches
+        with progress, previews and cancel. ``make_task`` (called once the model was checked) says which
+        pipeline runs with which inputs; ``request`` holds the shared parameters (its size is the size the
+        model runs at)."""
+        # 1. Check everything that can be checked without loading the model.
         model = runtime.resolve(request.model, "image", allow_pickle=request.allow_pickle)
         if model.format not in ("diffusers", "single_file"):
             raise InvalidRequest(
@@ -94,10 +127,10 @@ class ImageEngine:
             )
         family = loading.model_family(model, allow_pickle=request.allow_pickle)
         loading.check_size(request.width, request.height, family)
-        init_image = load_init_image(request.init_image, request.width, request.height) if request.init_image else None
-        if init_image is not None and int(request.num_inference_steps * request.strength) < 1:
+        task = make_task(request)
+        if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:
             raise InvalidRequest(
-                f"With strength {request.strength:g} and {request.num_inference_steps} steps no denoising step runs: "
+                f"With strength {task.strength:g} and {request.num_inference_steps} steps no denoising step runs: "
                 "raise the steps or the strength."
             )
         loras = loading.check_lora_files(request.loras)
@@ -138,7 +171,12 @@ class ImageEngine:
         cancel.check()
 
         # 3. Per-job settings on the shared pipeline: sampler, LoRAs, memory; undone in `finally`.
-        pipe = pset.img2img() if init_image is not None else pset.txt2img
+        if pset.inpainting and task.mode != "inpaint":
+            raise InvalidRequest(
+                f"'{model.label}' is an inpainting model (its UNet takes a mask): use it on the Canvas to repaint "
+                "part of a picture, or pick an ordinary model here."
+            )
+        pipe = pset.pipeline(task.mode)
         pset.activate(pipe)
         scheduler, sched_notice = samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
         if sched_notice:
@@ -156,7 +194,7 @@ class ImageEngine:
                 loading.apply_loras(pipe, loras)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
             base_params = {
-                **request.to_dict(),
+                **(task.params if task.params is not None else request.to_dict()),
                 "seed": seed,
                 "base_seed": seed,
                 "sampler": samplers.sampler_label(scheduler),
@@ -164,13 +202,14 @@ class ImageEngine:
                 "model": model.id,
                 "model_name": model.label,
                 "family": family,
-                "mode": "img2img" if init_image is not None else "txt2img",
+                "mode": task.mode,
+                "inpainting_model": pset.inpainting,
                 "device": choice.label(),
                 "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
             }
             count = request.batch_count * request.batch_size
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
-            stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel, runtime.compute)
+            stats = yield from self._batches(request, pipe, pset, task, seed, base_params, cancel, runtime.compute)
         except Exception as exc:
             if is_out_of_memory(exc):
                 device_mod.release_device_memory()
@@ -193,19 +232,19 @@ class ImageEngine:
                     return str(key[3])[len(prefix) :]
         return plan_offload(request.offload, choice, weights_bytes(model), free)
 
-    def _batches(self, request, pipe, pset, init_image, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
+    def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
         t0 = time.perf_counter()
         steps_done = 0
         first_preview_s = None
         images = 0
         nominal = request.num_inference_steps
-        if init_image is not None:  # image-to-image runs only the last `strength` part of the schedule
-            nominal = max(1, int(nominal * request.strength))
+        if task.strength is not None:  # image-to-image runs only the last `strength` part of the schedule
+            nominal = max(1, int(nominal * task.strength))
         for b in range(request.batch_count):
             cancel.check()
             first = b * request.batch_size
             seeds = [seed + first + i for i in range(request.batch_size)]
-            kwargs = self._call_kwargs(request, init_image, seeds)
+            kwargs = self._call_kwargs(request, task, seeds)
             t_batch = time.perf_counter()
             denoise = self._denoise(pipe, kwargs, pset.family, request, cancel, first, compute)
             result: list = []
@@ -242,6 +281,8 @@ class ImageEngine:
                     "height": image.height,
                     "elapsed_s": round(elapsed_batch, 3),
                 }
+                if task.finish is not None:
+                    image, params = task.finish(image, params)
                 images += 1
                 yield Output("image", image, params, index=first + i)
             cancel.check()  # asked during the last step: this batch is complete and kept, the rest is not run
@@ -255,7 +296,7 @@ class ImageEngine:
         }
 
     @staticmethod
-    def _call_kwargs(request: ImageRequest, init_image, seeds: list[int]) -> dict:
+    def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:
         import torch
 
         kwargs: dict[str, Any] = dict(
@@ -266,10 +307,9 @@ class ImageEngine:
             num_images_per_prompt=request.batch_size,
             generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
         )
-        if init_image is not None:
-            kwargs.update(image=init_image, strength=request.strength)
-        else:
-            kwargs.update(width=request.width, height=request.height)
+        kwargs.update(task.inputs)
+        if task.strength is not None:
+            kwargs["strength"] = task.strength
         return kwargs
 
     def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken, index: int, compute):

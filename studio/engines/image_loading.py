@@ -205,6 +205,7 @@ class PipelineSet:
     offload: str  # 'none' | 'model' | 'sequential'
     device: str
     _img2img: Any = None
+    _inpaint: Any = None
     _hooked: Any = None
     slicing: bool = False
     tiling: bool = False
@@ -214,6 +215,11 @@ class PipelineSet:
     def components(self) -> dict:  # lets the model cache measure us
         return self.txt2img.components
 
+    @property
+    def inpainting(self) -> bool:
+        """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4)."""
+        return unet_in_channels(self.txt2img.unet) == 9
+
     def img2img(self):
         if self._img2img is None:
             from diffusers import AutoPipelineForImage2Image
@@ -221,6 +227,22 @@ class PipelineSet:
             self._img2img = AutoPipelineForImage2Image.from_pipe(self.txt2img)
             self._img2img.set_progress_bar_config(disable=True)
         return self._img2img
+
+    def inpaint(self):
+        """The inpainting pipeline on the same modules (SD or SDXL; 9-channel or ordinary 4-channel UNet)."""
+        if self._inpaint is None:
+            from diffusers import AutoPipelineForInpainting
+
+            self._inpaint = AutoPipelineForInpainting.from_pipe(self.txt2img)
+            self._inpaint.set_progress_bar_config(disable=True)
+        return self._inpaint
+
+    def pipeline(self, mode: str):
+        """'txt2img' | 'img2img' | 'inpaint' → that pipeline (they share the modules)."""
+        return {"txt2img": lambda: self.txt2img, "img2img": self.img2img, "inpaint": self.inpaint}[mode]()
+
+    def _pipes(self) -> list:
+        return [p for p in (self.txt2img, self._img2img, self._inpaint) if p is not None]
 
     def activate(self, pipe) -> None:
         """Move offload hooks to ``pipe`` (text-to-image and image-to-image share the modules)."""
@@ -233,9 +255,7 @@ class PipelineSet:
         self._hooked = pipe
 
     def set_memory(self, slicing: bool, tiling: bool) -> None:
-        for pipe in (self.txt2img, self._img2img):
-            if pipe is None:
-                continue
+        for pipe in self._pipes():
             if slicing != self.slicing:
                 pipe.enable_attention_slicing() if slicing else pipe.disable_attention_slicing()
         if tiling != self.tiling:
@@ -245,9 +265,30 @@ class PipelineSet:
 
     def restore(self) -> None:
         """Put the model's own scheduler back, so a later job (or a plain diffusers call) sees it."""
-        for pipe in (self.txt2img, self._img2img):
-            if pipe is not None:
-                pipe.scheduler = self.scheduler
+        for pipe in self._pipes():
+            pipe.scheduler = self.scheduler
+
+
+def unet_in_channels(unet) -> int:
+    return int(getattr(unet.config, "in_channels", 4))
+
+
+def folder_in_channels(folder: Path) -> int:
+    """A diffusers folder's UNet input channels (9 for inpainting models), from its config only."""
+    value = _read_json(folder / "unet" / "config.json").get("in_channels", 4)
+    return value if isinstance(value, int) else 4
+
+
+def checkpoint_in_channels(path: Path) -> int:
+    """A single-file (LDM layout) checkpoint's UNet input channels, from the safetensors header only."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            key = "model.diffusion_model.input_blocks.0.0.weight"
+            return int(f.get_slice(key).get_shape()[1]) if key in f.keys() else 4
+    except Exception:
+        return 4
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -365,6 +406,9 @@ def _load(
         cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
         config = config_root / CONFIG_DIRS[family]
         extra.update(shipped_tokenizers(config, config_root))
+        if checkpoint_in_channels(path) == 9:
+            config = inpaint_config(config)
+            notes.append("Inpainting checkpoint (9-channel UNet): it repaints masked areas on the Canvas.")
         pipe = cls.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True, **extra)
         if family == "sd2":
             prediction = sd2_prediction_type(model.path)
@@ -383,6 +427,27 @@ def _load(
     pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)
     pset.activate(pipe)
     return pset
+
+
+def inpaint_config(config: Path) -> Path:
+    """A copy of a family's weight-free config folder whose UNet takes 9 input channels (made once, in the cache)."""
+    import shutil
+
+    digest = hashlib.sha256(str(config.resolve()).encode()).hexdigest()[:12]
+    target = paths.cache_dir() / "configs" / f"{config.name}-inpaint-{digest}"
+    if (target / "unet" / "config.json").exists():
+        return target
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(config, tmp, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    unet = _read_json(tmp / "unet" / "config.json")
+    unet["in_channels"] = 9
+    (tmp / "unet" / "config.json").write_text(json.dumps(unet, indent=2), encoding="utf-8")
+    try:
+        tmp.rename(target)
+    except OSError:  # made meanwhile by another process
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def _sidecar_yaml(path: Path) -> Path | None:

@@ -67,8 +67,9 @@ def _clip_config(hidden: int, act: str = "gelu"):
     )
 
 
-def tiny_components(seed: int = 0, family: str = "sd1") -> dict:
-    """Random-weight modules shaped like SD 1.x ('sd1'), 2.x ('sd2', v-prediction) or XL ('sdxl')."""
+def tiny_components(seed: int = 0, family: str = "sd1", inpainting: bool = False) -> dict:
+    """Random-weight modules shaped like SD 1.x ('sd1'), 2.x ('sd2', v-prediction) or XL ('sdxl');
+    ``inpainting``: a dedicated inpainting UNet (9 input channels: latents, mask, masked-image latents)."""
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, PNDMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
@@ -87,7 +88,7 @@ def tiny_components(seed: int = 0, family: str = "sd1") -> dict:
         unet_extra = dict(use_linear_projection=True)
     unet = UNet2DConditionModel(
         sample_size=8,
-        in_channels=4,
+        in_channels=9 if inpainting else 4,
         out_channels=4,
         block_out_channels=(32, 64),
         layers_per_block=1,
@@ -120,21 +121,29 @@ def tiny_components(seed: int = 0, family: str = "sd1") -> dict:
     return parts
 
 
-def build_tiny_sd(folder: str | Path, seed: int = 0, family: str = "sd1") -> Path:
-    """Save a tiny SD pipeline ('sd1', 'sd2' or 'sdxl') to ``folder`` (safetensors, like a hub snapshot)."""
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+def build_tiny_sd(folder: str | Path, seed: int = 0, family: str = "sd1", inpainting: bool = False) -> Path:
+    """Save a tiny SD pipeline ('sd1', 'sd2' or 'sdxl') to ``folder`` (safetensors, like a hub snapshot);
+    ``inpainting`` saves a 9-channel inpainting model as its *InpaintPipeline class, like the hub's."""
+    from diffusers import (
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+        StableDiffusionXLInpaintPipeline,
+        StableDiffusionXLPipeline,
+    )
     from transformers import CLIPTokenizer
 
     folder = Path(folder)
-    parts = tiny_components(seed, family)
+    parts = tiny_components(seed, family, inpainting)
     tok_dir = folder.parent / f".{folder.name}-tokenizer"
     write_tiny_tokenizer(tok_dir)
     parts["tokenizer"] = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77)
     if family == "sdxl":
         parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(str(tok_dir), model_max_length=77, pad_token="!")
-        pipe = StableDiffusionXLPipeline(**parts, force_zeros_for_empty_prompt=True)
+        cls = StableDiffusionXLInpaintPipeline if inpainting else StableDiffusionXLPipeline
+        pipe = cls(**parts, force_zeros_for_empty_prompt=True)
     else:
-        pipe = StableDiffusionPipeline(
+        cls = StableDiffusionInpaintPipeline if inpainting else StableDiffusionPipeline
+        pipe = cls(
             **parts, safety_checker=None, feature_extractor=None, requires_safety_checker=False
         )
     shutil.rmtree(tok_dir)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .audio.music_tab import MusicTab
 from .audio.speech_tab import SpeechTab
+from .canvas.tab import CanvasTab
 from .image.tab import ImageTab
 from .tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
 from .text.tab import TextTab
@@ -47,10 +48,5 @@ TABS: tuple[TabSpec, ...] = (
     TabSpec("image", "Image", ImageTab, kinds=("image",), accepts=TEXT | IMAGE, modality="image"),
     TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech"),
     TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
-    TabSpec(
-        "canvas",
-        "Canvas",
-        placeholder("Canvas: paint a mask to inpaint or extend the picture to outpaint — coming next."),
-        kinds=("inpaint",),
-    ),
+    TabSpec("canvas", "Canvas", CanvasTab, kinds=("inpaint",), accepts=IMAGE, modality="image"),
 )

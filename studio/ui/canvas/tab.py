@@ -1,0 +1,565 @@
+"""The Canvas tab: paint a mask, inpaint or outpaint, choose among candidates, undo anything.
+
+Left, a toolbar and the :class:`~studio.ui.canvas.view.CanvasView`; right, the
+:class:`~studio.ui.canvas.panel.InpaintPanel`. The tab writes the picture and mask to PNG files, hands an
+:class:`~studio.requests.InpaintRequest` to the job queue, shows live previews and each finished
+candidate on the canvas, and turns Apply into one undo step. Documents (picture, mask, applied history,
+settings) save as one ``.studio-canvas`` file; the open document is autosaved every minute and offered
+back after a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QApplication,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ... import paths
+from ...errors import InvalidRequest
+from ...engines.inpaint_geometry import extends_for_aspect
+from ...events import Preview, Progress, SavedItem
+from ...jobs import JobError, JobHandle
+from ..image.widgets import IMAGE_FILTER, local_image_paths, pil_to_qimage, read_qimage
+from ..tab_api import StudioTab, TabContext
+from .commands import MaskWholeCommand, StateCommand
+from .document import SUFFIX, CanvasDocument, autosave_path
+from .mask import MaskLayer
+from .panel import InpaintPanel
+from .view import CanvasView
+
+AUTOSAVE_MS = 60_000
+MAX_SIDE = 8192
+DOC_FILTER = f"Canvas documents (*{SUFFIX});;All files (*)"
+
+
+def mask_from_params(params: dict, size: QSize) -> QImage | None:
+    """The mask a library item was made with (its ``mask_png``), when it fits the picture."""
+    import base64
+
+    data = params.get("mask_png") if isinstance(params, dict) else None
+    if not isinstance(data, str):
+        return None
+    image = QImage()
+    try:
+        ok = image.loadFromData(base64.b64decode(data))
+    except ValueError:
+        return None
+    return image if ok and image.size() == size else None
+
+
+class CanvasTab(QWidget, StudioTab):
+    def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = ctx.jobs
+        self.library = ctx.library
+        self.host = ctx.host
+        self.job: JobHandle | None = None  # the tab's job (one at a time: the buttons wait while it runs)
+        self.job_extends = (0, 0, 0, 0)  # its outpaint sizes (left, right, top, bottom), for previews
+        self.candidate_images: list[QImage] = []
+        self.undo_stack = QUndoStack(self)
+        self.doc = CanvasDocument()
+        self.view = CanvasView(self.doc, self.undo_stack)
+        self.panel = InpaintPanel(ctx.catalog)
+        self._build()
+        self.setAcceptDrops(True)
+
+        p = self.panel
+        for signal, slot in (
+            (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
+            (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
+            (p.aspect_chosen, self.extend_to_aspect),
+            (p.apply_requested, self.apply_candidate), (p.discard_requested, self.discard_candidates),
+        ):
+            signal.connect(slot)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.on_quit)
+        self._offer_recovery()
+
+    # --- layout ------------------------------------------------------------------------------------------
+    def _act(self, bar: QToolBar, text: str, slot, keys=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in (keys if isinstance(keys, (list, tuple)) else [keys])])
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(tip or text)
+        bar.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build(self) -> None:
+        files = QToolBar("Canvas")
+        self._act(files, "Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a picture or a Canvas document")
+        self._act(files, "Paste", self.paste, None, "Paste a picture from the clipboard")
+        self._act(files, "Save…", self.save_dialog, QKeySequence.StandardKey.Save, "Save the document (picture, mask, history)")
+        self._act(files, "Export PNG…", self.export_dialog, None, "Save the picture as a PNG")
+        self._act(files, "To Image tab", self.send_to_image, None, "Use the picture as the Image tab's image-to-image start")
+        files.addSeparator()
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (undo, redo):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            files.addAction(a)
+            self.addAction(a)
+        files.addSeparator()
+        self._act(files, "Fit", self.view.fit, "Ctrl+0", "Fit the picture in the view (Ctrl+0)")
+        self._act(files, "100 %", self.view.actual_size, "Ctrl+1", "Actual pixels (Ctrl+1)")
+
+        tools = QToolBar("Mask")
+        group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for key, text, keys in (("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("rect", "Rectangle", "R"),
+                                ("lasso", "Lasso", "L")):
+            action = self._act(tools, text, self._on_tool, keys, f"{text} ({keys})")
+            action.setCheckable(True)
+            action.setData(key)
+            group.addAction(action)
+            self.tool_actions[key] = action
+        self.tool_actions["brush"].setChecked(True)
+        self.size_box = QDoubleSpinBox()
+        self.size_box.setRange(1, 1024)
+        self.size_box.setDecimals(0)
+        self.size_box.setValue(self.view.settings.size)
+        self.size_box.setToolTip("Brush size in picture pixels ([ and ] change it)")
+        self.size_box.valueChanged.connect(self._on_size)
+        self.hardness_box = QDoubleSpinBox()
+        self.hardness_box.setRange(0, 1)
+        self.hardness_box.setSingleStep(0.1)
+        self.hardness_box.setValue(self.view.settings.hardness)
+        self.hardness_box.setToolTip("Brush hardness: 1 = hard edge")
+        self.hardness_box.valueChanged.connect(self._on_hardness)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setMaximumWidth(90)
+        self.opacity.setToolTip("Mask opacity on screen")
+        self.opacity.valueChanged.connect(self._on_opacity)
+        for label, widget in (("Size", self.size_box), ("Hardness", self.hardness_box), ("Mask", self.opacity)):
+            tools.addWidget(QLabel(f" {label} "))
+            tools.addWidget(widget)
+        self._act(tools, "Invert", self.invert_mask, "Ctrl+I", "Invert the mask (Ctrl+I)")
+        self._act(tools, "Clear", self.clear_mask, None, "Clear the mask")
+
+        self.recovery = QWidget()
+        rec = QHBoxLayout(self.recovery)
+        rec.setContentsMargins(0, 0, 0, 0)
+        self.recovery_label = QLabel("")
+        self.recover_button = QPushButton("Recover")
+        self.recover_button.clicked.connect(self.recover)
+        self.drop_recovery_button = QPushButton("Discard")
+        self.drop_recovery_button.clicked.connect(self.drop_recovery)
+        rec.addWidget(self.recovery_label, 1)
+        rec.addWidget(self.recover_button)
+        rec.addWidget(self.drop_recovery_button)
+        self.recovery.hide()
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(files)
+        lv.addWidget(tools)
+        lv.addWidget(self.recovery)
+        lv.addWidget(self.view, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(self.panel.sizeHint().width() + 20)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # --- tool settings -----------------------------------------------------------------------------------
+    @Slot()
+    def _on_tool(self) -> None:
+        for key, action in self.tool_actions.items():
+            if action.isChecked():
+                self.view.settings.tool = key
+
+    def set_tool(self, key: str) -> None:
+        self.tool_actions[key].setChecked(True)
+        self.view.settings.tool = key
+
+    @Slot(float)
+    def _on_size(self, value: float) -> None:
+        self.view.settings.size = value
+
+    @Slot(float)
+    def _on_hardness(self, value: float) -> None:
+        self.view.settings.hardness = value
+
+    @Slot(int)
+    def _on_opacity(self, value: int) -> None:
+        self.view.set_mask_opacity(value / 100)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override: [ ] also when the view has no focus
+        if event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
+            self.view.settings.resize(-1 if event.key() == Qt.Key.Key_BracketLeft else 1)
+            self.size_box.setValue(self.view.settings.size)
+            return
+        super().keyPressEvent(event)
+
+    # --- mask operations ------------------------------------------------------------------------------------
+    @Slot()
+    def invert_mask(self) -> None:
+        layer = MaskLayer(*self.doc.size)
+        layer.image = self.doc.mask.image.copy()
+        layer.invert()
+        self.undo_stack.push(MaskWholeCommand(self.doc, layer.image, "Invert mask"))
+
+    @Slot()
+    def clear_mask(self) -> None:
+        layer = MaskLayer(*self.doc.size)
+        self.undo_stack.push(MaskWholeCommand(self.doc, layer.image, "Clear mask"))
+
+    # --- documents and pictures -------------------------------------------------------------------------------
+    def set_document(self, doc: CanvasDocument) -> None:
+        self.discard_candidates()
+        self.undo_stack.clear()
+        self.doc.changed.disconnect(self.view.on_changed)
+        self.doc.resized.disconnect(self.view.on_resized)
+        self.doc = doc
+        self.view.set_document(doc)
+        if doc.params:
+            self.panel.set_params(doc.params)
+        self.view.fit()
+
+    def open_image(self, path: str | Path, mask: QImage | None = None) -> bool:
+        image = read_qimage(path)
+        if image.isNull():
+            self._warn(f"Can't open '{Path(path).name}': not a picture Qt can read.")
+            return False
+        return self.set_picture(image, mask, Path(path).name)
+
+    def set_picture(self, image: QImage, mask: QImage | None = None, name: str = "picture") -> bool:
+        if max(image.width(), image.height()) > MAX_SIDE:
+            self._warn(f"'{name}' is {image.width()}×{image.height()}; the Canvas opens pictures up to {MAX_SIDE} pixels a side.")
+            return False
+        doc = CanvasDocument(image)
+        if mask is not None:
+            doc.mask.set_grey(mask)
+        self.set_document(doc)
+        self._say(f"Opened {name} ({image.width()}×{image.height()}).")
+        return True
+
+    def open_path(self, path: str | Path) -> bool:
+        """A picture or a ``.studio-canvas`` document."""
+        if str(path).endswith(SUFFIX):
+            try:
+                doc = CanvasDocument.load(path)
+            except ValueError as exc:
+                self._warn(str(exc))
+                return False
+            self.set_document(doc)
+            self._say(f"Opened {Path(path).name}.")
+            return True
+        return self.open_image(path)
+
+    @Slot()
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open", "", f"{DOC_FILTER.split(';;')[0]};;{IMAGE_FILTER}")
+        if path:
+            self.open_path(path)
+
+    @Slot()
+    def paste(self) -> bool:
+        mime = QGuiApplication.clipboard().mimeData()
+        paths_ = local_image_paths(mime)
+        if paths_:
+            return self.open_image(paths_[0])
+        if mime is not None and mime.hasImage():
+            image = QImage(QGuiApplication.clipboard().image())
+            if not image.isNull():
+                return self.set_picture(image, name="the pasted picture")
+        self._warn("The clipboard holds no picture.")
+        return False
+
+    def save_document(self, path: str | Path) -> Path:
+        self.doc.params = self.panel.params()
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        self.doc.save(path)
+        self._drop_autosave()
+        self._say(f"Saved {path.name}.")
+        return path
+
+    @Slot()
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save Canvas document", str(self.doc.path or ""), DOC_FILTER)
+        if path:
+            self.save_document(path)
+
+    def export_png(self, path: str | Path) -> bool:
+        ok = self.doc.image.save(str(path), "PNG")
+        self._say(f"Exported {Path(path).name}.") if ok else self._warn(f"Could not write '{path}'.")
+        return ok
+
+    @Slot()
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG (*.png)")
+        if path:
+            self.export_png(path)
+
+    def _work_file(self, name: str) -> Path:
+        folder = Path(self.library.root) / "inputs"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"canvas-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{name}.png"
+
+    @Slot()
+    def send_to_image(self) -> bool:
+        path = self._work_file("picture")
+        self.doc.image.save(str(path), "PNG")
+        ok = self.host.send_image("image", str(path))
+        if not ok:
+            self._warn("The Image tab did not take the picture.")
+        return ok
+
+    # --- StudioTab ------------------------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        self.panel.model_picker.refresh()
+
+    def open_item(self, saved: SavedItem) -> bool:
+        image = read_qimage(saved.path)
+        if image.isNull():
+            return False
+        return self.set_picture(image, mask_from_params(saved.params, image.size()), Path(saved.path).name)
+
+    def receive_image(self, path: str) -> bool:
+        return self.open_image(path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        mime = event.mimeData()
+        if local_image_paths(mime) or any(u.toLocalFile().endswith(SUFFIX) for u in mime.urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        mime = event.mimeData()
+        docs = [u.toLocalFile() for u in mime.urls() if u.toLocalFile().endswith(SUFFIX)]
+        targets = docs or local_image_paths(mime)
+        if targets:
+            self.open_path(targets[0])
+            event.acceptProposedAction()
+
+    # --- jobs -------------------------------------------------------------------------------------------------------
+    @Slot()
+    def inpaint(self) -> JobHandle | None:
+        if self.doc.mask.is_empty():
+            self._warn("Paint the area to change first (brush, rectangle or lasso), or use Outpaint.")
+            return None
+        return self._submit(outpaint=False)
+
+    @Slot()
+    def outpaint(self) -> JobHandle | None:
+        if not any(self.panel.extends().values()):
+            self._warn("Set how many pixels to add on at least one side.")
+            return None
+        return self._submit(outpaint=True)
+
+    def _submit(self, outpaint: bool) -> JobHandle | None:
+        picture = self._work_file("in")
+        self.doc.image.save(str(picture), "PNG")
+        mask = ""
+        if not self.doc.mask.is_empty():
+            mask_path = self._work_file("mask")
+            self.doc.mask.to_grey().save(str(mask_path), "PNG")
+            mask = str(mask_path)
+        try:
+            request = self.panel.build_request(str(picture), mask, outpaint=outpaint)
+            handle = self.jobs.submit(request)
+        except InvalidRequest as exc:
+            self._warn(str(exc))
+            return None
+        for signal, slot in (
+            (handle.started, self._on_started), (handle.progress, self._on_progress),
+            (handle.status, self._on_status), (handle.preview, self._on_preview),
+            (handle.output, self._on_output), (handle.finished, self._on_finished),
+            (handle.cancelled, self._on_cancelled), (handle.failed, self._on_failed),
+        ):
+            signal.connect(slot)
+        self.discard_candidates()
+        self.job = handle
+        self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
+        self.panel.set_running(True)
+        self._say("Queued…")
+        return handle
+
+    @Slot(int, int)
+    def extend_to_aspect(self, aspect_w: int, aspect_h: int) -> None:
+        """Fill the outpaint boxes so the picture grows to ``aspect_w`` : ``aspect_h`` (both sides evenly)."""
+        self.panel.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the running inpaint within one step; the picture stays as it was."""
+        if self.job is not None:
+            self.job.cancel()
+
+    @Slot()
+    def _on_started(self) -> None:
+        self._say("Starting…")
+
+    @Slot(object)
+    def _on_progress(self, p: Progress) -> None:
+        if p.total > 0:
+            self.panel.set_progress(p.step, p.total)
+
+    @Slot(str)
+    def _on_status(self, message: str) -> None:
+        self._say(message)
+
+    @Slot(object)
+    def _on_preview(self, preview: Preview) -> None:
+        if preview.image is None or self.candidate_images:
+            return
+        left, right, top, bottom = self.job_extends
+        w, h = self.doc.size
+        self.view.show_candidate(pil_to_qimage(preview.image), QSize(w + left + right, h + top + bottom))
+
+    @Slot(object)
+    def _on_output(self, saved: SavedItem) -> None:
+        image = read_qimage(saved.path)
+        if image.isNull():
+            return
+        self.candidate_images.append(image.convertToFormat(QImage.Format.Format_RGB32))
+        self.panel.add_candidate(image, f"seed {saved.params.get('seed')}")
+        if len(self.candidate_images) == 1:
+            self.panel.candidates.setCurrentRow(0)
+
+    def _end(self, message: str, bar: str) -> None:
+        self.job = None
+        self.panel.set_running(False)
+        self.panel.finish_progress(bar)
+        if not self.candidate_images:
+            self.view.show_candidate(None)
+        if message:
+            self._say(message)
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        n = len(self.candidate_images)
+        self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
+
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
+        self._end("Cancelled; the picture is unchanged.", "Cancelled")
+
+    @Slot(object)
+    def _on_failed(self, error: JobError) -> None:
+        self._end("", "Failed")
+        self._warn(error.message)
+
+    # --- candidates -----------------------------------------------------------------------------------------------
+    @Slot(int)
+    def show_candidate(self, row: int) -> None:
+        if 0 <= row < len(self.candidate_images):
+            self.view.show_candidate(self.candidate_images[row])
+        else:
+            self.view.show_candidate(None)
+
+    @Slot()
+    def apply_candidate(self) -> bool:
+        """Commit the shown candidate as one undo step (an outpainted one also resizes the canvas)."""
+        row = self.panel.candidates.currentRow()
+        if not 0 <= row < len(self.candidate_images):
+            return False
+        image = self.candidate_images[row]
+        mask = self.doc.mask.image.copy() if image.size() == self.doc.image.size() else MaskLayer(
+            image.width(), image.height()).image
+        entry = {"time": time.time(), "size": [image.width(), image.height()], "params": self.panel.params()}
+        text = "Apply inpaint" if image.size() == self.doc.image.size() else "Apply outpaint"
+        self.undo_stack.push(StateCommand(self.doc, image, mask, [*self.doc.history, entry], text))
+        self.discard_candidates()
+        self._say("Applied (Ctrl+Z undoes it).")
+        return True
+
+    @Slot()
+    def discard_candidates(self) -> None:
+        self.candidate_images = []
+        self.panel.clear_candidates()
+        self.view.show_candidate(None)
+
+    # --- autosave and recovery ------------------------------------------------------------------------------------------
+    @Slot()
+    def autosave(self) -> bool:
+        if not self.doc.dirty:
+            return False
+        self.doc.params = self.panel.params()
+        self.doc.save(autosave_path(), mark_clean=False)
+        return True
+
+    def _offer_recovery(self) -> None:
+        path = autosave_path()
+        if path.exists():
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+            self.recovery_label.setText(f"A Canvas document from {when} was not saved. Recover it?")
+            self.recovery.show()
+
+    @Slot()
+    def recover(self) -> bool:
+        self.recovery.hide()
+        try:
+            doc = CanvasDocument.load(autosave_path())
+        except ValueError as exc:
+            self._warn(f"The autosaved document can't be read: {exc}")
+            return False
+        doc.path = None
+        doc.dirty = True
+        self.set_document(doc)
+        self._say("Recovered the autosaved document; save it to keep it.")
+        return True
+
+    @Slot()
+    def drop_recovery(self) -> None:
+        self.recovery.hide()
+        self._drop_autosave()
+
+    def _drop_autosave(self) -> None:
+        autosave_path().unlink(missing_ok=True)
+
+    @Slot()
+    def on_quit(self) -> None:
+        """A clean exit: keep the autosave only when there are unsaved changes."""
+        if self.doc.dirty:
+            self.autosave()
+        else:
+            self._drop_autosave()
+
+    # --- messages ----------------------------------------------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        self.panel.status.setText(f"⚠ {message}")
+        self.panel.status.setStyleSheet("color: #d9822b;")
+
+    def _say(self, message: str) -> None:
+        self.panel.status.setText(message)
+        self.panel.status.setStyleSheet("")
+
+    def status_text(self) -> str:
+        return self.panel.status.text()

@@ -26,12 +26,9 @@ from ..engines.base import Runtime
 from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token
 from ..requests import summary
-from .emit_guard import hold_true
 from .handle import JobError, JobHandle
 from .runtime import warm_up_libraries
 from .worker import ModelWorker, WorkItem
-
-hold_true()  # PySide6 6.12.0 drops a reference to True on every emit (see emit_guard)
 
 QUEUED, RUNNING, FINISHED, CANCELLED, FAILED = "queued", "running", "finished", "cancelled", "failed"
 TERMINAL = (FINISHED, CANCELLED, FAILED)

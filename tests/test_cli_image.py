@@ -15,7 +15,7 @@ from PIL import Image
 
 from studio.cli import main
 from studio.cli.image import lora_spec, out_paths, scheduler_name
-from studio.library.metadata import read_png_json, read_png_parameters
+from studio.library.png_info import read_png_json, read_png_parameters
 from studio.requests import LoraSpec
 
 ROOT = Path(__file__).resolve().parents[1]

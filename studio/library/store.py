@@ -48,7 +48,13 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(data: Any, indent: int | None = None) -> str:
-    return json.dumps(data, ensure_ascii=False, default=_json_default, indent=indent)
+    """JSON text; strings from non-UTF-8 bytes (lone surrogates) are escaped so it stays valid UTF-8."""
+    text = json.dumps(data, ensure_ascii=False, default=_json_default, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, default=_json_default, indent=indent)
+    return text
 
 
 class Library:

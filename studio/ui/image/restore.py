@@ -1,6 +1,6 @@
 """Filling the Image tab's settings back: from a saved image's params ("Reuse all" on a result) or
 from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's ``prompt``/
-``workflow``, read by :func:`studio.library.metadata.read_png_parameters`), and saying what was
+``workflow``, read by :func:`studio.library.png_info.read_png_parameters`), and saying what was
 restored and what could not be.
 
 Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...library.metadata import read_png_parameters
+from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
 from .settings import ImageSettings, catalog_entry
 

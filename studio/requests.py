@@ -38,8 +38,20 @@ def _check_seed(seed: int | None) -> None:
         )
 
 
+def _check_utf8(name: str, text: str) -> None:
+    """Text that came from bytes that are not UTF-8 (a shell argument, a file) holds lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(
+            f"{name} is not valid UTF-8 text (an undecodable byte at character {exc.start + 1}); "
+            "check the terminal's or the file's encoding."
+        ) from None
+
+
 def _check_text(name: str, text: str, *, required: bool) -> None:
     _check(isinstance(text, str), f"{name} must be text.")
+    _check_utf8(name, text)
     if required:
         _check(bool(text.strip()), f"{name} is empty: type something first.")
     _check(
@@ -203,11 +215,10 @@ class ImageRequest(_Request):
             isinstance(self.batch_size, int) and 1 <= self.batch_size <= 16,
             f"batch size must be from 1 to 16 (got {self.batch_size!r}).",
         )
-        if self.init_image:
-            _check(
-                isinstance(self.strength, (int, float)) and 0.0 < self.strength <= 1.0,
-                f"strength must be above 0 and at most 1 (got {self.strength!r}).",
-            )
+        _check(  # checked even without an init image: a NaN must not reach the metadata
+            isinstance(self.strength, (int, float)) and 0.0 < self.strength <= 1.0,
+            f"strength must be above 0 and at most 1 (got {self.strength!r}).",
+        )
         for lora in self.loras:
             _check_range("LoRA weight", lora.weight, -5.0, 5.0)
         for name, value, allowed in (

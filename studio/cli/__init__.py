@@ -22,21 +22,42 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import image, models, text
+    from .. import __version__
+    from . import image, info, models, text
 
-    parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
+    parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    gui = sub.add_parser("gui", help="open the window (the same as `studio` alone)")
+    gui.set_defaults(func=_run_gui)
     gen = sub.add_parser("generate", help="generate text, images, speech or music")
     gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)
     models.add_parser(sub)
+    info.add_parser(sub)
     return parser
+
+
+def _run_gui(args: argparse.Namespace) -> int:  # `studio gui` reached through the parser (`main([...])`)
+    from ..app import run_gui
+
+    return run_gui([])
+
+
+def _stdout_for_file_names() -> None:
+    """File names that are not UTF-8 are printed as their bytes, as Unix tools do, not a crash."""
+    encoding = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "")
+    try:
+        sys.stdout.reconfigure(errors="surrogateescape" if encoding == "utf8" else "backslashreplace")
+    except (AttributeError, ValueError, OSError):
+        pass  # not a text stream we can reconfigure (tests capture it)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _stdout_for_file_names()
     try:
         return int(args.func(args) or EXIT_OK)
     except BrokenPipeError:  # `studio models list | head`: the reader left; not an error

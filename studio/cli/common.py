@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
@@ -37,14 +38,58 @@ def open_library(args: argparse.Namespace):
     return Library(paths.library_dir())
 
 
+def path_arg(text: str) -> Path:
+    """A file path flag: "" is refused here (``Path("")`` would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty")
+    return Path(text)
+
+
+def check_image_inputs(request) -> None:
+    """The init image and LoRA files of an image request, checked before any model is resolved or loaded."""
+    from ..engines.image import load_init_image
+    from ..engines.lora_files import check_lora_files
+
+    if request.init_image:
+        load_init_image(request.init_image, request.width, request.height)
+    check_lora_files(request.loras)
+
+
 def positive_int(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 100 else None  # 10**4300 would take long and echo a page
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        value = None
+    if value is None:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}")
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
     return value
+
+
+def quiet_libraries() -> None:
+    """``-q``: no loading bars, notes or warnings from transformers, diffusers, peft or the hub client."""
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.update(HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", DIFFUSERS_VERBOSITY="error")
+    for name in ("transformers", "diffusers", "peft", "huggingface_hub", "accelerate", "safetensors"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as tlog
+
+    disable_progress_bars()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        from diffusers.utils import logging as dlog
+    except ImportError:  # a text-only install
+        return
+    dlog.set_verbosity_error()
+    dlog.disable_progress_bar()
 
 
 def run_request(
@@ -55,6 +100,8 @@ def run_request(
 ) -> JobResult:
     """Validate, run the engine for ``request`` in this thread, save outputs; Ctrl+C cancels cleanly."""
     request.validate()
+    if getattr(args, "quiet", False):
+        quiet_libraries()
     runtime = runtime or make_runtime(args)
     library = open_library(args)
     cancel = CancelToken()

@@ -7,7 +7,9 @@ Stable flags::
         [--lora FILE[:W]]... --out FILE.png
 
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
-chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
+chunk and Studio's own JSON; ``.jpg``/``.jpeg``/``.webp`` carry the ``parameters`` text in EXIF. Every
+value, input file and output path is checked before the model loads. The written paths are printed
+on stdout, progress on stderr.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
+from ..library.outputs import IMAGE_FORMATS, check_output, numbered_targets
+from ..library.outputs import numbered_paths as out_paths
 from ..requests import SCHEDULERS, ImageRequest, LoraSpec
-from .common import add_runtime_flags, positive_int, run_request
+from .common import add_runtime_flags, check_image_inputs, path_arg, positive_int, run_request
 
 
 def lora_spec(text: str) -> LoraSpec:
@@ -42,13 +46,6 @@ def scheduler_name(text: str) -> str:
     return text  # the request's validation names the choices
 
 
-def out_paths(out: Path, count: int) -> list[Path]:
-    if count <= 1:
-        return [out]
-    suffix = out.suffix or ".png"
-    return [out.with_name(f"{out.stem}-{i}{suffix}") for i in range(count)]
-
-
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
     add = p.add_argument
@@ -63,19 +60,20 @@ def add_parser(gen_sub) -> None:
         help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)")
     add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same image (default: random)")
     add("--batch-size", metavar="B", type=positive_int, default=1, help="images in one pass (default 1)")
-    add("--init-image", metavar="FILE", type=Path, default=None, help="image-to-image: the starting picture")
+    add("--init-image", metavar="FILE", type=path_arg, default=None, help="image-to-image: the starting picture")
     add("--strength", metavar="F", type=float, default=0.75,
         help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75)")
     add("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
         help="a LoRA .safetensors file with its weight (default 1); repeatable")
-    add("--out", metavar="FILE.png", type=Path, required=True,
-        help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
+    add("--out", metavar="FILE.png", type=path_arg, required=True,
+        help="the image to write: .png (all settings), .jpg/.jpeg/.webp (A1111 text in EXIF); "
+        "FILE-0.png, FILE-1.png … when the batch size is above 1")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..library.metadata import png_bytes
+    from ..library.metadata import image_file_bytes
 
     request = ImageRequest(
         prompt=args.prompt,
@@ -92,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
         strength=args.strength,
         loras=tuple(args.lora),
     )
-    targets = out_paths(args.out, request.batch_size)
+    request.validate()  # before anything is built from its values (a huge batch size fails here)
+    targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), request.batch_size)
+    check_image_inputs(request)
     written: list[Path] = []
     progress_shown = False
 
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"\rstep {ev.step}/{ev.total}{eta}   ", end="", file=sys.stderr, flush=True)
             progress_shown = True
         elif isinstance(ev, Output) and ev.kind == "image":
-            path = targets[ev.index] if ev.index < len(targets) else out_paths(args.out, ev.index + 1)[ev.index]
-            atomic_write_bytes(path, png_bytes(ev.data, ev.params))
-            written.append(path)
+            target = targets[min(ev.index, len(targets) - 1)]
+            atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
+            written.append(target.path)
 
     try:
         result = run_request(request, args, on_event=on_event)

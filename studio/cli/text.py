@@ -1,15 +1,18 @@
-"""``studio generate text``: stream a reply to stdout (and write it to --out)."""
+"""``studio generate text``: stream a reply to stdout (and write it to --out: the reply as text for
+``.txt``/``.md``/no extension, or ``.json`` with the reply, every parameter and the stats). The
+values and the --out path are checked before the model loads."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..events import Token
 from ..library.atomic import atomic_write_text
+from ..library.outputs import TEXT_FORMATS, check_output
+from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
-from .common import add_runtime_flags, positive_int, run_request
+from .common import add_runtime_flags, path_arg, positive_int, run_request
 
 
 def add_parser(gen_sub) -> None:
@@ -25,7 +28,9 @@ def add_parser(gen_sub) -> None:
     p.add_argument("--top-k", type=positive_int, default=50, help="0 = off (default 50)")
     p.add_argument("--repetition-penalty", type=float, default=1.1, help="1 = off (default 1.1)")
     p.add_argument("--seed", type=positive_int, default=None, help="same seed, same reply (default: random)")
-    p.add_argument("--out", type=Path, default=None, help="also write the reply to this file")
+    p.add_argument(
+        "--out", type=path_arg, default=None, help="also write the reply to this file (.txt, .md, or .json with the settings)"
+    )
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -42,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
     )
+    request.validate()
+    target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None
     parts: list[str] = []
 
     def on_event(ev) -> None:
@@ -52,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_request(request, args, on_event=on_event)
     sys.stdout.write("\n")
-    if args.out is not None:
-        atomic_write_text(args.out, "".join(parts))
     stats = result.stats
+    if target is not None:
+        reply = "".join(parts)
+        data = {"reply": reply, "params": request.to_dict(), "stats": stats}
+        atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
     if not args.quiet and stats:
         print(
             f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "

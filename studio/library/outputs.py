@@ -75,17 +75,23 @@ def check_folder(folder: Path) -> None:
         raise UnwritableTarget(f"Cannot write files in '{probe}' ({exc.strerror or exc}).") from None
 
 
-def numbered_targets(target: OutputTarget, count: int) -> list[OutputTarget]:
-    """``count`` outputs for one ``--out``: itself for one, ``NAME-0.ext``, ``NAME-1.ext`` … for more
-    (each checked); a stream takes only one."""
+def numbered_paths(path: Path, count: int) -> list[Path]:
+    """``[path]`` for one output, ``NAME-0.ext``, ``NAME-1.ext`` … for more (at most :data:`MAX_OUTPUTS`)."""
     if count <= 1:
-        return [target]
+        return [Path(path)]
     if count > MAX_OUTPUTS:
         raise UnwritableTarget(f"{count:,} outputs is more than Studio writes at once ({MAX_OUTPUTS:,}).")
+    path = Path(path)
+    return [path.with_name(f"{path.stem}-{i}{path.suffix}") for i in range(count)]
+
+
+def numbered_targets(target: OutputTarget, count: int) -> list[OutputTarget]:
+    """The checked targets of ``count`` outputs for one ``--out`` (see :func:`numbered_paths`);
+    a stream takes only one."""
+    if count <= 1:
+        return [target]
     if target.stream:
         raise UnwritableTarget(
             f"'{target.path}' is not a regular file and takes one output; for {count} give a file name like out.png."
         )
-    out = target.path
-    names = [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(count)]
-    return [check_output(p, {out.suffix.lower(): target.format}) for p in names]
+    return [check_output(p, {p.suffix.lower(): target.format}) for p in numbered_paths(target.path, count)]

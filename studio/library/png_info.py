@@ -173,7 +173,12 @@ def read_png_parameters(source: Source) -> dict:
     return settings_from_texts(png_text_chunks(source))[1]
 
 
+def studio_json(texts: dict[str, str]) -> dict:
+    """Our full ``studio`` JSON from the texts of :func:`scan_png` (every parameter as saved), or {}."""
+    data = _json(texts.get("studio"))
+    return data if isinstance(data, dict) else {}
+
+
 def read_png_json(source: Source) -> dict:
     """Our full ``studio`` JSON (every parameter as saved), or {}."""
-    data = _json(scan_png(source, ("studio",)).texts.get("studio"))
-    return data if isinstance(data, dict) else {}
+    return studio_json(scan_png(source, ("studio",)).texts)

@@ -77,8 +77,11 @@ def modality_of(path: Path, fmt: str) -> str:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return ""
-        arch = " ".join(config.get("architectures") or [])
-        mtype = str(config.get("model_type", ""))
+        if not isinstance(config, dict):  # a JSON list or string: not a transformers config
+            return ""
+        archs = config.get("architectures")
+        arch = " ".join(a for a in archs if isinstance(a, str)) if isinstance(archs, list) else ""
+        mtype = config.get("model_type") if isinstance(config.get("model_type"), str) else ""
         if "Musicgen" in arch or mtype.startswith("musicgen"):
             return "music"
         if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
@@ -98,11 +101,16 @@ _KIND_WORDS = {
 }
 
 
+def kind_words(modality: str) -> str:
+    """'an image model', 'a text model' … (with the right article), for messages."""
+    return _KIND_WORDS.get(modality, "another kind of model")
+
+
 def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     if resolved.modality and modality and resolved.modality != modality:
         raise WrongModelKind(
-            f"'{resolved.label}' is {_KIND_WORDS.get(resolved.modality, 'another kind of model')} "
-            f"({resolved.format}); the {modality} tab needs {_KIND_WORDS.get(modality, 'another model')}."
+            f"'{resolved.label}' is {kind_words(resolved.modality)} "
+            f"({resolved.format}); the {modality} tab needs {kind_words(modality)}."
         )
     return resolved
 

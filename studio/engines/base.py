@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import Cancelled, ModelNotFound, StudioError, _is_oom, describe
+from ..errors import Cancelled, ModelNotFound, StudioError, describe
 from ..events import Event
 from ..models import device as device_mod
 from ..models.cache import ModelCache
@@ -105,11 +105,12 @@ class Runtime:
 def unloadable(model: ResolvedModel, exc: Exception) -> Exception:
     """What a library's failure to load ``model`` becomes: one line naming the model (out-of-memory
     errors stay as they are, for the engines' own advice)."""
-    if _is_oom(exc):
+    detail = describe(exc)
+    if "out of memory" in detail.lower():
         return exc
     return ModelNotFound(
         f"'{model.label}' could not be loaded: its files are damaged, incomplete or not a {model.format} model "
-        f"Studio can read ({describe(exc)[:300]})."
+        f"Studio can read ({detail[:300]})."
     )
 
 

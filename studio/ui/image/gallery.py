@@ -5,7 +5,6 @@ the library's recent ones), with thumbnails decoded off the UI thread, and the r
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
@@ -37,20 +36,29 @@ def copy_image_to_clipboard(path: str | Path) -> bool:
     return True
 
 
-def save_image_as(source: str | Path, target: str | Path) -> None:
-    """Copy the PNG byte for byte (keeping its metadata) when the target is a .png, else convert.
+def save_image_as(source: str | Path, target: str | Path) -> Path:
+    """Write a copy of the saved PNG ``source`` as ``target``: a .png byte for byte (all its metadata),
+    .jpg/.jpeg/.webp converted with the A1111 text in EXIF; no extension means .png. Same rules as
+    the CLI's --out (symlinks followed, devices written through, folders and other formats refused).
 
-    Raises OSError with a readable message on failure.
+    Raises OSError or StudioError with a readable message on failure.
     """
-    source, target = Path(source), Path(target)
-    if target.suffix.lower() in (".png", ""):
-        if target.suffix == "":
-            target = target.with_suffix(".png")
-        shutil.copyfile(source, target)
-        return
-    image = QImage(str(source))
-    if image.isNull() or not image.save(str(target), quality=95):
-        raise OSError(f"could not write {target.name} (is {target.suffix} a format Qt can write?)")
+    from PIL import Image
+
+    from ...library.atomic import atomic_write_bytes
+    from ...library.metadata import image_file_bytes
+    from ...library.outputs import IMAGE_FORMATS, check_output
+    from ...library.png_info import read_png_json
+
+    target = Path(target)
+    out = check_output(target if target.suffix else target.with_suffix(".png"), IMAGE_FORMATS, flag="Save as")
+    if out.format == "PNG":
+        data = Path(source).read_bytes()
+    else:
+        with Image.open(source) as im:
+            im.load()
+            data = image_file_bytes(im, read_png_json(source), out.format)
+    return atomic_write_bytes(out.path, data)
 
 
 class _Signals(QObject):

@@ -4,7 +4,9 @@ from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's
 restored and what could not be.
 
 Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
-is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``) and for "Reuse all".
+is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``; the file is read off the
+UI thread by :class:`PngInfoReader`, so a huge or hostile file never freezes the window) and for
+"Reuse all".
 A model named in a PNG is matched to a catalog entry by id, name, file or repo name
 (:func:`match_model`); the picture's own values then win over the model's defaults.
 """
@@ -12,6 +14,8 @@ A model named in a PNG is matched to a catalog entry by id, name, file or repo n
 from __future__ import annotations
 
 from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
@@ -34,9 +38,44 @@ FIELD_LABELS = {
 }
 
 
+class _ReadJob(QRunnable):
+    def __init__(self, path: str, reader: PngInfoReader) -> None:
+        super().__init__()
+        self.path = path
+        self.reader = reader
+
+    def run(self) -> None:  # a pool thread: plain Python only
+        params = read_png_parameters(self.path)  # bounded, never raises
+        try:
+            self.reader.read.emit(self.path, params)
+        except RuntimeError:  # the tab went away meanwhile
+            pass
+
+
+class PngInfoReader(QObject):
+    """Reads PNG info on a pool thread; ``read(path, params)`` is delivered on the UI thread."""
+
+    read = Signal(str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def start(self, path: str) -> None:
+        self._pool.start(_ReadJob(path, self))
+
+    def wait_idle(self, ms: int = 5000) -> bool:
+        return self._pool.waitForDone(ms)
+
+
 def restore_from_png(form: ImageSettings, path: str) -> list[str]:
-    """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's); says what it did."""
-    params = read_png_parameters(path)
+    """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's), read here; says what it did."""
+    return restore_read_params(form, path, read_png_parameters(path))
+
+
+def restore_read_params(form: ImageSettings, path: str, params: dict) -> list[str]:
+    """Restore the settings :func:`read_png_parameters` found in ``path``; says what it did."""
     restored, notes = apply_params(form, params) if params else ([], [])
     report_restore(form, Path(path).name, restored, notes)
     return restored

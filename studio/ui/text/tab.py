@@ -29,13 +29,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
+from ...errors import InvalidRequest, StudioError
 from ...events import Token
 from ...library.atomic import atomic_write_text
+from ...library.outputs import check_output
 from ...requests import ChatMessage, TextRequest
 from ..model_picker import ModelPicker
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
+EXPORT_FORMATS = {".md": "md", ".markdown": "md", ".json": "json"}
 
 
 def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
@@ -420,8 +422,9 @@ class TextTab(QWidget):
         QGuiApplication.clipboard().setText(self.last_reply())
 
     def export(self, path: str) -> None:
-        """Markdown for .md, JSON (messages + system prompt) for anything else."""
-        if path.lower().endswith(".md"):
+        """Markdown for .md, JSON (messages + system prompt) for .json; the path is checked like the
+        CLI's --out (other extensions, folders … refused with StudioError)."""
+        if check_output(path, EXPORT_FORMATS, flag="Export").format == "md":
             atomic_write_text(path, conversation_markdown(self.messages, self.system_prompt.toPlainText()))
         else:
             data = {
@@ -440,7 +443,7 @@ class TextTab(QWidget):
         if path:
             try:
                 self.export(path)
-            except OSError as exc:
+            except (OSError, StudioError) as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc}")
 
     def set_send_targets(self, targets: set[str]) -> None:

@@ -47,24 +47,25 @@ class PngScan:
     complete: bool = False  # reached IEND (False: truncated, or a cap stopped the walk)
 
 
-def _inflate(data: bytes, budget: int) -> bytes | None:
-    """``data`` inflated, or None when corrupt or larger than ``budget`` (then no more is produced)."""
+def _inflate(data: bytes, scan: PngScan) -> bytes | None:
+    """``data`` inflated, or None when corrupt or larger than what the caps leave (no more than that
+    plus one byte is ever produced; the work is added to ``scan.bytes_inflated``)."""
+    budget = max(0, min(MAX_TEXT_BYTES, MAX_TOTAL_TEXT_BYTES - scan.bytes_inflated))
+    d = zlib.decompressobj()
     try:
-        d = zlib.decompressobj()
         out = d.decompress(data, budget + 1)
     except zlib.error:
         return None
+    scan.bytes_inflated += len(out)
     return out if len(out) <= budget and not d.unconsumed_tail else None
 
 
 def _text_value(ctype: bytes, body: bytes, scan: PngScan) -> str | None:
     """The text of a tEXt/zTXt/iTXt chunk body (after its keyword and NUL)."""
-    budget = min(MAX_TEXT_BYTES, MAX_TOTAL_TEXT_BYTES - scan.bytes_inflated)
     if ctype == b"tEXt":
         return body.decode("latin-1")
     if ctype == b"zTXt":
-        value = _inflate(body[1:], budget) if body[:1] == b"\0" else None
-        scan.bytes_inflated += len(value or b"")
+        value = _inflate(body[1:], scan) if body[:1] == b"\0" else None
         return value.decode("latin-1") if value is not None else None
     if len(body) < 2:  # iTXt: compressed flag, method, language\0, translated keyword\0, text
         return None
@@ -72,8 +73,7 @@ def _text_value(ctype: bytes, body: bytes, scan: PngScan) -> str | None:
     _lang, _, rest = rest.partition(b"\0")
     _translated, _, value = rest.partition(b"\0")
     if compressed:
-        inflated = _inflate(value, budget) if method == 0 else None
-        scan.bytes_inflated += len(inflated or b"")
+        inflated = _inflate(value, scan) if method == 0 else None
         if inflated is None:
             return None
         value = inflated
@@ -90,7 +90,8 @@ def _open(source: Source):
 
 
 def scan_png(source: Source, keys: tuple[str, ...] = WANTED_KEYS) -> PngScan:
-    """The texts under ``keys`` (first chunk of each key wins), within the caps; never raises."""
+    """The texts under ``keys`` (the first chunk of each key is the only one read), within the caps;
+    never raises."""
     scan = PngScan()
     try:
         stream = _open(source)
@@ -119,7 +120,8 @@ def scan_png(source: Source, keys: tuple[str, ...] = WANTED_KEYS) -> PngScan:
                     scan.bytes_read += len(start)
                     skip -= len(start)
                     key, nul, rest = start.partition(b"\0")
-                    if nul and key in wanted and key.decode("latin-1") not in scan.texts and length <= MAX_CHUNK_BYTES:
+                    if nul and key in wanted and length <= MAX_CHUNK_BYTES:
+                        wanted.discard(key)  # the first chunk of a key is the only one read, usable or not
                         more = stream.read(length - len(start))
                         scan.bytes_read += len(more)
                         if len(more) < length - len(start):

@@ -51,7 +51,9 @@ def save_image_as(source: str | Path, target: str | Path) -> Path:
     from ...library.png_info import read_png_json
 
     target = Path(target)
-    out = check_output(target if target.suffix else target.with_suffix(".png"), IMAGE_FORMATS, flag="Save as")
+    if not target.suffix and not target.is_dir():
+        target = target.with_suffix(".png")
+    out = check_output(target, IMAGE_FORMATS, flag="Save as")
     if out.format == "PNG":
         data = Path(source).read_bytes()
     else:

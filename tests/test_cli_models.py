@@ -109,7 +109,7 @@ def test_delete_and_add(capsys, tmp_path):
     folder = _llm_folder(tmp_path)
     assert run("add", str(folder), "--modality", "text", "--name", "Mine") == 0
     assert capsys.readouterr().out.startswith(f"Added local:{folder.resolve()} (text, transformers")
-    entry = Catalog().get(f"local:{folder.resolve()}")
+    entry = Catalog().find(f"local:{folder.resolve()}")
     assert entry.name == "Mine" and entry.modality == "text"
     assert run("add", str(folder), "--modality", "image") == 1
     assert "looks like a text model" in capsys.readouterr().err
@@ -120,7 +120,7 @@ def test_delete_and_add(capsys, tmp_path):
 
     assert run("delete", str(folder)) == 0  # by path works too
     assert "its files stay" in capsys.readouterr().out
-    assert Catalog().get(entry.id) is None and (folder / "config.json").exists()
+    assert Catalog().find(entry.id) is None and (folder / "config.json").exists()
 
 
 def test_models_cli_imports_no_qt_and_no_torch(tmp_path):

@@ -243,7 +243,7 @@ def test_delete_removes_hub_download_and_partials_but_never_local_files(tmp_path
     (own / "config.json").write_bytes(llama_config())
     local = catalog.add_local(own, "text")
     assert dl.delete_model(local, catalog) == 0
-    assert catalog.get(local.id) is None
+    assert catalog.find(local.id) is None
     assert (own / "config.json").exists()
 
 
@@ -253,7 +253,7 @@ def test_delete_removes_hub_download_and_partials_but_never_local_files(tmp_path
 def test_cli_download_prints_a_progress_line(fake_hub, capsys):
     fake_hub.add_repo(REPO, FILES)
     path = dl.cli_download(REPO, ["*.json", "*.safetensors"])
-    assert (os.path.join(path, "model.safetensors")) and hub_snapshot(REPO) is not None
+    assert os.path.isfile(os.path.join(path, "model.safetensors")) and hub_snapshot(REPO) is not None
     err = capsys.readouterr().err
     assert f"Downloading {REPO}" in err
 

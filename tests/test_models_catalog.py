@@ -42,7 +42,7 @@ def test_cached_models_are_discovered_per_modality():
     image_ids = [e.id for e in catalog.entries("image", include_cached=True)]
     assert "me/tiny-sd" in image_ids
     assert image_ids.count("stabilityai/sd-turbo") == 0  # listed once, as the catalog's own entry
-    assert catalog.state(catalog.get("sd-turbo")) == "downloaded"
+    assert catalog.state(catalog.find("sd-turbo")) == "downloaded"
     all_ids = {e.id for e in catalog.entries(include_cached=True)}
     assert "me/encoder" not in all_ids  # not a kind of model Studio runs
     assert "me/half-done" not in all_ids  # not finished
@@ -53,7 +53,7 @@ def test_cached_models_are_discovered_per_modality():
 
 def test_states_follow_the_disk_without_an_explicit_refresh():
     catalog = Catalog()
-    entry = catalog.get("smollm2-360m-instruct")
+    entry = catalog.find("smollm2-360m-instruct")
     assert catalog.state(entry) == "downloadable"
     make_cached_repo(entry.repo_id, {"config.json": llama_config(), "model.safetensors": b"w"})
     assert catalog.state(entry) == "downloaded"
@@ -81,8 +81,8 @@ def test_the_cache_scan_is_reused_until_something_changes(monkeypatch):
 
 def test_bundled_and_local_states(tmp_path):
     catalog = Catalog()
-    assert catalog.state(catalog.get("smollm2-135m-instruct")) == "bundled"
-    assert catalog.state(catalog.get("piper-joe-medium")) == "bundled"
+    assert catalog.state(catalog.find("smollm2-135m-instruct")) == "bundled"
+    assert catalog.state(catalog.find("piper-joe-medium")) == "bundled"
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "config.json").write_bytes(llama_config())
@@ -121,3 +121,37 @@ def test_discovered_models_resolve_offline_and_keep_their_kind():
     assert resolved.path == snapshot and resolved.modality == "text" and resolved.format == "transformers"
     with pytest.raises(WrongModelKind, match="music model"):
         resolve("me/tiny-music", "text", offline=True)
+
+
+def test_find_is_the_one_look_up_by_id_hub_id_or_local_path(tmp_path):
+    make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
+    catalog = Catalog()
+    turbo = catalog.find("sd-turbo")
+    assert turbo is not None and turbo.repo_id == "stabilityai/sd-turbo"
+    assert catalog.find("stabilityai/sd-turbo") == turbo == catalog.find("  sd-turbo ")
+    assert catalog.find("me/tiny-llama").source == "hub"  # a finished download the catalog does not list
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(llama_config())
+    local = catalog.add_local(folder, "text")
+    assert catalog.find(str(folder)) == local == catalog.find(local.id) == catalog.find(str(folder / ".." / "mine"))
+    assert catalog.find("sd-turbo", "text") is None and catalog.find(str(folder), "text") == local
+    for unknown in ("", "nobody/nothing", str(tmp_path / "elsewhere"), "bad\x00path"):
+        assert catalog.find(unknown) is None
+    # the resolver uses it: a listed model's hub id resolves to its catalog entry (with its download patterns)
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index()})
+    resolved = resolve("stabilityai/sd-turbo", "image", offline=True, catalog=catalog)
+    assert resolved.id == "sd-turbo" and resolved.entry == turbo
+    assert resolve(str(folder), "text", catalog=catalog).entry == local
+
+
+def test_formats_are_sniffed_in_one_module(tmp_path):
+    from studio.models.formats import detect_format, modality_of
+
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    (tmp_path / "v.ckpt").write_bytes(b"x")
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "config.json").write_bytes(musicgen_config())
+    assert [detect_format(tmp_path / n) for n in ("m.gguf", "v.ckpt", "music")] == ["gguf", "single_file", "transformers"]
+    assert modality_of(music, "transformers") == "music" and modality_of(tmp_path / "m.gguf", "gguf") == "text"

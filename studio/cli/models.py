@@ -134,7 +134,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 # --- add ---
 def run_add(args: argparse.Namespace) -> int:
-    from ..models.resolve import kind_words, modality_of, readable_format
+    from ..models.formats import KIND_WORDS, modality_of, readable_format
 
     if args.name:
         try:
@@ -150,7 +150,7 @@ def run_add(args: argparse.Namespace) -> int:
     fmt = readable_format(path)
     detected = modality_of(path, fmt)
     if args.modality and detected and args.modality != detected:
-        raise WrongModelKind(f"'{path.name}' looks like {kind_words(detected)}, not {kind_words(args.modality)}.")
+        raise WrongModelKind(f"'{path.name}' looks like {KIND_WORDS[detected]}, not {KIND_WORDS[args.modality]}.")
     modality = args.modality or detected
     if not modality:
         raise ModelNotFound(
@@ -162,19 +162,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def _find(catalog: Catalog, spec: str) -> ModelEntry | None:
-    """A catalog id, a local id, a local path, or the hub id of a catalog / cached entry."""
+    """:meth:`Catalog.find`, plus hub repos in the cache of a kind Studio does not list (to delete them)."""
     spec = spec.strip()
-    entries = catalog.entries(include_cached=True)
-    for e in entries:
-        if e.id == spec:
-            return e
-    for e in entries:
-        if e.repo_id and e.repo_id == spec:
-            return e
-    p = Path(spec).expanduser()
-    if p.exists():
-        resolved = str(p.resolve())
-        return next((e for e in entries if e.source == "local" and e.path == resolved), None)
-    if spec in catalog.cached_repos():  # in the cache but of a kind Studio does not list
+    entry = catalog.find(spec)
+    if entry is None and spec in catalog.cached_repos():
         return ModelEntry(id=spec, name=spec, modality="", source="hub", repo_id=spec)
-    return None
+    return entry

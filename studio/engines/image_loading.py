@@ -24,7 +24,8 @@ from typing import Any
 from .. import paths
 from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile
 from ..models.device import DeviceChoice
-from ..models.resolve import PICKLE_SUFFIXES, ResolvedModel
+from ..models.formats import PICKLE_SUFFIXES
+from ..models.resolve import ResolvedModel
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from ..errors import Cancelled, InvalidRequest, UnsafeModelFile
 from ..events import Event, Notice, Output, Progress, Status, Token
 from ..models.device import DeviceChoice
 from ..models.gguf import is_converted
-from ..models.resolve import ResolvedModel, check_config
+from ..models.formats import check_config
+from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import CancelToken, Runtime
 

@@ -14,6 +14,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .. import paths
+from .formats import detect_format, modality_of
 
 MODALITIES = ("text", "image", "speech", "music")
 
@@ -378,11 +379,30 @@ class Catalog:
             items += self.discovered()
         return [e for e in items if modality is None or e.modality == modality]
 
-    def get(self, model_id: str) -> ModelEntry | None:
-        return next((e for e in self.entries() if e.id == model_id), None)
+    def find(self, spec: str, modality: str | None = None) -> ModelEntry | None:
+        """The entry ``spec`` names, or None: a catalog or local id, the hub id (``org/name``) of a
+        listed entry or of a finished download found in the cache, or the path of a local model.
+
+        The one look-up for every caller (resolution, the tabs, the Models window, the CLI); a spec
+        it does not know (a plain path, an unlisted hub id) is the resolver's to interpret.
+        """
+        spec = (spec or "").strip()
+        if not spec:
+            return None
+        entries = self.entries(modality, include_cached=True)
+        found = next((e for e in entries if e.id == spec), None) or next(
+            (e for e in entries if e.repo_id and e.repo_id == spec), None
+        )
+        if found is not None:
+            return found
+        try:
+            path = Path(spec).expanduser().resolve()
+        except (OSError, ValueError, RuntimeError):  # not a usable path (e.g. a NUL character)
+            return None
+        return next((e for e in entries if e.path and Path(e.path) == path), None)
 
     def default(self, modality: str) -> ModelEntry | None:
-        return self.get(DEFAULTS.get(modality, "")) or next(iter(self.entries(modality)), None)
+        return self.find(DEFAULTS.get(modality, ""), modality) or next(iter(self.entries(modality)), None)
 
     def state(self, entry: ModelEntry) -> str:
         if entry.source == "bundled":
@@ -411,8 +431,6 @@ class Catalog:
     def discovered(self) -> list[ModelEntry]:
         """Finished hub downloads that no catalog entry names, as entries of the modality their
         files show (``config.json`` architecture, ``model_index.json`` …); unknown kinds are left out."""
-        from .resolve import detect_format, modality_of  # local import: resolve imports this module
-
         repos = self.cached_repos()
         known = {e.repo_id for e in self._builtin if e.repo_id} | {e.id for e in self._builtin}
         out = []
@@ -439,8 +457,6 @@ class Catalog:
 
     # --- local models the person added ---
     def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
-        from .resolve import detect_format  # local import: resolve imports this module
-
         p = Path(path).expanduser().resolve()
         fmt = detect_format(p)
         entry = ModelEntry(

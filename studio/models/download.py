@@ -40,7 +40,8 @@ from .hub_transfer import (
     explain_hub_error,
     fetch_file,
 )
-from .resolve import PICKLE_SUFFIXES, is_offline
+from .formats import PICKLE_SUFFIXES
+from .resolve import is_offline
 
 # What a hub id without a catalog entry downloads: configs, tokenizers and safetensors weights.
 # Pickled checkpoints (.bin/.ckpt/.pt/.pth) can run code when loaded: only when asked for by name.

@@ -1,6 +1,7 @@
 """Resolution: a catalog id, a hub repo id or a local path → files on disk and their format.
 
-Order: empty → the modality's default; catalog id; an existing path; ``org/name`` hub id (from the
+Order: empty → the modality's default; a catalog entry (:meth:`Catalog.find`: its id, hub id or local
+path); an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
 Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
 NotDownloaded with what to do, never a network call.
@@ -8,7 +9,6 @@ NotDownloaded with what to do, never a network call.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -16,8 +16,7 @@ from pathlib import Path
 
 from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
-
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
@@ -44,98 +43,11 @@ def is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def detect_format(path: Path) -> str:
-    """What kind of model a file or folder holds, from its files only (nothing is loaded)."""
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix == ".gguf":
-            return "gguf"
-        if suffix == ".onnx":
-            return "piper"
-        if suffix == ".safetensors" or suffix in PICKLE_SUFFIXES:
-            return "single_file"
-        return "unknown"
-    if (path / "model_index.json").exists():
-        return "diffusers"
-    if (path / "config.json").exists():
-        return "transformers"
-    if any(path.glob("*.gguf")):
-        return "gguf"
-    return "unknown"
-
-
-def check_config(folder: Path, label: str) -> dict:
-    """A transformers ``config.json`` that the libraries can read without tripping: a JSON object whose
-    ``model_type`` is text, ``architectures`` a list of names, and no size or count is text or negative.
-    ModelNotFound names the first problem (checked before anything is loaded)."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ModelNotFound(f"'{label}': config.json is not readable JSON ({str(exc)[:120]}).") from None
-    if not isinstance(config, dict):
-        raise ModelNotFound(f"'{label}': config.json holds a {type(config).__name__}, not a model configuration.")
-    problems = []
-    if "model_type" in config and not isinstance(config["model_type"], str):
-        problems.append("model_type is not text")
-    archs = config.get("architectures")
-    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
-        problems.append("architectures is not a list of names")
-    for key, value in config.items():
-        if key.endswith(("_size", "_layers", "_heads", "_position_embeddings")) or key.startswith("num_"):
-            if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0):
-                problems.append(f"{key} is {value!r:.40}, not a count")
-    if problems:
-        raise ModelNotFound(f"'{label}': config.json is damaged: {'; '.join(problems[:3])}.")
-    return config
-
-
-def modality_of(path: Path, fmt: str) -> str:
-    """Best guess of a model's modality from its files."""
-    if fmt in ("diffusers", "single_file"):
-        return "image"
-    if fmt in ("piper", "coqui"):
-        return "speech"
-    if fmt == "gguf":
-        return "text"
-    if fmt == "transformers":
-        try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return ""
-        if not isinstance(config, dict):  # a JSON list or string: not a transformers config
-            return ""
-        archs = config.get("architectures")
-        arch = " ".join(a for a in archs if isinstance(a, str)) if isinstance(archs, list) else ""
-        mtype = config.get("model_type") if isinstance(config.get("model_type"), str) else ""
-        if "Musicgen" in arch or mtype.startswith("musicgen"):
-            return "music"
-        if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
-            return "text"
-        if mtype in ("vits", "speecht5", "bark"):
-            return "speech"
-        if "CausalLM" in mtype or mtype in ("llama", "mistral", "qwen2", "gpt2", "phi3", "gemma"):
-            return "text"
-    return ""
-
-
-_KIND_WORDS = {
-    "image": "an image model",
-    "text": "a text model",
-    "speech": "a speech model",
-    "music": "a music model",
-}
-
-
-def kind_words(modality: str) -> str:
-    """'an image model', 'a text model' … (with the right article), for messages."""
-    return _KIND_WORDS.get(modality, "another kind of model")
-
-
 def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     if resolved.modality and modality and resolved.modality != modality:
         raise WrongModelKind(
-            f"'{resolved.label}' is {kind_words(resolved.modality)} "
-            f"({resolved.format}); the {modality} tab needs {kind_words(modality)}."
+            f"'{resolved.label}' is {KIND_WORDS.get(resolved.modality, 'another kind of model')} "
+            f"({resolved.format}); the {modality} tab needs {KIND_WORDS.get(modality, 'another model')}."
         )
     return resolved
 
@@ -163,7 +75,7 @@ def resolve(
             raise ModelNotFound(f"No {modality} model is installed. Open Models to download one.")
         return _from_entry(entry, modality, offline, download)
 
-    entry = catalog.get(spec)
+    entry = catalog.find(spec)
     if entry is not None:
         return _from_entry(entry, modality, offline, download)
 
@@ -224,19 +136,20 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
     return _check_kind(resolved, modality)
 
 
-def readable_format(path: Path) -> str:
-    """``detect_format(path)``, or ModelNotFound saying what Studio can read."""
-    fmt = detect_format(path)
-    if fmt == "unknown":
-        raise ModelNotFound(
-            f"'{path}' is not a model Studio can read: expected a .gguf / .safetensors / .onnx file, a "
-            "transformers folder (config.json) or a diffusers folder (model_index.json)."
-        )
-    return fmt
-
-
 def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
     path = path.resolve()
     fmt = readable_format(path)
     resolved = ResolvedModel(model_id or str(path), path, fmt, modality_of(path, fmt), path.name)
     return _check_kind(resolved, modality)
+
+
+__all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live in .formats
+    "PICKLE_SUFFIXES",
+    "ResolvedModel",
+    "detect_format",
+    "is_offline",
+    "looks_like_hub_id",
+    "modality_of",
+    "readable_format",
+    "resolve",
+]

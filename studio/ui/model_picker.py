@@ -8,7 +8,6 @@ refresh is cheap enough for the UI thread.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QWidget
@@ -149,16 +148,8 @@ class ModelPicker(QComboBox):
         index = self.findData(spec)
         if index >= 0:
             return index
-        resolved = _as_path(spec)
-        for i in range(self.count()):
-            entry = self._listed.get(self.itemData(i))
-            if entry is None:
-                continue
-            if entry.repo_id and entry.repo_id == spec:
-                return i
-            if entry.path and resolved is not None and Path(entry.path) == resolved:
-                return i
-        return -1
+        entry = self.catalog.find(spec, self.modality)  # a listed entry's hub id or local path
+        return self.findData(entry.id) if entry is not None else -1
 
     @Slot(int)
     def _on_index_changed(self, _index: int) -> None:
@@ -186,11 +177,3 @@ class ModelPicker(QComboBox):
             self._last_spec = spec
             if not self.signalsBlocked():
                 self.spec_changed.emit(spec)
-
-
-def _as_path(spec: str) -> Path | None:
-    try:
-        p = Path(spec).expanduser()
-        return p.resolve() if p.exists() else None
-    except (OSError, ValueError):
-        return None

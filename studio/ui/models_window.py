@@ -269,7 +269,7 @@ class ModelsWindow(QDialog):
         """Delete a downloaded model, or forget a local one (never touching the person's files)."""
         from ..models.download import delete_model
 
-        entry = self._entries.get(model_id) or self.catalog.get(model_id)
+        entry = self._entries.get(model_id) or self.catalog.find(model_id)
         if entry is None:
             return False
         if self.downloads.is_active(model_id):
@@ -292,7 +292,7 @@ class ModelsWindow(QDialog):
     def add_local_path(self, path: str | os.PathLike, modality: str | None = None) -> ModelEntry | None:
         """Add a model file or folder from this computer. Its kind is read from its files; when
         they do not say, ``modality`` (default: the current tab) decides."""
-        from ..models.resolve import detect_format, kind_words, modality_of
+        from ..models.formats import KIND_WORDS, detect_format, modality_of
 
         p = Path(path).expanduser()
         if not p.exists():
@@ -308,7 +308,7 @@ class ModelsWindow(QDialog):
             return None
         detected = modality_of(p, fmt)
         if modality and detected and modality != detected:
-            self._say(f"'{p.name}' looks like {kind_words(detected)}, not {kind_words(modality)}; it was not added.")
+            self._say(f"'{p.name}' looks like {KIND_WORDS[detected]}, not {KIND_WORDS[modality]}; it was not added.")
             return None
         modality = modality or detected or self.current_modality()
         try:
@@ -332,7 +332,7 @@ class ModelsWindow(QDialog):
                 f"'{repo_id}' is not a hub id: it looks like org/name (e.g. HuggingFaceTB/SmolLM2-360M-Instruct)."
             )
             return False
-        known = next((e for e in self.catalog.entries() if e.repo_id == repo_id), None)
+        known = self.catalog.find(repo_id)
         started = self.downloads.start(known) if known is not None else self.downloads.start_repo(repo_id)
         if started:
             self._say(f"Downloading {repo_id}…")

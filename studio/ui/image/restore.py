@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
-from .settings import ImageSettings, catalog_entry
+from .settings import ImageSettings
 
 # what a restore calls each field, in the order it reports them
 FIELD_LABELS = {
@@ -175,7 +175,7 @@ def match_model(catalog, name: str) -> str:
     """A model spec for a name found in a PNG: a catalog id, hub id or existing path, or the
     catalog entry whose id, name, file or repo name matches (A1111 writes the file's stem)."""
     name = name.strip()
-    if catalog_entry(catalog, name) is not None:
+    if catalog.find(name, "image") is not None:
         return name
     try:
         if Path(name).expanduser().exists():

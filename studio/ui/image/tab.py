@@ -263,7 +263,7 @@ class ImageTab(QWidget):
 
     @Slot(str)
     def _on_model_changed(self, spec: str) -> None:
-        entry = self.catalog.get(spec)
+        entry = self.catalog.find(spec)
         if entry is not None and self.catalog.state(entry) == "downloadable":
             self._say(f"ℹ {entry.name} is not downloaded yet: get it in Models → Manage models… (Ctrl+M).")
         elif self.status_label.text().startswith("ℹ") and "not downloaded" in self.status_label.text():

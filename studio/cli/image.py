@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         elif isinstance(ev, Output) and ev.kind == "image":
             target = targets[min(ev.index, len(targets) - 1)]
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
-            written.append(target.path)
+            if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
+                written.append(target.path)
 
     try:
         result = run_request(request, args, on_event=on_event)

@@ -19,6 +19,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from studio.cli import main
+from studio.errors import StudioError
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_UTF8 = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")  # what Python makes of such argv bytes
@@ -164,3 +165,50 @@ def test_the_window_opens_only_for_studio_alone_or_gui(tmp_path):
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("studio ")
     assert run("--help").stdout.count("gui") >= 1
+
+
+def test_studio_alone_or_gui_launches_the_window_and_nothing_else_does(monkeypatch):
+    import studio.__main__ as entry
+    import studio.app
+
+    launched: list[list[str]] = []
+    monkeypatch.setattr(studio.app, "run_gui", lambda argv=None: launched.append(list(argv or [])) or 0)
+    assert entry.main([]) == 0 and entry.main(["gui", "-platform", "offscreen"]) == 0
+    assert launched == [[], ["-platform", "offscreen"]]
+    with pytest.raises(SystemExit) as typo:
+        entry.main(["gnerate"])
+    assert typo.value.code == 2 and len(launched) == 2
+
+
+def test_a_poisoned_model_list_still_prints(tmp_path):
+    """A name stored from non-UTF-8 bytes (lone surrogates), wrongly typed fields and junk entries in the
+    user's model list: `studio models list` prints the rest, even to a strict UTF-8 stdout."""
+    from studio import paths
+
+    folder = tmp_path / "m\udcff"  # a folder whose name is not UTF-8
+    folder.mkdir()
+    entries = [
+        {"id": f"local:{folder}", "name": "caf\udce9", "modality": "text", "path": str(folder), "format": "gguf",
+         "size_bytes": "huge", "memory_bytes": -5, "bogus": 1},
+        ["not", "an", "entry"],
+        {"id": 7, "path": None},
+    ]
+    user_file = paths.user_models_file()
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(json.dumps(entries))  # json escapes the surrogates as \udce9
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "PYTHONUTF8": "1"}
+    for extra in ([], ["--json"]):
+        listed = subprocess.run([sys.executable, "-m", "studio", "models", "list", "--modality", "text", *extra],
+                                capture_output=True, cwd=ROOT, env=env, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert "caf\ufffd".encode() in listed.stdout or b"caf\\ufffd" in listed.stdout
+
+
+def test_a_lora_for_another_family_is_named_before_loading():
+    from studio.engines.lora_files import check_lora_shapes
+
+    xl = {"unet.mid.attn2.to_k.lora_A.weight": [4, 2048], "unet.mid.attn2.to_k.lora_B.weight": [640, 4]}
+    with pytest.raises(StudioError, match="made for Stable Diffusion XL; the model is Stable Diffusion 1.x"):
+        check_lora_shapes("xl.safetensors", xl, "sd1")
+    check_lora_shapes("xl.safetensors", xl, "sdxl")  # fits
+    check_lora_shapes("xl.safetensors", xl, "")  # family unknown (a tiny test model): not judged here

@@ -212,3 +212,19 @@ def test_a_lora_for_another_family_is_named_before_loading():
         check_lora_shapes("xl.safetensors", xl, "sd1")
     check_lora_shapes("xl.safetensors", xl, "sdxl")  # fits
     check_lora_shapes("xl.safetensors", xl, "")  # family unknown (a tiny test model): not judged here
+
+
+def test_the_image_tab_never_blocks_on_special_files(qtbot, tmp_path):
+    """A FIFO dropped as init image or on "PNG info" (or a huge hostile PNG) must not freeze the window:
+    the image reader refuses non-regular files, and PNG info is read on a pool thread."""
+    from studio.ui.image.restore import PngInfoReader
+    from studio.ui.image.widgets import read_qimage
+
+    os.mkfifo(tmp_path / "fifo")
+    assert read_qimage(tmp_path / "fifo").isNull() and read_qimage(tmp_path).isNull()
+    reader = PngInfoReader()
+    for path in (tmp_path / "fifo", tmp_path, tmp_path / "missing.png"):
+        with qtbot.waitSignal(reader.read, timeout=10_000) as got:
+            reader.start(str(path))
+        assert got.args == [str(path), {}]
+    assert reader.wait_idle()

@@ -121,7 +121,8 @@ class FieldSpec:
                 ) from None
         if self.choices is not None:
             named = ", ".join(c for c in self.choices if c)
-            _require(value in self.choices, f"unknown {self.label} {value!r}; choose one of: {named}.")
+            shown = repr(value if len(value) <= 40 else value[:40] + "…")
+            _require(value in self.choices, f"unknown {self.label} {shown}; choose one of: {named}.")
             return
         if self.not_empty:
             _require(bool(value.strip()), f"{self.label} is empty: type something first.")

@@ -18,7 +18,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse's own convention)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +54,12 @@ def _stdout_for_file_names() -> None:
         pass  # not a text stream we can reconfigure (tests capture it)
 
 
+def _one_line(message: str, limit: int = 500) -> str:
+    """Messages echo values the person typed; a pasted page must still read as one line."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -72,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {exc}", file=sys.stderr)
+        print(f"studio: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
     except Exception as exc:  # an unexpected failure: still one line, details with STUDIO_DEBUG=1
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {describe(exc)} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        print(f"studio: error: {_one_line(describe(exc))} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_FAILED

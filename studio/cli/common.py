@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
-from ..errors import Cancelled
+from ..errors import Cancelled, StudioError, describe
 from ..events import JobResult, Notice, Output, Status
 from ..requests import FieldSpec, field_spec
 
@@ -37,7 +38,13 @@ def open_library(args: argparse.Namespace):
     from .. import paths
     from ..library.store import Library
 
-    return Library(paths.library_dir())
+    try:
+        return Library(paths.library_dir())
+    except (OSError, sqlite3.Error) as exc:  # STUDIO_HOME under a file, read-only, a broken index …
+        raise StudioError(
+            f"The library folder '{paths.library_dir()}' cannot be used ({describe(exc)}); "
+            "fix it or STUDIO_HOME, or pass --no-library."
+        ) from None
 
 
 def path_arg(text: str) -> Path:

@@ -80,7 +80,11 @@ def resolve(
         return _from_entry(entry, modality, offline, download)
 
     path = Path(spec).expanduser()
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long for the file system, a loop of links …
+        raise ModelNotFound(f"No model file or folder at '{spec[:200]}' ({exc.strerror or exc}).") from None
+    if exists:
         return _from_path(path, modality)
     looks_like_path = (
         spec.startswith(("/", ".", "~", "\\"))

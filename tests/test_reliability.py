@@ -127,6 +127,8 @@ CASES = [
     ("info-not-png", ["info", "{w}/file.txt"], 2, "is not a PNG"),
     ("info-device", ["info", "/dev/null"], 2, "not a regular file"),
     ("models-add-fifo", ["models", "add", "{w}/fifo"], 1, "not a model Studio can read"),
+    ("models-add-wrong-kind", ["models", "add", "{w}/binte", "--modality", "text"], 1,
+     "looks like an image model, not a text model"),
     # --- library failures become one line naming the model ----------------------------------------
     ("config-is-a-list", [*TXT, "-q"], 1, "config.json holds a list"),
     ("config-wrong-types", ["generate", "text", "--prompt", "hi", "--model", "{w}/typedconfig", "-q"], 1,

@@ -67,37 +67,53 @@ class _Signals(QObject):
     ready = Signal(str, QImage)
 
 
-class _ThumbJob(QRunnable):
-    def __init__(self, path: str, signals: _Signals) -> None:
-        super().__init__()
-        self.path = path
-        self.signals = signals
+class PathTask(QRunnable):
+    """Runs ``work(path)`` on a pool thread, then ``deliver(path, result)`` (a signal's ``emit``, so the
+    result reaches its slots on the UI thread). ``work`` must not touch widgets or pixmaps."""
 
-    def run(self) -> None:  # a pool thread: QImage only (QPixmap is for the UI thread)
-        image = read_qimage(self.path, THUMB * 2)
+    def __init__(self, path: str, work, deliver) -> None:
+        super().__init__()
+        self.path, self.work, self.deliver = path, work, deliver
+
+    def run(self) -> None:
+        result = self.work(self.path)
         try:
-            self.signals.ready.emit(self.path, image)
-        except RuntimeError:  # the gallery went away meanwhile
+            self.deliver(self.path, result)
+        except RuntimeError:  # the receiver went away meanwhile
             pass
 
 
-class ThumbnailLoader(QObject):
+def _thumbnail(path: str) -> QImage:
+    return read_qimage(path, THUMB * 2)
+
+
+class PoolObject(QObject):
+    """A QObject with a private one-thread pool: :meth:`run_task` runs a :class:`PathTask` on it."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def run_task(self, path: str, work, deliver) -> None:
+        self._pool.start(PathTask(path, work, deliver))
+
+    def wait_idle(self, ms: int = 5000) -> bool:
+        return self._pool.waitForDone(ms)
+
+
+class ThumbnailLoader(PoolObject):
     """Decodes thumbnails on a small private thread pool; ``ready(path, QImage)`` on the UI thread."""
 
     ready = Signal(str, QImage)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
         self._signals = _Signals(self)
         self._signals.ready.connect(self.ready)
 
     def request(self, path: str) -> None:
-        self._pool.start(_ThumbJob(path, self._signals))
-
-    def wait(self, ms: int = 5000) -> bool:
-        return self._pool.waitForDone(ms)
+        self.run_task(path, _thumbnail, self._signals.ready.emit)
 
 
 class Gallery(QListWidget):
@@ -189,7 +205,7 @@ class Gallery(QListWidget):
         return item.icon().pixmap(QSize(THUMB, THUMB))
 
     def wait_for_thumbnails(self, ms: int = 5000) -> bool:
-        return self._loader.wait(ms)
+        return self._loader.wait_idle(ms)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)

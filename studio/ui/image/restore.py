@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import Signal
 
 from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
+from .gallery import PoolObject
 from .settings import ImageSettings
 
 # what a restore calls each field, in the order it reports them
@@ -38,35 +39,13 @@ FIELD_LABELS = {
 }
 
 
-class _ReadJob(QRunnable):
-    def __init__(self, path: str, reader: PngInfoReader) -> None:
-        super().__init__()
-        self.path = path
-        self.reader = reader
-
-    def run(self) -> None:  # a pool thread: plain Python only
-        params = read_png_parameters(self.path)  # bounded, never raises
-        try:
-            self.reader.read.emit(self.path, params)
-        except RuntimeError:  # the tab went away meanwhile
-            pass
-
-
-class PngInfoReader(QObject):
+class PngInfoReader(PoolObject):
     """Reads PNG info on a pool thread; ``read(path, params)`` is delivered on the UI thread."""
 
     read = Signal(str, object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-
     def start(self, path: str) -> None:
-        self._pool.start(_ReadJob(path, self))
-
-    def wait_idle(self, ms: int = 5000) -> bool:
-        return self._pool.waitForDone(ms)
+        self.run_task(path, read_png_parameters, self.read.emit)  # bounded, never raises
 
 
 def restore_from_png(form: ImageSettings, path: str) -> list[str]:

@@ -241,3 +241,26 @@ def test_the_image_tab_never_blocks_on_special_files(qtbot, tmp_path):
             reader.start(str(path))
         assert got.args == [str(path), {}]
     assert reader.wait_idle()
+
+
+def test_a_second_ctrl_c_quits_even_when_nothing_checks_for_cancel():
+    """The first Ctrl+C cancels at the next step; a second one interrupts a call that never checks
+    (a write blocked on a pipe without a reader used to ignore every Ctrl+C)."""
+    from studio.cli.common import InterruptHandler
+    from studio.engines.base import CancelToken
+
+    cancel = CancelToken()
+    handler = InterruptHandler(cancel)
+    handler()
+    assert cancel.cancelled
+    with pytest.raises(KeyboardInterrupt):
+        handler()
+
+
+def test_a_damaged_library_index_is_set_aside_not_fatal(tmp_path):
+    from studio.library.store import Library
+
+    (tmp_path / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    library = Library(tmp_path)
+    assert library.items() == []
+    assert [p.name.startswith("index.sqlite.broken-") for p in tmp_path.iterdir()].count(True) == 1

@@ -173,6 +173,19 @@ def request_kwargs_from_args(cls: type, args: argparse.Namespace, names) -> dict
     return {name: getattr(args, field_spec(cls, name).dest) for name in names}
 
 
+class InterruptHandler:
+    """Ctrl+C while a job runs: the first asks the engine to stop at its next step (no partial file);
+    a second quits at once, even from a call that never checks (a write waiting for a pipe's reader)."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+
+    def __call__(self, *_signal) -> None:
+        if self.cancel.cancelled:
+            raise KeyboardInterrupt
+        self.cancel.cancel()
+
+
 def run_request(
     request,
     args: argparse.Namespace,
@@ -186,7 +199,7 @@ def run_request(
     runtime = runtime or make_runtime(args)
     library = open_library(args)
     cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    previous = signal.signal(signal.SIGINT, InterruptHandler(cancel))
     result = JobResult()
 
     def handle(ev) -> None:

@@ -64,8 +64,7 @@ class Library:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self._open_index()
 
     def relocate(self, root: str | Path) -> None:
         """Save future outputs under ``root`` (Settings → Output folder); existing files stay put."""
@@ -73,8 +72,24 @@ class Library:
         root.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self.root = root
+            self._open_index()
+
+    def _open_index(self) -> None:
+        """Create the index if needed; a damaged one (not a database, truncated) is set aside as
+        ``index.sqlite.broken-<time>`` and a new one started: the files themselves stay."""
+        try:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+            return
+        except sqlite3.DatabaseError:
+            pass
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            index = self.root / f"index.sqlite{suffix}"
+            if index.exists():
+                index.replace(self.root / f"index.sqlite.broken-{stamp}{suffix}")
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "index.sqlite", timeout=10)

@@ -43,6 +43,7 @@ def _files(tmp_path: Path) -> Path:
         },
         str(w / "badrank.safetensors"),
     )
+    (w / "loop.png").symlink_to(w / "loop.png")
     (w / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
     # a "model" whose config.json is a JSON list, and one with a wrongly typed field
     for name, config in (("listconfig", []), ("typedconfig", {"architectures": "LlamaForCausalLM", "model_type": 7,
@@ -80,6 +81,7 @@ CASES = [
     ("out-folder", [*IMG, "--out", "{w}/folder"], 2, "is a folder"),
     ("out-under-file", [*IMG, "--out", "{w}/file.txt/x.png"], 2, "not a folder"),
     ("out-under-file-deep", [*IMG, "--out", "{w}/file.txt/a/b/x.png"], 2, "not a folder"),
+    ("out-symlink-loop", [*IMG, "--out", "{w}/loop.png"], 2, "Too many levels of symbolic links"),
     ("out-proc", [*IMG, "--out", "/proc/studio-test.png"], 2, "Cannot write files in '/proc'"),
     ("out-unknown-ext", [*IMG, "--out", "{w}/x.gif"], 2, "use .png, .jpg, .jpeg, .webp"),
     ("out-no-ext", [*IMG, "--out", "{w}/x"], 2, "files without an extension"),

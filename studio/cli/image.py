@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..library.outputs import IMAGE_FORMATS, check_output, numbered_targets
-from ..library.outputs import numbered_paths as out_paths
+from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
+from ..library.targets import numbered_paths as out_paths
 from ..requests import SCHEDULERS, ImageRequest, LoraSpec
 from .common import (
     add_request_arguments,

@@ -9,7 +9,7 @@ import sys
 
 from ..events import Token
 from ..library.atomic import atomic_write_text
-from ..library.outputs import TEXT_FORMATS, check_output
+from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
 from .common import add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request

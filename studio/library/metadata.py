@@ -100,7 +100,7 @@ def _user_comment(text: str) -> bytes:
 
 
 def image_file_bytes(image, params: dict, fmt: str = "PNG") -> bytes:
-    """``image`` as ``fmt`` ('PNG', 'JPEG', 'WEBP'; see ``library.outputs.IMAGE_FORMATS``) with the
+    """``image`` as ``fmt`` ('PNG', 'JPEG', 'WEBP'; see ``library.targets.IMAGE_FORMATS``) with the
     metadata that format can carry: PNG all of it (:func:`png_bytes`), JPEG/WebP the A1111 text."""
     if fmt == "PNG":
         return png_bytes(image, params)

@@ -47,7 +47,7 @@ def save_image_as(source: str | Path, target: str | Path) -> Path:
 
     from ...library.atomic import atomic_write_bytes
     from ...library.metadata import image_file_bytes
-    from ...library.outputs import IMAGE_FORMATS, check_output
+    from ...library.targets import IMAGE_FORMATS, check_output
     from ...library.png_info import read_png_json
 
     target = Path(target)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ...errors import InvalidRequest, StudioError
 from ...events import Token
 from ...library.atomic import atomic_write_text
-from ...library.outputs import check_output
+from ...library.targets import check_output
 from ...requests import ChatMessage, TextRequest
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker

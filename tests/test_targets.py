@@ -1,4 +1,4 @@
-"""Where outputs go (studio/library/atomic.py, outputs.py) and how: symlinks followed, FIFOs and
+"""Where outputs go (studio/library/atomic.py, targets.py) and how: symlinks followed, FIFOs and
 character devices written through (never replaced), folders and impossible paths refused before any
 work, the usual permissions, the format the extension names. Plus the same rules end to end through
 ``studio generate text --out`` on the tiny LLM and the Image tab's save-as."""
@@ -17,7 +17,7 @@ from PIL import Image
 from studio.errors import StudioError
 from studio.library.atomic import UnwritableTarget, atomic_write_bytes, atomic_write_text
 from studio.library.metadata import image_file_bytes
-from studio.library.outputs import IMAGE_FORMATS, TEXT_FORMATS, check_output, numbered_paths, numbered_targets
+from studio.library.targets import IMAGE_FORMATS, TEXT_FORMATS, check_output, numbered_paths, numbered_targets
 from studio.library.png_info import read_png_json
 
 

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
             print(f"\rstep {ev.step}/{ev.total}{eta}   ", end="", file=sys.stderr, flush=True)
             progress_shown = True
-        elif isinstance(ev, Output) and ev.kind == "image":
+        elif isinstance(ev, Output) and ev.media == "image":
             target = targets[min(ev.index, len(targets) - 1)]
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
             if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it

@@ -1,4 +1,5 @@
-"""What every engine shares: the cancel token and the runtime (model cache, device, catalog).
+"""What every engine shares: the runtime (model cache, device, catalog); the cancel token is re-exported
+from :mod:`studio.cancel`.
 
 An engine is an object with ``run(request, runtime, cancel)``: a generator that yields events
 from :mod:`studio.events` and returns a stats dict. It calls ``cancel.check()`` every
@@ -8,11 +9,11 @@ step/token/chunk, which raises :class:`~studio.errors.Cancelled` once cancel was
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..cancel import CancelToken
 from ..errors import Cancelled, ModelNotFound, StudioError, describe
 from ..events import Event
 from ..models import device as device_mod
@@ -21,25 +22,9 @@ from ..models.catalog import Catalog
 from ..models.resolve import ResolvedModel, resolve
 from .compute import ComputeThread
 
+__all__ = ["CancelToken", "Engine", "Runtime", "drive"]
+
 log = logging.getLogger(__name__)
-
-
-class CancelToken:
-    """A one-way flag set from any thread and checked by the engine between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Cancelled()
 
 
 @dataclass
@@ -58,8 +43,11 @@ class Runtime:
     download: Callable[[str, list[str] | None], str] | None = None
     compute: ComputeThread = field(default_factory=ComputeThread)  # where torch's heavy calls run
 
-    def resolve(self, spec: str, modality: str) -> ResolvedModel:
-        return resolve(spec, modality, catalog=self.catalog, offline=self.offline, download=self.download)
+    def resolve(self, spec: str, modality: str, *, allow_pickle: bool = False) -> ResolvedModel:
+        """:func:`studio.models.resolve.resolve` with this runtime's catalog, offline switch and download."""
+        return resolve(
+            spec, modality, catalog=self.catalog, offline=self.offline, download=self.download, allow_pickle=allow_pickle
+        )
 
     def choice(self) -> device_mod.DeviceChoice:
         return device_mod.choose(self.device, self.dtype)

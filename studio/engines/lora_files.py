@@ -55,7 +55,8 @@ def check_lora_files(loras, family: str = "") -> list[tuple[Path, float]]:
         if path.suffix.lower() != ".safetensors":
             raise UnsafeModelFile(
                 f"LoRA '{path.name}' is not a .safetensors file; pickled LoRA files can run code, so Studio "
-                "loads LoRAs only as .safetensors."
+                "loads LoRAs only as .safetensors.",
+                path,
             )
         check_lora_shapes(path.name, lora_shapes(path), family)
         out.append((path, float(spec.weight)))

@@ -1,15 +1,14 @@
 """Text engine: chat with any transformers causal LM (hub id, folder) or a GGUF file.
 
-``model.generate`` runs on the runtime's compute thread and streams token ids into a queue; this generator
-decodes them and yields :class:`~studio.events.Token` events. A StoppingCriteria that reads the
-cancel token stops generation within one token. GGUF files are dequantized by transformers once,
+``model.generate`` runs on the runtime's compute thread (:meth:`~studio.engines.compute.ComputeThread.stream`)
+and streams token ids to this generator, which decodes them and yields :class:`~studio.events.Token`
+events. A StoppingCriteria that reads the cancel token stops generation within one token. GGUF files are dequantized by transformers once,
 then cached as safetensors (see :mod:`studio.models.gguf`), so later cold loads are fast.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
 import time
 from collections.abc import Generator
@@ -47,7 +46,8 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
             raise UnsafeModelFile(
                 f"'{model.label}' only has pickled weights (.bin/.pt), which can run code when loaded. "
-                "Studio loads .safetensors only: pick a safetensors version of this model."
+                "Studio loads .safetensors only: pick a safetensors version of this model.",
+                folder,
             )
         raise InvalidRequest(f"'{model.label}' has no weights (.safetensors) in {folder}.")
     check_config(folder, model.label)  # a damaged config.json: one line, before transformers reads it
@@ -59,25 +59,25 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
     return lm, tokenizer
 
 
-class _TokenQueueStreamer:
-    """A transformers streamer (BaseStreamer protocol) that only queues token ids.
+class _TokenStreamer:
+    """A transformers streamer (BaseStreamer protocol) that only hands token ids on.
 
-    It runs on the generate thread, so it does as little as possible; decoding happens on the
+    It runs on the compute thread, so it does as little as possible; decoding happens on the
     engine's thread (:class:`_IncrementalDecoder`), in parallel with the next forward pass.
     """
 
-    def __init__(self, out: queue.Queue) -> None:
-        self.out = out
+    def __init__(self, emit) -> None:
+        self.emit = emit
         self.prompt_seen = False
 
     def put(self, value) -> None:
         if not self.prompt_seen:  # the first call carries the prompt
             self.prompt_seen = True
             return
-        self.out.put(("ids", value.reshape(-1).tolist()))
+        self.emit(value.reshape(-1).tolist())
 
     def end(self) -> None:
-        self.out.put(("end", None))
+        pass
 
 
 class _IncrementalDecoder:
@@ -201,7 +201,7 @@ class TextEngine:
         input_ids = input_ids.to(lm.device)
         prompt_len = int(input_ids.shape[-1])
 
-        # 3. Generate on the runtime's compute thread; stream its tokens from the queue.
+        # 3. Generate on the runtime's compute thread; its token ids stream back here.
         seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
         sampling = request.temperature > 0
         kwargs: dict[str, Any] = dict(
@@ -216,45 +216,25 @@ class TextEngine:
             kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k or None)
         else:  # greedy: silence the model's sampling defaults
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        events: queue.Queue = queue.Queue()
         from transformers import StoppingCriteriaList
 
-        kwargs.update(
-            streamer=_TokenQueueStreamer(events), stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)])
-        )
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnCancel(cancel)])
 
-        def work() -> None:
-            try:
-                torch.manual_seed(seed)
-                with torch.inference_mode():
-                    lm.generate(**kwargs)
-            except BaseException as exc:  # handed to the engine thread
-                events.put(("error", exc))
+        def work(emit) -> None:  # on the compute thread
+            torch.manual_seed(seed)
+            with torch.inference_mode():
+                lm.generate(**kwargs, streamer=_TokenStreamer(emit))
 
         yield Status("Generating…")
 
         decoder = _IncrementalDecoder(tokenizer)
         parts: list[str] = []
-        error: BaseException | None = None
         first_token_s = None
         t0 = time.perf_counter()
-        running = runtime.compute.submit(work)
-        complete = False
         last_progress = float("-inf")
         try:
-            while True:
-                kind, payload = events.get()
-                if kind == "error":
-                    error = payload
-                    break
-                if kind == "end":
-                    tail = decoder.flush()
-                    if tail:
-                        parts.append(tail)
-                        yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
-                                    prompt_len + decoder.count, limit)
-                    break
-                piece = decoder.push(payload)
+            for ids in runtime.compute.stream(work, cancel):
+                piece = decoder.push(ids)
                 if first_token_s is None:
                     first_token_s = time.perf_counter() - t0
                 parts.append(piece)
@@ -264,15 +244,15 @@ class TextEngine:
                 if now - last_progress >= 0.1:  # Token carries the count; progress bars need ≤ 10 Hz
                     last_progress = now
                     yield Progress(count, max_new, "generate")
-            complete = True
-        finally:
-            if not complete:  # the consumer stopped early (closed generator): stop generating too
-                cancel.cancel()
-            running.result()
+        except Cancelled:
+            pass  # stopped: the partial reply is still saved below
+        tail = decoder.flush()
+        if tail:
+            parts.append(tail)
+            yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
+                        prompt_len + decoder.count, limit)
         elapsed = time.perf_counter() - t0
         count = decoder.count
-        if error is not None:
-            raise error
         reply = "".join(parts)
 
         # 4. Hand the reply (also a partial one after Stop) to the worker, which saves it.

@@ -116,10 +116,12 @@ def free_memory(device: str) -> int | None:
 def release_device_memory() -> None:
     """Give cached allocator blocks back to the driver after models were dropped."""
     import gc
+    import sys
 
     gc.collect()
-    import torch
-
+    torch = sys.modules.get("torch")
+    if torch is None:  # torch never loaded, so no model holds device memory (and importing it takes seconds)
+        return
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.empty_cache()

@@ -3,6 +3,8 @@
 Order: empty → the modality's default; a catalog entry (:meth:`Catalog.find`: its id, hub id or local
 path); an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
+A pickled file (.ckpt/.pt/.pth/.bin) resolves only with ``allow_pickle=True``; otherwise
+UnsafeModelFile carrying its path (``allowable``: the same request with permission loads it).
 Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
 NotDownloaded with what to do, never a network call.
 """
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
+from ..errors import ModelNotFound, NotDownloaded, UnsafeModelFile, WrongModelKind
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
 from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -52,6 +54,23 @@ def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     return resolved
 
 
+def is_pickle(path: Path) -> bool:
+    """A pickled checkpoint file (.ckpt/.pt/.pth/.bin), which can run code when opened."""
+    return path.suffix.lower() in PICKLE_SUFFIXES
+
+
+def check_pickle_allowed(path: Path, allow_pickle: bool) -> None:
+    """UnsafeModelFile (allowable) for a pickled file unless the person allowed pickles."""
+    if is_pickle(path) and not allow_pickle:
+        raise UnsafeModelFile(
+            f"'{path.name}' is a pickled checkpoint ({path.suffix}), which can run code when opened. "
+            "Use a .safetensors version, or confirm that you trust this file to load it anyway "
+            "(its weights are read without running code).",
+            path,
+            allowable=True,
+        )
+
+
 def resolve(
     spec: str,
     modality: str,
@@ -59,13 +78,21 @@ def resolve(
     catalog: Catalog | None = None,
     offline: bool | None = None,
     download=None,
+    allow_pickle: bool = False,
 ) -> ResolvedModel:
     """Find the files for ``spec`` (catalog id, hub id, local path, or "" for the default).
 
     ``download(repo_id, allow_patterns)`` is called for a hub model not yet on disk when online;
-    without it such a model raises NotDownloaded.
+    without it such a model raises NotDownloaded. A pickled file raises UnsafeModelFile unless
+    ``allow_pickle``.
     """
-    catalog = catalog or Catalog()
+    resolved = _resolve(spec, modality, catalog or Catalog(), offline, download)
+    if resolved.path.is_file():
+        check_pickle_allowed(resolved.path, allow_pickle)
+    return resolved
+
+
+def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, download) -> ResolvedModel:
     offline = is_offline() if offline is None else offline
     spec = (spec or "").strip()
 
@@ -90,7 +117,7 @@ def resolve(
         spec.startswith(("/", ".", "~", "\\"))
         or spec.count("/") > 1
         or (os.sep != "/" and os.sep in spec)
-        or path.suffix.lower() in (".gguf", ".safetensors", ".ckpt", ".onnx", ".pt", ".bin")
+        or path.suffix.lower() in (".gguf", ".safetensors", ".onnx", *PICKLE_SUFFIXES)
     )
     if looks_like_path:
         raise ModelNotFound(f"No model file or folder at '{spec}'.")
@@ -103,7 +130,8 @@ def resolve(
                     f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
                     f"(or `studio models download {spec}`) while online."
                     if offline
-                    else f"'{spec}' is not downloaded. Download it from the Models window first."
+                    else f"'{spec}' is not downloaded. Download it from the Models window first.",
+                    spec,
                 )
             local = Path(download(spec, None))
         return _from_path(local, modality, model_id=spec)
@@ -133,7 +161,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
             if offline or download is None:
                 raise NotDownloaded(
                     f"'{entry.name}' is not downloaded yet. Download it in the Models window"
-                    + (" when you are online (Studio is offline now)." if offline else ".")
+                    + (" when you are online (Studio is offline now)." if offline else "."),
+                    entry.id,
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)

@@ -70,7 +70,7 @@ def test_an_items_kind_is_its_requests_kind(library):
     from studio.requests import ImageRequest, InpaintRequest, TextRequest, ChatMessage
 
     image = library.save(Output("image", Image.new("RGB", (8, 8)), ImageRequest(prompt="a").to_dict(), index=2))
-    edit = library.save(Output("image", Image.new("RGB", (8, 8)), InpaintRequest(prompt="b", image="x.png").to_dict()))
+    edit = library.save(Output("image", Image.new("RGB", (8, 8)), InpaintRequest(image="x.png", generation=ImageRequest(prompt="b")).to_dict()))
     reply = library.save(Output("text", "yo", TextRequest(messages=(ChatMessage("user", "hi"),)).to_dict()))
     assert (image.kind, edit.kind, reply.kind) == ("image", "inpaint", "text")
     assert image.path.name.endswith("-image-2.png") and edit.path.name.endswith("-inpaint-0.png")

@@ -1,4 +1,4 @@
-"""The headless CLI: ``studio generate text|image|speech|music …`` and ``studio models …``.
+"""The headless CLI: ``studio generate text|image …``, ``studio models …``, ``studio info FILE.png``.
 
 Same engines as the GUI, no Qt imported on this path. User errors print one line on stderr
 (``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems);

@@ -111,9 +111,18 @@ class FieldSpec:
     def _check_str(self, value: Any) -> None:
         what = "a file path" if self.is_path else "text"
         _require(isinstance(value, str), f"{self.label} must be {what} (got {type(value).__name__}).")
+        if not self.is_path:  # a file name may be any bytes; text from non-UTF-8 bytes holds lone surrogates
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidRequest(
+                    f"{self.label} is not valid UTF-8 text (an undecodable byte at character {exc.start + 1}); "
+                    "check the terminal's or the file's encoding."
+                ) from None
         if self.choices is not None:
             named = ", ".join(c for c in self.choices if c)
-            _require(value in self.choices, f"unknown {self.label} {value!r}; choose one of: {named}.")
+            shown = repr(value if len(value) <= 40 else value[:40] + "…")
+            _require(value in self.choices, f"unknown {self.label} {shown}; choose one of: {named}.")
             return
         if self.not_empty:
             _require(bool(value.strip()), f"{self.label} is empty: type something first.")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from studio.cli import main
 from studio.cli.image import lora_spec, out_paths, scheduler_name
-from studio.library.metadata import read_png_json, read_png_parameters
+from studio.library.png_info import read_png_json, read_png_parameters
 from studio.requests import LoraSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,10 +70,28 @@ def test_img2img_and_lora_flags(tiny_sd, tiny_lora, tmp_path, capsys):
     args = base_args(tiny_sd, out, "--quiet", "--no-library", "--init-image", str(init), "--strength", "0.6",
                      "--lora", f"{tiny_lora}:0.7", "--lora", str(tiny_lora))
     code, _, err = run_main(capsys, args)
-    assert code == 0, err
+    assert code == 0 and err == "", err  # --quiet: no LoRA warnings or loading bars from the libraries
     saved = read_png_json(out)
     assert saved["mode"] == "img2img" and saved["strength"] == 0.6
     assert saved["loras"] == [{"path": str(tiny_lora), "weight": 0.7}, {"path": str(tiny_lora), "weight": 1.0}]
+
+
+def test_out_format_follows_the_extension_and_pipes_get_the_image_only(tiny_sd, tmp_path, capsys):
+    import threading
+
+    code, stdout, err = run_main(capsys, base_args(tiny_sd, tmp_path / "cat.jpg", "-q", "--no-library"))
+    assert code == 0 and stdout.strip() == str(tmp_path / "cat.jpg"), err
+    with Image.open(tmp_path / "cat.jpg") as im:
+        assert im.format == "JPEG" and "Seed: 7" in im.getexif().get_ifd(0x8769)[0x9286][8:].decode("utf-16-be")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, stdout, err = run_main(capsys, base_args(tiny_sd, fifo, "-q", "--no-library"))
+    reader.join(30)
+    assert code == 0 and stdout == "" and got and got[0].startswith(b"\x89PNG"), err
+    assert read_png_parameters(got[0])["seed"] == 7
 
 
 def test_lora_and_sampler_flag_parsing():

@@ -391,7 +391,7 @@ def test_invalid_requests_are_rejected_with_clear_messages(tiny_sd, runtime, tmp
     Image.new("RGB", (64, 64)).save(init)
     with pytest.raises(InvalidRequest, match="no denoising step runs"):
         generate(req(tiny_sd, init_image=str(init), strength=0.05, num_inference_steps=10), runtime)
-    with pytest.raises(InvalidRequest, match="does not exist"):
+    with pytest.raises(InvalidRequest, match="No image-to-image picture at"):
         generate(req(tiny_sd, init_image=str(tmp_path / "nope.png")), runtime)
     (tmp_path / "junk.png").write_bytes(b"not an image")
     with pytest.raises(InvalidRequest, match="Can't read"):
@@ -424,7 +424,7 @@ def test_lora_changes_the_image_and_is_unloaded_after_the_job(tiny_sd, tiny_lora
     pickled.write_bytes(b"x")
     with pytest.raises(UnsafeModelFile, match="LoRA"):
         generate(req(tiny_sd, loras=(LoraSpec(str(pickled)),)), runtime)
-    with pytest.raises(ModelNotFound, match="LoRA"):
+    with pytest.raises(InvalidRequest, match="No LoRA file at"):  # the same kind of mistake as a missing init image
         generate(req(tiny_sd, loras=(LoraSpec(str(tmp_path / "nope.safetensors")),)), runtime)
 
 

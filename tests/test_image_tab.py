@@ -220,7 +220,9 @@ def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
         },
     )
     drop_files(form.png_drop, [png])
-    assert form.prompt.toPlainText() == "a castle on a hill, sunset"
+    # read off the UI thread: the drop returns at once and the settings arrive through the event loop
+    assert form.prompt.toPlainText() != "a castle on a hill, sunset" and "Reading" in tab.status_label.text()
+    qtbot.waitUntil(lambda: form.prompt.toPlainText() == "a castle on a hill, sunset", timeout=10_000)
     assert form.negative_prompt.toPlainText() == "blurry, lowres"
     assert form.steps.value() == 12 and form.guidance.value() == 5.5
     assert form.sampler.currentText() == "DPM++ 2M Karras"

@@ -12,14 +12,8 @@ import zlib
 import pytest
 from PIL import Image, PngImagePlugin
 
-from studio.library.metadata import (
-    format_a1111,
-    parse_a1111,
-    png_bytes,
-    png_text_chunks,
-    read_png_json,
-    read_png_parameters,
-)
+from studio.library.metadata import format_a1111, parse_a1111, png_bytes
+from studio.library.png_info import png_text_chunks, read_png_json, read_png_parameters
 from studio.requests import ImageRequest, LoraSpec
 
 

@@ -107,8 +107,10 @@ def test_failed_gpu_load_falls_back_to_cpu_and_says_why(monkeypatch):
 def test_cpu_load_errors_are_not_swallowed():
     runtime = Runtime(cache=sized_cache(10**9), device="cpu")
     model = ResolvedModel("m", __import__("pathlib").Path("."), "transformers", "text")
-    with pytest.raises(RuntimeError, match="broken"):
+    # reported as one line naming the model and the library's error (kept as the cause), not retried
+    with pytest.raises(ModelNotFound, match=r"'m' could not be loaded.*RuntimeError: broken") as info:
         runtime.load(model, lambda c: (_ for _ in ()).throw(RuntimeError("broken")))
+    assert isinstance(info.value.__cause__, RuntimeError)
 
 
 def test_resolve_rules(tmp_path, tiny_llm):

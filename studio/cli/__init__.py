@@ -1,4 +1,5 @@
-"""The headless CLI: ``studio generate text|image …`` and ``studio models list|download|delete|add``.
+"""The headless CLI: ``studio generate text|image|speech|music …``, ``studio models list|download|delete|add``,
+``studio info FILE.png``; ``studio`` alone (or ``studio gui``) opens the window.
 
 A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
 request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
@@ -22,27 +23,54 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse's own convention)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import image, models, music, speech, text
+    from .. import __version__
+    from . import image, info, models, music, speech, text
 
-    parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
+    parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    gen = sub.add_parser("generate", help="generate text or images")
+    gui = sub.add_parser("gui", help="open the window (the same as `studio` alone)")
+    gui.set_defaults(func=_run_gui)
+    gen = sub.add_parser("generate", help="generate text, images, speech or music")
     gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)
     music.add_parser(gen_sub)
     speech.add_parser(gen_sub)
     models.add_parser(sub)
+    info.add_parser(sub)
     return parser
+
+
+def _run_gui(args: argparse.Namespace) -> int:  # `studio gui` reached through the parser (`main([...])`)
+    from ..app import run_gui
+
+    return run_gui([])
+
+
+def _stdout_for_file_names() -> None:
+    """File names that are not UTF-8 are printed as their bytes, as Unix tools do, not a crash."""
+    encoding = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "")
+    try:
+        sys.stdout.reconfigure(errors="surrogateescape" if encoding == "utf8" else "backslashreplace")
+    except (AttributeError, ValueError, OSError):
+        pass  # not a text stream we can reconfigure (tests capture it)
+
+
+def _one_line(message: str, limit: int = 500) -> str:
+    """Messages echo values the person typed; a pasted page must still read as one line."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _stdout_for_file_names()
     try:
         return int(args.func(args) or EXIT_OK)
     except BrokenPipeError:  # `studio models list | head`: the reader left; not an error
@@ -57,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {exc}", file=sys.stderr)
+        print(f"studio: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
     except Exception as exc:  # an unexpected failure: still one line, details with STUDIO_DEBUG=1
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {describe(exc)} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
+        print(f"studio: error: {_one_line(describe(exc))} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_FAILED

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
-from ..errors import Cancelled
+from ..errors import Cancelled, StudioError, describe
 from ..events import JobResult, Notice, Output, Status
 from ..requests import FieldSpec, field_spec
 
@@ -36,22 +38,77 @@ def open_library(args: argparse.Namespace):
     from .. import paths
     from ..library.store import Library
 
-    return Library(paths.library_dir())
+    try:
+        return Library(paths.library_dir())
+    except (OSError, sqlite3.Error) as exc:  # STUDIO_HOME under a file, read-only, a broken index …
+        raise StudioError(
+            f"The library folder '{paths.library_dir()}' cannot be used ({describe(exc)}); "
+            "fix it or STUDIO_HOME, or pass --no-library."
+        ) from None
+
+
+def path_arg(text: str) -> Path:
+    """An output or input file flag: "" is refused here (``Path("")`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty")
+    return Path(text)
+
+
+def check_image_inputs(request) -> None:
+    """The init image and LoRA files of an image request, checked before any model is resolved or loaded."""
+    from ..engines.image import load_init_image
+    from ..engines.lora_files import check_lora_files
+
+    if request.init_image:
+        load_init_image(request.init_image, request.width, request.height)
+    check_lora_files(request.loras)
+
+
+def quiet_libraries() -> None:
+    """``-q``: no loading bars, notes or warnings from transformers, diffusers, peft or the hub client."""
+    import logging
+    import os
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    os.environ.update(HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", DIFFUSERS_VERBOSITY="error")
+    for name in ("transformers", "diffusers", "peft", "huggingface_hub", "accelerate", "safetensors"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as tlog
+
+    disable_progress_bars()
+    tlog.set_verbosity_error()
+    tlog.disable_progress_bar()
+    try:
+        from diffusers.utils import logging as dlog
+    except ImportError:  # a text-only install
+        return
+    dlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")  # a pasted page is not echoed back
 
 
 def whole_number(text: str) -> int:
     """A whole number as typed (the range is the request's to check, with the field's name)."""
     try:
-        return int(text)
+        if len(text) <= 100:  # int("9" * 5000) is slow and refused by Python anyway
+            return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"expected a whole number, got {_shown(text)}")
 
 
 def number(text: str) -> float:
     try:
-        return float(text)
+        if len(text) <= 100:
+            return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}")
 
 
 def positive_int(text: str) -> int:
@@ -116,6 +173,19 @@ def request_kwargs_from_args(cls: type, args: argparse.Namespace, names) -> dict
     return {name: getattr(args, field_spec(cls, name).dest) for name in names}
 
 
+class InterruptHandler:
+    """Ctrl+C while a job runs: the first asks the engine to stop at its next step (no partial file);
+    a second quits at once, even from a call that never checks (a write waiting for a pipe's reader)."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+
+    def __call__(self, *_signal) -> None:
+        if self.cancel.cancelled:
+            raise KeyboardInterrupt
+        self.cancel.cancel()
+
+
 def run_request(
     request,
     args: argparse.Namespace,
@@ -124,10 +194,12 @@ def run_request(
 ) -> JobResult:
     """Validate, run the engine for ``request`` in this thread, save outputs; Ctrl+C cancels cleanly."""
     request.validate()
+    if getattr(args, "quiet", False):
+        quiet_libraries()
     runtime = runtime or make_runtime(args)
     library = open_library(args)
     cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    previous = signal.signal(signal.SIGINT, InterruptHandler(cancel))
     result = JobResult()
 
     def handle(ev) -> None:

@@ -15,7 +15,9 @@ Inpainting (white in MASK is repainted; the output has the input's size) and out
 The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpainting.
 
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
-chunk and Studio's own JSON. The written paths are printed on stdout, progress on stderr.
+chunk and Studio's own JSON; ``.jpg``/``.jpeg``/``.webp`` carry the ``parameters`` text in EXIF. Every
+value, input file and output path is checked before the model loads. The written paths are printed
+on stdout, progress on stderr.
 """
 
 from __future__ import annotations
@@ -27,8 +29,18 @@ from pathlib import Path
 from ..errors import InvalidRequest
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
+from ..library.inputs import check_input_file
+from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
-from .common import add_request_arguments, add_runtime_flags, match_choice, request_kwargs_from_args, run_request
+from .common import (
+    add_request_arguments,
+    add_runtime_flags,
+    check_image_inputs,
+    match_choice,
+    path_arg,
+    request_kwargs_from_args,
+    run_request,
+)
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
@@ -55,13 +67,6 @@ def scheduler_name(text: str) -> str:
     return match_choice(text, SCHEDULERS)
 
 
-def out_paths(out: Path, count: int) -> list[Path]:
-    if count <= 1:
-        return [out]
-    suffix = out.suffix or ".png"
-    return [out.with_name(f"{out.stem}-{i}{suffix}") for i in range(count)]
-
-
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
@@ -69,8 +74,9 @@ def add_parser(gen_sub) -> None:
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
-    p.add_argument("--out", metavar="FILE.png", type=Path, required=True,
-                   help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
+    p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
+                   help="the image to write: .png (all settings), .jpg/.jpeg/.webp (A1111 text in EXIF); "
+                   "FILE-0.png, FILE-1.png … when the batch size is above 1")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -91,11 +97,15 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..library.metadata import png_bytes
+    from ..library.metadata import image_file_bytes
 
     request = build_request(args)
+    request.validate()  # before anything is built from its values (a huge batch size fails here)
     generation = request.generation if isinstance(request, InpaintRequest) else request
-    targets = out_paths(args.out, generation.batch_size)
+    targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
+    check_image_inputs(generation)
+    if isinstance(request, InpaintRequest):
+        check_input_file(request.image, "init image")
     written: list[Path] = []
     progress_shown = False
 
@@ -106,9 +116,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"\rstep {ev.step}/{ev.total}{eta}   ", end="", file=sys.stderr, flush=True)
             progress_shown = True
         elif isinstance(ev, Output) and ev.media == "image":
-            path = targets[ev.index] if ev.index < len(targets) else out_paths(args.out, ev.index + 1)[ev.index]
-            atomic_write_bytes(path, png_bytes(ev.data, ev.params))
-            written.append(path)
+            target = targets[min(ev.index, len(targets) - 1)]
+            atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
+            if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
+                written.append(target.path)
 
     try:
         result = run_request(request, args, on_event=on_event)

@@ -11,8 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import ModelNotFound, WrongModelKind
+from ..errors import InvalidRequest, ModelNotFound, WrongModelKind
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, human_size
+from .common import path_arg
 
 EXIT_OK = 0
 
@@ -42,7 +43,7 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_delete)
 
     p = msub.add_parser("add", help="add a model file or folder from this computer")
-    p.add_argument("path", type=Path, help=".gguf / .safetensors / .onnx file, or a transformers/diffusers folder")
+    p.add_argument("path", type=path_arg, help=".gguf / .safetensors / .onnx file, or a transformers/diffusers folder")
     p.add_argument("--modality", choices=MODALITIES, default=None, help="what it is for (default: read from its files)")
     p.add_argument("--name", default="", help="name shown in the lists (default: the file or folder name)")
     p.set_defaults(func=run_add)
@@ -133,8 +134,15 @@ def run_delete(args: argparse.Namespace) -> int:
 
 # --- add ---
 def run_add(args: argparse.Namespace) -> int:
-    from ..models.formats import modality_of, readable_format
+    from ..models.formats import KIND_WORDS, modality_of, readable_format
 
+    if args.name:
+        try:
+            args.name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("--name is not valid UTF-8 text; check the terminal's encoding.") from None
+        if len(args.name) > 200 or not args.name.isprintable():
+            raise InvalidRequest("--name must be one line of at most 200 printable characters.")
     path = args.path.expanduser()
     if not path.exists():
         raise ModelNotFound(f"No file or folder at '{args.path}'.")
@@ -142,7 +150,7 @@ def run_add(args: argparse.Namespace) -> int:
     fmt = readable_format(path)
     detected = modality_of(path, fmt)
     if args.modality and detected and args.modality != detected:
-        raise WrongModelKind(f"'{path.name}' looks like a {detected} model, not a {args.modality} model.")
+        raise WrongModelKind(f"'{path.name}' looks like {KIND_WORDS[detected]}, not {KIND_WORDS[args.modality]}.")
     modality = args.modality or detected
     if not modality:
         raise ModelNotFound(

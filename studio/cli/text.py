@@ -1,15 +1,18 @@
-"""``studio generate text``: stream a reply to stdout (and write it to --out)."""
+"""``studio generate text``: stream a reply to stdout (and write it to --out: the reply as text for
+``.txt``/``.md``/no extension, or ``.json`` with the reply, every parameter and the stats). The
+values and the --out path are checked before the model loads."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..events import Token
 from ..library.atomic import atomic_write_text
+from ..library.targets import TEXT_FORMATS, check_output
+from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
-from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
+from .common import add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("system_prompt", "model", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
@@ -20,7 +23,9 @@ def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("text", help="chat completion with a local language model")
     p.add_argument("--prompt", required=True, help="the user message")
     add_request_arguments(p, TextRequest, FIELDS)
-    p.add_argument("--out", type=Path, default=None, help="also write the reply to this file")
+    p.add_argument(
+        "--out", type=path_arg, default=None, help="also write the reply to this file (.txt, .md, or .json with the settings)"
+    )
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -29,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     request = TextRequest(
         messages=(ChatMessage("user", args.prompt),), **request_kwargs_from_args(TextRequest, args, FIELDS)
     )
+    request.validate()
+    target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None
     parts: list[str] = []
 
     def on_event(ev) -> None:
@@ -39,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_request(request, args, on_event=on_event)
     sys.stdout.write("\n")
-    if args.out is not None:
-        atomic_write_text(args.out, "".join(parts))
     stats = result.stats
+    if target is not None:
+        reply = "".join(parts)
+        data = {"reply": reply, "params": request.to_dict(), "stats": stats}
+        atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
     if not args.quiet and stats:
         print(
             f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..cancel import CancelToken
-from ..errors import Cancelled, StudioError
+from ..errors import Cancelled, ModelNotFound, StudioError, describe
 from ..events import Event
 from ..models import device as device_mod
 from ..models.cache import ModelCache
@@ -75,14 +75,31 @@ class Runtime:
             raise
         except Exception as exc:
             if not choice.is_gpu:
-                raise
+                raise unloadable(model, exc) from exc
             why = f"Loading on {choice.device} failed ({type(exc).__name__}: {str(exc)[:200]}); using the CPU instead."
             log.warning(why)
             self.cache.unload(key)
             cpu = device_mod.cpu_fallback(why)
             key = (model.id, cpu.device, cpu.dtype, variant)
-            value = self.cache.get(key, lambda: self.compute.call(loader, cpu), estimate=estimate)
+            try:
+                value = self.cache.get(key, lambda: self.compute.call(loader, cpu), estimate=estimate)
+            except (StudioError, Cancelled):
+                raise
+            except Exception as cpu_exc:
+                raise unloadable(model, cpu_exc) from cpu_exc
             return value, cpu, why
+
+
+def unloadable(model: ResolvedModel, exc: Exception) -> Exception:
+    """What a library's failure to load ``model`` becomes: one line naming the model (out-of-memory
+    errors stay as they are, for the engines' own advice)."""
+    detail = describe(exc)
+    if "out of memory" in detail.lower():
+        return exc
+    return ModelNotFound(
+        f"'{model.label}' could not be loaded: its files are damaged, incomplete or not a {model.format} model "
+        f"Studio can read ({detail[:300]})."
+    )
 
 
 class Engine(Protocol):

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import Cancelled, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..requests import ImageRequest
 from . import image_loading as loading
@@ -38,6 +39,7 @@ from . import samplers
 from .base import CancelToken, Runtime
 from .image_memory import plan_offload, plan_slicing_tiling, weights_bytes
 from .latent_preview import preview_image
+from .lora_files import check_lora_files
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,11 @@ def load_init_image(path: str, width: int, height: int):
     """The image-to-image input as RGB, resized to the requested size (A1111's "just resize")."""
     from PIL import Image
 
+    source = check_input_file(path, "image-to-image picture")  # missing, a folder, a FIFO …: one line
     try:
-        with Image.open(Path(path).expanduser()) as im:
+        with Image.open(source) as im:
             im.load()
             image = im.convert("RGB")
-    except FileNotFoundError:
-        raise InvalidRequest(f"The image-to-image picture '{path}' does not exist.") from None
     except Exception as exc:
         raise InvalidRequest(f"Can't read the image-to-image picture '{path}' ({type(exc).__name__}: {exc}).") from None
     if image.size != (width, height):
@@ -133,7 +134,7 @@ class ImageEngine:
                 f"With strength {task.strength:g} and {request.num_inference_steps} steps no denoising step runs: "
                 "raise the steps or the strength."
             )
-        loras = loading.check_lora_files(request.loras)
+        loras = check_lora_files(request.loras, family)
         vae = runtime.resolve(request.vae, "", allow_pickle=request.allow_pickle) if request.vae else None
         cancel.check()
 

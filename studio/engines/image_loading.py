@@ -302,7 +302,8 @@ def _fp16_variant_only(folder: Path) -> bool:
 
 
 def _check_safetensors_folder(folder: Path, label: str) -> None:
-    for part in ("unet", "vae"):
+    """Every weight folder of a diffusers pipeline must hold .safetensors (a .bin-only one is refused)."""
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
         sub = folder / part
         if sub.is_dir() and not any(sub.glob("*.safetensors")):
             if any(sub.glob("*.bin")) or any(sub.glob("*.pt")) or any(sub.glob("*.ckpt")):
@@ -473,22 +474,6 @@ def sd2_prediction_type(path: Path) -> str:
 # --- LoRA --------------------------------------------------------------------------------------
 
 
-def check_lora_files(loras) -> list[tuple[Path, float]]:
-    out = []
-    for spec in loras:
-        path = Path(spec.path).expanduser()
-        if not path.is_file():
-            raise ModelNotFound(f"No LoRA file at '{spec.path}'.")
-        if path.suffix.lower() != ".safetensors":
-            raise UnsafeModelFile(
-                f"LoRA '{path.name}' is not a .safetensors file; pickled LoRA files can run code, so Studio "
-                "loads LoRAs only as .safetensors.",
-                path,
-            )
-        out.append((path, float(spec.weight)))
-    return out
-
-
 def apply_loras(pipe, loras: list[tuple[Path, float]]) -> None:
     """Load each LoRA as its own adapter with its weight (undo with :func:`clear_loras`)."""
     from safetensors.torch import load_file
@@ -500,8 +485,7 @@ def apply_loras(pipe, loras: list[tuple[Path, float]]) -> None:
             pipe.load_lora_weights(load_file(str(path)), adapter_name=name)
         except Exception as exc:
             raise InvalidRequest(
-                f"LoRA '{path.name}' does not fit this model ({type(exc).__name__}: {str(exc)[:200]}). "
-                "Is it made for the same family (SD 1.x / 2.x / XL)?"
+                f"LoRA '{path.name}' could not be applied to this model ({type(exc).__name__}: {str(exc)[:200]})."
             ) from None
         names.append(name)
         weights.append(weight)

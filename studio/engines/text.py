@@ -18,6 +18,7 @@ from ..errors import Cancelled, InvalidRequest, UnsafeModelFile
 from ..events import Event, Notice, Output, Progress, Status, Token
 from ..models.device import DeviceChoice
 from ..models.gguf import is_converted
+from ..models.formats import check_config
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import CancelToken, Runtime
@@ -49,6 +50,7 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
                 folder,
             )
         raise InvalidRequest(f"'{model.label}' has no weights (.safetensors) in {folder}.")
+    check_config(folder, model.label)  # a damaged config.json: one line, before transformers reads it
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     lm = AutoModelForCausalLM.from_pretrained(
         folder, dtype=choice.torch_dtype(), use_safetensors=True, trust_remote_code=False

@@ -1,13 +1,13 @@
-"""PNG metadata: write an AUTOMATIC1111 ``parameters`` chunk plus our own JSON; read any of them back.
+"""Image metadata: write an AUTOMATIC1111 ``parameters`` text plus our own JSON; parse them back.
 
-Writing (:func:`png_bytes`): ``parameters`` in A1111's layout (prompt, ``Negative prompt: …``, then
-``Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model: …``) so other tools read
-our images, and ``studio``: every parameter as JSON.
+Writing (:func:`png_bytes`, :func:`image_file_bytes`): ``parameters`` in A1111's layout (prompt,
+``Negative prompt: …``, then ``Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512,
+Model: …``) so other tools read our images, and ``studio``: every parameter as JSON (PNG); JPEG and
+WebP carry the ``parameters`` text in EXIF UserComment, as A1111 writes them.
 
-Reading (:func:`read_png_parameters`): our JSON, A1111's ``parameters`` or ComfyUI's ``prompt`` /
-``workflow`` JSON, normalised to :class:`~studio.requests.ImageRequest` field names. The input is
-untrusted: the PNG chunks are parsed here (no image decoding, bounded sizes), and garbage, truncated
-files, wrong types or absurd values give ``{}`` or a partial dict, never an exception.
+Parsing (:func:`parse_a1111`, :func:`comfy_api`, :func:`comfy_workflow`, :func:`normalize`): texts
+already read from a file (:mod:`studio.library.png_info` reads them, bounded) → request fields.
+Every parser is linear in its input; wrong types or absurd values are dropped, never raised.
 """
 
 from __future__ import annotations
@@ -16,20 +16,11 @@ import io
 import json
 import math
 import re
-import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
 from ..requests import MAX_PROMPT_CHARS, MAX_SEED, SCHEDULERS
 from .store import to_json
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MAX_CHUNK_BYTES = 16 * 1024 * 1024  # a text chunk larger than this is not metadata we want
-MAX_TEXT_BYTES = 16 * 1024 * 1024  # after decompression
-MAX_FILE_BYTES = 512 * 1024 * 1024
-_TEXT_KEYS = ("studio", "parameters", "prompt", "workflow")
-
 
 # --- writing ------------------------------------------------------------------------------------
 
@@ -86,7 +77,8 @@ def format_a1111(params: dict) -> str:
             fields.append(("Lora weights", ", ".join(names)))
     fields.append(("Version", "Studio"))
     lines.append(", ".join(f"{k}: {_quote(v) if isinstance(v, str) else v}" for k, v in fields))
-    return "\n".join(lines)
+    # a name taken from non-UTF-8 bytes (lone surrogates) must not make the file unwritable
+    return "\n".join(lines).encode("utf-8", errors="replace").decode("utf-8")
 
 
 def png_bytes(image, params: dict) -> bytes:
@@ -102,85 +94,21 @@ def png_bytes(image, params: dict) -> bytes:
     return buf.getvalue()
 
 
-# --- reading the chunks ---------------------------------------------------------------------------
+def _user_comment(text: str) -> bytes:
+    """EXIF UserComment as A1111 writes it (piexif's "unicode" encoding: a UNICODE header, UTF-16BE)."""
+    return b"UNICODE\0" + text.encode("utf-16-be", errors="replace")
 
 
-def _decode_latin1(data: bytes) -> str:
-    return data.decode("latin-1", errors="replace")
-
-
-def _inflate(data: bytes) -> bytes | None:
-    try:
-        d = zlib.decompressobj()
-        out = d.decompress(data, MAX_TEXT_BYTES)
-        return out if not d.unconsumed_tail else None  # larger than the limit: ignore it
-    except zlib.error:
-        return None
-
-
-def _text_chunk(ctype: bytes, data: bytes) -> tuple[str, str] | None:
-    try:
-        if ctype == b"tEXt":
-            key, _, value = data.partition(b"\0")
-            return _decode_latin1(key), _decode_latin1(value)
-        if ctype == b"zTXt":
-            key, _, rest = data.partition(b"\0")
-            value = _inflate(rest[1:]) if rest[:1] == b"\0" else None
-            return (_decode_latin1(key), _decode_latin1(value)) if value is not None else None
-        if ctype == b"iTXt":
-            key, _, rest = data.partition(b"\0")
-            if len(rest) < 2:
-                return None
-            compressed, method, rest = rest[0], rest[1], rest[2:]
-            _lang, _, rest = rest.partition(b"\0")
-            _translated, _, value = rest.partition(b"\0")
-            if compressed:
-                value = _inflate(value) if method == 0 else None
-                if value is None:
-                    return None
-            return _decode_latin1(key), value.decode("utf-8", errors="replace")
-    except Exception:
-        return None
-    return None
-
-
-def png_text_chunks(source: str | Path | bytes | bytearray) -> dict[str, str]:
-    """All text chunks (tEXt, zTXt, iTXt) of a PNG, without decoding the image; {} when not a PNG."""
-    try:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            stream: Any = io.BytesIO(bytes(source))
-        else:
-            path = Path(source)
-            if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
-                return {}
-            stream = open(path, "rb")  # noqa: SIM115 - closed below
-    except (OSError, TypeError, ValueError):
-        return {}
-    texts: dict[str, str] = {}
-    try:
-        with stream:
-            if stream.read(8) != PNG_SIGNATURE:
-                return {}
-            while True:
-                head = stream.read(8)
-                if len(head) < 8:
-                    break
-                length, ctype = struct.unpack(">I4s", head)
-                if ctype == b"IEND":
-                    break
-                if ctype in (b"tEXt", b"zTXt", b"iTXt") and length <= MAX_CHUNK_BYTES:
-                    data = stream.read(length)
-                    if len(data) < length:
-                        break  # truncated file
-                    found = _text_chunk(ctype, data)
-                    if found and found[0] not in texts:
-                        texts[found[0]] = found[1]
-                    stream.seek(4, io.SEEK_CUR)  # CRC
-                else:
-                    stream.seek(length + 4, io.SEEK_CUR)
-    except (OSError, ValueError, struct.error):
-        pass
-    return texts
+def image_file_bytes(image, params: dict, fmt: str = "PNG") -> bytes:
+    """``image`` as ``fmt`` ('PNG', 'JPEG', 'WEBP'; see ``library.targets.IMAGE_FORMATS``) with the
+    metadata that format can carry: PNG all of it (:func:`png_bytes`), JPEG/WebP the A1111 text."""
+    if fmt == "PNG":
+        return png_bytes(image, params)
+    exif = image.getexif()
+    exif.get_ifd(0x8769)[0x9286] = _user_comment(format_a1111(params))  # Exif IFD → UserComment
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format=fmt, quality=95, exif=exif.tobytes())
+    return buf.getvalue()
 
 
 # --- normalising --------------------------------------------------------------------------------
@@ -253,7 +181,7 @@ def normalize(raw: dict) -> dict:
 
 # --- AUTOMATIC1111 --------------------------------------------------------------------------------
 
-_A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_A1111_KEY = re.compile(r"\w[\w \-/]*")
 _SIZE = re.compile(r"^\s*(\d{1,6})\s*x\s*(\d{1,6})\s*$")
 
 
@@ -267,6 +195,49 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _quoted_end(line: str, start: int) -> int:
+    """Index just past the closing quote of the JSON string starting at ``line[start]`` (or len).
+    Each ``find`` result is kept until passed, so the scan stays linear however many escapes."""
+    i, quote, slash = start + 1, -2, -2  # -2: not looked up yet; -1: none left
+    while True:
+        if quote < i:
+            quote = line.find('"', i)
+            if quote < 0:
+                return len(line)
+        if slash != -1 and slash < i:
+            slash = line.find("\\", i)
+        if 0 <= slash < quote:
+            i = slash + 2  # an escaped character
+            continue
+        return quote + 1
+
+
+def a1111_settings(line: str) -> list[tuple[str, str]]:
+    """The ``Key: value, Key: "quoted, value", …`` pairs of A1111's settings line, in one linear pass.
+
+    A key is a word with spaces, dashes or slashes (``CFG scale``, ``Lora hashes``); a value runs to
+    the next comma, or is a JSON string in quotes. Text that does not look like a pair is skipped.
+    """
+    pairs: list[tuple[str, str]] = []
+    i, n = 0, len(line)
+    while i < n:
+        colon = line.find(":", i)
+        if colon < 0:
+            break
+        comma = line.rfind(",", i, colon)  # a key never holds a comma: it starts after the last one
+        key = line[comma + 1 if comma >= 0 else i : colon].strip()
+        j = colon + 1
+        while j < n and line[j] == " ":
+            j += 1
+        end = _quoted_end(line, j) if j < n and line[j] == '"' else j
+        stop = line.find(",", end)
+        stop = n if stop < 0 else stop
+        if len(key) <= 64 and _A1111_KEY.fullmatch(key):
+            pairs.append((key, line[j:stop]))
+        i = stop + 1
+    return pairs
+
+
 def parse_a1111(text: str) -> dict:
     """Request fields from an AUTOMATIC1111 ``parameters`` text (prompt, negative, Steps, Sampler …)."""
     if not isinstance(text, str) or not text.strip():
@@ -274,7 +245,7 @@ def parse_a1111(text: str) -> dict:
     text = text[: MAX_PROMPT_CHARS * 3]
     lines = text.strip().split("\n")
     last = lines[-1]
-    found = _A1111_PARAM.findall(last)
+    found = a1111_settings(last)
     if len(found) < 3:  # no settings line: everything is prompt
         found, body = [], lines
     else:
@@ -330,7 +301,7 @@ def _comfy_sampler(name: Any, schedule: Any) -> str | None:
     return _COMFY_SAMPLERS.get((name, karras)) or (_COMFY_SAMPLERS.get((name, False)) if not karras else None)
 
 
-def _comfy_api(graph: dict) -> dict:
+def comfy_api(graph: dict) -> dict:
     """ComfyUI's API-format ``prompt``: {id: {"class_type", "inputs": {name: value | [id, slot]}}}."""
     nodes = {str(k): v for k, v in graph.items() if isinstance(v, dict)}
 
@@ -385,7 +356,7 @@ def _comfy_api(graph: dict) -> dict:
     return normalize(raw)
 
 
-def _comfy_workflow(workflow: dict) -> dict:
+def comfy_workflow(workflow: dict) -> dict:
     """ComfyUI's UI-format ``workflow``: nodes with ``widgets_values`` and a ``links`` table."""
     nodes = [n for n in workflow.get("nodes", []) if isinstance(n, dict)] if isinstance(workflow.get("nodes"), list) else []
     by_id = {n.get("id"): n for n in nodes}
@@ -433,45 +404,3 @@ def _comfy_workflow(workflow: dict) -> dict:
             break
         model = source(model, "model")
     return normalize(raw)
-
-
-def _json(text: str | None) -> Any:
-    if not isinstance(text, str) or len(text) > MAX_TEXT_BYTES:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def read_png_parameters(source: str | Path | bytes | bytearray) -> dict:
-    """Normalised request fields (prompt, negative_prompt, num_inference_steps, guidance_scale, scheduler,
-    seed, width, height, model, strength) from a PNG's metadata: ours, A1111's or ComfyUI's. Never raises."""
-    try:
-        texts = png_text_chunks(source)
-        ours = _json(texts.get("studio"))
-        if isinstance(ours, dict):
-            found = normalize(ours)
-            if found:
-                return found
-        if "parameters" in texts:
-            found = parse_a1111(texts["parameters"])
-            if found:
-                return found
-        api = _json(texts.get("prompt"))
-        if isinstance(api, dict):
-            found = _comfy_api(api)
-            if found:
-                return found
-        workflow = _json(texts.get("workflow"))
-        if isinstance(workflow, dict):
-            return _comfy_workflow(workflow)
-    except Exception:  # untrusted input: a bug in a parser must not take the app down
-        return {}
-    return {}
-
-
-def read_png_json(source: str | Path | bytes | bytearray) -> dict:
-    """Our full ``studio`` JSON (every parameter as saved), or {}."""
-    data = _json(png_text_chunks(source).get("studio"))
-    return data if isinstance(data, dict) else {}

@@ -53,7 +53,13 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(data: Any, indent: int | None = None) -> str:
-    return json.dumps(data, ensure_ascii=False, default=_json_default, indent=indent)
+    """JSON text; strings from non-UTF-8 bytes (lone surrogates) are escaped so it stays valid UTF-8."""
+    text = json.dumps(data, ensure_ascii=False, default=_json_default, indent=indent)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, default=_json_default, indent=indent)
+    return text
 
 
 class Library:
@@ -63,8 +69,7 @@ class Library:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self._open_index()
 
     def relocate(self, root: str | Path) -> None:
         """Save future outputs under ``root`` (Settings → Output folder); existing files stay put."""
@@ -72,8 +77,24 @@ class Library:
         root.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self.root = root
+            self._open_index()
+
+    def _open_index(self) -> None:
+        """Create the index if needed; a damaged one (not a database, truncated) is set aside as
+        ``index.sqlite.broken-<time>`` and a new one started: the files themselves stay."""
+        try:
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+            return
+        except sqlite3.DatabaseError:
+            pass
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            index = self.root / f"index.sqlite{suffix}"
+            if index.exists():
+                index.replace(self.root / f"index.sqlite.broken-{stamp}{suffix}")
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "index.sqlite", timeout=10)

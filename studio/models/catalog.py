@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .. import paths
@@ -498,21 +498,42 @@ class Catalog:
         self._save_user([e for e in self._load_user() if e.id != model_id])
 
     def _load_user(self) -> list[ModelEntry]:
+        """The person's local models; entries that are not of the right shape are skipped."""
         try:
             raw = json.loads(self.user_file.read_text(encoding="utf-8"))
-            return [
-                ModelEntry(**{**item, "source": "local", "allow_patterns": tuple(item.get("allow_patterns") or ())})
-                for item in raw
-                if isinstance(item, dict)
-            ]
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError):
             return []
+        return [e for e in (_user_entry(item) for item in (raw if isinstance(raw, list) else [])) if e is not None]
 
     def _save_user(self, entries: list[ModelEntry]) -> None:
         from ..library.atomic import atomic_write_text
 
         data = [asdict(e) for e in entries]
         atomic_write_text(self.user_file, json.dumps(data, indent=2))
+
+
+_ENTRY_FIELDS = {f.name: f for f in fields(ModelEntry)}
+
+
+def _user_entry(item) -> ModelEntry | None:
+    """A local entry from the user file: known fields of the right type; a name that came from
+    non-UTF-8 bytes is shown with U+FFFD (printing it must not fail)."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("path"), str):
+        return None
+    values: dict = {}
+    for key, value in item.items():
+        f = _ENTRY_FIELDS.get(key)
+        default = f.default if f is not None and f.default is not MISSING else None
+        if f is None or key in ("source", "allow_patterns", "defaults"):
+            continue
+        if isinstance(default, int) and not isinstance(value, bool) and isinstance(value, int) and value >= 0:
+            values[key] = value
+        elif (default is None or isinstance(default, str)) and isinstance(value, str):
+            values[key] = value
+    name = str(values.get("name") or Path(values["path"]).name)
+    values["name"] = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in name)
+    values.setdefault("modality", "")
+    return ModelEntry(**values, source="local")
 
 
 def _disk_size(path: Path) -> int:

@@ -77,8 +77,11 @@ def modality_of(path: Path, fmt: str) -> str:
             config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return ""
-        arch = " ".join(config.get("architectures") or [])
-        mtype = str(config.get("model_type", ""))
+        if not isinstance(config, dict):  # a JSON list or string: not a transformers config
+            return ""
+        archs = config.get("architectures")
+        arch = " ".join(a for a in archs if isinstance(a, str)) if isinstance(archs, list) else ""
+        mtype = config.get("model_type") if isinstance(config.get("model_type"), str) else ""
         if "Musicgen" in arch or mtype.startswith("musicgen"):
             return "music"
         if "CausalLM" in arch or "ForConditionalGeneration" in arch and "Text" in arch:
@@ -88,6 +91,31 @@ def modality_of(path: Path, fmt: str) -> str:
         if "CausalLM" in mtype or mtype in ("llama", "mistral", "qwen2", "gpt2", "phi3", "gemma"):
             return "text"
     return ""
+
+
+def check_config(folder: Path, label: str) -> dict:
+    """A transformers ``config.json`` that the libraries can read without tripping: a JSON object whose
+    ``model_type`` is text, ``architectures`` a list of names, and no size or count is text or negative.
+    ModelNotFound names the first problems (checked before anything is loaded)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelNotFound(f"'{label}': config.json is not readable JSON ({str(exc)[:120]}).") from None
+    if not isinstance(config, dict):
+        raise ModelNotFound(f"'{label}': config.json holds a {type(config).__name__}, not a model configuration.")
+    problems = []
+    if "model_type" in config and not isinstance(config["model_type"], str):
+        problems.append("model_type is not text")
+    archs = config.get("architectures")
+    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
+        problems.append("architectures is not a list of names")
+    for key, value in config.items():
+        if key.endswith(("_size", "_layers", "_heads", "_position_embeddings")) or key.startswith("num_"):
+            if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0):
+                problems.append(f"{key} is {value!r:.40}, not a count")
+    if problems:
+        raise ModelNotFound(f"'{label}': config.json is damaged: {'; '.join(problems[:3])}.")
+    return config
 
 
 def readable_format(path: Path) -> str:

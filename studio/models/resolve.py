@@ -110,7 +110,11 @@ def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, d
         return _from_entry(entry, modality, offline, download)
 
     path = Path(spec).expanduser()
-    if path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # a name too long for the file system, a loop of links …
+        raise ModelNotFound(f"No model file or folder at '{spec[:200]}' ({exc.strerror or exc}).") from None
+    if exists:
         return _from_path(path, modality)
     if coqui_zoo.is_zoo_name(spec):
         return _from_coqui_name(spec, modality, catalog, offline, download)

@@ -326,7 +326,7 @@ class ModelsWindow(QDialog):
     def add_local_path(self, path: str | os.PathLike, modality: str | None = None) -> ModelEntry | None:
         """Add a model file or folder from this computer. Its kind is read from its files; when
         they do not say, ``modality`` (default: the current tab) decides."""
-        from ..models.resolve import detect_format, modality_of
+        from ..models.formats import KIND_WORDS, detect_format, modality_of
 
         p = Path(path).expanduser()
         if not p.exists():
@@ -342,7 +342,7 @@ class ModelsWindow(QDialog):
             return None
         detected = modality_of(p, fmt)
         if modality and detected and modality != detected:
-            self._say(f"'{p.name}' looks like a {detected} model, not a {modality} model; it was not added.")
+            self._say(f"'{p.name}' looks like {KIND_WORDS[detected]}, not {KIND_WORDS[modality]}; it was not added.")
             return None
         modality = modality or detected or self.current_modality()
         try:

@@ -5,7 +5,6 @@ the library's recent ones), with thumbnails decoded off the UI thread, and the r
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
@@ -37,57 +36,84 @@ def copy_image_to_clipboard(path: str | Path) -> bool:
     return True
 
 
-def save_image_as(source: str | Path, target: str | Path) -> None:
-    """Copy the PNG byte for byte (keeping its metadata) when the target is a .png, else convert.
+def save_image_as(source: str | Path, target: str | Path) -> Path:
+    """Write a copy of the saved PNG ``source`` as ``target``: a .png byte for byte (all its metadata),
+    .jpg/.jpeg/.webp converted with the A1111 text in EXIF; no extension means .png. Same rules as
+    the CLI's --out (symlinks followed, devices written through, folders and other formats refused).
 
-    Raises OSError with a readable message on failure.
+    Raises OSError or StudioError with a readable message on failure.
     """
-    source, target = Path(source), Path(target)
-    if target.suffix.lower() in (".png", ""):
-        if target.suffix == "":
-            target = target.with_suffix(".png")
-        shutil.copyfile(source, target)
-        return
-    image = QImage(str(source))
-    if image.isNull() or not image.save(str(target), quality=95):
-        raise OSError(f"could not write {target.name} (is {target.suffix} a format Qt can write?)")
+    from PIL import Image
+
+    from ...library.atomic import atomic_write_bytes
+    from ...library.metadata import image_file_bytes
+    from ...library.targets import IMAGE_FORMATS, check_output
+    from ...library.png_info import read_png_json
+
+    target = Path(target)
+    if not target.suffix and not target.is_dir():
+        target = target.with_suffix(".png")
+    out = check_output(target, IMAGE_FORMATS, flag="Save as")
+    if out.format == "PNG":
+        data = Path(source).read_bytes()
+    else:
+        with Image.open(source) as im:
+            im.load()
+            data = image_file_bytes(im, read_png_json(source), out.format)
+    return atomic_write_bytes(out.path, data)
 
 
 class _Signals(QObject):
     ready = Signal(str, QImage)
 
 
-class _ThumbJob(QRunnable):
-    def __init__(self, path: str, signals: _Signals) -> None:
-        super().__init__()
-        self.path = path
-        self.signals = signals
+class PathTask(QRunnable):
+    """Runs ``work(path)`` on a pool thread, then ``deliver(path, result)`` (a signal's ``emit``, so the
+    result reaches its slots on the UI thread). ``work`` must not touch widgets or pixmaps."""
 
-    def run(self) -> None:  # a pool thread: QImage only (QPixmap is for the UI thread)
-        image = read_qimage(self.path, THUMB * 2)
+    def __init__(self, path: str, work, deliver) -> None:
+        super().__init__()
+        self.path, self.work, self.deliver = path, work, deliver
+
+    def run(self) -> None:
+        result = self.work(self.path)
         try:
-            self.signals.ready.emit(self.path, image)
-        except RuntimeError:  # the gallery went away meanwhile
+            self.deliver(self.path, result)
+        except RuntimeError:  # the receiver went away meanwhile
             pass
 
 
-class ThumbnailLoader(QObject):
+def _thumbnail(path: str) -> QImage:
+    return read_qimage(path, THUMB * 2)
+
+
+class PoolObject(QObject):
+    """A QObject with a private one-thread pool: :meth:`run_task` runs a :class:`PathTask` on it."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+
+    def run_task(self, path: str, work, deliver) -> None:
+        self._pool.start(PathTask(path, work, deliver))
+
+    def wait_idle(self, ms: int = 5000) -> bool:
+        return self._pool.waitForDone(ms)
+
+
+class ThumbnailLoader(PoolObject):
     """Decodes thumbnails on a small private thread pool; ``ready(path, QImage)`` on the UI thread."""
 
     ready = Signal(str, QImage)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
         self._signals = _Signals(self)
         self._signals.ready.connect(self.ready)
 
     def request(self, path: str) -> None:
-        self._pool.start(_ThumbJob(path, self._signals))
-
-    def wait(self, ms: int = 5000) -> bool:
-        return self._pool.waitForDone(ms)
+        self.run_task(path, _thumbnail, self._signals.ready.emit)
 
 
 class Gallery(QListWidget):
@@ -175,7 +201,7 @@ class Gallery(QListWidget):
         return item.icon().pixmap(QSize(THUMB, THUMB))
 
     def wait_for_thumbnails(self, ms: int = 5000) -> bool:
-        return self._loader.wait(ms)
+        return self._loader.wait_idle(ms)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)

@@ -1,10 +1,12 @@
 """Filling the Image tab's settings back: from a saved image's params ("Reuse all" on a result) or
 from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's ``prompt``/
-``workflow``, read by :func:`studio.library.metadata.read_png_parameters`), and saying what was
+``workflow``, read by :func:`studio.library.png_info.read_png_parameters`), and saying what was
 restored and what could not be.
 
 Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
-is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``) and for "Reuse all".
+is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``; the file is read off the
+UI thread by :class:`PngInfoReader`, so a huge or hostile file never freezes the window) and for
+"Reuse all".
 A model named in a PNG is matched to a catalog entry by id, name, file or repo name
 (:func:`match_model`); the picture's own values then win over the model's defaults.
 """
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...library.metadata import read_png_parameters
+from PySide6.QtCore import Signal
+
+from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
+from .gallery import PoolObject
 from .settings import ImageSettings
 
 # what a restore calls each field, in the order it reports them
@@ -34,9 +39,22 @@ FIELD_LABELS = {
 }
 
 
+class PngInfoReader(PoolObject):
+    """Reads PNG info on a pool thread; ``read(path, params)`` is delivered on the UI thread."""
+
+    read = Signal(str, object)
+
+    def start(self, path: str) -> None:
+        self.run_task(path, read_png_parameters, self.read.emit)  # bounded, never raises
+
+
 def restore_from_png(form: ImageSettings, path: str) -> list[str]:
-    """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's); says what it did."""
-    params = read_png_parameters(path)
+    """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's), read here; says what it did."""
+    return restore_read_params(form, path, read_png_parameters(path))
+
+
+def restore_read_params(form: ImageSettings, path: str, params: dict) -> list[str]:
+    """Restore the settings :func:`read_png_parameters` found in ``path``; says what it did."""
     restored, notes = apply_params(form, params) if params else ([], [])
     report_restore(form, Path(path).name, restored, notes)
     return restored

@@ -85,7 +85,9 @@ class ImageTab(QWidget, StudioTab):
         self.form.message.connect(self._say)
         self.form.warning.connect(self._warn)
         self.form.init_changed.connect(self._on_init_changed)
-        self.form.png_chosen.connect(self.restore_from_png)
+        self.png_reader = image_restore.PngInfoReader(self)
+        self.png_reader.read.connect(self._on_png_read)
+        self.form.png_chosen.connect(self.read_png_info)
         self.model_picker = self.form.model_picker
         self.prompt = self.form.prompt
         self.negative_prompt = self.form.negative_prompt
@@ -410,15 +412,25 @@ class ImageTab(QWidget, StudioTab):
     def save_as(self, saved: SavedItem, target: str) -> bool:
         try:
             save_image_as(saved.path, target)
-        except OSError as exc:
+        except (OSError, StudioError) as exc:
             self._warn(f"Could not save: {exc}")
             return False
         self._say(f"Saved a copy as {target}.")
         return True
 
     def restore_from_png(self, path: str) -> list[str]:
-        """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI); see the status line."""
+        """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI) now; see the status line."""
         return image_restore.restore_from_png(self.form, path)
+
+    @Slot(str)
+    def read_png_info(self, path: str) -> None:
+        """A PNG dropped on or opened in "PNG info": read off the UI thread, restored when read."""
+        self._say(f"Reading the settings in {Path(path).name}…")
+        self.png_reader.start(path)
+
+    @Slot(str, object)
+    def _on_png_read(self, path: str, params: object) -> None:
+        image_restore.restore_read_params(self.form, path, params if isinstance(params, dict) else {})
 
     # --- the tab interface (studio.ui.tab_api) ----------------------------------------------------
     def refresh_models(self) -> None:
@@ -444,8 +456,8 @@ class ImageTab(QWidget, StudioTab):
             return []
 
     def wait_idle(self, ms: int = 5000) -> bool:
-        """Wait for the image-decoding threads (tests; closing)."""
-        return self.results.wait_idle(ms)
+        """Wait for the image-decoding and PNG-info threads (tests; closing)."""
+        return self.png_reader.wait_idle(ms) and self.results.wait_idle(ms)
 
 
 def _lines(edit: QPlainTextEdit, n: int) -> None:

@@ -8,6 +8,8 @@ presets) are in :mod:`studio.ui.image.settings_widgets`.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -40,7 +42,13 @@ def pil_to_qimage(image) -> QImage:
 
 
 def read_qimage(path: str | Path, max_side: int = 0) -> QImage:
-    """Read an image file (optionally scaled while decoding so its longer side ≤ ``max_side``)."""
+    """Read an image file (optionally scaled while decoding so its longer side ≤ ``max_side``); a null
+    QImage for anything but a regular file (opening a FIFO would block until a writer came)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return QImage()
+    except (OSError, ValueError):
+        return QImage()
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     if max_side:

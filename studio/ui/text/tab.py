@@ -30,6 +30,7 @@ from ...errors import StudioError
 from ...events import Token
 from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
+from ...library.targets import check_output
 from ...requests import ChatMessage, TextRequest
 from ..fields import spin_box_for
 from ..job_errors import FailureAction
@@ -38,6 +39,7 @@ from ..send_to import SendToMenu
 from ..tab_api import StudioTab, TabContext
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
+EXPORT_FORMATS = {".md": "md", ".markdown": "md", ".json": "json"}
 
 
 def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
@@ -420,8 +422,9 @@ class TextTab(QWidget, StudioTab):
         QGuiApplication.clipboard().setText(self.last_reply())
 
     def export(self, path: str) -> None:
-        """Markdown for .md, JSON (messages + system prompt) for anything else."""
-        if path.lower().endswith(".md"):
+        """Markdown for .md, JSON (messages + system prompt) for .json; the path is checked like the
+        CLI's --out (other extensions, folders … refused with StudioError)."""
+        if check_output(path, EXPORT_FORMATS, flag="Export").format == "md":
             atomic_write_text(path, conversation_markdown(self.messages, self.system_prompt.toPlainText()))
         else:
             data = {
@@ -440,7 +443,7 @@ class TextTab(QWidget, StudioTab):
         if path:
             try:
                 self.export(path)
-            except OSError as exc:
+            except (OSError, StudioError) as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc}")
 
     def text_to_send(self) -> str:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from studio.cli import main
 from studio.engines import inpaint_geometry as geo
-from studio.library.metadata import read_png_json
+from studio.library.png_info import read_png_json
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

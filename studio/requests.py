@@ -90,6 +90,8 @@ class TextRequest(_Request):
     repetition_penalty: float = 1.1  # 0.5 … 3; 1 disables it
     seed: int | None = None  # None: a random seed is drawn and recorded
     conversation_id: str = ""
+    threads: int = 0  # llama.cpp (GGUF) CPU threads, 0 … 256; 0 = automatic
+    gpu_layers: int = -1  # llama.cpp layers offloaded to the GPU, -1 … 1000; -1 = all (when the build can), 0 = none
 
     def validate(self) -> None:
         _check(len(self.messages) > 0, "messages is empty: type a message first.")
@@ -117,6 +119,14 @@ class TextRequest(_Request):
         )
         _check_range("repetition penalty", self.repetition_penalty, 0.5, 3.0)
         _check_seed(self.seed)
+        _check(
+            isinstance(self.threads, int) and 0 <= self.threads <= 256,
+            f"threads must be a whole number from 0 (automatic) to 256 (got {self.threads!r}).",
+        )
+        _check(
+            isinstance(self.gpu_layers, int) and -1 <= self.gpu_layers <= 1000,
+            f"GPU layers must be a whole number from -1 (all) to 1000 (got {self.gpu_layers!r}).",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -25,6 +25,10 @@ def add_parser(gen_sub) -> None:
     p.add_argument("--top-k", type=positive_int, default=50, help="0 = off (default 50)")
     p.add_argument("--repetition-penalty", type=float, default=1.1, help="1 = off (default 1.1)")
     p.add_argument("--seed", type=positive_int, default=None, help="same seed, same reply (default: random)")
+    p.add_argument("--threads", type=positive_int, default=0, help="llama.cpp CPU threads for GGUF models (default 0: automatic)")
+    p.add_argument(
+        "--gpu-layers", type=int, default=-1, help="GGUF layers offloaded to the GPU (default -1: all, when the build can; 0: none)"
+    )
     p.add_argument("--out", type=Path, default=None, help="also write the reply to this file")
     add_runtime_flags(p)
     p.set_defaults(func=run)
@@ -41,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
+        threads=args.threads,
+        gpu_layers=args.gpu_layers,
     )
     parts: list[str] = []
 

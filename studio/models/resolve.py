@@ -180,6 +180,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
         resolved = ResolvedModel(entry.id, path, entry.format or detect_format(path), entry.modality, entry.name, entry)
     else:
         path = hub_snapshot(entry.repo_id)
+        if entry.filename and path is not None and not (path / entry.filename).exists():
+            path = None  # another file of the repo is here, not this one (another GGUF quantization)
         if path is None:
             if offline or download is None:
                 raise NotDownloaded(
@@ -187,6 +189,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
                     + (" when you are online (Studio is offline now)." if offline else ".")
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
+        if entry.filename:  # one file of the repo
+            path = path / entry.filename
         resolved = ResolvedModel(entry.id, path, entry.format, entry.modality, entry.name, entry)
     return _check_kind(resolved, modality)
 

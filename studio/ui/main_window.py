@@ -56,6 +56,7 @@ def warm_up_libraries(runtime: Runtime) -> None:
 
     for name in ("torch", "transformers", "studio.engines.text"):
         importlib.import_module(name)
+    importlib.import_module("studio.engines.text_llama").import_llama()  # GGUF models (the bundled one)
 
 
 class ComingSoon(QWidget):
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         # tabs
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.text_tab = TextTab(self.jobs, library, self.catalog)
+        self.text_tab = TextTab(self.jobs, library, self.catalog, settings=settings)
         self.tabs.addTab(self.text_tab, "Text")
         self.image_tab = ImageTab(self.jobs, library, self.catalog)
         self.tabs.addTab(self.image_tab, "Image")

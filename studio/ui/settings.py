@@ -1,4 +1,5 @@
-"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode.
+"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode,
+llama.cpp threads and GPU layers for GGUF text models.
 
 A plain object with typed properties, not tied to widgets. Tests pass their own QSettings
 (an .ini file in a tmp folder) so they never read or write the person's settings.
@@ -18,6 +19,8 @@ DEFAULTS = {
     "output_folder": "",  # "" = the default library folder
     "memory_budget_gb": 0.0,  # 0 = automatic (keep one model per modality resident)
     "offline": False,
+    "text_threads": 0,  # llama.cpp CPU threads for GGUF models; 0 = automatic
+    "text_gpu_layers": -1,  # GGUF layers offloaded to the GPU; -1 = all (when the build can)
 }
 
 
@@ -85,6 +88,22 @@ class Settings(QObject):
     @offline.setter
     def offline(self, value: bool) -> None:
         self._set("offline", bool(value))
+
+    @property
+    def text_threads(self) -> int:
+        return self._get("text_threads")
+
+    @text_threads.setter
+    def text_threads(self, value: int) -> None:
+        self._set("text_threads", int(value))
+
+    @property
+    def text_gpu_layers(self) -> int:
+        return self._get("text_gpu_layers")
+
+    @text_gpu_layers.setter
+    def text_gpu_layers(self, value: int) -> None:
+        self._set("text_gpu_layers", int(value))
 
     def reset(self) -> None:
         self._store.clear()

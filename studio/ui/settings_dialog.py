@@ -1,4 +1,4 @@
-"""Preferences: device, precision, output folder, memory budget, offline mode."""
+"""Preferences: device, precision, output folder, memory budget, offline mode, llama.cpp threads and GPU layers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -47,12 +48,28 @@ class SettingsDialog(QDialog):
         self.budget.setToolTip("Models kept loaded at once; the least recently used is unloaded past this")
         self.offline = QCheckBox("Never connect to the internet (models must already be on disk)")
         self.offline.setChecked(settings.offline)
+        self.text_threads = QSpinBox()
+        self.text_threads.setRange(0, 256)
+        self.text_threads.setSpecialValueText("Automatic")
+        self.text_threads.setValue(settings.text_threads)
+        self.text_threads.setToolTip(
+            "CPU threads for GGUF text models (llama.cpp). Automatic leaves one core to the rest of the desktop."
+        )
+        self.text_gpu_layers = QSpinBox()
+        self.text_gpu_layers.setRange(-1, 1000)
+        self.text_gpu_layers.setSpecialValueText("All")
+        self.text_gpu_layers.setValue(settings.text_gpu_layers)
+        self.text_gpu_layers.setToolTip(
+            "Layers of a GGUF text model offloaded to the GPU (needs a CUDA/Metal build of llama.cpp); 0 = none"
+        )
         form = QFormLayout(self)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.dtype)
         form.addRow("Output folder", out_row)
         form.addRow("Memory budget", self.budget)
         form.addRow("Offline", self.offline)
+        form.addRow("Text threads (GGUF)", self.text_threads)
+        form.addRow("Text GPU layers (GGUF)", self.text_gpu_layers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -70,6 +87,8 @@ class SettingsDialog(QDialog):
         self.settings.output_folder = self.output.text().strip()
         self.settings.memory_budget_gb = self.budget.value()
         self.settings.offline = self.offline.isChecked()
+        self.settings.text_threads = self.text_threads.value()
+        self.settings.text_gpu_layers = self.text_gpu_layers.value()
 
     def accept(self) -> None:
         self.apply()

@@ -52,11 +52,12 @@ class TextTab(QWidget):
 
     send_to = Signal(str, str)
 
-    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, jobs, library, catalog, parent: QWidget | None = None, *, settings=None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.library = library
         self.catalog = catalog
+        self.settings = settings  # llama.cpp threads / GPU layers (Settings → Preferences); None: defaults
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
         self.current_job: str | None = None
@@ -213,6 +214,8 @@ class TextTab(QWidget):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             conversation_id=self.conversation_id,
+            threads=self.settings.text_threads if self.settings is not None else 0,
+            gpu_layers=self.settings.text_gpu_layers if self.settings is not None else -1,
         )
 
     @Slot()

@@ -1,4 +1,5 @@
-"""What every engine shares: the cancel token and the runtime (model cache, device, catalog).
+"""What every engine shares: the runtime (model cache, device, catalog); the cancel token is re-exported
+from :mod:`studio.cancel`.
 
 An engine is an object with ``run(request, runtime, cancel)``: a generator that yields events
 from :mod:`studio.events` and returns a stats dict. It calls ``cancel.check()`` every
@@ -8,11 +9,11 @@ step/token/chunk, which raises :class:`~studio.errors.Cancelled` once cancel was
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..cancel import CancelToken
 from ..errors import Cancelled, StudioError
 from ..events import Event
 from ..models import device as device_mod
@@ -21,25 +22,9 @@ from ..models.catalog import Catalog
 from ..models.resolve import ResolvedModel, resolve
 from .compute import ComputeThread
 
+__all__ = ["CancelToken", "Engine", "Runtime", "drive"]
+
 log = logging.getLogger(__name__)
-
-
-class CancelToken:
-    """A one-way flag set from any thread and checked by the engine between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Cancelled()
 
 
 @dataclass

@@ -9,10 +9,11 @@
 * ``Output("image", PIL image, params, index=i)`` for every finished image (the worker saves it), where
   ``params`` holds the whole request plus what was actually used (seed, sampler, model, size …).
 
-The pipeline call blocks, so it runs on the runtime's compute thread; ``callback_on_step_end`` hands progress and
-previews to this generator through a queue, and sets ``pipe._interrupt`` once cancel was asked for, so
-the job stops within one step. Batches that finished are kept; an interrupted batch yields nothing,
-then :class:`~studio.errors.Cancelled` is raised.
+The pipeline call blocks, so it runs on the runtime's compute thread
+(:meth:`~studio.engines.compute.ComputeThread.stream`); ``callback_on_step_end`` hands progress and previews
+to this generator, and sets ``pipe._interrupt`` once cancel was asked for, so the job stops within one
+step. Batches that finished are kept; the batch running when cancel came yields nothing, then
+:class:`~studio.errors.Cancelled` is raised.
 
 Noise comes from CPU ``torch.Generator`` s seeded ``seed + i`` for image ``i``, so a seed gives the same
 picture on any device, equal to a plain diffusers call with ``torch.Generator("cpu").manual_seed(seed)``.
@@ -21,14 +22,13 @@ picture on any device, equal to a plain diffusers call with ``torch.Generator("c
 from __future__ import annotations
 
 import logging
-import queue
 import secrets
 import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled, InvalidRequest, OutOfMemory, _is_oom
+from ..errors import Cancelled, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..models import device as device_mod
 from ..requests import ImageRequest
@@ -172,7 +172,7 @@ class ImageEngine:
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
             stats = yield from self._batches(request, pipe, pset, init_image, seed, base_params, cancel, runtime.compute)
         except Exception as exc:
-            if _is_oom(exc):
+            if is_out_of_memory(exc):
                 device_mod.release_device_memory()
                 raise OutOfMemory(_oom_message(request, pset.offload, choice.device)) from None
             raise
@@ -207,26 +207,30 @@ class ImageEngine:
             seeds = [seed + first + i for i in range(request.batch_size)]
             kwargs = self._call_kwargs(request, init_image, seeds)
             t_batch = time.perf_counter()
+            denoise = self._denoise(pipe, kwargs, pset.family, request, cancel, first, compute)
             result: list = []
-            for kind, payload in self._denoise(pipe, kwargs, pset.family, request, cancel, compute):
-                if kind == "progress":
-                    step, per_batch = payload
-                    steps_done = b * per_batch + step
-                    # shown against the steps the person asked for (PNDM/Heun run extra model passes)
-                    shown = b * nominal + max(1, round(step / per_batch * nominal))
-                    total = request.batch_count * nominal
-                    elapsed = time.perf_counter() - t0
-                    eta = elapsed / shown * (total - shown) if shown else None
-                    yield Progress(shown, total, "generate", eta)
-                elif kind == "preview":
-                    step, image = payload
-                    if first_preview_s is None:
-                        first_preview_s = time.perf_counter() - t0
-                    yield Preview(image=image, step=step, index=first)
-                else:
-                    result, interrupted = payload
-                    if interrupted:  # this batch's images are unfinished: drop them
-                        raise Cancelled()
+            try:
+                while True:  # a batch cancelled mid-way raises Cancelled here: its images are unfinished
+                    try:
+                        ev = next(denoise)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    if isinstance(ev, Progress):
+                        step, per_batch = ev.step, ev.total
+                        steps_done = b * per_batch + step
+                        # shown against the steps the person asked for (PNDM/Heun run extra model passes)
+                        shown = b * nominal + max(1, round(step / per_batch * nominal))
+                        total = request.batch_count * nominal
+                        elapsed = time.perf_counter() - t0
+                        eta = elapsed / shown * (total - shown) if shown else None
+                        yield Progress(shown, total, "generate", eta)
+                    else:
+                        if first_preview_s is None:
+                            first_preview_s = time.perf_counter() - t0
+                        yield ev
+            finally:
+                denoise.close()  # closed early by our consumer: stop the pipeline and wait for it
             elapsed_batch = time.perf_counter() - t_batch
             for i, image in enumerate(result):
                 params = {
@@ -268,52 +272,35 @@ class ImageEngine:
             kwargs.update(width=request.width, height=request.height)
         return kwargs
 
-    def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken, compute):
-        """Run one pipeline call on the compute thread; yields ('progress'|'preview'|'done', payload)."""
+    def _denoise(self, pipe, kwargs: dict, family: str, request: ImageRequest, cancel: CancelToken, index: int, compute):
+        """One pipeline call on the compute thread: yields ``Progress(step, steps of this call)`` and
+        ``Preview`` events, returns the images; raises Cancelled when cancel stopped it."""
         import torch
 
-        events: queue.Queue = queue.Queue()
         interval = self.preview_interval_s
         size = (request.width, request.height)
         last_preview = [float("-inf")]
 
-        def on_step_end(p, i: int, t, callback_kwargs: dict) -> dict:
-            total = int(getattr(p, "num_timesteps", 0) or request.num_inference_steps)
-            step = i + 1
-            if cancel.cancelled and step < total:
-                p._interrupt = True  # the pipeline skips the remaining steps
-            events.put(("progress", (step, total)))
-            now = time.perf_counter()
-            if not cancel.cancelled and (step == 1 or step >= total or now - last_preview[0] >= interval):
-                last_preview[0] = now
-                latents = callback_kwargs.get("latents")
-                if latents is not None:
-                    try:
-                        events.put(("preview", (step, preview_image(latents[:1], family, size))))
-                    except Exception:  # a preview must never break the generation
-                        log.debug("preview failed", exc_info=True)
-            return callback_kwargs
+        def work(emit) -> list:  # on the compute thread
+            def on_step_end(p, i: int, t, callback_kwargs: dict) -> dict:
+                total = int(getattr(p, "num_timesteps", 0) or request.num_inference_steps)
+                step = i + 1
+                if cancel.cancelled:
+                    p._interrupt = True  # the pipeline skips the remaining steps
+                emit(Progress(step, total, "denoise"))
+                now = time.perf_counter()
+                if not cancel.cancelled and (step == 1 or step >= total or now - last_preview[0] >= interval):
+                    last_preview[0] = now
+                    latents = callback_kwargs.get("latents")
+                    if latents is not None:
+                        try:
+                            emit(Preview(image=preview_image(latents[:1], family, size), step=step, index=index))
+                        except Exception:  # a preview must never break the generation
+                            log.debug("preview failed", exc_info=True)
+                return callback_kwargs
 
-        def work() -> None:
-            try:
-                with torch.inference_mode():
-                    out = pipe(**kwargs, callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
-                events.put(("done", (list(out.images), bool(getattr(pipe, "_interrupt", False)))))
-            except BaseException as exc:  # handed to the engine thread
-                events.put(("error", exc))
+            with torch.inference_mode():
+                out = pipe(**kwargs, callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+            return list(out.images)
 
-        running = compute.submit(work)
-        complete = False
-        try:
-            while True:
-                kind, payload = events.get()
-                if kind == "error":
-                    raise payload
-                yield kind, payload
-                if kind == "done":
-                    break
-            complete = True
-        finally:
-            if not complete:  # the consumer stopped early (closed generator): stop the pipeline too
-                cancel.cancel()
-            running.result()
+        return (yield from compute.stream(work, cancel))

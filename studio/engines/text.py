@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
+from ..cancel import CancelToken
 from ..errors import InvalidRequest, UnsafeModelFile
 from ..events import Event, Notice, Status
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
-from .base import CancelToken, Runtime
+from .base import Runtime
 from .text_common import FALLBACK_TEMPLATE, ChatModel, reply
 
 

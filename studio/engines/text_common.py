@@ -5,24 +5,23 @@ A runtime loads a :class:`ChatModel` (transformers in :mod:`studio.engines.text`
 in the model's chat template, trimmed to its context (oldest turns first, never the system prompt
 or the new message); the seed; the blocking generate call on the runtime's compute thread with its
 token ids streamed back as :class:`~studio.events.Token` events; Stop (the model's ``generate``
-checks the cancel token every token); the stats and the reply handed to the worker to save.
+checks the cancel token every token; :meth:`~studio.engines.compute.ComputeThread.stream` hands the ids back);
+the stats and the reply handed to the worker to save.
 """
 
 from __future__ import annotations
 
-import queue
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import closing
+from collections.abc import Callable, Generator
 from typing import Protocol
 
+from ..cancel import CancelToken
 from ..errors import Cancelled, InvalidRequest
 from ..events import Event, Notice, Output, Progress, Status, Token
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
-from .base import CancelToken, Runtime
-from .compute import ComputeThread
+from .base import Runtime
 
 #: The chat layout for models whose files carry no chat template (base models, old conversions).
 FALLBACK_TEMPLATE = (
@@ -90,38 +89,6 @@ def fit_context(encode: Callable[[list[dict]], list[int]], messages: list[dict],
     return ids, dropped
 
 
-def stream_from_compute(compute: ComputeThread, work: Callable[[Callable], None], cancel: CancelToken) -> Iterator:
-    """Run ``work(emit)`` on the compute thread; yield what it emits, in order; re-raise its error.
-
-    Closing the iterator early (the consumer stopped) cancels the work and waits for it to end.
-    """
-    items: queue.SimpleQueue = queue.SimpleQueue()
-    done = object()
-
-    def run() -> None:
-        try:
-            work(items.put)
-        except BaseException as exc:  # handed to the consuming thread
-            items.put((done, exc))
-        else:
-            items.put((done, None))
-
-    running = compute.submit(run)
-    try:
-        while True:
-            item = items.get()
-            if type(item) is tuple and len(item) == 2 and item[0] is done:
-                if item[1] is not None:
-                    raise item[1]
-                return
-            yield item
-    except GeneratorExit:
-        cancel.cancel()
-        raise
-    finally:
-        running.result()
-
-
 def reply(
     chat: ChatModel, model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken, load_s: float
 ) -> Generator[Event, None, dict]:
@@ -148,8 +115,8 @@ def reply(
     def work(emit) -> None:
         chat.generate(prompt, request, seed, max_new, emit, cancel)
 
-    with closing(stream_from_compute(runtime.compute, work, cancel)) as stream:
-        for ids in stream:
+    try:
+        for ids in runtime.compute.stream(work, cancel):
             piece = decoder.push(ids)
             now = time.perf_counter()
             if first_token_s is None:
@@ -160,6 +127,8 @@ def reply(
             if now - last_progress >= 0.1:  # Token carries the count; progress bars need ≤ 10 Hz
                 last_progress = now
                 yield Progress(count, max_new, "generate")
+    except Cancelled:
+        pass  # stopped: the partial reply is still saved below
     tail = decoder.flush()
     if tail:
         parts.append(tail)

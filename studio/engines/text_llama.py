@@ -30,13 +30,14 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 
 from .. import paths
+from ..cancel import CancelToken
 from ..errors import ModelNotFound, OutOfMemory, StudioError
 from ..events import Event, Notice, Status
 from ..models.device import DeviceChoice, available_ram_bytes
 from ..models.gguf import GGUFInfo, gguf_file, read_info
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
-from .base import CancelToken, Runtime
+from .base import Runtime
 from .text_common import FALLBACK_TEMPLATE
 
 log = logging.getLogger(__name__)

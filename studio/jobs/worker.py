@@ -16,7 +16,7 @@ from PySide6.QtCore import QThread, Signal
 
 from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
-from ..errors import Cancelled, _is_oom, describe
+from ..errors import Cancelled, describe, is_out_of_memory
 from ..events import JobResult, Output
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class ModelWorker(QThread):
             return
         except Exception as exc:
             log.exception("job %s failed", item.job_id)
-            if _is_oom(exc) and self.runtime is not None:
+            if is_out_of_memory(exc) and self.runtime is not None:
                 self.runtime.cache.unload()  # give the memory back so the next job can run
             self.done.emit(item.job_id, "failed", describe(exc))
             return

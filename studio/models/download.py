@@ -86,7 +86,8 @@ def download(
         raise NotDownloaded(
             f"'{repo_id}' is not downloaded and Studio is offline. Switch offline mode off in Settings "
             f"(or unset HF_HUB_OFFLINE), then download it from the Models window or with "
-            f"`studio models download {repo_id}`."
+            f"`studio models download {repo_id}`.",
+            repo_id,
         )
     check_cancel(cancel)
     _follow_offline_switch()
@@ -229,7 +230,7 @@ class _CliBar:
 def cli_download(repo_id: str, allow_patterns: Sequence[str] | None = None) -> str:
     """:func:`download` with a progress bar on stderr; Ctrl+C stops it (partial files kept, so
     running the command again resumes) and raises KeyboardInterrupt. Used as ``Runtime.download``."""
-    from ..engines.base import CancelToken
+    from ..cancel import CancelToken
 
     token = CancelToken()
     bar = _CliBar(repo_id)

@@ -37,7 +37,7 @@ class DownloadFailed(StudioError):
 
 
 class CancelFlag(Protocol):
-    """What a download polls between chunks (e.g. :class:`studio.engines.base.CancelToken`)."""
+    """What a download polls between chunks (e.g. :class:`studio.cancel.CancelToken`)."""
 
     @property
     def cancelled(self) -> bool: ...
@@ -259,7 +259,8 @@ def explain_hub_error(exc: Exception, repo_id: str, filename: str = "") -> Excep
     if isinstance(exc, hf.OfflineModeIsEnabled):
         return NotDownloaded(
             f"{what} is not downloaded and downloads are switched off (HF_HUB_OFFLINE is set). Switch offline mode "
-            "off in Settings, or unset HF_HUB_OFFLINE, to download."
+            "off in Settings, or unset HF_HUB_OFFLINE, to download.",
+            repo_id,
         )
     if isinstance(exc, hf.GatedRepoError):
         return DownloadFailed(

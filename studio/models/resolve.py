@@ -154,7 +154,8 @@ def resolve(
                     f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
                     f"(or `studio models download {spec}`) while online."
                     if offline
-                    else f"'{spec}' is not downloaded. Download it from the Models window first."
+                    else f"'{spec}' is not downloaded. Download it from the Models window first.",
+                    spec,
                 )
             local = Path(download(spec, None))
         return _from_path(local, modality, model_id=spec)
@@ -186,7 +187,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
             if offline or download is None:
                 raise NotDownloaded(
                     f"'{entry.name}' is not downloaded yet. Download it in the Models window"
-                    + (" when you are online (Studio is offline now)." if offline else ".")
+                    + (" when you are online (Studio is offline now)." if offline else "."),
+                    entry.id,
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
         if entry.filename:  # one file of the repo

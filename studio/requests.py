@@ -2,8 +2,11 @@
 
 Each request is immutable and validated by :meth:`validate`, which raises
 :class:`~studio.errors.InvalidRequest` with a message that names the field and says what to fix.
-Ranges and defaults are documented on each field (diffusers-style long names are kept where a
-user of diffusers/transformers would look for them).
+Every field is declared once (:mod:`studio.fieldspec`): default, range or choices, help and CLI
+flag. :func:`field_spec` / :func:`field_specs` read a declaration back; ``validate()``, the CLI flags
+(:func:`studio.cli.common.add_request_arguments`) and the UI spin boxes
+(:func:`studio.ui.fields.spin_box_for`) are built from it. Diffusers-style long names are kept where
+a user of diffusers/transformers would look for them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,24 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import InvalidRequest
-
-MAX_PROMPT_CHARS = 100_000
-MAX_SEED = 2**32 - 1
+from .fieldspec import (
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    FieldSpec,
+    bool_field,
+    check_fields,
+    choice_field,
+    field_spec,
+    field_specs,
+    float_field,
+    int_field,
+    nested_field,
+    path_field,
+    records_field,
+    seed_field,
+    text_field,
+)
 
 
 def _check(cond: bool, message: str) -> None:
@@ -23,37 +41,17 @@ def _check(cond: bool, message: str) -> None:
         raise InvalidRequest(message)
 
 
-def _check_range(name: str, value: float, lo: float, hi: float) -> None:
-    _check(
-        isinstance(value, (int, float)) and lo <= value <= hi,
-        f"{name} must be between {lo:g} and {hi:g} (got {value!r}).",
-    )
-
-
-def _check_seed(seed: int | None) -> None:
-    if seed is not None:
-        _check(
-            isinstance(seed, int) and 0 <= seed <= MAX_SEED,
-            f"seed must be a whole number from 0 to {MAX_SEED}, or empty for a random seed (got {seed!r}).",
-        )
-
-
-def _check_text(name: str, text: str, *, required: bool) -> None:
-    _check(isinstance(text, str), f"{name} must be text.")
-    if required:
-        _check(bool(text.strip()), f"{name} is empty: type something first.")
-    _check(
-        len(text) <= MAX_PROMPT_CHARS,
-        f"{name} is too long ({len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}).",
-    )
+def _model_field(help: str):
+    return text_field(help=help, max_chars=MAX_PATH_CHARS, flag="--model", metavar="M")
 
 
 @dataclass(frozen=True)
 class _Request:
     kind: ClassVar[str] = ""
 
-    def validate(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def validate(self) -> None:
+        """Check every declared field (type, range, choices, length), then the request's own rules."""
+        check_fields(self)
 
     def to_dict(self) -> dict[str, Any]:
         """All parameters as plain JSON-able values (for the library and metadata)."""
@@ -67,8 +65,9 @@ class _Request:
 
 @dataclass(frozen=True)
 class ChatMessage:
-    role: str  # 'system' | 'user' | 'assistant'
-    content: str
+    role: str = choice_field(None, ("system", "user", "assistant"), label="message role",
+                             help="who wrote the message: system, user or assistant")
+    content: str = text_field(None, label="message", help="the message text")
 
 
 @dataclass(frozen=True)
@@ -80,53 +79,37 @@ class TextRequest(_Request):
 
     kind: ClassVar[str] = "text"
 
-    messages: tuple[ChatMessage, ...]
-    system_prompt: str = ""
-    model: str = ""  # catalog id, hub id, local folder or .gguf file; "" = the bundled default
-    max_new_tokens: int = 512  # 1 … 32768
-    temperature: float = 0.7  # 0 … 5; 0 means greedy decoding
-    top_p: float = 0.95  # (0, 1]
-    top_k: int = 50  # 0 … 1000; 0 disables top-k
-    repetition_penalty: float = 1.1  # 0.5 … 3; 1 disables it
-    seed: int | None = None  # None: a random seed is drawn and recorded
-    conversation_id: str = ""
-    threads: int = 0  # llama.cpp (GGUF) CPU threads, 0 … 256; 0 = automatic
-    gpu_layers: int = -1  # llama.cpp layers offloaded to the GPU, -1 … 1000; -1 = all (when the build can), 0 = none
+    messages: tuple[ChatMessage, ...] = records_field(
+        required=True, help="the conversation so far, ending with the user's new message")
+    system_prompt: str = text_field(label="system prompt", flag="--system", metavar="S",
+                                    help="instructions that hold for the whole conversation")
+    model: str = _model_field("catalog id, hub id, local folder or .gguf file; empty = the bundled SmolLM2")
+    max_new_tokens: int = int_field(512, 1, 32768, label="max new tokens", flag="--max-new-tokens", metavar="N",
+                                    help="Longest reply, in tokens")
+    temperature: float = float_field(0.7, 0.0, 5.0, flag="--temperature", metavar="T",
+                                     help="Randomness; 0 = always the most likely token (greedy)")
+    top_p: float = float_field(0.95, 0.0, 1.0, exclusive_minimum=True, step=0.01, label="top-p", flag="--top-p",
+                               metavar="P", help="Nucleus sampling: keep the most likely tokens up to this mass")
+    top_k: int = int_field(50, 0, 1000, label="top-k", flag="--top-k", metavar="K",
+                           help="Keep only the k most likely tokens; 0 = off")
+    repetition_penalty: float = float_field(1.1, 0.5, 3.0, flag="--repetition-penalty", metavar="R",
+                                            help="Above 1 discourages repeating; 1 = off")
+    seed: int | None = seed_field(help="Same seed + same settings = same reply")
+    threads: int = int_field(0, 0, 256, flag="--threads", metavar="N",
+                             help="CPU threads for GGUF models; 0 = automatic")
+    gpu_layers: int = int_field(-1, -1, 1000, label="GPU layers", flag="--gpu-layers", metavar="N",
+                                help="Layers of a GGUF model offloaded to the GPU (with a GPU build); -1 = all")
+    conversation_id: str = text_field(max_chars=200, label="conversation id",
+                                      help="the saved conversation this reply belongs to")
 
     def validate(self) -> None:
+        super().validate()
         _check(len(self.messages) > 0, "messages is empty: type a message first.")
         for m in self.messages:
-            _check(
-                m.role in ("system", "user", "assistant"),
-                f"message role must be system, user or assistant (got {m.role!r}).",
-            )
-            _check_text("message", m.content, required=False)
+            _check(isinstance(m, ChatMessage), f"messages must hold chat messages (got {type(m).__name__}).")
+            check_fields(m)
         _check(self.messages[-1].role == "user", "The last message must be the user's.")
-        _check_text("message", self.messages[-1].content, required=True)
-        _check_text("system prompt", self.system_prompt, required=False)
-        _check(
-            isinstance(self.max_new_tokens, int) and 1 <= self.max_new_tokens <= 32768,
-            f"max new tokens must be a whole number from 1 to 32768 (got {self.max_new_tokens!r}).",
-        )
-        _check_range("temperature", self.temperature, 0.0, 5.0)
-        _check(
-            isinstance(self.top_p, (int, float)) and 0.0 < self.top_p <= 1.0,
-            f"top-p must be above 0 and at most 1 (got {self.top_p!r}).",
-        )
-        _check(
-            isinstance(self.top_k, int) and 0 <= self.top_k <= 1000,
-            f"top-k must be a whole number from 0 (off) to 1000 (got {self.top_k!r}).",
-        )
-        _check_range("repetition penalty", self.repetition_penalty, 0.5, 3.0)
-        _check_seed(self.seed)
-        _check(
-            isinstance(self.threads, int) and 0 <= self.threads <= 256,
-            f"threads must be a whole number from 0 (automatic) to 256 (got {self.threads!r}).",
-        )
-        _check(
-            isinstance(self.gpu_layers, int) and -1 <= self.gpu_layers <= 1000,
-            f"GPU layers must be a whole number from -1 (all) to 1000 (got {self.gpu_layers!r}).",
-        )
+        _check(bool(self.messages[-1].content.strip()), "message is empty: type something first.")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -152,8 +135,12 @@ SCHEDULERS = (
 
 @dataclass(frozen=True)
 class LoraSpec:
-    path: str
-    weight: float = 1.0
+    path: str = path_field(None, label="LoRA file", help="a LoRA .safetensors file")
+    weight: float = float_field(1.0, -5.0, 5.0, label="LoRA weight",
+                                help="How strongly the LoRA applies; 1 = as trained, 0 = off, negative inverts it")
+
+
+_SIZE = {"minimum": 64, "maximum": 4096, "multiple_of": 8, "unit": "pixels", "step": 8}
 
 
 @dataclass(frozen=True)
@@ -162,70 +149,53 @@ class ImageRequest(_Request):
 
     kind: ClassVar[str] = "image"
 
-    prompt: str
-    negative_prompt: str = ""
-    model: str = ""
-    width: int = 512  # multiple of 8, 64 … 4096 (the model family may allow less)
-    height: int = 512
-    num_inference_steps: int = 25  # 1 … 500
-    guidance_scale: float = 7.0  # 0 … 30 (CFG); ≤ 1 turns classifier-free guidance off
-    scheduler: str = ""  # one of SCHEDULERS; "" = the model's own configured scheduler
-    seed: int | None = None  # None: random; image i of a batch uses seed + i
-    batch_count: int = 1  # how many batches run one after the other, 1 … 100
-    batch_size: int = 1  # images per batch (one forward pass), 1 … 16
-    init_image: str = ""  # path of the image for image-to-image
-    strength: float = 0.75  # image-to-image: 0 keeps the input, 1 replaces it; (0, 1]
-    loras: tuple[LoraSpec, ...] = ()
-    vae: str = ""  # a VAE override: folder, hub id or single .safetensors file
-    allow_pickle: bool = False  # load a .ckpt only when the person explicitly confirmed it
-    offload: str = "auto"  # 'auto' | 'none' | 'model' | 'sequential'
-    attention_slicing: str = "auto"  # 'auto' | 'on' | 'off'
-    vae_tiling: str = "auto"  # 'auto' | 'on' | 'off'
+    prompt: str = text_field(None, flag="--prompt", metavar="P", help="what to draw")
+    negative_prompt: str = text_field(label="negative prompt", flag="--negative-prompt", metavar="N",
+                                      help="what to avoid")
+    model: str = _model_field("catalog id, hub id, diffusers folder or .safetensors file")
+    width: int = int_field(512, flag="--width", metavar="W", help="Width in pixels (a multiple of 8)", **_SIZE)
+    height: int = int_field(512, flag="--height", metavar="H", help="Height in pixels (a multiple of 8)", **_SIZE)
+    num_inference_steps: int = int_field(
+        25, 1, 500, label="steps", flag="--steps", metavar="S",
+        help="Denoising steps: more is slower and usually finer (Turbo models: 1–4)")
+    guidance_scale: float = float_field(
+        7.0, 0.0, 30.0, decimals=1, step=0.5, label="guidance (CFG)", flag="--guidance", metavar="G",
+        help="How closely to follow the prompt (CFG); ≤ 1 turns guidance off (Turbo models: 0)")
+    scheduler: str = choice_field(
+        "", ("", *SCHEDULERS), label="sampler", flag="--scheduler", metavar="NAME",
+        help=f"The sampler: {', '.join(SCHEDULERS)}; empty = the one the model ships with")
+    seed: int | None = seed_field(
+        help="Same seed + same settings = same picture, on any device. Image i of a batch uses seed + i.")
+    batch_count: int = int_field(1, 1, 100, label="batch count", flag="--batch-count", metavar="N",
+                                 help="How many batches run, one after another")
+    batch_size: int = int_field(1, 1, 16, label="batch size", flag="--batch-size", metavar="B",
+                                help="Images per batch, made together (more memory)")
+    init_image: str = path_field(label="init image", flag="--init-image",
+                                 help="image-to-image: the starting picture")
+    strength: float = float_field(
+        0.75, 0.0, 1.0, exclusive_minimum=True, flag="--strength", metavar="F",
+        help="Denoising strength (image-to-image, inpaint): low keeps the picture, 1 replaces it")
+    loras: tuple[LoraSpec, ...] = records_field(label="LoRAs", help="LoRA files with their weights")
+    vae: str = text_field(max_chars=MAX_PATH_CHARS, label="VAE",
+                          help="a VAE override: folder, hub id or single .safetensors file")
+    allow_pickle: bool = bool_field(
+        label="allow pickle", help="load a pickled checkpoint (.ckpt) only when the person explicitly confirmed it")
+    offload: str = choice_field("auto", ("auto", "none", "model", "sequential"),
+                                help="CPU offload: auto (by free VRAM), none, model or sequential (least VRAM)")
+    attention_slicing: str = choice_field("auto", ("auto", "on", "off"), help="Attention slicing (less VRAM)")
+    vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling",
+                                   help="VAE tiling (large images in less VRAM)")
 
-    def validate(self) -> None:
-        _check_text("prompt", self.prompt, required=not self.init_image)
-        _check_text("negative prompt", self.negative_prompt, required=False)
-        for name, value in (("width", self.width), ("height", self.height)):
-            _check(isinstance(value, int), f"{name} must be a whole number of pixels (got {value!r}).")
-            _check(
-                64 <= value <= 4096,
-                f"{name} must be between 64 and 4096 pixels (got {value}).",
-            )
-            _check(
-                value % 8 == 0,
-                f"{name} must be a multiple of 8 (got {value}; try {max(64, value // 8 * 8)}).",
-            )
-        _check(
-            isinstance(self.num_inference_steps, int) and 1 <= self.num_inference_steps <= 500,
-            f"steps must be a whole number from 1 to 500 (got {self.num_inference_steps!r}).",
-        )
-        _check_range("guidance (CFG)", self.guidance_scale, 0.0, 30.0)
-        _check(
-            self.scheduler == "" or self.scheduler in SCHEDULERS,
-            f"unknown sampler {self.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}.",
-        )
-        _check_seed(self.seed)
-        _check(
-            isinstance(self.batch_count, int) and 1 <= self.batch_count <= 100,
-            f"batch count must be from 1 to 100 (got {self.batch_count!r}).",
-        )
-        _check(
-            isinstance(self.batch_size, int) and 1 <= self.batch_size <= 16,
-            f"batch size must be from 1 to 16 (got {self.batch_size!r}).",
-        )
-        if self.init_image:
-            _check(
-                isinstance(self.strength, (int, float)) and 0.0 < self.strength <= 1.0,
-                f"strength must be above 0 and at most 1 (got {self.strength!r}).",
-            )
+    def validate(self, *, prompt_required: bool | None = None) -> None:
+        """``prompt_required`` defaults to "unless image-to-image" (an inpaint passes False)."""
+        super().validate()
+        if prompt_required is None:
+            prompt_required = not self.init_image
+        if prompt_required:
+            _check(bool(self.prompt.strip()), "prompt is empty: type something first.")
         for lora in self.loras:
-            _check_range("LoRA weight", lora.weight, -5.0, 5.0)
-        for name, value, allowed in (
-            ("offload", self.offload, ("auto", "none", "model", "sequential")),
-            ("attention slicing", self.attention_slicing, ("auto", "on", "off")),
-            ("VAE tiling", self.vae_tiling, ("auto", "on", "off")),
-        ):
-            _check(value in allowed, f"{name} must be one of {', '.join(allowed)} (got {value!r}).")
+            _check(isinstance(lora, LoraSpec), f"loras must hold LoRA entries (got {type(lora).__name__}).")
+            check_fields(lora)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
@@ -233,35 +203,75 @@ class ImageRequest(_Request):
         return data
 
 
+def _blank_image_request() -> ImageRequest:
+    return ImageRequest(prompt="", strength=1.0)
+
+
+def _extend_field(side: str):
+    return int_field(0, 0, 2048, label=f"extend {side}", flag=f"--extend-{side}", metavar="PX", unit="pixels",
+                     help=f"Outpaint: grow the canvas by this many pixels on the {side}")
+
+
 @dataclass(frozen=True)
-class InpaintRequest(ImageRequest):
-    """Inpaint (mask painted on ``image``) or outpaint (canvas grown by ``expand_*`` pixels)."""
+class InpaintRequest(_Request):
+    """Inpaint (mask painted on ``image``) or outpaint (canvas grown by ``extend_*`` pixels).
+
+    Composition, not inheritance: ``generation`` holds every image-generation parameter (prompt —
+    which may be empty here —, model, steps, guidance, sampler, seed, size, batch and the one
+    ``strength``); its ``init_image`` stays empty, the picture to edit is ``image``.
+    """
 
     kind: ClassVar[str] = "inpaint"
 
-    image: str = ""  # the picture to edit
-    mask: str = ""  # white = repaint, black = keep; same size as image (ignored for pure outpaint)
-    mask_blur: int = 8  # feather radius in pixels, 0 … 64
-    padding: int = 32  # context kept around the mask's bounding box, 0 … 512
-    expand_left: int = 0
-    expand_right: int = 0
-    expand_top: int = 0
-    expand_bottom: int = 0
-    strength: float = 1.0
+    image: str = path_field(None, flag="--image", help="the picture to edit")
+    generation: ImageRequest = nested_field(
+        ImageRequest, _blank_image_request, help="the image-generation parameters (prompt, model, steps, …)")
+    mask: str = path_field(flag="--mask",
+                           help="white = repaint, black = keep; the picture's size (not needed to outpaint)")
+    mask_blur: int = int_field(8, 0, 64, label="mask blur", unit="pixels", flag="--mask-blur", metavar="PX",
+                               help="Feather the mask's edge by this many pixels")
+    inpaint_area: str = choice_field(
+        "masked", ("masked", "whole"), label="inpaint area", flag="--inpaint-area", metavar="AREA",
+        help="masked: repaint a crop around the mask at full resolution; whole: the whole picture")
+    padding: int = int_field(32, 0, 512, unit="pixels", flag="--padding", metavar="PX",
+                             help="Context kept around the mask's crop, in pixels")
+    extend_left: int = _extend_field("left")
+    extend_right: int = _extend_field("right")
+    extend_top: int = _extend_field("top")
+    extend_bottom: int = _extend_field("bottom")
+
+    @property
+    def prompt(self) -> str:
+        return self.generation.prompt
+
+    @property
+    def model(self) -> str:
+        return self.generation.model
+
+    @property
+    def extends(self) -> tuple[int, int, int, int]:
+        """(left, right, top, bottom) pixels added around the picture."""
+        return (self.extend_left, self.extend_right, self.extend_top, self.extend_bottom)
 
     def validate(self) -> None:
-        _check(bool(self.image), "image is missing: open or paint an image on the Canvas first.")
-        expands = (self.expand_left, self.expand_right, self.expand_top, self.expand_bottom)
+        super().validate()
+        _check(bool(self.image.strip()), "image is missing: open or paint an image on the Canvas first.")
         _check(
-            bool(self.mask) or any(expands),
+            bool(self.mask) or any(self.extends),
             "mask is empty: paint the area to change, or extend the canvas to outpaint.",
         )
-        _check(0 <= self.mask_blur <= 64, f"mask blur must be from 0 to 64 (got {self.mask_blur}).")
-        _check(0 <= self.padding <= 512, f"padding must be from 0 to 512 (got {self.padding}).")
-        for e in expands:
-            _check(0 <= e <= 2048, f"outpaint extension must be from 0 to 2048 pixels (got {e}).")
-        # the prompt may be empty when inpainting (remove an object); everything else as for images
-        ImageRequest.validate(dataclasses.replace(self, prompt=self.prompt or "-", init_image=""))
+        _check(
+            not self.generation.init_image,
+            "an inpaint takes its picture from image, not from the image request's init_image.",
+        )
+        self.generation.validate(prompt_required=False)  # the prompt may be empty (remove an object)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, like an image's parameters (the metadata writers read the same keys)."""
+        data = {k: v for k, v in self.generation.to_dict().items() if k != "init_image"}
+        data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "generation"})
+        data["kind"] = self.kind
+        return data
 
 
 @dataclass(frozen=True)
@@ -270,18 +280,25 @@ class SpeechRequest(_Request):
 
     kind: ClassVar[str] = "speech"
 
-    text: str
-    model: str = ""  # "" = the bundled Piper voice
-    speaker: str = ""  # multi-speaker models
-    language: str = ""  # multilingual models (e.g. 'en')
-    speaker_wav: str = ""  # voice-cloning reference clip (XTTS)
-    speed: float = 1.0  # 0.5 … 2.0
-    seed: int | None = None
-
-    def validate(self) -> None:
-        _check_text("text", self.text, required=True)
-        _check_range("speed", self.speed, 0.5, 2.0)
-        _check_seed(self.seed)
+    text: str = text_field(None, not_empty=True, flag="--text", metavar="T", help="what to say")
+    model: str = _model_field("catalog id, hub id or local model; empty = the bundled Piper voice")
+    speaker: str = text_field(max_chars=200, flag="--speaker", metavar="S",
+                              help="the voice of a multi-speaker model")
+    language: str = text_field(max_chars=32, flag="--language", metavar="L",
+                               help="the language of a multilingual model, e.g. en")
+    speaker_wav: str = path_field(label="speaker reference clip", flag="--speaker-wav",
+                                  help="a short clip of the voice to clone (XTTS)")
+    speed: float = float_field(1.0, 0.5, 2.0, flag="--speed", metavar="F",
+                               help="Speaking rate; 1 = the voice's own")
+    seed: int | None = seed_field(help="Same seed + same settings = same audio (sampling voices)")
+    sentence_pause_s: float = float_field(0.3, 0.0, 5.0, label="sentence pause", unit="seconds",
+                                          flag="--sentence-pause", metavar="S",
+                                          help="Silence between sentences, in seconds")
+    paragraph_pause_s: float = float_field(0.8, 0.0, 10.0, label="paragraph pause", unit="seconds",
+                                           flag="--paragraph-pause", metavar="S",
+                                           help="Silence between paragraphs, in seconds")
+    allow_pickle: bool = bool_field(
+        label="allow pickle", help="load pickled weights (.pth/.pt) only when the person explicitly confirmed it")
 
 
 @dataclass(frozen=True)
@@ -290,22 +307,29 @@ class MusicRequest(_Request):
 
     kind: ClassVar[str] = "music"
 
-    prompt: str
-    model: str = ""
-    duration_s: float = 10.0  # 1 … 300
-    guidance_scale: float = 3.0  # 0 … 20
-    temperature: float = 1.0  # 0.05 … 5
-    top_k: int = 250  # 0 … 2048
-    seed: int | None = None
-    melody: str = ""  # optional melody-conditioning clip
-
-    def validate(self) -> None:
-        _check_text("prompt", self.prompt, required=True)
-        _check_range("duration", self.duration_s, 1.0, 300.0)
-        _check_range("guidance", self.guidance_scale, 0.0, 20.0)
-        _check_range("temperature", self.temperature, 0.05, 5.0)
-        _check(0 <= self.top_k <= 2048, f"top-k must be from 0 to 2048 (got {self.top_k}).")
-        _check_seed(self.seed)
+    prompt: str = text_field(None, not_empty=True, flag="--prompt", metavar="P", help="the music to make")
+    model: str = _model_field("catalog id, hub id or local model; empty = the default music model")
+    duration_s: float = float_field(10.0, 1.0, 300.0, decimals=1, step=1.0, label="duration", unit="seconds",
+                                    flag="--duration", metavar="S", help="Length of the piece, in seconds")
+    guidance_scale: float = float_field(3.0, 0.0, 20.0, decimals=1, step=0.5, label="guidance",
+                                        flag="--guidance", metavar="G",
+                                        help="How closely to follow the prompt (classifier-free guidance)")
+    temperature: float = float_field(1.0, 0.05, 5.0, flag="--temperature", metavar="T",
+                                     help="Randomness of the sampled audio tokens")
+    top_k: int = int_field(250, 0, 2048, label="top-k", flag="--top-k", metavar="K",
+                           help="Keep only the k most likely tokens; 0 = off")
+    top_p: float = float_field(0.0, 0.0, 1.0, step=0.01, label="top-p", flag="--top-p", metavar="P",
+                               help="Nucleus sampling; 0 = off")
+    seed: int | None = seed_field(help="Same seed + same settings = same music")
+    melody: str = path_field(flag="--melody", help="a clip whose melody the music follows (melody models)")
+    continue_from: str = path_field(label="continue from", flag="--continue",
+                                    help="a clip to continue from its end")
+    variations: int = int_field(1, 1, 8, flag="--variations", metavar="N",
+                                help="How many different takes of the prompt to make")
+    window_keep_s: float = float_field(12.0, 1.0, 25.0, decimals=1, step=1.0, label="window overlap",
+                                       unit="seconds", flag="--window-keep", metavar="S",
+                                       help="Pieces longer than the model's window: seconds of the previous "
+                                            "window kept as context for the next")
 
 
 Request = TextRequest | ImageRequest | InpaintRequest | SpeechRequest | MusicRequest
@@ -327,7 +351,11 @@ def summary(request: _Request, limit: int = 60) -> str:
 
 
 __all__ = [
+    "MAX_PATH_CHARS",
+    "MAX_PROMPT_CHARS",
+    "MAX_SEED",
     "ChatMessage",
+    "FieldSpec",
     "ImageRequest",
     "InpaintRequest",
     "LoraSpec",
@@ -336,5 +364,7 @@ __all__ = [
     "SCHEDULERS",
     "SpeechRequest",
     "TextRequest",
+    "field_spec",
+    "field_specs",
     "summary",
 ]

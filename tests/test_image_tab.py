@@ -105,7 +105,7 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     assert str(seed) in form.seed_used.text() and "a cat" in tab.info.toPlainText()
     assert form.random_seed.isChecked()
     qtbot.mouseClick(form.reuse_seed_button, Qt.MouseButton.LeftButton)
-    assert not form.random_seed.isChecked() and form.seed.seed() == seed
+    assert not form.random_seed.isChecked() and form.seed.value() == seed
     # the same seed again gives the same picture
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
         tab.generate()
@@ -121,7 +121,7 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     form.random_seed.setChecked(True)
     tab.act("reuse_all", first)
     assert form.prompt.toPlainText() == "a cat" and form.steps.value() == 3
-    assert form.sampler.currentData() == "" and not form.random_seed.isChecked() and form.seed.seed() == seed
+    assert form.sampler.currentData() == "" and not form.random_seed.isChecked() and form.seed.value() == seed
     assert tab.model_picker.current_model_spec() == first.params["model"]
     assert "Restored from" in tab.status_label.text()
     # and so does our own PNG through PNG info
@@ -221,7 +221,7 @@ def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
     assert form.negative_prompt.toPlainText() == "blurry, lowres"
     assert form.steps.value() == 12 and form.guidance.value() == 5.5
     assert form.sampler.currentText() == "DPM++ 2M Karras"
-    assert not form.random_seed.isChecked() and form.seed.seed() == 3141592653  # above 2**31
+    assert not form.random_seed.isChecked() and form.seed.value() == 3141592653  # above 2**31
     assert (form.width_spin.value(), form.height_spin.value()) == (640, 448)
     assert tab.model_picker.current_model_spec() == "sd-1.5"  # matched by the repo's name
     status = tab.status_label.text()

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
+from studio.requests import MAX_SEED
 from studio.ui.settings import Settings
 
 
@@ -36,6 +37,7 @@ def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
     tab = window.text_tab
     tab.max_new_tokens.setValue(10)
     tab.random_seed.setChecked(False)
+    tab.seed.setValue(MAX_SEED)  # the box holds every seed the request takes (a QSpinBox stops at 2**31-1)
     tokens = []
     window.jobs.job_token.connect(lambda j, t: tokens.append(t.text))  # main thread → main thread
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
@@ -51,6 +53,7 @@ def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
     assert saved["messages"][-1]["content"] == reply
     assert tab.conversation_list.count() == 1
     assert window.history_panel.count() == 1
+    assert library.items("text")[0].params["seed"] == MAX_SEED
 
 
 def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):

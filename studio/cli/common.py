@@ -1,4 +1,5 @@
-"""What the CLI subcommands share: device flags, the runtime, and driving an engine headless."""
+"""What the CLI subcommands share: device flags, request flags built from the request's field
+declarations, the runtime, and driving an engine headless."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled
 from ..events import JobResult, Notice, Output, Status
+from ..requests import FieldSpec, field_spec
 
 
 def add_runtime_flags(p: argparse.ArgumentParser) -> None:
@@ -37,14 +39,81 @@ def open_library(args: argparse.Namespace):
     return Library(paths.library_dir())
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str) -> int:
+    """A whole number as typed (the range is the request's to check, with the field's name)."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """A whole number ≥ 1."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
     return value
+
+
+def match_choice(text: str, choices: tuple[str, ...]) -> str:
+    """The choice ``text`` names, without regard to case; else ``text`` (validation names the choices)."""
+    for choice in choices:
+        if choice.lower() == text.strip().lower():
+            return choice
+    return text
+
+
+def _argument_type(spec: FieldSpec):
+    if spec.type is int:
+        return whole_number
+    if spec.type is float:
+        return number
+    if spec.choices is not None:
+        choices = spec.choices
+
+        def choice(text: str) -> str:
+            return match_choice(text, choices)
+
+        return choice
+    return str
+
+
+def add_request_arguments(
+    parser: argparse.ArgumentParser, cls: type, names, *, required: tuple[str, ...] = ()
+) -> None:
+    """Add one flag per field of ``cls`` named in ``names``, spelled, typed and described by its spec.
+
+    The destination is the field's name, so :func:`request_kwargs_from_args` can read them back.
+    Fields without a default are required flags, as are those listed in ``required``.
+    """
+    for name in names:
+        spec = field_spec(cls, name)
+        if spec.flag is None:
+            raise ValueError(f"{cls.__name__}.{name} has no CLI flag")
+        if spec.type is bool:
+            parser.add_argument(spec.flag, dest=name, action="store_true", help=spec.cli_help())
+            continue
+        parser.add_argument(
+            spec.flag,
+            dest=name,
+            metavar=spec.metavar,
+            type=_argument_type(spec),
+            default=spec.default,
+            required=spec.required or name in required,
+            help=spec.cli_help(),
+        )
+
+
+def request_kwargs_from_args(cls: type, args: argparse.Namespace, names) -> dict:
+    """The values of the flags :func:`add_request_arguments` added, as keyword arguments of ``cls``."""
+    return {name: getattr(args, field_spec(cls, name).dest) for name in names}
 
 
 def run_request(

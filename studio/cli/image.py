@@ -19,7 +19,11 @@ from pathlib import Path
 from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..requests import SCHEDULERS, ImageRequest, LoraSpec
-from .common import add_runtime_flags, positive_int, run_request
+from .common import add_request_arguments, add_runtime_flags, match_choice, request_kwargs_from_args, run_request
+
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
+          "scheduler", "seed", "batch_size", "init_image", "strength")
 
 
 def lora_spec(text: str) -> LoraSpec:
@@ -36,10 +40,7 @@ def lora_spec(text: str) -> LoraSpec:
 
 def scheduler_name(text: str) -> str:
     """Sampler names as A1111 writes them, matched without regard to case."""
-    for name in SCHEDULERS:
-        if name.lower() == text.strip().lower():
-            return name
-    return text  # the request's validation names the choices
+    return match_choice(text, SCHEDULERS)
 
 
 def out_paths(out: Path, count: int) -> list[Path]:
@@ -51,25 +52,11 @@ def out_paths(out: Path, count: int) -> list[Path]:
 
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
-    add = p.add_argument
-    add("--prompt", metavar="P", required=True, help="what to draw")
-    add("--model", metavar="M", required=True, help="catalog id, hub id, diffusers folder or .safetensors file")
-    add("--negative-prompt", metavar="N", default="", help="what to avoid")
-    add("--width", metavar="W", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    add("--height", metavar="H", type=positive_int, default=512, help="pixels, multiple of 8 (default 512)")
-    add("--steps", metavar="S", type=positive_int, default=25, help="denoising steps (default 25)")
-    add("--guidance", metavar="G", type=float, default=7.0, help="CFG scale (default 7)")
-    add("--scheduler", metavar="NAME", type=scheduler_name, default="",
-        help=f"sampler: {', '.join(SCHEDULERS)} (default: the model's own)")
-    add("--seed", metavar="X", type=positive_int, default=None, help="same seed, same image (default: random)")
-    add("--batch-size", metavar="B", type=positive_int, default=1, help="images in one pass (default 1)")
-    add("--init-image", metavar="FILE", type=Path, default=None, help="image-to-image: the starting picture")
-    add("--strength", metavar="F", type=float, default=0.75,
-        help="image-to-image: 0 keeps the picture, 1 replaces it (default 0.75)")
-    add("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
-        help="a LoRA .safetensors file with its weight (default 1); repeatable")
-    add("--out", metavar="FILE.png", type=Path, required=True,
-        help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
+    add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
+    p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
+                   help="a LoRA .safetensors file with its weight (default 1); repeatable")
+    p.add_argument("--out", metavar="FILE.png", type=Path, required=True,
+                   help="the PNG to write (FILE-0.png, FILE-1.png … when the batch size is above 1)")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -77,21 +64,7 @@ def add_parser(gen_sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..library.metadata import png_bytes
 
-    request = ImageRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative_prompt,
-        model=args.model,
-        width=args.width,
-        height=args.height,
-        num_inference_steps=args.steps,
-        guidance_scale=args.guidance,
-        scheduler=args.scheduler,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        init_image=str(args.init_image) if args.init_image else "",
-        strength=args.strength,
-        loras=tuple(args.lora),
-    )
+    request = ImageRequest(loras=tuple(args.lora), **request_kwargs_from_args(ImageRequest, args, FIELDS))
     targets = out_paths(args.out, request.batch_size)
     written: list[Path] = []
     progress_shown = False

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from .. import paths
+from ..requests import TextRequest, field_spec
 
 DEFAULTS = {
     "device": "auto",
@@ -19,8 +20,9 @@ DEFAULTS = {
     "output_folder": "",  # "" = the default library folder
     "memory_budget_gb": 0.0,  # 0 = automatic (keep one model per modality resident)
     "offline": False,
-    "text_threads": 0,  # llama.cpp CPU threads for GGUF models; 0 = automatic
-    "text_gpu_layers": -1,  # GGUF layers offloaded to the GPU; -1 = all (when the build can)
+    # what the Text tab sends with each request (TextRequest.threads / .gpu_layers: 0 = automatic, -1 = all)
+    "text_threads": field_spec(TextRequest, "threads").default,
+    "text_gpu_layers": field_spec(TextRequest, "gpu_layers").default,
 }
 
 

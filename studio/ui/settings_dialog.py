@@ -14,9 +14,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QWidget,
 )
+
+from ..requests import TextRequest
+from .fields import spin_box_for
 
 DEVICES = (("Automatic (CUDA → MPS → CPU)", "auto"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu"))
 DTYPES = (
@@ -48,20 +50,13 @@ class SettingsDialog(QDialog):
         self.budget.setToolTip("Models kept loaded at once; the least recently used is unloaded past this")
         self.offline = QCheckBox("Never connect to the internet (models must already be on disk)")
         self.offline.setChecked(settings.offline)
-        self.text_threads = QSpinBox()
-        self.text_threads.setRange(0, 256)
+        # ranges and tooltips from TextRequest's own declarations (the Text tab sends these values)
+        self.text_threads = spin_box_for(TextRequest, "threads")
         self.text_threads.setSpecialValueText("Automatic")
         self.text_threads.setValue(settings.text_threads)
-        self.text_threads.setToolTip(
-            "CPU threads for GGUF text models (llama.cpp). Automatic leaves one core to the rest of the desktop."
-        )
-        self.text_gpu_layers = QSpinBox()
-        self.text_gpu_layers.setRange(-1, 1000)
+        self.text_gpu_layers = spin_box_for(TextRequest, "gpu_layers")
         self.text_gpu_layers.setSpecialValueText("All")
         self.text_gpu_layers.setValue(settings.text_gpu_layers)
-        self.text_gpu_layers.setToolTip(
-            "Layers of a GGUF text model offloaded to the GPU (needs a CUDA/Metal build of llama.cpp); 0 = none"
-        )
         form = QFormLayout(self)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.dtype)

@@ -18,7 +18,6 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -37,6 +35,7 @@ from PySide6.QtWidgets import (
 from ...requests import MAX_SEED, SCHEDULERS, ImageRequest
 from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
+from ..fields import spin_box_for
 from ..model_picker import ModelPicker
 
 MODEL_DEFAULT = "Model default"
@@ -89,21 +88,6 @@ def is_ckpt(path: str) -> bool:
     return bool(path) and path.strip().lower().endswith(".ckpt")
 
 
-class SeedSpin(QDoubleSpinBox):
-    """A seed box for 0 … 2³²−1 (QSpinBox stops at 2³¹−1); ``seed()`` gives the int."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(0)
-        self.setRange(0, MAX_SEED)
-        self.setSingleStep(1)
-        self.setGroupSeparatorShown(False)
-        self.setValue(42)
-
-    def seed(self) -> int:
-        return int(round(self.value()))
-
-
 class ImageSettings(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
     paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
@@ -148,8 +132,10 @@ class ImageSettings(QWidget):
         box = QGroupBox("Generation")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.width_spin = _size_spin("Width in pixels (a multiple of 8)")
-        self.height_spin = _size_spin("Height in pixels (a multiple of 8)")
+        self.width_spin = spin_box_for(ImageRequest, "width")
+        self.height_spin = spin_box_for(ImageRequest, "height")
+        for size in (self.width_spin, self.height_spin):
+            size.setSuffix(" px")
         self.swap_button = QToolButton()
         self.swap_button.setText("⇄")
         self.swap_button.setToolTip("Swap width and height")
@@ -164,24 +150,15 @@ class ImageSettings(QWidget):
         self.width_spin.valueChanged.connect(self._sync_aspect)
         self.height_spin.valueChanged.connect(self._sync_aspect)
 
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 500)
-        self.steps.setValue(25)
-        self.steps.setToolTip("Denoising steps: more is slower and usually finer (Turbo models: 1–4)")
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 30.0)
-        self.guidance.setDecimals(1)
-        self.guidance.setSingleStep(0.5)
-        self.guidance.setValue(7.0)
-        self.guidance.setToolTip("How closely to follow the prompt (CFG); ≤ 1 turns guidance off (Turbo models: 0)")
+        self.steps = spin_box_for(ImageRequest, "num_inference_steps")
+        self.guidance = spin_box_for(ImageRequest, "guidance_scale")
         self.sampler = QComboBox()
         self.sampler.addItem(MODEL_DEFAULT, "")
         for name in SCHEDULERS:
             self.sampler.addItem(name, name)
         self.sampler.setToolTip("The sampler (scheduler). Model default uses the one the model ships with.")
 
-        self.seed = SeedSpin()
-        self.seed.setToolTip("Same seed + same settings = same picture, on any device. Image i of a batch uses seed + i.")
+        self.seed = spin_box_for(ImageRequest, "seed")
         self.seed.setEnabled(False)
         self.random_seed = QCheckBox("Random")
         self.random_seed.setChecked(True)
@@ -200,12 +177,8 @@ class ImageSettings(QWidget):
         self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.seed_used.setVisible(False)
 
-        self.batch_count = QSpinBox()
-        self.batch_count.setRange(1, 100)
-        self.batch_count.setToolTip("How many batches run, one after another")
-        self.batch_size = QSpinBox()
-        self.batch_size.setRange(1, 16)
-        self.batch_size.setToolTip("Images per batch, made together (more memory)")
+        self.batch_count = spin_box_for(ImageRequest, "batch_count")
+        self.batch_size = spin_box_for(ImageRequest, "batch_size")
         batch_row = QHBoxLayout()
         batch_row.addWidget(self.batch_count, 1)
         batch_row.addWidget(QLabel("× size"))
@@ -230,15 +203,9 @@ class ImageSettings(QWidget):
         self.init_image.error.connect(self.warning)
         self.strength_slider = QSlider(Qt.Orientation.Horizontal)
         self.strength_slider.setRange(1, 100)
-        self.strength_slider.setValue(75)
-        self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.01, 1.0)
-        self.strength.setDecimals(2)
-        self.strength.setSingleStep(0.05)
-        self.strength.setValue(0.75)
-        tip = "Denoising strength: low keeps the picture, 1 replaces it entirely"
-        self.strength.setToolTip(tip)
-        self.strength_slider.setToolTip(tip)
+        self.strength = spin_box_for(ImageRequest, "strength")
+        self.strength_slider.setValue(round(self.strength.value() * 100))
+        self.strength_slider.setToolTip(self.strength.toolTip())
         self.strength_slider.valueChanged.connect(lambda v: self.strength.setValue(v / 100))
         self.strength.valueChanged.connect(lambda v: self.strength_slider.setValue(round(v * 100)))
         self.use_init_size = QToolButton()
@@ -314,7 +281,7 @@ class ImageSettings(QWidget):
             num_inference_steps=self.steps.value(),
             guidance_scale=round(self.guidance.value(), 2),
             scheduler=self.sampler.currentData() or "",
-            seed=None if self.random_seed.isChecked() else self.seed.seed(),
+            seed=None if self.random_seed.isChecked() else self.seed.value(),
             batch_count=self.batch_count.value(),
             batch_size=self.batch_size.value(),
             init_image=self.init_image.path(),
@@ -453,16 +420,6 @@ class ImageSettings(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "VAE", "", "VAE weights (*.safetensors *.ckpt *.pt);;All files (*)")
         if path:
             self.vae.setText(path)
-
-
-def _size_spin(tip: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(8, 8192)  # wider than allowed: a wrong value gets a message instead of a silent clamp
-    box.setSingleStep(8)
-    box.setValue(512)
-    box.setSuffix(" px")
-    box.setToolTip(tip)
-    return box
 
 
 def _choice_combo(choices, tip: str) -> QComboBox:

@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDoubleSpinBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...requests import LoraSpec
+from ..fields import spin_box_for
 
 # --- size presets ---------------------------------------------------------------------------------
 
@@ -142,12 +142,8 @@ class LoraList(QWidget):
         item.setData(Qt.ItemDataRole.UserRole, str(path))
         item.setToolTip(str(path))
         self.table.setItem(row, 0, item)
-        spin = QDoubleSpinBox()
-        spin.setRange(-5.0, 5.0)
-        spin.setSingleStep(0.05)
-        spin.setDecimals(2)
+        spin = spin_box_for(LoraSpec, "weight")
         spin.setValue(weight)
-        spin.setToolTip("How strongly the LoRA applies; 1 = as trained, 0 = off, negative inverts it")
         spin.valueChanged.connect(self.changed)
         self.table.setCellWidget(row, 1, spin)
         self.changed.emit()

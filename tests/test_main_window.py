@@ -64,6 +64,23 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
     assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
+def test_text_threads_and_gpu_layers_preferences_reach_the_text_requests(qtbot, window, tmp_path):
+    from studio.ui.settings_dialog import SettingsDialog
+
+    request = window.text_tab.build_request("hi")
+    assert (request.threads, request.gpu_layers) == (0, -1)  # automatic, all layers
+    dialog = SettingsDialog(window.settings, window)
+    assert dialog.text_threads.text() == "Automatic" and dialog.text_gpu_layers.text() == "All"
+    dialog.text_threads.setValue(1)
+    dialog.text_gpu_layers.setValue(0)
+    dialog.accept()
+    request = window.text_tab.build_request("hi")
+    assert (request.threads, request.gpu_layers) == (1, 0)
+    request.validate()
+    again = make_settings(tmp_path)
+    assert (again.text_threads, again.text_gpu_layers) == (1, 0)
+
+
 def test_closing_mid_job_cancels_stops_the_worker_and_keeps_results(qtbot, window, tiny_llm, library):
     window.jobs._worker._runtime_factory = lambda: Runtime(device="cpu")
     tokens = []

@@ -293,6 +293,8 @@ def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
         )
     except ValueError as exc:
         reason = _last_llama_error() or str(exc)
+        if gpu_layers:  # not a StudioError: Runtime.load retries on the CPU and says why
+            raise RuntimeError(f"llama.cpp could not load it with GPU layers: {reason}") from None
         raise ModelNotFound(f"llama.cpp cannot load '{path.name}': {reason}") from None
     memory = info.memory_bytes(n_ctx) if not gpu_layers else info.kv_cache_bytes(n_ctx)
     return LlamaChat(llm, info, n_ctx, gpu_layers, memory)

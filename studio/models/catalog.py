@@ -41,6 +41,24 @@ class ModelEntry:
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
 
 
+def _gguf(model_id: str, name: str, repo_id: str, filename: str, size: int, memory_gb: float, description: str = ""):
+    """A downloadable GGUF text model: its Q4_K_M quantization (one file of the hub repo), run on llama.cpp."""
+    return ModelEntry(
+        id=model_id,
+        name=f"{name} (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id=repo_id,
+        filename=filename,
+        format="gguf",
+        size_bytes=size,
+        memory_bytes=int(memory_gb * GB),
+        licence="Apache-2.0",
+        description=description,
+        allow_patterns=(filename,),
+    )
+
+
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
@@ -62,61 +80,16 @@ BUILTIN: tuple[ModelEntry, ...] = (
     # GGUF quantizations run on llama.cpp (CPU or GPU), read in place. Sizes are the files' own;
     # memory = weights + float16 KV cache for the default 8 k context + compute buffers, as
     # studio.models.gguf.GGUFInfo.memory_bytes computes it from each file's header.
-    ModelEntry(
-        id="smollm2-360m-instruct-gguf",
-        name="SmolLM2 360M Instruct (Q4_K_M GGUF)",
-        modality="text",
-        source="hub",
-        repo_id="bartowski/SmolLM2-360M-Instruct-GGUF",
-        filename="SmolLM2-360M-Instruct-Q4_K_M.gguf",
-        format="gguf",
-        size_bytes=270_590_880,
-        memory_bytes=int(0.65 * GB),
-        licence="Apache-2.0",
-        description="Small and quick; a step up from the bundled 135M model.",
-        allow_patterns=("SmolLM2-360M-Instruct-Q4_K_M.gguf",),
-    ),
-    ModelEntry(
-        id="smollm2-1.7b-instruct-gguf",
-        name="SmolLM2 1.7B Instruct (Q4_K_M GGUF)",
-        modality="text",
-        source="hub",
-        repo_id="bartowski/SmolLM2-1.7B-Instruct-GGUF",
-        filename="SmolLM2-1.7B-Instruct-Q4_K_M.gguf",
-        format="gguf",
-        size_bytes=1_055_609_824,
-        memory_bytes=int(2.6 * GB),  # no grouped-query attention: the 8 k KV cache alone is 1.5 GB
-        licence="Apache-2.0",
-        allow_patterns=("SmolLM2-1.7B-Instruct-Q4_K_M.gguf",),
-    ),
-    ModelEntry(
-        id="qwen2.5-1.5b-instruct-gguf",
-        name="Qwen2.5 1.5B Instruct (Q4_K_M GGUF)",
-        modality="text",
-        source="hub",
-        repo_id="Qwen/Qwen2.5-1.5B-Instruct-GGUF",
-        filename="qwen2.5-1.5b-instruct-q4_k_m.gguf",
-        format="gguf",
-        size_bytes=1_117_320_736,
-        memory_bytes=int(1.4 * GB),
-        licence="Apache-2.0",
-        description="Good all-rounder for laptops; multilingual.",
-        allow_patterns=("qwen2.5-1.5b-instruct-q4_k_m.gguf",),
-    ),
-    ModelEntry(
-        id="qwen2.5-7b-instruct-gguf",
-        name="Qwen2.5 7B Instruct (Q4_K_M GGUF)",
-        modality="text",
-        source="hub",
-        repo_id="bartowski/Qwen2.5-7B-Instruct-GGUF",
-        filename="Qwen2.5-7B-Instruct-Q4_K_M.gguf",
-        format="gguf",
-        size_bytes=4_683_074_240,
-        memory_bytes=int(5.1 * GB),
-        licence="Apache-2.0",
-        description="Much cleverer; wants 8 GB of RAM or a GPU.",
-        allow_patterns=("Qwen2.5-7B-Instruct-Q4_K_M.gguf",),
-    ),
+    _gguf("smollm2-360m-instruct-gguf", "SmolLM2 360M Instruct", "bartowski/SmolLM2-360M-Instruct-GGUF",
+          "SmolLM2-360M-Instruct-Q4_K_M.gguf", 270_590_880, 0.65,
+          "Small and quick; a step up from the bundled 135M model."),
+    # no grouped-query attention: the 8 k KV cache alone is 1.5 GB
+    _gguf("smollm2-1.7b-instruct-gguf", "SmolLM2 1.7B Instruct", "bartowski/SmolLM2-1.7B-Instruct-GGUF",
+          "SmolLM2-1.7B-Instruct-Q4_K_M.gguf", 1_055_609_824, 2.6),
+    _gguf("qwen2.5-1.5b-instruct-gguf", "Qwen2.5 1.5B Instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+          "qwen2.5-1.5b-instruct-q4_k_m.gguf", 1_117_320_736, 1.4, "Good all-rounder for laptops; multilingual."),
+    _gguf("qwen2.5-7b-instruct-gguf", "Qwen2.5 7B Instruct", "bartowski/Qwen2.5-7B-Instruct-GGUF",
+          "Qwen2.5-7B-Instruct-Q4_K_M.gguf", 4_683_074_240, 5.1, "Much cleverer; wants 8 GB of RAM or a GPU."),
     # safetensors models run on transformers: full precision, for GPUs (fp16/bf16) and fine-tuned variants.
     ModelEntry(
         id="smollm2-360m-instruct",

@@ -54,7 +54,7 @@ def build_tiny_gguf(
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_vocab_size(n_vocab)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre("gpt-2")  # the GPT-2 split, as the HF ByteLevel tokenizer does
     writer.add_token_list(tokens)
     writer.add_token_types(
         [gguf.TokenType.CONTROL if i < len(TINY_SPECIALS) else gguf.TokenType.NORMAL for i in range(n_vocab)]
@@ -79,7 +79,9 @@ def build_tiny_gguf(
     embed[:, 0] = 1.0
     output = rand(n_vocab, WIDTH, scale=1.0)
     output[:, 0] = 0.0
-    output[: len(TINY_SPECIALS), 0] = 3.0 if eos == "always" else -3.0
+    output[: len(TINY_SPECIALS), 0] = -3.0
+    if eos == "always":
+        output[2, 0] = 3.0  # <|im_end|>, the end of turn
     writer.add_tensor("token_embd.weight", embed)
     writer.add_tensor("output_norm.weight", np.ones(WIDTH, dtype=np.float32))
     writer.add_tensor("output.weight", output)

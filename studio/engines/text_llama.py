@@ -23,9 +23,11 @@ import codecs
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -92,22 +94,51 @@ def gpu_offload_supported() -> bool:
 
 
 def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads share a core's arithmetic units)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         import psutil
 
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+        physical = psutil.cpu_count(logical=False) or allowed
     except ImportError:  # pragma: no cover - psutil comes with accelerate
-        return os.cpu_count() or 1
+        physical = allowed
+    return max(1, min(physical, allowed))
 
 
-def auto_threads() -> int:
-    """llama.cpp threads when the request leaves it to Studio (``threads=0``).
+def busy_cores_elsewhere(window_s: float = 0.1) -> float:
+    """Cores kept busy by other programs right now (all CPU time but this process's, over ``window_s``)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return 0.0
 
-    One core is left to the rest of the desktop (physical cores − 1, at least 1). Measured on this
-    2-core machine with the bundled SmolLM2 (README, "Threads"): llama.cpp waits for its slowest
-    thread at every step, so one thread on a core another program also uses stalls all of them.
+    def busy() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+    me = psutil.Process()
+    start, own, clock = busy(), sum(me.cpu_times()[:2]), time.monotonic()
+    time.sleep(window_s)
+    elapsed = time.monotonic() - clock
+    return max(0.0, (busy() - start - (sum(me.cpu_times()[:2]) - own)) / elapsed)
+
+
+def auto_threads(sample: bool = True) -> int:
+    """llama.cpp threads when the request leaves it to Studio (``threads=0``): the physical cores
+    other programs leave free, minus one for the rest of the desktop (Studio's UI thread), at least 1.
+
+    Why not all cores: llama.cpp's threads meet at a barrier after every operation, so one thread
+    that has to share its core stalls all of them. Measured on this 2-core machine (README,
+    "Threads"): SmolLM2 Q4_1 on 2 threads fell from ~110 to ~37 tokens/s once one core was busy
+    with another program while 1 thread held ~78; with more programs competing (load average 12)
+    1 thread still made 2.4-3 tokens/s and 2 threads did not finish 32 tokens in 150 s. ``sample``
+    measures the other programs' load for 0.1 s (only worth it with more than 2 cores).
     """
-    return max(1, physical_cores() - 1)
+    cores = physical_cores()
+    if cores <= 2:
+        return 1
+    others = busy_cores_elsewhere() if sample else 0.0
+    return max(1, cores - max(1, math.ceil(others - 0.3)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +310,7 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
 def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
     """Runs on the compute thread."""
     llama_cpp = import_llama()
-    threads = auto_threads()
+    threads = auto_threads(sample=False)  # each request sets its own (TextRequest.threads)
     try:
         llm = llama_cpp.Llama(
             model_path=str(path),
@@ -339,16 +370,22 @@ print("ok")
 """
 
 
-def _probe_marker(path: Path) -> Path:
+_checked_here: set[str] = set()  # files this process already checked (the marker folder may move)
+
+
+def _probe_key(path: Path) -> str:
     st = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
-    return paths.cache_dir() / "gguf-checked" / key
+    return hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
+
+
+def _probe_marker(path: Path) -> Path:
+    return paths.cache_dir() / "gguf-checked" / _probe_key(path)
 
 
 def _needs_probe(model: ResolvedModel, path: Path) -> bool:
     if model.entry is not None and model.entry.source in ("bundled", "hub"):
         return False  # files from the catalog: known models, verified downloads
-    return not _probe_marker(path).exists()
+    return _probe_key(path) not in _checked_here and not _probe_marker(path).exists()
 
 
 def probe(path: Path, timeout: float = 300) -> None:
@@ -361,13 +398,15 @@ def probe(path: Path, timeout: float = 300) -> None:
     except subprocess.TimeoutExpired:
         raise ModelNotFound(f"llama.cpp did not finish reading '{path.name}' within {timeout:.0f} s.") from None
     if result.returncode == 0 and result.stdout.strip().endswith("ok"):
+        _checked_here.add(_probe_key(path))
         marker = _probe_marker(path)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
         return
     lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
-    reason = (errors or lines or ["no message"])[-1][:300]
+    # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'")
+    errors = [ln for ln in lines if "error" in ln.lower() and ln.startswith(("llama", "gguf", "ggml"))]
+    reason = (errors or lines or ["no message"])[-1].split("error loading model: ", 1)[-1][:300]
     if result.returncode < 0:
         raise ModelNotFound(
             f"'{path.name}' makes llama.cpp crash (signal {-result.returncode}): the file is damaged or needs a "

@@ -181,6 +181,8 @@ def _parse(path: Path, buf, size: int) -> GGUFInfo:
         raise ModelNotFound(f"'{label}' is not a GGUF model file (it does not start with 'GGUF').")
     cur.pos = 4
     version = cur.take("<I")
+    if not 1 <= version < 100:
+        raise _Malformed(f"its version field reads {version}")
     if version not in (2, 3):
         raise ModelNotFound(
             f"'{label}' is GGUF version {version}; Studio's llama.cpp reads versions 2 and 3. "

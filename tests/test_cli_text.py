@@ -72,7 +72,7 @@ def test_gguf_threads_and_gpu_layers_flags(tiny_gguf):
                     "--seed", "1", "--threads", "1", "--gpu-layers", "0")
     assert result.returncode == 0, result.stderr
     assert "4 tokens" in result.stderr and "Traceback" not in result.stderr
-    for flag, value, words in (("--threads", "-1", "--threads"), ("--threads", "many", "--threads"),
+    for flag, value, words in (("--threads", "-1", "threads"), ("--threads", "many", "threads"),
                                ("--gpu-layers", "-5", "GPU layers"), ("--threads", "999", "threads")):
         bad = studio("generate", "text", "--prompt", "hi", "--model", tiny_gguf, flag, value)
         lines = bad.stderr.strip().splitlines()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "diffusers", "transformers", "TTS", "torchaudio")
+HEAVY = ("torch", "diffusers", "transformers", "TTS", "torchaudio", "llama_cpp")
 
 
 def imported_after(modules: list[str]) -> set[str]:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Debian/Ubuntu libraries a Qt desktop needs (and the tests' virtual display), plus a C/C++ compiler
-# for the one-time llama.cpp build (packaging/setup.sh). Installs only what is missing, and only when
-# running as root with apt (as CI does); otherwise prints the command.
+# Debian/Ubuntu libraries a Qt desktop needs (and the tests' virtual display). Installs only what
+# is missing, and only when running as root with apt (as CI does); otherwise prints the command.
+# The xcb packages are those of studio/app.py XCB_LIBRARIES, which the GUI checks at launch
+# (tests/test_app_launch.py keeps the two lists in step). Also a C/C++ compiler for the one-time
+# llama.cpp build (packaging/setup.sh).
 set -euo pipefail
 PKGS=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 fonts-dejavu-core
       libpulse0 xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-cursor0
-      libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0)
+      libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xfixes0 libxcb-render0 libxcb-shm0
+      libxcb-sync1 libxcb-util1 libxcb-xkb1 libx11-xcb1)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

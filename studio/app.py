@@ -2,12 +2,88 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping
+
+#: What Qt's xcb platform plugin (libqxcb.so, libQt6XcbQpa) loads beyond the X client library itself:
+#: (shared library, Debian/Ubuntu package). packaging/system-deps.sh installs the same packages
+#: (a test keeps the two in step).
+XCB_LIBRARIES: tuple[tuple[str, str], ...] = (
+    ("libxcb-cursor.so.0", "libxcb-cursor0"),
+    ("libxcb-icccm.so.4", "libxcb-icccm4"),
+    ("libxcb-image.so.0", "libxcb-image0"),
+    ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+    ("libxcb-randr.so.0", "libxcb-randr0"),
+    ("libxcb-render.so.0", "libxcb-render0"),
+    ("libxcb-render-util.so.0", "libxcb-render-util0"),
+    ("libxcb-shape.so.0", "libxcb-shape0"),
+    ("libxcb-shm.so.0", "libxcb-shm0"),
+    ("libxcb-sync.so.1", "libxcb-sync1"),
+    ("libxcb-util.so.1", "libxcb-util1"),
+    ("libxcb-xfixes.so.0", "libxcb-xfixes0"),
+    ("libxcb-xkb.so.1", "libxcb-xkb1"),
+    ("libX11-xcb.so.1", "libx11-xcb1"),
+    ("libxkbcommon.so.0", "libxkbcommon0"),
+    ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+    ("libEGL.so.1", "libegl1"),
+    ("libGL.so.1", "libgl1"),
+    ("libfontconfig.so.1", "libfontconfig1"),
+    ("libdbus-1.so.3", "libdbus-1-3"),
+)
+
+
+def loadable(library: str) -> bool:
+    """Whether the dynamic loader finds ``library`` (as Qt will when it loads the plugin)."""
+    try:
+        ctypes.CDLL(library)
+    except OSError:
+        return False
+    return True
+
+
+def uses_xcb(env: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """Whether Qt will pick its xcb (X11) plugin: on Linux with a DISPLAY, when QT_QPA_PLATFORM asks
+    for xcb, or names nothing and no Wayland session is there for Qt to prefer."""
+    if not platform.startswith("linux") or not env.get("DISPLAY"):
+        return False
+    chosen = env.get("QT_QPA_PLATFORM", "").split(";")[0].split(":")[0].strip()
+    if chosen:
+        return chosen == "xcb"
+    return not env.get("WAYLAND_DISPLAY")
+
+
+def missing_xcb_packages(find: Callable[[str], bool] | None = None) -> list[str]:
+    """The packages of the xcb libraries ``find`` (default :func:`loadable`) cannot find, in
+    :data:`XCB_LIBRARIES` order."""
+    find = find or loadable
+    return [package for library, package in XCB_LIBRARIES if not find(library)]
+
+
+def check_desktop_libraries(env: Mapping[str, str] | None = None, find: Callable[[str], bool] | None = None) -> str:
+    """"" when the GUI can start; else what to print: the missing packages and the one line that
+    installs them (instead of Qt's abort "could not load the Qt platform plugin")."""
+    env = os.environ if env is None else env
+    if not uses_xcb(env):
+        return ""
+    missing = missing_xcb_packages(find)
+    if not missing:
+        return ""
+    return (
+        "Studio cannot open its window: Qt's X11 (xcb) support needs system libraries that are missing. "
+        "Install them with:\n"
+        f"  sudo apt-get install {' '.join(missing)}"
+    )
 
 
 def run_gui(argv: list[str] | None = None) -> int:
+    problem = check_desktop_libraries()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+
     from PySide6.QtWidgets import QApplication
 
     from .library.store import Library

@@ -84,11 +84,12 @@ class Cancelled(Exception):
 OOM_ADVICE = {
     "image": (
         "Lower the size or the batch size, or open the Image tab's Advanced section and set Offload to "
-        "'model' or 'sequential' (slower, needs less memory); Attention slicing and VAE tiling 'on' help too."
+        "'Model CPU offload' or 'Sequential offload' (slower, needs less memory); Attention slicing and "
+        "VAE tiling 'On' help too."
     ),
     "inpaint": (
-        "Lower the size, or open the Advanced section and set Offload to 'model' or 'sequential' "
-        "(slower, needs less memory)."
+        "Lower the size, or open the Advanced section and set Offload to 'Model CPU offload' or "
+        "'Sequential offload' (slower, needs less memory)."
     ),
     "text": (
         "Lower 'Max new tokens' or pick a smaller model; Models → Unload all models frees what other "
@@ -114,6 +115,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
         return False
     name = type(exc).__name__
     return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def is_unsupported_pipeline(exc: BaseException) -> bool:
+    """diffusers' AutoPipeline refusing a pipeline class it cannot map (a ValueError with that text)."""
+    text = str(exc)
+    return isinstance(exc, ValueError) and ("AutoPipeline can't find a pipeline" in text or "not supported" in text)
 
 
 def user_error(exc: BaseException, modality: str = "") -> BaseException:

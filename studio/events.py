@@ -59,9 +59,14 @@ class Preview:
 
 @dataclass(frozen=True)
 class Output:
-    """A finished item (one image of a batch, a reply, a clip). The worker saves it at once."""
+    """A finished item (one image of a batch, a reply, a clip). The worker saves it at once.
 
-    kind: str  # 'text' | 'image' | 'audio'
+    ``media`` is the output type, which decides how the library writes it ("image/png",
+    "audio/flac", … or a bare "image" / "audio" / "text" for the default format; see
+    ``studio.library.outputs``). The item's kind is the request's, in ``params["kind"]``.
+    """
+
+    media: str  # 'text' | 'image' | 'audio' | 'audio/flac' | …
     data: Any  # str | PIL.Image.Image | (numpy array, sample_rate)
     params: dict
     index: int = 0
@@ -72,7 +77,7 @@ class SavedItem:
     """An output as stored in the library."""
 
     id: str
-    kind: str
+    kind: str  # the request's kind: 'text', 'image', 'inpaint', 'speech', 'music'
     path: Path
     params: dict
     created: float

@@ -1,6 +1,6 @@
 """Where Studio keeps things on disk. No Qt, no side effects at import time.
 
-``STUDIO_HOME`` overrides everything (portable installs, tests). Otherwise the platform's
+``STUDIO_HOME`` overrides everything (portable installs, tests): data, cache and the settings file. Otherwise the platform's
 user data / cache folders are used (platformdirs): e.g. ``~/.local/share/Studio`` on Linux.
 Hugging Face downloads stay in the standard Hugging Face cache (``HF_HOME``), so models are
 shared with other tools on the machine.
@@ -41,3 +41,10 @@ def library_dir() -> Path:
 def user_models_file() -> Path:
     """Local models the user added by hand (a JSON list)."""
     return data_dir() / "user_models.json"
+
+
+def settings_file() -> Path | None:
+    """The settings file under ``STUDIO_HOME`` when it is set; None = the platform's usual place
+    (QSettings' native location: ~/.config/Studio/Studio.conf, the registry on Windows, …)."""
+    home = os.environ.get("STUDIO_HOME")
+    return Path(home) / "settings.ini" if home else None

@@ -291,8 +291,6 @@ def test_manager_downloads_in_its_own_thread_with_throttled_progress(qtbot, fake
 
     fake_hub.add_repo(REPO, FILES)
     fake_hub.delay = 0.003  # ~40 chunks × 3 ms: long enough for several progress ticks
-    manager = DownloadManager()
-    rec = _Recorder(manager)
     download_threads = []
     real = dl.download
 
@@ -300,7 +298,8 @@ def test_manager_downloads_in_its_own_thread_with_throttled_progress(qtbot, fake
         download_threads.append(threading.current_thread())
         return real(*a, **k)
 
-    manager._download_fn = spy
+    manager = DownloadManager(spy)
+    rec = _Recorder(manager)
     entry = _entry(patterns=("*.json", "*.safetensors"))
     with qtbot.waitSignal(manager.finished, timeout=20000) as blocker:
         assert manager.start(entry)

@@ -83,7 +83,7 @@ def test_txt2img_equals_a_plain_diffusers_call_and_records_params(tiny_sd, runti
     outs, events, stats = generate(req(tiny_sd, seed=42, negative_prompt="dog"), runtime)
     assert len(outs) == 1
     out = outs[0]
-    assert out.kind == "image" and out.index == 0 and out.data.size == (64, 64)
+    assert out.media == "image" and out.index == 0 and out.data.size == (64, 64)
     expected = raw_image(raw_pipeline(tiny_sd), 42, width=64, height=64, negative_prompt="dog")
     assert np.array_equal(pixels(out.data), pixels(expected))
     p = out.params
@@ -151,7 +151,7 @@ def test_every_sampler_runs_and_the_models_own_stays_the_default(tiny_sd, runtim
     for name in SCHEDULERS:
         events = generate(req(tiny_sd, scheduler=name, num_inference_steps=3, guidance_scale=1.5), runtime)[1]
         out = outputs(events)[0]
-        if name == "DPM++ SDE Karras" and not samplers._torchsde_available():
+        if name == "DPM++ SDE Karras" and not samplers.torchsde_available():
             assert out.params["sampler"] == "DPM++ 2M SDE Karras"
             assert any("torchsde" in getattr(e, "message", "") for e in events)
         else:
@@ -238,8 +238,9 @@ def test_ckpt_needs_permission_and_never_runs_pickled_code(tiny_sd, tiny_sd_conf
 
     ckpt = export_single_file(tiny_sd, tmp_path / "tiny.ckpt", pickle=True)
     engine = ImageEngine(config_root=tiny_sd_config_root)
-    with pytest.raises(UnsafeModelFile, match="pickled"):
+    with pytest.raises(UnsafeModelFile, match="pickled") as refused:
         generate(req(ckpt), Runtime(device="cpu"), engine)
+    assert refused.value.path == str(ckpt) and refused.value.allowable is True
     allowed = generate(req(ckpt, seed=3, allow_pickle=True), Runtime(device="cpu"), engine)[0][0]
     folder = generate(req(tiny_sd, seed=3), Runtime(device="cpu"))[0][0]
     assert np.array_equal(pixels(allowed.data), pixels(folder.data))
@@ -252,9 +253,9 @@ def test_ckpt_needs_permission_and_never_runs_pickled_code(tiny_sd, tiny_sd_conf
 
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {"x": Payload()}}, str(evil))
-    with pytest.raises(UnsafeModelFile, match="run code"):
+    with pytest.raises(UnsafeModelFile, match="run code") as refused:
         generate(req(evil, allow_pickle=True), Runtime(device="cpu"), engine)
-    assert not marker.exists()
+    assert not marker.exists() and refused.value.allowable is False  # no permission loads it
 
 
 def test_family_from_checkpoint_keys(tmp_path):
@@ -359,8 +360,8 @@ def test_out_of_memory_becomes_a_clear_message_and_the_engine_recovers(tiny_sd, 
     from studio.engines.image import _oom_message
 
     on_gpu = _oom_message(req(tiny_sd, width=1024, height=1024), "none", "cuda")
-    assert "set offload to 'model'" in on_gpu and "1024×1024" in on_gpu
-    assert "set offload to 'sequential'" in _oom_message(req(tiny_sd), "model", "cuda")
+    assert "set Offload to 'Model CPU offload' (model) in the Advanced section" in on_gpu and "1024×1024" in on_gpu
+    assert "set Offload to 'Sequential offload' (sequential)" in _oom_message(req(tiny_sd), "model", "cuda")
     # LoRA unloaded and the model's own sampler back: the next job is as before
     assert type(cached_set(runtime).txt2img.scheduler).__name__ == "PNDMScheduler"
     after = generate(req(tiny_sd), runtime)[0][0]
@@ -444,6 +445,17 @@ def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_r
     vae_file = export_vae_single_file(tiny_vae, tmp_path / "vae.safetensors")
     from_file = generate(req(tiny_sd, vae=str(vae_file)), Runtime(device="cpu"), engine)[0][0]
     assert np.array_equal(pixels(from_file.data), pixels(expected))
+    # a pickled VAE obeys the same permission as the model: refused, then loaded when allowed
+    import torch
+    from safetensors.torch import load_file
+
+    vae_ckpt = tmp_path / "vae.ckpt"
+    torch.save({"state_dict": load_file(str(vae_file))}, str(vae_ckpt))
+    with pytest.raises(UnsafeModelFile) as refused:
+        generate(req(tiny_sd, vae=str(vae_ckpt)), Runtime(device="cpu"), engine)
+    assert refused.value.path == str(vae_ckpt) and refused.value.allowable is True
+    allowed = generate(req(tiny_sd, vae=str(vae_ckpt), allow_pickle=True), Runtime(device="cpu"), engine)[0][0]
+    assert np.array_equal(pixels(allowed.data), pixels(expected))
 
 
 # --- memory plan (CUDA decisions, computed from free memory) ---------------------------------------------

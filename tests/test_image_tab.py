@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.engines.base import Runtime
+from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.requests import SCHEDULERS
 from studio.ui.settings import Settings
@@ -22,11 +22,10 @@ def make_window(tmp_path, library, model=None):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU; the tiny model is picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU; the tiny model is picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
     if model is not None:
-        tab = win.image_tab
+        tab = win.tab("image")
         tab.model_picker.set_model_spec(str(model))
         form = tab.form
         form.width_spin.setValue(64)
@@ -41,10 +40,10 @@ def window(qtbot, tmp_path, library, tiny_sd):
     win = make_window(tmp_path, library, tiny_sd)
     qtbot.addWidget(win)
     win.show()
-    win.tabs.setCurrentWidget(win.image_tab)
+    win.tabs.setCurrentWidget(win.tab("image"))
     yield win
-    win.image_tab.cancel()
-    win.image_tab.wait_idle()
+    win.tab("image").cancel()
+    win.tab("image").wait_idle()
     win.close()
 
 
@@ -79,7 +78,7 @@ def drop_files(widget, paths) -> None:
 
 
 def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, window, library, tmp_path):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     shown_during_preview = []
     # connected after the tab: runs once the tab has handled each preview
     window.jobs.job_preview.connect(lambda j, p: shown_during_preview.append(tab.view.has_image() and tab.view.caption()))
@@ -128,21 +127,17 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     form.prompt.setPlainText("x")
     assert "prompt" in tab.restore_from_png(str(first.path)) and form.prompt.toPlainText() == "a cat"
 
-    # result actions: copy, save as (metadata kept), send to canvas
+    # result actions: copy, save as (metadata kept), send to canvas (the registered Canvas is a placeholder)
     tab.act("copy", first)
     assert QGuiApplication.clipboard().image().width() == 64
     target = tmp_path / "copy.png"
     assert tab.save_as(first, str(target)) and target.read_bytes() == first.path.read_bytes()
-    tab.act("canvas", first)  # nothing listens yet: says where the image is
+    tab.act("canvas", first)  # no tab takes images as 'canvas' yet: says where the image is
     assert "Canvas" in tab.status_label.text() and str(first.path) in tab.status_label.text()
-    received = []
-    tab.send_to_canvas.connect(received.append)
-    tab.act("canvas", first)
-    assert received == [str(first.path)]
 
 
 def test_cancel_keeps_the_images_that_finished(qtbot, window, library):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     form.prompt.setPlainText("a dog")
     form.batch_count.setValue(100)
     with qtbot.waitSignal(window.jobs.job_output, timeout=60_000):
@@ -159,7 +154,7 @@ def test_cancel_keeps_the_images_that_finished(qtbot, window, library):
 
 
 def test_invalid_size_or_empty_prompt_warns_and_submits_nothing(qtbot, window):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     form.prompt.setPlainText("a cat")
     form.width_spin.setValue(100)
     window.activateWindow()
@@ -177,37 +172,44 @@ def test_invalid_size_or_empty_prompt_warns_and_submits_nothing(qtbot, window):
 
 
 def test_failed_job_shows_the_engine_message_and_keeps_settings(qtbot, window, tmp_path):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     tab.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     form.prompt.setPlainText("a cat")
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
         tab.generate()
-    assert tab.status_label.text() == f"⚠ {failed.args[1]}"
+    assert tab.status_label.text() == f"⚠ {failed.args[1].message}" and failed.args[1].kind == "not_found"
     assert form.prompt.toPlainText() == "a cat" and form.steps.value() == 3
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled() and tab.pending == []
 
 
-def test_ckpt_needs_confirmation(qtbot, window, tmp_path):
-    tab, form = window.image_tab, window.image_tab.form
+def test_pickled_model_is_refused_then_loaded_anyway_after_confirmation(qtbot, window, tmp_path, monkeypatch):
+    tab, form = window.tab("image"), window.tab("image").form
     ckpt = tmp_path / "old-model.ckpt"
     ckpt.write_bytes(b"not really")
     tab.model_picker.set_model_spec(str(ckpt))
     form.prompt.setPlainText("a cat")
-    assert tab.generate() is None  # STUDIO_NO_CONFIRM=1 answers No
-    assert "⚠" in tab.status_label.text() and ".ckpt" in tab.status_label.text()
-    assert window.jobs.jobs() == [] and tab.build_request().allow_pickle is False
-    tab.pickle_answer = True
-    assert tab.confirm_pickle(str(ckpt))
-    assert tab.build_request().allow_pickle is True
-    tab.pickle_answer = False
-    assert tab.confirm_pickle(str(ckpt))  # a Yes holds for that file for the session
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
+        tab.generate()
+    assert failed.args[1].kind == "unsafe_file" and failed.args[1].path == str(ckpt.resolve())
+    assert "⚠" in tab.status_label.text() and "pickled" in tab.status_label.text()
+    assert tab.failure_action.isVisible() and tab.failure_action.text() == "Load anyway…"
+    assert tab.build_request().allow_pickle is False
+    monkeypatch.delenv("STUDIO_NO_CONFIRM", raising=False)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as again:
+        qtbot.mouseClick(tab.failure_action, Qt.MouseButton.LeftButton)
+    # with permission the file is opened, weights only: this one is no plain weights, so it stays refused
+    assert again.args[1].kind == "unsafe_file" and again.args[1].allowable is False
+    assert again.args[1].message in tab.status_label.text()
+    assert not tab.failure_action.isVisible()  # no permission helps any more
+    assert tab.build_request().allow_pickle is True  # a Yes holds for that file for the session
 
 
 # --- restoring settings ----------------------------------------------------------------------------
 
 
 def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     png = write_png(
         tmp_path / "from-a1111.png",
         {
@@ -245,7 +247,7 @@ def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
 
 
 def test_init_image_by_drop_paste_and_open_then_img2img(qtbot, window, library, tmp_path):
-    tab, form = window.image_tab, window.image_tab.form
+    tab, form = window.tab("image"), window.tab("image").form
     assert not form.strength.isEnabled()
     photo = write_png(tmp_path / "photo.png", colour=(20, 120, 220))
     # a real drop from a file manager
@@ -289,9 +291,9 @@ def test_init_image_by_drop_paste_and_open_then_img2img(qtbot, window, library, 
 def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, tiny_sd, tiny_lora):
     win = make_window(tmp_path, library)
     qtbot.addWidget(win)
-    form = win.image_tab.form
+    form = win.tab("image").form
     assert [form.sampler.itemText(i) for i in range(form.sampler.count())] == ["Model default", *SCHEDULERS]
-    win.image_tab.model_picker.set_model_spec("sdxl-base-1.0")
+    win.tab("image").model_picker.set_model_spec("sdxl-base-1.0")
     assert (form.width_spin.value(), form.height_spin.value(), form.steps.value(), form.guidance.value()) == (1024, 1024, 30, 6.0)
     assert form.aspect.currentData() == "1:1"
     form.choose_aspect("16:9")
@@ -299,7 +301,7 @@ def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, ti
     assert form.aspect.currentData() == "16:9"
     form.swap_size()
     assert (form.width_spin.value(), form.height_spin.value()) == (768, 1344) and form.aspect.currentData() == "9:16"
-    win.image_tab.model_picker.set_model_spec("sd-1.5")
+    win.tab("image").model_picker.set_model_spec("sd-1.5")
     assert (form.width_spin.value(), form.steps.value(), form.guidance.value()) == (512, 25, 7.0)
     for name in ("4:3", "3:2", "2:3", "16:9"):
         form.choose_aspect(name)
@@ -307,10 +309,10 @@ def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, ti
         a, b = (int(x) for x in name.split(":"))
         assert w % 8 == 0 and h % 8 == 0 and abs(w / h - a / b) < 0.08 and 0.8 < w * h / 512**2 < 1.2
     # a model outside the catalog gets generic defaults only where the previous model's still are
-    win.image_tab.model_picker.set_model_spec("sd-turbo")
+    win.tab("image").model_picker.set_model_spec("sd-turbo")
     assert (form.steps.value(), form.guidance.value()) == (1, 0.0)
     form.steps.setValue(6)
-    win.image_tab.model_picker.set_model_spec(str(tiny_sd))
+    win.tab("image").model_picker.set_model_spec(str(tiny_sd))
     assert (form.steps.value(), form.guidance.value(), form.width_spin.value()) == (6, 7.0, 512)
     # advanced: LoRAs, VAE and memory settings go into the request
     form.advanced.set_expanded(True)
@@ -319,7 +321,7 @@ def test_model_defaults_presets_and_advanced_fields(qtbot, tmp_path, library, ti
     form.offload.setCurrentIndex(form.offload.findData("model"))
     form.vae_tiling.setCurrentIndex(form.vae_tiling.findData("on"))
     form.prompt.setPlainText("x")
-    request = win.image_tab.build_request()
+    request = win.tab("image").build_request()
     assert [(lo.path, lo.weight) for lo in request.loras] == [(str(tiny_lora), 0.8)]
     assert (request.vae, request.offload, request.attention_slicing, request.vae_tiling) == (
         "/models/vae.safetensors", "model", "auto", "on")
@@ -331,10 +333,10 @@ def test_gallery_lists_the_librarys_recent_images_on_start(qtbot, tmp_path, libr
     from PIL import Image
 
     for i in range(3):
-        library.save_image(Image.new("RGB", (32, 32), (i * 80, 0, 0)), {"kind": "image", "prompt": f"p{i}", "seed": i, "width": 32, "height": 32})
+        library.save(Output("image", Image.new("RGB", (32, 32), (i * 80, 0, 0)), {"kind": "image", "prompt": f"p{i}", "seed": i, "width": 32, "height": 32}))
     win = make_window(tmp_path, library)
     qtbot.addWidget(win)
-    tab = win.image_tab
+    tab = win.tab("image")
     assert tab.gallery.count() == 3
     assert [s.params["prompt"] for s in tab.gallery.saved_items()] == ["p2", "p1", "p0"]  # newest first
     tab.gallery.setCurrentRow(1)

@@ -64,3 +64,52 @@ def test_delete_and_relocate(library, tmp_path):
     library.relocate(tmp_path / "elsewhere")
     moved = library.save(Output("text", "y", {}))
     assert str(moved.path).startswith(str(tmp_path / "elsewhere"))
+
+
+def test_an_items_kind_is_its_requests_kind(library):
+    from studio.requests import ImageRequest, InpaintRequest, TextRequest, ChatMessage
+
+    image = library.save(Output("image", Image.new("RGB", (8, 8)), ImageRequest(prompt="a").to_dict(), index=2))
+    edit = library.save(Output("image", Image.new("RGB", (8, 8)), InpaintRequest(prompt="b", image="x.png").to_dict()))
+    reply = library.save(Output("text", "yo", TextRequest(messages=(ChatMessage("user", "hi"),)).to_dict()))
+    assert (image.kind, edit.kind, reply.kind) == ("image", "inpaint", "text")
+    assert image.path.name.endswith("-image-2.png") and edit.path.name.endswith("-inpaint-0.png")
+    assert reply.path.name.endswith("-text.md")  # only numbered output types carry the batch index
+    assert [i.id for i in library.items("inpaint")] == [edit.id]
+    assert [i.id for i in library.items("image")] == [image.id]
+
+
+@pytest.mark.parametrize("media, suffix", [("audio", ".wav"), ("audio/wav", ".wav"), ("audio/flac", ".flac"), ("audio/ogg", ".ogg")])
+def test_audio_formats_carry_their_parameters_in_tags(library, media, suffix):
+    import numpy as np
+    import soundfile
+
+    params = {"kind": "music", "prompt": "calm  piano\nat night", "seed": 7, "duration_s": 0.1}
+    clip = np.sin(np.linspace(0, 300, 1600, dtype="float32")) * 0.5
+    saved = library.save(Output(media, (clip, 16000), params))
+    assert saved.kind == "music" and saved.path.suffix == suffix and saved.path.name.endswith(f"-music{suffix}")
+    with soundfile.SoundFile(saved.path) as f:
+        assert (f.samplerate, f.frames) == (16000, 1600)
+        assert f.title == "calm piano at night"
+        assert json.loads(f.comment) == params
+    assert library.items("music")[0].params == params
+
+
+def test_long_parameters_stay_in_the_index_when_the_format_cannot_hold_them(library):
+    import numpy as np
+    import soundfile
+
+    params = {"kind": "speech", "text": "word " * 2000}
+    saved = library.save(Output("audio/wav", (np.zeros(160, dtype="float32"), 16000), params))
+    with soundfile.SoundFile(saved.path) as f:
+        assert f.comment == "" and f.title.startswith("word word")
+    assert library.items("speech")[0].params == params
+
+
+def test_unknown_output_types_and_odd_kinds(library):
+    with pytest.raises(ValueError, match="unknown output type 'video/mp4'"):
+        library.save(Output("video/mp4", b"", {"kind": "video"}))
+    assert library.items() == [] and not (library.root / "outputs").exists()
+    # a kind that could not be part of a file name falls back to the output type's own
+    odd = library.save(Output("text", "x", {"kind": "../../x"}))
+    assert odd.kind == "text" and odd.path.parent.parent == library.root / "outputs"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
-from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
 from studio.requests import ChatMessage, TextRequest
 from studio.ui.settings import Settings
@@ -45,7 +44,7 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     window.jobs.run_in_worker(lambda rt: None)  # start the worker and build its runtime
-    qtbot.waitUntil(lambda: window.jobs.worker.runtime is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.jobs.worker.runtime is not None, timeout=60_000)  # imports torch
     dialog = SettingsDialog(window.settings, window)
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.budget.setValue(2)
@@ -67,14 +66,14 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
 def test_text_threads_and_gpu_layers_preferences_reach_the_text_requests(qtbot, window, tmp_path):
     from studio.ui.settings_dialog import SettingsDialog
 
-    request = window.text_tab.build_request("hi")
+    request = window.tab("text").build_request("hi")
     assert (request.threads, request.gpu_layers) == (0, -1)  # automatic, all layers
     dialog = SettingsDialog(window.settings, window)
     assert dialog.text_threads.text() == "Automatic" and dialog.text_gpu_layers.text() == "All"
     dialog.text_threads.setValue(1)
     dialog.text_gpu_layers.setValue(0)
     dialog.accept()
-    request = window.text_tab.build_request("hi")
+    request = window.tab("text").build_request("hi")
     assert (request.threads, request.gpu_layers) == (1, 0)
     request.validate()
     again = make_settings(tmp_path)
@@ -82,11 +81,11 @@ def test_text_threads_and_gpu_layers_preferences_reach_the_text_requests(qtbot, 
 
 
 def test_closing_mid_job_cancels_stops_the_worker_and_keeps_results(qtbot, window, tiny_llm, library):
-    window.jobs._worker._runtime_factory = lambda: Runtime(device="cpu")
+    window.settings.device = "cpu"  # applied by the worker before the first job
     tokens = []
     window.jobs.job_token.connect(lambda j, t: tokens.append(t))
-    running = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model=tiny_llm, max_new_tokens=5000))
-    queued = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "next"),), model=tiny_llm))
+    running = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model=tiny_llm, max_new_tokens=5000)).id
+    queued = window.jobs.submit(TextRequest(messages=(ChatMessage("user", "next"),), model=tiny_llm)).id
     qtbot.waitUntil(lambda: len(tokens) >= 2, timeout=60_000)
     window.close()
     assert window.worker_stopped is True
@@ -101,15 +100,8 @@ def test_models_window_opens_from_the_menu(qtbot, window):
     action = next(a for a in window.menuBar().actions() if a.text() == "&Models").menu().actions()[0]
     assert action.shortcut().toString() == "Ctrl+M"
     action.trigger()
-    assert window._models_window is not None and window._models_window.isVisible()
-    window._models_window.close()
-
-
-def test_send_to_image_fills_the_image_prompt(qtbot, window):
-    window.text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
-    window.route_text("image", "a red fox in the snow")
-    assert window.tabs.currentWidget() is window.image_tab
-    assert window.image_tab.build_request().prompt == "a red fox in the snow"
+    assert window.models_window is not None and window.models_window.isVisible()
+    window.models_window.close()
 
 
 def test_history_opens_items_in_their_tab(qtbot, window, library):
@@ -123,8 +115,8 @@ def test_history_opens_items_in_their_tab(qtbot, window, library):
     window.history_panel.refresh()
     image_item, text_item = library.items()
     window.open_saved(text_item)
-    assert window.tabs.currentWidget() is window.text_tab and window.text_tab.messages == conv["messages"]
+    assert window.tabs.currentWidget() is window.tab("text") and window.tab("text").messages == conv["messages"]
     window.open_saved(image_item)
-    assert window.tabs.currentWidget() is window.image_tab
-    assert window.image_tab.shown == image_item and "Seed: 5" in window.image_tab.info.toPlainText()
+    assert window.tabs.currentWidget() is window.tab("image")
+    assert window.tab("image").shown == image_item and "Seed: 5" in window.tab("image").info.toPlainText()
 

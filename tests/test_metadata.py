@@ -252,7 +252,9 @@ def test_paths_that_are_not_pngs(tmp_path):
 
 
 def test_library_saves_images_with_both_chunks(library):
-    saved = library.save_image(image(), engine_params(), index=0)
+    from studio.events import Output
+
+    saved = library.save(Output("image", image(), engine_params(), index=0))
     chunks = png_text_chunks(saved.path)
     assert set(chunks) >= {"parameters", "studio"}
     assert read_png_parameters(saved.path)["seed"] == 1234

@@ -123,3 +123,25 @@ def test_resolve_rules(tmp_path, tiny_llm):
         resolve("no such thing", "text")
     with pytest.raises(ModelNotFound, match="not a model Studio can read"):
         resolve(str(tmp_path), "text")
+
+
+@pytest.mark.parametrize("suffix", [".ckpt", ".pt", ".pth", ".bin", ".CKPT"])
+def test_resolver_refuses_every_pickled_format_unless_allowed(tmp_path, suffix):
+    from studio.errors import UnsafeModelFile
+
+    pickled = tmp_path / f"model{suffix}"
+    pickled.write_bytes(b"not opened")
+    with pytest.raises(UnsafeModelFile, match="pickled") as refused:
+        resolve(str(pickled), "image")
+    assert refused.value.kind == "unsafe_file" and refused.value.path == str(pickled) and refused.value.allowable
+    allowed = resolve(str(pickled), "image", allow_pickle=True)  # resolving never opens the file
+    assert allowed.path == pickled.resolve() and allowed.format == "single_file"
+    safe = tmp_path / "model.safetensors"
+    safe.write_bytes(b"x")
+    assert resolve(str(safe), "image").format == "single_file"
+
+
+def test_not_downloaded_carries_the_model_id(tmp_path):
+    with pytest.raises(NotDownloaded) as missing:
+        resolve("some-org/not-here", "text", offline=True)
+    assert missing.value.model_id == "some-org/not-here" and missing.value.kind == "not_downloaded"

@@ -128,10 +128,73 @@ def test_delete_a_downloaded_model(qtbot, manager):
     catalog = Catalog()
     window = _window(qtbot, catalog, manager)
     assert window.state_text("sd-turbo") == "downloaded"
-    assert window.delete_entry("sd-turbo")
+    with qtbot.waitSignal(window.models_changed, timeout=10_000):
+        assert window.delete_entry("sd-turbo")
     assert window.state_text("sd-turbo") == "downloadable"
     assert hub_snapshot("stabilityai/sd-turbo") is None
     assert "Deleted" in window.status.text()
+    assert not window.delete_entry("smollm2-135m-instruct")  # bundled: refused with a reason
+    assert "ships with Studio" in window.status.text()
+
+
+def test_deleting_runs_off_the_ui_thread_and_the_window_shows_it(qtbot, manager):
+    import threading
+
+    from studio.jobs.deletions import ModelDeleter
+    from studio.models.download import delete_model
+
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index(), "unet/w.safetensors": b"u" * 10})
+    release, threads = threading.Event(), []
+
+    def slow_delete(entry, catalog):  # stands for gigabytes leaving the disk
+        threads.append(threading.current_thread())
+        assert release.wait(10)
+        return delete_model(entry, catalog)
+
+    catalog = Catalog()
+    deleter = ModelDeleter(catalog, slow_delete)
+    from studio.ui.models_window import ModelsWindow
+
+    window = ModelsWindow(catalog, manager, deleter=deleter)
+    qtbot.addWidget(window)
+    try:
+        assert window.delete_entry("sd-turbo")  # returns at once
+        assert window.state_text("sd-turbo") == "deleting…" and "Deleting" in window.status.text()
+        window.select("sd-turbo")
+        assert not window.delete_button.isEnabled() and not window.download_button.isEnabled()
+        assert not window.delete_entry("sd-turbo")  # already on its way
+        qtbot.wait(100)  # the event loop keeps running meanwhile
+        window.refresh()
+        assert window.state_text("sd-turbo") == "deleting…"
+        assert threads and threads[0] is not threading.main_thread()
+    finally:
+        release.set()
+    with qtbot.waitSignal(window.models_changed, timeout=10_000):
+        pass
+    assert window.state_text("sd-turbo") == "downloadable" and "Deleted" in window.status.text()
+    assert hub_snapshot("stabilityai/sd-turbo") is None
+
+
+def test_a_failed_deletion_is_shown_and_the_model_stays(qtbot, manager):
+    from studio.jobs.deletions import ModelDeleter
+
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index(), "unet/w.safetensors": b"u" * 10})
+
+    def refuse(entry, catalog):
+        raise PermissionError(13, "Permission denied", "/cache/models--stabilityai--sd-turbo")
+
+    catalog = Catalog()
+    from studio.ui.models_window import ModelsWindow
+
+    window = ModelsWindow(catalog, manager, deleter=ModelDeleter(catalog, refuse))
+    qtbot.addWidget(window)
+    changed = []
+    window.models_changed.connect(lambda: changed.append(True))
+    with qtbot.waitSignal(window.deleter.failed, timeout=10_000):
+        assert window.delete_entry("sd-turbo")
+    assert window.status.text().startswith("Could not delete '") and "Permission denied" in window.status.text()
+    assert window.state_text("sd-turbo") == "downloaded" and changed == []
+    assert hub_snapshot("stabilityai/sd-turbo") is not None
 
 
 TINY = ModelEntry(

@@ -7,7 +7,6 @@ import json
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from studio.engines.base import Runtime
 from studio.models.catalog import Catalog
 from studio.requests import MAX_SEED
 from studio.ui.settings import Settings
@@ -18,14 +17,30 @@ def window(qtbot, tmp_path, library, tiny_llm):
     from studio.ui.main_window import MainWindow
 
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.device = "cpu"  # the tests run on the CPU with the tiny model picked as "other (path)"
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
-    # the tests run on the CPU with the tiny model picked as "other (path)"
-    win.jobs._worker._runtime_factory = lambda: Runtime(device="cpu", catalog=win.catalog)
-    win.text_tab.model_picker.set_model_spec(tiny_llm)
+    win.tab("text").model_picker.set_model_spec(tiny_llm)
     qtbot.addWidget(win)
     win.show()
     yield win
     win.close()
+
+
+def transcript_blocks(tab) -> list[tuple[str, bool]]:
+    """(text, any of it bold) of each non-empty block of the transcript document."""
+    from PySide6.QtGui import QFont
+
+    out = []
+    block = tab.transcript.document().begin()
+    while block.isValid():
+        if block.text().strip():
+            bold, it = False, block.begin()
+            while not it.atEnd():
+                bold = bold or it.fragment().charFormat().fontWeight() >= QFont.Weight.Bold
+                it += 1
+            out.append((block.text(), bold))
+        block = block.next()
+    return out
 
 
 def send(qtbot, tab, text):
@@ -34,7 +49,7 @@ def send(qtbot, tab, text):
 
 
 def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(10)
     tab.random_seed.setChecked(False)
     tab.seed.setValue(MAX_SEED)  # the box holds every seed the request takes (a QSpinBox stops at 2**31-1)
@@ -57,12 +72,19 @@ def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
 
 
 def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(5000)
     counts = []
     window.jobs.job_token.connect(lambda j, t: counts.append(t.count))
     send(qtbot, tab, "hello world")
     qtbot.waitUntil(lambda: len(counts) >= 3, timeout=60_000)
+    # while it streams, the reply is a plain block of its own under the "Assistant" heading
+    blocks = transcript_blocks(tab)
+    heading = max(i for i, (text, _) in enumerate(blocks) if text == "Assistant")
+    assert blocks[heading][1] is True  # the heading is bold
+    streamed = blocks[heading + 1 :]
+    assert streamed and "".join(text for text, _ in streamed).strip()
+    assert not any(bold for _, bold in streamed)
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=30_000):
         qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
     assert counts[-1] < 5000
@@ -72,7 +94,7 @@ def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
 
 
 def test_conversation_reopens_and_continues(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(4)
     tab.system_prompt.setPlainText("Be brief.")
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
@@ -92,7 +114,7 @@ def test_conversation_reopens_and_continues(qtbot, window, library):
 
 
 def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000):
         send(qtbot, tab, "are you there?")
@@ -103,14 +125,14 @@ def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
 
 
 def test_empty_message_is_refused_with_a_message(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     qtbot.mouseClick(tab.send_button, Qt.MouseButton.LeftButton)
     assert "empty" in tab.status_label.text()
     assert window.jobs.jobs() == []
 
 
 def test_export_markdown_and_json(qtbot, window, tmp_path):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello *there*"}]
     tab.export(str(tmp_path / "c.md"))
     tab.export(str(tmp_path / "c.json"))
@@ -120,7 +142,7 @@ def test_export_markdown_and_json(qtbot, window, tmp_path):
 
 
 def test_queue_panel_shows_states(qtbot, window):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(3)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
         send(qtbot, tab, "hello")
@@ -129,7 +151,7 @@ def test_queue_panel_shows_states(qtbot, window):
 
 
 def test_regenerate_replaces_the_last_reply(qtbot, window, library):
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.max_new_tokens.setValue(6)
     tab.temperature.setValue(1.5)
     tab.top_k.setValue(0)
@@ -148,9 +170,35 @@ def test_regenerate_replaces_the_last_reply(qtbot, window, library):
     assert saved["messages"] == tab.messages  # the file holds the latest reply only
 
 
+def test_a_streaming_reply_is_its_own_plain_block_under_the_heading(qtbot, tmp_path, library):
+    """With the scripted engine: "Aleph, ahem…" arrives token by token and never joins the heading."""
+    from studio.events import Token
+    from studio.ui.main_window import MainWindow
+    from tests.fake_engine import FakeEngine, Script
+
+    words = ["Aleph", ", ahem", "…"]
+    tokens = [(0.01, Token(w, i + 1, 10.0, 5 + i, 256)) for i, w in enumerate(words)]
+    fake = FakeEngine(default=Script(tokens, wait_s=30))
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.memory_budget_gb = 1.0  # a set budget: the worker has no reason to import torch
+    win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"), engine_factory=fake)
+    qtbot.addWidget(win)
+    tab = win.tab("text")
+    seen = []
+    win.jobs.job_token.connect(lambda j, t: seen.append(t.text))  # runs after the tab's own slot
+    send(qtbot, tab, "**hi**")
+    qtbot.waitUntil(lambda: len(seen) == 3, timeout=10_000)
+    blocks = transcript_blocks(tab)
+    assert blocks[-2:] == [("Assistant", True), ("Aleph, ahem…", False)]
+    assert ("**hi**", False) in blocks  # the person's text as typed
+    with qtbot.waitSignal(win.jobs.job_cancelled, timeout=10_000):
+        tab.stop()
+    win.close()
+
+
 def test_gguf_model_on_llama_cpp_streams_and_regenerates(qtbot, window, tiny_gguf):
     pytest.importorskip("llama_cpp")
-    tab = window.text_tab
+    tab = window.tab("text")
     window.settings.text_threads = 1  # Settings → Preferences → Text threads
     tab.model_picker.set_model_spec(tiny_gguf)
     tab.max_new_tokens.setValue(6)

@@ -43,8 +43,8 @@ class Recorder(QObject):
     def on_job_finished(self, j, r): self._rec("finished", j, r)
     @Slot(str, object)
     def on_job_cancelled(self, j, r): self._rec("cancelled", j, r)
-    @Slot(str, str)
-    def on_job_failed(self, j, m): self._rec("failed", j, m)
+    @Slot(str, object)
+    def on_job_failed(self, j, e): self._rec("failed", j, e)
     @Slot(str, str)
     def on_job_status(self, j, m): self._rec("status", j, m)
 
@@ -68,7 +68,7 @@ def jobs(qtbot, library):
 def test_signals_arrive_in_order_on_the_main_thread(qtbot, jobs, tiny_llm, library):
     rec = Recorder(jobs)
     with qtbot.waitSignal(jobs.job_finished, timeout=60_000):
-        job_id = jobs.submit(text(tiny_llm))
+        job_id = jobs.submit(text(tiny_llm)).id
     names = rec.names(job_id)
     assert names[0] == "added" and names[1] == "started"
     assert names[-2:] == ["output", "finished"]
@@ -82,22 +82,23 @@ def test_signals_arrive_in_order_on_the_main_thread(qtbot, jobs, tiny_llm, libra
 
 def test_bad_model_fails_with_clear_message_and_next_job_runs(qtbot, jobs, tiny_llm, tmp_path):
     rec = Recorder(jobs)
-    bad = jobs.submit(text(str(tmp_path / "missing-model.gguf")))
+    bad = jobs.submit(text(str(tmp_path / "missing-model.gguf"))).id
     with qtbot.waitSignal(jobs.job_finished, timeout=60_000):
-        good = jobs.submit(text(tiny_llm))
+        good = jobs.submit(text(tiny_llm)).id
     assert jobs.job(bad).state == FAILED
-    message = dict(rec.payloads["failed"])[bad]
-    assert "No model file or folder" in message and "Traceback" not in message
+    error = dict(rec.payloads["failed"])[bad]
+    assert error.kind == "not_found" and error.modality == "text" and error.error_type == "ModelNotFound"
+    assert "No model file or folder" in error.message and "Traceback" not in error.message
     assert jobs.job(good).state == FINISHED
 
 
 def test_cancelling_a_queued_job_never_starts_it(qtbot, jobs, tiny_llm):
     rec = Recorder(jobs)
-    first = jobs.submit(text(tiny_llm, max_new_tokens=40))
-    second = jobs.submit(text(tiny_llm))
+    first = jobs.submit(text(tiny_llm, max_new_tokens=40)).id
+    second = jobs.submit(text(tiny_llm)).id
     jobs.cancel(second)
     assert jobs.job(second).state == CANCELLED
-    third = jobs.submit(text(tiny_llm))
+    third = jobs.submit(text(tiny_llm)).id
     with qtbot.waitSignal(jobs.job_finished, check_params_cb=lambda j, r: j == third, timeout=60_000):
         pass
     assert "started" not in rec.names(second)
@@ -107,7 +108,7 @@ def test_cancelling_a_queued_job_never_starts_it(qtbot, jobs, tiny_llm):
 
 def test_cancel_running_job_keeps_partial_reply(qtbot, jobs, tiny_llm, library):
     rec = Recorder(jobs)
-    job_id = jobs.submit(text(tiny_llm, max_new_tokens=5000))
+    job_id = jobs.submit(text(tiny_llm, max_new_tokens=5000)).id
     qtbot.waitUntil(lambda: "token" in rec.names(job_id), timeout=60_000)
     with qtbot.waitSignal(jobs.job_cancelled, timeout=30_000):
         jobs.cancel(job_id)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
             print(f"\rstep {ev.step}/{ev.total}{eta}   ", end="", file=sys.stderr, flush=True)
             progress_shown = True
-        elif isinstance(ev, Output) and ev.kind == "image":
+        elif isinstance(ev, Output) and ev.media == "image":
             path = targets[ev.index] if ev.index < len(targets) else out_paths(args.out, ev.index + 1)[ev.index]
             atomic_write_bytes(path, png_bytes(ev.data, ev.params))
             written.append(path)

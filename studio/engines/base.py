@@ -43,8 +43,11 @@ class Runtime:
     download: Callable[[str, list[str] | None], str] | None = None
     compute: ComputeThread = field(default_factory=ComputeThread)  # where torch's heavy calls run
 
-    def resolve(self, spec: str, modality: str) -> ResolvedModel:
-        return resolve(spec, modality, catalog=self.catalog, offline=self.offline, download=self.download)
+    def resolve(self, spec: str, modality: str, *, allow_pickle: bool = False) -> ResolvedModel:
+        """:func:`studio.models.resolve.resolve` with this runtime's catalog, offline switch and download."""
+        return resolve(
+            spec, modality, catalog=self.catalog, offline=self.offline, download=self.download, allow_pickle=allow_pickle
+        )
 
     def choice(self) -> device_mod.DeviceChoice:
         return device_mod.choose(self.device, self.dtype)

@@ -64,11 +64,11 @@ def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
             f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
             "Lower the size or the batch size, or close other programs."
         )
-    nxt = {"none": "'model'", "model": "'sequential'"}.get(offload)
-    offload_hint = f", or set offload to {nxt} (slower, needs less VRAM)" if nxt else ""
+    nxt = {"none": "'Model CPU offload' (model)", "model": "'Sequential offload' (sequential)"}.get(offload)
+    offload_hint = f", or set Offload to {nxt} in the Advanced section (slower, needs less VRAM)" if nxt else ""
     return (
         f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-        f"Lower the size or the batch size{offload_hint}; attention slicing and VAE tiling 'on' also help."
+        f"Lower the size or the batch size{offload_hint}; Attention slicing and VAE tiling 'On' there also help."
     )
 
 
@@ -86,7 +86,7 @@ class ImageEngine:
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         # 1. Check everything that can be checked without loading the model.
         request.validate()
-        model = runtime.resolve(request.model, "image")
+        model = runtime.resolve(request.model, "image", allow_pickle=request.allow_pickle)
         if model.format not in ("diffusers", "single_file"):
             raise InvalidRequest(
                 f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
@@ -101,7 +101,7 @@ class ImageEngine:
                 "raise the steps or the strength."
             )
         loras = loading.check_lora_files(request.loras)
-        vae = runtime.resolve(request.vae, "") if request.vae else None
+        vae = runtime.resolve(request.vae, "", allow_pickle=request.allow_pickle) if request.vae else None
         cancel.check()
 
         # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile
+from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile, is_unsupported_pipeline
 from ..models.device import DeviceChoice
-from ..models.resolve import PICKLE_SUFFIXES, ResolvedModel
+from ..models.resolve import ResolvedModel, check_pickle_allowed, is_pickle
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
     if model.entry is not None and model.entry.family:
         return model.entry.family
     if model.format == "single_file":
-        if model.path.suffix.lower() in PICKLE_SUFFIXES:
+        if is_pickle(model.path):
             check_pickle_allowed(model.path, allow_pickle)
             return family_from_keys(checkpoint_keys(converted_checkpoint(model.path)))
         return family_from_keys(checkpoint_keys(model.path))
@@ -123,15 +123,6 @@ def check_size(width: int, height: int, family: str) -> None:
 # --- pickled checkpoints ----------------------------------------------------------------------
 
 
-def check_pickle_allowed(path: Path, allow_pickle: bool) -> None:
-    if not allow_pickle:
-        raise UnsafeModelFile(
-            f"'{path.name}' is a pickled checkpoint ({path.suffix}), which can run code when opened. "
-            "Use a .safetensors version, or confirm that you trust this file to load it anyway "
-            "(its weights are read without running code)."
-        )
-
-
 def _torch_load_weights(path: Path) -> dict:
     import pickle
 
@@ -142,7 +133,8 @@ def _torch_load_weights(path: Path) -> dict:
     except pickle.UnpicklingError as exc:
         raise UnsafeModelFile(
             f"'{path.name}' contains more than plain weights (it would run code when opened), so Studio "
-            f"refuses to load it: {str(exc).splitlines()[0][:200]}"
+            f"refuses to load it: {str(exc).splitlines()[0][:200]}",
+            path,
         ) from None
     except Exception as exc:
         raise InvalidRequest(f"'{path.name}' is not a readable checkpoint ({type(exc).__name__}: {exc}).") from None
@@ -251,18 +243,23 @@ def _check_safetensors_folder(folder: Path, label: str) -> None:
             if any(sub.glob("*.bin")) or any(sub.glob("*.pt")) or any(sub.glob("*.ckpt")):
                 raise UnsafeModelFile(
                     f"'{label}' only has pickled weights (.bin) in {part}/, which can run code when loaded. "
-                    "Studio loads .safetensors only: pick a safetensors version of this model."
+                    "Studio loads .safetensors only: pick a safetensors version of this model.",
+                    sub,
                 )
             raise InvalidRequest(f"'{label}' has no weights (.safetensors) in {sub}.")
 
 
-def load_vae(path: Path, family: str, dtype, config_root: Path):
-    """An AutoencoderKL from a diffusers folder, a pipeline folder (its vae/) or a single .safetensors file."""
+def load_vae(path: Path, family: str, dtype, config_root: Path, *, allow_pickle: bool = False):
+    """An AutoencoderKL from a diffusers folder, a pipeline folder (its vae/) or a single file: .safetensors,
+    or a pickled one (.ckpt/.pt/.pth/.bin) when allowed, read with ``torch.load(weights_only=True)``."""
     from diffusers import AutoencoderKL
 
     if path.is_file():
-        if path.suffix.lower() != ".safetensors":
-            raise UnsafeModelFile(f"VAE '{path.name}': Studio loads VAE files only as .safetensors.")
+        if is_pickle(path):
+            check_pickle_allowed(path, allow_pickle)
+            path = converted_checkpoint(path)
+        elif path.suffix.lower() != ".safetensors":
+            raise InvalidRequest(f"VAE '{path.name}': expected a .safetensors (or .ckpt/.pt) file.")
         config = config_root / CONFIG_DIRS.get(family, "sd15")
         return AutoencoderKL.from_single_file(
             str(path), config=str(config), subfolder="vae", dtype=dtype, local_files_only=True
@@ -317,7 +314,7 @@ def _load(
     extra: dict[str, Any] = {}
     notes: list[str] = []
     if vae_path is not None:
-        extra["vae"] = load_vae(vae_path, family, dtype, config_root)
+        extra["vae"] = load_vae(vae_path, family, dtype, config_root, allow_pickle=allow_pickle)
 
     if model.format == "diffusers":
         _check_safetensors_folder(model.path, model.label)
@@ -331,12 +328,12 @@ def _load(
                 str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
             )
         except ValueError as exc:
-            if "AutoPipeline can't find a pipeline" in str(exc) or "not supported" in str(exc):
+            if is_unsupported_pipeline(exc):
                 raise InvalidRequest(f"'{model.label}' is not a text-to-image pipeline Studio can run ({exc}).") from None
             raise
     elif model.format == "single_file":
         path = model.path
-        if path.suffix.lower() in PICKLE_SUFFIXES:
+        if is_pickle(path):
             check_pickle_allowed(path, allow_pickle)
             path = converted_checkpoint(path)
         if family not in CONFIG_DIRS:
@@ -395,7 +392,8 @@ def check_lora_files(loras) -> list[tuple[Path, float]]:
         if path.suffix.lower() != ".safetensors":
             raise UnsafeModelFile(
                 f"LoRA '{path.name}' is not a .safetensors file; pickled LoRA files can run code, so Studio "
-                "loads LoRAs only as .safetensors."
+                "loads LoRAs only as .safetensors.",
+                path,
             )
         out.append((path, float(spec.weight)))
     return out

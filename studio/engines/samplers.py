@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import InvalidRequest
 
 
-def _torchsde_available() -> bool:
+def torchsde_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("torchsde") is not None
@@ -45,7 +45,7 @@ def make_scheduler(name: str, base_class: type, base_config: Any) -> tuple[Any, 
     if name not in table:
         raise InvalidRequest(f"unknown sampler {name!r}; choose one of: {', '.join(table)}.")
     cls, extra = table[name]
-    if cls is d.DPMSolverSDEScheduler and not _torchsde_available():
+    if cls is d.DPMSolverSDEScheduler and not torchsde_available():
         cls, extra = d.DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}
         notice = "DPM++ SDE Karras needs the torchsde package, which is not installed; used DPM++ 2M SDE Karras."
     return cls.from_config(base_config, **extra), notice

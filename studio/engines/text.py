@@ -35,7 +35,8 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
             raise UnsafeModelFile(
                 f"'{model.label}' only has pickled weights (.bin/.pt), which can run code when loaded. "
-                "Studio loads .safetensors only: pick a safetensors version of this model."
+                "Studio loads .safetensors only: pick a safetensors version of this model.",
+                folder,
             )
         raise InvalidRequest(f"'{model.label}' has no weights (.safetensors) in {folder}.")
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)

@@ -1,8 +1,14 @@
 """The job queue the UI uses: submit requests, cancel them, watch their state through signals.
 
 States: ``queued → running → finished | cancelled | failed``, and ``queued → cancelled``.
-Every public signal carries the job id first and is emitted on the main thread, in the order the
-worker produced the events. Finished jobs are kept in a bounded history (oldest dropped first).
+``submit`` returns a :class:`~studio.jobs.handle.JobHandle` whose signals concern that job only (what
+a tab listens to). The queue's own signals carry the job id first and cover every job (what the queue
+panel and the status bar listen to); for each event the handle's signal comes first. All are emitted
+on the main thread, in the order the worker produced the events. Finished jobs are kept in a bounded
+history (oldest dropped first).
+
+Engines are injected: ``JobQueue(library, runtime_factory, engine_factory=engine_for)``; tests pass
+a scripted fake engine (``tests/fake_engine.py``).
 """
 
 from __future__ import annotations
@@ -15,11 +21,17 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from ..engines import engine_for
 from ..engines.base import Runtime
 from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token
 from ..requests import summary
+from .emit_guard import hold_true
+from .handle import JobError, JobHandle
+from .runtime import warm_up_libraries
 from .worker import ModelWorker, WorkItem
+
+hold_true()  # PySide6 6.12.0 drops a reference to True on every emit (see emit_guard)
 
 QUEUED, RUNNING, FINISHED, CANCELLED, FAILED = "queued", "running", "finished", "cancelled", "failed"
 TERMINAL = (FINISHED, CANCELLED, FAILED)
@@ -34,11 +46,11 @@ class Job:
     created: float = field(default_factory=time.time)
     started: float = 0.0
     ended: float = 0.0
-    error: str = ""
+    error: str = ""  # the failure's message, for a person
+    failure: JobError | None = None
     progress: tuple[int, int] = (0, 0)
     status: str = ""
     result: JobResult = field(default_factory=JobResult)
-    cancel_requested: bool = False
 
 
 class JobQueue(QObject):
@@ -52,7 +64,7 @@ class JobQueue(QObject):
     job_output = Signal(str, object)  # SavedItem, already on disk
     job_finished = Signal(str, object)  # JobResult
     job_cancelled = Signal(str, object)  # JobResult with what finished before the cancel
-    job_failed = Signal(str, str)  # a message for a person
+    job_failed = Signal(str, object)  # JobError (str() gives the message for a person)
     job_changed = Signal(str)  # any state change (queue panel)
     worker_message = Signal(str)  # a worker command failed
 
@@ -61,6 +73,7 @@ class JobQueue(QObject):
         library,
         runtime_factory: Callable[[], Runtime] = Runtime,
         *,
+        engine_factory: Callable[[str], object] | None = engine_for,
         history: int = 200,
         parent: QObject | None = None,
     ) -> None:
@@ -69,8 +82,10 @@ class JobQueue(QObject):
         self._history = history
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._items: dict[str, WorkItem] = {}
+        self._handles: dict[str, JobHandle] = {}
         self._ids = itertools.count(1)
-        self._worker = ModelWorker(runtime_factory, library)
+        self._real_engines = engine_factory in (None, engine_for)
+        self._worker = ModelWorker(runtime_factory, library, engine_factory or engine_for)
         self._worker.started_job.connect(self._on_started)
         self._worker.event.connect(self._on_event)
         self._worker.output.connect(self._on_output)
@@ -80,8 +95,9 @@ class JobQueue(QObject):
         self._closed = False  # after shutdown() the worker never starts again
 
     # --- public API ---
-    def submit(self, request) -> str:
-        """Validate and enqueue; raises InvalidRequest (with a message to show) at once when invalid."""
+    def submit(self, request) -> JobHandle:
+        """Validate and enqueue; the job's handle. Raises InvalidRequest (with a message to show) at
+        once when the request is invalid, StudioError after :meth:`shutdown`."""
         request.validate()
         if self._closed:
             raise StudioError("Studio is shutting down; the job was not started.")
@@ -91,11 +107,16 @@ class JobQueue(QObject):
         self._jobs[job_id] = job
         item = WorkItem(job_id, request)
         self._items[job_id] = item
+        handle = self._handles[job_id] = JobHandle(job_id, request, self)
         self.job_added.emit(job_id)
         self.job_changed.emit(job_id)
         self._worker.post(item)
         self._trim()
-        return job_id
+        return handle
+
+    def handle(self, job_id: str) -> JobHandle | None:
+        """The handle ``submit`` returned for ``job_id`` (None once the job left the history)."""
+        return self._handles.get(job_id)
 
     def cancel(self, job_id: str) -> None:
         """Queued: cancelled at once, never started. Running: asked to stop; ``job_cancelled`` follows."""
@@ -105,12 +126,14 @@ class JobQueue(QObject):
         with item.lock:
             item.cancel.cancel()
             started = item.taken
-        job.cancel_requested = True
+        handle = self._handles[job_id]
         if not started:
             self._end(job, CANCELLED)
+            handle.cancelled.emit(job.result)
             self.job_cancelled.emit(job_id, job.result)
         else:
             job.status = "Cancelling…"
+            handle.status.emit(job.status)
             self.job_status.emit(job_id, job.status)
         self.job_changed.emit(job_id)
 
@@ -142,6 +165,12 @@ class JobQueue(QObject):
         if not self._started:  # the thread starts with the first job or command, not with the window
             self._worker.start()
             self._started = True
+
+    def warm_up(self) -> None:
+        """Import the real engines' heavy libraries on the worker thread before the first job needs them
+        (nothing to do for injected engines)."""
+        if self._real_engines:
+            self.run_in_worker(warm_up_libraries)
 
     def unload_models(self) -> None:
         self.run_in_worker(_unload_all)
@@ -175,6 +204,7 @@ class JobQueue(QObject):
             return
         job.state = RUNNING
         job.started = time.time()
+        self._handles[job_id].started.emit()
         self.job_started.emit(job_id)
         self.job_changed.emit(job_id)
 
@@ -183,19 +213,25 @@ class JobQueue(QObject):
         job = self._jobs.get(job_id)
         if job is None or job.state in TERMINAL:
             return
+        handle = self._handles[job_id]
         if isinstance(ev, Progress):
             job.progress = (ev.step, ev.total)
+            handle.progress.emit(ev)
             self.job_progress.emit(job_id, ev)
             self.job_changed.emit(job_id)
         elif isinstance(ev, Token):
+            handle.token.emit(ev)
             self.job_token.emit(job_id, ev)
         elif isinstance(ev, Preview):
+            handle.preview.emit(ev)
             self.job_preview.emit(job_id, ev)
         elif isinstance(ev, Status):
             job.status = ev.message
+            handle.status.emit(ev.message)
             self.job_status.emit(job_id, ev.message)
             self.job_changed.emit(job_id)
         elif isinstance(ev, Notice):
+            handle.notice.emit(ev.message)
             self.job_notice.emit(job_id, ev.message)
 
     @Slot(str, object)
@@ -204,6 +240,7 @@ class JobQueue(QObject):
         if job is None:
             return
         job.result.items.append(item)
+        self._handles[job_id].output.emit(item)
         self.job_output.emit(job_id, item)
 
     @Slot(str, str, object)
@@ -211,13 +248,17 @@ class JobQueue(QObject):
         job = self._jobs.get(job_id)
         if job is None or job.state in TERMINAL:
             return
+        handle = self._handles[job_id]
         if state == FAILED:
-            job.error = str(payload)
+            job.failure = payload if isinstance(payload, JobError) else JobError("internal", str(payload))
+            job.error = job.failure.message
             self._end(job, FAILED)
-            self.job_failed.emit(job_id, job.error)
+            handle.failed.emit(job.failure)
+            self.job_failed.emit(job_id, job.failure)
         else:
             job.result.stats = getattr(payload, "stats", {})
             self._end(job, state)
+            (handle.finished if state == FINISHED else handle.cancelled).emit(job.result)
             (self.job_finished if state == FINISHED else self.job_cancelled).emit(job_id, job.result)
         self.job_changed.emit(job_id)
 
@@ -235,6 +276,7 @@ class JobQueue(QObject):
     def _forget(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
         self._items.pop(job_id, None)
+        self._handles.pop(job_id, None)
 
 
 def _unload_all(runtime: Runtime) -> None:

@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QThread, Signal
 
-from ..engines import engine_for
-from ..engines.base import CancelToken, Runtime, drive
-from ..errors import Cancelled, describe, is_out_of_memory
+from ..cancel import CancelToken
+from ..engines.base import Runtime, drive
+from ..errors import Cancelled, is_out_of_memory
 from ..events import JobResult, Output
+from .handle import JobError
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ class ModelWorker(QThread):
     started_job = Signal(str)
     event = Signal(str, object)  # job id, studio.events.* (Output already replaced by SavedItem)
     output = Signal(str, object)  # job id, SavedItem
-    done = Signal(str, str, object)  # job id, 'finished' | 'cancelled' | 'failed', JobResult | message
+    done = Signal(str, str, object)  # job id, 'finished' | 'cancelled' | 'failed', JobResult | JobError
     command_failed = Signal(str)
 
-    def __init__(self, runtime_factory: Callable[[], Runtime], library, parent=None) -> None:
+    def __init__(self, runtime_factory: Callable[[], Runtime], library, engine_factory, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("ModelWorker")
         self._runtime_factory = runtime_factory
+        self._engine_factory = engine_factory  # request kind → engine (studio.engines.engine_for)
         self._library = library
         self._inbox: queue.Queue = queue.Queue()
         self.runtime: Runtime | None = None  # created in the worker thread, touched only there
@@ -75,14 +77,14 @@ class ModelWorker(QThread):
             except Exception as exc:  # a broken runtime must not kill the thread
                 log.exception("could not create the runtime")
                 if isinstance(item, WorkItem):
-                    self.done.emit(item.job_id, "failed", describe(exc))
+                    self.done.emit(item.job_id, "failed", JobError.from_exception(exc, item.request.kind))
                 continue
             if callable(item) and not isinstance(item, WorkItem):
                 try:
                     item(self.runtime)
                 except Exception as exc:
                     log.exception("worker command failed")
-                    self.command_failed.emit(describe(exc))
+                    self.command_failed.emit(JobError.from_exception(exc).message)
                 continue
             self._run_job(item)
         if self.runtime is not None:
@@ -96,7 +98,7 @@ class ModelWorker(QThread):
         self.started_job.emit(item.job_id)
         result = JobResult()
         try:
-            engine = engine_for(item.request.kind)
+            engine = self._engine_factory(item.request.kind)
 
             def handle(ev) -> None:
                 if isinstance(ev, Output):
@@ -114,6 +116,6 @@ class ModelWorker(QThread):
             log.exception("job %s failed", item.job_id)
             if is_out_of_memory(exc) and self.runtime is not None:
                 self.runtime.cache.unload()  # give the memory back so the next job can run
-            self.done.emit(item.job_id, "failed", describe(exc))
+            self.done.emit(item.job_id, "failed", JobError.from_exception(exc, item.request.kind))
             return
         self.done.emit(item.job_id, "finished", result)

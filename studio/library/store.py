@@ -3,10 +3,15 @@
 Layout under the library root::
 
     outputs/2026-11-29/20261129-101500-ab12cd-image-0.png   images (A1111 `parameters` + our JSON)
-    outputs/2026-11-29/…-speech.wav                         audio
+    outputs/2026-11-29/…-inpaint-0.png                      Canvas edits
+    outputs/2026-11-29/…-speech.wav                         audio (tags carry the parameters)
     outputs/2026-11-29/…-text.md                            text replies (Markdown)
     conversations/<conversation id>.json                    chat conversations, rewritten each turn
     index.sqlite                                            one row per saved item (the History panel)
+
+The name holds the item's kind, which is its request's kind (``text``, ``image``, ``inpaint``,
+``speech``, ``music``); suffix, numbering and metadata come from the output type's entry in
+:data:`~studio.library.outputs.OUTPUT_TYPES`.
 
 SQLite keeps the index consistent when the app is killed mid-write; each file is written to a
 temp file and renamed, so a file in the library is always complete.
@@ -14,7 +19,6 @@ temp file and renamed, so a file in the library is always complete.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import threading
@@ -24,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..events import Output, SavedItem
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_bytes, atomic_write_text
+from .outputs import item_kind, output_type
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -76,51 +81,28 @@ class Library:
         return db
 
     # --- saving ---
-    def _new_path(self, kind: str, suffix: str, index: int = 0) -> tuple[str, Path]:
+    def _new_path(self, kind: str, suffix: str, index: int | None) -> tuple[str, Path]:
         now = time.localtime()
         item_id = uuid.uuid4().hex[:12]
         stamp = time.strftime("%Y%m%d-%H%M%S", now)
         day = time.strftime("%Y-%m-%d", now)
-        name = f"{stamp}-{item_id[:6]}-{kind}" + (f"-{index}" if kind == "image" else "") + suffix
+        name = f"{stamp}-{item_id[:6]}-{kind}" + (f"-{index}" if index is not None else "") + suffix
         return item_id, self.root / "outputs" / day / name
 
     def save(self, output: Output, job_id: str = "") -> SavedItem:
-        """Write one engine output to disk and the index; returns where it went."""
-        if output.kind == "image":
-            return self.save_image(output.data, output.params, job_id=job_id, index=output.index)
-        if output.kind == "audio":
-            audio, rate = output.data
-            return self.save_audio(audio, rate, output.params, job_id=job_id)
-        if output.kind == "text":
-            return self.save_text(str(output.data), output.params, job_id=job_id)
-        raise ValueError(f"unknown output kind {output.kind!r}")
+        """Write one engine output to disk (atomically) and to the index; returns where it went.
 
-    def save_image(self, image, params: dict, *, job_id: str = "", index: int = 0) -> SavedItem:
-        from .metadata import png_bytes
-
-        item_id, path = self._new_path("image", ".png", index)
-        atomic_write_bytes(path, png_bytes(image, params))
-        return self._index(item_id, "image", path, params, job_id)
-
-    def save_audio(self, audio, sample_rate: int, params: dict, *, job_id: str = "") -> SavedItem:
-        import soundfile
-
-        item_id, path = self._new_path(params.get("kind", "audio"), ".wav")
-
-        def write(f) -> None:
-            buf = io.BytesIO()
-            soundfile.write(buf, audio, sample_rate, format="WAV", subtype="PCM_16")
-            f.write(buf.getvalue())
-
-        atomic_write(path, write)
-        return self._index(item_id, params.get("kind", "audio"), path, params, job_id)
-
-    def save_text(self, text: str, params: dict, *, job_id: str = "") -> SavedItem:
-        item_id, path = self._new_path("text", ".md")
-        atomic_write_text(path, text)
+        Its kind is the request's (``output.params["kind"]``); how it is written follows its output
+        type (:func:`~studio.library.outputs.output_type`). ValueError for an unknown output type.
+        """
+        params = output.params if isinstance(output.params, dict) else {}
+        otype = output_type(output.media)
+        kind = item_kind(output.media, params)
+        item_id, path = self._new_path(kind, otype.suffix, output.index if otype.numbered else None)
+        atomic_write_bytes(path, otype.encode(output.data, params))
         if params.get("conversation"):
             self.save_conversation(params["conversation"])
-        return self._index(item_id, "text", path, params, job_id)
+        return self._index(item_id, kind, path, params, job_id)
 
     def _index(self, item_id: str, kind: str, path: Path, params: dict, job_id: str) -> SavedItem:
         created = time.time()

@@ -120,9 +120,8 @@ def release_device_memory() -> None:
 
     gc.collect()
     torch = sys.modules.get("torch")
-    if torch is None:  # nothing of torch's to give back (llama.cpp frees its memory with its model)
+    if torch is None:  # torch never loaded, so no model holds device memory (and importing it takes seconds)
         return
-
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.empty_cache()

@@ -2,6 +2,8 @@
 
 Order: empty → the modality's default; catalog id; an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
+A pickled file (.ckpt/.pt/.pth/.bin) resolves only with ``allow_pickle=True``; otherwise
+UnsafeModelFile carrying its path (``allowable``: the same request with permission loads it).
 Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
 NotDownloaded with what to do, never a network call.
 """
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelNotFound, NotDownloaded, WrongModelKind
+from ..errors import ModelNotFound, NotDownloaded, UnsafeModelFile, WrongModelKind
 from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -107,6 +109,23 @@ def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     return resolved
 
 
+def is_pickle(path: Path) -> bool:
+    """A pickled checkpoint file (.ckpt/.pt/.pth/.bin), which can run code when opened."""
+    return path.suffix.lower() in PICKLE_SUFFIXES
+
+
+def check_pickle_allowed(path: Path, allow_pickle: bool) -> None:
+    """UnsafeModelFile (allowable) for a pickled file unless the person allowed pickles."""
+    if is_pickle(path) and not allow_pickle:
+        raise UnsafeModelFile(
+            f"'{path.name}' is a pickled checkpoint ({path.suffix}), which can run code when opened. "
+            "Use a .safetensors version, or confirm that you trust this file to load it anyway "
+            "(its weights are read without running code).",
+            path,
+            allowable=True,
+        )
+
+
 def resolve(
     spec: str,
     modality: str,
@@ -114,13 +133,21 @@ def resolve(
     catalog: Catalog | None = None,
     offline: bool | None = None,
     download=None,
+    allow_pickle: bool = False,
 ) -> ResolvedModel:
     """Find the files for ``spec`` (catalog id, hub id, local path, or "" for the default).
 
     ``download(repo_id, allow_patterns)`` is called for a hub model not yet on disk when online;
-    without it such a model raises NotDownloaded.
+    without it such a model raises NotDownloaded. A pickled file raises UnsafeModelFile unless
+    ``allow_pickle``.
     """
-    catalog = catalog or Catalog()
+    resolved = _resolve(spec, modality, catalog or Catalog(), offline, download)
+    if resolved.path.is_file():
+        check_pickle_allowed(resolved.path, allow_pickle)
+    return resolved
+
+
+def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, download) -> ResolvedModel:
     offline = is_offline() if offline is None else offline
     spec = (spec or "").strip()
 
@@ -141,7 +168,7 @@ def resolve(
         spec.startswith(("/", ".", "~", "\\"))
         or spec.count("/") > 1
         or (os.sep != "/" and os.sep in spec)
-        or path.suffix.lower() in (".gguf", ".safetensors", ".ckpt", ".onnx", ".pt", ".bin")
+        or path.suffix.lower() in (".gguf", ".safetensors", ".onnx", *PICKLE_SUFFIXES)
     )
     if looks_like_path:
         raise ModelNotFound(f"No model file or folder at '{spec}'.")

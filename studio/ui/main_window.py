@@ -1,77 +1,47 @@
 """The main window: the tabs, the queue and history panels, menus and the status bar.
 
 It composes the pieces and routes between them; each tab owns its own layout and job handling.
+The tabs come from one registration list (:data:`studio.ui.tabs.TABS`); the window is their
+:class:`~studio.ui.tab_api.TabHost` (Send to, the Models window, the status bar) and never names a tab.
 Nothing here imports torch: the worker thread imports it with the first job.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from .. import __version__
-from ..engines.base import Runtime
 from ..jobs import JobQueue
 from ..jobs.downloads import DownloadManager
-from ..models.cache import ModelCache
+from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
-from .image.tab import ImageTab
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
-from .text.tab import TextTab
-
-
-class RuntimeFactory:
-    """Builds the worker's Runtime from a snapshot of the settings (taken on the main thread)."""
-
-    def __init__(self, catalog: Catalog, device: str, dtype: str, budget_gb: float, offline: bool) -> None:
-        self.catalog = catalog
-        self.device, self.dtype, self.budget_gb, self.offline = device, dtype, budget_gb, offline
-
-    def __call__(self) -> Runtime:  # runs on the worker thread
-        runtime = Runtime(cache=ModelCache(), catalog=self.catalog)
-        self.apply(runtime)
-        return runtime
-
-    def apply(self, runtime: Runtime) -> None:  # runs on the worker thread
-        from ..models.device import auto_budget, choose
-
-        if (runtime.device, runtime.dtype) != (self.device, self.dtype):
-            runtime.cache.unload()  # models on the old device would only hold memory
-        runtime.device, runtime.dtype = self.device, self.dtype
-        runtime.offline = self.offline or None
-        if self.budget_gb > 0:
-            runtime.cache.budget_bytes = int(self.budget_gb * 1024**3)
-        else:
-            runtime.cache.budget_bytes = auto_budget(choose(self.device, self.dtype).device)
-
-
-def warm_up_libraries(runtime: Runtime) -> None:
-    """Runs on the worker thread: import the heavy libraries before the first job needs them."""
-    import importlib
-
-    for name in ("torch", "transformers", "studio.engines.text"):
-        importlib.import_module(name)
-    importlib.import_module("studio.engines.text_llama").import_llama()  # GGUF models (the bundled one)
-
-
-class ComingSoon(QWidget):
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        label = QLabel(text)
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        label.setStyleSheet("color: #777; font-size: 14px;")
-        layout = QVBoxLayout(self)
-        layout.addWidget(label)
+from .tab_api import TabContext, TabSpec
+from .tabs import TABS
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings, library, catalog: Catalog | None = None, parent: QWidget | None = None) -> None:
+    """``tabs`` defaults to :data:`studio.ui.tabs.TABS`; tests pass their own registration list."""
+
+    def __init__(
+        self,
+        settings,
+        library,
+        catalog: Catalog | None = None,
+        parent: QWidget | None = None,
+        *,
+        tabs: Sequence[TabSpec] | None = None,
+        engine_factory=None,
+    ) -> None:
+        """``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted
+        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
@@ -83,33 +53,28 @@ class MainWindow(QMainWindow):
         self._factory = RuntimeFactory(
             self.catalog, settings.device, settings.dtype, settings.memory_budget_gb, settings.offline
         )
-        self.jobs = JobQueue(library, self._factory, parent=self)
+        self.jobs = JobQueue(library, self._factory, engine_factory=engine_factory, parent=self)
         self.downloads = DownloadManager(parent=self)
         self._models_window = None
         self._warmed = False
 
-        # tabs
+        # tabs, from the one registration list
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.text_tab = TextTab(self.jobs, library, self.catalog, settings=settings)
-        self.tabs.addTab(self.text_tab, "Text")
-        self.image_tab = ImageTab(self.jobs, library, self.catalog)
-        self.tabs.addTab(self.image_tab, "Image")
-        self.tabs.addTab(
-            ComingSoon("Speech: text to speech with the bundled Piper voice and Coqui XTTS arrives in the next release."),
-            "Speech",
-        )
-        self.tabs.addTab(ComingSoon("Music: text to music with MusicGen arrives in a later release."), "Music")
-        self.tabs.addTab(
-            ComingSoon("Canvas: paint a mask to inpaint or extend the picture to outpaint — coming next."), "Canvas"
-        )
+        self.tab_specs: tuple[TabSpec, ...] = tuple(TABS if tabs is None else tabs)
+        self._tabs: dict[str, QWidget] = {}
+        context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self)
+        for spec in self.tab_specs:
+            widget = spec.build(context)
+            widget.setObjectName(f"{spec.key}Tab")
+            self._tabs[spec.key] = widget
+            self.tabs.addTab(widget, spec.title)
         self.setCentralWidget(self.tabs)
-        self.text_tab.send_to.connect(self.route_text)
-        self.text_tab.set_send_targets({"image"})
 
         # panels
         self.queue_panel = QueuePanel(self.jobs)
-        self.history_panel = HistoryPanel(library)
+        kinds = [kind for spec in self.tab_specs for kind in spec.kinds]
+        self.history_panel = HistoryPanel(library, kinds)
         self.queue_dock = self._dock("Queue", self.queue_panel, "queueDock")
         self.history_dock = self._dock("History", self.history_panel, "historyDock")
         self.tabifyDockWidget(self.queue_dock, self.history_dock)
@@ -140,7 +105,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _warm_up(self) -> None:
         if self.isVisible():  # not when the window was closed before the timer fired
-            self.jobs.run_in_worker(warm_up_libraries)
+            self.jobs.warm_up()
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -177,6 +142,52 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "About Studio", self.show_about)
 
+    # --- the tabs (studio.ui.tab_api.TabHost) ---
+    def tab(self, key: str) -> QWidget | None:
+        """The tab registered as ``key`` ('text', 'image', …), or None."""
+        return self._tabs.get(key)
+
+    def spec(self, key: str) -> TabSpec | None:
+        return next((s for s in self.tab_specs if s.key == key), None)
+
+    def show_tab(self, key: str) -> bool:
+        widget = self._tabs.get(key)
+        if widget is not None:
+            self.tabs.setCurrentWidget(widget)
+        return widget is not None
+
+    def send_targets(self, what: str, exclude: str = "") -> list[tuple[str, str]]:
+        return [(s.key, s.title) for s in self.tab_specs if what in s.accepts and s.key != exclude]
+
+    def send_text(self, target: str, text: str) -> bool:
+        spec = self.spec(target)
+        if spec is None or "text" not in spec.accepts or not self._tabs[target].receive_text(text):
+            return False
+        return self.show_tab(target)
+
+    def send_image(self, target: str, path: str) -> bool:
+        spec = self.spec(target)
+        if spec is None or "image" not in spec.accepts or not self._tabs[target].receive_image(path):
+            return False
+        return self.show_tab(target)
+
+    def show_models(self, model_id: str = "") -> None:
+        self.show_models_window()
+        if model_id:
+            self._models_window.select(model_id)
+
+    def current_spec(self) -> TabSpec | None:
+        key = next((k for k, w in self._tabs.items() if w is self.tabs.currentWidget()), "")
+        return self.spec(key)
+
+    def show_message(self, message: str, timeout_ms: int = 5000) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    @property
+    def models_window(self):
+        """The Models window once opened (Models → Manage models…), else None."""
+        return self._models_window
+
     # --- actions ---
     @Slot()
     def show_models_window(self) -> None:
@@ -185,13 +196,26 @@ class MainWindow(QMainWindow):
         if self._models_window is None:
             self._models_window = ModelsWindow(self.catalog, self.downloads, self)
             self._models_window.models_changed.connect(self._refresh_pickers)
+        spec = self.current_spec()
+        if spec is not None and spec.modality:  # the models of the tab in front
+            self._models_window.show_modality(spec.modality)
         self._models_window.show()
         self._models_window.raise_()
 
+    @Slot(str)
+    def download_model(self, model_id: str) -> None:
+        """"Download…" after a job failed on a model that is not here: the Models window, downloading it."""
+        self.show_models_window()
+        window = self._models_window
+        if window.select(model_id):
+            window.download_selected()
+        else:  # a hub id that is not in the catalog
+            window.download_repo(model_id)
+
     @Slot()
     def _refresh_pickers(self) -> None:
-        for tab in (self.text_tab, self.image_tab):
-            tab.model_picker.refresh()
+        for widget in self._tabs.values():
+            widget.refresh_models()
 
     @Slot()
     def unload_models(self) -> None:
@@ -215,25 +239,15 @@ class MainWindow(QMainWindow):
             f"computer. No cloud, no account.<br><br>Outputs: {self.library.root}",
         )
 
-    @Slot(str, str)
-    def route_text(self, target: str, text: str) -> None:
-        """"Send to …" from the Text tab."""
-        if target == "image":
-            self.image_tab.set_prompt(text)
-            self.tabs.setCurrentWidget(self.image_tab)
-
     @Slot(object)
-    def open_saved(self, saved) -> None:
-        """History → the tab that made it: images in the Image tab, replies in their conversation."""
-        conv_id = (saved.params.get("conversation") or {}).get("id") or saved.params.get("conversation_id")
-        if saved.kind == "image":
-            self.image_tab.show_saved(saved)
-            self.tabs.setCurrentWidget(self.image_tab)
-        elif saved.kind == "text" and conv_id and self.text_tab.current_job is None:
-            self.text_tab.open_conversation(conv_id)
-            self.tabs.setCurrentWidget(self.text_tab)
-        else:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+    def open_saved(self, saved) -> bool:
+        """History → the tab registered for the item's kind; the system's viewer when no tab can.
+        True when a tab opened it."""
+        spec = next((s for s in self.tab_specs if saved.kind in s.kinds), None)
+        if spec is not None and self._tabs[spec.key].open_item(saved):
+            return self.show_tab(spec.key)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+        return False
 
     # --- job notifications ---
     @Slot(str, object)
@@ -247,9 +261,9 @@ class MainWindow(QMainWindow):
         self.history_panel.refresh()
         self.statusBar().showMessage(f"Saved {item.path.name}", 4000)
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        self.statusBar().showMessage(f"Failed: {message}", 10000)
+    @Slot(str, object)
+    def _on_failed(self, job_id: str, error) -> None:
+        self.statusBar().showMessage(f"Failed: {error}", 10000)
 
     @Slot(str, str)
     def _on_notice(self, job_id: str, message: str) -> None:
@@ -289,5 +303,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.downloads.shutdown()
+        if self._models_window is not None:
+            self._models_window.deleter.wait()  # a model being deleted is deleted completely
         self.worker_stopped = self.jobs.shutdown(wait_ms=5000)
         super().closeEvent(event)

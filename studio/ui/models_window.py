@@ -5,7 +5,9 @@ downloadable / local / missing / downloading 42 %), size, memory needed and lice
 Download, Cancel, Delete, Add a local file or folder, Open folder, and download any hub id.
 
 Qt widgets only: the catalog reads the disk (no network, no torch); downloads run in the
-:class:`~studio.jobs.downloads.DownloadManager`'s own threads and report back through its signals.
+:class:`~studio.jobs.downloads.DownloadManager`'s own threads and deletions in the
+:class:`~studio.jobs.deletions.ModelDeleter`'s, both reporting back through signals, so the window
+stays responsive while gigabytes arrive or leave.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..errors import StudioError
+from ..jobs.deletions import ModelDeleter
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, bundled_path, human_size, hub_snapshot
 
 COLUMNS = ("Name", "State", "Size", "Memory", "Licence")
@@ -55,13 +58,16 @@ class ModelsWindow(QDialog):
 
     models_changed = Signal()
 
-    def __init__(self, catalog: Catalog, download_manager, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
         self.setObjectName("ModelsWindow")
         self.resize(980, 560)
         self.catalog = catalog
         self.downloads = download_manager
+        self.deleter = deleter if deleter is not None else ModelDeleter(catalog, parent=self)
         self._entries: dict[str, ModelEntry] = {}
         self._rows: dict[str, tuple[str, int]] = {}  # model id -> (modality, row)
 
@@ -142,6 +148,9 @@ class ModelsWindow(QDialog):
         self.downloads.finished.connect(self._on_download_finished)
         self.downloads.failed.connect(self._on_download_failed)
         self.downloads.cancelled.connect(self._on_download_cancelled)
+        self.deleter.started.connect(self._on_delete_started)
+        self.deleter.finished.connect(self._on_delete_finished)
+        self.deleter.failed.connect(self._on_delete_failed)
 
         self.refresh()
 
@@ -185,6 +194,8 @@ class ModelsWindow(QDialog):
         return repo.size_bytes if repo is not None else 0
 
     def _state_text(self, entry: ModelEntry) -> str:
+        if self.deleter.is_active(entry.id):
+            return "deleting…"
         if self.downloads.is_active(entry.id):
             done, total = self.downloads.progress_of(entry.id) or (0, 0)
             return f"downloading {_percent(done, total)} %"
@@ -209,6 +220,13 @@ class ModelsWindow(QDialog):
 
     def selected_entry(self) -> ModelEntry | None:
         return self._entries.get(self.selected_id())
+
+    def show_modality(self, modality: str) -> bool:
+        """Show the list of one modality ('text', 'image', …); False when there is none."""
+        if modality not in MODALITIES:
+            return False
+        self.tabs.setCurrentIndex(MODALITIES.index(modality))
+        return True
 
     def select(self, model_id: str) -> bool:
         """Show the model's tab and select its row."""
@@ -238,7 +256,7 @@ class ModelsWindow(QDialog):
     @Slot()
     def download_selected(self) -> None:
         entry = self.selected_entry()
-        if entry is None or entry.source != "hub":
+        if entry is None or entry.source != "hub" or self.deleter.is_active(entry.id):
             return
         if self.downloads.start(entry):
             self._say(f"Downloading {entry.name}…")
@@ -266,28 +284,44 @@ class ModelsWindow(QDialog):
         self.delete_entry(entry.id)
 
     def delete_entry(self, model_id: str) -> bool:
-        """Delete a downloaded model, or forget a local one (never touching the person's files)."""
-        from ..models.download import delete_model
-
+        """Start deleting a downloaded model, or forgetting a local one (never touching the person's
+        files), off the UI thread; True when it started. ``models_changed`` follows when done."""
         entry = self._entries.get(model_id) or self.catalog.get(model_id)
         if entry is None:
             return False
         if self.downloads.is_active(model_id):
             self._say(f"'{entry.name}' is downloading: cancel the download first.")
             return False
-        try:
-            freed = delete_model(entry, self.catalog)
-        except (StudioError, OSError) as exc:
-            self._say(str(exc))
+        if entry.source == "bundled":
+            self._say(f"'{entry.name}' ships with Studio and cannot be deleted.")
             return False
-        self.catalog.refresh()
+        return self.deleter.start(entry)
+
+    # --- deletion signals (main thread) ---
+    @Slot(str)
+    def _on_delete_started(self, model_id: str) -> None:
+        self._set_state_cell(model_id, "deleting…")
+        self._say(f"Deleting {self._name(model_id)}…")
+        self._update_buttons()
+
+    @Slot(str, object)
+    def _on_delete_finished(self, model_id: str, freed: object) -> None:
+        entry = self._entries.get(model_id)
         self.refresh()
-        if entry.source == "local":
+        if entry is not None and entry.source == "local":
             self._say(f"Removed '{entry.name}' from the list; its files were not touched.")
         else:
-            self._say(f"Deleted '{entry.name}' ({human_size(freed)} freed).")
+            self._say(f"Deleted '{self._name(model_id)}' ({human_size(int(freed))} freed).")
         self.models_changed.emit()
-        return True
+
+    @Slot(str, str)
+    def _on_delete_failed(self, model_id: str, message: str) -> None:
+        self.refresh()
+        self._say(f"Could not delete '{self._name(model_id)}': {message}")
+
+    def _name(self, model_id: str) -> str:
+        entry = self._entries.get(model_id)
+        return entry.name if entry is not None else model_id
 
     def add_local_path(self, path: str | os.PathLike, modality: str | None = None) -> ModelEntry | None:
         """Add a model file or folder from this computer. Its kind is read from its files; when
@@ -386,8 +420,7 @@ class ModelsWindow(QDialog):
     def _on_download_progress(self, model_id: str, done: object, total: object) -> None:
         done, total = int(done), int(total)
         self._set_state_cell(model_id, f"downloading {_percent(done, total)} %")
-        name = self._entries[model_id].name if model_id in self._entries else model_id
-        self._say(f"Downloading {name}: {human_size(done)} of {human_size(total)}")
+        self._say(f"Downloading {self._name(model_id)}: {human_size(done)} of {human_size(total)}")
 
     @Slot(str, str)
     def _on_download_finished(self, model_id: str, _path: str) -> None:
@@ -408,8 +441,7 @@ class ModelsWindow(QDialog):
     @Slot(str)
     def _on_download_cancelled(self, model_id: str) -> None:
         self.refresh()
-        name = self._entries[model_id].name if model_id in self._entries else model_id
-        self._say(f"Download of {name} cancelled; what arrived is kept and the next download resumes.")
+        self._say(f"Download of {self._name(model_id)} cancelled; what arrived is kept and the next download resumes.")
 
     # --- helpers ---
     def _set_state_cell(self, model_id: str, text: str) -> None:
@@ -434,13 +466,14 @@ class ModelsWindow(QDialog):
 
     def _update_buttons(self) -> None:
         entry = self.selected_entry()
-        active = entry is not None and self.downloads.is_active(entry.id)
+        downloading = entry is not None and self.downloads.is_active(entry.id)
+        active = downloading or (entry is not None and self.deleter.is_active(entry.id))
         state = self.catalog.state(entry) if entry is not None else ""
         repo = self.catalog.cached_repos().get(entry.repo_id) if entry is not None and entry.repo_id else None
         self.download_button.setEnabled(
             entry is not None and entry.source == "hub" and state != "downloaded" and not active
         )
-        self.cancel_button.setEnabled(active)
+        self.cancel_button.setEnabled(downloading)
         self.delete_button.setEnabled(
             entry is not None
             and not active

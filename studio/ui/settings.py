@@ -1,8 +1,10 @@
 """Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode,
 llama.cpp threads and GPU layers for GGUF text models.
 
-A plain object with typed properties, not tied to widgets. Tests pass their own QSettings
-(an .ini file in a tmp folder) so they never read or write the person's settings.
+A plain object with typed properties, not tied to widgets. With ``STUDIO_HOME`` set the settings
+live in ``$STUDIO_HOME/settings.ini`` (portable installs), otherwise where the platform keeps them.
+Tests pass their own QSettings (an .ini file in a tmp folder) so they never read or write the
+person's settings.
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ DEFAULTS = {
 }
 
 
+def default_store() -> QSettings:
+    """``$STUDIO_HOME/settings.ini`` when STUDIO_HOME is set, else the platform's native settings."""
+    path = paths.settings_file()
+    if path is not None:
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings(paths.APP_NAME, paths.APP_NAME)
+
+
 class Settings(QObject):
     changed = Signal(str)  # the key that changed
 
     def __init__(self, store: QSettings | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._store = store or QSettings("Studio", "Studio")
+        self._store = store if store is not None else default_store()
 
     def _get(self, key: str):
         default = DEFAULTS[key]

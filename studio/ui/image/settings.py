@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...models.resolve import is_pickle
 from ...requests import MAX_SEED, SCHEDULERS, ImageRequest
 from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
@@ -84,8 +85,12 @@ def native_base(catalog, spec: str) -> int:
     return 1024 if "xl" in path.name.lower() else 512
 
 
-def is_ckpt(path: str) -> bool:
-    return bool(path) and path.strip().lower().endswith(".ckpt")
+def pickle_key(path: str) -> str:
+    """A pickled file (.ckpt/.pt/.pth/.bin) as an absolute path (how permissions are remembered); '' for others."""
+    path = (path or "").strip()
+    if not path or not is_pickle(Path(path)):
+        return ""
+    return str(Path(path).expanduser().resolve())
 
 
 class ImageSettings(QWidget):
@@ -265,12 +270,13 @@ class ImageSettings(QWidget):
 
     # --- the request ------------------------------------------------------------------------------
     def pickle_paths(self) -> list[str]:
-        """The .ckpt files these settings would load (each needs a confirmation)."""
-        return [p for p in (self.model_picker.current_model_spec(), self.vae.text().strip()) if is_ckpt(p)]
+        """The pickled files (model, VAE) these settings would load, as :func:`pickle_key` s."""
+        keys = (pickle_key(self.model_picker.current_model_spec()), pickle_key(self.vae.text()))
+        return [k for k in keys if k]
 
     def build_request(self, confirmed_pickles: set[str] = frozenset()) -> ImageRequest:
         """The request these settings describe (``jobs.submit`` validates it). ``allow_pickle`` is
-        set only when every .ckpt involved is in ``confirmed_pickles``."""
+        set only when every pickled file involved is in ``confirmed_pickles`` (:func:`pickle_key` s)."""
         pickles = self.pickle_paths()
         return ImageRequest(
             prompt=self.prompt.toPlainText().strip(),
@@ -417,7 +423,7 @@ class ImageSettings(QWidget):
 
     @Slot()
     def _choose_vae(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "VAE", "", "VAE weights (*.safetensors *.ckpt *.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "VAE", "", "VAE weights (*.safetensors *.ckpt *.pt *.pth *.bin);;All files (*)")
         if path:
             self.vae.setText(path)
 

@@ -15,16 +15,14 @@ copied into QImages.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-from PySide6.QtCore import SIGNAL, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -35,9 +33,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
+from ...errors import StudioError
 from ...events import Preview, Progress, SavedItem
+from ...jobs import JobError, JobHandle
 from ...requests import ImageRequest
+from ..tab_api import StudioTab, TabContext
+from ..job_errors import FailureAction
 from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
 from .results import ResultPanel
@@ -57,34 +58,23 @@ def eta_text(seconds: float | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s left"
 
 
-class ImageTab(QWidget):
-    """Text-to-image / image-to-image. ``send_to_canvas(path)`` asks the Canvas tab to open a result."""
+class ImageTab(QWidget, StudioTab):
+    """Text-to-image / image-to-image. "Send to Canvas" hands a result to the tab registered as 'canvas'."""
 
-    send_to_canvas = Signal(str)
-
-    def __init__(self, jobs, library, catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.jobs = jobs
-        self.library = library
-        self.catalog = catalog
-        self.current_job: str | None = None  # this tab's running job
-        self.pending: list[str] = []  # this tab's jobs not ended yet (queued or running), oldest first
+        self.jobs = ctx.jobs
+        self.library = ctx.library
+        self.catalog = ctx.catalog
+        self.host = ctx.host
+        self.current_job: JobHandle | None = None  # this tab's running job
+        self.pending: list[JobHandle] = []  # this tab's jobs not ended yet (queued or running), oldest first
         self.preview_count = 0  # live previews shown for the current job
-        #: the answer to "load this .ckpt?": None asks the person (STUDIO_NO_CONFIRM=1 answers No)
-        self.pickle_answer: bool | None = None
+        #: pickled files the person agreed to load this session (``settings.pickle_key`` s)
         self.confirmed_pickles: set[str] = set()
         self._generating = False  # the current job reached its denoising steps
         self._build()
 
-        jobs.job_started.connect(self._on_started)
-        jobs.job_progress.connect(self._on_progress)
-        jobs.job_status.connect(self._on_status)
-        jobs.job_notice.connect(self._on_notice)
-        jobs.job_preview.connect(self._on_preview)
-        jobs.job_output.connect(self._on_output)
-        jobs.job_finished.connect(self._on_finished)
-        jobs.job_cancelled.connect(self._on_cancelled)
-        jobs.job_failed.connect(self._on_failed)
         self.model_picker.spec_changed.connect(self._on_model_changed)
         self._on_model_changed(self.model_picker.current_model_spec())
         self.gallery.load_recent(self._recent_items())
@@ -134,6 +124,10 @@ class ImageTab(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.failure_action = FailureAction()
+        self.failure_action.download_requested.connect(self.host.download_model)
+        self.failure_action.pickle_confirmed.connect(self._on_pickle_confirmed)
+        self.failure_action.retry_requested.connect(self.submit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 3)
         buttons.addWidget(self.cancel_button, 1)
@@ -149,6 +143,7 @@ class ImageTab(QWidget):
         status_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         status_scroll.setStyleSheet("QScrollArea { background: transparent; } QScrollArea > QWidget > QWidget { background: transparent; }")
         go.addWidget(status_scroll, 1)
+        go.addWidget(self.failure_action)
         go_box = QWidget()
         go_box.setLayout(go)
         go_box.setFixedWidth(340)
@@ -198,56 +193,47 @@ class ImageTab(QWidget):
         """The request the current settings describe (``jobs.submit`` validates it)."""
         return self.form.build_request(self.confirmed_pickles)
 
-    def confirm_pickle(self, path: str) -> bool:
-        """Ask before loading a .ckpt (a pickle can carry code). ``pickle_answer`` answers instead
-        when set (tests); STUDIO_NO_CONFIRM=1 answers No. A Yes holds for that file this session."""
-        if path in self.confirmed_pickles:
-            return True
-        if self.pickle_answer is not None:
-            ok = self.pickle_answer
-        elif os.environ.get("STUDIO_NO_CONFIRM"):
-            ok = False
-        else:
-            answer = QMessageBox.warning(
-                self,
-                "Load a .ckpt file?",
-                f"<b>{Path(path).name}</b> is a .ckpt file (a Python pickle). Pickles can carry code, so "
-                "load only files from people you trust.<br><br>Studio reads just the weights, without "
-                "running pickled code, and keeps a converted .safetensors copy.<br><br>Load it?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            ok = answer == QMessageBox.StandardButton.Yes
-        if ok:
-            self.confirmed_pickles.add(path)
-        return ok
-
     @Slot()
-    def generate(self) -> str | None:
-        """Submit the current settings; the job id, or None with a ⚠ message when refused."""
-        for path in self.form.pickle_paths():
-            if not self.confirm_pickle(path):
-                self._warn(
-                    f"Not loaded: {Path(path).name} is a .ckpt file, which can carry code. "
-                    "Convert it to .safetensors, or confirm loading it."
-                )
-                return None
+    def generate(self) -> JobHandle | None:
+        """Submit the current settings; the job's handle, or None with a ⚠ message when refused."""
+        return self.submit(self.build_request())
+
+    @Slot(object)
+    def submit(self, request: ImageRequest) -> JobHandle | None:
+        """Queue ``request`` (also the retry after "Load anyway…"); None with a ⚠ message when refused."""
         try:
-            job_id = self.jobs.submit(self.build_request())
-        except InvalidRequest as exc:
+            handle = self.jobs.submit(request)
+        except StudioError as exc:
             self._warn(str(exc))
             return None
-        self.pending.append(job_id)
+        self.failure_action.clear()
+        for signal, slot in (
+            (handle.started, self._on_started),
+            (handle.progress, self._on_progress),
+            (handle.status, self._on_status),
+            (handle.notice, self._on_notice),
+            (handle.preview, self._on_preview),
+            (handle.output, self._on_output),
+            (handle.finished, self._on_finished),
+            (handle.cancelled, self._on_cancelled),
+            (handle.failed, self._on_failed),
+        ):
+            signal.connect(slot)
+        self.pending.append(handle)
         ahead = len(self.jobs.active()) - 1
         self._say(f"Queued behind {ahead} job(s)…" if ahead > 0 else "Queued…")
         self.cancel_button.setEnabled(True)
-        return job_id
+        return handle
+
+    @Slot(str)
+    def _on_pickle_confirmed(self, path: str) -> None:
+        self.confirmed_pickles.add(str(Path(path).expanduser().resolve()))  # a Yes holds for the session
 
     @Slot()
     def cancel(self) -> None:
         """Stop this tab's jobs (the running one within a step); finished images stay."""
-        for job_id in list(self.pending):
-            self.jobs.cancel(job_id)
+        for handle in list(self.pending):
+            handle.cancel()
 
     @Slot(str)
     def _warn(self, message: str) -> None:
@@ -271,46 +257,52 @@ class ImageTab(QWidget):
     def _on_init_changed(self, path: str) -> None:
         self.generate_button.setText("Generate (img2img)" if path else "Generate")
 
-    # --- job events -------------------------------------------------------------------------------
-    @Slot(str)
-    def _on_started(self, job_id: str) -> None:
-        if job_id not in self.pending:
+    # --- job events (from this tab's job handles; ``sender()`` is the handle) ------------------------
+    def _handle(self) -> JobHandle | None:
+        handle = self.sender()
+        return handle if isinstance(handle, JobHandle) and handle in self.pending else None
+
+    @Slot()
+    def _on_started(self) -> None:
+        handle = self._handle()
+        if handle is None:
             return
-        self.current_job = job_id
+        self.current_job = handle
         self.preview_count = 0
         self._generating = False
         self.progress.setRange(0, 0)  # busy until the first step
         self._say("Starting…")
 
-    @Slot(str, object)
-    def _on_progress(self, job_id: str, p: Progress) -> None:
-        if job_id != self.current_job or p.total <= 0:
+    @Slot(object)
+    def _on_progress(self, p: Progress) -> None:
+        handle = self._handle()
+        if handle is None or handle is not self.current_job or p.total <= 0:
             return
         self.progress.setRange(0, p.total)
         self.progress.setValue(min(p.step, p.total))
         what = "step" if p.stage == "generate" else p.stage
         if p.stage == "generate" and not self._generating:  # replaces "Loading …"
             self._generating = True
-            job = self.jobs.job(job_id)
-            request = getattr(job, "request", None)
+            request = handle.request
             n = request.batch_count * request.batch_size if isinstance(request, ImageRequest) else 0
             self._say(f"Generating {n} image{'s' if n != 1 else ''}…" if n else "Generating…")
         left = eta_text(p.eta_s)
         self.progress.setFormat(f"{what} {p.step}/{p.total}" + (f" · {left}" if left else ""))
 
-    @Slot(str, str)
-    def _on_status(self, job_id: str, message: str) -> None:
-        if job_id in self.pending:
+    @Slot(str)
+    def _on_status(self, message: str) -> None:
+        if self._handle() is not None:
             self._say(message)
 
-    @Slot(str, str)
-    def _on_notice(self, job_id: str, message: str) -> None:
-        if job_id in self.pending:
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
+        if self._handle() is not None:
             self._say(f"ℹ {message}")
 
-    @Slot(str, object)
-    def _on_preview(self, job_id: str, preview: Preview) -> None:
-        if job_id != self.current_job or preview.image is None:
+    @Slot(object)
+    def _on_preview(self, preview: Preview) -> None:
+        handle = self._handle()
+        if handle is None or handle is not self.current_job or preview.image is None:
             return
         try:
             image = pil_to_qimage(preview.image)
@@ -319,15 +311,16 @@ class ImageTab(QWidget):
         self.preview_count += 1
         self.results.show_preview(image, f"Preview · image {preview.index + 1} · step {preview.step}")
 
-    @Slot(str, object)
-    def _on_output(self, job_id: str, saved: SavedItem) -> None:
-        if job_id not in self.pending or saved.kind != "image":
+    @Slot(object)
+    def _on_output(self, saved: SavedItem) -> None:
+        if self._handle() is None or saved.kind != "image":
             return
         self.results.add_result(saved)
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result) -> None:
-        if job_id not in self.pending:
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        handle = self._handle()
+        if handle is None:
             return
         stats = getattr(result, "stats", {}) or {}
         n = len(getattr(result, "items", []))
@@ -338,26 +331,29 @@ class ImageTab(QWidget):
             text += f" · {stats['steps_per_s']:.2f} steps/s"
         if stats.get("device"):
             text += f" · {stats['device']}"
-        self._end(job_id, text, "Done")
+        self._end(handle, text, "Done")
 
-    @Slot(str, object)
-    def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id not in self.pending:
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
+        handle = self._handle()
+        if handle is None:
             return
         n = len(getattr(result, "items", []))
         kept = f"; kept {n} finished image{'s' if n != 1 else ''}" if n else ""
-        self._end(job_id, f"Cancelled{kept}.", "Cancelled")
+        self._end(handle, f"Cancelled{kept}.", "Cancelled")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id not in self.pending:
+    @Slot(object)
+    def _on_failed(self, error: JobError) -> None:
+        handle = self._handle()
+        if handle is None:
             return
-        self._end(job_id, "", "Failed")
-        self._warn(message)  # the settings stay as they were, to fix and retry
+        self._end(handle, "", "Failed")
+        self._warn(error.message)  # the settings stay as they were, to fix and retry
+        self.failure_action.offer(error, handle.request)
 
-    def _end(self, job_id: str, message: str, bar: str) -> None:
-        self.pending.remove(job_id)
-        if job_id == self.current_job:
+    def _end(self, handle: JobHandle, message: str, bar: str) -> None:
+        self.pending.remove(handle)
+        if handle is self.current_job:
             self.current_job = None
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if bar == "Done" else 0)
@@ -400,10 +396,8 @@ class ImageTab(QWidget):
             if target:
                 self.save_as(saved, target)
         elif name == "canvas":
-            if self.receivers(SIGNAL("send_to_canvas(QString)")) == 0:
+            if not self.host.send_image("canvas", str(saved.path)):
                 self._say(f"ℹ The Canvas tab is not in this version yet; the image is at {saved.path}.")
-                return
-            self.send_to_canvas.emit(str(saved.path))
         elif name == "reuse_seed":
             seed = (saved.params or {}).get("seed")
             self.form.reuse_seed(seed if isinstance(seed, int) else None)
@@ -425,6 +419,23 @@ class ImageTab(QWidget):
     def restore_from_png(self, path: str) -> list[str]:
         """Restore the settings of any PNG (Studio, AUTOMATIC1111, ComfyUI); see the status line."""
         return image_restore.restore_from_png(self.form, path)
+
+    # --- the tab interface (studio.ui.tab_api) ----------------------------------------------------
+    def refresh_models(self) -> None:
+        self.model_picker.refresh()
+
+    def open_item(self, saved: SavedItem) -> bool:
+        self.show_saved(saved)
+        return True
+
+    def receive_text(self, text: str) -> bool:
+        """Text from another tab becomes the prompt."""
+        self.set_prompt(text)
+        return True
+
+    def receive_image(self, path: str) -> bool:
+        """An image from another tab becomes the image-to-image input."""
+        return self.form.set_init_image(path)
 
     def _recent_items(self) -> list[SavedItem]:
         try:

@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 import uuid
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QSplitter,
     QTextBrowser,
     QToolButton,
@@ -27,12 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
+from ...errors import StudioError
 from ...events import Token
+from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
 from ...requests import ChatMessage, TextRequest
-from ..fields import spin_box_for
+from ..job_errors import FailureAction
 from ..model_picker import ModelPicker
+from ..send_to import SendToMenu
+from ..tab_api import StudioTab, TabContext
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 
@@ -46,30 +50,21 @@ def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-class TextTab(QWidget):
-    """Chat UI. Emits ``send_to(target, text)`` for the "Send to …" actions (image, speech, music)."""
+class TextTab(QWidget, StudioTab):
+    """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text."""
 
-    send_to = Signal(str, str)
-
-    def __init__(self, jobs, library, catalog, parent: QWidget | None = None, *, settings=None) -> None:
+    def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.jobs = jobs
-        self.library = library
-        self.catalog = catalog
-        self.settings = settings  # llama.cpp threads / GPU layers (Settings → Preferences); None: defaults
+        self.jobs = jobs = ctx.jobs
+        self.library = ctx.library
+        self.catalog = ctx.catalog
+        self.host = ctx.host
+        self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
-        self.current_job: str | None = None
+        self.current_job: JobHandle | None = None  # the reply being generated
         self._reply_parts: list[str] = []
-        self._send_targets: set[str] = set()
         self._build()
-        jobs.job_started.connect(self._on_started)
-        jobs.job_token.connect(self._on_token)
-        jobs.job_status.connect(self._on_status)
-        jobs.job_notice.connect(self._on_notice)
-        jobs.job_finished.connect(self._on_finished)
-        jobs.job_cancelled.connect(self._on_cancelled)
-        jobs.job_failed.connect(self._on_failed)
         self.refresh_conversations()
         self._render()
 
@@ -117,6 +112,8 @@ class TextTab(QWidget):
         self.stats_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
+        self.failure_action = FailureAction()
+        self.failure_action.download_requested.connect(self.host.download_model)
         self.regenerate_button = QToolButton()
         self.regenerate_button.setText("Regenerate")
         self.regenerate_button.setToolTip("Ask again for the last reply")
@@ -130,9 +127,8 @@ class TextTab(QWidget):
         self.send_to_button = QToolButton()
         self.send_to_button.setText("Send to…")
         self.send_to_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.send_to_menu = QMenu(self.send_to_button)
+        self.send_to_menu = SendToMenu(self.host, "text", self.text_to_send, exclude="text", parent=self.send_to_button)
         self.send_to_button.setMenu(self.send_to_menu)
-        self._rebuild_send_menu()
 
         centre = QWidget()
         cv = QVBoxLayout(centre)
@@ -146,7 +142,10 @@ class TextTab(QWidget):
         tools.addWidget(export_btn)
         tools.addWidget(self.send_to_button)
         cv.addLayout(tools)
-        cv.addWidget(self.status_label)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.failure_action)
+        cv.addLayout(status_row)
         cv.addWidget(self.input)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -160,14 +159,14 @@ class TextTab(QWidget):
         self.system_prompt.setObjectName("systemPrompt")
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
         self.system_prompt.setMaximumHeight(90)
-        self.temperature = spin_box_for(TextRequest, "temperature")
-        self.top_p = spin_box_for(TextRequest, "top_p")
-        self.top_k = spin_box_for(TextRequest, "top_k")
-        self.repetition_penalty = spin_box_for(TextRequest, "repetition_penalty")
-        self.max_new_tokens = spin_box_for(TextRequest, "max_new_tokens")
+        self.temperature = _dspin(0.0, 5.0, 0.7, 0.05, "0 = always the most likely token (greedy)")
+        self.top_p = _dspin(0.01, 1.0, 0.95, 0.01, "Nucleus sampling: keep the most likely tokens up to this mass")
+        self.top_k = _spin(0, 1000, 50, "Keep only the k most likely tokens; 0 = off")
+        self.repetition_penalty = _dspin(0.5, 3.0, 1.1, 0.05, "Above 1 discourages repeating; 1 = off")
+        self.max_new_tokens = _spin(1, 32768, 512, "Longest reply, in tokens")
         self.random_seed = QCheckBox("Random")
         self.random_seed.setChecked(True)
-        self.seed = spin_box_for(TextRequest, "seed")
+        self.seed = _spin(0, 2**31 - 1, 42, "Same seed + same settings = same reply")
         self.seed.setEnabled(False)
         self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
         seed_row = QHBoxLayout()
@@ -213,8 +212,8 @@ class TextTab(QWidget):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             conversation_id=self.conversation_id,
-            threads=self.settings.text_threads if self.settings is not None else 0,
-            gpu_layers=self.settings.text_gpu_layers if self.settings is not None else -1,
+            threads=self.settings.text_threads,
+            gpu_layers=self.settings.text_gpu_layers,
         )
 
     @Slot()
@@ -236,11 +235,19 @@ class TextTab(QWidget):
     def _submit(self, text: str) -> bool:
         try:
             request = self.build_request(text)
-            job_id = self.jobs.submit(request)
-        except InvalidRequest as exc:
+            handle = self.jobs.submit(request)
+        except StudioError as exc:
             self.status_label.setText(f"⚠ {exc}")
             return False
-        self.current_job = job_id
+        self.failure_action.clear()
+        self.current_job = handle
+        handle.started.connect(self._on_started)
+        handle.token.connect(self._on_token)
+        handle.status.connect(self._on_status)
+        handle.notice.connect(self._on_notice)
+        handle.finished.connect(self._on_finished)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.failed.connect(self._on_failed)
         self.messages.append({"role": "user", "content": text})
         self._reply_parts = []
         self._render(streaming=True)
@@ -251,56 +258,48 @@ class TextTab(QWidget):
     @Slot()
     def stop(self) -> None:
         if self.current_job is not None:
-            self.jobs.cancel(self.current_job)
+            self.current_job.cancel()
 
     def _set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
         self.regenerate_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
 
-    # --- job events ---
+    # --- job events (from this tab's current job handle) ---
+    @Slot()
+    def _on_started(self) -> None:
+        self.status_label.setText("Starting…")
+
     @Slot(str)
-    def _on_started(self, job_id: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText("Starting…")
+    def _on_status(self, message: str) -> None:
+        self.status_label.setText(message)
 
-    @Slot(str, str)
-    def _on_status(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText(message)
+    @Slot(str)
+    def _on_notice(self, message: str) -> None:
+        self.status_label.setText(f"ℹ {message}")
 
-    @Slot(str, str)
-    def _on_notice(self, job_id: str, message: str) -> None:
-        if job_id == self.current_job:
-            self.status_label.setText(f"ℹ {message}")
-
-    @Slot(str, object)
-    def _on_token(self, job_id: str, token: Token) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_token(self, token: Token) -> None:
         self._reply_parts.append(token.text)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(token.text)
+        cursor.insertText(token.text, QTextCharFormat())  # plain, whatever the format before it
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self.stats_label.setText(
             f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
         )
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result) -> None:
-        if job_id == self.current_job:
-            self._end_turn(result, "")
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self._end_turn(result, "")
 
-    @Slot(str, object)
-    def _on_cancelled(self, job_id: str, result) -> None:
-        if job_id == self.current_job:
-            self._end_turn(result, "Stopped.")
+    @Slot(object)
+    def _on_cancelled(self, result) -> None:
+        self._end_turn(result, "Stopped.")
 
-    @Slot(str, str)
-    def _on_failed(self, job_id: str, message: str) -> None:
-        if job_id != self.current_job:
-            return
+    @Slot(object)
+    def _on_failed(self, error: JobError) -> None:
+        request = self.current_job.request if self.current_job is not None else None
         self.current_job = None
         # the user's message stays in the input box so nothing typed is lost
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
@@ -308,7 +307,8 @@ class TextTab(QWidget):
             self.input.setPlainText(last["content"])
         self._render()
         self._set_busy(False)
-        self.status_label.setText(f"⚠ {message}")
+        self.status_label.setText(f"⚠ {error.message}")
+        self.failure_action.offer(error, request)
 
     def _end_turn(self, result, note: str) -> None:
         self.current_job = None
@@ -349,6 +349,8 @@ class TextTab(QWidget):
         self.transcript.setMarkdown("\n\n---\n\n".join(blocks))
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
+        if streaming:  # the reply streams into its own plain block, under the bold heading
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         self.transcript.setTextCursor(cursor)
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
 
@@ -445,25 +447,28 @@ class TextTab(QWidget):
             except OSError as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc}")
 
-    def set_send_targets(self, targets: set[str]) -> None:
-        """Which tabs accept text ('image', 'speech', 'music'); others show disabled."""
-        self._send_targets = set(targets)
-        self._rebuild_send_menu()
+    def text_to_send(self) -> str:
+        """What "Send to …" hands over: the selected transcript text, else the last reply."""
+        return (self.transcript.textCursor().selectedText() or self.last_reply()).replace("\u2029", "\n")
 
-    def _rebuild_send_menu(self) -> None:
-        self.send_to_menu.clear()
-        for target, label in (("image", "Image prompt"), ("speech", "Speech"), ("music", "Music prompt")):
-            action = self.send_to_menu.addAction(label)
-            action.setData(target)
-            action.setEnabled(target in self._send_targets)
-            action.triggered.connect(self._send_to_triggered)
+    # --- the tab interface (studio.ui.tab_api) ---
+    def refresh_models(self) -> None:
+        self.model_picker.refresh()
 
-    @Slot()
-    def _send_to_triggered(self) -> None:
-        action = self.sender()
-        text = self.transcript.textCursor().selectedText() or self.last_reply()
-        if action is not None and text:
-            self.send_to.emit(action.data(), text.replace("\u2029", "\n"))
+    def open_item(self, saved) -> bool:
+        """A saved reply opens its conversation (not while a reply is streaming)."""
+        params = saved.params or {}
+        conv_id = (params.get("conversation") or {}).get("id") or params.get("conversation_id")
+        if not conv_id or self.current_job is not None:
+            return False
+        self.open_conversation(conv_id)
+        return self.conversation_id == conv_id
+
+    def receive_text(self, text: str) -> bool:
+        """Text from another tab becomes the message being typed."""
+        self.input.setPlainText(text)
+        self.input.setFocus()
+        return True
 
 
 def _escape_markdown(text: str) -> str:
@@ -473,3 +478,21 @@ def _escape_markdown(text: str) -> str:
         line = "".join("\\" + c if c in "\\`*_{}[]<>#+-.!|" else c for c in line)
         out.append(line)
     return "  \n".join(out)
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(2)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box

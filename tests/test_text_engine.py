@@ -1,4 +1,5 @@
-"""The text engine on a tiny Llama built from a config: streaming, seeds, cancel, context, errors."""
+"""The text engine on transformers, with a tiny Llama built from a config: streaming, seeds, cancel, context,
+errors (GGUF files on llama.cpp: tests/test_text_llama.py)."""
 
 from __future__ import annotations
 
@@ -147,11 +148,3 @@ def test_request_validation_messages():
         TextRequest(messages=(ChatMessage("user", "hi"),), max_new_tokens=0).validate()
     with pytest.raises(InvalidRequest, match="too long"):
         TextRequest(messages=(ChatMessage("user", "x" * 200_001),)).validate()
-
-
-def test_corrupt_gguf_is_a_clear_error(tmp_path, runtime):
-    bad = tmp_path / "broken.gguf"
-    bad.write_bytes(b"GGUF" + b"\x00garbage" * 100)
-    with pytest.raises(ModelNotFound, match="not a GGUF language model"):
-        collect(TextEngine().run(request(str(bad)), runtime, CancelToken()))
-    assert not list((tmp_path / "studio-home").rglob("*.safetensors"))  # no half conversion left behind

@@ -194,3 +194,27 @@ def test_a_streaming_reply_is_its_own_plain_block_under_the_heading(qtbot, tmp_p
     with qtbot.waitSignal(win.jobs.job_cancelled, timeout=10_000):
         tab.stop()
     win.close()
+
+
+def test_gguf_model_on_llama_cpp_streams_and_regenerates(qtbot, window, tiny_gguf):
+    pytest.importorskip("llama_cpp")
+    tab = window.tab("text")
+    window.settings.text_threads = 1  # Settings → Preferences → Text threads
+    tab.model_picker.set_model_spec(tiny_gguf)
+    tab.max_new_tokens.setValue(6)
+    tab.temperature.setValue(1.5)
+    tab.top_k.setValue(0)
+    tokens = []
+    window.jobs.job_token.connect(lambda j, t: tokens.append(t.text))
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
+        send(qtbot, tab, "hello world")
+    assert tab.messages[-1] == {"role": "assistant", "content": "".join(tokens)}
+    assert "6 tokens" in tab.stats_label.text() and "llama.cpp" in tab.stats_label.text()
+    assert "1 thread" in tab.stats_label.text()
+    replies = {tab.messages[-1]["content"]}
+    for _ in range(3):  # random seeds: some retry differs
+        with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
+            qtbot.mouseClick(tab.regenerate_button, Qt.MouseButton.LeftButton)
+        assert [m["role"] for m in tab.messages] == ["user", "assistant"]
+        replies.add(tab.messages[-1]["content"])
+    assert len(replies) > 1

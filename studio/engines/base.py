@@ -52,6 +52,14 @@ class Runtime:
     def choice(self) -> device_mod.DeviceChoice:
         return device_mod.choose(self.device, self.dtype)
 
+    @staticmethod
+    def _key(model: ResolvedModel, choice: device_mod.DeviceChoice, variant: str) -> tuple:
+        return (model.id, choice.device, choice.dtype, variant)
+
+    def is_loaded(self, model: ResolvedModel, *, choice: device_mod.DeviceChoice, variant: str = "") -> bool:
+        """Whether :meth:`load` with these arguments would reuse a resident model."""
+        return self._key(model, choice, variant) in self.cache
+
     def load(
         self,
         model: ResolvedModel,
@@ -67,7 +75,7 @@ class Runtime:
         choice = choice or self.choice()
         notice = choice.reason
         estimate = model.entry.memory_bytes if model.entry else 0
-        key = (model.id, choice.device, choice.dtype, variant)
+        key = self._key(model, choice, variant)
         try:
             value = self.cache.get(key, lambda: self.compute.call(loader, choice), estimate=estimate)
             return value, choice, notice
@@ -80,7 +88,7 @@ class Runtime:
             log.warning(why)
             self.cache.unload(key)
             cpu = device_mod.cpu_fallback(why)
-            key = (model.id, cpu.device, cpu.dtype, variant)
+            key = self._key(model, cpu, variant)
             try:
                 value = self.cache.get(key, lambda: self.compute.call(loader, cpu), estimate=estimate)
             except (StudioError, Cancelled):

@@ -1,34 +1,28 @@
-"""Text engine: chat with any transformers causal LM (hub id, folder) or a GGUF file.
+"""Text engine: chat with a GGUF file (llama.cpp) or any transformers causal LM (hub id, folder).
 
-``model.generate`` runs on the runtime's compute thread (:meth:`~studio.engines.compute.ComputeThread.stream`)
-and streams token ids to this generator, which decodes them and yields :class:`~studio.events.Token`
-events. A StoppingCriteria that reads the cancel token stops generation within one token. GGUF files are dequantized by transformers once,
-then cached as safetensors (see :mod:`studio.models.gguf`), so later cold loads are fast.
+:class:`TextEngine` loads the model on the runtime that fits its format — ``.gguf`` files on
+llama.cpp (:mod:`studio.engines.text_llama`), safetensors models on transformers (this module) —
+and hands the loaded :class:`~studio.engines.text_common.ChatModel` to the shared
+:func:`~studio.engines.text_common.reply`. On transformers, ``model.generate`` runs on the
+runtime's compute thread and a streamer hands each token's ids back; a StoppingCriteria that reads
+the cancel token stops generation within one token.
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
-from ..errors import Cancelled, InvalidRequest, UnsafeModelFile
-from ..events import Event, Notice, Output, Progress, Status, Token
+from ..cancel import CancelToken
+from ..errors import InvalidRequest, UnsafeModelFile
+from ..events import Event, Notice, Status
 from ..models.device import DeviceChoice
-from ..models.gguf import is_converted
 from ..models.formats import check_config
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
-from .base import CancelToken, Runtime
-
-log = logging.getLogger(__name__)
-
-_FALLBACK_TEMPLATE = (
-    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}Assistant:{% endif %}"
-)
+from .base import Runtime
+from .text_common import FALLBACK_TEMPLATE, ChatModel, reply
 
 
 def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, Any]:
@@ -36,11 +30,7 @@ def load_text_model(model: ResolvedModel, choice: DeviceChoice) -> tuple[Any, An
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = model.path
-    if model.format == "gguf":
-        from ..models.gguf import converted_folder
-
-        folder = converted_folder(model.path)
-    elif model.format != "transformers":
+    if model.format != "transformers":
         raise InvalidRequest(f"'{model.label}' ({model.format}) is not a text model.")
     if not any(folder.glob("*.safetensors")):
         if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
@@ -66,7 +56,7 @@ class _TokenStreamer:
     engine's thread (:class:`_IncrementalDecoder`), in parallel with the next forward pass.
     """
 
-    def __init__(self, emit) -> None:
+    def __init__(self, emit: Callable[[list[int]], None]) -> None:
         self.emit = emit
         self.prompt_seen = False
 
@@ -132,17 +122,9 @@ def context_limit(lm, tokenizer) -> int:
     return limit if isinstance(limit, int) and 0 < limit < 10**7 else 2048
 
 
-def build_messages(request: TextRequest) -> list[dict]:
-    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
-    system = request.system_prompt.strip()
-    if system:
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
-
-
 def encode_chat(tokenizer, messages: list[dict]):
     """Token ids (1 × n tensor) of ``messages`` in the model's own chat template."""
-    template = None if getattr(tokenizer, "chat_template", None) else _FALLBACK_TEMPLATE
+    template = None if getattr(tokenizer, "chat_template", None) else FALLBACK_TEMPLATE
     encoded = tokenizer.apply_chat_template(
         messages,
         add_generation_prompt=True,
@@ -153,56 +135,27 @@ def encode_chat(tokenizer, messages: list[dict]):
     return encoded["input_ids"]
 
 
-def fit_context(tokenizer, messages: list[dict], budget: int) -> tuple[Any, int]:
-    """Drop the oldest turns (never the system prompt or the last message) until the prompt fits."""
-    dropped = 0
-    ids = encode_chat(tokenizer, messages)
-    while ids.shape[-1] > budget:
-        first = 1 if messages and messages[0]["role"] == "system" else 0
-        if len(messages) - first <= 1:
-            raise InvalidRequest(
-                f"The message is too long for this model: {ids.shape[-1]:,} tokens, and the model holds "
-                f"{budget:,} with room for the reply. Shorten it or lower max new tokens."
-            )
-        del messages[first]
-        dropped += 1
-        ids = encode_chat(tokenizer, messages)
-    return ids, dropped
 
+class TransformersChat:
+    """A transformers causal LM and its tokenizer, behind the :class:`ChatModel` contract."""
 
-class TextEngine:
-    kind = "text"
+    def __init__(self, lm, tokenizer, choice: DeviceChoice) -> None:
+        self.lm, self.tokenizer = lm, tokenizer
+        self.context_max = context_limit(lm, tokenizer)
+        self.device = choice.label()
 
-    def run(self, request: TextRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def encode(self, messages: list[dict]) -> list[int]:
+        return encode_chat(self.tokenizer, messages)[0].tolist()
+
+    def decoder(self) -> _IncrementalDecoder:
+        return _IncrementalDecoder(self.tokenizer)
+
+    def generate(self, prompt, request: TextRequest, seed: int, max_new: int, emit, cancel: CancelToken) -> None:
         import torch
+        from transformers import StoppingCriteriaList
 
-        # 1. Resolve and load (cached across jobs).
-        model = runtime.resolve(request.model, "text")
-        cancel.check()
-        if model.format == "gguf" and not is_converted(model.path):
-            yield Status(f"Converting {model.label} for fast loading (first time only, about a minute)…")
-        else:
-            yield Status(f"Loading {model.label}…")
-        t_load = time.perf_counter()
-        (lm, tokenizer), choice, notice = runtime.load(model, lambda c: load_text_model(model, c))
-        load_s = time.perf_counter() - t_load
-        if notice:
-            yield Notice(notice)
-        cancel.check()
-
-        # 2. Prompt in the model's chat template, trimmed to its context.
-        limit = context_limit(lm, tokenizer)
-        messages = build_messages(request)
-        reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
-        input_ids, dropped = fit_context(tokenizer, messages, limit - reserve)
-        max_new = min(request.max_new_tokens, limit - int(input_ids.shape[-1]))
-        if dropped:
-            yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")
-        input_ids = input_ids.to(lm.device)
-        prompt_len = int(input_ids.shape[-1])
-
-        # 3. Generate on the runtime's compute thread; its token ids stream back here.
-        seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+        tok = self.tokenizer
+        input_ids = torch.tensor([prompt], device=self.lm.device)
         sampling = request.temperature > 0
         kwargs: dict[str, Any] = dict(
             input_ids=input_ids,
@@ -210,84 +163,39 @@ class TextEngine:
             max_new_tokens=max_new,
             do_sample=sampling,
             repetition_penalty=request.repetition_penalty,
-            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            streamer=_TokenStreamer(emit),
+            stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]),
         )
         if sampling:
             kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=request.top_k or None)
         else:  # greedy: silence the model's sampling defaults
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        from transformers import StoppingCriteriaList
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            self.lm.generate(**kwargs)
 
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnCancel(cancel)])
 
-        def work(emit) -> None:  # on the compute thread
-            torch.manual_seed(seed)
-            with torch.inference_mode():
-                lm.generate(**kwargs, streamer=_TokenStreamer(emit))
+def load_transformers(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> Generator[Event, None, ChatModel]:
+    yield Status(f"Loading {model.label}…")
+    (lm, tokenizer), choice, notice = runtime.load(model, lambda c: load_text_model(model, c))
+    if notice:
+        yield Notice(notice)
+    return TransformersChat(lm, tokenizer, choice)
 
-        yield Status("Generating…")
 
-        decoder = _IncrementalDecoder(tokenizer)
-        parts: list[str] = []
-        first_token_s = None
-        t0 = time.perf_counter()
-        last_progress = float("-inf")
-        try:
-            for ids in runtime.compute.stream(work, cancel):
-                piece = decoder.push(ids)
-                if first_token_s is None:
-                    first_token_s = time.perf_counter() - t0
-                parts.append(piece)
-                count = decoder.count
-                now = time.perf_counter()
-                yield Token(piece, count, count / max(now - t0, 1e-6), prompt_len + count, limit)
-                if now - last_progress >= 0.1:  # Token carries the count; progress bars need ≤ 10 Hz
-                    last_progress = now
-                    yield Progress(count, max_new, "generate")
-        except Cancelled:
-            pass  # stopped: the partial reply is still saved below
-        tail = decoder.flush()
-        if tail:
-            parts.append(tail)
-            yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
-                        prompt_len + decoder.count, limit)
-        elapsed = time.perf_counter() - t0
-        count = decoder.count
-        reply = "".join(parts)
+class TextEngine:
+    kind = "text"
 
-        # 4. Hand the reply (also a partial one after Stop) to the worker, which saves it.
-        stats = {
-            "tokens": count,
-            "tokens_per_s": count / elapsed if elapsed > 0 else 0.0,
-            "seconds": elapsed,
-            "first_token_s": first_token_s or 0.0,
-            "load_s": load_s,
-            "prompt_tokens": prompt_len,
-            "context_used": prompt_len + count,
-            "context_max": limit,
-            "device": choice.label(),
-            "stopped": cancel.cancelled,
-            "seed": seed,
-        }
-        params = {
-            **request.to_dict(),
-            "seed": seed,
-            "model": model.id,
-            "model_name": model.label,
-            "reply": reply,
-            "stats": stats,
-        }
-        if request.conversation_id:
-            history = [{"role": m.role, "content": m.content} for m in request.messages]
-            params["conversation"] = {
-                "id": request.conversation_id,
-                "title": request.messages[0].content[:60] if request.messages else "",
-                "system_prompt": request.system_prompt,
-                "model": model.id,
-                "messages": history + [{"role": "assistant", "content": reply}],
-            }
-        if reply or not cancel.cancelled:  # stopped before the first token: nothing worth saving
-            yield Output("text", reply, params)
-        if cancel.cancelled:
-            raise Cancelled()
-        return stats
+    def run(self, request: TextRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+        model = runtime.resolve(request.model, "text")
+        cancel.check()
+        if model.format == "gguf":
+            from .text_llama import load_llama as load
+        else:
+            load = load_transformers
+        t_load = time.perf_counter()
+        chat = yield from load(model, request, runtime)
+        load_s = time.perf_counter() - t_load
+        cancel.check()
+        return (yield from reply(chat, model, request, runtime, cancel, load_s))

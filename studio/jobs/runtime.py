@@ -44,3 +44,4 @@ def warm_up_libraries(runtime: Runtime) -> None:
 
     for name in ("torch", "transformers", "studio.engines.text"):
         importlib.import_module(name)
+    importlib.import_module("studio.engines.text_llama").import_llama()  # GGUF models (the bundled one)

@@ -28,7 +28,11 @@ class _Entry:
 
 
 def module_bytes(obj: Any) -> int:
-    """Bytes held by the parameters and buffers of a torch module, a pipeline, or a tuple of them."""
+    """Bytes held by the parameters and buffers of a torch module, a pipeline, or a tuple of them;
+    an object that knows its own size (a llama.cpp model) says so in ``memory_bytes``."""
+    known = getattr(obj, "memory_bytes", None)
+    if isinstance(known, int):
+        return known
     import torch
 
     seen: set[int] = set()

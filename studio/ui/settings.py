@@ -1,4 +1,5 @@
-"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode.
+"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode,
+llama.cpp threads and GPU layers for GGUF text models.
 
 A plain object with typed properties, not tied to widgets. With ``STUDIO_HOME`` set the settings
 live in ``$STUDIO_HOME/settings.ini`` (portable installs), otherwise where the platform keeps them.
@@ -13,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from .. import paths
+from ..requests import TextRequest, field_spec
 
 DEFAULTS = {
     "device": "auto",
@@ -20,6 +22,9 @@ DEFAULTS = {
     "output_folder": "",  # "" = the default library folder
     "memory_budget_gb": 0.0,  # 0 = automatic (keep one model per modality resident)
     "offline": False,
+    # what the Text tab sends with each request (TextRequest.threads / .gpu_layers: 0 = automatic, -1 = all)
+    "text_threads": field_spec(TextRequest, "threads").default,
+    "text_gpu_layers": field_spec(TextRequest, "gpu_layers").default,
 }
 
 
@@ -95,6 +100,22 @@ class Settings(QObject):
     @offline.setter
     def offline(self, value: bool) -> None:
         self._set("offline", bool(value))
+
+    @property
+    def text_threads(self) -> int:
+        return self._get("text_threads")
+
+    @text_threads.setter
+    def text_threads(self, value: int) -> None:
+        self._set("text_threads", int(value))
+
+    @property
+    def text_gpu_layers(self) -> int:
+        return self._get("text_gpu_layers")
+
+    @text_gpu_layers.setter
+    def text_gpu_layers(self, value: int) -> None:
+        self._set("text_gpu_layers", int(value))
 
     def reset(self) -> None:
         self._store.clear()

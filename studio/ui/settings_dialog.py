@@ -1,4 +1,4 @@
-"""Preferences: device, precision, output folder, memory budget, offline mode."""
+"""Preferences: device, precision, output folder, memory budget, offline mode, llama.cpp threads and GPU layers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QWidget,
 )
+
+from ..requests import TextRequest
+from .fields import spin_box_for
 
 DEVICES = (("Automatic (CUDA → MPS → CPU)", "auto"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu"))
 DTYPES = (
@@ -47,12 +50,21 @@ class SettingsDialog(QDialog):
         self.budget.setToolTip("Models kept loaded at once; the least recently used is unloaded past this")
         self.offline = QCheckBox("Never connect to the internet (models must already be on disk)")
         self.offline.setChecked(settings.offline)
+        # ranges and tooltips from TextRequest's own declarations (the Text tab sends these values)
+        self.text_threads = spin_box_for(TextRequest, "threads")
+        self.text_threads.setSpecialValueText("Automatic")
+        self.text_threads.setValue(settings.text_threads)
+        self.text_gpu_layers = spin_box_for(TextRequest, "gpu_layers")
+        self.text_gpu_layers.setSpecialValueText("All")
+        self.text_gpu_layers.setValue(settings.text_gpu_layers)
         form = QFormLayout(self)
         form.addRow("Device", self.device)
         form.addRow("Precision", self.dtype)
         form.addRow("Output folder", out_row)
         form.addRow("Memory budget", self.budget)
         form.addRow("Offline", self.offline)
+        form.addRow("Text threads (GGUF)", self.text_threads)
+        form.addRow("Text GPU layers (GGUF)", self.text_gpu_layers)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -70,6 +82,8 @@ class SettingsDialog(QDialog):
         self.settings.output_folder = self.output.text().strip()
         self.settings.memory_budget_gb = self.budget.value()
         self.settings.offline = self.offline.isChecked()
+        self.settings.text_threads = self.text_threads.value()
+        self.settings.text_gpu_layers = self.text_gpu_layers.value()
 
     def accept(self) -> None:
         self.apply()

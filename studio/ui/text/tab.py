@@ -60,6 +60,7 @@ class TextTab(QWidget, StudioTab):
         self.library = ctx.library
         self.catalog = ctx.catalog
         self.host = ctx.host
+        self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
         self.current_job: JobHandle | None = None  # the reply being generated
@@ -212,6 +213,8 @@ class TextTab(QWidget, StudioTab):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=None if self.random_seed.isChecked() else self.seed.value(),
             conversation_id=self.conversation_id,
+            threads=self.settings.text_threads,
+            gpu_layers=self.settings.text_gpu_layers,
         )
 
     @Slot()
@@ -477,3 +480,4 @@ def _escape_markdown(text: str) -> str:
         line = "".join("\\" + c if c in "\\`*_{}[]<>#+-.!|" else c for c in line)
         out.append(line)
     return "  \n".join(out)
+

@@ -1,0 +1,176 @@
+"""What the two text runtimes share: the chat contract and everything after loading.
+
+A runtime loads a :class:`ChatModel` (transformers in :mod:`studio.engines.text`, llama.cpp in
+:mod:`studio.engines.text_llama`). From there on :func:`reply` does the same for both: the prompt
+in the model's chat template, trimmed to its context (oldest turns first, never the system prompt
+or the new message); the seed; the blocking generate call on the runtime's compute thread with its
+token ids streamed back as :class:`~studio.events.Token` events; Stop (the model's ``generate``
+checks the cancel token every token; :meth:`~studio.engines.compute.ComputeThread.stream` hands the ids back);
+the stats and the reply handed to the worker to save.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Generator
+from typing import Protocol
+
+from ..cancel import CancelToken
+from ..errors import Cancelled, InvalidRequest
+from ..events import Event, Notice, Output, Progress, Status, Token
+from ..models.resolve import ResolvedModel
+from ..requests import TextRequest
+from .base import Runtime
+
+#: The chat layout for models whose files carry no chat template (base models, old conversions).
+FALLBACK_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+class Decoder(Protocol):
+    """Token ids in, text out, holding back incomplete UTF-8 sequences."""
+
+    count: int  # tokens pushed so far
+
+    def push(self, ids: list[int]) -> str: ...
+
+    def flush(self) -> str: ...
+
+
+class ChatModel(Protocol):
+    """A loaded text model on one runtime."""
+
+    context_max: int  # tokens the model holds, prompt and reply together
+    device: str  # where it runs, for the stats ('cpu · float32', 'llama.cpp · CPU, 2 threads · Q4_1')
+
+    def encode(self, messages: list[dict]) -> list[int]:
+        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn."""
+
+    def decoder(self) -> Decoder: ...
+
+    def generate(
+        self,
+        prompt: list[int],
+        request: TextRequest,
+        seed: int,
+        max_new: int,
+        emit: Callable[[list[int]], None],
+        cancel: CancelToken,
+    ) -> None:
+        """Blocking; runs on the compute thread. Calls ``emit`` with the ids of every new token and
+        returns at the end of the reply, after ``max_new`` tokens, or within one token of ``cancel``."""
+
+
+def build_messages(request: TextRequest) -> list[dict]:
+    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+    system = request.system_prompt.strip()
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def fit_context(encode: Callable[[list[dict]], list[int]], messages: list[dict], budget: int) -> tuple[list[int], int]:
+    """Drop the oldest turns (never the system prompt or the last message) until the prompt fits."""
+    dropped = 0
+    ids = encode(messages)
+    while len(ids) > budget:
+        first = 1 if messages and messages[0]["role"] == "system" else 0
+        if len(messages) - first <= 1:
+            raise InvalidRequest(
+                f"The message is too long for this model: {len(ids):,} tokens, and the model holds "
+                f"{budget:,} with room for the reply. Shorten it or lower max new tokens."
+            )
+        del messages[first]
+        dropped += 1
+        ids = encode(messages)
+    return ids, dropped
+
+
+def reply(
+    chat: ChatModel, model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken, load_s: float
+) -> Generator[Event, None, dict]:
+    """Prompt, generate, stream and hand over the reply of a loaded model; returns the stats."""
+    # 1. The prompt in the model's chat template, trimmed to its context.
+    limit = chat.context_max
+    messages = build_messages(request)
+    reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
+    prompt, dropped = fit_context(chat.encode, messages, limit - reserve)
+    max_new = min(request.max_new_tokens, limit - len(prompt))
+    if dropped:
+        yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")
+    prompt_len = len(prompt)
+    seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
+    yield Status("Generating…")
+
+    # 2. Generate on the compute thread; decode and stream here.
+    decoder = chat.decoder()
+    parts: list[str] = []
+    first_token_s = None
+    last_progress = float("-inf")
+    t0 = time.perf_counter()
+
+    def work(emit) -> None:
+        chat.generate(prompt, request, seed, max_new, emit, cancel)
+
+    try:
+        for ids in runtime.compute.stream(work, cancel):
+            piece = decoder.push(ids)
+            now = time.perf_counter()
+            if first_token_s is None:
+                first_token_s = now - t0
+            parts.append(piece)
+            count = decoder.count
+            yield Token(piece, count, count / max(now - t0, 1e-6), prompt_len + count, limit)
+            if now - last_progress >= 0.1:  # Token carries the count; progress bars need ≤ 10 Hz
+                last_progress = now
+                yield Progress(count, max_new, "generate")
+    except Cancelled:
+        pass  # stopped: the partial reply is still saved below
+    tail = decoder.flush()
+    if tail:
+        parts.append(tail)
+        yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),
+                    prompt_len + decoder.count, limit)
+    elapsed = time.perf_counter() - t0
+    count = decoder.count
+    text = "".join(parts)
+
+    # 3. Hand the reply (also a partial one after Stop) to the worker, which saves it.
+    stats = {
+        "tokens": count,
+        "tokens_per_s": count / elapsed if elapsed > 0 else 0.0,
+        "seconds": elapsed,
+        "first_token_s": first_token_s or 0.0,
+        "load_s": load_s,
+        "prompt_tokens": prompt_len,
+        "context_used": prompt_len + count,
+        "context_max": limit,
+        "device": chat.device,
+        "stopped": cancel.cancelled,
+        "seed": seed,
+    }
+    params = {
+        **request.to_dict(),
+        "seed": seed,
+        "model": model.id,
+        "model_name": model.label,
+        "reply": text,
+        "stats": stats,
+    }
+    if request.conversation_id:
+        history = [{"role": m.role, "content": m.content} for m in request.messages]
+        params["conversation"] = {
+            "id": request.conversation_id,
+            "title": request.messages[0].content[:60] if request.messages else "",
+            "system_prompt": request.system_prompt,
+            "model": model.id,
+            "messages": history + [{"role": "assistant", "content": text}],
+        }
+    if text or not cancel.cancelled:  # stopped before the first token: nothing worth saving
+        yield Output("text", text, params)
+    if cancel.cancelled:
+        raise Cancelled()
+    return stats

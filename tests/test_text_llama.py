@@ -15,8 +15,8 @@ from studio.engines.text import TextEngine
 from studio.errors import Cancelled, InvalidRequest, ModelNotFound, OutOfMemory
 from studio.events import Notice, Output, Progress, Status, Token
 from studio.requests import ChatMessage, TextRequest
-from tests.conftest import train_tiny_tokenizer
-from tests.helpers import collect
+from studio.testing.tiny_llm import train_tiny_tokenizer
+from studio.testing.events import collect
 from tests.tiny_gguf import build_tiny_gguf
 
 llama_cpp = pytest.importorskip("llama_cpp")

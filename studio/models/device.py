@@ -100,11 +100,16 @@ def release_device_memory() -> None:
     import gc
     import sys
 
-    gc.collect()
     torch = sys.modules.get("torch")
     if torch is None:  # torch never loaded, so no model holds device memory (and importing it takes seconds)
         return
-    if torch.cuda.is_available():
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if not (cuda or mps_available()):
+        # CPU memory comes back through reference counting. A forced collection here would run on the
+        # worker thread and could finalize Qt objects that are garbage in a cycle off the GUI thread.
+        return
+    gc.collect()  # tensors held only by reference cycles, so the allocator can hand their blocks back
+    if cuda:
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.ipc_collect()

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
-from studio.cli.image import lora_spec, out_paths, scheduler_name
+from studio.cli.image import lora_spec, scheduler_name
+from studio.library.targets import numbered_paths as out_paths
 from studio.library.png_info import read_png_json, read_png_parameters
 from studio.requests import LoraSpec
 

@@ -61,7 +61,7 @@ def test_window_lists_every_modality_with_state_size_memory_and_licence(qtbot, m
     assert window.state_text("sdxl-turbo") == "downloadable"
     assert window.state_text("musicgen-small") == "downloadable"
     assert window.cell_text("sdxl-turbo", 2) == "6.9 GB" and window.cell_text("sdxl-turbo", 3) == "8.0 GB"
-    assert window.cell_text("musicgen-small", 4) == "CC-BY-NC-4.0"
+    assert window.cell_text("musicgen-small", 4).startswith("CC-BY-NC-4.0")
     # a hub model found in the cache, listed under its kind
     assert "me/found-llm" in window.model_ids("text")
     assert window.state_text("me/found-llm") == "downloaded"

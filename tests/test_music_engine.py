@@ -108,9 +108,12 @@ def test_cancel_inside_the_first_window_stops_within_a_few_tokens(tiny_musicgen,
     cancel = CancelToken()
     events = []
 
+    asked_at = []
+
     def on_event(ev):
         events.append(ev)
-        if isinstance(ev, Progress) and ev.step >= 3:
+        if isinstance(ev, Progress) and not asked_at:  # progress is reported at most every 50 ms
+            asked_at.append(ev.step)
             cancel.cancel()
 
     with pytest.raises(Cancelled):
@@ -118,7 +121,7 @@ def test_cancel_inside_the_first_window_stops_within_a_few_tokens(tiny_musicgen,
                 on_event)
     assert not outputs(events)
     steps = [e.step for e in events if isinstance(e, Progress)]
-    assert max(steps) < 20  # of 51
+    assert asked_at[0] < 51 and max(steps) <= asked_at[0] + 3  # of 51: nothing reported past a few tokens
 
 
 def test_continuation_starts_with_the_clip(tiny_musicgen, runtime, tmp_path):

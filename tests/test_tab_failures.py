@@ -62,7 +62,7 @@ def click(qtbot, button):
 def test_text_tab_streams_from_its_handle(qtbot, window, fake):
     fake.default = Script([Status("Loading…"), Token("Hi", 1, 5.0, 4, 256), Token(" there", 2, 5.0, 5, 256),
                            Output("text", "Hi there", {"reply": "Hi there"})], result={"tokens": 2})
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
     handle = tab.current_job
@@ -75,7 +75,7 @@ def test_text_tab_streams_from_its_handle(qtbot, window, fake):
 def test_text_tab_offers_download_for_a_model_that_is_not_here(qtbot, window, fake, started_downloads):
     fake.default = Script([Status("Loading…")], error=NotDownloaded("'Qwen 2.5' is not downloaded yet.",
                                                                        "qwen2.5-1.5b-instruct"))
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
     with qtbot.waitSignal(tab.current_job.failed, timeout=10_000):
@@ -91,7 +91,7 @@ def test_text_tab_offers_download_for_a_model_that_is_not_here(qtbot, window, fa
 
 def test_text_tab_out_of_memory_names_settings_that_exist(qtbot, window, fake):
     fake.default = Script(error=RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    tab = window.text_tab
+    tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
     with qtbot.waitSignal(tab.current_job.failed, timeout=10_000) as failed:
@@ -110,7 +110,7 @@ def test_text_tab_out_of_memory_names_settings_that_exist(qtbot, window, fake):
 
 
 def image_tab(window, model):
-    tab = window.image_tab
+    tab = window.tab("image")
     window.tabs.setCurrentWidget(tab)
     tab.model_picker.set_model_spec(str(model))
     tab.prompt.setPlainText("a red fox")

@@ -131,7 +131,8 @@ def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, d
                     f"'{spec}' is not downloaded and Studio is offline. Download it from the Models window "
                     f"(or `studio models download {spec}`) while online."
                     if offline
-                    else f"'{spec}' is not downloaded. Download it from the Models window first."
+                    else f"'{spec}' is not downloaded. Download it from the Models window first.",
+                    spec,
                 )
             local = Path(download(spec, None))
         return _from_path(local, modality, model_id=spec)
@@ -166,7 +167,8 @@ def _from_entry(entry: ModelEntry, modality: str, offline: bool, download) -> Re
             if offline or download is None:
                 raise NotDownloaded(
                     f"'{entry.name}' is not downloaded yet. Download it in the Models window"
-                    + (" when you are online (Studio is offline now)." if offline else ".")
+                    + (" when you are online (Studio is offline now)." if offline else "."),
+                    entry.id,
                 )
             path = Path(download(entry.repo_id, list(entry.allow_patterns) or None))
             if entry.filename:
@@ -208,5 +210,7 @@ __all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live
     "looks_like_hub_id",
     "modality_of",
     "readable_format",
+    "check_pickle_allowed",
+    "is_pickle",
     "resolve",
 ]

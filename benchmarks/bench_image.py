@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None
     model = args.model
     if not model:
-        from tests.tiny_sd import build_tiny_sd
+        from studio.testing.tiny_sd import build_tiny_sd
 
         tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-sd-")
         model = str(build_tiny_sd(Path(tmp.name) / "tiny-sd"))
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     identical = np.array_equal(np.asarray(raw_image), np.asarray(studio_image))
     raw_sps, studio_sps = statistics.median(raw_times), statistics.median(studio_times)
-    print(f"model        {model if args.model else 'tiny random SD (tests/tiny_sd.py)'}")
+    print(f"model        {model if args.model else 'tiny random SD (studio/testing/tiny_sd.py)'}")
     print(f"device       {pset.device} · {next(pipe.unet.parameters()).dtype} · offload {pset.offload}")
     print(f"request      {width}x{height}, {args.steps} steps, sampler {args.scheduler or '(model default)'}, "
           f"CFG {args.guidance:g}, {args.runs} runs per side")

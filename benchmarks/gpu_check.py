@@ -14,7 +14,7 @@ What it checks, on CUDA, through the same engines the app uses:
      OutOfMemory naming the setting to change, memory is released, and the next job succeeds.
   6. unload: after ``cache.unload()`` the allocated CUDA memory returns to the baseline.
 The machine has no network: packages missing there (diffusers, gguf) travel as wheels (see the device
-README); tiny models come from tests/conftest.py and tests/tiny_sd.py, built from configs.
+README); tiny models come from studio/testing (the builders the tests use), built from configs.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def main() -> int:
     from studio.events import Output
     from studio.models import device as device_mod
     from studio.requests import ChatMessage, ImageRequest, TextRequest
-    from tests.conftest import build_tiny_llm
-    from tests.helpers import collect
-    from tests.tiny_sd import build_tiny_sd
+    from studio.testing.tiny_llm import build_tiny_llm
+    from studio.testing.events import collect
+    from studio.testing.tiny_sd import build_tiny_sd
 
     tmp = Path(tempfile.mkdtemp())
     llm = build_tiny_llm(tmp / "llm")

@@ -3,8 +3,9 @@
 Stable Diffusion 1.x (CLIP ViT-L/14), 2.x (OpenCLIP ViT-H/14) and XL (both) all use the same CLIP
 byte-level BPE vocabulary. It ships inside the PyPI package ``open-clip-torch`` as
 ``open_clip/bpe_simple_vocab_16e6.txt.gz``; this script converts it to the Hugging Face layout
-(``vocab.json`` + ``merges.txt``) with the same ids as ``openai/clip-vit-large-patch14`` and writes it,
-with the tokenizer configs, into every tokenizer folder under ``studio/assets/configs``.
+(``vocab.json`` + ``merges.txt``) with the same ids as ``openai/clip-vit-large-patch14`` and writes it
+once, to ``assets/configs/clip-tokenizer`` (the image engine builds every family's tokenizer from it),
+and each tokenizer folder's own settings (padding token, length) under ``assets/configs/<family>``.
 
 Usage (from the repository root)::
 
@@ -29,7 +30,8 @@ N_MERGES = 49152 - 256 - 2  # what CLIP uses of the file (the rest was never tra
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "studio" / "assets" / "configs"
+CONFIGS = ROOT / "assets" / "configs"
+SHARED = "clip-tokenizer"  # studio.engines.image_loading.CLIP_TOKENIZER
 
 # folder → padding token: CLIP ViT-L pads with <|endoftext|>, OpenCLIP models with "!" (id 0)
 TOKENIZER_FOLDERS = {
@@ -100,12 +102,14 @@ def write(source: Path, configs: Path = CONFIGS) -> list[Path]:
     assert len(vocab) == 49408, len(vocab)
     vocab_text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
     merges_text = "#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n"
-    written = []
+    shared = configs / SHARED
+    shared.mkdir(parents=True, exist_ok=True)
+    (shared / "vocab.json").write_text(vocab_text + "\n", encoding="utf-8")
+    (shared / "merges.txt").write_text(merges_text, encoding="utf-8")
+    written = [shared]
     for folder, pad in TOKENIZER_FOLDERS.items():
         out = configs / folder
         out.mkdir(parents=True, exist_ok=True)
-        (out / "vocab.json").write_text(vocab_text + "\n", encoding="utf-8")
-        (out / "merges.txt").write_text(merges_text, encoding="utf-8")
         (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config(pad), indent=2) + "\n", encoding="utf-8")
         (out / "special_tokens_map.json").write_text(
             json.dumps(special_tokens_map(pad), indent=2) + "\n", encoding="utf-8"

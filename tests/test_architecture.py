@@ -1,70 +1,91 @@
-"""Layering promises: the UI imports no heavy ML library; engines, models, library and CLI import no Qt."""
+"""Layering promises.
+
+* Import direction, statically, over every module and every import (lazy ones too): the import-linter
+  contracts in pyproject.toml (ui → jobs → engines → models; leaves; the CLI never imports the GUI;
+  nothing below the UI imports Qt).
+* What each entry point loads at run time, in ONE fresh interpreter (the only such subprocess in the
+  suite): the CLI and every module below the UI load no Qt and no torch; every UI module, the main
+  window and the Models window show without torch/diffusers/transformers/TTS; then the worker warms
+  up in the background.
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "diffusers", "transformers", "TTS", "torchaudio")
 
 
-def imported_after(modules: list[str]) -> set[str]:
-    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print(' '.join(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**os.environ}, check=True
+def modules(layer: str) -> list[str]:
+    base = ROOT / "studio"
+    found = sorted(
+        "studio." + ".".join(p.relative_to(base).with_suffix("").parts) for p in (base / layer).rglob("*.py")
     )
-    return set(out.stdout.split())
+    return [m.removesuffix(".__init__") for m in found]
 
 
-def ui_modules() -> list[str]:
-    ui = ROOT / "studio" / "ui"
-    return sorted(
-        "studio.ui." + ".".join(p.relative_to(ui).with_suffix("").parts)
-        for p in ui.rglob("*.py")
-        if p.stem != "__init__"
+def test_import_direction_follows_the_layers(capsys):
+    from importlinter.cli import lint_imports
+
+    code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    report = capsys.readouterr().out
+    assert code == 0, report
+    assert "Contracts: 4 kept, 0 broken." in report
+
+
+def test_each_entry_point_loads_only_what_it_needs(tmp_path):
+    lower = [m for layer in ("engines", "models", "library", "cli") for m in modules(layer)]
+    ui = modules("ui") + ["studio.app", "studio.jobs"]
+    code = textwrap.dedent(
+        f"""
+        import importlib, os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+        def loaded(*names):
+            return sorted({{m.split(".")[0] for m in sys.modules}} & set(names))
+
+        # 1. the headless CLI and everything below the UI
+        for name in {lower!r}:
+            importlib.import_module(name)
+        from studio.cli import main
+        assert main(["models", "list"]) == 0
+        print("CHECK cli", loaded("PySide6", "shiboken6", "torch", "diffusers", "transformers"))
+
+        # 2. the GUI shows before any heavy import
+        for name in {ui!r}:
+            importlib.import_module(name)
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from studio.jobs.downloads import DownloadManager
+        from studio.library.store import Library
+        from studio.models.catalog import Catalog
+        from studio.ui.main_window import MainWindow
+        from studio.ui.model_picker import ModelPicker
+        from studio.ui.models_window import ModelsWindow
+        from studio.ui.settings import Settings
+        settings = Settings(QSettings(r"{tmp_path}/s.ini", QSettings.Format.IniFormat))
+        w = MainWindow(settings, Library(r"{tmp_path}/lib"))
+        w.show(); app.processEvents()
+        catalog = Catalog()
+        models = ModelsWindow(catalog, DownloadManager())
+        picker = ModelPicker("image", catalog)
+        print("CHECK ui", loaded(*{HEAVY!r}, "huggingface_hub"))
+
+        # 3. … then the worker imports them in the background for the first job
+        import time
+        end = time.time() + 60
+        while "transformers" not in sys.modules and time.time() < end:
+            app.processEvents(); time.sleep(0.05)
+        w.jobs.shutdown(30000)
+        print("CHECK warm", "transformers" in sys.modules)
+        """
     )
-
-
-def test_ui_modules_do_not_import_heavy_ml_libraries():
-    loaded = imported_after(ui_modules() + ["studio.app", "studio.jobs"])
-    assert not [m for m in HEAVY if m in loaded], "UI must show before torch/diffusers/transformers load"
-
-
-def test_main_window_shows_before_heavy_imports_then_warms_up(tmp_path):
-    code = (
-        "import sys, os\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "from PySide6.QtCore import QSettings\n"
-        "app = QApplication([])\n"
-        "from studio.ui.main_window import MainWindow\n"
-        "from studio.ui.settings import Settings\n"
-        "from studio.library.store import Library\n"
-        f"w = MainWindow(Settings(QSettings(r'{tmp_path}/s.ini', QSettings.Format.IniFormat)), Library(r'{tmp_path}/lib'))\n"
-        "w.show(); app.processEvents()\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
-        "import time; end = time.time() + 60\n"
-        "while 'studio.engines.text' not in sys.modules and time.time() < end: app.processEvents(); time.sleep(0.05)\n"
-        "w.jobs.shutdown(30000)\n"
-        "print('transformers' in sys.modules, 'studio.engines.text' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    before_show, after_warm_up = out.stdout.strip().splitlines()[-2:]
-    assert before_show == "[]"
-    # … and once the window is up, the worker imports them in the background for the first job
-    assert after_warm_up == "True True"
-
-
-@pytest.mark.parametrize("layer", ["engines", "models", "library", "cli"])
-def test_lower_layers_do_not_import_qt(layer):
-    modules = sorted(
-        "studio." + ".".join(p.relative_to(ROOT / "studio").with_suffix("").parts)
-        for p in (ROOT / "studio" / layer).rglob("*.py")
-    )
-    modules = [m.removesuffix(".__init__") for m in modules]
-    loaded = imported_after(modules)
-    assert not [m for m in loaded if m.startswith(("PySide6", "PyQt", "shiboken"))]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    checks = dict(line.split(" ", 2)[1:] for line in out.stdout.splitlines() if line.startswith("CHECK "))
+    assert checks == {"cli": "[]", "ui": "[]", "warm": "True"}, out.stdout

@@ -57,16 +57,6 @@ def test_wrong_kind_of_model(tmp_path):
     assert result.returncode == 1 and "image model" in result.stderr
 
 
-def test_cli_path_does_not_import_qt(tiny_llm):
-    code = (
-        "import sys; from studio.cli import main;"
-        f"rc = main(['generate','text','--prompt','hi','--model',r'{tiny_llm}','--max-new-tokens','2','-q','--device','cpu']);"
-        "print(); print([m for m in sys.modules if m.startswith('PySide6')], rc)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert out.stdout.strip().splitlines()[-1] == "[] 0"
-
-
 @pytest.mark.slow
 def test_bundled_smollm2_really_answers():
     """The real bundled model (converted from its GGUF on first use) answers a short prompt."""

@@ -44,7 +44,7 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     window.jobs.run_in_worker(lambda rt: None)  # start the worker and build its runtime
-    qtbot.waitUntil(lambda: window.jobs.worker.runtime is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.jobs.worker.runtime is not None, timeout=60_000)  # imports torch
     dialog = SettingsDialog(window.settings, window)
     dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
     dialog.budget.setValue(2)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -282,30 +279,3 @@ def test_picker_labels_default_and_other(qtbot):
     assert changes[0] == "someone/some-model" and changes[-1] == "sd-turbo"
     picker.set_model_spec("")
     assert picker.current_model_spec() == "sd-turbo"
-
-
-def test_ui_modules_import_no_torch():
-    """The window must appear before any heavy import: building the Models window and a picker
-    (states included) pulls in neither torch, diffusers, transformers nor TTS."""
-    code = textwrap.dedent(
-        """
-        import os, sys, tempfile
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        os.environ["STUDIO_HOME"] = tempfile.mkdtemp()
-        os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp()
-        from PySide6.QtWidgets import QApplication
-        app = QApplication([])
-        from studio.jobs.downloads import DownloadManager
-        from studio.models.catalog import Catalog
-        from studio.ui.model_picker import ModelPicker
-        from studio.ui.models_window import ModelsWindow
-        catalog = Catalog()
-        w = ModelsWindow(catalog, DownloadManager())
-        p = ModelPicker("image", catalog)
-        heavy = [m for m in ("torch", "diffusers", "transformers", "TTS", "huggingface_hub") if m in sys.modules]
-        print("HEAVY", heavy)
-        """
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "HEAVY []" in out.stdout, out.stdout

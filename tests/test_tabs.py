@@ -11,7 +11,7 @@ from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 from studio.ui.tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
-from studio.ui.tabs import TABS, ImageTab, PlaceholderTab, SpeechTab, TextTab, placeholder
+from studio.ui.tabs import TABS, ImageTab, MusicTab, PlaceholderTab, SpeechTab, TextTab, placeholder
 
 
 class RecordingTab(QWidget, StudioTab):
@@ -60,9 +60,10 @@ def tab_titles(win) -> list[str]:
 def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, library):
     win = make_window(qtbot, tmp_path, library)
     assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
+    assert all(not win.tabs.tabIcon(i).isNull() for i in range(win.tabs.count()))  # assets/icons/<key>.svg
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
-    assert isinstance(win.tab("speech"), SpeechTab)
-    for key, coming in (("music", "MusicGen"), ("canvas", "inpaint")):
+    assert isinstance(win.tab("speech"), SpeechTab) and isinstance(win.tab("music"), MusicTab)
+    for key, coming in (("canvas", "inpaint"),):
         assert isinstance(win.tab(key), PlaceholderTab) and coming in win.tab(key).label.text()
     assert win.tab("nope") is None
     # History filters by the kinds the registered tabs open
@@ -92,7 +93,7 @@ def test_send_to_lists_the_tabs_that_accept_text(qtbot, tmp_path, library):
     text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
     menu = text_tab.send_to_menu
     menu.rebuild()
-    assert menu.targets() == ["image", "speech"]  # not itself, not the placeholders
+    assert menu.targets() == ["image", "speech", "music"]  # not itself, not the placeholders
     next(a for a in menu.actions() if a.data() == "image").trigger()
     assert win.tabs.currentWidget() is win.tab("image")
     assert win.tab("image").build_request().prompt == "a red fox in the snow"
@@ -103,12 +104,12 @@ def test_a_registered_tab_appears_in_send_to_and_receives_the_text(qtbot, tmp_pa
     text_tab = win.tab("text")
     text_tab.messages = [{"role": "assistant", "content": "read this aloud"}]
     text_tab.send_to_menu.rebuild()
-    assert text_tab.send_to_menu.targets() == ["image", "speech"]
+    assert text_tab.send_to_menu.targets() == ["image", "speech", "music"]
     assert text_tab.send_to_menu.send("speech")
     assert win.tab("speech").calls == [("text", "read this aloud")]
     assert win.tabs.currentWidget() is win.tab("speech")
     # a tab that does not accept text is refused, and nothing changes
-    assert not win.send_text("music", "x") and not win.send_text("nope", "x")
+    assert not win.send_text("canvas", "x") and not win.send_text("nope", "x")
     assert win.tabs.currentWidget() is win.tab("speech")
 
 
@@ -154,3 +155,15 @@ def test_every_registered_tab_answers_the_interface(qtbot, tmp_path, library, sp
     tab = win.tab(spec.key)
     tab.refresh_models()  # never raises
     assert tab.receive_text("hello") is ("text" in spec.accepts)
+
+
+def test_the_models_window_opens_on_the_front_tabs_modality(qtbot, tmp_path, library):
+    win = make_window(qtbot, tmp_path, library)
+    win.show_tab("image")
+    win.show_models()
+    models = win.findChild(QWidget, "ModelsWindow")
+    assert models.isVisible() and models.current_modality() == "image"
+    win.show_tab("text")
+    win.show_models("sd-turbo")  # a model id wins: e.g. the "Download…" action of a failed job
+    assert models.current_modality() == "image" and models.selected_id() == "sd-turbo"
+    models.close()

@@ -11,7 +11,7 @@ from studio.engines.text import TextEngine
 from studio.errors import Cancelled, InvalidRequest, ModelNotFound, UnsafeModelFile, WrongModelKind
 from studio.events import Output, Progress, Token
 from studio.requests import ChatMessage, TextRequest
-from tests.helpers import collect
+from studio.testing.events import collect
 
 
 def request(model, text="hello world", **kw) -> TextRequest:

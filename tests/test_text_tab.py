@@ -168,3 +168,29 @@ def test_regenerate_replaces_the_last_reply(qtbot, window, library):
     assert len(replies) > 1
     saved = library.load_conversation(tab.conversation_id)
     assert saved["messages"] == tab.messages  # the file holds the latest reply only
+
+
+def test_a_streaming_reply_is_its_own_plain_block_under_the_heading(qtbot, tmp_path, library):
+    """With the scripted engine: "Aleph, ahem…" arrives token by token and never joins the heading."""
+    from studio.events import Token
+    from studio.ui.main_window import MainWindow
+    from tests.fake_engine import FakeEngine, Script
+
+    words = ["Aleph", ", ahem", "…"]
+    tokens = [(0.01, Token(w, i + 1, 10.0, 5 + i, 256)) for i, w in enumerate(words)]
+    fake = FakeEngine(default=Script(tokens, wait_s=30))
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.memory_budget_gb = 1.0  # a set budget: the worker has no reason to import torch
+    win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"), engine_factory=fake)
+    qtbot.addWidget(win)
+    tab = win.tab("text")
+    seen = []
+    win.jobs.job_token.connect(lambda j, t: seen.append(t.text))  # runs after the tab's own slot
+    send(qtbot, tab, "**hi**")
+    qtbot.waitUntil(lambda: len(seen) == 3, timeout=10_000)
+    blocks = transcript_blocks(tab)
+    assert blocks[-2:] == [("Assistant", True), ("Aleph, ahem…", False)]
+    assert ("**hi**", False) in blocks  # the person's text as typed
+    with qtbot.waitSignal(win.jobs.job_cancelled, timeout=10_000):
+        tab.stop()
+    win.close()

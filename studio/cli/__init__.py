@@ -1,4 +1,8 @@
-"""The headless CLI: ``studio generate text|image|speech|music …`` and ``studio models …``.
+"""The headless CLI: ``studio generate text|image …`` and ``studio models list|download|delete|add``.
+
+A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
+request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
+:func:`build_parser`.
 
 Same engines as the GUI, no Qt imported on this path. User errors print one line on stderr
 (``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems);
@@ -22,14 +26,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import image, models, speech, text
+    from . import image, models, music, speech, text
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio (CLI).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    gen = sub.add_parser("generate", help="generate text, images, speech or music")
+    gen = sub.add_parser("generate", help="generate text or images")
     gen_sub = gen.add_subparsers(dest="modality", required=True, parser_class=_Parser)
     text.add_parser(gen_sub)
     image.add_parser(gen_sub)
+    music.add_parser(gen_sub)
     speech.add_parser(gen_sub)
     models.add_parser(sub)
     return parser

@@ -146,3 +146,22 @@ def run_request(
     finally:
         signal.signal(signal.SIGINT, previous)
     return result
+
+
+class ProgressLine:
+    """Progress on one stderr line, rewritten in place (``unit 12/50 · 3 s left``); :meth:`close` ends it."""
+
+    def __init__(self, unit: str, quiet: bool = False) -> None:
+        self.unit, self.quiet, self.open = unit, quiet, False
+
+    def show(self, progress) -> None:
+        if self.quiet:
+            return
+        left = f" · {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
+        print(f"\r{self.unit} {progress.step}/{progress.total}{left}   ", end="", file=sys.stderr, flush=True)
+        self.open = True
+
+    def close(self) -> None:
+        if self.open:
+            print(file=sys.stderr)
+            self.open = False

@@ -1,8 +1,9 @@
 """Loading Stable Diffusion pipelines for the image engine (no Qt).
 
 * diffusers folders / hub snapshots: ``AutoPipelineForText2Image.from_pretrained`` (safetensors only).
-* single-file checkpoints: ``from_single_file`` fully offline, with the weight-free configs and CLIP
-  tokenizer files shipped in ``studio/assets/configs/{sd15,sd2,sdxl}``; the family is read from the
+* single-file checkpoints: ``from_single_file`` fully offline, with the weight-free configs shipped in
+  ``assets/configs/{sd15,sd2,sdxl}`` and the CLIP tokenizers built from the one shared vocabulary in
+  ``assets/configs/clip-tokenizer`` (:func:`shipped_tokenizers`); the family is read from the
   checkpoint's key names (no tensor is loaded for that). ``.ckpt`` files load only when the person
   allowed it, with ``torch.load(weights_only=True)`` (no pickled code runs), converted once to a
   safetensors file in the cache.
@@ -30,14 +31,37 @@ log = logging.getLogger(__name__)
 
 FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "Stable Diffusion XL"}
 CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
+CLIP_TOKENIZER = "clip-tokenizer"  # the shared vocab.json / merges.txt, under the config root
 MAX_SIDE = {"sd1": 1536, "sd2": 1536, "sdxl": 2048}
 NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
 DEFAULT_MAX_SIDE = 2048
 
 
 def shipped_configs() -> Path:
-    """The weight-free diffusers configs (and CLIP tokenizers) that ship with Studio."""
-    return Path(__file__).resolve().parents[1] / "assets" / "configs"
+    """The weight-free diffusers configs (and the shared CLIP vocabulary) that ship with Studio."""
+    return paths.asset("configs")
+
+
+def shipped_tokenizers(config: Path, config_root: Path) -> dict[str, Any]:
+    """The CLIP tokenizers of a family's config folder (``tokenizer``, and ``tokenizer_2`` for SDXL).
+
+    Every family uses the same byte-level BPE vocabulary, so it ships once, in
+    ``config_root/clip-tokenizer`` (``vocab.json``, ``merges.txt``); each tokenizer folder holds only
+    its own settings (padding token, length). They are passed to ``from_single_file`` as components.
+    """
+    from transformers import CLIPTokenizer
+
+    shared = config_root / CLIP_TOKENIZER
+    return {
+        name: CLIPTokenizer.from_pretrained(
+            str(config / name),
+            vocab_file=str(shared / "vocab.json"),
+            merges_file=str(shared / "merges.txt"),
+            local_files_only=True,
+        )
+        for name in ("tokenizer", "tokenizer_2")
+        if (config / name).is_dir()
+    }
 
 
 # --- families -----------------------------------------------------------------------------------
@@ -340,6 +364,7 @@ def _load(
             raise InvalidRequest(f"'{model.label}': unknown model family {family!r} for a single-file checkpoint.")
         cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
         config = config_root / CONFIG_DIRS[family]
+        extra.update(shipped_tokenizers(config, config_root))
         pipe = cls.from_single_file(str(path), config=str(config), dtype=dtype, local_files_only=True, **extra)
         if family == "sd2":
             prediction = sd2_prediction_type(model.path)

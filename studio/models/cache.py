@@ -113,9 +113,3 @@ class ModelCache:
         else:
             self._entries.pop(key, None)
         device_mod.release_device_memory()
-
-    def discard(self, match: Callable[[CacheKey], bool]) -> None:
-        """Drop every model whose key matches (e.g. after a model was deleted from disk)."""
-        for k in [k for k in self._entries if match(k)]:
-            del self._entries[k]
-        device_mod.release_device_memory()

@@ -42,6 +42,35 @@ class ModelEntry:
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
 
 
+def _musicgen(name: str, size_gb: float, memory_gb: float, description: str) -> ModelEntry:
+    """A facebook/musicgen-* checkpoint (transformers format, safetensors, CC-BY-NC weights)."""
+    return ModelEntry(
+        id=f"musicgen-{name}",
+        name="MusicGen " + name.replace("-", " "),
+        modality="music",
+        source="hub",
+        repo_id=f"facebook/musicgen-{name}",
+        format="transformers",
+        size_bytes=int(size_gb * GB),
+        memory_bytes=int(memory_gb * GB),
+        licence="CC-BY-NC-4.0 (weights: non-commercial use only)",
+        description=description,
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
+    )
+
+
+#: MusicGen sizes as on the hub (fp32 weights); memory is for fp16 on a GPU (about twice on the CPU)
+MUSICGEN = (
+    _musicgen("small", 2.4, 3, "300M parameters, mono 32 kHz: the quick one, works on a CPU."),
+    _musicgen("medium", 8.0, 9, "1.5B parameters, mono: better music, needs a GPU to be pleasant."),
+    _musicgen("large", 13.5, 16, "3.3B parameters, mono: the best text-to-music, a large GPU."),
+    _musicgen("melody", 6.5, 8, "1.5B parameters, follows the melody of an audio clip (chroma)."),
+    _musicgen("stereo-small", 2.4, 3, "Stereo version of small."),
+    _musicgen("stereo-medium", 8.0, 9, "Stereo version of medium."),
+    _musicgen("stereo-large", 13.5, 16, "Stereo version of large."),
+    _musicgen("stereo-melody", 6.5, 8, "Stereo version of melody."),
+)
+
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
@@ -184,30 +213,7 @@ BUILTIN: tuple[ModelEntry, ...] = (
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
     # --- music ---
-    ModelEntry(
-        id="musicgen-small",
-        name="MusicGen small",
-        modality="music",
-        source="hub",
-        repo_id="facebook/musicgen-small",
-        format="transformers",
-        size_bytes=int(2.4 * GB),
-        memory_bytes=int(3 * GB),
-        licence="CC-BY-NC-4.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
-    ),
-    ModelEntry(
-        id="musicgen-medium",
-        name="MusicGen medium",
-        modality="music",
-        source="hub",
-        repo_id="facebook/musicgen-medium",
-        format="transformers",
-        size_bytes=int(8.0 * GB),
-        memory_bytes=int(9 * GB),
-        licence="CC-BY-NC-4.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
-    ),
+    *MUSICGEN,
 )
 
 DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}

@@ -31,29 +31,11 @@ class DeviceChoice:
         return f"{self.device} · {self.dtype}"
 
 
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def mps_available() -> bool:
     import torch
 
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
-
-
-def available_devices() -> list[str]:
-    """Devices present on this machine, best first ('cpu' is always last)."""
-    import torch
-
-    found = []
-    if torch.cuda.is_available():
-        found += [f"cuda:{i}" if i else "cuda" for i in range(torch.cuda.device_count())]
-    if mps_available():
-        found.append("mps")
-    return found + ["cpu"]
 
 
 def choose(device: str = "auto", dtype: str = "auto") -> DeviceChoice:

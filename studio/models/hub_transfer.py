@@ -10,6 +10,14 @@ allowed). Broken connections and 429/5xx answers are retried a few times, resumi
 ``cancel.cancelled`` is checked between chunks and the partial file kept. A signed CDN url never
 gets the hub token. :func:`explain_hub_error` turns hub/network exceptions into errors a person
 can act on.
+
+Why Studio transfers files itself: huggingface_hub (1.x, and 2.4 as installed here) downloads every
+file into a process-unique temporary file and *deletes* it when the download fails or is
+interrupted, so a broken multi-gigabyte download always starts again from zero. Once
+``hf_hub_download`` keeps a stable partial file that it continues with a ``Range`` request (as
+1.0's ``.incomplete`` files did), this module can go and :mod:`studio.models.download` can call
+``hf_hub_download`` per file with its progress. It imports ``httpx2`` and ``filelock`` directly
+(declared in pyproject.toml, the versions huggingface_hub itself requires).
 """
 from __future__ import annotations
 

@@ -205,7 +205,9 @@ def _from_path(path: Path, modality: str, model_id: str = "") -> ResolvedModel:
 __all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live in .formats
     "PICKLE_SUFFIXES",
     "ResolvedModel",
+    "check_pickle_allowed",
     "detect_format",
+    "is_pickle",
     "is_offline",
     "looks_like_hub_id",
     "modality_of",

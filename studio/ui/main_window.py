@@ -21,6 +21,7 @@ from ..jobs.downloads import DownloadManager
 from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
+from .icons import tab_icon
 from .queue_panel import QueuePanel
 from .settings_dialog import SettingsDialog
 from .tab_api import TabContext, TabSpec
@@ -28,9 +29,7 @@ from .tabs import TABS
 
 
 class MainWindow(QMainWindow):
-    """``tabs`` defaults to :data:`studio.ui.tabs.TABS`; tests pass their own registration list.
-    ``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted fake in
-    tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
+    """``tabs`` defaults to :data:`studio.ui.tabs.TABS`; tests pass their own registration list."""
 
     def __init__(
         self,
@@ -42,6 +41,8 @@ class MainWindow(QMainWindow):
         tabs: Sequence[TabSpec] | None = None,
         engine_factory=None,
     ) -> None:
+        """``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted
+        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
@@ -68,12 +69,8 @@ class MainWindow(QMainWindow):
             widget = spec.build(context)
             widget.setObjectName(f"{spec.key}Tab")
             self._tabs[spec.key] = widget
-            self.tabs.addTab(widget, spec.title)
+            self.tabs.addTab(widget, tab_icon(spec.key), spec.title)
         self.setCentralWidget(self.tabs)
-        for widget in self._tabs.values():  # "Download…" offered by a tab after a job failed on a missing model
-            requested = getattr(widget, "download_requested", None)
-            if requested is not None:
-                requested.connect(self.download_model)
 
         # panels
         self.queue_panel = QueuePanel(self.jobs)
@@ -180,8 +177,13 @@ class MainWindow(QMainWindow):
         if model_id:
             self._models_window.select(model_id)
 
+    def current_spec(self) -> TabSpec | None:
+        key = next((k for k, w in self._tabs.items() if w is self.tabs.currentWidget()), "")
+        return self.spec(key)
+
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(message, timeout_ms)
+
     @property
     def models_window(self):
         """The Models window once opened (Models → Manage models…), else None."""
@@ -195,6 +197,9 @@ class MainWindow(QMainWindow):
         if self._models_window is None:
             self._models_window = ModelsWindow(self.catalog, self.downloads, self)
             self._models_window.models_changed.connect(self._refresh_pickers)
+        spec = self.current_spec()
+        if spec is not None and spec.modality:  # the models of the tab in front
+            self._models_window.show_modality(spec.modality)
         self._models_window.show()
         self._models_window.raise_()
 

@@ -59,12 +59,7 @@ class ModelsWindow(QDialog):
     models_changed = Signal()
 
     def __init__(
-        self,
-        catalog: Catalog,
-        download_manager,
-        parent: QWidget | None = None,
-        *,
-        deleter: ModelDeleter | None = None,
+        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Models")
@@ -225,6 +220,13 @@ class ModelsWindow(QDialog):
 
     def selected_entry(self) -> ModelEntry | None:
         return self._entries.get(self.selected_id())
+
+    def show_modality(self, modality: str) -> bool:
+        """Show the list of one modality ('text', 'image', …); False when there is none."""
+        if modality not in MODALITIES:
+            return False
+        self.tabs.setCurrentIndex(MODALITIES.index(modality))
+        return True
 
     def select(self, model_id: str) -> bool:
         """Show the model's tab and select its row."""
@@ -418,8 +420,7 @@ class ModelsWindow(QDialog):
     def _on_download_progress(self, model_id: str, done: object, total: object) -> None:
         done, total = int(done), int(total)
         self._set_state_cell(model_id, f"downloading {_percent(done, total)} %")
-        name = self._entries[model_id].name if model_id in self._entries else model_id
-        self._say(f"Downloading {name}: {human_size(done)} of {human_size(total)}")
+        self._say(f"Downloading {self._name(model_id)}: {human_size(done)} of {human_size(total)}")
 
     @Slot(str, str)
     def _on_download_finished(self, model_id: str, _path: str) -> None:
@@ -440,8 +441,7 @@ class ModelsWindow(QDialog):
     @Slot(str)
     def _on_download_cancelled(self, model_id: str) -> None:
         self.refresh()
-        name = self._entries[model_id].name if model_id in self._entries else model_id
-        self._say(f"Download of {name} cancelled; what arrived is kept and the next download resumes.")
+        self._say(f"Download of {self._name(model_id)} cancelled; what arrived is kept and the next download resumes.")
 
     # --- helpers ---
     def _set_state_cell(self, model_id: str, text: str) -> None:

@@ -101,10 +101,3 @@ class Settings(QObject):
         self._store.sync()
         for key in DEFAULTS:
             self.changed.emit(key)
-
-    def value(self, key: str, default=None):
-        """Free-form per-tab values (last prompt, splitter sizes …)."""
-        return self._store.value(key, default)
-
-    def set_value(self, key: str, value) -> None:
-        self._store.setValue(key, value)

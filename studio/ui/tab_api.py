@@ -51,6 +51,9 @@ class TabHost(Protocol):
     def show_models(self, model_id: str = "") -> None:
         """Open the Models window (Models → Manage models…), with ``model_id`` selected when given."""
 
+    def download_model(self, model_id: str) -> None:
+        """"Download…" (e.g. after a job failed on a model that is not here): the Models window, downloading it."""
+
     def show_message(self, message: str, timeout_ms: int = 5000) -> None:
         """A short line in the window's status bar."""
 
@@ -75,7 +78,7 @@ class TabSpec:
     build: Callable[[TabContext], QWidget]  # the tab class (``Tab(ctx)``) or a factory
     kinds: tuple[str, ...] = ()  # the library kinds (request kinds) its open_item() opens
     accepts: frozenset[str] = frozenset()  # what other tabs may send it: TEXT, IMAGE or TEXT | IMAGE
-    modality: str = ""  # the catalog modality its model picker lists ("" = none)
+    modality: str = ""  # the catalog modality its picker lists; Models… opens on it ("" = none)
 
 
 class StudioTab:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from .audio.music_tab import MusicTab
 from .audio.speech_tab import SpeechTab
 from .image.tab import ImageTab
 from .tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
@@ -45,7 +46,7 @@ TABS: tuple[TabSpec, ...] = (
     TabSpec("text", "Text", TextTab, kinds=("text",), accepts=TEXT, modality="text"),
     TabSpec("image", "Image", ImageTab, kinds=("image",), accepts=TEXT | IMAGE, modality="image"),
     TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech"),
-    TabSpec("music", "Music", placeholder("Music: text to music with MusicGen arrives in a later release."), kinds=("music",)),
+    TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
     TabSpec(
         "canvas",
         "Canvas",

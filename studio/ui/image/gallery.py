@@ -155,10 +155,6 @@ class Gallery(QListWidget):
     def saved_items(self) -> list[SavedItem]:
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
 
-    def current_saved(self) -> SavedItem | None:
-        item = self.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
-
     def select_saved(self, saved: SavedItem) -> None:
         item = self._by_path.get(str(saved.path))
         if item is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -37,8 +37,8 @@ from ...errors import StudioError
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ...requests import ImageRequest
-from ..job_errors import FailureAction
 from ..tab_api import StudioTab, TabContext
+from ..job_errors import FailureAction
 from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
 from .results import ResultPanel
@@ -60,8 +60,6 @@ def eta_text(seconds: float | None) -> str:
 
 class ImageTab(QWidget, StudioTab):
     """Text-to-image / image-to-image. "Send to Canvas" hands a result to the tab registered as 'canvas'."""
-
-    download_requested = Signal(str)  # "Download…" after a job failed on a model not downloaded
 
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,7 +125,7 @@ class ImageTab(QWidget, StudioTab):
         self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.failure_action = FailureAction()
-        self.failure_action.download_requested.connect(self.download_requested)
+        self.failure_action.download_requested.connect(self.host.download_model)
         self.failure_action.pickle_confirmed.connect(self._on_pickle_confirmed)
         self.failure_action.retry_requested.connect(self.submit)
         buttons = QHBoxLayout()

@@ -64,8 +64,6 @@ class ImageView(QWidget):
     """Shows one image scaled to fit (smoothly, centred, never up-scaled blurry past 4×), with an
     optional caption; a placeholder text when empty."""
 
-    double_clicked = Signal()
-
     def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pixmap: QPixmap | None = None
@@ -85,10 +83,6 @@ class ImageView(QWidget):
 
     def set_placeholder(self, text: str) -> None:
         self._placeholder = text
-        self.update()
-
-    def set_caption(self, text: str) -> None:
-        self._caption = text
         self.update()
 
     def caption(self) -> str:
@@ -125,10 +119,6 @@ class ImageView(QWidget):
             p.fillRect(box, QColor(0, 0, 0, 150))
             p.setPen(QColor("#f0f0f0"))
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.double_clicked.emit()
-        super().mouseDoubleClickEvent(event)
 
 
 class DropFrame(QFrame):

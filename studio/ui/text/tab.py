@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -50,14 +50,11 @@ def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
 
 
 class TextTab(QWidget, StudioTab):
-    """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text;
-    ``download_requested(model id)`` asks for "Download…" after a job failed on a model not downloaded."""
-
-    download_requested = Signal(str)
+    """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text."""
 
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.jobs = ctx.jobs
+        self.jobs = jobs = ctx.jobs
         self.library = ctx.library
         self.catalog = ctx.catalog
         self.host = ctx.host
@@ -114,7 +111,7 @@ class TextTab(QWidget, StudioTab):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         self.failure_action = FailureAction()
-        self.failure_action.download_requested.connect(self.download_requested)
+        self.failure_action.download_requested.connect(self.host.download_model)
         self.regenerate_button = QToolButton()
         self.regenerate_button.setText("Regenerate")
         self.regenerate_button.setToolTip("Ask again for the last reply")

@@ -1,4 +1,4 @@
-"""Small helpers shared by test modules."""
+"""Driving an engine generator by hand (tests, benchmarks)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,80 @@
+"""``studio generate music``: text-to-music with MusicGen to a WAV, FLAC or OGG file (stereo kept).
+
+Stable flags::
+
+    studio generate music --prompt P [--model M] [--duration S] [--guidance G] [--temperature T]
+        [--top-k K] [--top-p P] [--seed X] [--melody FILE] [--continue FILE] --out FILE.wav|.flac|.ogg
+
+The format follows the suffix of ``--out``; with ``--variations N`` above 1 the clips go to
+FILE-0.wav, FILE-1.wav … (seeds X, X+1 …). Written paths go to stdout, progress to stderr. Ctrl+C
+stops after the current window and still writes the finished windows (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InvalidRequest
+from ..events import Output, Progress
+from ..library import audio as audio_io
+from ..requests import MusicRequest
+from .common import ProgressLine, add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
+
+
+
+def audio_out(text: str) -> Path:
+    try:
+        audio_io.format_for(text)
+    except InvalidRequest as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
+
+
+#: The request fields offered as flags (spelled, typed and described by the request's declarations).
+FIELDS = ("prompt", "model", "duration_s", "guidance_scale", "temperature", "top_k", "top_p", "seed", "melody",
+          "continue_from", "variations", "window_keep_s")
+
+
+def add_parser(gen_sub) -> None:
+    p = gen_sub.add_parser("music", help="text-to-music with MusicGen (melody, continuation, past 30 s)")
+    add_request_arguments(p, MusicRequest, FIELDS)
+    p.add_argument("--out", metavar="FILE.wav", type=audio_out, required=True,
+                   help="the file to write (.wav, .flac or .ogg); FILE-0, FILE-1 … with variations")
+    add_runtime_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    request = MusicRequest(**request_kwargs_from_args(MusicRequest, args, FIELDS))
+    written: list[Path] = []
+    line = ProgressLine("tokens", quiet=args.quiet)
+
+    def target(index: int) -> Path:
+        if request.variations == 1:
+            return args.out
+        return args.out.with_name(f"{args.out.stem}-{index}{args.out.suffix}")
+
+    def on_event(ev) -> None:
+        if isinstance(ev, Progress):
+            line.show(ev)
+        elif isinstance(ev, Output):
+            path = target(ev.index)
+            audio_io.export(path, *ev.data, ev.params)
+            written.append(path)
+
+    try:
+        result = run_request(request, args, on_event=on_event)
+    finally:
+        line.close()
+        for path in written:  # also after Ctrl+C: the finished windows were written
+            print(path)
+    stats = result.stats
+    summary = (
+        f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
+        f"({stats.get('windows', 1)} window(s)), seed {stats.get('seed')}"
+    )
+    if stats and not args.quiet:
+        print(summary, file=sys.stderr)
+    return 0

@@ -216,5 +216,7 @@ __all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live
     "looks_like_hub_id",
     "modality_of",
     "readable_format",
+    "check_pickle_allowed",
+    "is_pickle",
     "resolve",
 ]

@@ -99,7 +99,7 @@ def bench_coqui(args, runtime) -> None:
 
     path = Path(args.coqui_model) if args.coqui_model else None
     if path is None:
-        from tests.tiny_tts import build_tiny_vits
+        from studio.testing.tiny_tts import build_tiny_vits
 
         path = build_tiny_vits(Path(tempfile.mkdtemp(prefix="bench-vits-")))
         print("coqui: a tiny random VITS (no model downloaded); pass --coqui-model for a real one")

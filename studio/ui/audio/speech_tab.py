@@ -56,7 +56,7 @@ class SpeechTab(QWidget, StudioTab):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
-        self.progress.setFormat("sentence %v of %m")
+        self.progress.setFormat("Idle")  # "sentence %v of %m" once a job reports progress
         self.progress.setValue(0)
         self.status = QLabel("")
         self.status.setObjectName("speechStatus")
@@ -150,6 +150,7 @@ class SpeechTab(QWidget, StudioTab):
         self.panel.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("Waiting…")
         self.status.setText("Queued…")
         self._set_busy(True)
 
@@ -181,6 +182,7 @@ class SpeechTab(QWidget, StudioTab):
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
+        self.progress.setFormat("sentence %v of %m")
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.step)
         self.status.setText(f"Speaking: sentence {progress.step} of {progress.total}")

@@ -118,3 +118,14 @@ def test_a_reference_clip_asks_for_consent_once_and_a_model_that_cannot_clone_sa
         qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
     assert "cannot clone a voice" in tab.status.text()
     assert tab.speak_button.isEnabled()
+
+
+def test_a_voice_not_downloaded_offers_download(qtbot, window):
+    tab = window.tab("speech")
+    tab.form.model_picker.set_model_spec("piper-de_DE-thorsten-medium")  # in the catalog, not here, offline
+    qtbot.keyClicks(tab.text, "Hallo.")
+    with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000) as failed:
+        tab.speak()
+    assert failed.args[1].kind == "not_downloaded"
+    assert tab.failure_action.isVisibleTo(tab) and tab.failure_action.text() == "Download…"
+    assert tab.speak_button.isEnabled()

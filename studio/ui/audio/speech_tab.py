@@ -16,7 +16,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -29,6 +28,7 @@ from ...errors import InvalidRequest, StudioError
 from ...jobs import JobHandle
 from ...library import audio as audio_files
 from ...requests import SpeechRequest
+from ..job_errors import FailureAction
 from ..tab_api import StudioTab, TabContext
 from .panel import AudioPanel
 from .voice_form import VoiceForm, is_audio_file
@@ -78,6 +78,10 @@ class SpeechTab(QWidget, StudioTab):
         right_layout.addLayout(buttons)
         right_layout.addWidget(self.progress)
         right_layout.addWidget(self.status)
+        self.failure_action = FailureAction()  # "Download…" / "Load anyway…" after a failed job
+        self.failure_action.download_requested.connect(self.host.download_model)
+        self.failure_action.retry_requested.connect(self.submit)
+        right_layout.addWidget(self.failure_action)
         right_layout.addStretch(1)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
@@ -131,6 +135,14 @@ class SpeechTab(QWidget, StudioTab):
         request = self.build_request()
         if allow_pickle:
             request = request.replace(allow_pickle=True)
+        self.submit(request)
+
+    @Slot(object)
+    def submit(self, request) -> None:
+        """Queue ``request`` (built from the form, or the failed one again with permission to load it)."""
+        if self.current_job is not None:
+            return
+        self.failure_action.clear()
         try:
             handle = self.jobs.submit(request)
         except (InvalidRequest, StudioError) as exc:
@@ -217,12 +229,8 @@ class SpeechTab(QWidget, StudioTab):
         request = self.current_job.request if self.current_job is not None else None
         self._end(None)
         self._show(f"Failed: {error}")
-        if getattr(error, "allowable", False) and request is not None and not request.allow_pickle:
-            answer = QMessageBox.question(
-                self, "Load this model?", f"{error}\n\nLoad it anyway? Only do this for files you trust."
-            )
-            if answer == QMessageBox.StandardButton.Yes:
-                self.speak(allow_pickle=True)
+        if request is not None:
+            self.failure_action.offer(error, request)
 
     def _end(self, result) -> None:
         self.current_job = None

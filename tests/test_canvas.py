@@ -325,3 +325,16 @@ def test_outpaint_to_an_aspect_fills_the_extend_boxes(qtbot, canvas):
     p.aspect.activated.emit(p.aspect.findText("1:1"))  # what choosing "1:1" in the list does
     assert {side: box.value() for side, box in p.extend.items()} == {"left": 0, "right": 0, "top": 32, "bottom": 32}
     assert p.aspect.currentIndex() == 0
+
+
+def test_export_follows_the_output_rules(canvas, tmp_path):
+    tab = canvas
+    target = tmp_path / "real.png"
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    assert tab.export_png(link)
+    assert link.is_symlink() and QImage(str(target)).size() == tab.doc.image.size()  # written through the link
+    folder = tmp_path / "folder.png"
+    folder.mkdir()
+    assert not tab.export_png(folder) and folder.is_dir() and not any(folder.iterdir())
+    assert not tab.export_png(tmp_path / "picture.bmp") and not (tmp_path / "picture.bmp").exists()

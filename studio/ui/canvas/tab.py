@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,22 +29,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ... import paths
 from ...errors import InvalidRequest
 from ...engines.inpaint_geometry import extends_for_aspect
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
-from ..image.widgets import IMAGE_FILTER, local_image_paths, pil_to_qimage, read_qimage
+from ..image.widgets import local_image_paths, pil_to_qimage, read_qimage
 from ..tab_api import StudioTab, TabContext
+from .files import CanvasFiles
 from .commands import MaskWholeCommand, StateCommand
-from .document import SUFFIX, CanvasDocument, autosave_path
+from .document import SUFFIX, CanvasDocument
 from .mask import MaskLayer
 from .panel import InpaintPanel
 from .view import CanvasView
 
 AUTOSAVE_MS = 60_000
-MAX_SIDE = 8192
-DOC_FILTER = f"Canvas documents (*{SUFFIX});;All files (*)"
 
 
 def mask_from_params(params: dict, size: QSize) -> QImage | None:
@@ -63,7 +60,7 @@ def mask_from_params(params: dict, size: QSize) -> QImage | None:
     return image if ok and image.size() == size else None
 
 
-class CanvasTab(QWidget, StudioTab):
+class CanvasTab(CanvasFiles, QWidget, StudioTab):
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = ctx.jobs
@@ -239,109 +236,6 @@ class CanvasTab(QWidget, StudioTab):
         layer = MaskLayer(*self.doc.size)
         self.undo_stack.push(MaskWholeCommand(self.doc, layer.image, "Clear mask"))
 
-    # --- documents and pictures -------------------------------------------------------------------------------
-    def set_document(self, doc: CanvasDocument) -> None:
-        self.discard_candidates()
-        self.undo_stack.clear()
-        self.doc.changed.disconnect(self.view.on_changed)
-        self.doc.resized.disconnect(self.view.on_resized)
-        self.doc = doc
-        self.view.set_document(doc)
-        if doc.params:
-            self.panel.set_params(doc.params)
-        self.view.fit()
-
-    def open_image(self, path: str | Path, mask: QImage | None = None) -> bool:
-        image = read_qimage(path)
-        if image.isNull():
-            self._warn(f"Can't open '{Path(path).name}': not a picture Qt can read.")
-            return False
-        return self.set_picture(image, mask, Path(path).name)
-
-    def set_picture(self, image: QImage, mask: QImage | None = None, name: str = "picture") -> bool:
-        if max(image.width(), image.height()) > MAX_SIDE:
-            self._warn(f"'{name}' is {image.width()}×{image.height()}; the Canvas opens pictures up to {MAX_SIDE} pixels a side.")
-            return False
-        doc = CanvasDocument(image)
-        if mask is not None:
-            doc.mask.set_grey(mask)
-        self.set_document(doc)
-        self._say(f"Opened {name} ({image.width()}×{image.height()}).")
-        return True
-
-    def open_path(self, path: str | Path) -> bool:
-        """A picture or a ``.studio-canvas`` document."""
-        if str(path).endswith(SUFFIX):
-            try:
-                doc = CanvasDocument.load(path)
-            except ValueError as exc:
-                self._warn(str(exc))
-                return False
-            self.set_document(doc)
-            self._say(f"Opened {Path(path).name}.")
-            return True
-        return self.open_image(path)
-
-    @Slot()
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open", "", f"{DOC_FILTER.split(';;')[0]};;{IMAGE_FILTER}")
-        if path:
-            self.open_path(path)
-
-    @Slot()
-    def paste(self) -> bool:
-        mime = QGuiApplication.clipboard().mimeData()
-        paths_ = local_image_paths(mime)
-        if paths_:
-            return self.open_image(paths_[0])
-        if mime is not None and mime.hasImage():
-            image = QImage(QGuiApplication.clipboard().image())
-            if not image.isNull():
-                return self.set_picture(image, name="the pasted picture")
-        self._warn("The clipboard holds no picture.")
-        return False
-
-    def save_document(self, path: str | Path) -> Path:
-        self.doc.params = self.panel.params()
-        path = Path(path)
-        if path.suffix != SUFFIX:
-            path = path.with_name(path.name + SUFFIX)
-        self.doc.save(path)
-        self._drop_autosave()
-        self._say(f"Saved {path.name}.")
-        return path
-
-    @Slot()
-    def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save Canvas document", str(self.doc.path or ""), DOC_FILTER)
-        if path:
-            self.save_document(path)
-
-    def export_png(self, path: str | Path) -> bool:
-        ok = self.doc.image.save(str(path), "PNG")
-        self._say(f"Exported {Path(path).name}.") if ok else self._warn(f"Could not write '{path}'.")
-        return ok
-
-    @Slot()
-    def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG (*.png)")
-        if path:
-            self.export_png(path)
-
-    def _work_file(self, name: str) -> Path:
-        folder = Path(self.library.root) / "inputs"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"canvas-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{name}.png"
-
-    @Slot()
-    def send_to_image(self) -> bool:
-        path = self._work_file("picture")
-        self.doc.image.save(str(path), "PNG")
-        ok = self.host.send_image("image", str(path))
-        if not ok:
-            self._warn("The Image tab did not take the picture.")
-        return ok
-
     # --- StudioTab ------------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
         self.panel.model_picker.refresh()
@@ -505,52 +399,6 @@ class CanvasTab(QWidget, StudioTab):
         self.candidate_images = []
         self.panel.clear_candidates()
         self.view.show_candidate(None)
-
-    # --- autosave and recovery ------------------------------------------------------------------------------------------
-    @Slot()
-    def autosave(self) -> bool:
-        if not self.doc.dirty:
-            return False
-        self.doc.params = self.panel.params()
-        self.doc.save(autosave_path(), mark_clean=False)
-        return True
-
-    def _offer_recovery(self) -> None:
-        path = autosave_path()
-        if path.exists():
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            self.recovery_label.setText(f"A Canvas document from {when} was not saved. Recover it?")
-            self.recovery.show()
-
-    @Slot()
-    def recover(self) -> bool:
-        self.recovery.hide()
-        try:
-            doc = CanvasDocument.load(autosave_path())
-        except ValueError as exc:
-            self._warn(f"The autosaved document can't be read: {exc}")
-            return False
-        doc.path = None
-        doc.dirty = True
-        self.set_document(doc)
-        self._say("Recovered the autosaved document; save it to keep it.")
-        return True
-
-    @Slot()
-    def drop_recovery(self) -> None:
-        self.recovery.hide()
-        self._drop_autosave()
-
-    def _drop_autosave(self) -> None:
-        autosave_path().unlink(missing_ok=True)
-
-    @Slot()
-    def on_quit(self) -> None:
-        """A clean exit: keep the autosave only when there are unsaved changes."""
-        if self.doc.dirty:
-            self.autosave()
-        else:
-            self._drop_autosave()
 
     # --- messages ----------------------------------------------------------------------------------------------------------
     def _warn(self, message: str) -> None:

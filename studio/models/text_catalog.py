@@ -24,6 +24,22 @@ def _gguf(model_id: str, name: str, repo_id: str, filename: str, size: int, memo
     )
 
 
+def _safetensors(model_id: str, name: str, repo_id: str, size: int, memory: int) -> ModelEntry:
+    """A downloadable transformers text model (safetensors weights), run on transformers."""
+    return ModelEntry(
+        id=model_id,
+        name=name,
+        modality="text",
+        source="hub",
+        repo_id=repo_id,
+        format="transformers",
+        size_bytes=size,
+        memory_bytes=memory,
+        licence="Apache-2.0",
+        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
+    )
+
+
 TEXT_ENTRIES: tuple[ModelEntry, ...] = (
     ModelEntry(
         id="smollm2-135m-instruct",
@@ -52,52 +68,12 @@ TEXT_ENTRIES: tuple[ModelEntry, ...] = (
     _gguf("qwen2.5-7b-instruct-gguf", "Qwen2.5 7B Instruct", "bartowski/Qwen2.5-7B-Instruct-GGUF",
           "Qwen2.5-7B-Instruct-Q4_K_M.gguf", 4_683_074_240, 5.1, "Much cleverer; wants 8 GB of RAM or a GPU."),
     # safetensors models run on transformers: full precision, for GPUs (fp16/bf16) and fine-tuned variants.
-    ModelEntry(
-        id="smollm2-360m-instruct",
-        name="SmolLM2 360M Instruct (safetensors)",
-        modality="text",
-        source="hub",
-        repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
-        format="transformers",
-        size_bytes=724 * MB,
-        memory_bytes=int(1.5 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="smollm2-1.7b-instruct",
-        name="SmolLM2 1.7B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="HuggingFaceTB/SmolLM2-1.7B-Instruct",
-        format="transformers",
-        size_bytes=int(3.4 * GB),
-        memory_bytes=int(4.5 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="qwen2.5-1.5b-instruct",
-        name="Qwen2.5 1.5B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="Qwen/Qwen2.5-1.5B-Instruct",
-        format="transformers",
-        size_bytes=int(3.1 * GB),
-        memory_bytes=int(4.0 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
-    ModelEntry(
-        id="qwen2.5-7b-instruct",
-        name="Qwen2.5 7B Instruct (safetensors, for GPUs)",
-        modality="text",
-        source="hub",
-        repo_id="Qwen/Qwen2.5-7B-Instruct",
-        format="transformers",
-        size_bytes=int(15.2 * GB),
-        memory_bytes=int(17 * GB),
-        licence="Apache-2.0",
-        allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja"),
-    ),
+    _safetensors("smollm2-360m-instruct", "SmolLM2 360M Instruct (safetensors)",
+                 "HuggingFaceTB/SmolLM2-360M-Instruct", 724 * MB, int(1.5 * GB)),
+    _safetensors("smollm2-1.7b-instruct", "SmolLM2 1.7B Instruct (safetensors, for GPUs)",
+                 "HuggingFaceTB/SmolLM2-1.7B-Instruct", int(3.4 * GB), int(4.5 * GB)),
+    _safetensors("qwen2.5-1.5b-instruct", "Qwen2.5 1.5B Instruct (safetensors, for GPUs)",
+                 "Qwen/Qwen2.5-1.5B-Instruct", int(3.1 * GB), int(4.0 * GB)),
+    _safetensors("qwen2.5-7b-instruct", "Qwen2.5 7B Instruct (safetensors, for GPUs)",
+                 "Qwen/Qwen2.5-7B-Instruct", int(15.2 * GB), int(17 * GB)),
 )

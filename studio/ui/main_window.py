@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
             self._tabs[spec.key] = widget
             self.tabs.addTab(widget, tab_icon(spec.key), spec.title)
         self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
         # panels
         self.queue_panel = QueuePanel(self.jobs)
@@ -249,6 +250,11 @@ class MainWindow(QMainWindow):
             return self.show_tab(spec.key)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
         return False
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        """A message in the status bar belongs to the tab it came from (each tab keeps its own in its status line)."""
+        self.statusBar().clearMessage()
 
     # --- job notifications ---
     @Slot(str, object)

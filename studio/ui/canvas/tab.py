@@ -29,12 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
 from ...engines.inpaint_geometry import extends_for_aspect
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ..image.widgets import local_image_paths, pil_to_qimage, read_qimage
+from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
+from ..tab_widgets import StatusLine
 from .files import CanvasFiles
 from .commands import MaskWholeCommand, StateCommand
 from .document import SUFFIX, CanvasDocument
@@ -66,14 +67,16 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.job: JobHandle | None = None  # the tab's job (one at a time: the buttons wait while it runs)
         self.job_extends = (0, 0, 0, 0)  # its outpaint sizes (left, right, top, bottom), for previews
         self.candidate_images: list[QImage] = []
         self.undo_stack = QUndoStack(self)
         self.doc = CanvasDocument()
         self.view = CanvasView(self.doc, self.undo_stack)
-        self.panel = InpaintPanel(ctx.catalog)
+        self.status_line = StatusLine()
+        self.panel = InpaintPanel(ctx.catalog, self.status_line)
         self._build()
+        self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
+        self.runner.busy_changed.connect(self.set_busy)
         self.setAcceptDrops(True)
 
         p = self.panel
@@ -285,24 +288,23 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
             mask_path = self._work_file("mask")
             self.doc.mask.to_grey().save(str(mask_path), "PNG")
             mask = str(mask_path)
-        try:
-            request = self.panel.build_request(str(picture), mask, outpaint=outpaint)
-            handle = self.jobs.submit(request)
-        except InvalidRequest as exc:
-            self._warn(str(exc))
-            return None
-        for signal, slot in (
-            (handle.started, self._on_started), (handle.progress, self._on_progress),
-            (handle.status, self._on_status), (handle.preview, self._on_preview),
-            (handle.output, self._on_output), (handle.finished, self._on_finished),
-            (handle.cancelled, self._on_cancelled), (handle.failed, self._on_failed),
-        ):
-            signal.connect(slot)
-        self.discard_candidates()
-        self.job = handle
-        self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
-        self.panel.set_running(True)
-        self._say("Queued…")
+        handle = self.runner.submit(self.panel.build_request(str(picture), mask, outpaint=outpaint))
+        if handle is not None:
+            self.discard_candidates()
+            self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
+        return handle
+
+    @property
+    def job(self) -> JobHandle | None:
+        """The running inpaint, None when idle (one at a time: the buttons wait while it runs)."""
+        return self.runner.job
+
+    @Slot(object)
+    def submit(self, request) -> JobHandle | None:
+        """Queue ``request`` (e.g. the failed one again, with permission to load a pickle)."""
+        handle = self.runner.submit(request)
+        if handle is not None:
+            self.discard_candidates()
         return handle
 
     @Slot(int, int)
@@ -313,24 +315,32 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
     @Slot()
     def cancel(self) -> None:
         """Stop the running inpaint within one step; the picture stays as it was."""
-        if self.job is not None:
-            self.job.cancel()
+        self.runner.cancel()
 
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
+        self.panel.set_running(busy)
+
+    # --- job events: the runner connects each JobHandle signal to the slot of its name -----------------
     @Slot()
-    def _on_started(self) -> None:
+    def on_started(self) -> None:
         self._say("Starting…")
 
     @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
+    def on_progress(self, p: Progress) -> None:
         if p.total > 0:
             self.panel.set_progress(p.step, p.total)
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
+    def on_status(self, message: str) -> None:
         self._say(message)
 
+    @Slot(str)
+    def on_notice(self, message: str) -> None:
+        self._say(f"ℹ {message}")
+
     @Slot(object)
-    def _on_preview(self, preview: Preview) -> None:
+    def on_preview(self, preview: Preview) -> None:
         if preview.image is None or self.candidate_images:
             return
         left, right, top, bottom = self.job_extends
@@ -338,7 +348,7 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         self.view.show_candidate(pil_to_qimage(preview.image), QSize(w + left + right, h + top + bottom))
 
     @Slot(object)
-    def _on_output(self, saved: SavedItem) -> None:
+    def on_output(self, saved: SavedItem) -> None:
         image = read_qimage(saved.path)
         if image.isNull():
             return
@@ -348,8 +358,6 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
             self.panel.candidates.setCurrentRow(0)
 
     def _end(self, message: str, bar: str) -> None:
-        self.job = None
-        self.panel.set_running(False)
         self.panel.finish_progress(bar)
         if not self.candidate_images:
             self.view.show_candidate(None)
@@ -357,18 +365,17 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
             self._say(message)
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
+    def on_finished(self, result) -> None:
         n = len(self.candidate_images)
         self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
+    def on_cancelled(self, result) -> None:
         self._end("Cancelled; the picture is unchanged.", "Cancelled")
 
     @Slot(object)
-    def _on_failed(self, error: JobError) -> None:
-        self._end("", "Failed")
-        self._warn(error.message)
+    def on_failed(self, error: JobError) -> None:
+        self._end("", "Failed")  # the runner shows the message and its action ("Download…", "Load anyway…")
 
     # --- candidates -----------------------------------------------------------------------------------------------
     @Slot(int)
@@ -402,12 +409,10 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
 
     # --- messages ----------------------------------------------------------------------------------------------------------
     def _warn(self, message: str) -> None:
-        self.panel.status.setText(f"⚠ {message}")
-        self.panel.status.setStyleSheet("color: #d9822b;")
+        self.status_line.warn(message)
 
     def _say(self, message: str) -> None:
-        self.panel.status.setText(message)
-        self.panel.status.setStyleSheet("")
+        self.status_line.say(message)
 
     def status_text(self) -> str:
-        return self.panel.status.text()
+        return self.status_line.text()

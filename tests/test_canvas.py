@@ -338,3 +338,25 @@ def test_export_follows_the_output_rules(canvas, tmp_path):
     folder.mkdir()
     assert not tab.export_png(folder) and folder.is_dir() and not any(folder.iterdir())
     assert not tab.export_png(tmp_path / "picture.bmp") and not (tmp_path / "picture.bmp").exists()
+
+
+def test_the_canvas_follows_the_models_recommended_settings_like_the_image_tab(qtbot, canvas, tmp_path):
+    """SD-Turbo: 1 step and CFG 0 in both forms; a model without recommendations gets the generic values
+    only in fields the person did not change."""
+    image = canvas.window().tab("image").form
+    p = canvas.panel
+    for model, steps, cfg in (("sd-turbo", 1, 0.0), ("sd-1.5", 25, 7.0), ("sdxl-turbo", 2, 0.0)):
+        p.model_picker.set_model_spec(model)
+        image.model_picker.set_model_spec(model)
+        assert (p.steps.value(), p.guidance.value()) == (steps, cfg) == (image.steps.value(), image.guidance.value())
+    p.model_picker.set_model_spec("sd-turbo")
+    p.steps.setValue(4)  # typed by the person
+    p.model_picker.set_model_spec(str(tmp_path / "my-model.safetensors"))  # no recommendations
+    assert (p.steps.value(), p.guidance.value(), p.size.value()) == (4, 7.0, 512)
+    assert p.seed.value() is None  # random, no -1 sentinel
+    doc_params = p.params()
+    assert doc_params["seed"] is None
+    p.set_params({**doc_params, "seed": -1})  # a document saved with the old sentinel
+    assert p.seed.is_random()
+    p.set_params({**doc_params, "seed": 42})
+    assert p.seed.value() == 42

@@ -27,6 +27,7 @@ def window(qtbot, tmp_path, library, tiny_musicgen, one_torch_thread):
 def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     tab = window.tab("music")
     window.show_tab("music")
+    assert not tab.results.isVisible()  # no empty takes box before the first take
     qtbot.keyClicks(tab.prompt, "lo-fi hip hop with warm piano")
     tab.numbers["duration_s"].setValue(2.5)  # past the tiny model's 2.04 s window: two windows
     tab.numbers["window_keep_s"].setValue(1.0)
@@ -36,7 +37,7 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled()
     samples, rate = tab.panel.clip()
     assert rate == SAMPLE_RATE and len(samples) == 2.5 * SAMPLE_RATE  # the whole piece, to the sample
-    assert tab.panel.export_button.isEnabled() and tab.results.count() == 1
+    assert tab.panel.export_button.isEnabled() and tab.results.count() == 1 and tab.results.isVisible()
     assert "Seed used: <b>77</b>" in tab.seed.used.text()
 
     (saved,) = library.items(kind="music")

@@ -41,8 +41,7 @@ class _Throttle:
             self.task.report((int(done), int(total)))
 
 
-def _run_download(task: Task, download_fn: DownloadFn, repo_id: str, patterns, offline) -> str:
-    offline = offline() if callable(offline) else offline
+def _run_download(task: Task, download_fn: DownloadFn, repo_id: str, patterns, offline: bool | None) -> str:
     return str(download_fn(repo_id, patterns, progress=_Throttle(task), cancel=task.cancel_token, offline=offline))
 
 
@@ -50,7 +49,8 @@ class DownloadManager(QObject):
     """Starts, tracks and cancels model downloads. All public signals arrive on the main thread.
 
     ``download_fn`` defaults to :func:`studio.models.download.download`; ``offline`` is a bool or a
-    callable returning one (e.g. the Settings switch), None = follow ``HF_HUB_OFFLINE``.
+    callable returning one (the configuration's switch, asked as each download starts); None = the download
+    function's default (the CLI's: ``HF_HUB_OFFLINE``). The GUI always passes it (``studio.app.compose``).
     """
 
     started = Signal(str)  # model id
@@ -83,7 +83,7 @@ class DownloadManager(QObject):
             return False
         patterns = list(entry.allow_patterns) or None
         self._tasks[entry.id] = self._background.start(
-            _run_download, self._download_fn, entry.repo_id, patterns, self._offline, key=entry.id, with_task=True,
+            _run_download, self._download_fn, entry.repo_id, patterns, self.offline(), key=entry.id, with_task=True,
             returned=self._on_returned, errored=self._on_errored, progressed=self._on_progress,
         )
         self._progress[entry.id] = (0, entry.size_bytes)
@@ -101,6 +101,14 @@ class DownloadManager(QObject):
             allow_patterns=tuple(allow_patterns or ()),
         )
         return self.start(entry)
+
+    def set_offline(self, offline: bool | Callable[[], bool] | None) -> None:
+        """The offline switch: a bool, or a callable asked when each download starts (the configuration)."""
+        self._offline = offline
+
+    def offline(self) -> bool | None:
+        """Whether downloads are off now (None: the download function's own default)."""
+        return self._offline() if callable(self._offline) else self._offline
 
     def cancel(self, model_id: str) -> None:
         """Ask a running download to stop; ``cancelled`` follows once it has."""

@@ -1,6 +1,6 @@
-"""The Music tab: a prompt and MusicGen's settings → Generate → waveform, playback (loop) and export.
+"""The Music tab: a prompt and MusicGen's parameters → Generate → waveform, playback (loop) and export.
 
-The settings' boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
+The form's boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
 events arrive through its :class:`~studio.jobs.handle.JobHandle`: progress with time left, each
 finished window as a playable preview, every take (variation) as a saved item listed under the
 waveform. History reopens an item here with its settings and seed.
@@ -34,7 +34,7 @@ from ..job_runner import JobRunner
 from ..model_picker import ModelPicker
 from ..tab_api import StudioTab, TabContext
 from ..tab_widgets import SeedField, StatusLine
-from .panel import AudioPanel
+from .clip_view import ClipView
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 #: request fields with a spin box, in form order, with their row labels
@@ -133,8 +133,8 @@ class MusicTab(QWidget, StudioTab):
         right_layout.addStretch(1)
 
         # --- the result: waveform, player, export; the takes of this session (shown once there is one) ---
-        self.panel = AudioPanel()
-        self.panel.message.connect(self.status_line.say)
+        self.clip_view = ClipView()
+        self.clip_view.message.connect(self.status_line.say)
         self.takes_label = QLabel("<b>Takes</b>")
         self.results = QListWidget()
         self.results.setObjectName("musicResults")
@@ -143,7 +143,7 @@ class MusicTab(QWidget, StudioTab):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.panel, 1)
+        left_layout.addWidget(self.clip_view, 1)
         left_layout.addWidget(self.takes_label)
         left_layout.addWidget(self.results)
         self._show_takes()
@@ -227,7 +227,7 @@ class MusicTab(QWidget, StudioTab):
         except StudioError as exc:
             self.status_line.warn(str(exc))
             return False
-        self.panel.set_clip(samples, rate, saved.params)
+        self.clip_view.set_clip(samples, rate, saved.params)
         seed = saved.params.get("seed")
         self.seed.show_used(seed if isinstance(seed, int) else None)
         return True
@@ -236,7 +236,7 @@ class MusicTab(QWidget, StudioTab):
     @Slot()
     def on_started(self) -> None:
         self.status_line.say("Starting…")
-        self.panel.clear()
+        self.clip_view.clear()
 
     @Slot(str)
     def on_status(self, message: str) -> None:
@@ -261,7 +261,7 @@ class MusicTab(QWidget, StudioTab):
         if preview.audio is None or not preview.sample_rate:
             return
         chunk = preview.audio if preview.audio.ndim == 1 else preview.audio.mean(axis=1)
-        self.panel.append_chunk(chunk, preview.sample_rate)
+        self.clip_view.append_chunk(chunk, preview.sample_rate)
 
     @Slot(object)
     def on_output(self, saved) -> None:

@@ -14,6 +14,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from .. import paths
+from ..paths import hf_cache_dir  # noqa: F401 - the hub cache folder, here for its many users
 from .formats import detect_format, modality_of
 
 MODALITIES = ("text", "image", "speech", "music")
@@ -171,22 +172,6 @@ def bundled_path(entry: ModelEntry) -> Path | None:
     root = Path(list(spec.submodule_search_locations)[0])
     path = root / entry.filename if entry.filename else root
     return path if path.exists() else None
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache folder, read from the environment at call time.
-
-    Same rules as ``huggingface_hub.constants.HF_HUB_CACHE`` (``HF_HUB_CACHE`` → legacy
-    ``HUGGINGFACE_HUB_CACHE`` → ``$HF_HOME/hub`` → ``$XDG_CACHE_HOME/huggingface/hub``), but not
-    frozen at import time, so a settings change (or a test) that moves it is honoured.
-    """
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(os.path.expandvars(os.path.expanduser(explicit)))
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-    )
-    return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
 
 
 def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:

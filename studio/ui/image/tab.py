@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
-from ...events import Preview, Progress, SavedItem
+from ...events import ImageStats, Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ...requests import ImageRequest
 from ..tab_api import StudioTab, TabContext
@@ -324,15 +324,16 @@ class ImageTab(QWidget, StudioTab):
         handle = self._handle()
         if handle is None:
             return
-        stats = getattr(result, "stats", {}) or {}
+        stats = getattr(result, "stats", None)
         n = len(getattr(result, "items", []))
         text = f"Done: {n} image{'s' if n != 1 else ''}"
-        if stats.get("seconds"):
-            text += f" in {stats['seconds']:.1f} s"
-        if stats.get("steps_per_s"):
-            text += f" · {stats['steps_per_s']:.2f} steps/s"
-        if stats.get("device"):
-            text += f" · {stats['device']}"
+        if isinstance(stats, ImageStats):
+            if stats.seconds:
+                text += f" in {stats.seconds:.1f} s"
+            if stats.steps_per_s:
+                text += f" · {stats.steps_per_s:.2f} steps/s"
+            if stats.device:
+                text += f" · {stats.device}"
         self._end(handle, text, "Done")
 
     @Slot(object)

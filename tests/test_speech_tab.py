@@ -62,7 +62,7 @@ def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, libr
     assert tab.form.wait_idle()
     qtbot.waitUntil(lambda: tab.form.speakers() == ["alice", "bob"], timeout=10_000)
     assert tab.form.speaker.currentData() == "bob"  # kept when the lists arrive
-    assert tab.clip_view.waveform.duration_s() == pytest.approx(saved.params["duration_s"], abs=0.01)
+    assert tab.clip_view.waveform.duration_s() == pytest.approx(saved.params["audio_seconds"], abs=0.01)
 
 
 def test_send_to_speech_from_the_text_tab(window):
@@ -131,3 +131,14 @@ def test_a_voice_not_downloaded_offers_download(qtbot, window):
     assert failed.args[1].kind == "not_downloaded"
     assert tab.status_line.action.isVisibleTo(tab) and tab.status_line.action.text() == "Download…"
     assert tab.speak_button.isEnabled()
+
+
+def test_voice_lists_arrive_as_their_own_event(window):
+    from studio.events import VoiceList
+
+    tab = window.tab("speech")
+    tab.form.set_voice_lists((), ())  # a model whose files do not list its voices
+    tab.on_voices(VoiceList("m", ("carol", "dave"), ("en", "de")))
+    assert tab.form.speakers() == ["carol", "dave"] and tab.form.languages() == ["en", "de"]
+    tab.on_voices(VoiceList("m", ("eve",), ()))  # the files' own lists (or the first event's) stay
+    assert tab.form.speakers() == ["carol", "dave"]

@@ -3,13 +3,15 @@ job handles, and a failure offers the action that fits its kind ("Download…", 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from studio.errors import NotDownloaded, UnsafeModelFile
-from studio.events import Output, Preview, Progress, Status, Token
+from studio.events import Output, Preview, Progress, Status, TextStats, Token
 from studio.jobs.downloads import DownloadManager
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
@@ -61,7 +63,7 @@ def click(qtbot, button):
 
 def test_text_tab_streams_from_its_handle(qtbot, window, fake):
     fake.default = Script([Status("Loading…"), Token("Hi", 1, 5.0, 4, 256), Token(" there", 2, 5.0, 5, 256),
-                           Output("text", "Hi there", {"reply": "Hi there"})], result={"tokens": 2})
+                           Output("text", "Hi there", {"reply": "Hi there"})], result=TextStats(tokens=2))
     tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
@@ -184,10 +186,22 @@ def test_image_tab_out_of_memory_names_the_advanced_settings(qtbot, window, fake
     with qtbot.waitSignal(handle.failed, timeout=10_000):
         pass
     text = tab.status_line.text()
-    assert "Advanced" in text and "Offload" in text and "Attention slicing" in text and "VAE tiling" in text
+    assert "set Offload to 'model'" in text and "Attention slicing to 'on'" in text and "VAE tiling to 'on'" in text
+    assert "Lower Width, Height or Batch size" in text
     assert not tab.status_line.action.isVisible()
-    # those settings exist in the tab's Advanced section, with the values the advice names
-    assert "'Model CPU offload' or 'Sequential offload'" in text and "'On'" in text
-    labels = [tab.form.offload.itemText(i) for i in range(tab.form.offload.count())]
-    assert "Model CPU offload" in labels and any(label.startswith("Sequential offload") for label in labels)
-    assert tab.form.attention_slicing.findText("On") >= 0 and tab.form.vae_tiling.findText("On") >= 0
+    # those settings exist in the tab's form, with the values the advice names
+    assert tab.form.offload.findData("model") >= 0
+    assert tab.form.attention_slicing.findData("on") >= 0 and tab.form.vae_tiling.findData("on") >= 0
+
+
+def test_load_anyway_asks_the_request_not_its_fields():
+    from studio.jobs import JobError
+    from studio.requests import ImageRequest, InpaintRequest, MusicRequest
+    from studio.ui.job_errors import LOAD_ANYWAY, action_for
+
+    refused = JobError("unsafe_file", "'x.ckpt' is pickled.", path="/m/x.ckpt", allowable=True)
+    inpaint = InpaintRequest(image="p.png", mask="m.png", generation=ImageRequest(prompt="", model="/m/x.ckpt"))
+    assert action_for(refused, inpaint) == LOAD_ANYWAY  # the permission sits in its generation
+    assert action_for(refused, inpaint.with_pickle_allowed()) == ""  # allowed already: nothing more to ask
+    assert action_for(refused, MusicRequest(prompt="calm")) == ""
+    assert action_for(dataclasses.replace(refused, allowable=False), inpaint) == ""

@@ -19,7 +19,6 @@ from studio.errors import NotDownloaded, UnsafeModelFile
 from studio.events import Progress, Status
 from studio.jobs.downloads import DownloadManager
 from studio.models.catalog import Catalog
-from studio.ui.job_errors import can_allow_pickle
 from studio.ui.job_runner import JobRunner
 from studio.ui.settings import Settings
 from studio.ui.tab_widgets import SeedField, StatusLine
@@ -169,7 +168,7 @@ def test_a_pickled_file_offers_load_anyway_where_the_request_can_allow_it(shaped
     pickled.write_bytes(b"never opened by the fake")
 
     def script(request):  # refused without permission, as the resolver does
-        if not can_allow_pickle(request) and (hasattr(request, "allow_pickle") or hasattr(request, "generation")):
+        if not request.needs_permission() and (hasattr(request, "allow_pickle") or hasattr(request, "generation")):
             return Script()
         return Script(error=UnsafeModelFile(f"'{pickled.name}' is pickled.", pickled.resolve(), allowable=True))
 
@@ -181,14 +180,14 @@ def test_a_pickled_file_offers_load_anyway_where_the_request_can_allow_it(shaped
         pass
     action = tab.status_line.action
     assert "pickled" in tab.status_line.text()
-    if not can_allow_pickle(handle.request):  # Text and Music load no pickles: the message is all
+    if not handle.request.needs_permission():  # Text and Music load no pickles: the message is all
         assert not action.isVisible()
         return
     assert action.isVisible() and action.text() == "Load anyway…"
     action.click()  # Yes: the same request again, with permission
     qtbot.waitUntil(lambda: len(fake.requests) == 2 and not tab.runner.busy, timeout=10_000)
     again = fake.requests[1]
-    assert not can_allow_pickle(again) and again.model == handle.request.model
+    assert not again.needs_permission() and again.model == handle.request.model
     assert not action.isVisible()
 
 

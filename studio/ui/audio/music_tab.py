@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
+from ...events import MusicStats
 from ...jobs import JobHandle
 from ...library import audio as audio_files
 from ...requests import MusicRequest
@@ -282,11 +283,11 @@ class MusicTab(QWidget, StudioTab):
 
     @Slot(object)
     def on_finished(self, result) -> None:
-        stats = result.stats or {}
-        self._done(
-            f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
-            f"on {stats.get('device', '?')}"
-        )
+        stats = result.stats
+        if isinstance(stats, MusicStats):
+            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}")
+        else:
+            self._done("Done.")
 
     @Slot(object)
     def on_cancelled(self, result) -> None:

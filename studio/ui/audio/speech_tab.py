@@ -183,15 +183,18 @@ class SpeechTab(QWidget, StudioTab):
             self.clip_view.append_chunk(preview.audio, preview.sample_rate)
 
     @Slot(object)
+    def on_voices(self, voices) -> None:
+        """The loaded voice's speakers and languages (a model whose files do not list them)."""
+        if not self.form.speakers() and not self.form.languages() and (voices.speakers or voices.languages):
+            self.form.set_voice_lists(voices.speakers, voices.languages)
+
+    @Slot(object)
     def on_output(self, saved) -> None:
         self._saved = saved
 
     @Slot(object)
     def on_finished(self, result) -> None:
         self._end()
-        stats = result.stats or {}
-        if not self.form.speakers() and not self.form.languages() and (stats.get("speakers") or stats.get("languages")):
-            self.form.set_voice_lists(stats.get("speakers") or (), stats.get("languages") or ())
         if self._saved is not None:
             self.status_line.say(_describe(self._saved.params) + f" · saved as {Path(self._saved.path).name}")
             seed = self._saved.params.get("seed")
@@ -232,8 +235,9 @@ class SpeechTab(QWidget, StudioTab):
 
 def _describe(params: dict) -> str:
     parts = [str(params.get("voice") or params.get("model_name") or params.get("model") or "")]
-    if params.get("duration_s"):
-        parts.append(f"{params['duration_s']:.1f} s")
+    seconds = params.get("audio_seconds") or params.get("duration_s")  # older items: duration_s
+    if seconds:
+        parts.append(f"{seconds:.1f} s")
     if params.get("cloned_voice"):
         parts.append("cloned voice")
     if params.get("partial"):

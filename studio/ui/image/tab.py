@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
-from ...events import Preview, Progress, SavedItem
+from ...events import ImageStats, Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ...jobs.background import Background
 from ...library.png_info import read_png_parameters
@@ -276,15 +276,16 @@ class ImageTab(QWidget, StudioTab):
 
     @Slot(object)
     def on_finished(self, result) -> None:
-        stats = getattr(result, "stats", {}) or {}
+        stats = getattr(result, "stats", None)
         n = len(getattr(result, "items", []))
         text = f"Done: {n} image{'s' if n != 1 else ''}"
-        if stats.get("seconds"):
-            text += f" in {stats['seconds']:.1f} s"
-        if stats.get("steps_per_s"):
-            text += f" · {stats['steps_per_s']:.2f} steps/s"
-        if stats.get("device"):
-            text += f" · {stats['device']}"
+        if isinstance(stats, ImageStats):
+            if stats.seconds:
+                text += f" in {stats.seconds:.1f} s"
+            if stats.steps_per_s:
+                text += f" · {stats.steps_per_s:.2f} steps/s"
+            if stats.device:
+                text += f" · {stats.device}"
         self._end(text, "Done")
 
     @Slot(object)

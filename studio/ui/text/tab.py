@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
-from ...events import Token
+from ...events import TextStats, Token
 from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
 from ...library.targets import check_output
@@ -300,11 +300,11 @@ class TextTab(QWidget, StudioTab):
             self.messages.append({"role": "assistant", "content": reply})
         elif self.messages and self.messages[-1]["role"] == "user":
             self.input.setPlainText(self.messages.pop()["content"])  # stopped before any token
-        stats = getattr(result, "stats", {}) or {}
-        if stats:
+        stats = getattr(result, "stats", None)
+        if isinstance(stats, TextStats):
             self.stats_label.setText(
-                f"{stats.get('tokens', 0)} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s · "
-                f"context {stats.get('context_used', 0):,}/{stats.get('context_max', 0):,} · {stats.get('device', '')}"
+                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
+                f"context {stats.context_used:,}/{stats.context_max:,} · {stats.device}"
             )
         self.status_line.say(note)
         self._render()

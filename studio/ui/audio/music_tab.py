@@ -9,6 +9,7 @@ waveform. History reopens an item here with its settings and seed.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -79,8 +80,8 @@ class FileField(QWidget):
 
 
 class MusicTab(QWidget, StudioTab):
-    """Layout as every tab: the result (waveform, player, takes) on the left, the form on the right
-    with Generate / Cancel, the progress bar and the status line under it."""
+    """Laid out as the Speech tab: the prompt (and this session's takes) on the left, the form on the
+    right with Generate / Cancel, the progress bar and the status line, the clip view across the bottom."""
 
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,8 +92,8 @@ class MusicTab(QWidget, StudioTab):
         # --- the form ---
         self.model_picker = ModelPicker("music", self.catalog)
         self.prompt = QPlainTextEdit()
-        self.prompt.setPlaceholderText("lo-fi hip hop with warm piano, 80 bpm")
-        self.prompt.setMaximumHeight(90)
+        self.prompt.setObjectName("musicPrompt")
+        self.prompt.setPlaceholderText("Describe the music (Ctrl+Enter generates), e.g. lo-fi hip hop with warm piano, 80 bpm")
         self.numbers = {name: spin_box_for(MusicRequest, name) for name, _ in NUMBER_FIELDS}
         self.seed = SeedField(MusicRequest)
         self.melody = FileField("optional: a clip whose melody to follow (melody models)")
@@ -101,7 +102,6 @@ class MusicTab(QWidget, StudioTab):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model_picker)
-        form.addRow("Prompt", self.prompt)
         for name, label in NUMBER_FIELDS:
             form.addRow(label, self.numbers[name])
         form.addRow("Seed", self.seed)
@@ -121,6 +121,7 @@ class MusicTab(QWidget, StudioTab):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("Idle")
         self.status_line = StatusLine()
 
         right = QWidget()
@@ -144,18 +145,22 @@ class MusicTab(QWidget, StudioTab):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.clip_view, 1)
+        left_layout.addWidget(self.prompt, 1)
         left_layout.addWidget(self.takes_label)
         left_layout.addWidget(self.results)
         self._show_takes()
 
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setCollapsible(1, False)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(right)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setCollapsible(1, False)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(top, 3)
+        layout.addWidget(self.clip_view, 1)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate)
 
         self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
         self.runner.busy_changed.connect(self.set_busy)
@@ -210,10 +215,12 @@ class MusicTab(QWidget, StudioTab):
         self.cancel_button.setEnabled(busy)
         if busy:
             self.progress.setRange(0, 0)
+            self.progress.setFormat("Waiting…")
 
-    def _done(self, message: str, ok: bool = True) -> None:
+    def _done(self, message: str, bar: str) -> None:
         self.progress.setRange(0, 1)
-        self.progress.setValue(1 if ok else 0)
+        self.progress.setValue(1 if bar == "Done" else 0)
+        self.progress.setFormat(bar)
         if message:
             self.status_line.say(message)
 
@@ -253,6 +260,7 @@ class MusicTab(QWidget, StudioTab):
             return
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.step)
+        self.progress.setFormat("tokens %v of %m")
         left = f" · {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         self.status_line.say(f"Tokens {progress.step}/{progress.total}{left}")
 
@@ -285,18 +293,18 @@ class MusicTab(QWidget, StudioTab):
     def on_finished(self, result) -> None:
         stats = result.stats
         if isinstance(stats, MusicStats):
-            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}")
+            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}", "Done")
         else:
-            self._done("Done.")
+            self._done("Done.", "Done")
 
     @Slot(object)
     def on_cancelled(self, result) -> None:
         kept = len(result.items)
-        self._done("Cancelled" + (": the finished windows were kept." if kept else "."), ok=False)
+        self._done("Cancelled" + (": the finished windows were kept." if kept else "."), "Cancelled")
 
     @Slot(object)
     def on_failed(self, error) -> None:
-        self._done("", ok=False)  # the runner shows the message and its action
+        self._done("", "Failed")  # the runner shows the message and its action
 
     # --- StudioTab ---
     def refresh_models(self) -> None:

@@ -33,6 +33,7 @@ from ..errors import Cancelled, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
+from ..models import families
 from ..requests import ImageRequest
 from . import image_loading as loading
 from . import samplers
@@ -179,9 +180,11 @@ class ImageEngine:
             )
         pipe = pset.pipeline(task.mode)
         pset.activate(pipe)
-        scheduler, sched_notice = samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+        scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:
             yield Notice(sched_notice)
+        for note in self._family_notes(request, pset, family):
+            yield Notice(note)
         free_now = device_mod.free_memory(choice.device)
         pixels = request.width * request.height * request.batch_size
         slicing, tiling = plan_slicing_tiling(
@@ -224,6 +227,31 @@ class ImageEngine:
         return stats
 
     # ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _scheduler(request: ImageRequest, pset, family: str):
+        """The sampler: the model's own ("") or the one asked for; flow-matching models (SD 3.x, FLUX) run
+        only flow samplers, so any other name is refused before a step runs."""
+        if families.is_flow(family):
+            if request.scheduler and request.scheduler not in families.FLOW_SAMPLERS:
+                allowed = ", ".join(families.FLOW_SAMPLERS)
+                raise InvalidRequest(
+                    f"{families.family_name(family)} is a flow-matching model: sampler {request.scheduler!r} does "
+                    f"not fit it. Use the model's own sampler (leave it empty) or {allowed}."
+                )
+            return type(pset.scheduler).from_config(pset.scheduler.config), ""
+        return samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+
+    @staticmethod
+    def _family_notes(request: ImageRequest, pset, family: str) -> list[str]:
+        notes = []
+        if family == "flux":
+            if request.negative_prompt.strip():
+                notes.append("FLUX.1 does not use a negative prompt (its guidance is distilled): it was left out.")
+            transformer = getattr(pset.txt2img, "transformer", None)
+            if transformer is not None and not transformer.config.get("guidance_embeds", True) and request.guidance_scale > 1:
+                notes.append("FLUX.1 schnell has no guidance: the guidance value is ignored (0 is its setting).")
+        return notes
+
     def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
         """The offload mode: the request's, or for 'auto' the mode of a copy already loaded, or a plan."""
         if request.offload == "auto" and choice.device.startswith("cuda"):
@@ -245,7 +273,7 @@ class ImageEngine:
             cancel.check()
             first = b * request.batch_size
             seeds = [seed + first + i for i in range(request.batch_size)]
-            kwargs = self._call_kwargs(request, task, seeds)
+            kwargs = self._call_kwargs(request, task, seeds, pset.family)
             t_batch = time.perf_counter()
             denoise = self._denoise(pipe, kwargs, pset.family, request, cancel, first, compute)
             result: list = []
@@ -297,12 +325,13 @@ class ImageEngine:
         }
 
     @staticmethod
-    def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:
+    def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int], family: str = "") -> dict:
         import torch
 
         kwargs: dict[str, Any] = dict(
             prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            # FLUX.1's guidance is distilled: a negative prompt would need "true CFG" (twice the work)
+            negative_prompt=(request.negative_prompt or None) if family != "flux" else None,
             num_inference_steps=request.num_inference_steps,
             guidance_scale=request.guidance_scale,
             num_images_per_prompt=request.batch_size,

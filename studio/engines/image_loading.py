@@ -24,16 +24,14 @@ from typing import Any
 
 from .. import paths
 from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile, is_unsupported_pipeline
+from ..models import families
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel, check_pickle_allowed, is_pickle
 
 log = logging.getLogger(__name__)
 
-FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "Stable Diffusion XL"}
 CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
 CLIP_TOKENIZER = "clip-tokenizer"  # the shared vocab.json / merges.txt, under the config root
-MAX_SIDE = {"sd1": 1536, "sd2": 1536, "sdxl": 2048}
-NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
 DEFAULT_MAX_SIDE = 2048
 
 
@@ -70,6 +68,13 @@ def shipped_tokenizers(config: Path, config_root: Path) -> dict[str, Any]:
 def family_from_keys(keys) -> str:
     """'sd1' | 'sd2' | 'sdxl' from an original-layout (LDM / A1111) checkpoint's key names."""
     keys = set(keys)
+    flow = families.transformer_family_from_keys(keys)
+    if flow:
+        raise InvalidRequest(
+            f"This is a {families.family_name(flow)} checkpoint in one file. Studio runs {families.family_name(flow)} "
+            "from its diffusers folder or hub id; a single transformer file (e.g. a GGUF quantization) is used "
+            "together with that base model (pick the base as the model and the file as its transformer)."
+        )
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl"
     if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
@@ -111,12 +116,8 @@ def _read_json(path: Path) -> dict:
 
 
 def family_from_folder(folder: Path) -> str:
-    """'sd1' | 'sd2' | 'sdxl' | '' (unknown) from a diffusers folder's configs."""
-    index = _read_json(folder / "model_index.json")
-    if "XL" in str(index.get("_class_name", "")) or "text_encoder_2" in index:
-        return "sdxl"
-    cross = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
-    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(cross, "") if isinstance(cross, int) else ""
+    """'sd1' | 'sd2' | 'sdxl' | 'sd3' | 'flux' | '' (unknown) from a diffusers folder's configs."""
+    return families.family_from_folder(folder)
 
 
 def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
@@ -131,17 +132,25 @@ def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
 
 
 def check_size(width: int, height: int, family: str) -> None:
-    limit = MAX_SIDE.get(family, DEFAULT_MAX_SIDE)
+    fam = families.family(family)
+    limit = fam.max_side if fam else DEFAULT_MAX_SIDE
     for name, value in (("width", width), ("height", height)):
         if value > limit:
-            native = NATIVE_SIDE.get(family)
-            name_of = FAMILY_NAMES.get(family, "this model")
+            name_of = families.family_name(family)
             hint = (
-                f"; it was trained at {native}×{native}, so pick around {native} and upscale afterwards"
-                if native
+                f"; it was trained at {fam.native}×{fam.native}, so pick around {fam.native} and upscale afterwards"
+                if fam
                 else "; pick a smaller size and upscale afterwards"
             )
             raise InvalidRequest(f"{name} {value} is too large for {name_of} (at most {limit} pixels{hint}).")
+    if fam and fam.multiple > 8:
+        for name, value in (("width", width), ("height", height)):
+            if value % fam.multiple:
+                lower = value // fam.multiple * fam.multiple
+                raise InvalidRequest(
+                    f"{name} {value} does not fit {fam.name}: it needs multiples of {fam.multiple} pixels "
+                    f"(try {max(lower, fam.multiple)} or {lower + fam.multiple})."
+                )
 
 
 # --- pickled checkpoints ----------------------------------------------------------------------
@@ -218,7 +227,8 @@ class PipelineSet:
     @property
     def inpainting(self) -> bool:
         """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4)."""
-        return unet_in_channels(self.txt2img.unet) == 9
+        unet = getattr(self.txt2img, "unet", None)  # SD3 and FLUX have a transformer instead
+        return unet is not None and unet_in_channels(unet) == 9
 
     def img2img(self):
         if self._img2img is None:

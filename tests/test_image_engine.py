@@ -462,12 +462,15 @@ def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_r
 def test_memory_plan_follows_free_vram_and_explicit_settings():
     cuda = DeviceChoice("cuda", "float16")
     cpu = DeviceChoice("cpu", "float32")
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 20 * GB) == "none"
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 4 * GB) == "model"
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 2 * GB) == "sequential"
-    assert image_memory.plan_offload("none", cuda, 4 * GB, 1 * GB) == "none"
-    assert image_memory.plan_offload("sequential", cuda, 1 * GB, 80 * GB) == "sequential"
-    assert image_memory.plan_offload("model", cpu, 4 * GB, None) == "none"
+    parts = image_memory.Parts(denoiser=int(2.8 * GB), text=int(0.9 * GB), vae=int(0.3 * GB))
+    plan = lambda requested, choice, free: image_memory.plan_memory(requested, choice, parts, free, 512, 512, 1).plan  # noqa: E731
+    assert plan("auto", cuda, 20 * GB) == "none"
+    assert plan("auto", cuda, 4 * GB) == "model"
+    assert plan("auto", cuda, 2 * GB) == "group"
+    assert plan("auto", cuda, int(1.5 * GB)) == "sequential"
+    assert plan("none", cuda, 1 * GB) == "none"
+    assert plan("sequential", cuda, 80 * GB) == "sequential"
+    assert plan("model", cpu, None) == "none"
     big = 1024 * 1024 * 4
     assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", 512 * 512, 20 * GB) == (False, False)
     assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", big, 1 * GB) == (True, True)

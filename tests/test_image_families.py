@@ -142,3 +142,154 @@ def test_flux_says_what_it_ignores(flow_models):
     _, events, _ = run(ImageEngine(), req(flow_models["schnell"], negative_prompt="blurry", guidance_scale=3.5))
     notes = " ".join(e.message for e in events if isinstance(e, Notice))
     assert "negative prompt" in notes and "schnell" in notes
+
+
+# --- GGUF transformers: the file's transformer, the base's other parts -------------------------------------
+
+
+@pytest.fixture
+def flux_gguf(flow_models, tmp_path, monkeypatch):
+    """A Q8_0 GGUF of the tiny FLUX dev transformer, and the tiny FLUX folder downloaded as FLUX.1-dev
+    (what 'flux.1-dev-parts' resolves to), in this test's Hugging Face cache."""
+    import os
+
+    from studio.testing.tiny_flow import cache_as_hub_repo, export_gguf_transformer
+
+    cache_as_hub_repo(flow_models["flux"], "black-forest-labs/FLUX.1-dev", os.environ["HF_HUB_CACHE"])
+    return export_gguf_transformer(flow_models["flux"], tmp_path / "flux1-dev-Q8_0.gguf")
+
+
+def test_a_gguf_transformer_runs_with_its_base_and_equals_the_raw_call(flow_models, flux_gguf):
+    import torch
+    from diffusers import FluxPipeline, FluxTransformer2DModel, GGUFQuantizationConfig
+
+    from studio.models.gguf_image import read_image_gguf
+
+    info = read_image_gguf(flux_gguf)
+    assert (info.family, info.variant, info.quant, info.default_base) == ("flux", "dev", "Q8_0", "flux.1-dev-parts")
+    outs, _, _ = run(ImageEngine(), req(flux_gguf, quantize="gguf"))
+    base = flow_models["flux"]
+    transformer = FluxTransformer2DModel.from_single_file(
+        str(flux_gguf), quantization_config=GGUFQuantizationConfig(compute_dtype=torch.float32),
+        config=str(base), subfolder="transformer", local_files_only=True)
+    pipe = FluxPipeline.from_pretrained(str(base), transformer=transformer, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe("a red cat", num_inference_steps=3, guidance_scale=3.5, width=64, height=64,
+                    generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert same(outs[0].data, expected)
+    # quantized weights really are in use: the picture differs from the full-precision one
+    assert not same(outs[0].data, raw(base, width=64, height=64))
+
+
+def test_gguf_hostile_files_are_refused_before_loading(flow_models, flux_gguf, tmp_path):
+    import os
+
+    from studio.errors import ModelNotFound
+    from studio.testing.tiny_flow import cache_as_hub_repo
+
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(flux_gguf.read_bytes()[: flux_gguf.stat().st_size // 2])
+    with pytest.raises((ModelNotFound, InvalidRequest), match="truncated|damaged"):
+        run(ImageEngine(), req(truncated))
+    # a FLUX transformer whose base is an SD 3.x model
+    cache_as_hub_repo(flow_models["sd3"], "black-forest-labs/FLUX.1-schnell", os.environ["HF_HUB_CACHE"])
+    from studio.testing.tiny_flow import export_gguf_transformer
+
+    schnell = export_gguf_transformer(flow_models["schnell"], tmp_path / "flux1-schnell-Q8_0.gguf")
+    with pytest.raises(InvalidRequest, match="FLUX.1 transformer, but its base .* Stable Diffusion 3"):
+        run(ImageEngine(), req(schnell, guidance_scale=0.0))
+    # --quantize gguf with an ordinary folder says what it needs
+    with pytest.raises(InvalidRequest, match="GGUF transformer file"):
+        run(ImageEngine(), req(flow_models["flux"], quantize="gguf"))
+
+
+def test_fp8_layerwise_casting_runs_and_stays_close(flow_models):
+    outs, events, _ = run(ImageEngine(), req(flow_models["flux"], quantize="fp8"))
+    reference = np.asarray(raw(flow_models["flux"], width=64, height=64), dtype=np.int16)
+    got = np.asarray(outs[0].data, dtype=np.int16)
+    assert not np.array_equal(got, reference)  # 8-bit weights: not bit-equal …
+    assert np.abs(got - reference).mean() < 40  # … but the same picture, roughly
+    assert any("fp8" in e.message for e in events if isinstance(e, Notice))
+
+
+def test_group_offload_hooks_give_the_same_picture(flow_models):
+    """The group-offload code path (a CUDA plan) exercised on the CPU: onload and offload device both CPU."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    from studio.engines.image_loading import apply_group_offload
+
+    pipe = AutoPipelineForText2Image.from_pretrained(str(flow_models["sd3"]), local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    apply_group_offload(pipe, "cpu")
+    got = pipe("a red cat", num_inference_steps=3, guidance_scale=3.5, width=64, height=64,
+               generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert same(got, raw(flow_models["sd3"], width=64, height=64))
+
+
+# --- the memory planner, with fake memory numbers ---------------------------------------------------------
+
+GB = 1024**3
+
+
+def test_the_planner_picks_the_first_plan_that_fits_and_says_why():
+    from studio.models import memory_plan as mp
+
+    flux_q8 = mp.Parts(denoiser=int(12.6 * GB), text=int(0.25 * GB), t5=int(9.5 * GB), vae=int(0.17 * GB), blocks=57)
+    big = mp.choose(flux_q8, "cuda", 80 * GB, 1024, 1024, flow=True)
+    assert big.plan == "none" and big.fits
+    mid = mp.choose(flux_q8, "cuda", 18 * GB, 1024, 1024, flow=True)
+    assert mid.plan == "model" and mid.need <= 18 * GB
+    small = mp.choose(flux_q8, "cuda", 8 * GB, 1024, 1024, flow=True)
+    assert small.plan == "group"
+    tiny = mp.choose(flux_q8, "cuda", int(3.5 * GB), 1024, 1024, flow=True)
+    assert tiny.plan == "sequential" and tiny.fits
+    hopeless = mp.choose(flux_q8, "cuda", 1 * GB, 1024, 1024, flow=True)
+    assert hopeless.plan == "sequential" and not hopeless.fits
+    # needs shrink plan by plan, and a bigger picture needs more
+    needs = [mp.need_bytes(flux_q8, p, 1024, 1024, flow=True) for p in mp.PLANS]
+    assert needs == sorted(needs, reverse=True)
+    assert mp.need_bytes(flux_q8, "model", 2048, 2048, flow=True) > needs[1]
+    # quantization shrinks the transformer
+    full = mp.Parts(denoiser=int(23.8 * GB), t5=int(9.5 * GB))
+    assert mp.need_bytes(full, "none", 1024, 1024, quantize="nf4") < mp.need_bytes(full, "none", 1024, 1024)
+    # the person's choice wins, and the summary says so
+    forced = mp.choose(flux_q8, "cuda", 80 * GB, 1024, 1024, requested="group-offload", flow=True)
+    assert forced.plan == "group" and not forced.chosen
+    line = mid.summary("FLUX.1 dev Q8_0 GGUF")
+    assert line.startswith("FLUX.1 dev Q8_0 GGUF · model offload") and "GB free" in line and "needs ~" in line
+    assert "set by you" in forced.summary()
+    assert mp.choose(flux_q8, "cpu", None, 1024, 1024).summary().endswith("no offload needed")
+    # an out-of-memory failure offers the next plan down
+    assert [mp.next_plan(p) for p in mp.PLANS] == ["model", "group", "sequential", None]
+
+
+def test_out_of_memory_names_the_next_plan(flow_models, monkeypatch):
+    from studio.engines import image as image_mod
+    from studio.errors import OutOfMemory
+
+    message = image_mod._oom_message(req(flow_models["flux"]), "model", "cuda:0")
+    assert "group offload" in message and "(group)" in message
+    assert "memory plan" in message
+
+
+def test_the_catalog_has_the_new_families_with_licences_and_shared_parts():
+    from studio.models.catalog import Catalog
+
+    catalog = Catalog()
+    for model_id in ("flux.1-schnell", "flux.1-dev", "flux.1-kontext-dev", "sd3.5-large", "sd3.5-large-turbo",
+                     "sd3.5-medium"):
+        entry = catalog.find(model_id)
+        assert entry is not None and entry.family in ("flux", "sd3") and entry.licence
+        for quant in ("q4_k_s", "q5_k_s", "q8_0"):
+            if model_id.endswith("turbo"):
+                continue
+            q = catalog.find(f"{model_id}-{quant}")
+            assert q is not None and q.format == "gguf" and q.base == f"{model_id}-parts"
+            assert catalog.find(q.base) is not None
+            assert "sequential offload ~" in q.description
+    assert "Apache" in catalog.find("flux.1-schnell").licence
+    assert "Non-Commercial" in catalog.find("flux.1-dev").licence
+    assert "Apache" not in catalog.find("sd3.5-large").licence
+    assert catalog.find("flux.1-schnell").defaults["num_inference_steps"] == 4
+    assert catalog.find("sd3.5-large-turbo").defaults["num_inference_steps"] == 4

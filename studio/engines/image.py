@@ -34,11 +34,12 @@ from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..models import families
+from ..models.memory_plan import PLAN_LABELS, next_plan
 from ..requests import ImageRequest
 from . import image_loading as loading
 from . import samplers
 from .base import CancelToken, Runtime
-from .image_memory import plan_offload, plan_slicing_tiling, weights_bytes
+from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
 from .lora_files import check_lora_files
 
@@ -67,8 +68,12 @@ def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
             f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
             "Lower the size or the batch size, or close other programs."
         )
-    nxt = {"none": "'Model CPU offload' (model)", "model": "'Sequential offload' (sequential)"}.get(offload)
-    offload_hint = f", or set Offload to {nxt} in the Advanced section (slower, needs less VRAM)" if nxt else ""
+    nxt = next_plan(offload)
+    offload_hint = (
+        f", or set the memory plan to {PLAN_LABELS[nxt]} ({nxt}) in the Advanced section (slower, needs less VRAM)"
+        if nxt
+        else ""
+    )
     return (
         f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
         f"Lower the size or the batch size{offload_hint}; Attention slicing and VAE tiling 'On' there also help."
@@ -122,12 +127,23 @@ class ImageEngine:
         model runs at)."""
         # 1. Check everything that can be checked without loading the model.
         model = runtime.resolve(request.model, "image", allow_pickle=request.allow_pickle)
-        if model.format not in ("diffusers", "single_file"):
+        if model.format not in ("diffusers", "single_file", "gguf"):
             raise InvalidRequest(
                 f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
                 "a hub id or a .safetensors checkpoint."
             )
-        family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        base = None
+        if model.format == "gguf":  # a bare FLUX.1 / SD 3.x transformer: the other parts come from its base
+            family, base = self._gguf_base(model, runtime)
+        else:
+            family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        if request.quantize == "gguf" and model.format != "gguf":
+            raise InvalidRequest(
+                "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
+                "flux.1-dev-q8_0, or a .gguf file) as the model."
+            )
+        if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
+            raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
         loading.check_size(request.width, request.height, family)
         task = make_task(request)
         if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:
@@ -145,11 +161,14 @@ class ImageEngine:
         resident = runtime.cache.keys()
         if free is not None and not runtime.cache.budget_bytes and all(k[1] == choice.device for k in resident):
             free += runtime.cache.total_bytes()  # one model at a time: what is resident now leaves first
-        offload = self._offload_for(request, runtime, model, choice, free, vae)
-        variant = f"image|vae={vae.id if vae else ''}|offload={offload}"
+        plan = self._plan_for(request, runtime, model, family, choice, free, vae)
+        offload = plan.plan
+        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload={offload}"
         fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache
         if fresh:
             yield Status(f"Loading {model.label}…")
+        if choice.device.startswith("cuda"):
+            yield Notice("Memory plan: " + plan.summary(model.label))
         t_load = time.perf_counter()
         pset, choice, notice = runtime.load(
             model,
@@ -161,6 +180,8 @@ class ImageEngine:
                 vae_path=vae.path if vae else None,
                 allow_pickle=request.allow_pickle,
                 config_root=self.config_root,
+                quantize=request.quantize,
+                base=base,
             ),
             variant=variant,
             choice=choice,
@@ -209,7 +230,8 @@ class ImageEngine:
                 "mode": task.mode,
                 "inpainting_model": pset.inpainting,
                 "device": choice.label(),
-                "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
+                "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling,
+                           "plan": plan.summary(), "need_bytes": plan.need},
             }
             count = request.batch_count * request.batch_size
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
@@ -252,14 +274,37 @@ class ImageEngine:
                 notes.append("FLUX.1 schnell has no guidance: the guidance value is ignored (0 is its setting).")
         return notes
 
-    def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
-        """The offload mode: the request's, or for 'auto' the mode of a copy already loaded, or a plan."""
-        if request.offload == "auto" and choice.device.startswith("cuda"):
-            prefix = f"image|vae={vae.id if vae else ''}|offload="
+    @staticmethod
+    def _gguf_base(model, runtime):
+        """(family, base model) for a GGUF transformer: the catalog entry's base, or the family's usual one;
+        a base of another family is refused before anything loads."""
+        from ..models.gguf_image import read_image_gguf
+
+        info = read_image_gguf(model.path)
+        spec = (model.entry.base if model.entry is not None and model.entry.base else "") or info.default_base
+        if not spec:
+            raise InvalidRequest(f"'{model.label}': no base model is known for a {families.family_name(info.family)} transformer.")
+        base = runtime.resolve(spec, "image")
+        base_family = families.family_from_folder(base.path) if base.path.is_dir() else ""
+        if base_family != info.family:
+            raise InvalidRequest(
+                f"'{model.label}' is a {families.family_name(info.family)} transformer, but its base '{base.label}' is "
+                f"{families.family_name(base_family) if base_family else 'not a diffusers folder'}: pick the matching base."
+            )
+        return info.family, base
+
+    def _plan_for(self, request, runtime, model, family, choice, free, vae):
+        """The memory plan: the request's, or for 'auto' the plan of a copy already loaded, or the first that
+        fits the free memory (see :mod:`studio.models.memory_plan`)."""
+        requested = request.offload
+        if requested == "auto" and choice.device.startswith("cuda"):
+            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload="
             for key in runtime.cache.keys():
                 if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
-                    return str(key[3])[len(prefix) :]
-        return plan_offload(request.offload, choice, weights_bytes(model), free)
+                    requested = str(key[3])[len(prefix) :]
+                    break
+        return plan_memory(requested, choice, parts_of(model, family), free, request.width, request.height,
+                           request.batch_size, quantize=request.quantize, family=family)
 
     def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
         t0 = time.perf_counter()

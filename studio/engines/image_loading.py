@@ -260,6 +260,9 @@ class PipelineSet:
             return
         if self.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
+        elif self.offload == "group":
+            if self._hooked is None:  # the hooks live on the shared modules: applied once
+                apply_group_offload(pipe, self.device)
         else:
             pipe.enable_sequential_cpu_offload(device=self.device)
         self._hooked = pipe
@@ -277,6 +280,36 @@ class PipelineSet:
         """Put the model's own scheduler back, so a later job (or a plain diffusers call) sees it."""
         for pipe in self._pipes():
             pipe.scheduler = self.scheduler
+
+
+def apply_group_offload(pipe, device: str) -> None:
+    """Group offload (diffusers' hooks): the denoiser streams to ``device`` one group of blocks at a time, the
+    other parts layer by layer; weights live on the CPU. Less VRAM than model offload, faster than sequential."""
+    import torch
+    from diffusers import ModelMixin
+    from diffusers.hooks import apply_group_offloading
+
+    onload, cpu = torch.device(device), torch.device("cpu")
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    for name, component in pipe.components.items():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        if component is denoiser and isinstance(component, ModelMixin):
+            component.enable_group_offload(onload, offload_device=cpu, offload_type="block_level", num_blocks_per_group=1)
+        else:
+            apply_group_offloading(component, onload_device=onload, offload_device=cpu, offload_type="leaf_level")
+
+
+def quantize_transformer(pipe, quantize: str, choice) -> str:
+    """fp8 layerwise casting of the denoiser (weights stored in float8, computed in the run dtype); a note to say."""
+    if quantize != "fp8":
+        return ""
+    import torch
+
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    compute = choice.torch_dtype()
+    denoiser.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute)
+    return "fp8: the transformer's weights are stored in 8 bits (half the memory), computed in " + str(compute).split(".")[-1] + "."
 
 
 def unet_in_channels(unet) -> int:
@@ -311,9 +344,11 @@ def _fp16_variant_only(folder: Path) -> bool:
     )
 
 
-def _check_safetensors_folder(folder: Path, label: str) -> None:
+def _check_safetensors_folder(folder: Path, label: str, skip: tuple[str, ...] = ()) -> None:
     """Every weight folder of a diffusers pipeline must hold .safetensors (a .bin-only one is refused)."""
-    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+    for part in ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
+        if part in skip:
+            continue
         sub = folder / part
         if sub.is_dir() and not any(sub.glob("*.safetensors")):
             if any(sub.glob("*.bin")) or any(sub.glob("*.pt")) or any(sub.glob("*.ckpt")):
@@ -381,8 +416,11 @@ def _load(
     vae_path: Path | None = None,
     allow_pickle: bool = False,
     config_root: Path | None = None,
+    quantize: str = "none",
+    base: ResolvedModel | None = None,
 ) -> PipelineSet:
-    """Load ``model`` as a text-to-image pipeline on ``choice``."""
+    """Load ``model`` as a text-to-image pipeline on ``choice``; a GGUF transformer file takes its other parts
+    from ``base`` (a diffusers folder of the same family)."""
     from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     config_root = config_root or shipped_configs()
@@ -392,8 +430,15 @@ def _load(
     if vae_path is not None:
         extra["vae"] = load_vae(vae_path, family, dtype, config_root, allow_pickle=allow_pickle)
 
+    if quantize == "nf4":
+        extra.update(_nf4_config(choice))
+    if model.format == "gguf":
+        if base is None:
+            raise InvalidRequest(f"'{model.label}' is a bare transformer: it needs its base model's other parts.")
+        extra["transformer"] = load_gguf_transformer(model, base, family, dtype)
+        model = base
     if model.format == "diffusers":
-        _check_safetensors_folder(model.path, model.label)
+        _check_safetensors_folder(model.path, model.label, skip=("transformer",) if "transformer" in extra else ())
         index = _read_json(model.path / "model_index.json")
         if "safety_checker" in index:  # a creative tool: no NSFW filter (like AUTOMATIC1111, ComfyUI)
             extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
@@ -433,11 +478,60 @@ def _load(
         )
 
     pipe.set_progress_bar_config(disable=True)
+    note = quantize_transformer(pipe, quantize, choice)
+    if note:
+        notes.append(note)
     if offload == "none":
         pipe.to(choice.device)
     pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)
     pset.activate(pipe)
     return pset
+
+
+def load_gguf_transformer(model: ResolvedModel, base: ResolvedModel, family: str, dtype):
+    """A FLUX.1 / SD 3.x transformer from a GGUF file (kept quantized, dequantized per layer as it runs), with
+    its configuration from the base model's ``transformer/config.json``."""
+    from diffusers import FluxTransformer2DModel, GGUFQuantizationConfig, SD3Transformer2DModel
+
+    cls = FluxTransformer2DModel if family == "flux" else SD3Transformer2DModel
+    if not (base.path / "transformer" / "config.json").is_file():
+        raise InvalidRequest(f"The base model '{base.label}' has no transformer/config.json: download it again.")
+    try:
+        return cls.from_single_file(
+            str(model.path),
+            quantization_config=GGUFQuantizationConfig(compute_dtype=dtype),
+            config=str(base.path),
+            subfolder="transformer",
+            dtype=dtype,
+            local_files_only=True,
+        )
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise InvalidRequest(
+            f"'{model.label}' does not fit the base model '{base.label}' ({str(exc).splitlines()[0][:200]})."
+        ) from None
+
+
+def _nf4_config(choice) -> dict:
+    """bitsandbytes NF4 for the transformer: CUDA only, and only where bitsandbytes is installed."""
+    import importlib.util
+
+    if not choice.device.startswith("cuda"):
+        raise InvalidRequest("NF4 quantization needs a CUDA GPU (bitsandbytes); on this device use fp8 or a GGUF file.")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise InvalidRequest(
+            "NF4 quantization needs the bitsandbytes package: `pip install bitsandbytes` in Studio's environment "
+            "(CUDA only), or use fp8 or a GGUF file instead."
+        )
+    import torch
+    from diffusers import PipelineQuantizationConfig
+
+    return {
+        "quantization_config": PipelineQuantizationConfig(
+            quant_backend="bitsandbytes_4bit",
+            quant_kwargs={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": torch.bfloat16},
+            components_to_quantize=["transformer"],
+        )
+    }
 
 
 def inpaint_config(config: Path) -> Path:

@@ -40,12 +40,14 @@ class ModelEntry:
     family: str = ""  # image: 'sd1' | 'sd2' | 'sdxl' …
     defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
+    base: str = ""  # image: the catalog id whose other parts (VAE, text encoders) a bare transformer file uses
 
 
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 
-from .music_catalog import MUSIC_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
+from .flow_catalog import FLOW_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
+from .music_catalog import MUSIC_ENTRIES  # noqa: E402
 from .speech_catalog import SPEECH_ENTRIES  # noqa: E402
 from .text_catalog import TEXT_ENTRIES  # noqa: E402
 
@@ -154,6 +156,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 7.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
+    # SD 3.5 and FLUX.1, full and GGUF quantizations: see flow_catalog.py
+    *FLOW_ENTRIES,
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---

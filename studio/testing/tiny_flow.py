@@ -158,3 +158,49 @@ def build_tiny_flux(folder: str | Path, seed: int = 0, *, guidance_embeds: bool 
     )
     pipe.save_pretrained(str(folder), safe_serialization=True)
     return folder
+
+
+def export_gguf_transformer(pipeline_folder: str | Path, path: str | Path, quant: str = "Q8_0") -> Path:
+    """Write the transformer of a tiny SD3/FLUX folder as a GGUF file, as the community quantizations ship it:
+    2-D weights quantized (``quant``, when their rows fit its blocks), the rest in float32, and
+    ``general.architecture`` set to the family. Diffusers' key layout (its single-file loader reads both)."""
+    import json
+
+    import gguf
+    import numpy as np
+    from diffusers import FluxTransformer2DModel, SD3Transformer2DModel
+
+    folder, path = Path(pipeline_folder), Path(path)
+    cls_name = json.loads((folder / "transformer" / "config.json").read_text())["_class_name"]
+    cls, arch = (FluxTransformer2DModel, "flux") if cls_name.startswith("Flux") else (SD3Transformer2DModel, "sd3")
+    transformer = cls.from_pretrained(str(folder), subfolder="transformer")
+    qtype = gguf.GGMLQuantizationType[quant]
+    block = gguf.GGML_QUANT_SIZES[qtype][0]
+    writer = gguf.GGUFWriter(str(path), arch)
+    for name, tensor in transformer.state_dict().items():
+        data = tensor.float().numpy()
+        if data.ndim == 2 and data.shape[-1] % block == 0:
+            packed = gguf.quants.quantize(data, qtype)
+            writer.add_tensor(name, packed, raw_shape=packed.shape, raw_dtype=qtype)
+        else:
+            writer.add_tensor(name, data.astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def cache_as_hub_repo(folder: str | Path, repo_id: str, cache: str | Path) -> Path:
+    """Copy a pipeline folder into a Hugging Face cache (``models--org--name/snapshots/<commit>``, ``refs/main``),
+    the way a finished download lays it out; returns the snapshot folder."""
+    import hashlib
+    import shutil
+
+    commit = hashlib.sha1(repo_id.encode()).hexdigest()
+    repo = Path(cache) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(folder, snapshot, dirs_exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot

@@ -358,8 +358,8 @@ def test_out_of_memory_becomes_a_clear_message_and_the_engine_recovers(tiny_sd, 
     from studio.engines.image import _oom_message
 
     on_gpu = _oom_message(req(tiny_sd, width=1024, height=1024), "none", "cuda")
-    assert "set Offload to 'Model CPU offload' (model) in the Advanced section" in on_gpu and "1024×1024" in on_gpu
-    assert "set Offload to 'Sequential offload' (sequential)" in _oom_message(req(tiny_sd), "model", "cuda")
+    assert "set the memory plan to model offload (model) in the Advanced section" in on_gpu and "1024×1024" in on_gpu
+    assert "set the memory plan to group offload (group)" in _oom_message(req(tiny_sd), "model", "cuda")
     # LoRA unloaded and the model's own sampler back: the next job is as before
     assert type(cached_set(runtime).txt2img.scheduler).__name__ == "PNDMScheduler"
     after = generate(req(tiny_sd), runtime)[0][0]

@@ -268,9 +268,11 @@ def test_out_of_memory_names_the_next_plan(flow_models, monkeypatch):
     from studio.engines import image as image_mod
     from studio.errors import OutOfMemory
 
-    message = image_mod._oom_message(req(flow_models["flux"]), "model", "cuda:0")
-    assert "group offload" in message and "(group)" in message
-    assert "memory plan" in message
+    from studio.errors import FieldChange
+
+    error = image_mod.out_of_memory(req(flow_models["flux"]), "model", "cuda:0")
+    assert isinstance(error, OutOfMemory) and FieldChange("offload", "group") in error.changes
+    assert all(c.field != "offload" for c in image_mod.out_of_memory(req(flow_models["flux"]), "sequential", "cuda:0").changes)
 
 
 def test_the_catalog_has_the_new_families_with_licences_and_shared_parts():

@@ -9,7 +9,7 @@ Apache: they are shown before a download, and the hub repos are gated (accept th
 
 from __future__ import annotations
 
-from .catalog import GB, ModelEntry  # catalog imports this module after defining these
+from .entry import GB, ModelEntry
 from .memory_plan import PLAN_LABELS, PLANS, Parts, need_bytes
 
 SD35_LICENCE = "Stability AI Community License (free below US$1M annual revenue; gated: accept it on the hub)"

@@ -295,3 +295,25 @@ def test_the_catalog_has_the_new_families_with_licences_and_shared_parts():
     assert "Apache" not in catalog.find("sd3.5-large").licence
     assert catalog.find("flux.1-schnell").defaults["num_inference_steps"] == 4
     assert catalog.find("sd3.5-large-turbo").defaults["num_inference_steps"] == 4
+
+
+def test_cli_runs_flux_with_a_memory_plan_and_refuses_what_does_not_fit(flow_models, tmp_path, capsys):
+    from PIL import Image
+
+    from studio.cli import main
+
+    out = tmp_path / "flux.png"
+    code = main(["generate", "image", "--model", str(flow_models["flux"]), "--prompt", "a red cat", "--width", "64",
+                 "--height", "64", "--steps", "3", "--guidance", "3.5", "--seed", "7", "--memory-plan",
+                 "model-offload", "--out", str(out), "-q"])
+    assert code == 0
+    with Image.open(out) as im:
+        assert same(im.convert("RGB"), raw(flow_models["flux"], width=64, height=64))
+    # the plan and --offload are one setting
+    code = main(["generate", "image", "--model", str(flow_models["flux"]), "--prompt", "x", "--memory-plan", "gpu",
+                 "--offload", "sequential", "--out", str(tmp_path / "no.png")])
+    assert code == 2 and "disagree" in capsys.readouterr().err
+    code = main(["generate", "image", "--model", str(flow_models["flux"]), "--prompt", "x", "--width", "72",
+                 "--height", "64", "--out", str(tmp_path / "no.png")])
+    assert code != 0 and "multiples of 16" in capsys.readouterr().err
+    assert not (tmp_path / "no.png").exists()

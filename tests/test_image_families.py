@@ -317,3 +317,25 @@ def test_cli_runs_flux_with_a_memory_plan_and_refuses_what_does_not_fit(flow_mod
                  "--height", "64", "--out", str(tmp_path / "no.png")])
     assert code != 0 and "multiples of 16" in capsys.readouterr().err
     assert not (tmp_path / "no.png").exists()
+
+
+def test_image_tab_follows_a_flow_model(flow_models, qtbot):
+    """Picking a FLUX folder: its family's defaults, only the samplers that fit it, and the memory plan and
+    quantization choices in Advanced."""
+    from studio.models.catalog import Catalog
+    from studio.ui.image.settings import ImageSettings
+
+    form = ImageSettings(Catalog(), None)
+    qtbot.addWidget(form)
+    form.model_picker.set_model_spec(str(flow_models["schnell"]))
+    assert (form.steps.value(), form.guidance.value(), form.width_spin.value()) == (4, 0.0, 1024)
+    samplers = [form.sampler.itemData(i) for i in range(form.sampler.count())]
+    assert samplers == ["", "Euler"]
+    form.model_picker.set_model_spec(str(flow_models["flux"]))
+    assert (form.steps.value(), form.guidance.value()) == (28, 3.5)
+    plans = [form.offload.itemData(i) for i in range(form.offload.count())]
+    assert plans == ["auto", "none", "model", "group", "sequential"]
+    form.offload.setCurrentIndex(form.offload.findData("group"))
+    form.quantize.setCurrentIndex(form.quantize.findData("fp8"))
+    request = form.build_request()
+    assert (request.offload, request.quantize) == ("group", "fp8")

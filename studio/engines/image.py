@@ -138,6 +138,11 @@ class ImageEngine:
                 "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
                 "flux.1-dev-q8_0, or a .gguf file) as the model."
             )
+        if families.is_flow(family) and request.guidance_scale > families.FLOW_GUIDANCE_MAX:
+            raise InvalidRequest(
+                f"guidance {request.guidance_scale:g} is outside what {families.family_name(family)} takes "
+                f"(0–{families.FLOW_GUIDANCE_MAX:g}; FLUX dev works at about 3.5, SD 3.5 at 4–5)."
+            )
         if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
             raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
         loading.check_size(request.width, request.height, family)
@@ -196,6 +201,9 @@ class ImageEngine:
                 "part of a picture, or pick an ordinary model here."
             )
         pipe = pset.pipeline(task.mode)
+        if task.mode == "img2img" and "Kontext" in type(pipe).__name__:
+            # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
+            task = dataclasses.replace(task, strength=None)
         pset.activate(pipe)
         scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:

@@ -325,9 +325,9 @@ def test_image_tab_follows_a_flow_model(flow_models, qtbot):
     """Picking a FLUX folder: its family's defaults, only the samplers that fit it, and the memory plan and
     quantization choices in Advanced."""
     from studio.models.catalog import Catalog
-    from studio.ui.image.settings import ImageSettings
+    from studio.ui.image.form import ImageForm
 
-    form = ImageSettings(Catalog(), None)
+    form = ImageForm(Catalog(), None)
     qtbot.addWidget(form)
     form.model_picker.set_model_spec(str(flow_models["schnell"]))
     assert (form.steps.value(), form.guidance.value(), form.width_spin.value()) == (4, 0.0, 1024)

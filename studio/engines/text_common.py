@@ -137,6 +137,12 @@ def reply(
     elapsed = time.perf_counter() - t0
     count = decoder.count
     text = "".join(parts)
+    context_full = not cancel.cancelled and max_new < request.max_new_tokens and count >= max_new
+    if context_full:  # not the reply's natural end: say so, or a cut reply reads as a whole one
+        yield Notice(
+            f"The reply stopped because the context is full ({prompt_len + count:,} of {limit:,} tokens): "
+            "start a new conversation or leave out earlier messages to go on."
+        )
 
     # 3. Hand the reply (also a partial one after Stop) to the worker, which saves it.
     stats = {
@@ -150,6 +156,7 @@ def reply(
         "context_max": limit,
         "device": chat.device,
         "stopped": cancel.cancelled,
+        "context_full": context_full,
         "seed": seed,
     }
     params = {

@@ -40,6 +40,7 @@ from ..models.gguf import GGUFInfo, gguf_file, read_info
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import Runtime
+from .chat_template import ChatTemplate
 from .text_common import FALLBACK_TEMPLATE
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,6 @@ class LlamaChat:
     """A ``llama_cpp.Llama`` behind the :class:`~studio.engines.text_common.ChatModel` contract."""
 
     def __init__(self, llm, info: GGUFInfo, n_ctx: int, gpu_layers: int, memory_bytes: int) -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         llama_cpp = import_llama()
         self.llm, self.info = llm, info
         self.context_max = n_ctx
@@ -162,11 +161,12 @@ class LlamaChat:
         self._bos = bos
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and bos >= 0
         self.has_template = info.chat_template is not None
-        self._formatter = Jinja2ChatFormatter(
-            template=info.chat_template or FALLBACK_TEMPLATE,
+        # the file's template, sandboxed with a time and size limit (a syntax error is named here, at load)
+        self._template = ChatTemplate(
+            info.chat_template or FALLBACK_TEMPLATE,
             eos_token=self._text(eos),
             bos_token=self._text(bos),
-            add_generation_prompt=True,
+            name=f"'{info.path.name}'",
         )
 
     def _text(self, token: int) -> str:
@@ -184,10 +184,7 @@ class LlamaChat:
 
     # --- the ChatModel contract ---
     def encode(self, messages: list[dict]) -> list[int]:
-        try:
-            prompt = self._formatter(messages=messages).prompt
-        except Exception as exc:  # a template error (raise_exception, a bad template) is the model's
-            raise StudioError(f"The model's chat template failed: {exc}") from None
+        prompt = self._template.render(messages)  # TemplateProblem: one line naming the model's file
         ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not ids or ids[0] != self._bos):
             ids.insert(0, self._bos)
@@ -273,6 +270,8 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
     """Check, size and load a GGUF model on llama.cpp (cached across jobs)."""
     path = gguf_file(model.path)
     info = read_info(path)
+    if info.chat_template is not None:
+        ChatTemplate(info.chat_template, name=f"'{path.name}'")  # a syntax error is named before loading
     import_llama()
     wants_gpu = runtime.device != "cpu" and request.gpu_layers != 0
     gpu = wants_gpu and gpu_offload_supported()
@@ -404,12 +403,14 @@ def probe(path: Path, timeout: float = 300) -> None:
         marker.touch()
         return
     lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-    # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'")
+    # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'");
+    # a crash's backtrace lines ("libc-start.c: No such file or directory") say nothing about the file
     errors = [ln for ln in lines if "error" in ln.lower() and ln.startswith(("llama", "gguf", "ggml"))]
-    reason = (errors or lines or ["no message"])[-1].split("error loading model: ", 1)[-1][:300]
+    reason = errors[-1].split("error loading model: ", 1)[-1][:300] if errors else ""
     if result.returncode < 0:
+        said = f" llama.cpp said: {reason}" if reason else ""
         raise ModelNotFound(
             f"'{path.name}' makes llama.cpp crash (signal {-result.returncode}): the file is damaged or needs a "
-            f"newer llama.cpp. Last message: {reason}"
+            f"newer llama.cpp.{said}"
         )
-    raise ModelNotFound(f"llama.cpp cannot load '{path.name}': {reason}")
+    raise ModelNotFound(f"llama.cpp cannot load '{path.name}': {reason or 'it gave no reason'}")

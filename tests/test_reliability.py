@@ -468,3 +468,51 @@ def test_control_characters_are_named_not_echoed():
 
     shown = describe_characters(["\x07", "\x1b", "😀"])
     assert "\x07" not in shown and "\x1b" not in shown and "U+0007" in shown and "'😀' (GRINNING FACE)" in shown
+
+
+@pytest.mark.parametrize(
+    "template, fragment",
+    [
+        ("{% for m in messages %}{{ m['content'] }", "has a syntax error (line 1"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "did not finish within 5 s"),
+        ("{{ 'x' * 3000000000 }}", "builds a value of 3,000,000,000 items"),
+        ("{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", "writes more than 4,000,000 characters"),
+    ],
+    ids=["syntax-error", "nested-loops", "huge-string", "huge-output"],
+)
+def test_a_hostile_chat_template_is_one_line_not_a_hang(tmp_path, capsys, template, fragment):
+    """GGUF chat templates run in a sandbox with a time and size limit (a nested loop never returned,
+    {{ 'x' * 3000000000 }} took 5.9 GB); a syntax error is named as one, not as a llama.cpp log line."""
+    import time
+
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "hostile.gguf", chat_template=template)
+    t0 = time.perf_counter()
+    code = main(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "2", "-q", "--no-library"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and fragment in lines[0] and "'hostile.gguf'" in lines[0], lines
+    assert time.perf_counter() - t0 < 60
+
+
+def test_a_gguf_header_claiming_two_billion_tokens_of_context_stays_small(tmp_path):
+    """llama.cpp keeps 4 bytes per token of the header's trained context: 7.7 GB for a 2-billion-token
+    claim, in the checking process and again in the app. The claim is overridden with the context used."""
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "claims.gguf", context=2_000_000_000)
+    done, peak = _peak_rss_mb(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "2",
+                               "--no-library"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "claims a 2,000,000,000-token context in its header; using 8,192 tokens" in done.stderr
+    assert peak < 600, f"{peak:.0f} MB"
+
+
+def test_a_reply_cut_by_a_full_context_says_so(tmp_path, capsys):
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "short.gguf", context=64)
+    assert main(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "500", "--seed", "1",
+                 "--no-library"]) == 0
+    err = capsys.readouterr().err
+    assert "The reply stopped because the context is full (64 of 64 tokens)" in err, err

@@ -37,7 +37,7 @@ class TemplateProblem(StudioError):
     """The model's chat template is broken, too slow, or builds too much."""
 
 
-def _environment():
+def _environment(name: str):
     import jinja2
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -60,18 +60,18 @@ def _environment():
                     if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                         if len(seq) * max(times, 0) > MAX_TEMPLATE_CHARS:
                             raise TemplateProblem(
-                                f"The model's chat template builds a value of {len(seq) * times:,} items "
+                                f"The chat template of {name} builds a value of {len(seq) * times:,} items "
                                 f"(at most {MAX_TEMPLATE_CHARS:,})."
                             )
             if operator == "**" and isinstance(right, int) and abs(right) > 1000:
-                raise TemplateProblem("The model's chat template raises a number to a huge power.")
+                raise TemplateProblem(f"The chat template of {name} raises a number to a huge power.")
             return super().call_binop(context, operator, left, right)
 
         def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja2's signature
             for value in (*args, *kwargs.values()):
                 if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEMPLATE_CHARS:
                     raise TemplateProblem(
-                        f"The model's chat template calls a function with {value:,} (at most {MAX_TEMPLATE_CHARS:,})."
+                        f"The chat template of {name} calls a function with {value:,} (at most {MAX_TEMPLATE_CHARS:,})."
                     )
             return super().call(__context, __obj, *args, **kwargs)
 
@@ -105,7 +105,7 @@ class ChatTemplate:
         import jinja2
 
         self.bos_token, self.eos_token, self.name = bos_token, eos_token, name
-        env = _environment()
+        env = _environment(name)
         try:
             code = env.compile(source, filename=_TEMPLATE_FILE)
             self.template = env.template_class.from_code(env, code, env.make_globals(None), None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import hashlib
+import json
 import logging
 import math
 import os
@@ -46,6 +47,10 @@ from .text_common import FALLBACK_TEMPLATE
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 8192  # tokens; longer trained contexts are capped (a 128 k KV cache needs gigabytes)
+#: llama.cpp keeps 4 bytes per token of the *trained* context (the header's) whatever context it allocates:
+#: a header claiming 2 billion tokens cost 7.7 GB at the first token. Past this the header is overridden
+#: with the context actually allocated (no real model claims more).
+MAX_TRAINED_CONTEXT = 1 << 24
 MIN_CONTEXT = 2048  # the memory check shortens the context down to this before refusing a model
 GiB = 1024**3
 
@@ -290,9 +295,13 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
             if fitted < n_ctx:
                 yield Notice(f"Context shortened to {fitted:,} tokens to fit the free memory.")
             n_ctx = fitted
+        if info.context_length > MAX_TRAINED_CONTEXT:
+            yield Notice(
+                f"'{path.name}' claims a {info.context_length:,}-token context in its header; using {n_ctx:,} tokens."
+            )
         if _needs_probe(model, path):
             yield Status(f"Checking {path.name} with llama.cpp (first time only)…")
-            probe(path)
+            probe(path, context_overrides(info, DEFAULT_CONTEXT))
 
     def loader(c: DeviceChoice) -> LlamaChat:
         n_layers = layers if c.device != "cpu" else 0
@@ -306,12 +315,45 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
     return chat
 
 
+def context_overrides(info: GGUFInfo, n_ctx: int) -> dict[str, int]:
+    """llama.cpp metadata overrides that make an absurd trained context (see :data:`MAX_TRAINED_CONTEXT`)
+    the context actually allocated; {} for every real model."""
+    if info.context_length > MAX_TRAINED_CONTEXT:
+        return {f"{info.architecture}.context_length": int(n_ctx)}
+    return {}
+
+
+class _UnusedFormatter:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: its ``Llama()`` compiles
+    every chat template in the file with an unguarded jinja2 sandbox, whose constant folding runs
+    ``{{ 'x' * 3000000000 }}`` at compile time (5.9 GB). Studio renders templates itself
+    (:mod:`studio.engines.chat_template`) and never calls llama-cpp-python's chat completion."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def to_chat_handler(self):
+        return None
+
+
+def new_llama(llama_cpp, **kwargs):
+    """``llama_cpp.Llama(**kwargs)`` without llama-cpp-python's own chat-template compilation."""
+    formats = llama_cpp.llama_chat_format
+    real = formats.Jinja2ChatFormatter
+    formats.Jinja2ChatFormatter = _UnusedFormatter
+    try:
+        return llama_cpp.Llama(**kwargs)
+    finally:
+        formats.Jinja2ChatFormatter = real
+
+
 def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
     """Runs on the compute thread."""
     llama_cpp = import_llama()
     threads = auto_threads(sample=False)  # each request sets its own (TextRequest.threads)
     try:
-        llm = llama_cpp.Llama(
+        llm = new_llama(
+            llama_cpp,
             model_path=str(path),
             n_ctx=n_ctx,
             n_batch=512,
@@ -320,6 +362,7 @@ def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
             n_gpu_layers=gpu_layers,
             use_mmap=True,
             verbose=False,
+            kv_overrides=context_overrides(info, n_ctx) or None,
         )
     except ValueError as exc:
         reason = _last_llama_error() or str(exc)
@@ -360,9 +403,15 @@ def _check_memory(info: GGUFInfo, n_ctx: int, available: int | None = None) -> N
 # the one-time check of files from outside the catalog, in a child process
 # ---------------------------------------------------------------------------------------------
 _PROBE = r"""
-import sys
+import json, sys
 import llama_cpp
-llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_batch=8, n_threads=1, n_gpu_layers=0, verbose=True)
+class Unused:  # as text_llama.new_llama: no chat-template compilation by llama-cpp-python
+    def __init__(self, *args, **kwargs): pass
+    def to_chat_handler(self): return None
+llama_cpp.llama_chat_format.Jinja2ChatFormatter = Unused
+overrides = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_batch=8, n_threads=1, n_gpu_layers=0, verbose=True,
+                      kv_overrides=overrides or None)
 ids = llm.tokenize(b"Hello", add_bos=True, special=False) or [0]
 llm.eval(ids[:4])
 print("ok")
@@ -387,11 +436,12 @@ def _needs_probe(model: ResolvedModel, path: Path) -> bool:
     return _probe_key(path) not in _checked_here and not _probe_marker(path).exists()
 
 
-def probe(path: Path, timeout: float = 300) -> None:
+def probe(path: Path, overrides: dict | None = None, timeout: float = 300) -> None:
     """Load ``path`` in a child process and read one token; ModelNotFound if llama.cpp fails or dies."""
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-c", _PROBE, str(path), json.dumps(overrides or {})], capture_output=True, text=True,
+            timeout=timeout,
             env={**os.environ, "PYTHONFAULTHANDLER": ""},
         )
     except subprocess.TimeoutExpired:

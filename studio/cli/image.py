@@ -46,7 +46,7 @@ from .common import (
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "attention_slicing",
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
           "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",

@@ -47,6 +47,12 @@ OFFLOAD_CHOICES = (
     ("group", "Group offload"),
     ("sequential", "Sequential offload (least VRAM)"),
 )
+T5_CHOICES = (
+    ("auto", "Auto (the memory plan decides)"),
+    ("device", "With the rest (GPU)"),
+    ("cpu", "On the CPU (saves ~9.5 GB of VRAM)"),
+    ("off", "Left out (SD 3.x only)"),
+)
 QUANTIZE_CHOICES = (
     ("none", "None"),
     ("gguf", "GGUF (the model is a .gguf transformer)"),
@@ -211,6 +217,8 @@ class ImageForm(QWidget):
         form.addRow("VAE", vae_row)
         form.addRow("Memory plan", self.offload)
         form.addRow("Quantize", self.quantize)
+        self.t5 = _choice_combo(T5_CHOICES, "Where the T5 text encoder of SD 3.x / FLUX runs; SD 3.x can leave it out")
+        form.addRow("T5 encoder", self.t5)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
         self.advanced = CollapsibleSection("Advanced", content, expanded=False)
@@ -259,6 +267,7 @@ class ImageForm(QWidget):
             allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
             offload=self.offload.currentData(),
             quantize=self.quantize.currentData(),
+            t5=self.t5.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
         )

@@ -96,15 +96,15 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     app.setWindowIcon(app_icon())
+    from . import paths
+
     settings = Settings()
     try:
         library = Library(settings.output_folder)
     except OSError as exc:  # e.g. an output folder on a removed drive: fall back to the default
-        from . import paths
-
         logging.warning("output folder unusable (%s); using the default", exc)
         library = Library(paths.library_dir())
-    window = MainWindow(settings, library)
+    window = MainWindow(settings, library, queue_file=paths.queue_file())
     window.show()
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):  # used by the launch-time benchmark
         from PySide6.QtCore import QTimer

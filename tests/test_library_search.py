@@ -171,8 +171,9 @@ def test_cli_search_bad_input_is_one_line(capsys):
     assert cli.main(["library", "search", "x", "--since", "yesterday"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("studio: error:") and "YYYY-MM-DD" in err and "Traceback" not in err
-    assert cli.main(["library", "search", "x", "--kind", "video"]) == 2
-    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:  # argparse's own refusal, exit 2
+        cli.main(["library", "search", "x", "--kind", "video"])
+    assert exited.value.code == 2 and "invalid choice" in capsys.readouterr().err
     for typed in ['"', "*", "\udcff", "y" * 10_000, "a OR (b"]:
         assert cli.main(["library", "search", typed, "--json"]) == 0
         assert json.loads(capsys.readouterr().out) == []

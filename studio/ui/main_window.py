@@ -40,9 +40,11 @@ class MainWindow(QMainWindow):
         *,
         tabs: Sequence[TabSpec] | None = None,
         engine_factory=None,
+        queue_file=None,
     ) -> None:
         """``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted
-        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
+        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline).
+        ``queue_file``: where the job queue is written down and restored from (None: not kept)."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
@@ -54,7 +56,7 @@ class MainWindow(QMainWindow):
         self._factory = RuntimeFactory(
             self.catalog, settings.device, settings.dtype, settings.memory_budget_gb, settings.offline
         )
-        self.jobs = JobQueue(library, self._factory, engine_factory=engine_factory, parent=self)
+        self.jobs = JobQueue(library, self._factory, engine_factory=engine_factory, state_file=queue_file, parent=self)
         self.downloads = DownloadManager(parent=self)
         self._models_window = None
         self._warmed = False
@@ -84,7 +86,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.device_label = QLabel(f"Device: {settings.device} · {settings.dtype}")
         self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
+        if self.jobs.restore_message:  # a crash or a damaged queue file: say so (the Queue panel does too)
+            self.statusBar().showMessage(self.jobs.restore_message, 20000)
+        else:
+            self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
 
         self.downloads.models_changed.connect(self._refresh_pickers)
         self.jobs.job_output.connect(self._on_output)
@@ -93,6 +98,7 @@ class MainWindow(QMainWindow):
         self.jobs.worker_message.connect(self._on_worker_message)
         self.jobs.job_finished.connect(self._on_finished)
         self.history_panel.item_activated.connect(self.open_saved)
+        self.history_panel.reuse_requested.connect(self.reuse_saved)
         self.settings.changed.connect(self._on_setting_changed)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -248,6 +254,17 @@ class MainWindow(QMainWindow):
         if spec is not None and self._tabs[spec.key].open_item(saved):
             return self.show_tab(spec.key)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+        return False
+
+    @Slot(object)
+    def reuse_saved(self, saved) -> bool:
+        """History → "Reuse settings": the item's settings back into the form of its tab, which is shown."""
+        spec = next((s for s in self.tab_specs if saved.kind in s.kinds), None)
+        if spec is not None and self._tabs[spec.key].reuse_settings(saved):
+            self.show_tab(spec.key)
+            self.show_message(f"Settings of {saved.path.name} restored in the {spec.title} tab.")
+            return True
+        self.show_message("Those settings cannot be restored here" + (f" (the {spec.title} tab is busy)." if spec else "."))
         return False
 
     # --- job notifications ---

@@ -466,6 +466,31 @@ class TextTab(QWidget, StudioTab):
         self.open_conversation(conv_id)
         return self.conversation_id == conv_id
 
+    def reuse_settings(self, saved) -> bool:
+        """History → Reuse settings: the reply's model, system prompt, sampling and seed in the form, and
+        the message that asked for it in the box, ready to send again (not while a reply streams)."""
+        if self.current_job is not None:
+            return False
+        params = saved.params if isinstance(saved.params, dict) else {}
+        if isinstance(params.get("model"), str) and params["model"]:
+            self.model_picker.set_model_spec(params["model"])
+        if isinstance(params.get("system_prompt"), str):
+            self.system_prompt.setPlainText(params["system_prompt"])
+        boxes = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                 "repetition_penalty": self.repetition_penalty, "max_new_tokens": self.max_new_tokens}
+        for name, box in boxes.items():
+            value = params.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                box.setValue(value)
+        seed = params.get("seed")
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            self.random_seed.setChecked(False)
+            self.seed.setValue(seed)
+        users = [m.get("content") for m in params.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            self.input.setPlainText(users[-1])
+        return True
+
     def receive_text(self, text: str) -> bool:
         """Text from another tab becomes the message being typed."""
         self.input.setPlainText(text)

@@ -250,3 +250,40 @@ def test_unreadable_jobs_are_dropped_and_the_rest_kept(qtbot, library, fake, que
         assert "2 saved job(s) could not be read back" in jobs.restore_message
     finally:
         assert jobs.shutdown(10_000)
+
+
+def test_queue_panel_pause_reorder_retry(qtbot, library, fake, queue_file):
+    from PySide6.QtCore import Qt
+
+    from studio.ui.queue_panel import QueuePanel
+
+    fake.scripts["broken"] = Script(error=RuntimeError("out of luck"))
+    jobs = make_queue(library, fake, queue_file)
+    panel = QueuePanel(jobs)
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        failed = jobs.submit(text("broken"))
+        with qtbot.waitSignal(failed.failed, timeout=10_000):
+            pass
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+        assert jobs.paused and panel.pause_button.text() == "Resume" and panel.paused_label.isVisible()
+        a, b, c = (jobs.submit(text(m)) for m in ("a", "b", "c"))
+        assert panel.order() == [a.id, b.id, c.id, failed.id]  # queued in run order, then the rest
+        panel.select(c.id)
+        assert panel.up_button.isEnabled() and not panel.retry_button.isEnabled()
+        qtbot.mouseClick(panel.up_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(panel.up_button, Qt.MouseButton.LeftButton)
+        assert jobs.queued_ids() == [c.id, a.id, b.id] and panel.order()[:3] == [c.id, a.id, b.id]
+        panel.select(failed.id)
+        assert panel.retry_button.isEnabled() and panel.state_of(failed.id) == "Failed"
+        fake.scripts["broken"] = Script()
+        qtbot.mouseClick(panel.retry_button, Qt.MouseButton.LeftButton)
+        assert panel.state_of(failed.id) == ""  # replaced by the new job, queued last
+        assert len(jobs.queued_ids()) == 4 and jobs.job(jobs.queued_ids()[-1]).request.model == "broken"
+        qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)  # resume
+        assert not jobs.paused and not panel.paused_label.isVisible()
+        qtbot.waitUntil(lambda: len(fake.ran) == 5 and all(j.state == FINISHED for j in jobs.jobs()), timeout=10_000)
+        assert fake.ran == ["broken", "c", "a", "b", "broken"]
+    finally:
+        assert jobs.shutdown(10_000)

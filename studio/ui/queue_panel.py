@@ -147,6 +147,8 @@ class QueuePanel(QWidget):
                 return (0, 0.0)
             if job_id in queued:
                 return (1, queued[job_id])
+            if job.state == "queued":  # handed to the worker, about to start
+                return (0, 1.0)
             return (2, -job.created)
 
         wanted = sorted(self._items, key=rank)

@@ -291,3 +291,33 @@ def test_add_folder_refuses_what_is_not_a_folder(tmp_path, capsys):
     assert cli.main(["models", "add-folder", str(tmp_path / "file")]) == 1
     assert cli.main(["models", "folders"]) == 0
     assert "No model folders yet" in capsys.readouterr().out
+
+
+def test_models_window_add_folder_and_missing(qtbot, tmp_path, tiny_gguf):
+    from studio.jobs.downloads import DownloadManager
+    from studio.ui.models_window import ModelsWindow
+
+    gpt4all = tmp_path / "GPT4All"
+    gpt4all.mkdir()
+    model = gpt4all / "tiny-chat.Q4_0.gguf"
+    shutil.copy(tiny_gguf, model)
+    weights(gpt4all / "not-a-model.safetensors", VAE_KEYS)
+    manager = DownloadManager()
+    window = ModelsWindow(Catalog(tmp_path / "user_models.json"), manager)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.models_changed, timeout=30_000):
+            assert window.add_model_folder(gpt4all)
+        model_id = f"folder:{model}"
+        assert model_id in window.model_ids("text")
+        assert window.state_text(model_id) != "" and "issing" not in window.state_text(model_id)
+        assert "1 model(s)" in window.status.text() and "nothing copied" in window.status.text()
+        assert not window.delete_entry(model_id) and "used in place" in window.status.text()
+        model.unlink()
+        window.refresh()
+        assert "issing" in window.state_text(model_id)
+        assert not window.add_model_folder(tmp_path / "nope") and "not a folder" in window.status.text()
+    finally:
+        window.scanner.wait()
+        manager.shutdown()

@@ -158,6 +158,11 @@ class JobQueue(QObject):
         self._start_worker()
         self._worker.post(item)
 
+    @property
+    def persistent(self) -> bool:
+        """Whether the queue is written down (and comes back after a restart)."""
+        return self._file is not None
+
     # --- pause, order, retry ---
     @property
     def paused(self) -> bool:

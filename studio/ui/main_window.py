@@ -18,8 +18,10 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 from .. import __version__
 from ..jobs import JobQueue
 from ..jobs.downloads import DownloadManager
+from ..jobs.folder_scans import FolderScanner
 from ..jobs.runtime import RuntimeFactory
 from ..models.catalog import Catalog
+from ..models.folders import ModelFolders
 from .history_panel import HistoryPanel
 from .icons import tab_icon
 from .queue_panel import QueuePanel
@@ -92,6 +94,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
 
         self.downloads.models_changed.connect(self._refresh_pickers)
+        # model folders used in place (ComfyUI, A1111, LM Studio, Ollama …): rescanned once the window is up
+        self.folder_scanner = FolderScanner(ModelFolders(self.catalog.folders_file), parent=self)
+        self.folder_scanner.finished.connect(self._on_folders_rescanned)
         self.jobs.job_output.connect(self._on_output)
         self.jobs.job_failed.connect(self._on_failed)
         self.jobs.job_notice.connect(self._on_notice)
@@ -113,6 +118,13 @@ class MainWindow(QMainWindow):
     def _warm_up(self) -> None:
         if self.isVisible():  # not when the window was closed before the timer fired
             self.jobs.warm_up()
+            if self.folder_scanner.folders.folders():
+                self.folder_scanner.rescan()
+
+    @Slot(str, object)
+    def _on_folders_rescanned(self, _folder: str, _scans: object) -> None:
+        self.catalog.refresh()
+        self._refresh_pickers()
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -315,13 +327,17 @@ class MainWindow(QMainWindow):
                 self,
                 "Quit Studio?",
                 f"{len(active)} job(s) still queued or running. Quit anyway? "
-                "Everything already finished is saved in the library.",
+                "Everything already finished is saved in the library"
+                + ("; the queued and running jobs come back the next time Studio starts." if self.jobs.persistent
+                   else "."),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
         self.downloads.shutdown()
+        self.folder_scanner.wait()
         if self._models_window is not None:
             self._models_window.deleter.wait()  # a model being deleted is deleted completely
+            self._models_window.scanner.wait()
         self.worker_stopped = self.jobs.shutdown(wait_ms=5000)
         super().closeEvent(event)

@@ -115,10 +115,14 @@ class ModelsWindow(QDialog):
         add_menu.addAction("Model file (.gguf, .safetensors, .onnx)…", self._choose_file)
         add_menu.addAction("Model folder (transformers, diffusers)…", self._choose_folder)
         add_menu.addSeparator()
-        add_menu.addAction("Add folder… (ComfyUI, A1111/Forge, LM Studio, GPT4All, Ollama, HF cache)",
-                           self._choose_library_folder)
         add_menu.addAction("Rescan model folders", self.rescan_folders)
         self.add_button.setMenu(add_menu)
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setObjectName("addModelFolder")
+        self.add_folder_button.setToolTip(
+            "Use the models you already have where they are: a ComfyUI, AUTOMATIC1111/Forge, LM Studio, GPT4All "
+            "or Ollama folder, or a Hugging Face cache. Nothing is copied; rescanned at every start.")
+        self.add_folder_button.clicked.connect(self._choose_library_folder)
         self.scanner = FolderScanner(ModelFolders(catalog.folders_file), parent=self)
         self.scanner.finished.connect(self._on_scan_finished)
         self.scanner.failed.connect(self._on_scan_failed)
@@ -129,6 +133,7 @@ class ModelsWindow(QDialog):
         for b in (self.download_button, self.cancel_button, self.delete_button, self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.add_folder_button)
         buttons.addWidget(self.add_button)
 
         self.hub_id_edit = QLineEdit()

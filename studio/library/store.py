@@ -30,6 +30,7 @@ from typing import Any
 
 from ..events import Output, SavedItem
 from .atomic import atomic_write_bytes, atomic_write_text
+from .chat_tree import ChatTree
 from .outputs import item_kind, output_type
 from .search import Query, build_sql, migrate, search_fields
 
@@ -71,6 +72,7 @@ class Library:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._conversation_lock = threading.Lock()
         self._open_index()
 
     def relocate(self, root: str | Path) -> None:
@@ -196,11 +198,31 @@ class Library:
         return self.root / "conversations"
 
     def save_conversation(self, conversation: dict) -> Path:
-        """Write a conversation (``{"id", "title", "messages", "settings", "updated"}``) atomically."""
+        """Write a conversation (``{"id", "title", "messages", "settings", "updated"}``) atomically.
+
+        Its branches are kept: ``messages`` (the branch shown) is merged into the ``tree`` already
+        saved for that id (:class:`~studio.library.chat_tree.ChatTree`), so an edited message or a
+        regenerated reply adds a branch and never replaces the old one."""
         conv_id = str(conversation.get("id") or uuid.uuid4().hex)
-        data = {**conversation, "id": conv_id, "updated": time.time()}
         safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64] or uuid.uuid4().hex
-        return atomic_write_text(self.conversations_dir() / f"{safe}.json", to_json(data, indent=2))
+        path = self.conversations_dir() / f"{safe}.json"
+        with self._conversation_lock:  # the worker saves turns, the Text tab saves branch switches
+            data = {**conversation, "id": conv_id, "updated": time.time()}
+            messages = data.get("messages")
+            if isinstance(messages, list):
+                old = self._read_conversation(path)
+                tree = ChatTree.from_dict(data.get("tree") or old.get("tree"), old.get("messages") or [])
+                tree.follow([m for m in messages if isinstance(m, dict)])
+                data["tree"] = tree.to_dict()
+            return atomic_write_text(path, to_json(data, indent=2))
+
+    @staticmethod
+    def _read_conversation(path: Path) -> dict:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def load_conversation(self, conv_id: str) -> dict:
         safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64]

@@ -96,6 +96,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     app.setWindowIcon(app_icon())
+    app.setDesktopFileName("studio-creative")  # studio.desktop.APP_ID: the menu entry's icon on Wayland
     from . import paths
 
     settings = Settings()
@@ -106,6 +107,8 @@ def run_gui(argv: list[str] | None = None) -> int:
         library = Library(paths.library_dir())
     window = MainWindow(settings, library, queue_file=paths.queue_file())
     window.show()
+    if not os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
+        window.welcome_first_run()  # once: where things live, the GPU, what works offline
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):  # used by the launch-time benchmark
         from PySide6.QtCore import QTimer
 

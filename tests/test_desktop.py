@@ -58,3 +58,34 @@ def test_an_unwritable_prefix_is_one_line(tmp_path, capsys):
     assert cli.main(["desktop", "install", "--prefix", str(blocker)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("studio: error:") and "cannot be created" in err and "Traceback" not in err
+
+
+def test_welcome_shows_once_with_locations_gpu_and_offline(qtbot, tmp_path, library):
+    from PySide6.QtCore import QSettings
+
+    from studio.models.catalog import Catalog
+    from studio.models.system_report import gpu_status
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import Settings
+
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"))
+    qtbot.addWidget(window)
+    window.show()
+    dialog = window.welcome_first_run()
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.wait(120_000)  # the GPU check imports torch off the UI thread
+    qtbot.waitUntil(lambda: "Checking" not in dialog.gpu.text(), timeout=10_000)
+    expected = gpu_status()
+    assert expected.text.split(":")[0] in dialog.gpu.text()
+    assert ("No GPU in use" in dialog.gpu.text()) != expected.found  # found, or why not
+    assert str(library.root) in dialog.where.text()
+    offline = dialog.offline.text()
+    assert "SmolLM2" in offline  # the bundled text model and voice work offline at once
+    assert "Piper" in offline or "Speech: no model" in offline
+    assert "Images: no model here yet" in offline
+    dialog.accept()
+    assert window.welcome_first_run() is None  # shown once
+    again = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert again.welcome_shown
+    window.close()

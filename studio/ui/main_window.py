@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
         self._action(settings_menu, "Preferences…", self.show_settings, QKeySequence("Ctrl+,"))
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Welcome…", self.show_welcome, tip="Where things live, the GPU, what works offline")
         self._action(help_menu, "About Studio", self.show_about)
 
     # --- the tabs (studio.ui.tab_api.TabHost) ---
@@ -250,6 +251,20 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.library.root)))
 
     @Slot()
+    def show_welcome(self):
+        from .welcome import WelcomeDialog
+
+        dialog = WelcomeDialog(self.library.root, self.catalog, self)
+        dialog.open()
+        return dialog
+
+    def welcome_first_run(self):
+        """The welcome dialog, the first time Studio starts (never again); None when already shown."""
+        from .welcome import show_once
+
+        return show_once(self)
+
+    @Slot()
     def show_about(self) -> None:
         QMessageBox.about(
             self,
@@ -306,6 +321,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_setting_changed(self, key: str) -> None:
         s = self.settings
+        if key == "welcome_shown":  # nothing for the worker
+            return
         if key == "output_folder":
             self.library.relocate(s.output_folder)
             self.history_panel.refresh()

@@ -321,3 +321,34 @@ def test_models_window_add_folder_and_missing(qtbot, tmp_path, tiny_gguf):
     finally:
         window.scanner.wait()
         manager.shutdown()
+
+
+def test_image_tab_offers_the_folders_loras_and_vaes(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from studio.library.store import Library
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import Settings
+
+    comfy = tmp_path / "ComfyUI" / "models"
+    lora = weights(comfy / "loras" / "ink-style.safetensors", LORA_KEYS)
+    vae = weights(comfy / "vae" / "kl-f8-anime.safetensors", VAE_KEYS)
+    catalog = Catalog(tmp_path / "user_models.json")
+    ModelFolders(catalog.folders_file).add(comfy)
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings, Library(tmp_path / "lib"), catalog)
+    qtbot.addWidget(window)
+    form = window.tab("image").form
+    form.loras.folder_menu.fill()
+    (action,) = [a for a in form.loras.folder_menu.actions() if a.data()]
+    assert action.text() == "ink-style"
+    action.trigger()
+    assert [s.path for s in form.build_request().loras] == [str(lora)]  # used where it is
+    form.vae_menu.fill()
+    (action,) = [a for a in form.vae_menu.actions() if a.data()]
+    action.trigger()
+    assert form.build_request().vae == str(vae)
+    lora.unlink()
+    form.loras.folder_menu.fill()
+    assert [a.data() for a in form.loras.folder_menu.actions()] == [None]  # gone: only the "none" line
+    window.close()

@@ -322,3 +322,9 @@ class ModelFolders:
                     m.missing = True
                 out.append(m)
         return out
+
+    def files(self, role: str) -> list[FoundModel]:
+        """What the folders hold of one role ('lora', 'vae', 'controlnet', 'upscaler', 'embedding'),
+        present now, by name: what the pickers beside a model offer."""
+        found = [m for m in self.models() if m.role == role and not m.missing]
+        return sorted(found, key=lambda m: m.name.lower())

@@ -215,7 +215,7 @@ def test_folder_models_run_in_place_and_a_removed_one_shows_missing(tmp_path, ti
         request = TextRequest(messages=(ChatMessage("user", "hi"),), model=model_id, max_new_tokens=4, threads=1,
                               seed=1)
         events, stats = collect(TextEngine().run(request, Runtime(device="cpu"), CancelToken()))
-        assert stats["tokens"] == 4 and any(isinstance(e, Output) for e in events)
+        assert stats.tokens == 4 and any(isinstance(e, Output) for e in events)
     assert listing() == before  # nothing copied, nothing written beside them
     assert not (Path(os.environ["STUDIO_HOME"]) / "cache" / "gguf").exists()
 

@@ -58,6 +58,17 @@ def test_history_search_and_kind_filter(qtbot, window):
     assert panel.empty.isVisible() and "Nothing matches" in panel.empty.text()
     panel.set_search("x" * 10_000)
     assert panel.count() == 0
+    # by date: one result made two weeks ago
+    import sqlite3
+    import time
+
+    old = panel.library.search("shanty")[0]
+    with sqlite3.connect(panel.library.root / "index.sqlite") as db:
+        db.execute("UPDATE items SET created = ? WHERE id = ?", (time.time() - 14 * 86400, old.id))
+    panel.set_search("")
+    assert panel.set_when("Last 7 days") and [i.kind for i in panel.items()] == ["text", "speech", "image"]
+    assert panel.set_when("Last 30 days") and panel.count() == 4
+    assert panel.set_when("Today") and panel.count() == 3
 
 
 def test_reuse_settings_restores_each_kind_into_its_tab(qtbot, window):

@@ -1,5 +1,5 @@
 """The History panel: everything saved to the library, newest first, searchable by prompt or text,
-model and seed (SQLite FTS5, :meth:`studio.library.store.Library.search`), filtered by kind.
+model and seed (SQLite FTS5, :meth:`studio.library.store.Library.search`), filtered by kind and date.
 
 Activating an item asks the main window to open it in the tab registered for its kind; "Reuse
 settings" asks it to put the item's settings back into that tab's form (nothing is started).
@@ -29,6 +29,8 @@ from ..library.search import Query, search_fields
 #: how long typing may pause before the search runs (ms)
 SEARCH_DELAY_MS = 200
 PAGE = 300
+#: the "When" filter: label → how many days back (None: any time; 0: since midnight)
+WHEN = (("Any time", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30), ("Last year", 365))
 
 
 def kind_label(kind: str) -> str:
@@ -61,6 +63,11 @@ class HistoryPanel(QWidget):
         for kind in dict.fromkeys(kinds):
             self.kind.addItem(kind_label(kind), kind)
         self.kind.currentIndexChanged.connect(self.refresh)
+        self.when = QComboBox()
+        self.when.setObjectName("historyWhen")
+        for label, days in WHEN:
+            self.when.addItem(label, days)
+        self.when.currentIndexChanged.connect(self.refresh)
         self.list = QListWidget()
         self.list.setObjectName("historyList")
         self.list.itemActivated.connect(self._activated)
@@ -81,7 +88,9 @@ class HistoryPanel(QWidget):
         open_folder.clicked.connect(self.open_folder)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
-        top.addWidget(self.kind)
+        filters = QHBoxLayout()
+        filters.addWidget(self.kind, 1)
+        filters.addWidget(self.when, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.reuse_button)
         bottom.addWidget(self.open_button)
@@ -90,6 +99,7 @@ class HistoryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addLayout(filters)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty)
         layout.addLayout(bottom)
@@ -101,7 +111,12 @@ class HistoryPanel(QWidget):
         self._delay.start()
 
     def query(self) -> Query:
-        return Query(text=self.search.text(), kind=self.kind.currentData() or "", limit=PAGE)
+        days = self.when.currentData()
+        since = None
+        if days is not None:
+            midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
+            since = midnight - days * 86400
+        return Query(text=self.search.text(), kind=self.kind.currentData() or "", since=since, limit=PAGE)
 
     @Slot()
     def refresh(self) -> None:
@@ -132,7 +147,7 @@ class HistoryPanel(QWidget):
             item.setToolTip("\n".join(tip))
             item.setData(Qt.ItemDataRole.UserRole, self.list.count())
             self.list.addItem(item)
-        searching = bool(query.text.strip()) or bool(query.kind)
+        searching = bool(query.text.strip()) or bool(query.kind) or query.since is not None
         self.empty.setText("Nothing matches." if searching else "Nothing saved yet: results appear here.")
         self.empty.setVisible(not self._items)
         self._selection_changed(self.list.currentRow())
@@ -149,6 +164,13 @@ class HistoryPanel(QWidget):
         index = self.kind.findData(kind)
         if index >= 0:
             self.kind.setCurrentIndex(index)
+        return index >= 0
+
+    def set_when(self, label: str) -> bool:
+        """The "When" filter by its label ("Any time", "Today", "Last 7 days" …)."""
+        index = self.when.findText(label)
+        if index >= 0:
+            self.when.setCurrentIndex(index)
         return index >= 0
 
     def set_search(self, text: str) -> None:

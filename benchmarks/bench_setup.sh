@@ -13,11 +13,12 @@ export XDG_CACHE_HOME="$WORK/cache"  # a private wheel cache
 cd "$WORK/clone"
 rm -rf .venv
 time_it() {  # label, command…
-  local start end
-  start=$(date +%s.%N)
+  local start end ms
+  start=$(date +%s%N)
   "${@:2}" >"$WORK/$1.log" 2>&1
-  end=$(date +%s.%N)
-  printf '%-8s %8.1f s\n' "$1" "$(echo "$end - $start" | bc)"
+  end=$(date +%s%N)
+  ms=$(( (end - start) / 1000000 ))
+  printf '%-8s %6d.%01d s\n' "$1" $((ms / 1000)) $(((ms % 1000) / 100))
 }
 time_it cold bash packaging/setup.sh
 rm -rf .venv

@@ -352,3 +352,27 @@ def test_image_tab_offers_the_folders_loras_and_vaes(qtbot, tmp_path):
     form.loras.folder_menu.fill()
     assert [a.data() for a in form.loras.folder_menu.actions()] == [None]  # gone: only the "none" line
     window.close()
+
+
+def test_folders_are_rescanned_when_the_window_starts(qtbot, tmp_path, tiny_gguf):
+    from PySide6.QtCore import QSettings
+
+    from studio.library.store import Library
+    from studio.ui.main_window import MainWindow
+    from studio.ui.settings import Settings
+
+    folder = tmp_path / "gguf"
+    folder.mkdir()
+    catalog = Catalog(tmp_path / "user_models.json")
+    ModelFolders(catalog.folders_file).add(folder)  # empty when registered
+    shutil.copy(tiny_gguf, folder / "arrived-later.gguf")
+    assert not any(e.id.startswith("folder:") for e in catalog.entries("text"))
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings, Library(tmp_path / "lib"), catalog, engine_factory=lambda kind: None)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.folder_scanner.finished, timeout=30_000):
+        window.show()
+    assert f"folder:{folder / 'arrived-later.gguf'}" in {e.id for e in catalog.entries("text")}
+    picker = window.tab("text").model_picker
+    assert any(str(folder / "arrived-later.gguf") in str(picker.itemData(i)) for i in range(picker.count()))
+    window.close()

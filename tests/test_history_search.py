@@ -109,6 +109,19 @@ def test_reuse_settings_restores_each_kind_into_its_tab(qtbot, window):
     assert music_tab.build_request().seed == 17
 
 
+def test_reuse_settings_of_a_canvas_edit(qtbot, window):
+    saved = window.library.save(Output("image", Image.new("RGB", (64, 64), "white"), {
+        "kind": "inpaint", "prompt": "a red door", "negative_prompt": "", "model": "", "seed": 77,
+        "num_inference_steps": 7, "guidance_scale": 4.5, "inpaint_area": "whole", "mask_blur": 3, "padding": 40}))
+    window.history_panel.refresh()
+    assert window.reuse_saved(saved)
+    panel = window.tab("canvas").panel
+    assert window.tabs.currentWidget() is window.tab("canvas")
+    assert panel.prompt.toPlainText() == "a red door"
+    assert (panel.seed.value(), panel.steps.value(), panel.guidance.value()) == (77, 7, 4.5)
+    assert (panel.area.currentData(), panel.mask_blur.value(), panel.padding.value()) == ("whole", 3, 40)
+
+
 def _left():
     from PySide6.QtCore import Qt
 

@@ -115,7 +115,7 @@ def test_reuse_settings_of_a_canvas_edit(qtbot, window):
         "num_inference_steps": 7, "guidance_scale": 4.5, "inpaint_area": "whole", "mask_blur": 3, "padding": 40}))
     window.history_panel.refresh()
     assert window.reuse_saved(saved)
-    panel = window.tab("canvas").panel
+    panel = window.tab("canvas").form
     assert window.tabs.currentWidget() is window.tab("canvas")
     assert panel.prompt.toPlainText() == "a red door"
     assert (panel.seed.value(), panel.steps.value(), panel.guidance.value()) == (77, 7, 4.5)

@@ -28,9 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from ..engines import engine_for
+from ..engines.preflight import preflight
 from ..engines.base import Runtime
 from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token, VoiceList
@@ -80,6 +81,7 @@ class JobQueue(QObject):
     order_changed = Signal()  # queued jobs reordered (queue panel)
     paused_changed = Signal(bool)
     worker_message = Signal(str)  # a worker command failed
+    _refused = Signal(str, str, object)  # a job its preflight refused: delivered after submit returned
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class JobQueue(QObject):
         self._worker.output.connect(self._on_output)
         self._worker.done.connect(self._on_done)
         self._worker.command_failed.connect(self.worker_message)
+        self._refused.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._started = False
         self._closed = False  # after shutdown() the worker never starts again
         if self._file is not None:
@@ -119,11 +122,24 @@ class JobQueue(QObject):
     # --- public API ---
     def submit(self, request) -> JobHandle:
         """Validate and enqueue; the job's handle. Raises InvalidRequest (with a message to show) at
-        once when the request is invalid, StudioError after :meth:`shutdown`."""
+        once when the request's values are invalid, StudioError after :meth:`shutdown`.
+
+        Then the request's preflight runs here, before the worker (or any model) sees it: an input
+        file that cannot be used (a FIFO as a picture, a silent reference clip, a text too long to
+        say …) makes the job fail at once with that message — ``failed`` is emitted from the event
+        loop right after this returns, so the caller has connected the handle by then.
+        """
         request.validate()
         if self._closed:
             raise StudioError("Studio is shutting down; the job was not started.")
-        handle = self._add(Job(self._new_id(), request, label=summary(request)))
+        try:
+            preflight(request)
+            refusal = None
+        except StudioError as exc:
+            refusal = JobError.from_exception(exc, request.kind)
+        handle = self._add(Job(self._new_id(), request, label=summary(request)), pending=refusal is None)
+        if refusal is not None:
+            self._refused.emit(handle.id, FAILED, refusal)
         self._trim()
         self._save()
         self._dispatch()
@@ -135,10 +151,11 @@ class JobQueue(QObject):
             if job_id not in self._jobs:
                 return job_id
 
-    def _add(self, job: Job) -> JobHandle:
+    def _add(self, job: Job, pending: bool = True) -> JobHandle:
+        """Keep ``job`` (and queue it to run when it is queued and ``pending``: a refused one is not)."""
         self._jobs[job.id] = job
         handle = self._handles[job.id] = JobHandle(job.id, job.request, self)
-        if job.state == QUEUED:
+        if job.state == QUEUED and pending:
             self._items[job.id] = WorkItem(job.id, job.request)
             self._pending.append(job.id)
         self.job_added.emit(job.id)
@@ -220,8 +237,9 @@ class JobQueue(QObject):
             job = Job(saved.id, saved.request, state=saved.state, label=saved.label, created=saved.created,
                       error=saved.error)
             if job.state == QUEUED:
-                try:
-                    job.request.validate()  # the rules may have changed since it was written down
+                try:  # the rules, or the input files, may have changed since it was written down
+                    job.request.validate()
+                    preflight(job.request)
                 except StudioError as exc:
                     job.state, job.error = FAILED, str(exc)
             if job.state in (FAILED, INTERRUPTED):

@@ -287,3 +287,26 @@ def test_queue_panel_pause_reorder_retry(qtbot, library, fake, queue_file):
         assert fake.ran == ["broken", "c", "a", "b", "broken"]
     finally:
         assert jobs.shutdown(10_000)
+
+
+def test_a_second_studio_does_not_take_over_the_queue(qtbot, library, fake, queue_file):
+    fake.default = Script(wait_s=30)
+    first = make_queue(library, fake, queue_file)
+    second = None
+    try:
+        running = first.submit(text("long"))
+        qtbot.waitUntil(lambda: running.state == RUNNING, timeout=10_000)
+        second = make_queue(library, FakeEngine(), queue_file)  # a second window while the first runs
+        assert first.persistent and not second.persistent
+        assert "Another Studio" in second.restore_message
+        assert second.jobs() == [] and not second.paused  # the running job is not taken for a crash
+        second.shutdown(10_000)
+        assert [j["state"] for j in json.loads(queue_file.read_text())["jobs"]] == [RUNNING]  # untouched
+    finally:
+        assert first.shutdown(10_000)
+    third = make_queue(library, fake, queue_file)  # the first closed: the lock is free again
+    try:
+        assert third.persistent and [j.state for j in third.jobs()] == [QUEUED]
+        third.pause()
+    finally:
+        assert third.shutdown(10_000)

@@ -115,6 +115,32 @@ class Restored:
 class QueueFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock = None  # the open lock file while this process owns the queue file
+
+    def lock(self) -> bool:
+        """Own the queue file (an advisory lock on ``queue.json.lock``, released when the process ends,
+        crash included); False when another Studio running now owns it."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no second-instance guard
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115 - held open
+        except OSError:
+            return True  # a read-only folder: the writes will say so
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock = handle
+        return True
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def save(self, jobs: list[dict], paused: bool, clean_exit: bool = False) -> None:
         """Write the queue (``jobs``: records with id, state, label, created, error, request) atomically."""

@@ -230,6 +230,12 @@ class JobQueue(QObject):
 
     # --- written down ---
     def _restore(self) -> None:
+        if not self._file.lock():  # another Studio runs with this queue: it stays that one's
+            self._file = None
+            self.restore_message = ("Another Studio window is running and keeps the saved queue; the jobs of "
+                                    "this window are not kept after it closes.")
+            log.warning("%s", self.restore_message)
+            return
         restored = self._file.load()
         self._paused = restored.paused
         self.restore_message = restored.message
@@ -345,6 +351,8 @@ class JobQueue(QObject):
         queued on the next start."""
         if not self._closed:
             self._save(clean_exit=True)
+            if self._file is not None:
+                self._file.unlock()
         self._closed = True
         self.cancel_all()
         if not self._started:

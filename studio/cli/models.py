@@ -1,4 +1,5 @@
-"""``studio models list|download|delete|add``: the catalog and the model files on this machine.
+"""``studio models list|download|delete|add`` (and ``add-folder|folders|rescan|remove-folder``, in
+:mod:`studio.cli.model_folders`): the catalog and the model files on this machine.
 
 No Qt. States: bundled (ships with Studio), downloaded, downloadable, local (added by hand),
 missing (a bundled package or local file that is gone).
@@ -47,6 +48,10 @@ def add_parser(sub) -> None:
     p.add_argument("--modality", choices=MODALITIES, default=None, help="what it is for (default: read from its files)")
     p.add_argument("--name", default="", help="name shown in the lists (default: the file or folder name)")
     p.set_defaults(func=run_add)
+
+    from .model_folders import add_parsers
+
+    add_parsers(msub)
 
 
 # --- list ---
@@ -144,6 +149,10 @@ def run_delete(args: argparse.Namespace) -> int:
         raise ModelNotFound(f"No model '{args.model}' to delete. `studio models list` shows what is installed.")
     if entry.source == "hub" and catalog.cached_repos().get(entry.repo_id) is None:
         print(f"'{entry.name}' is not downloaded: nothing to delete.", file=sys.stderr)
+        return EXIT_OK
+    if entry.id.startswith("folder:"):
+        print(f"'{entry.name}' is used in place from a model folder: nothing deleted. "
+              "`studio models remove-folder DIR` stops using the folder.", file=sys.stderr)
         return EXIT_OK
     freed = delete_model(entry, catalog)
     if entry.source == "local":

@@ -92,8 +92,9 @@ class ModelWorker(QThread):
 
     def _run_job(self, item: WorkItem) -> None:
         with item.lock:
-            if item.cancel.cancelled:
-                return  # cancelled while queued: never started, JobQueue already said so
+            if item.cancel.cancelled:  # cancelled while queued: never started, JobQueue already said so
+                self.done.emit(item.job_id, "cancelled", JobResult())  # the queue hands over the next job
+                return
             item.taken = True
         self.started_job.emit(item.job_id)
         result = JobResult()

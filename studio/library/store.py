@@ -7,7 +7,8 @@ Layout under the library root::
     outputs/2026-11-29/…-speech.wav                         audio (tags carry the parameters)
     outputs/2026-11-29/…-text.md                            text replies (Markdown)
     conversations/<conversation id>.json                    chat conversations, rewritten each turn
-    index.sqlite                                            one row per saved item (the History panel)
+    index.sqlite                                            one row per saved item (the History panel),
+                                                            searchable (FTS5, studio.library.search)
 
 The name holds the item's kind, which is its request's kind (``text``, ``image``, ``inpaint``,
 ``speech``, ``music``); suffix, numbering and metadata come from the output type's entry in
@@ -29,7 +30,9 @@ from typing import Any
 
 from ..events import Output, SavedItem
 from .atomic import atomic_write_bytes, atomic_write_text
+from .chat_tree import ChatTree
 from .outputs import item_kind, output_type
+from .search import Query, build_sql, migrate, search_fields
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -69,6 +72,7 @@ class Library:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._conversation_lock = threading.Lock()
         self._open_index()
 
     def relocate(self, root: str | Path) -> None:
@@ -83,8 +87,7 @@ class Library:
         """Create the index if needed; a damaged one (not a database, truncated) is set aside as
         ``index.sqlite.broken-<time>`` and a new one started: the files themselves stay."""
         try:
-            with self._connect() as db:
-                db.executescript(_SCHEMA)
+            self._create_index()
             return
         except sqlite3.DatabaseError:
             pass
@@ -93,8 +96,16 @@ class Library:
             index = self.root / f"index.sqlite{suffix}"
             if index.exists():
                 index.replace(self.root / f"index.sqlite.broken-{stamp}{suffix}")
-        with self._connect() as db:
+        self._create_index()
+
+    def _create_index(self) -> None:
+        """The items table, then the search columns and FTS table (an older index is migrated)."""
+        db = self._connect()
+        try:
             db.executescript(_SCHEMA)
+            migrate(db)
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "index.sqlite", timeout=10)
@@ -129,8 +140,9 @@ class Library:
         created = time.time()
         with self._lock, self._connect() as db:
             db.execute(
-                "INSERT INTO items (id, kind, path, created, job_id, params) VALUES (?, ?, ?, ?, ?, ?)",
-                (item_id, kind, str(path), created, job_id, to_json(params)),
+                "INSERT INTO items (id, kind, path, created, job_id, params, prompt, other, model, seed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (item_id, kind, str(path), created, job_id, to_json(params), *search_fields(params)),
             )
         return SavedItem(item_id, kind, path, params, created, job_id)
 
@@ -145,14 +157,34 @@ class Library:
         query += " ORDER BY created DESC LIMIT ?"
         with self._connect() as db:
             rows = db.execute(query, args + (limit,)).fetchall()
-        out = []
-        for item_id, k, path, params, created, job_id in rows:
-            try:
-                p = json.loads(params)
-            except ValueError:
-                p = {}
-            out.append(SavedItem(item_id, k, Path(path), p, created, job_id))
-        return out
+        return _saved_items(rows)
+
+    def search(self, query: Query | str = "", **filters) -> list[SavedItem]:
+        """Items whose prompt, narration, message, reply, model or seed match ``query`` (every word;
+        ``"phrases"``, ``prefix*``), filtered by kind, model, seed and date, newest first.
+
+        ``library.search("red fox", kind="image")`` or ``library.search(Query(...))``. Any text is safe
+        to pass: nothing typed is read as FTS5 syntax (:func:`studio.library.search.fts_query`).
+        """
+        if not isinstance(query, Query):
+            query = Query(text=query, **filters)
+        sql, args = build_sql(query)
+        db = self._connect()
+        try:
+            rows = db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+        return _saved_items(rows)
+
+    def item(self, item_id: str) -> SavedItem | None:
+        db = self._connect()
+        try:
+            rows = db.execute("SELECT id, kind, path, params, created, job_id FROM items WHERE id = ?",
+                              (item_id,)).fetchall()
+        finally:
+            db.close()
+        found = _saved_items(rows)
+        return found[0] if found else None
 
     def delete(self, item_id: str) -> None:
         with self._lock, self._connect() as db:
@@ -166,11 +198,31 @@ class Library:
         return self.root / "conversations"
 
     def save_conversation(self, conversation: dict) -> Path:
-        """Write a conversation (``{"id", "title", "messages", "settings", "updated"}``) atomically."""
+        """Write a conversation (``{"id", "title", "messages", "settings", "updated"}``) atomically.
+
+        Its branches are kept: ``messages`` (the branch shown) is merged into the ``tree`` already
+        saved for that id (:class:`~studio.library.chat_tree.ChatTree`), so an edited message or a
+        regenerated reply adds a branch and never replaces the old one."""
         conv_id = str(conversation.get("id") or uuid.uuid4().hex)
-        data = {**conversation, "id": conv_id, "updated": time.time()}
         safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64] or uuid.uuid4().hex
-        return atomic_write_text(self.conversations_dir() / f"{safe}.json", to_json(data, indent=2))
+        path = self.conversations_dir() / f"{safe}.json"
+        with self._conversation_lock:  # the worker saves turns, the Text tab saves branch switches
+            data = {**conversation, "id": conv_id, "updated": time.time()}
+            messages = data.get("messages")
+            if isinstance(messages, list):
+                old = self._read_conversation(path)
+                tree = ChatTree.from_dict(data.get("tree") or old.get("tree"), old.get("messages") or [])
+                tree.follow([m for m in messages if isinstance(m, dict)])
+                data["tree"] = tree.to_dict()
+            return atomic_write_text(path, to_json(data, indent=2))
+
+    @staticmethod
+    def _read_conversation(path: Path) -> dict:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def load_conversation(self, conv_id: str) -> dict:
         safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64]
@@ -193,3 +245,14 @@ class Library:
     def delete_conversation(self, conv_id: str) -> None:
         safe = "".join(c for c in conv_id if c.isalnum() or c in "-_")[:64]
         (self.conversations_dir() / f"{safe}.json").unlink(missing_ok=True)
+
+
+def _saved_items(rows) -> list[SavedItem]:
+    out = []
+    for item_id, k, path, params, created, job_id in rows:
+        try:
+            p = json.loads(params)
+        except ValueError:
+            p = {}
+        out.append(SavedItem(item_id, k, Path(path), p if isinstance(p, dict) else {}, created, job_id))
+    return out

@@ -256,8 +256,11 @@ def _cache_fingerprint(root: Path) -> tuple:
 class Catalog:
     """Built-in entries plus the person's local models (persisted as JSON in the data folder)."""
 
-    def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN):
+    def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN,
+                 folders_file: Path | None = None):
         self.user_file = user_file or paths.user_models_file()
+        self.folders_file = folders_file or (
+            user_file.with_name("model_folders.json") if user_file is not None else paths.model_folders_file())
         self._builtin = builtin
         self._scan: dict[str, CachedRepo] = {}
         self._scan_key: tuple | None = None
@@ -267,7 +270,7 @@ class Catalog:
     def entries(self, modality: str | None = None, *, include_cached: bool = False) -> list[ModelEntry]:
         """Built-in and local entries; with ``include_cached`` also hub models found in the
         Hugging Face cache that the catalog does not list (see :meth:`discovered`)."""
-        items = list(self._builtin) + self._load_user()
+        items = list(self._builtin) + self._load_user() + self.folder_entries()
         if include_cached:
             items += self.discovered()
         return [e for e in items if modality is None or e.modality == modality]
@@ -351,6 +354,25 @@ class Catalog:
             entry = self._discovered[repo_id]
             if entry is not None:
                 out.append(entry)
+        return out
+
+    # --- model folders used in place (studio.models.folders) ---
+    def folder_entries(self) -> list[ModelEntry]:
+        """The runnable models the registered model folders held at their last scan (``local``
+        entries: one that disappeared shows as missing)."""
+        from .folders import ModelFolders
+
+        out = []
+        for m in ModelFolders(self.folders_file).models():
+            if not m.runnable or m.modality not in MODALITIES:
+                continue
+            where = {"ollama": "Ollama", "hf-cache": "a Hugging Face cache"}.get(m.layout, "a model folder")
+            out.append(ModelEntry(
+                id=f"folder:{m.path}", name=m.name, modality=m.modality, source="local", path=m.path,
+                format=m.format, family=m.family if m.modality == "image" else "", size_bytes=m.size_bytes,
+                description=f"Used in place from {where} ({Path(m.path).parent})."
+                + (f" Config: {Path(m.config).name}." if m.config else "") + (f" {m.note}." if m.note else ""),
+            ))
         return out
 
     # --- local models the person added ---

@@ -56,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
             return args.out
         return args.out.with_name(f"{args.out.stem}-{index}{args.out.suffix}")
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         if isinstance(ev, Progress):
             line.show(ev)
         elif isinstance(ev, Output):
             path = target(ev.index)
             audio_io.export(path, *ev.data, ev.params)
             written.append(path)
+            return path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event)

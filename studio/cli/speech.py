@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     progress_shown = False
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         nonlocal progress_shown
         if isinstance(ev, Progress) and not args.quiet:
             print(f"\rsentence {ev.step} of {ev.total}   ", end="", file=sys.stderr, flush=True)
@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         elif isinstance(ev, Output) and ev.media.startswith("audio"):
             samples, rate = ev.data
             written.append(audio_files.export(args.out, samples, rate, ev.params))
+            return written[-1]
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event)

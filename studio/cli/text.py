@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..events import Token
+from ..events import Output, Token
 from ..library.atomic import atomic_write_text
 from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
@@ -38,19 +38,23 @@ def run(args: argparse.Namespace) -> int:
     target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None
     parts: list[str] = []
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> object:
         if isinstance(ev, Token):
             parts.append(ev.text)
             sys.stdout.write(ev.text)
             sys.stdout.flush()
+        elif isinstance(ev, Output):  # the reply: --out first, the library after (run_request)
+            if target is None:
+                return "The reply is printed above."
+            reply = "".join(parts)
+            data = {"reply": reply, "params": request.to_dict(), "stats": ev.params.get("stats", {})}
+            atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
+            return target.path
+        return None
 
     result = run_request(request, args, on_event=on_event)
     sys.stdout.write("\n")
     stats = result.stats
-    if target is not None:
-        reply = "".join(parts)
-        data = {"reply": reply, "params": request.to_dict(), "stats": stats}
-        atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
     if not args.quiet and stats:
         print(
             f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "

@@ -14,7 +14,11 @@ The name holds the item's kind, which is its request's kind (``text``, ``image``
 :data:`~studio.library.outputs.OUTPUT_TYPES`.
 
 SQLite keeps the index consistent when the app is killed mid-write; each file is written to a
-temp file and renamed, so a file in the library is always complete.
+temp file and renamed, so a file in the library is always complete. The index stores paths relative
+to the library root (the file names are ASCII), so a root whose name is not UTF-8 (or a library
+moved as a whole) still works. A save that fails raises :class:`LibrarySaveError`, whose message
+says whether and where the file was written; callers that wrote the result elsewhere first (the
+CLI's ``--out``) report it as a warning.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..errors import StudioError
 from ..events import Output, SavedItem
 from .atomic import atomic_write_bytes, atomic_write_text
 from .outputs import item_kind, output_type
@@ -60,6 +65,24 @@ def to_json(data: Any, indent: int | None = None) -> str:
     except UnicodeEncodeError:
         text = json.dumps(data, ensure_ascii=True, default=_json_default, indent=indent)
     return text
+
+
+class LibrarySaveError(StudioError):
+    """The library could not save a result; ``path`` is the file when it was written (only the index
+    row is missing), "" when nothing was written."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _reason(exc: BaseException) -> str:
+    """A few words on why a save failed (the OS's or SQLite's own words, no class names)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, UnicodeError):
+        return "a name that is not UTF-8"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else "an unknown error"
 
 
 class Library:
@@ -120,17 +143,37 @@ class Library:
         otype = output_type(output.media)
         kind = item_kind(output.media, params)
         item_id, path = self._new_path(kind, otype.suffix, output.index if otype.numbered else None)
-        atomic_write_bytes(path, otype.encode(output.data, params))
-        if params.get("conversation"):
-            self.save_conversation(params["conversation"])
-        return self._index(item_id, kind, path, params, job_id)
+        data = otype.encode(output.data, params)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:  # a full or read-only disk, a folder that went away …
+            raise LibrarySaveError(
+                f"The library could not save the result in '{path.parent}' ({_reason(exc)})."
+            ) from exc
+        try:
+            if params.get("conversation"):
+                self.save_conversation(params["conversation"])
+            return self._index(item_id, kind, path, params, job_id)
+        except (OSError, sqlite3.Error, UnicodeError) as exc:  # locked by another process past the timeout …
+            raise LibrarySaveError(
+                f"The library saved '{path}' but could not add it to its index ({_reason(exc)}); "
+                "History will not list it.",
+                path,
+            ) from exc
+
+    def _stored(self, path: Path) -> str:
+        """How the index stores ``path``: relative to the root when under it (always for saves)."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
     def _index(self, item_id: str, kind: str, path: Path, params: dict, job_id: str) -> SavedItem:
         created = time.time()
         with self._lock, self._connect() as db:
             db.execute(
                 "INSERT INTO items (id, kind, path, created, job_id, params) VALUES (?, ?, ?, ?, ?, ?)",
-                (item_id, kind, str(path), created, job_id, to_json(params)),
+                (item_id, kind, self._stored(path), created, job_id, to_json(params)),
             )
         return SavedItem(item_id, kind, path, params, created, job_id)
 
@@ -151,7 +194,7 @@ class Library:
                 p = json.loads(params)
             except ValueError:
                 p = {}
-            out.append(SavedItem(item_id, k, Path(path), p, created, job_id))
+            out.append(SavedItem(item_id, k, self.root / path, p, created, job_id))  # absolute rows stay absolute
         return out
 
     def delete(self, item_id: str) -> None:
@@ -159,7 +202,7 @@ class Library:
             row = db.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
             db.execute("DELETE FROM items WHERE id = ?", (item_id,))
         if row:
-            Path(row[0]).unlink(missing_ok=True)
+            (self.root / row[0]).unlink(missing_ok=True)
 
     # --- conversations ---
     def conversations_dir(self) -> Path:

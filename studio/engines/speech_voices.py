@@ -197,8 +197,11 @@ class PiperVoiceBackend(Voice):
         except Exception as exc:  # onnxruntime: not an ONNX file, a damaged one
             if isinstance(exc, (MemoryError, OSError)):
                 raise
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "unreadable"
-            raise ModelNotFound(f"'{onnx.name}' is not an ONNX voice onnxruntime can load ({first}).") from None
+            log.info("onnxruntime could not load %s: %s", onnx, exc)
+            raise ModelNotFound(
+                f"'{onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an ONNX "
+                "model. Download the voice again."
+            ) from None
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         check_piper_voice(self.voice, onnx, raw, self.espeak_language)

@@ -88,6 +88,9 @@ def _reason(exc: BaseException) -> str:
 class Library:
     """Saves outputs and lists them back. Safe to use from the worker and the UI thread."""
 
+    #: how long a write waits for another process that holds the index locked
+    INDEX_TIMEOUT_S = 10.0
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -120,7 +123,7 @@ class Library:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.root / "index.sqlite", timeout=10)
+        db = sqlite3.connect(self.root / "index.sqlite", timeout=self.INDEX_TIMEOUT_S)
         db.execute("PRAGMA journal_mode=WAL")
         return db
 

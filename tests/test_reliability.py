@@ -374,13 +374,8 @@ def test_a_locked_library_index_is_a_warning_and_the_result_is_in_out(tmp_path, 
     from studio.library import store
 
     store.Library(paths.library_dir())  # the index exists
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-         "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
-         str(paths.library_dir() / "index.sqlite")], stdout=subprocess.PIPE, text=True)
+    holder = _hold_index_locked(paths.library_dir())
     try:
-        assert holder.stdout.readline().strip() == "locked"
         monkeypatch.setattr(store.Library, "INDEX_TIMEOUT_S", 0.5)  # the real wait is 10 s
         out = tmp_path / "hi.wav"
         code = main([*SPEAK, "--out", str(out)])
@@ -712,3 +707,42 @@ def test_the_window_closes_on_a_stop_signal(signum, tmp_path):
         if gui.poll() is None:
             gui.kill()
     assert code == 128 + signum
+
+
+def _hold_index_locked(library_root: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
+         str(library_root / "index.sqlite")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_in_the_gui_a_locked_index_still_shows_the_result_and_says_so(qtbot, tmp_path, monkeypatch):
+    """The Output reaches the tab with its file (History cannot list it) and a notice says why."""
+    from studio.engines.base import Runtime
+    from studio.events import Output
+    from studio.jobs import JobQueue
+    from studio.library.store import Library
+    from studio.requests import ChatMessage, TextRequest
+    from tests.fake_engine import FakeEngine, Script
+    from tests.test_jobs import HandleLog
+
+    library = Library(tmp_path / "lib")
+    monkeypatch.setattr(Library, "INDEX_TIMEOUT_S", 0.5)
+    fake = FakeEngine(default=Script([Output("text", "Hello", {"reply": "Hello", "kind": "text"})]))
+    jobs = JobQueue(library, lambda: Runtime(device="cpu"), engine_factory=fake)
+    holder = _hold_index_locked(tmp_path / "lib")
+    try:
+        handle = jobs.submit(TextRequest(messages=(ChatMessage("user", "hi"),), model="m"))
+        log = HandleLog(handle)
+        with qtbot.waitSignal(handle.finished, timeout=20_000):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+        assert jobs.shutdown(10_000)
+    assert log.names() == ["started", "notice", "output", "finished"]
+    assert "could not add it to its index (database is locked)" in log.payload("notice")
+    assert log.payload("output").path.read_text() == "Hello"

@@ -68,12 +68,13 @@ def to_json(data: Any, indent: int | None = None) -> str:
 
 
 class LibrarySaveError(StudioError):
-    """The library could not save a result; ``path`` is the file when it was written (only the index
-    row is missing), "" when nothing was written."""
+    """The library could not save a result. ``item`` is the saved file without its index row when the
+    file was written (History will not list it, but the result is there), None when nothing was."""
 
-    def __init__(self, message: str, path: Path | None = None) -> None:
+    def __init__(self, message: str, item: SavedItem | None = None) -> None:
         super().__init__(message)
-        self.path = path
+        self.item = item
+        self.path = item.path if item is not None else None
 
 
 def _reason(exc: BaseException) -> str:
@@ -161,7 +162,7 @@ class Library:
             raise LibrarySaveError(
                 f"The library saved '{path}' but could not add it to its index ({_reason(exc)}); "
                 "History will not list it.",
-                path,
+                SavedItem(item_id, kind, path, params, time.time(), job_id),
             ) from exc
 
     def _stored(self, path: Path) -> str:

@@ -134,7 +134,7 @@ _OS_ERRORS = {
     errno.ENOSPC: "The disk is full: '{path}' could not be written. Free some space or choose a folder on another disk.",
     errno.EDQUOT: "The disk quota is used up: '{path}' could not be written. Free some space or choose another folder.",
     errno.EROFS: "'{path}' is on a read-only disk or mount: choose a folder you can write to.",
-    errno.EACCES: "No permission to use '{path}': choose a folder you can write to, or change its permissions.",
+    errno.EACCES: "No permission to use '{path}': change its permissions or choose another place.",
     errno.EPERM: "The system does not allow this on '{path}': choose another file or folder.",
     errno.ENOENT: "'{path}' does not exist, or a folder on its way is missing or cannot hold files.",
     errno.ENOTDIR: "A part of '{path}' is a file, not a folder.",

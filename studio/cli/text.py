@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..events import Output, Token
+from ..events import Output, TextStats, Token
 from ..library.atomic import atomic_write_text
 from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
-from .common import add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request
+from .common import add_request_arguments, add_runtime_flags, finish, path_arg, request_kwargs_from_args, run_request
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("system_prompt", "model", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
@@ -41,24 +41,29 @@ def run(args: argparse.Namespace) -> int:
     def on_event(ev) -> object:
         if isinstance(ev, Token):
             parts.append(ev.text)
-            sys.stdout.write(ev.text)
-            sys.stdout.flush()
+            if not args.json:  # --json: the reply is in the JSON object
+                sys.stdout.write(ev.text)
+                sys.stdout.flush()
         elif isinstance(ev, Output):  # the reply: --out first, the library after (run_request)
             if target is None:
-                return "The reply is printed above."
+                return "The reply is printed above." if not args.json else "The reply is in the JSON object on stdout."
             reply = "".join(parts)
-            data = {"reply": reply, "params": request.to_dict(), "stats": ev.params.get("stats", {})}
+            data = {"reply": reply, "params": request.to_dict(), "stats": ev.params.get("stats") or {}}
             atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
             return target.path
         return None
 
     result = run_request(request, args, on_event=on_event)
-    sys.stdout.write("\n")
+    if not args.json:
+        sys.stdout.write("\n")
     stats = result.stats
-    if not args.quiet and stats:
-        print(
-            f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "
-            f"seed {stats.get('seed', request.seed)}",
-            file=sys.stderr,
-        )
-    return 0
+    reply = "".join(parts)
+    outputs: list = []
+    if target is not None and not target.stream:  # written when the reply came (before the library)
+        outputs.append(target.path)
+    if not args.json:
+        if not args.quiet and isinstance(stats, TextStats):
+            print(f"{stats.tokens} tokens, {stats.tokens_per_s:.1f} tokens/s, seed {stats.seed}", file=sys.stderr)
+        return 0
+    outputs += [item.path for item in result.items]  # the library's copy
+    return finish(args, request, result, outputs, reply=reply)

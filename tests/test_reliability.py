@@ -759,3 +759,28 @@ def test_in_the_gui_a_locked_index_still_shows_the_result_and_says_so(qtbot, tmp
     assert log.names() == ["started", "notice", "output", "finished"]
     assert "could not add it to its index (database is locked)" in log.payload("notice")
     assert log.payload("output").path.read_text() == "Hello"
+
+
+def test_a_full_disk_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """The 0-byte probe passes on a full disk; the free space is checked too (statvfs simulated)."""
+    real = os.statvfs
+
+    class Full:
+        def __init__(self, st):
+            self.f_blocks, self.f_frsize, self.f_bavail = st.f_blocks or 1, st.f_frsize, 0
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Full(real(path)))
+    out = tmp_path / "x.png"
+    assert main(["generate", "image", "--prompt", "a cat", "--model", "sd-turbo", "--out", str(out)]) == 2
+    assert f"The disk holding '{tmp_path}' is full (0 bytes free)" in _one_clean_line(capsys.readouterr().err)
+    assert not out.exists() and not _temp_files(tmp_path)
+
+
+def test_a_full_out_disk_after_a_text_reply_keeps_the_reply_in_the_library(tiny_gguf, tmp_path, capsys):
+    (tmp_path / "reply.md").symlink_to("/dev/full")
+    assert main(["generate", "text", "--prompt", "hi", "--model", str(tiny_gguf), "--max-new-tokens", "3",
+                 "--out", str(tmp_path / "reply.md"), "-q"]) == 1
+    line = _one_clean_line(capsys.readouterr().err)
+    assert f"The disk is full: '{tmp_path / 'reply.md'}' could not be written" in line
+    kept = _library_files()
+    assert len(kept) == 1 and f"kept in the library: {kept[0]}" in line

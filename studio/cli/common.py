@@ -245,9 +245,10 @@ def run_request(
     SIGHUP cancel cleanly.
 
     Each :class:`Output` goes to ``on_event`` first, which writes ``--out`` and returns the path it
-    wrote (or a sentence saying where the result is, or None), and to the library after: a result is never lost to a library failure, which
-    becomes a warning saying where the result is. When writing ``--out`` fails (a full or read-only
-    disk), the result still goes to the library and the error says where it is kept.
+    wrote (or a sentence saying where the result is, or None), and to the library after: a result is
+    never lost to a library failure, which becomes a warning saying where the result is. When writing
+    ``--out`` fails (a full or read-only disk), the result still goes to the library and the error
+    says where it is kept.
     """
     request.validate()
     if getattr(args, "quiet", False):

@@ -131,7 +131,8 @@ def piper_config(onnx: Path) -> dict:
             f"{low:,} and {high:,} (usually 22050). Download the voice's config again."
         )
     ids = raw.get("speaker_id_map") or {}
-    if not isinstance(ids, dict) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ids.values()):
+    numbers = isinstance(ids, dict) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ids.values())
+    if not numbers:
         raise ModelNotFound(f"'{path.name}' has a 'speaker_id_map' that is not a map of speaker names to numbers.")
     for section in ("espeak", "language", "inference"):
         if raw.get(section) is not None and not isinstance(raw[section], dict):

@@ -784,3 +784,24 @@ def test_a_full_out_disk_after_a_text_reply_keeps_the_reply_in_the_library(tiny_
     assert f"The disk is full: '{tmp_path / 'reply.md'}' could not be written" in line
     kept = _library_files()
     assert len(kept) == 1 and f"kept in the library: {kept[0]}" in line
+
+
+def test_the_models_window_says_the_user_models_file_is_damaged_and_keeps_it(qtbot, tiny_gguf, tmp_path):
+    from studio.jobs.downloads import DownloadManager
+    from studio.models.catalog import Catalog
+    from studio.ui.models_window import ModelsWindow
+
+    user_file = tmp_path / "user_models.json"
+    damaged = '[{"id": "local:/m", "path": "/m", "name": "m", "modality": "text"},]'
+    user_file.write_text(damaged)
+    manager = DownloadManager()
+    window = ModelsWindow(Catalog(user_file), manager)
+    qtbot.addWidget(window)
+    try:
+        assert "is damaged (line 1, column" in window.status.text() and str(user_file) in window.status.text()
+        assert window.add_local_path(tiny_gguf, "text") is not None
+        assert "kept as" in window.status.text()
+    finally:
+        assert manager.shutdown()
+    kept = list(tmp_path.glob("user_models.json.broken-*"))
+    assert len(kept) == 1 and kept[0].read_text() == damaged

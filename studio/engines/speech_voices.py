@@ -178,6 +178,24 @@ def check_piper_voice(voice, onnx: Path, raw: dict, espeak_voice: str) -> None:
             ) from None
 
 
+#: the speaking-length factors a voice's config may hold (Piper voices use about 1)
+LENGTH_SCALE_RANGE = (0.1, 10.0)
+
+
+def check_length_scale(value, name: str) -> None:
+    """A Piper config's ``length_scale`` must make audio of a sane length (0 made 11 ms of audio)."""
+    low, high = LENGTH_SCALE_RANGE
+    try:
+        ok = low <= float(value) <= high
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ModelNotFound(
+            f"The Piper voice '{name}' has length_scale {value!r} in its .onnx.json (a voice needs "
+            f"{low:g} to {high:g}, usually 1): fix the file or download the voice again."
+        )
+
+
 class PiperVoiceBackend(Voice):
     engine = "piper"
     # the ONNX graph draws its noise with RandomNormalLike, which onnxruntime.set_seed does not fix
@@ -203,6 +221,7 @@ class PiperVoiceBackend(Voice):
                 f"'{onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an ONNX "
                 "model. Download the voice again."
             ) from None
+        check_length_scale(self.voice.config.length_scale, onnx.name)
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         check_piper_voice(self.voice, onnx, raw, self.espeak_language)

@@ -353,6 +353,31 @@ def test_ten_minutes_of_audio_write_as_ogg_in_blocks(tmp_path):
     assert not _temp_files(tmp_path)
 
 
+_GUI_EXPORT = r"""
+import sys
+import numpy as np
+from PySide6.QtWidgets import QApplication
+from studio.ui.audio.clip_view import ClipView
+from studio.ui.audio.player import AudioPlayer
+app = QApplication([])
+view = ClipView(player=AudioPlayer(sink_factory=lambda rate, channels: None))
+rate = 22050
+view.set_clip(np.zeros(4 * 60 * rate, np.float32), rate, {"kind": "speech", "text": "Hi. " * 200})
+print(view.export_to(sys.argv[1]))
+"""
+
+
+def test_the_guis_export_as_ogg_writes_four_minutes(tmp_path):
+    """The Speech and Music tabs' "Export…" as OGG (4 minutes: twice what crashed), in its own process."""
+    import soundfile
+
+    out = tmp_path / "export.ogg"
+    done = subprocess.run([sys.executable, "-c", _GUI_EXPORT, str(out)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, timeout=600)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert soundfile.info(str(out)).frames == 4 * 60 * 22050 and not _temp_files(tmp_path)
+
+
 def test_audio_is_handed_to_libsndfile_in_blocks(tmp_path, monkeypatch):
     """Every write call stays far below the frame count that crashed the Vorbis encoder."""
     import soundfile

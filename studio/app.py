@@ -145,6 +145,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     from .ui.icons import app_icon
     from .ui.main_window import MainWindow
     from .ui.settings import Settings
+    from .ui.stop_signals import StopSignals
 
     logging.basicConfig(level=os.environ.get("STUDIO_LOG", "WARNING"))
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
@@ -160,7 +161,10 @@ def run_gui(argv: list[str] | None = None) -> int:
         logging.warning("output folder unusable (%s); using the default", exc)
         library = Library(paths.library_dir())
     window = MainWindow(settings, library, services=compose(config, library, queue_file=paths.queue_file()))
+    stop = StopSignals(app)  # SIGINT / SIGTERM / SIGHUP close the window like a person quitting
+    stop.received.connect(window.quit_for_signal)
     window.show()
+    logging.info("window shown")
     if not os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
         window.welcome_first_run()  # once: where things live, the GPU, what works offline
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):  # used by the launch-time benchmark
@@ -168,6 +172,9 @@ def run_gui(argv: list[str] | None = None) -> int:
 
         QTimer.singleShot(0, window.close)
     code = app.exec()
+    stop.uninstall()
+    if stop.signum:
+        code = 128 + stop.signum
     if not getattr(window, "worker_stopped", True):
         # a model load or step that cannot be interrupted is still running; everything finished is
         # already on disk, so leave without waiting for it (Qt would abort on a running QThread)

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     progress_shown = False
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         nonlocal progress_shown
         if isinstance(ev, Progress) and not args.quiet:
             eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
             if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
                 written.append(target.path)
+            return target.path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event, checked=True)

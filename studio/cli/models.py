@@ -62,6 +62,8 @@ def run_list(args: argparse.Namespace) -> int:
     for modality in modalities:
         for entry in catalog.entries(modality, include_cached=True):
             rows.append((entry, catalog.state(entry)))
+    if catalog.damaged:
+        print(f"studio: warning: {catalog.damaged}", file=sys.stderr)
     if args.json:
         data = [
             {
@@ -186,7 +188,10 @@ def run_add(args: argparse.Namespace) -> int:
         raise ModelNotFound(
             f"Studio cannot tell what '{path.name}' is for: say it with --modality {{{','.join(MODALITIES)}}}."
         )
-    entry = Catalog().add_local(path, modality, name=args.name)
+    catalog = Catalog()
+    entry = catalog.add_local(path, modality, name=args.name)
+    if catalog.notice:
+        print(f"studio: warning: {catalog.notice}", file=sys.stderr)
     print(f"Added {entry.id} ({modality}, {entry.format}, {human_size(entry.size_bytes)}).")
     return EXIT_OK
 

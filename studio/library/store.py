@@ -15,7 +15,11 @@ The name holds the item's kind, which is its request's kind (``text``, ``image``
 :data:`~studio.library.outputs.OUTPUT_TYPES`.
 
 SQLite keeps the index consistent when the app is killed mid-write; each file is written to a
-temp file and renamed, so a file in the library is always complete.
+temp file and renamed, so a file in the library is always complete. The index stores paths relative
+to the library root (the file names are ASCII), so a root whose name is not UTF-8 (or a library
+moved as a whole) still works. A save that fails raises :class:`LibrarySaveError`, whose message
+says whether and where the file was written; callers that wrote the result elsewhere first (the
+CLI's ``--out``) report it as a warning.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..errors import StudioError
 from ..events import Output, SavedItem
 from .atomic import atomic_write_bytes, atomic_write_text
 from .chat_tree import ChatTree
@@ -65,8 +70,30 @@ def to_json(data: Any, indent: int | None = None) -> str:
     return text
 
 
+class LibrarySaveError(StudioError):
+    """The library could not save a result. ``item`` is the saved file without its index row when the
+    file was written (History will not list it, but the result is there), None when nothing was."""
+
+    def __init__(self, message: str, item: SavedItem | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+        self.path = item.path if item is not None else None
+
+
+def _reason(exc: BaseException) -> str:
+    """A few words on why a save failed (the OS's or SQLite's own words, no class names)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, UnicodeError):
+        return "a name that is not UTF-8"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else "an unknown error"
+
+
 class Library:
     """Saves outputs and lists them back. Safe to use from the worker and the UI thread."""
+
+    #: how long a write waits for another process that holds the index locked
+    INDEX_TIMEOUT_S = 10.0
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -108,7 +135,7 @@ class Library:
             db.close()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.root / "index.sqlite", timeout=10)
+        db = sqlite3.connect(self.root / "index.sqlite", timeout=self.INDEX_TIMEOUT_S)
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
@@ -131,10 +158,30 @@ class Library:
         otype = output_type(output.media)
         kind = item_kind(output.media, params)
         item_id, path = self._new_path(kind, otype.suffix, output.index if otype.numbered else None)
-        atomic_write_bytes(path, otype.encode(output.data, params))
-        if params.get("conversation"):
-            self.save_conversation(params["conversation"])
-        return self._index(item_id, kind, path, params, job_id)
+        data = otype.encode(output.data, params)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:  # a full or read-only disk, a folder that went away …
+            raise LibrarySaveError(
+                f"The library could not save the result in '{path.parent}' ({_reason(exc)})."
+            ) from exc
+        try:
+            if params.get("conversation"):
+                self.save_conversation(params["conversation"])
+            return self._index(item_id, kind, path, params, job_id)
+        except (OSError, sqlite3.Error, UnicodeError) as exc:  # locked by another process past the timeout …
+            raise LibrarySaveError(
+                f"The library saved '{path}' but could not add it to its index ({_reason(exc)}); "
+                "History will not list it.",
+                SavedItem(item_id, kind, path, params, time.time(), job_id),
+            ) from exc
+
+    def _stored(self, path: Path) -> str:
+        """How the index stores ``path``: relative to the root when under it (always for saves)."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
     def _index(self, item_id: str, kind: str, path: Path, params: dict, job_id: str) -> SavedItem:
         created = time.time()
@@ -142,7 +189,7 @@ class Library:
             db.execute(
                 "INSERT INTO items (id, kind, path, created, job_id, params, prompt, other, model, seed)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (item_id, kind, str(path), created, job_id, to_json(params), *search_fields(params)),
+                (item_id, kind, self._stored(path), created, job_id, to_json(params), *search_fields(params)),
             )
         return SavedItem(item_id, kind, path, params, created, job_id)
 
@@ -157,7 +204,7 @@ class Library:
         query += " ORDER BY created DESC LIMIT ?"
         with self._connect() as db:
             rows = db.execute(query, args + (limit,)).fetchall()
-        return _saved_items(rows)
+        return _saved_items(rows, self.root)
 
     def search(self, query: Query | str = "", **filters) -> list[SavedItem]:
         """Items whose prompt, narration, message, reply, model or seed match ``query`` (every word;
@@ -174,7 +221,7 @@ class Library:
             rows = db.execute(sql, args).fetchall()
         finally:
             db.close()
-        return _saved_items(rows)
+        return _saved_items(rows, self.root)
 
     def item(self, item_id: str) -> SavedItem | None:
         db = self._connect()
@@ -183,7 +230,7 @@ class Library:
                               (item_id,)).fetchall()
         finally:
             db.close()
-        found = _saved_items(rows)
+        found = _saved_items(rows, self.root)
         return found[0] if found else None
 
     def delete(self, item_id: str) -> None:
@@ -191,7 +238,7 @@ class Library:
             row = db.execute("SELECT path FROM items WHERE id = ?", (item_id,)).fetchone()
             db.execute("DELETE FROM items WHERE id = ?", (item_id,))
         if row:
-            Path(row[0]).unlink(missing_ok=True)
+            (self.root / row[0]).unlink(missing_ok=True)
 
     # --- conversations ---
     def conversations_dir(self) -> Path:
@@ -247,12 +294,14 @@ class Library:
         (self.conversations_dir() / f"{safe}.json").unlink(missing_ok=True)
 
 
-def _saved_items(rows) -> list[SavedItem]:
+def _saved_items(rows, root: Path) -> list[SavedItem]:
+    """Index rows as items; a path stored relative to the library's root is made absolute (rows written
+    before paths were stored relative stay absolute: ``root / absolute`` is the absolute path)."""
     out = []
     for item_id, k, path, params, created, job_id in rows:
         try:
             p = json.loads(params)
         except ValueError:
             p = {}
-        out.append(SavedItem(item_id, k, Path(path), p if isinstance(p, dict) else {}, created, job_id))
+        out.append(SavedItem(item_id, k, root / path, p if isinstance(p, dict) else {}, created, job_id))
     return out

@@ -350,9 +350,16 @@ class MainWindow(QMainWindow):
         return config.replace(offline=True) if self._env_offline else config
 
     # --- closing ---
+    @Slot(int)
+    def quit_for_signal(self, signum: int) -> None:
+        """SIGINT, SIGTERM or SIGHUP (:mod:`studio.ui.stop_signals`): quit as a person would (jobs
+        cancelled, the worker stopped, child processes ended), without asking."""
+        self._ask_before_quit = False
+        self.close()
+
     def closeEvent(self, event) -> None:
         active = self.jobs.active()
-        if active and not os.environ.get("STUDIO_NO_CONFIRM"):
+        if active and getattr(self, "_ask_before_quit", True) and not os.environ.get("STUDIO_NO_CONFIRM"):
             answer = QMessageBox.question(
                 self,
                 "Quit Studio?",

@@ -185,6 +185,8 @@ class ModelsWindow(QDialog):
         if selected in self._rows:
             self.select(selected)
         self._update_buttons()
+        if self.catalog.damaged:
+            self._say(self.catalog.damaged)
 
     def _fill_row(self, table: QTableWidget, row: int, entry: ModelEntry) -> None:
         name = QTableWidgetItem(entry.name)
@@ -369,7 +371,7 @@ class ModelsWindow(QDialog):
             return None
         self.refresh()
         self.select(entry.id)
-        self._say(f"Added '{entry.name}' to the {TAB_TITLES.get(modality, modality)} models.")
+        self._say(f"Added '{entry.name}' to the {TAB_TITLES.get(modality, modality)} models. {self.catalog.notice}".strip())
         self.models_changed.emit()
         return entry
 

@@ -108,10 +108,17 @@ class Services:
         return self.config.offline
 
     def reconfigure(self, config: Config) -> None:
-        """A preference changed: the new configuration reaches the worker's runtime (on its thread)."""
-        self.config = config
+        """A preference changed: ``config`` is the one in force now; when it changes what the worker's
+        runtime uses (device, precision, memory budget, offline) it reaches the runtime (on its thread)."""
+        before, self.config = self.config, config
         self.factory.config = config
-        self.jobs.run_in_worker(self.factory.apply)
+        if runtime_part(before) != runtime_part(config):
+            self.jobs.run_in_worker(self.factory.apply)
+
+
+def runtime_part(config: Config) -> tuple:
+    """What of a configuration the worker's runtime uses (:meth:`RuntimeFactory.apply`)."""
+    return config.device, config.dtype, config.memory_budget_gb, config.offline
 
 
 def compose(config: Config, library, catalog: Catalog | None = None, *, engine_factory=None, queue_file=None,

@@ -77,6 +77,10 @@ def test_a_tab_gets_everything_from_its_context(qtbot, tmp_path, library):
     ctx = win.tab("a").ctx
     assert ctx.jobs is win.jobs and ctx.library is library and ctx.catalog is win.catalog
     assert ctx.settings is win.settings and ctx.host is win
+    # the configuration a tab reads is the one in force now, not a copy taken when the tab was built
+    assert ctx.config is win.services.config and ctx.config.text_threads == 0
+    win.settings.text_threads = 3
+    assert ctx.config is win.services.config and ctx.config.text_threads == 3
     assert win.tab("b").ctx is ctx  # every tab gets the same context
 
 

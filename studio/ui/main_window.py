@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 
 from .. import __version__
 from ..app import Services, compose
-from ..config import Config, env_offline
+from ..config import Config
 from ..jobs.folder_scans import FolderScanner
 from ..models.catalog import Catalog
 from ..models.folders import ModelFolders
@@ -54,14 +54,16 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.settings = settings
         self.library = library
-        #: HF_HUB_OFFLINE=1 at launch keeps Studio offline until the person flips the Offline preference
-        self._env_offline = env_offline()
         if services is None:
-            services = compose(self._config(), library, catalog, engine_factory=engine_factory, queue_file=queue_file,
-                               parent=self)
+            # the environment is read once, here as in studio.app (HF_HUB_OFFLINE=1 at launch means offline)
+            services = compose(settings.config().with_environment(), library, catalog, engine_factory=engine_factory,
+                               queue_file=queue_file, parent=self)
         else:
             services.jobs.setParent(self)
             services.downloads.setParent(self)
+        #: offline at launch though the preference is not (the environment said so): holds until the
+        #: person flips the Offline preference
+        self._forced_offline = services.config.offline and not settings.offline
         self.services = services
         self.catalog = services.catalog
         self.jobs = services.jobs
@@ -74,7 +76,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tab_specs: tuple[TabSpec, ...] = tuple(TABS if tabs is None else tabs)
         self._tabs: dict[str, QWidget] = {}
-        context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self)
+        context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self,
+                             current_config=self.config)
         for spec in self.tab_specs:
             widget = spec.build(context)
             widget.setObjectName(f"{spec.key}Tab")
@@ -93,7 +96,7 @@ class MainWindow(QMainWindow):
         self.queue_dock.raise_()
 
         self._build_menus()
-        self.device_label = QLabel(f"Device: {settings.device} · {settings.dtype}")
+        self.device_label = QLabel(f"Device: {services.config.device} · {services.config.dtype}")
         self.statusBar().addPermanentWidget(self.device_label)
         if self.jobs.restore_message:  # a crash or a damaged queue file: say so (the Queue panel does too)
             self.statusBar().showMessage(self.jobs.restore_message, 20000)
@@ -312,7 +315,7 @@ class MainWindow(QMainWindow):
         stats = getattr(result, "stats", None)
         device = stats.device if stats is not None else ""
         if device:  # what "auto" turned out to be
-            self.device_label.setText(f"Device: {device}" + (" (auto)" if self.settings.device == "auto" else ""))
+            self.device_label.setText(f"Device: {device}" + (" (auto)" if self.config().device == "auto" else ""))
 
     @Slot(str, object)
     def _on_output(self, job_id: str, item) -> None:
@@ -333,21 +336,22 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_setting_changed(self, key: str) -> None:
-        s = self.settings
         if key == "welcome_shown":  # nothing for the worker
             return
-        if key == "output_folder":
-            self.library.relocate(s.output_folder)
-            self.history_panel.refresh()
-            return
         if key == "offline":
-            self._env_offline = False  # the person's own choice now wins over the launch environment
-        self.services.reconfigure(self._config())
-        self.device_label.setText(f"Device: {s.device} · {s.dtype}")
-
-    def _config(self) -> Config:
+            self._forced_offline = False  # the person's own choice now wins over the launch environment
         config = self.settings.config()
-        return config.replace(offline=True) if self._env_offline else config
+        if self._forced_offline:
+            config = config.replace(offline=True)
+        self.services.reconfigure(config)
+        if key == "output_folder":
+            self.library.relocate(config.library_folder)
+            self.history_panel.refresh()
+        self.device_label.setText(f"Device: {config.device} · {config.dtype}")
+
+    def config(self) -> Config:
+        """The configuration in force now (what the tabs read through ``TabContext.config``)."""
+        return self.services.config
 
     # --- closing ---
     @Slot(int)

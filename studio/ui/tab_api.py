@@ -7,8 +7,8 @@ picker) and a ``build`` callable, normally the tab class itself::
     TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech")
 
 The main window builds every tab with ``build(ctx)`` where ``ctx`` is a :class:`TabContext`
-(job queue, library, catalog, settings, and the :class:`TabHost` to reach other tabs, the Models
-window and the status bar), so a tab class's constructor is ``__init__(self, ctx, parent=None)``
+(job queue, library, catalog, the current configuration, the preferences storage, and the
+:class:`TabHost` to reach other tabs, the Models window and the status bar), so a tab class's constructor is ``__init__(self, ctx, parent=None)``
 and needs nothing else. The main window, History "open", the "Send to" menus and the model-picker
 refresh all read the registration; none of them names a tab.
 
@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from ..config import Config
 
 if TYPE_CHECKING:  # only for annotations: the UI layer imports these modules anyway
     from PySide6.QtWidgets import QWidget
@@ -62,13 +64,26 @@ class TabHost(Protocol):
 
 @dataclass(frozen=True)
 class TabContext:
-    """Everything a tab receives: ``build(ctx)`` is the only way a tab is made."""
+    """Everything a tab receives: ``build(ctx)`` is the only way a tab is made.
+
+    A tab reads what the person configured (device, precision, output folder, llama.cpp threads and
+    GPU layers …) from :attr:`config`, the :class:`~studio.config.Config` in force now (a changed
+    preference makes a new one; read it when a job is built, do not keep it). ``settings`` is the
+    preferences *storage* (QSettings), for what only the GUI keeps (e.g. a tab's own remembered
+    choices); it is not where configuration is read.
+    """
 
     jobs: JobQueue  # submit requests, cancel them, follow their signals
     library: Library  # saved results and conversations
     catalog: Catalog  # the models its picker lists
-    settings: Settings  # the application settings (device, output folder, …)
+    settings: Settings  # the preferences storage (QSettings); read configuration from ``config``
     host: TabHost  # other tabs, the Models window, the status bar
+    current_config: Callable[[], Config] = Config  # the configuration in force (the window's services)
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force now (device, dtype, output folder, text threads, GPU layers …)."""
+        return self.current_config()
 
 
 @dataclass(frozen=True)

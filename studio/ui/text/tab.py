@@ -62,7 +62,7 @@ class TextTab(QWidget, StudioTab):
         self.library = ctx.library
         self.catalog = ctx.catalog
         self.host = ctx.host
-        self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
+        self.ctx = ctx  # ctx.config: llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []  # the branch shown (plus the message being answered)
         self.tree = ChatTree()  # every branch of the conversation (editing a message starts one)
         self.editing: int | None = None  # index of the message of yours being edited
@@ -197,6 +197,7 @@ class TextTab(QWidget, StudioTab):
 
     # --- sending ---
     def build_request(self, text: str) -> TextRequest:
+        config = self.ctx.config  # the configuration in force now
         history = [ChatMessage(m["role"], m["content"]) for m in self.messages]
         return TextRequest(
             messages=tuple(history + [ChatMessage("user", text)]),
@@ -209,8 +210,8 @@ class TextTab(QWidget, StudioTab):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=self.seed.value(),
             conversation_id=self.conversation_id,
-            threads=self.settings.text_threads,
-            gpu_layers=self.settings.text_gpu_layers,
+            threads=config.text_threads,
+            gpu_layers=config.text_gpu_layers,
         )
 
     @property

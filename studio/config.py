@@ -5,7 +5,12 @@ folder and the llama.cpp threads / GPU layers the Text tab sends. The GUI's Sett
 store it (``Settings.config()``); ``studio.app`` builds it once at start and composes the services from
 it; a changed preference makes a new Config that is handed to the services again. Nobody writes
 environment variables: ``offline`` reaches model resolution and downloads as an explicit argument.
-The person's own ``HF_HUB_OFFLINE=1`` at launch still means offline (:func:`env_offline`).
+
+This module is the one place the environment is read for configuration: the person's own
+``HF_HUB_OFFLINE=1`` at launch still means offline (:func:`env_offline`,
+:meth:`Config.with_environment`), read once when Studio starts: by ``studio.app`` for the GUI and by
+``studio.cli.main`` (:func:`studio.cli.common.cli_config`) for the CLI. ``studio.models.resolve``,
+``studio.models.download`` and the engines take ``offline`` as an argument (``runtime.offline``).
 """
 
 from __future__ import annotations

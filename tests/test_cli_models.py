@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import socket
 
+import pytest
+
 from studio import cli
+from studio.cli.common import make_runtime
+from studio.config import Config
+from studio.errors import NotDownloaded
 from studio.models.catalog import Catalog, hub_snapshot
 
 from .models_helpers import (  # noqa: F401  (fake_hub is a fixture)
@@ -118,3 +124,33 @@ def test_delete_and_add(capsys, tmp_path):
     assert run("delete", str(folder)) == 0  # by path works too
     assert "its files stay" in capsys.readouterr().out
     assert Catalog().find(entry.id) is None and (folder / "config.json").exists()
+
+
+def test_offline_is_read_once_at_start_and_passed_down(fake_hub, monkeypatch, capsys):
+    """The CLI builds its Config from the environment when it starts and hands ``offline`` down;
+    below it nothing looks at HF_HUB_OFFLINE (huggingface_hub's frozen copy included)."""
+    from huggingface_hub import constants
+
+    fake_hub.add_repo("someone/llm", {"config.json": llama_config(), "model.safetensors": b"w" * 100})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert run("download", "someone/llm") == 1
+    assert "Studio is offline" in capsys.readouterr().err and fake_hub.requests == []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # the hub client froze "1" at import
+    assert run("download", "someone/llm") == 0
+    assert capsys.readouterr().out.strip() == str(hub_snapshot("someone/llm"))
+
+
+def test_the_cli_runtime_takes_offline_from_its_config_not_the_environment(fake_hub, monkeypatch):
+    fake_hub.add_repo("someone/llm", {"config.json": llama_config(), "model.safetensors": b"w" * 100})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    offline = make_runtime(argparse.Namespace(config=Config(device="cpu", offline=True)))
+    assert (offline.device, offline.offline) == ("cpu", True)
+    with pytest.raises(NotDownloaded, match="offline"):
+        offline.resolve("someone/llm", "text")
+    assert fake_hub.requests == []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    online = make_runtime(argparse.Namespace(config=Config(offline=False)))
+    resolved = online.resolve("someone/llm", "text")  # downloaded through the CLI's downloader
+    assert resolved.path == hub_snapshot("someone/llm") and resolved.format == "transformers"
+    assert fake_hub.requests

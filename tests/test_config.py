@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import os
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QSettings
 
+import studio
 from studio import paths
 from studio.config import Config, env_offline
 from studio.jobs.runtime import RuntimeFactory
@@ -53,3 +57,63 @@ def test_device_and_precision_choices_are_spelled_once():
     device = next(a for a in image._actions if a.dest == "device")
     dtype = next(a for a in image._actions if a.dest == "dtype")
     assert tuple(device.choices) == DEVICE_CHOICES and tuple(dtype.choices) == DTYPE_CHOICES
+
+
+def _environment_writes(tree: ast.AST) -> list[int]:
+    """Lines that write os.environ: ``os.environ[k] = v`` / ``del``, its mutating methods, putenv / unsetenv."""
+    def is_environ(node) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "environ" or (
+            isinstance(node, ast.Name) and node.id == "environ")
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)) and is_environ(node.value):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            mutating = node.func.attr in ("update", "setdefault", "pop", "popitem", "clear")
+            if mutating and is_environ(node.func.value) or node.func.attr in ("putenv", "unsetenv"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_under_studio_writes_the_environment():
+    assert _environment_writes(ast.parse("import os\nos.environ['A'] = '1'\nos.environ.update(B='2')")) == [2, 3]
+    root = Path(studio.__file__).parent
+    writes = {str(p.relative_to(root)): lines for p in sorted(root.rglob("*.py"))
+              if (lines := _environment_writes(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert writes == {}
+
+
+def test_the_cli_and_the_gui_leave_the_environment_as_they_found_it(qtbot, tiny_gguf, tmp_path, library):
+    """``studio generate text -q`` (quiet: the libraries' own switches) and the GUI's compose() and
+    window: os.environ is the same before and after."""
+    import huggingface_hub.utils
+    import transformers
+
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("diffusers")  # third-party imports may touch the environment: done before the snapshot
+    from studio import cli
+    from studio.app import compose
+    from studio.ui.main_window import MainWindow
+
+    before = dict(os.environ)
+    try:
+        code = cli.main(["generate", "text", "--prompt", "hi", "--model", tiny_gguf, "--max-new-tokens", "2",
+                         "--device", "cpu", "--no-library", "-q"])
+        assert code == 0
+        assert huggingface_hub.utils.are_progress_bars_disabled()  # -q reached the libraries
+        assert transformers.logging.get_verbosity() == transformers.logging.ERROR
+    finally:
+        huggingface_hub.utils.enable_progress_bars()
+        transformers.logging.set_verbosity_warning()
+        transformers.logging.enable_progress_bar()
+    assert dict(os.environ) == before
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    services = compose(settings.config().with_environment(), library, Catalog(tmp_path / "user_models.json"))
+    window = MainWindow(settings, library, services=services)
+    qtbot.addWidget(window)
+    settings.offline = True
+    settings.offline = False  # a preference flipped: a new Config reaches the services, not the environment
+    assert services.config.offline is False
+    window.close()
+    assert dict(os.environ) == before

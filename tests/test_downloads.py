@@ -189,35 +189,49 @@ def no_sockets(monkeypatch):
 
 def test_offline_download_raises_not_downloaded_without_connecting(monkeypatch, no_sockets):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # the environment is not what decides: the argument is
     with pytest.raises(NotDownloaded, match="offline"):
-        dl.download(REPO)  # follows HF_HUB_OFFLINE
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        dl.download(REPO, offline=True)  # the configuration's switch
     with pytest.raises(NotDownloaded, match="offline"):
-        dl.download(REPO, offline=True)  # the Settings switch
+        dl.cli_download(REPO, offline=True)
     # a finished download is still usable offline
     snapshot = make_cached_repo(REPO, {"config.json": llama_config(), "model.safetensors": b"w"})
     assert dl.download(REPO, offline=True) == snapshot
     assert no_sockets == []
 
 
-def test_library_offline_flag_gives_not_downloaded(monkeypatch, no_sockets):
-    from huggingface_hub import constants
-
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # huggingface_hub froze HF_HUB_OFFLINE=1
-    with pytest.raises(NotDownloaded, match="HF_HUB_OFFLINE"):
-        dl.download(REPO, offline=False)  # asked to go online while the variable is still set
-    assert no_sockets == []
-
-
-def test_switching_offline_mode_off_lets_the_library_download(fake_hub, monkeypatch):
+def test_online_is_what_the_caller_says_not_the_environment(fake_hub, monkeypatch):
+    """Started with HF_HUB_OFFLINE=1 (huggingface_hub froze it at import), then the person switched
+    offline mode off: ``offline=False`` downloads, and the environment is left as it was."""
     from huggingface_hub import constants
 
     fake_hub.add_repo(REPO, FILES)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # frozen at import: Studio started offline
-    monkeypatch.delenv("HF_HUB_OFFLINE")  # then Settings switched offline mode off
-    assert dl.download(REPO, ["*.json"]) == hub_snapshot(REPO)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert dl.download(REPO, ["*.json"], offline=False) == hub_snapshot(REPO)
+    assert fake_hub.requests  # it did connect
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # never rewritten
+
+
+def test_resolve_is_offline_unless_told_otherwise(fake_hub, monkeypatch):
+    """resolve() never reads the environment: without ``offline=False`` a hub id not on disk is
+    NotDownloaded even with HF_HUB_OFFLINE=0 and a download function at hand; with it, it downloads."""
+    from studio.models.resolve import resolve
+
+    fake_hub.add_repo(REPO, FILES)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    fetched = []
+
+    def fetch(repo_id, patterns):
+        fetched.append(repo_id)
+        return dl.download(repo_id, patterns, offline=False)
+
+    with pytest.raises(NotDownloaded, match="offline"):
+        resolve(REPO, "text", download=fetch)
+    assert fetched == [] and fake_hub.requests == []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the environment does not stop an explicit online either
+    resolved = resolve(REPO, "text", offline=False, download=fetch)
+    assert fetched == [REPO] and resolved.path == hub_snapshot(REPO) and resolved.format == "transformers"
 
 
 # ---------------------------------------------------------------------------------------------

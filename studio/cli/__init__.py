@@ -85,10 +85,11 @@ def _with_advice(exc: StudioError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .common import Interrupted, raise_interrupted, stop_signals
+    from .common import Interrupted, cli_config, raise_interrupted, stop_signals
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.config = cli_config(args)  # the one configuration, built once (the environment is read here only)
     _stdout_for_file_names()
     try:
         with stop_signals(raise_interrupted):  # SIGTERM / SIGHUP unwind like Ctrl+C (temp files removed)

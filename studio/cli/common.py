@@ -1,5 +1,10 @@
-"""What the CLI subcommands share: device flags, request flags built from the request's field
-declarations, the runtime, and driving an engine headless."""
+"""What the CLI subcommands share: the configuration, device flags, request flags built from the
+request's field declarations, the runtime, and driving an engine headless.
+
+The CLI builds its :class:`~studio.config.Config` once, when it starts (:func:`cli_config`, called by
+:func:`studio.cli.main`: the flags, and the environment's HF_HUB_OFFLINE read by
+:meth:`Config.with_environment <studio.config.Config.with_environment>`), and passes it down as
+``args.config``; the runtime and the downloads get its ``offline`` explicitly."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..config import Config
 from ..engines import engine_for
 from ..engines.preflight import preflight
 from ..engines.base import CancelToken, Runtime, drive
@@ -33,10 +39,27 @@ def add_runtime_flags(p: argparse.ArgumentParser) -> None:
                    "statistics of the kind) and nothing else; progress and notes stay on stderr")
 
 
+def cli_config(args: argparse.Namespace) -> Config:
+    """The CLI's one configuration: its ``--device`` / ``--dtype`` flags (where the command has them)
+    and offline when the environment it was started in says so. Built once, at start."""
+    return Config(device=getattr(args, "device", "auto"), dtype=getattr(args, "dtype", "auto")).with_environment()
+
+
+def config_of(args: argparse.Namespace) -> Config:
+    """``args.config`` (set by :func:`studio.cli.main`), else built now for a caller that parsed its own args."""
+    config = getattr(args, "config", None)
+    return config if isinstance(config, Config) else cli_config(args)
+
+
 def make_runtime(args: argparse.Namespace) -> Runtime:
+    """The engines' runtime for the CLI's configuration, offline passed explicitly."""
+    from functools import partial
+
     from ..models.download import cli_download
 
-    return Runtime(device=args.device, dtype=args.dtype, download=cli_download)
+    config = config_of(args)
+    return Runtime(device=config.device, dtype=config.dtype, offline=config.offline,
+                   download=partial(cli_download, offline=config.offline))
 
 
 def open_library(args: argparse.Namespace):
@@ -62,13 +85,12 @@ def path_arg(text: str) -> Path:
 
 
 def quiet_libraries() -> None:
-    """``-q``: no loading bars, notes or warnings from transformers, diffusers, peft or the hub client."""
+    """``-q``: no loading bars, notes or warnings from transformers, diffusers, peft or the hub client,
+    through each library's own switches (no environment variable is written)."""
     import logging
-    import os
     import warnings
 
     warnings.filterwarnings("ignore")
-    os.environ.update(HF_HUB_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error", DIFFUSERS_VERBOSITY="error")
     for name in ("transformers", "diffusers", "peft", "huggingface_hub", "accelerate", "safetensors"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from huggingface_hub.utils import disable_progress_bars

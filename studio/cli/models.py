@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import InvalidRequest, ModelNotFound, NotDownloaded, WrongModelKind
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, human_size
-from .common import path_arg
+from .common import config_of, path_arg
 
 EXIT_OK = 0
 
@@ -105,7 +105,7 @@ def run_download(args: argparse.Namespace) -> int:
     catalog = Catalog()
     entry = _find(catalog, args.model)
     if entry is not None and entry.source == "coqui":  # coqui-tts fetches these itself, by name
-        return _download_coqui(entry)
+        return _download_coqui(entry, config_of(args).offline)
     if entry is not None and entry.source != "hub":
         where = "ships with Studio" if entry.source == "bundled" else f"is a local model ({entry.path})"
         print(f"'{entry.name}' {where}: nothing to download.", file=sys.stderr)
@@ -117,21 +117,20 @@ def run_download(args: argparse.Namespace) -> int:
         )
     repo_id = entry.repo_id if entry is not None else args.model
     patterns = args.include or (list(entry.allow_patterns) if entry is not None and entry.allow_patterns else None)
-    path = cli_download(repo_id, patterns)
+    path = cli_download(repo_id, patterns, offline=config_of(args).offline)
     print(path)
     return EXIT_OK
 
 
-def _download_coqui(entry) -> int:
+def _download_coqui(entry, offline: bool) -> int:
     from ..models import coqui_zoo
-    from ..models.resolve import is_offline
 
     folder = coqui_zoo.downloaded(entry.repo_id)
     if folder is not None:
         print(f"'{entry.name}' is already downloaded: {folder}", file=sys.stderr)
         print(folder)
         return EXIT_OK
-    if is_offline():
+    if offline:
         raise NotDownloaded(
             f"'{entry.name}' is not downloaded and Studio is offline: coqui-tts fetches it from the network. "
             "Switch offline mode off (or unset HF_HUB_OFFLINE) and run this again.",

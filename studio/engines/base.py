@@ -39,7 +39,7 @@ class Runtime:
     catalog: Catalog = field(default_factory=Catalog)
     device: str = "auto"
     dtype: str = "auto"
-    offline: bool | None = None  # None: follow HF_HUB_OFFLINE
+    offline: bool = True  # may resolve() connect? the configuration's switch (never read from the environment)
     download: Callable[[str, list[str] | None], str] | None = None
     compute: ComputeThread = field(default_factory=ComputeThread)  # where torch's heavy calls run
     #: GGUF files from outside the catalog that llama.cpp already read in a child process this session

@@ -41,7 +41,7 @@ class _Throttle:
             self.task.report((int(done), int(total)))
 
 
-def _run_download(task: Task, download_fn: DownloadFn, repo_id: str, patterns, offline: bool | None) -> str:
+def _run_download(task: Task, download_fn: DownloadFn, repo_id: str, patterns, offline: bool) -> str:
     return str(download_fn(repo_id, patterns, progress=_Throttle(task), cancel=task.cancel_token, offline=offline))
 
 
@@ -49,8 +49,8 @@ class DownloadManager(QObject):
     """Starts, tracks and cancels model downloads. All public signals arrive on the main thread.
 
     ``download_fn`` defaults to :func:`studio.models.download.download`; ``offline`` is a bool or a
-    callable returning one (the configuration's switch, asked as each download starts); None = the download
-    function's default (the CLI's: ``HF_HUB_OFFLINE``). The GUI always passes it (``studio.app.compose``).
+    callable returning one (the configuration's switch, asked as each download starts; ``studio.app.compose``
+    passes it). It is always passed on to ``download_fn`` explicitly: nothing reads the environment.
     """
 
     started = Signal(str)  # model id
@@ -64,7 +64,7 @@ class DownloadManager(QObject):
         self,
         download_fn: DownloadFn | None = None,
         *,
-        offline: bool | Callable[[], bool] | None = None,
+        offline: bool | Callable[[], bool] = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -102,13 +102,13 @@ class DownloadManager(QObject):
         )
         return self.start(entry)
 
-    def set_offline(self, offline: bool | Callable[[], bool] | None) -> None:
+    def set_offline(self, offline: bool | Callable[[], bool]) -> None:
         """The offline switch: a bool, or a callable asked when each download starts (the configuration)."""
         self._offline = offline
 
-    def offline(self) -> bool | None:
-        """Whether downloads are off now (None: the download function's own default)."""
-        return self._offline() if callable(self._offline) else self._offline
+    def offline(self) -> bool:
+        """Whether downloads are off now."""
+        return bool(self._offline() if callable(self._offline) else self._offline)
 
     def cancel(self, model_id: str) -> None:
         """Ask a running download to stop; ``cancelled`` follows once it has."""

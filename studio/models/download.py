@@ -14,8 +14,9 @@ and has :func:`studio.models.hub_transfer.fetch_file` stream each missing file i
 layout huggingface_hub, transformers and diffusers read. ``refs/main`` is written last, so a
 half-finished download never looks finished (:func:`studio.models.catalog.hub_snapshot`).
 
-Offline (``HF_HUB_OFFLINE=1`` or the Settings switch), nothing touches the network: a model that
-is not on disk raises :class:`~studio.errors.NotDownloaded`.
+Offline is an argument (``offline``: the configuration's switch, :class:`studio.config.Config`),
+never read from the environment here. Offline, nothing touches the network: a model that is not on
+disk raises :class:`~studio.errors.NotDownloaded`.
 """
 from __future__ import annotations
 
@@ -41,7 +42,6 @@ from .hub_transfer import (
     fetch_file,
 )
 from .formats import PICKLE_SUFFIXES
-from .resolve import is_offline
 
 # What a hub id without a catalog entry downloads: configs, tokenizers and safetensors weights.
 # Pickled checkpoints (.bin/.ckpt/.pt/.pth) can run code when loaded: only when asked for by name.
@@ -65,7 +65,7 @@ def download(
     *,
     progress: ProgressFn | None = None,
     cancel: CancelFlag | None = None,
-    offline: bool | None = None,
+    offline: bool = False,
     revision: str = "main",
     token: str | bool | None = None,
 ) -> Path:
@@ -76,10 +76,9 @@ def download(
     (safetensors only, never pickles). ``progress(done_bytes, total_bytes, filename)`` is called
     from this thread after every received chunk. ``cancel.cancelled`` is checked between chunks:
     :class:`~studio.errors.Cancelled` is raised and the partial file kept, so the next call resumes
-    it. ``offline`` (None = :func:`~studio.models.resolve.is_offline`) makes no network call: an
-    already finished snapshot is returned, anything else raises NotDownloaded.
+    it. ``offline=True`` (the caller's configuration) makes no network call: an already finished
+    snapshot is returned, anything else raises NotDownloaded.
     """
-    offline = is_offline() if offline is None else offline
     if offline:
         local = hub_snapshot(repo_id) if revision == "main" else None
         if local is not None:
@@ -91,7 +90,7 @@ def download(
             repo_id,
         )
     check_cancel(cancel)
-    _follow_offline_switch()
+    _hub_client_online()
     cache = hf_cache_dir()
     folder = repo_folder(repo_id, cache)
     endpoint = hub_endpoint()
@@ -130,14 +129,15 @@ def download(
     return snapshot
 
 
-def _follow_offline_switch() -> None:
-    """huggingface_hub reads HF_HUB_OFFLINE once, at import, and then refuses every request. When the
-    variable was set at import and is gone now, let the library follow it as it is now. An explicit
-    ``offline=False`` while HF_HUB_OFFLINE is still set is left alone (and reported as NotDownloaded).
-    Studio itself never writes the variable: the GUI passes ``offline`` from its configuration."""
+def _hub_client_online() -> None:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import, and then refuses every request. Studio
+    decides offline itself (the configuration, which read the environment once at start): a caller
+    that passed ``offline=False`` means it, e.g. the person switched offline mode off in Settings
+    after starting Studio with HF_HUB_OFFLINE=1. So the hub client follows that decision (its
+    module setting, not the environment: nobody writes environment variables)."""
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE and not is_offline() and not os.environ.get("TRANSFORMERS_OFFLINE"):
+    if constants.HF_HUB_OFFLINE:
         constants.HF_HUB_OFFLINE = False
 
 
@@ -228,9 +228,10 @@ class _CliBar:
             self.stream.flush()
 
 
-def cli_download(repo_id: str, allow_patterns: Sequence[str] | None = None) -> str:
+def cli_download(repo_id: str, allow_patterns: Sequence[str] | None = None, *, offline: bool = False) -> str:
     """:func:`download` with a progress bar on stderr; Ctrl+C stops it (partial files kept, so
-    running the command again resumes) and raises KeyboardInterrupt. Used as ``Runtime.download``."""
+    running the command again resumes) and raises KeyboardInterrupt. Used as ``Runtime.download``
+    (with the CLI configuration's ``offline``: :func:`studio.cli.common.make_runtime`)."""
     from ..cancel import CancelToken
 
     token = CancelToken()
@@ -238,7 +239,8 @@ def cli_download(repo_id: str, allow_patterns: Sequence[str] | None = None) -> s
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, lambda *_: token.cancel()) if in_main else None
     try:
-        path = download(repo_id, list(allow_patterns) if allow_patterns else None, progress=bar, cancel=token)
+        path = download(repo_id, list(allow_patterns) if allow_patterns else None, progress=bar, cancel=token,
+                        offline=offline)
     except Cancelled:
         bar.close()
         raise KeyboardInterrupt from None

@@ -5,8 +5,10 @@ path); an existing path; ``org/name`` hub id (from the
 Hugging Face cache, or downloaded when online and allowed); otherwise a clear ModelNotFound.
 A pickled file (.ckpt/.pt/.pth/.bin) resolves only with ``allow_pickle=True``; otherwise
 UnsafeModelFile carrying its path (``allowable``: the same request with permission loads it).
-Offline (``HF_HUB_OFFLINE=1`` or the Settings switch) a hub model that is not on disk gives
-NotDownloaded with what to do, never a network call.
+Offline is an argument (``offline``, the configuration's switch: :class:`studio.config.Config`),
+never read from the environment here; it defaults to True, so a caller that does not say it is
+online never connects. Offline, a hub model that is not on disk gives NotDownloaded with what to
+do, never a network call.
 """
 
 from __future__ import annotations
@@ -42,10 +44,6 @@ def looks_like_hub_id(spec: str) -> bool:
     return bool(_HUB_ID.match(spec.strip()))
 
 
-def is_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def _check_kind(resolved: ResolvedModel, modality: str) -> ResolvedModel:
     if resolved.modality and modality and resolved.modality != modality:
         raise WrongModelKind(
@@ -77,14 +75,15 @@ def resolve(
     modality: str,
     *,
     catalog: Catalog | None = None,
-    offline: bool | None = None,
+    offline: bool = True,
     download=None,
     allow_pickle: bool = False,
 ) -> ResolvedModel:
     """Find the files for ``spec`` (catalog id, hub id, local path, or "" for the default).
 
-    ``download(repo_id, allow_patterns)`` is called for a hub model not yet on disk when online;
-    without it such a model raises NotDownloaded. A pickled file raises UnsafeModelFile unless
+    ``offline``: whether Studio may connect (the caller's configuration; the engines pass
+    ``runtime.offline``). ``download(repo_id, allow_patterns)`` is called for a hub model not yet on
+    disk when online (and coqui fetches its own models); without it such a hub model raises NotDownloaded. A pickled file raises UnsafeModelFile unless
     ``allow_pickle``.
     """
     resolved = _resolve(spec, modality, catalog or Catalog(), offline, download)
@@ -95,8 +94,7 @@ def resolve(
     return resolved
 
 
-def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool | None, download) -> ResolvedModel:
-    offline = is_offline() if offline is None else offline
+def _resolve(spec: str, modality: str, catalog: Catalog, offline: bool, download) -> ResolvedModel:
     spec = (spec or "").strip()
 
     if not spec:
@@ -212,7 +210,6 @@ __all__ = [  # PICKLE_SUFFIXES, detect_format, modality_of, readable_format live
     "check_pickle_allowed",
     "detect_format",
     "is_pickle",
-    "is_offline",
     "looks_like_hub_id",
     "modality_of",
     "readable_format",

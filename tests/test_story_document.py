@@ -126,3 +126,15 @@ def test_timing_follows_narration_and_cues_sit_inside_the_film():
     assert cue_list[1].start == pytest.approx(2.3 + 2.0 + 0.3) and cue_list[1].end <= timeline.length
     text = srt(cue_list)
     assert text.startswith("1\n00:00:00,300 --> 00:00:01,800\nOne.\n\n2\n00:00:04,600 --> 00:00:06,600\n")
+
+
+def test_outline_paragraphs_become_scenes_and_numbered_replies_become_prompts():
+    from studio.story.writing import parse_prompts
+
+    base = document.parse(minimal())
+    story = document.from_outline("The fox woke.\nIt was cold.\n\n\nIt ran.\n\nThe end.", base)
+    assert [s.narration for s in story.scenes] == ["The fox woke. It was cold.", "It ran.", "The end."]
+    assert story.scenes[0].picture == "a red fox" and story.scenes[2].picture == "The end."  # kept, or the text
+    reply = "Here you go:\n1. A red fox in snow, dawn light\n3) A quiet den\n2 - fox running by a river\n9. extra"
+    assert parse_prompts(reply, 3) == ["A red fox in snow, dawn light", "fox running by a river", "A quiet den"]
+    assert parse_prompts("a fox\n\na river", 3) == ["a fox", "a river", ""]

@@ -59,7 +59,7 @@ def tab_titles(win) -> list[str]:
 
 def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, library):
     win = make_window(qtbot, tmp_path, library)
-    assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
+    assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas", "Story"]
     assert all(not win.tabs.tabIcon(i).isNull() for i in range(win.tabs.count()))  # assets/icons/<key>.svg
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
     assert isinstance(win.tab("speech"), SpeechTab) and isinstance(win.tab("music"), MusicTab)

@@ -57,7 +57,7 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     assert tab.story.scenes[0].picture == "a red fox in the snow"
     assert [tab.missing_list.item(i).text() for i in range(tab.missing_list.count())] == [
         "Scene 1: picture", "Scene 1: narration", "Scene 2: picture", "Scene 2: narration",
-        "Scene 3: picture", "Scene 3: narration"]
+        "Scene 3: picture", "Scene 3: narration", "The music bed (made to the film's length, after the narration)"]
 
     film = tmp_path / "fox.mp4"
     assert tab.export_to(film)
@@ -72,9 +72,10 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     assert len(library.items(kind="music")) == 1
     assert tab.scenes.item(0, 0).text() != "missing" and not tab.scenes.item(0, 0).icon().isNull()
 
-    # change one scene: only its narration is missing; the others' assets stay
+    # change one scene: only its narration is missing (and the bed, whose length follows); the others' assets stay
     tab.scenes.item(1, 1).setText("It runs to the frozen river.")
-    assert [tab.missing_list.item(i).text() for i in range(tab.missing_list.count())] == ["Scene 2: narration"]
+    missing = [tab.missing_list.item(i).text() for i in range(tab.missing_list.count())]
+    assert missing[0] == "Scene 2: narration" and missing[1].startswith("The music bed") and len(missing) == 2
 
     # a picture of one's own; a file that is not a picture is refused with a message
     (tmp_path / "fake.png").write_text("no")
@@ -94,7 +95,7 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     assert other.recovery.isVisibleTo(other) and "was not saved" in other.recovery_label.text()
     assert other.recover()
     assert [s.narration for s in other.story.scenes] == ["A fox wakes up.", "It runs to the frozen river.", "The end."]
-    assert [other.missing_list.item(i).text() for i in range(other.missing_list.count())] == ["Scene 2: narration"]
+    assert [other.missing_list.item(i).text() for i in range(other.missing_list.count())] == missing
     assert other.save_to(tmp_path / "fox.studio-story") and not document.autosave_path().exists()
     assert document.load(tmp_path / "fox.studio-story").assets == other.index.entries
     again.close()

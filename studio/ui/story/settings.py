@@ -109,6 +109,8 @@ class StorySettings(QWidget):
         film.addRow("Cross-fade", self.crossfade)
         film.addRow(self.ken_burns)
         film.addRow(self.subtitles)
+        for picker in (self.image_model, self.voice_model, self.music_model):
+            picker.setMinimumContentsLength(12)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         for title, form in (("Pictures", pictures), ("Narration", voice), ("Music", music), ("Film", film)):

@@ -114,7 +114,8 @@ class StoryTab(QWidget, StudioTab):
         settings_scroll = QScrollArea()
         settings_scroll.setWidgetResizable(True)
         settings_scroll.setWidget(self.settings_form)
-        settings_scroll.setMinimumWidth(300)
+        settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        settings_scroll.setMinimumWidth(320)
 
         # --- outline ---
         self.idea = QLineEdit()
@@ -287,6 +288,8 @@ class StoryTab(QWidget, StudioTab):
         self.missing_list.clear()
         for role, scene, _ in story_assets.missing(self.story, self.index):
             self.missing_list.addItem(f"Scene {scene + 1}: {ROLE_WORDS[role]}")
+        if self.story.scenes and self._music_needed() is not None:
+            self.missing_list.addItem("The music bed (made to the film's length, after the narration)")
         self._on_scene_selected(self.scenes.currentRow(), 0, -1, -1)
 
     def _row(self) -> int:

@@ -148,3 +148,19 @@ def test_out_onto_a_folder_a_device_or_a_wrong_name_is_refused_first(tmp_path, o
     target = out if out.startswith("/") or not out else str(tmp_path / out)
     with pytest.raises(document.InvalidRequest, match=words):
         preflight(story, target)
+
+
+def test_burned_in_subtitles_show_only_while_the_scene_speaks(tmp_path):
+    from studio.story.film import Frames
+    from studio.story.timing import layout
+
+    pics = pictures(tmp_path)[:1]
+    story = story_with(tmp_path, pics, narration=("A long line of narration that must wrap onto more lines.",))
+    timeline = layout(story, [2.0])
+    plain = Frames(timeline, pics, (640, 360), 25)
+    burned = Frames(timeline, pics, (640, 360), 25, captions=[story.scenes[0].narration])
+    during, before = int(1.0 * 25), 2  # 1 s is inside the narration (0.3 … 2.3 s); 0.08 s is before it
+    assert np.array_equal(plain.frame(before), burned.frame(before))
+    diff = np.abs(plain.frame(during).astype(int) - burned.frame(during).astype(int)).max(axis=2)
+    rows = np.nonzero(diff.max(axis=1) > 60)[0]
+    assert len(rows) and rows.min() > 360 // 2  # text drawn, in the lower half only

@@ -117,9 +117,14 @@ class Frames:
             import textwrap
 
             w, h = self.size
-            font_px = max(14, h // 24)
+            font_px = max(14, min(w, h) // 20)
+            while True:  # the whole narration, in at most 3 lines where a smaller font allows it
+                lines = textwrap.wrap(self.captions[scene], max(16, int(w * 0.9 / (font_px * 0.52))))
+                if len(lines) <= 3 or font_px <= 14:
+                    break
+                font_px -= 2
+            lines = lines[:8]
             font = ImageFont.load_default(size=font_px)
-            lines = textwrap.wrap(self.captions[scene], max(16, int(w / (font_px * 0.55))))[:3]
             band = Image.new("RGBA", (w, (font_px + 8) * len(lines) + 16), (0, 0, 0, 150))
             draw = ImageDraw.Draw(band)
             for i, line in enumerate(lines):

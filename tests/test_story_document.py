@@ -44,9 +44,10 @@ def test_the_issue_example_reads_with_defaults_and_relative_picture_files(tmp_pa
 def test_round_trip_of_a_gui_document_keeps_everything(tmp_path):
     story = document.parse(minimal(film={"aspect": "9:16", "resolution": 1080, "fps": 30, "ken_burns": True},
                                    music={"prompt": "drums", "seed": 3}))
+    story = story.with_scene(1, seed=0)  # a seed of 0 is a seed, not "unset"
     again = document.parse(json.loads(json.dumps(story.to_dict())))
     assert again == story
-    assert again.film.size == (1080, 1920)
+    assert again.film.size == (1080, 1920) and again.scenes[1].seed == 0 and again.scenes[0].seed is None
 
 
 @pytest.mark.parametrize("data, words", [

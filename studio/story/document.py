@@ -133,8 +133,9 @@ class Story:
         if self.music is not None:
             data["music"] = asdict(self.music)
         data["film"] = asdict(self.film)
+        unset = asdict(Scene())
         data["scenes"] = [
-            {k: v for k, v in asdict(s).items() if v not in ("", None, 0.0) or k == "narration"} for s in self.scenes
+            {k: v for k, v in asdict(s).items() if k == "narration" or v != unset[k]} for s in self.scenes
         ]
         if self.assets:
             data["assets"] = self.assets

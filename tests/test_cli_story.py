@@ -164,3 +164,32 @@ def test_out_onto_a_folder_or_a_device_and_a_fake_picture_are_refused(tmp_path, 
     code, _, err = studio(capsys, "story", "render", raw, "--out", tmp_path / "f.mp4")
     assert code == 2 and "not UTF-8" in err
     assert not (Path(os.environ["STUDIO_HOME"]) / "library").exists()
+
+
+def test_ctrl_c_mid_export_leaves_no_partial_film(tmp_path):
+    """A real process: the first Ctrl+C stops the export at the next frame, exit 130, no film, no .srt."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(2):
+        Image.new("RGB", (64, 36), (200 * i, 80, 40)).save(tmp_path / f"p{i}.png")
+    story = hostile(tmp_path, {"scenes": [{"picture_file": f"p{i}.png", "length": 60} for i in range(2)]})
+    film = tmp_path / "long.mp4"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "story", "render", str(story), "--out", str(film)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root, env={**os.environ})
+    seen = b""
+    os.set_blocking(proc.stderr.fileno(), False)
+    end = time.monotonic() + 120
+    while b"frame " not in seen and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+        seen += proc.stderr.read() or b""
+    assert b"frame " in seen, seen
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (seen + (err or b"")).decode()
+    assert b"cancelled" in (seen + err) and out == b""
+    assert not film.exists() and not film.with_suffix(".srt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

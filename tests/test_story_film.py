@@ -164,3 +164,26 @@ def test_burned_in_subtitles_show_only_while_the_scene_speaks(tmp_path):
     diff = np.abs(plain.frame(during).astype(int) - burned.frame(during).astype(int)).max(axis=2)
     rows = np.nonzero(diff.max(axis=1) > 60)[0]
     assert len(rows) and rows.min() > 360 // 2  # text drawn, in the lower half only
+
+
+def test_a_cloned_voice_is_marked_in_the_film(tmp_path):
+    from studio.events import SavedItem
+    from studio.story.assets import AssetIndex, narration_request, request_key
+
+    pics = pictures(tmp_path)[:1]
+    clip = tone(tmp_path / "v.wav", 500, 1.0)
+    ref = tone(tmp_path / "ref.wav", 200, 3.0)
+    story = document.parse({"voice": {"model": "xtts", "speaker_wav": "ref.wav"},
+                            "scenes": [{"picture_file": str(pics[0]), "narration": "Hello."}]}, base=tmp_path)
+    assert story.voice.speaker_wav == str(ref) and narration_request(story, 0).speaker_wav == str(ref)
+    key = request_key(narration_request(story, 0))
+    index = AssetIndex()
+    index.put(key, "narration", SavedItem("i", "speech", clip, {"model_name": "XTTS v2", "cloned_voice": True}, 0), 0)
+    made = Assets(pics, [clip], [1.0], keys={("narration", 0): key})
+    targets = preflight(story, tmp_path / "film.mp4")
+    export(story, made, targets, index=index)
+    meta = decode(targets.film)[3]
+    assert meta["artist"] == "cloned voice (Studio)"
+    info = json.loads(meta["comment"])
+    assert info["cloned_voice"] is True and info["scenes"][0]["narration"] == {"model": "XTTS v2", "seed": None,
+                                                                                "cloned_voice": True}

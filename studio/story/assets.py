@@ -57,7 +57,8 @@ def narration_request(story: Story, index: int) -> SpeechRequest | None:
     if not text:
         return None
     v = story.voice
-    return SpeechRequest(text=text, model=v.model, speaker=v.speaker, language=v.language, speed=v.speed, seed=1)
+    return SpeechRequest(text=text, model=v.model, speaker=v.speaker, language=v.language, speed=v.speed, seed=1,
+                         speaker_wav=v.speaker_wav)
 
 
 def music_request(story: Story, length_s: float) -> MusicRequest | None:

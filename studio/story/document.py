@@ -67,6 +67,7 @@ class VoiceSettings:
     speaker: str = ""
     language: str = ""
     speed: float = 1.0
+    speaker_wav: str = ""  # a clip of a voice to clone (XTTS); the film is then marked "cloned voice"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,8 @@ def parse(raw: Any, *, base: str | Path | None = None) -> Story:
     voice = _section(raw, "voice", VoiceSettings, _VOICE_RULES)
     music = _section(raw, "music", MusicSettings, _MUSIC_RULES) if raw.get("music") is not None else None
     film = _section(raw, "film", FilmSettings, _FILM_RULES)
+    if voice.speaker_wav:
+        voice = replace(voice, speaker_wav=str(_input_path(voice.speaker_wav, base_dir, "voice clip", "voice")))
     if music is not None:
         if music.file:
             music = replace(music, file=str(_input_path(music.file, base_dir, "music file", "music")))
@@ -233,6 +236,7 @@ _IMAGE_RULES = {
 }
 _VOICE_RULES = {
     "model": (str, MAX_PATH_CHARS), "speaker": (str, 200), "language": (str, 32), "speed": (float, 0.5, 2.0),
+    "speaker_wav": (str, MAX_PATH_CHARS),
 }
 _MUSIC_RULES = {
     "model": (str, MAX_PATH_CHARS), "prompt": (str, MAX_PROMPT_CHARS), "file": (str, MAX_PATH_CHARS),

@@ -43,8 +43,8 @@ def set_up(tab, tiny_sd, tiny_musicgen, music=True):
         form.music_on.setChecked(True)
     form.pause.setValue(0.3)
     tab._on_settings_changed()
-    tab.outline.setPlainText(OUTLINE)
-    tab.scenes_button.click()
+    tab.outline.outline.setPlainText(OUTLINE)
+    tab.outline.scenes_button.click()
 
 
 def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, window, library, tiny_sd,
@@ -86,17 +86,17 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     assert tab.story.scenes[2].picture_file == str(tmp_path / "blue.png")
 
     # autosave, then a new window offers the story back
-    assert tab.autosave() and document.autosave_path().is_file()
+    assert tab.files.autosave() and document.autosave_path().is_file()
     from studio.ui.main_window import MainWindow
 
     again = MainWindow(window.settings, library, Catalog(tmp_path / "user_models2.json"))
     qtbot.addWidget(again)
     other = again.tab("story")
-    assert other.recovery.isVisibleTo(other) and "was not saved" in other.recovery_label.text()
-    assert other.recover()
+    assert other.files.recovery.isVisibleTo(other) and "was not saved" in other.files.recovery_label.text()
+    assert other.files.recover()
     assert [s.narration for s in other.story.scenes] == ["A fox wakes up.", "It runs to the frozen river.", "The end."]
     assert [other.missing_list.item(i).text() for i in range(other.missing_list.count())] == missing
-    assert other.save_to(tmp_path / "fox.studio-story") and not document.autosave_path().exists()
+    assert other.files.save_to(tmp_path / "fox.studio-story") and not document.autosave_path().exists()
     assert document.load(tmp_path / "fox.studio-story").assets == other.index.entries
     again.close()
 
@@ -137,23 +137,24 @@ def test_the_text_model_drafts_the_outline_and_suggests_prompts(qtbot, tmp_path,
     win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"), engine_factory=fake)
     qtbot.addWidget(win)
     tab = win.tab("story")
-    tab.idea.setText("a fox who learns to love the snow")
+    panel = tab.outline
+    panel.idea.setText("a fox who learns to love the snow")
     with qtbot.waitSignal(win.jobs.job_finished, timeout=120_000):
-        tab.draft_button.click()
+        panel.draft_button.click()
     assert fake.requests[-1].messages[-1].content.endswith("a fox who learns to love the snow")
-    assert fake.requests[-1].model == tab.text_model.current_model_spec()
-    assert tab.outline.toPlainText() == story and tab.status_label.text().startswith("Drafted")
-    tab.scenes_button.click()
+    assert fake.requests[-1].model == panel.text_model.current_model_spec()
+    assert panel.outline.toPlainText() == story and tab.status_label.text().startswith("Drafted")
+    panel.scenes_button.click()
     assert [s.narration for s in tab.story.scenes] == ["The fox woke.", "It ran to the river."]
     fake.default = Script([Token(prompts, 1, 5.0, 4, 256), Output("text", prompts, {"reply": prompts})])
-    tab.style.setText("watercolour, soft light")
-    tab._on_style_edited()
+    panel.style.setText("watercolour, soft light")
+    panel.style.editingFinished.emit()
     with qtbot.waitSignal(win.jobs.job_finished, timeout=120_000):
-        tab.prompts_button.click()
+        panel.prompts_button.click()
     assert "2. It ran to the river." in fake.requests[-1].messages[-1].content
     assert [s.picture for s in tab.story.scenes] == ["a red fox waking in a snowy den", "a fox running along a frozen river"]
     from studio.story.assets import picture_request
 
     assert picture_request(tab.story, 1).prompt == "a fox running along a frozen river, watercolour, soft light"
-    assert tab.draft_button.isEnabled()
+    assert panel.draft_button.isEnabled() and panel.prompts_button.isEnabled()
     win.close()

@@ -1,21 +1,21 @@
 """The Story tab: an outline becomes scenes, each with a picture and narration, over a music bed;
 preview it on a timeline and export an MP4 (+ SRT).
 
-Pictures, narration and music are ordinary Image/Speech/Music requests submitted to the job queue, one
-after another; each result is in the library and recorded in the story's asset index under a hash of
-its request (:mod:`studio.story.assets`), so changing one scene makes only that scene again. The film
-is cut by the Qt-free :func:`studio.story.render.export` in a background thread. The open story is
-autosaved as a ``.studio-story`` document and offered back after a crash, like the Canvas.
+Pictures, narration and music are ordinary Image/Speech/Music requests submitted to the job queue one
+after another (:class:`.making.AssetJobs`); each result is in the library and recorded in the story's
+asset index under a hash of its request (:mod:`studio.story.assets`), so changing one scene makes only
+that scene again. The film is cut by the Qt-free :func:`studio.story.render.export` in a background
+thread (:class:`.export.FilmExport`). The outline and the text model's help live in
+:class:`.outline.OutlinePanel`; the document, its autosave and recovery in :class:`.files.StoryFiles`.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -34,38 +33,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest, StudioError
+from ...errors import InvalidRequest
 from ...fieldspec import MAX_SEED
-from ...requests import ChatMessage, TextRequest
 from ...story import assets as story_assets
-from ...story import document, writing
+from ...story import document
 from ...story.assets import AssetIndex, request_key
 from ...story.document import Story
 from ...story.render import preflight
 from ...story.timing import layout
 from ..job_errors import FailureAction
-from ..model_picker import ModelPicker
 from ..tab_api import StudioTab, TabContext
 from .export import FilmExport
+from .files import StoryFiles
+from .making import ROLE_WORDS, AssetJobs, what
+from .outline import OutlinePanel
 from .preview import StoryPreview
 from .scenes import SceneTable
 from .settings import StorySettings
 
-#: the JobHandle signals followed for a picture/narration/music job (to ``_on_<signal>``)
-HANDLE_SIGNALS = ("status", "progress", "finished", "cancelled", "failed")
-#: … and for a text-model job (drafting the story, suggesting prompts: to ``_on_text_<signal>``)
-TEXT_SIGNALS = ("token", "finished", "cancelled", "failed")
-STORY_FILTER = "Studio story (*.studio-story);;Story JSON (*.json)"
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp);;All files (*)"
-ROLE_WORDS = {"picture": "picture", "narration": "narration", "music": "music bed"}
-
-
-class _AllMade(Exception):
-    """Raised if the asset check finds something still to make (it never should, after the chain)."""
 
 
 def _no_run(request):  # every asset exists by the time the film is cut
-    raise _AllMade()
+    raise InvalidRequest("an asset of the story is still missing; press Make missing.")
 
 
 class StoryTab(QWidget, StudioTab):
@@ -74,39 +64,33 @@ class StoryTab(QWidget, StudioTab):
         self.jobs, self.library, self.host = ctx.jobs, ctx.library, ctx.host
         self.story = document.from_outline("")
         self.index = AssetIndex()
-        self.doc_path: Path | None = None
-        self.dirty = False
-        self.handle = None  # the running picture/narration/music/text job
-        self._current: tuple[str, int | None, object] | None = None
-        self._chain: list[tuple[str, int | None, object]] = []
-        self._after = ""  # what follows the chain: "" | "preview" | "export"
+        self._after = ""  # what follows making the assets: "" | "all" | "preview" | "export"
         self._export: FilmExport | None = None
         self._export_path: Path | None = None
-        self._text_task = ""  # "draft" | "prompts"
-        self._reply: list[str] = []
+        self.files = StoryFiles(self)
+        self.files.message.connect(self._say)
+        self.making = AssetJobs(self.jobs, self)
+        self.making.made.connect(self._on_made)
+        self.making.status.connect(self._say)
+        self.making.progress.connect(self._on_progress)
+        self.making.done.connect(self._on_all_made)
+        self.making.stopped.connect(self._on_making_stopped)
+        self.failure_action = FailureAction()
+        self.making.failed.connect(self.failure_action.offer)
+        if self.host is not None:
+            self.failure_action.download_requested.connect(self.host.download_model)
 
         # --- document bar ---
         self.title = QLineEdit()
         self.title.setPlaceholderText("Title")
         self.title.editingFinished.connect(self._on_title_edited)
         bar = QHBoxLayout()
-        for text, slot in (("New", self.new_story), ("Open…", self.open_dialog), ("Save…", self.save_dialog)):
+        for text, slot in (("New", self.new_story), ("Open…", self.files.open_dialog), ("Save…", self.files.save_dialog)):
             button = QPushButton(text)
             button.clicked.connect(slot)
             bar.addWidget(button)
         bar.addWidget(QLabel("Title"))
         bar.addWidget(self.title, 1)
-        self.recovery = QWidget()
-        self.recovery_label = QLabel("")
-        recover, discard = QPushButton("Recover"), QPushButton("Discard")
-        recover.clicked.connect(self.recover)
-        discard.clicked.connect(self.drop_recovery)
-        rec = QHBoxLayout(self.recovery)
-        rec.setContentsMargins(0, 0, 0, 0)
-        rec.addWidget(self.recovery_label, 1)
-        rec.addWidget(recover)
-        rec.addWidget(discard)
-        self.recovery.hide()
 
         # --- settings (left, like the other tabs' forms) ---
         self.settings_form = StorySettings(ctx.catalog)
@@ -118,36 +102,12 @@ class StoryTab(QWidget, StudioTab):
         settings_scroll.setMinimumWidth(320)
 
         # --- outline ---
-        self.idea = QLineEdit()
-        self.idea.setPlaceholderText("An idea: a fox who is afraid of snow learns to love winter")
-        self.text_model = ModelPicker("text", ctx.catalog)
-        self.text_model.setToolTip("The text model that drafts the story and suggests picture prompts")
-        self.draft_button = QPushButton("Draft with the text model")
-        self.draft_button.clicked.connect(self.draft_story)
-        self.outline = QPlainTextEdit()
-        self.outline.setObjectName("storyOutline")
-        self.outline.setPlaceholderText("Type or paste the story here. Each paragraph (a blank line between) is a scene.")
-        self.scenes_button = QPushButton("Make scenes from the paragraphs")
-        self.scenes_button.clicked.connect(self.make_scenes)
-        self.style = QLineEdit()
-        self.style.setPlaceholderText("one style line added to every picture prompt: watercolour, soft light")
-        self.style.editingFinished.connect(self._on_style_edited)
-        self.prompts_button = QPushButton("Suggest picture prompts")
-        self.prompts_button.clicked.connect(self.suggest_prompts)
-        idea_row = QHBoxLayout()
-        idea_row.addWidget(self.idea, 1)
-        idea_row.addWidget(self.text_model)
-        idea_row.addWidget(self.draft_button)
-        style_row = QHBoxLayout()
-        style_row.addWidget(QLabel("Style"))
-        style_row.addWidget(self.style, 1)
-        style_row.addWidget(self.prompts_button)
-        outline_box = QGroupBox("Outline")
-        outline_layout = QVBoxLayout(outline_box)
-        outline_layout.addLayout(idea_row)
-        outline_layout.addWidget(self.outline, 1)
-        outline_layout.addWidget(self.scenes_button)
-        outline_layout.addLayout(style_row)
+        self.outline = OutlinePanel(self.jobs, ctx.catalog, self.host)
+        self.outline.message.connect(self._say)
+        self.outline.scenes_button.clicked.connect(self.make_scenes)
+        self.outline.prompts_button.clicked.connect(self.suggest_prompts)
+        self.outline.prompts_suggested.connect(self._on_prompts_suggested)
+        self.outline.style.editingFinished.connect(self._on_style_edited)
 
         # --- scenes ---
         self.scenes = SceneTable()
@@ -177,7 +137,7 @@ class StoryTab(QWidget, StudioTab):
         scenes_layout.addLayout(scene_buttons)
         middle = QSplitter()
         middle.setOrientation(Qt.Orientation.Vertical)
-        middle.addWidget(outline_box)
+        middle.addWidget(self.outline)
         middle.addWidget(scenes_box)
         middle.setStretchFactor(1, 2)
 
@@ -203,9 +163,6 @@ class StoryTab(QWidget, StudioTab):
         self.status_label = QLabel("")
         self.status_label.setObjectName("storyStatus")
         self.status_label.setWordWrap(True)
-        self.failure_action = FailureAction()
-        if self.host is not None:
-            self.failure_action.download_requested.connect(self.host.download_model)
         actions = QHBoxLayout()
         for button in (self.make_button, self.preview_button, self.export_button, self.cancel_button):
             actions.addWidget(button)
@@ -227,44 +184,41 @@ class StoryTab(QWidget, StudioTab):
         splitter.setStretchFactor(2, 2)
         root = QVBoxLayout(self)
         root.addLayout(bar)
-        root.addWidget(self.recovery)
+        root.addWidget(self.files.recovery)
         root.addWidget(splitter, 1)
 
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setSingleShot(True)
-        self._autosave_timer.setInterval(1500)
-        self._autosave_timer.timeout.connect(self.autosave)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.on_quit)
         self.settings_form.show_story(self.story)
         self._refresh()
-        self._offer_recovery()
+        self.files.offer_recovery()
 
     # --- the story ----------------------------------------------------------------------------------------------------
+    def current_story(self) -> Story:
+        """The story with its asset index (what is saved)."""
+        return replace(self.story, assets=dict(self.index.entries))
+
     def set_story(self, story: Story, path: Path | None = None, *, dirty: bool = False) -> None:
-        self.story, self.doc_path = story, path
+        self.story = story
         self.index = AssetIndex(story.assets)
         self.title.setText(story.title)
-        self.style.setText(story.image.style)
-        self.outline.setPlainText("\n\n".join(s.narration for s in story.scenes))
+        self.outline.style.setText(story.image.style)
+        self.outline.outline.setPlainText("\n\n".join(s.narration for s in story.scenes))
         self.settings_form.show_story(story)
-        self.dirty = False
+        self.files.opened(path)
+        self.preview.clear()
         self._refresh()
         if dirty:
-            self._changed()
+            self.files.changed()
 
     def _update(self, story: Story) -> None:
         """The story changed (an edit, a made asset): show it, mark it unsaved, autosave soon."""
         self.story = replace(story, assets=dict(self.index.entries))
         self._refresh()
-        self._changed()
-
-    def _changed(self) -> None:
-        self.dirty = True
         if self.preview.frames is not None:
             self.preview.clear()
-        self._autosave_timer.start()
+        self.files.changed()
 
     def _lengths(self) -> list[float | None]:
         out: list[float | None] = []
@@ -281,6 +235,10 @@ class StoryTab(QWidget, StudioTab):
         req = story_assets.picture_request(self.story, i)
         found = self.index.get(request_key(req)) if req is not None else None
         return str(found) if found else None
+
+    def _music_needed(self):
+        req = story_assets.music_request(self.story, layout(self.story, self._lengths()).length)
+        return req if req is not None and self.index.get(request_key(req)) is None else None
 
     def _refresh(self) -> None:
         self.scenes.show_story(self.story, [self._picture_path(i) for i in range(len(self.story.scenes))],
@@ -299,13 +257,14 @@ class StoryTab(QWidget, StudioTab):
             return -1
         return row
 
+    @Slot(str)
     def _say(self, text: str) -> None:
         self.status_label.setText(text)
 
     # --- outline ------------------------------------------------------------------------------------------------------
     @Slot()
     def make_scenes(self) -> None:
-        story = document.from_outline(self.outline.toPlainText(), self.story)
+        story = document.from_outline(self.outline.outline.toPlainText(), self.story)
         if not story.scenes:
             self._say("⚠ The outline is empty: type or paste the story (a blank line between scenes).")
             return
@@ -313,67 +272,22 @@ class StoryTab(QWidget, StudioTab):
         self._say(f"{len(story.scenes)} scene(s). Add picture prompts, then Make missing.")
 
     @Slot()
-    def draft_story(self) -> None:
-        idea = self.idea.text().strip()
-        if not idea:
-            self._say("⚠ Type an idea first.")
-            return
-        self._ask_text("draft", writing.DRAFT_SYSTEM, writing.draft_prompt(idea))
+    def suggest_prompts(self) -> None:
+        self.outline.suggest([s.narration for s in self.story.scenes])
+
+    @Slot(list)
+    def _on_prompts_suggested(self, prompts: list) -> None:
+        story = self.story
+        for i, prompt in enumerate(prompts[: len(story.scenes)]):
+            if prompt and not story.scenes[i].picture_file:
+                story = story.with_scene(i, picture=prompt)
+        self._update(story)
 
     @Slot()
-    def suggest_prompts(self) -> None:
-        if not self.story.scenes:
-            self._say("⚠ Make scenes from the outline first.")
-            return
-        self._ask_text("prompts", writing.PROMPTS_SYSTEM, writing.prompts_prompt([s.narration for s in self.story.scenes]))
-
-    def _ask_text(self, task: str, system: str, prompt: str) -> None:
-        if self.handle is not None or self._exporting():
-            self._say("⚠ Wait for the running job, or cancel it.")
-            return
-        request = TextRequest(messages=(ChatMessage("user", prompt),), system_prompt=system, max_new_tokens=700,
-                              temperature=0.7, model=self.text_model.current_model_spec())
-        try:
-            handle = self.jobs.submit(request)
-        except StudioError as exc:
-            self._say(f"⚠ {exc}")
-            return
-        for name in TEXT_SIGNALS:
-            getattr(handle, name).connect(getattr(self, f"_on_text_{name}"))
-        self.handle, self._text_task, self._reply = handle, task, []
-        self._busy(True)
-        self._say("Asking the text model…")
-
-    @Slot(object)
-    def _on_text_token(self, token) -> None:
-        self._reply.append(token.text)
-        if self._text_task == "draft":
-            self.outline.setPlainText("".join(self._reply))
-
-    @Slot(object)
-    def _on_text_finished(self, result) -> None:
-        reply = "".join(self._reply).strip()
-        if self._text_task == "draft":
-            self.outline.setPlainText(reply)
-            self._done("Drafted. Edit it, then Make scenes from the paragraphs.")
-        else:
-            prompts = writing.parse_prompts(reply, len(self.story.scenes))
-            story = self.story
-            for i, prompt in enumerate(prompts):
-                if prompt and not story.scenes[i].picture_file:
-                    story = story.with_scene(i, picture=prompt)
-            self._update(story)
-            self._done(f"Suggested {sum(1 for p in prompts if p)} picture prompt(s).")
-
-    @Slot(object)
-    def _on_text_cancelled(self, result) -> None:
-        self._done("Cancelled.")
-
-    @Slot(object)
-    def _on_text_failed(self, error) -> None:
-        request = self.handle.request if self.handle is not None else None
-        self._done(f"⚠ {error.message}")
-        self.failure_action.offer(error, request)
+    def _on_style_edited(self) -> None:
+        style = self.outline.style.text().strip()[:1000]
+        if style != self.story.image.style:
+            self._update(replace(self.story, image=replace(self.story.image, style=style)))
 
     # --- scenes -------------------------------------------------------------------------------------------------------
     @Slot(int, str, object)
@@ -466,76 +380,31 @@ class StoryTab(QWidget, StudioTab):
             return
         self.set_scene_picture(row, str(items[0].path))
 
-    # --- making assets (one job at a time, through the queue) ---------------------------------------------------------
+    # --- making assets ------------------------------------------------------------------------------------------------
     @Slot()
     def make_missing(self) -> None:
-        self._make(story_assets.missing(self.story, self.index), after="music")
+        self._make(story_assets.missing(self.story, self.index), after="all")
 
     def _make(self, items: list, after: str = "") -> None:
-        if self.handle is not None or self._exporting():
+        if self.making.busy or self._exporting():
             self._say("⚠ Wait for the running job, or cancel it.")
             return
         try:
             for role, scene, request in items:
                 request.validate()
         except InvalidRequest as exc:
-            self._say(f"⚠ Scene {scene + 1}'s {ROLE_WORDS[role]}: {exc}" if scene is not None else f"⚠ {exc}")
+            self._say(f"⚠ {what(role, scene)}: {exc}")
             return
         self.failure_action.clear()
-        self._chain, self._after = list(items), after
+        self._after = after
         self._busy(True)
-        self._next()
-
-    def _next(self) -> None:
-        if not self._chain:
-            self._chain_done()
-            return
-        role, scene, request = self._current = self._chain.pop(0)
-        try:
-            handle = self.jobs.submit(request)
-        except StudioError as exc:
-            self._done(f"⚠ {exc}")
-            return
-        for name in HANDLE_SIGNALS:
-            getattr(handle, name).connect(getattr(self, f"_on_{name}"))
-        self.handle = handle
         self.progress.setRange(0, 0)
-        self._say(f"Making {self._what()}…")
+        self.making.start(items)
 
-    def _what(self) -> str:
-        role, scene, _ = self._current or ("picture", None, None)
-        return f"scene {scene + 1}'s {ROLE_WORDS[role]}" if scene is not None else f"the {ROLE_WORDS[role]}"
-
-    def _chain_done(self) -> None:
-        after, self._after = self._after, ""
-        left = story_assets.missing(self.story, self.index)
-        if after and left:
-            self._done(f"⚠ {len(left)} asset(s) still missing.")
-            return
-        if after:
-            music = self._music_needed()
-            if music is not None:
-                self._chain, self._after = [("music", None, music)], after
-                self._next()
-                return
-        if after in ("preview", "export"):
-            made = story_assets.ensure(self.story, self.index, _no_run)
-            if after == "preview":
-                self.preview.load(self.story, made)
-                self._done("Preview ready: press Play or drag the timeline.")
-            else:
-                self._start_export(made)
-            return
-        self._done("Everything is made." if after else "Done.")
-
-    def _music_needed(self):
-        lengths = self._lengths()
-        req = story_assets.music_request(self.story, layout(self.story, lengths).length)
-        return req if req is not None and self.index.get(request_key(req)) is None else None
-
-    @Slot(str)
-    def _on_status(self, message: str) -> None:
-        self._say(f"{self._what().capitalize()}: {message}")
+    @Slot(str, object, object, object)
+    def _on_made(self, role: str, scene, request, item) -> None:
+        self.index.put(request_key(request), role, item, scene)
+        self._update(self.story)
 
     @Slot(object)
     def _on_progress(self, progress) -> None:
@@ -543,30 +412,31 @@ class StoryTab(QWidget, StudioTab):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.step)
 
-    @Slot(object)
-    def _on_finished(self, result) -> None:
-        role, scene, request = self._current
-        item = next((i for i in result.items if i.path), None)
-        self.handle = None
-        if item is None:
-            self._done(f"⚠ Nothing was made for {self._what()}.")
-            return
-        self.index.put(request_key(request), role, item, scene)
-        self._update(self.story)
-        self._next()
+    @Slot()
+    def _on_all_made(self) -> None:
+        after = self._after
+        if after:
+            left = story_assets.missing(self.story, self.index)
+            if left:
+                self._done(f"⚠ {len(left)} asset(s) still missing.")
+                return
+            music = self._music_needed()
+            if music is not None:  # sized to the narration, so it comes last
+                self.making.start([("music", None, music)])
+                return
+        self._after = ""
+        if after == "preview":
+            self.preview.load(self.story, story_assets.ensure(self.story, self.index, _no_run))
+            self._done("Preview ready: press Play or drag the timeline.")
+        elif after == "export":
+            self._start_export(story_assets.ensure(self.story, self.index, _no_run))
+        else:
+            self._done("Everything is made." if after else "Done.")
 
-    @Slot(object)
-    def _on_cancelled(self, result) -> None:
-        self._chain, self._after = [], ""
-        self._done("Cancelled.")
-
-    @Slot(object)
-    def _on_failed(self, error) -> None:
-        request = self.handle.request if self.handle is not None else None
-        what = self._what()
-        self._chain, self._after = [], ""
-        self._done(f"⚠ {what}: {error.message}")
-        self.failure_action.offer(error, request)
+    @Slot(str)
+    def _on_making_stopped(self, message: str) -> None:
+        self._after = ""
+        self._done(message)
 
     # --- preview and export -------------------------------------------------------------------------------------------
     @Slot()
@@ -636,27 +506,24 @@ class StoryTab(QWidget, StudioTab):
 
     @Slot()
     def cancel(self) -> None:
-        self._chain, self._after = [], ""
-        if self.handle is not None:
-            self.handle.cancel()
+        self._after = ""
+        self.making.cancel()
         if self._export is not None:
             self._export.cancel()
         self._say("Cancelling…")
 
     def _busy(self, busy: bool) -> None:
-        for button in (self.make_button, self.preview_button, self.export_button, self.draft_button,
-                       self.prompts_button):
+        for button in (self.make_button, self.preview_button, self.export_button):
             button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
 
     def _done(self, message: str) -> None:
-        self.handle = None
         self._busy(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(0 if message.startswith("⚠") else 1)
         self._say(message)
 
-    # --- settings edits -----------------------------------------------------------------------------------------------
+    # --- settings and title -------------------------------------------------------------------------------------------
     @Slot()
     def _on_settings_changed(self) -> None:
         self._update(self.settings_form.apply(self.story))
@@ -667,107 +534,27 @@ class StoryTab(QWidget, StudioTab):
             self._update(replace(self.story, title=self.title.text().strip()[: document.MAX_TITLE_CHARS]))
 
     @Slot()
-    def _on_style_edited(self) -> None:
-        if self.style.text().strip() != self.story.image.style:
-            self._update(replace(self.story, image=replace(self.story.image, style=self.style.text().strip()[:1000])))
-
-    # --- the document: open, save, autosave, recovery -----------------------------------------------------------------
-    @Slot()
     def new_story(self) -> None:
         self.set_story(document.from_outline(""))
-        self._drop_autosave()
-
-    @Slot()
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a story", "", STORY_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> bool:
-        try:
-            story = document.load(path)
-        except StudioError as exc:
-            self._say(f"⚠ {exc}")
-            return False
-        self.set_story(story, Path(path) if str(path).endswith(document.SUFFIX) else None)
-        self._say(f"Opened {Path(path).name}: {len(story.scenes)} scene(s), {self.missing_list.count()} asset(s) to make.")
-        return True
-
-    @Slot()
-    def save_dialog(self) -> None:
-        start = str(self.doc_path or Path.home() / f"{self.story.title or 'story'}{document.SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self, "Save the story", start, STORY_FILTER)
-        if path:
-            self.save_to(path if path.endswith((document.SUFFIX, ".json")) else path + document.SUFFIX)
-
-    def save_to(self, path: str | Path) -> bool:
-        try:
-            document.save(replace(self.story, assets=dict(self.index.entries)), path)
-        except (StudioError, OSError) as exc:
-            self._say(f"⚠ The story could not be saved: {exc}")
-            return False
-        self.doc_path, self.dirty = Path(path), False
-        self._drop_autosave()
-        self._say(f"Saved {Path(path).name}.")
-        return True
-
-    @Slot()
-    def autosave(self) -> bool:
-        if not self.dirty:
-            return False
-        try:
-            document.save(replace(self.story, assets=dict(self.index.entries)), document.autosave_path())
-        except (StudioError, OSError):
-            return False
-        return True
-
-    def _offer_recovery(self) -> None:
-        path = document.autosave_path()
-        if path.exists():
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
-            self.recovery_label.setText(f"A story from {when} was not saved. Recover it?")
-            self.recovery.show()
-
-    @Slot()
-    def recover(self) -> bool:
-        self.recovery.hide()
-        try:
-            story = document.load(document.autosave_path())
-        except StudioError as exc:
-            self._say(f"⚠ The autosaved story can't be read: {exc}")
-            return False
-        self.set_story(story, None, dirty=True)
-        self._say("Recovered the autosaved story; save it to keep it.")
-        return True
-
-    @Slot()
-    def drop_recovery(self) -> None:
-        self.recovery.hide()
-        self._drop_autosave()
-
-    def _drop_autosave(self) -> None:
-        document.autosave_path().unlink(missing_ok=True)
+        self.files.drop_autosave()
 
     @Slot()
     def on_quit(self) -> None:
-        """A clean exit: keep the autosave only when there are unsaved changes; stop an export."""
+        """A clean exit: stop an export (no partial film), keep the autosave only with unsaved changes."""
         if self._export is not None:
             self._export.cancel()
             self._export.wait(10)
-        if self.dirty:
-            self.autosave()
-        else:
-            self._drop_autosave()
+        self.files.on_quit()
 
     # --- StudioTab ----------------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        for picker in (self.text_model, self.settings_form.image_model, self.settings_form.voice_model,
+        for picker in (self.outline.text_model, self.settings_form.image_model, self.settings_form.voice_model,
                        self.settings_form.music_model):
             picker.refresh()
 
     def receive_text(self, text: str) -> bool:
         """Send to → Story: the text becomes the outline (each paragraph a scene)."""
-        self.outline.setPlainText(text)
+        self.outline.outline.setPlainText(text)
         self.make_scenes()
         return True
 

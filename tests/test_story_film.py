@@ -65,6 +65,8 @@ def test_each_scene_shows_its_own_picture_fitted_without_stretching(tmp_path):
     stats, timeline = export(story, made, targets)
     frames, sound, rate, meta, codecs = decode(targets.film)
     assert codecs == ("h264", "aac") and rate == RATE
+    data = targets.film.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # "fast start": plays while it downloads
     assert len(frames) == stats.frames == round(3 * 1.2 * 25) and frames[0].shape == (720, 720, 3)
     assert sound.shape[1] / rate == pytest.approx(3.6, abs=0.05)
     for shot, color in zip(timeline.shots, COLORS):

@@ -120,8 +120,10 @@ def test_render_a_film_then_rerender_only_the_changed_scene(story_file, tmp_path
     data = json.loads(story_file.read_text(encoding="utf-8"))
     data["scenes"][2]["narration"] = "And then, at last, the fox slept."
     story_file.write_text(json.dumps(data), encoding="utf-8")
-    code, _, err = studio(capsys, "story", "render", story_file, "--out", film, "--device", "cpu")
+    code, out, err = studio(capsys, "story", "render", story_file, "--out", film, "--device", "cpu", "--json")
     assert code == 0, err
+    report = json.loads(out)
+    assert report["outputs"] == [str(film), str(film.with_suffix(".srt"))] and report["assets_made"] == 2  # + the bed
     assert "Making scene 3's narration" in err and "scene 1" not in err and "scene 2" not in err
     assert library_files("*-image-0.png") == pictures  # untouched: same files, same times
     again = library_files("*-speech.wav")

@@ -2,7 +2,7 @@
 
 Stable flags::
 
-    studio story render STORY.json --out FILM.mp4 [--device D] [--dtype T] [--no-library] [-q]
+    studio story render STORY.json --out FILM.mp4 [--device D] [--dtype T] [--no-library] [-q] [--json]
 
 Writes FILM.mp4 (H.264 + AAC) and FILM.srt beside it; every picture, narration clip and music bed
 it makes is saved in the library with its parameters, and kept under a hash of its request
@@ -14,6 +14,8 @@ stdout, progress to stderr; Ctrl+C stops cleanly and leaves no partial film (exi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import signal
 import sys
 import tempfile
@@ -85,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
         return saved
 
     previous = signal.signal(signal.SIGINT, InterruptHandler(cancel))
+    # --json: stdout carries the JSON object only; whatever a library prints goes to stderr
+    redirect = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        made = story_assets.ensure(story, index, run_request, cancel=cancel, on_event=say)
-        stats, timeline = export(story, made, targets, index=index, cancel=cancel, on_event=say)
+        with redirect:
+            made = story_assets.ensure(story, index, run_request, cancel=cancel, on_event=say)
+            stats, timeline = export(story, made, targets, index=index, cancel=cancel, on_event=say)
     except Cancelled:
         raise KeyboardInterrupt from None
     finally:
@@ -96,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         steps.close()
         if scratch is not None:
             scratch.cleanup()
+    if args.json:
+        print(json.dumps({"kind": "story", "outputs": [str(targets.film), str(targets.subtitles)],
+                          "scenes": len(story.scenes), "film_seconds": round(timeline.length, 3),
+                          "frames": stats.frames, "seconds": round(stats.wall_seconds, 3),
+                          "assets_made": made.made, "encoder": stats.encoder}))
+        return 0
     print(targets.film)
     print(targets.subtitles)
     if not args.quiet:

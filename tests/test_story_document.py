@@ -139,3 +139,12 @@ def test_outline_paragraphs_become_scenes_and_numbered_replies_become_prompts():
     reply = "Here you go:\n1. A red fox in snow, dawn light\n3) A quiet den\n2 - fox running by a river\n9. extra"
     assert parse_prompts(reply, 3) == ["A red fox in snow, dawn light", "fox running by a river", "A quiet den"]
     assert parse_prompts("a fox\n\na river", 3) == ["a fox", "a river", ""]
+
+
+def test_random_seeds_and_permissions_in_keys():
+    story = document.parse(minimal(image={"model": "m", "width": 64, "height": 64, "seed": None}))
+    assert picture_request(story, 1).seed is None  # random: the picture is made with any seed, once
+    fixed = story.with_scene(1, seed=7)
+    assert picture_request(fixed, 1).seed == 7 and picture_request(fixed, 0).seed is None
+    req = picture_request(fixed, 1)
+    assert request_key(req) == request_key(req.with_pickle_allowed())  # a permission is not a new picture

@@ -61,8 +61,8 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
 
     film = tmp_path / "fox.mp4"
     assert tab.export_to(film)
-    qtbot.waitUntil(lambda: tab.status_label.text().startswith(("Exported", "⚠")), timeout=300_000)
-    assert tab.status_label.text().startswith("Exported fox.mp4 and fox.srt"), tab.status_label.text()
+    qtbot.waitUntil(lambda: tab.status_line.text().startswith(("Exported", "⚠")), timeout=300_000)
+    assert tab.status_line.text().startswith("Exported fox.mp4 and fox.srt"), tab.status_line.text()
     assert tab.missing_list.count() == 0 and tab.export_button.isEnabled()
     with av.open(str(film)) as c:
         assert c.streams.video[0].codec_context.name == "h264" and c.streams.audio[0].codec_context.name == "aac"
@@ -80,7 +80,7 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     # a picture of one's own; a file that is not a picture is refused with a message
     (tmp_path / "fake.png").write_text("no")
     tab.scenes.selectRow(2)
-    assert not tab.receive_image(str(tmp_path / "fake.png")) and "is not a picture" in tab.status_label.text()
+    assert not tab.receive_image(str(tmp_path / "fake.png")) and "is not a picture" in tab.status_line.text()
     Image.new("RGB", (40, 30), (0, 0, 255)).save(tmp_path / "blue.png")
     assert tab.receive_image(str(tmp_path / "blue.png"))
     assert tab.story.scenes[2].picture_file == str(tmp_path / "blue.png")
@@ -111,15 +111,15 @@ def test_cancel_mid_export_leaves_no_film(qtbot, window, tiny_sd, tiny_musicgen,
     assert tab.missing_list.count() == 0
     film = tmp_path / "long.mp4"
     assert tab.export_to(film)
-    qtbot.waitUntil(lambda: "frame" in tab.status_label.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: "frame" in tab.status_line.text(), timeout=60_000)
     assert tab.cancel_button.isEnabled()
     tab.cancel_button.click()
-    qtbot.waitUntil(lambda: "cancelled" in tab.status_label.text(), timeout=60_000)
-    assert tab.status_label.text() == "Export cancelled; no film was written."
+    qtbot.waitUntil(lambda: "cancelled" in tab.status_line.text(), timeout=60_000)
+    assert tab.status_line.text() == "Export cancelled; no film was written."
     assert not film.exists() and not film.with_suffix(".srt").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".long")] == []
     assert tab.export_button.isEnabled()
-    assert not tab.export_to(tmp_path) and "is a folder" in tab.status_label.text()
+    assert not tab.export_to(tmp_path) and "is a folder" in tab.status_line.text()
 
 
 def test_the_text_model_drafts_the_outline_and_suggests_prompts(qtbot, tmp_path, library):
@@ -143,7 +143,7 @@ def test_the_text_model_drafts_the_outline_and_suggests_prompts(qtbot, tmp_path,
         panel.draft_button.click()
     assert fake.requests[-1].messages[-1].content.endswith("a fox who learns to love the snow")
     assert fake.requests[-1].model == panel.text_model.current_model_spec()
-    assert panel.outline.toPlainText() == story and tab.status_label.text().startswith("Drafted")
+    assert panel.outline.toPlainText() == story and tab.status_line.text().startswith("Drafted")
     panel.scenes_button.click()
     assert [s.narration for s in tab.story.scenes] == ["The fox woke.", "It ran to the river."]
     fake.default = Script([Token(prompts, 1, 5.0, 4, 256), Output("text", prompts, {"reply": prompts})])

@@ -34,8 +34,10 @@ Runner = Callable[[object], list[SavedItem]]
 
 
 def request_key(request) -> str:
-    """A stable hash of everything that decides what ``request`` makes."""
-    data = json.dumps(request.to_dict(), sort_keys=True, ensure_ascii=True, default=str)
+    """A stable hash of everything that decides what ``request`` makes (a permission to load a pickled
+    file changes nothing in the result)."""
+    params = {k: v for k, v in request.to_dict().items() if k != "allow_pickle"}
+    data = json.dumps(params, sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha256(data.encode("ascii")).hexdigest()[:24]
 
 

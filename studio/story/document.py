@@ -55,7 +55,7 @@ class ImageSettings:
     width: int = 1024
     height: int = 576
     steps: int = 4
-    seed: int = 1
+    seed: int | None = 1  # None: a random seed for each picture (the Story tab's "Random")
     guidance: float = 0.0
     negative_prompt: str = ""
     style: str = ""  # one shared style line added to every picture prompt
@@ -109,8 +109,11 @@ class Scene:
     length: float = 0.0  # seconds, for a scene without narration; 0 = the default length
     seed: int | None = None  # None: the story's image seed + the scene's index
 
-    def image_seed(self, settings: ImageSettings, index: int) -> int:
-        return self.seed if self.seed is not None else (settings.seed + index) % (MAX_SEED + 1)
+    def image_seed(self, settings: ImageSettings, index: int) -> int | None:
+        """Its own seed, else the story's seed + its index (None: random, when the story's is)."""
+        if self.seed is not None:
+            return self.seed
+        return None if settings.seed is None else (settings.seed + index) % (MAX_SEED + 1)
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,8 @@ def _section(raw: dict, key: str, cls: type, rules: dict):
     if not isinstance(value, dict):
         raise StoryError(f"'{key}' must be an object like {{\"model\": \"…\"}} (got {_type_word(value)}).")
     _known(value, tuple(rules), f"'{key}'")
-    kwargs = {k: _value(v, rules[k], f"{key}: '{k}'") for k, v in value.items()}
+    kwargs = {k: None if (k == "seed" and v is None and key == "image") else _value(v, rules[k], f"{key}: '{k}'")
+              for k, v in value.items()}
     if key == "image":
         for side in ("width", "height"):
             if side in kwargs and kwargs[side] % 8:

@@ -1,8 +1,9 @@
 """The Story tab's outline: an idea drafted into a story by the text model, or a story typed or pasted;
 "Make scenes" turns its paragraphs into scenes; the text model can suggest every scene's picture prompt.
 
-The text-model jobs are ordinary text requests through the job queue; the panel reports what came back
-with ``drafted()`` / ``prompts_suggested(list)`` and says what is happening with ``message(str)``.
+The text-model jobs are ordinary text requests, which the panel hands to the tab (``ask(request)``) to
+run through the tab's job runner; the tab passes the reply's tokens back (:meth:`add_token`,
+:meth:`finish`). The panel reports what came back with ``drafted()`` / ``prompts_suggested(list)``.
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout
 
-from ...errors import StudioError
 from ...requests import ChatMessage, TextRequest
 from ...story import writing
-from ..job_errors import FailureAction
 from ..model_picker import ModelPicker
 
-#: the JobHandle signals a text-model job is followed by (to ``_on_<signal>``)
-TEXT_SIGNALS = ("token", "finished", "cancelled", "failed")
 REPLY_TOKENS = 700
 
 
@@ -25,13 +22,11 @@ class OutlinePanel(QGroupBox):
     drafted = Signal()  # the outline holds the text model's story
     prompts_suggested = Signal(list)  # one picture prompt per scene ("" where none came back)
     message = Signal(str)  # for the tab's status line
-    busy_changed = Signal(bool)
+    ask = Signal(object)  # a TextRequest for the tab to run
 
-    def __init__(self, jobs, catalog, host=None, parent=None) -> None:
+    def __init__(self, catalog, parent=None) -> None:
         super().__init__("Outline", parent)
-        self.jobs = jobs
-        self.handle = None
-        self._task = ""  # "draft" | "prompts"
+        self.task = ""  # the text job asked for and not ended: "draft" | "prompts"
         self._reply: list[str] = []
         self._scene_count = 0
         self.idea = QLineEdit()
@@ -47,9 +42,6 @@ class OutlinePanel(QGroupBox):
         self.style = QLineEdit()
         self.style.setPlaceholderText("one style line added to every picture prompt: watercolour, soft light")
         self.prompts_button = QPushButton("Suggest picture prompts")
-        self.failure_action = FailureAction()
-        if host is not None:
-            self.failure_action.download_requested.connect(host.download_model)
         idea_row = QHBoxLayout()
         idea_row.addWidget(self.idea, 1)
         idea_row.addWidget(self.text_model)
@@ -63,7 +55,6 @@ class OutlinePanel(QGroupBox):
         column.addWidget(self.outline, 1)
         column.addWidget(self.scenes_button)
         column.addLayout(style_row)
-        column.addWidget(self.failure_action)
 
     @Slot()
     def draft(self) -> None:
@@ -82,63 +73,37 @@ class OutlinePanel(QGroupBox):
         self._ask("prompts", writing.PROMPTS_SYSTEM, writing.prompts_prompt(narrations))
 
     def _ask(self, task: str, system: str, prompt: str) -> None:
-        if self.handle is not None:
-            self.message.emit("⚠ The text model is still working on the last request.")
-            return
         request = TextRequest(messages=(ChatMessage("user", prompt),), system_prompt=system,
                               max_new_tokens=REPLY_TOKENS, temperature=0.7, model=self.text_model.current_model_spec())
-        try:
-            handle = self.jobs.submit(request)
-        except StudioError as exc:
-            self.message.emit(f"⚠ {exc}")
-            return
-        for name in TEXT_SIGNALS:
-            getattr(handle, name).connect(getattr(self, f"_on_{name}"))
-        self.handle, self._task, self._reply = handle, task, []
-        self.failure_action.clear()
-        self._busy(True)
-        self.message.emit("Asking the text model…")
+        self.task, self._reply = task, []
+        self.ask.emit(request)
 
-    def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
+    def refused(self) -> None:
+        """The tab could not run the request (it said why)."""
+        self.task = ""
 
-    def _busy(self, busy: bool) -> None:
+    def set_busy(self, busy: bool) -> None:
         self.draft_button.setEnabled(not busy)
         self.prompts_button.setEnabled(not busy)
-        self.busy_changed.emit(busy)
 
-    def _end(self) -> None:
-        self.handle = None
-        self._busy(False)
-
-    @Slot(object)
-    def _on_token(self, token) -> None:
+    def add_token(self, token) -> None:
         self._reply.append(token.text)
-        if self._task == "draft":
+        if self.task == "draft":
             self.outline.setPlainText("".join(self._reply))
 
-    @Slot(object)
-    def _on_finished(self, result) -> None:
-        reply = "".join(self._reply).strip()
-        self._end()
-        if self._task == "draft":
+    def finish(self) -> None:
+        """The text job ended well: the outline, or the prompts, from its reply."""
+        reply, task = "".join(self._reply).strip(), self.task
+        self.task = ""
+        if task == "draft":
             self.outline.setPlainText(reply)
             self.message.emit("Drafted. Edit it, then Make scenes from the paragraphs.")
             self.drafted.emit()
-        else:
+        elif task == "prompts":
             prompts = writing.parse_prompts(reply, self._scene_count)
             self.message.emit(f"Suggested {sum(1 for p in prompts if p)} picture prompt(s).")
             self.prompts_suggested.emit(prompts)
 
-    @Slot(object)
-    def _on_cancelled(self, result) -> None:
-        self._end()
-        self.message.emit("Cancelled.")
-
-    @Slot(object)
-    def _on_failed(self, error) -> None:
-        request = self.handle.request if self.handle is not None else None
-        self._end()
-        self.message.emit(f"⚠ {error.message}")
-        self.failure_action.offer(error, request)
+    def ended(self) -> None:
+        """The text job was cancelled or failed (the tab's status line says which)."""
+        self.task = ""

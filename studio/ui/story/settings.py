@@ -25,6 +25,7 @@ from ...story.document import ASPECTS, FPS, RESOLUTIONS, FilmSettings, ImageSett
 from ..audio.music_tab import FileField
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
+from ..tab_widgets import SeedField
 
 
 def _double(value: float, lo: float, hi: float, step: float, suffix: str = "") -> QDoubleSpinBox:
@@ -49,8 +50,8 @@ class StorySettings(QWidget):
         self.height_box = spin_box_for(ImageRequest, "height")
         self.steps = spin_box_for(ImageRequest, "num_inference_steps")
         self.guidance = spin_box_for(ImageRequest, "guidance_scale")
-        self.seed = spin_box_for(ImageRequest, "seed")
-        self.seed.setToolTip("Scene i uses this seed + i unless it has its own; a re-render keeps the others")
+        self.seed = SeedField(ImageRequest)
+        self.seed.setToolTip("Scene i uses this seed + i unless it has its own (Random: any seed, kept once made)")
         self.negative = QLineEdit()
         self.negative.setPlaceholderText("optional: what to avoid in every picture")
         # narration
@@ -118,7 +119,9 @@ class StorySettings(QWidget):
             box.setLayout(form)
             column.addWidget(box)
         column.addStretch(1)
-        for box in (self.width_box, self.height_box, self.steps, self.guidance, self.seed, self.music_volume,
+        self.seed.box.valueChanged.connect(self._on_changed)
+        self.seed.random.toggled.connect(self._on_changed)
+        for box in (self.width_box, self.height_box, self.steps, self.guidance, self.music_volume,
                     self.music_duck, self.window_keep, self.pause, self.crossfade):
             box.valueChanged.connect(self._on_changed)
         for edit in (self.negative, self.speaker, self.music_prompt, self.music_file.edit):

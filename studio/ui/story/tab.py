@@ -1,8 +1,8 @@
 """The Story tab: an outline becomes scenes, each with a picture and narration, over a music bed;
 preview it on a timeline and export an MP4 (+ SRT).
 
-Pictures, narration and music are ordinary Image/Speech/Music requests submitted to the job queue one
-after another (:class:`.making.AssetJobs`); each result is in the library and recorded in the story's
+Pictures, narration and music are ordinary Image/Speech/Music requests run one after another through
+the tab's :class:`~studio.ui.job_runner.JobRunner` (:class:`.making.AssetChain`); each result is in the library and recorded in the story's
 asset index under a hash of its request (:mod:`studio.story.assets`), so changing one scene makes only
 that scene again. The film is cut by the Qt-free :func:`studio.story.render.export` in a background
 thread (:class:`.export.FilmExport`). The outline and the text model's help live in
@@ -41,11 +41,12 @@ from ...story.assets import AssetIndex, request_key
 from ...story.document import Story
 from ...story.render import preflight
 from ...story.timing import layout
-from ..job_errors import FailureAction
+from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
+from ..tab_widgets import StatusLine
 from .export import FilmExport
 from .files import StoryFiles
-from .making import ROLE_WORDS, AssetJobs, what
+from .making import ROLE_WORDS, AssetChain, what
 from .outline import OutlinePanel
 from .preview import StoryPreview
 from .scenes import SceneTable
@@ -62,23 +63,16 @@ class StoryTab(QWidget, StudioTab):
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs, self.library, self.host = ctx.jobs, ctx.library, ctx.host
-        self.story = document.from_outline("")
+        self.story = self.new_document()
         self.index = AssetIndex()
-        self._after = ""  # what follows making the assets: "" | "all" | "preview" | "export"
+        self.chain = AssetChain()
         self._export: FilmExport | None = None
         self._export_path: Path | None = None
         self.files = StoryFiles(self)
+        self.status_line = StatusLine()
         self.files.message.connect(self._say)
-        self.making = AssetJobs(self.jobs, self)
-        self.making.made.connect(self._on_made)
-        self.making.status.connect(self._say)
-        self.making.progress.connect(self._on_progress)
-        self.making.done.connect(self._on_all_made)
-        self.making.stopped.connect(self._on_making_stopped)
-        self.failure_action = FailureAction()
-        self.making.failed.connect(self.failure_action.offer)
-        if self.host is not None:
-            self.failure_action.download_requested.connect(self.host.download_model)
+        self.runner = JobRunner(self, ctx.jobs, self.status_line, ctx.host)
+        self.runner.busy_changed.connect(self.set_busy)
 
         # --- document bar ---
         self.title = QLineEdit()
@@ -102,8 +96,9 @@ class StoryTab(QWidget, StudioTab):
         settings_scroll.setMinimumWidth(320)
 
         # --- outline ---
-        self.outline = OutlinePanel(self.jobs, ctx.catalog, self.host)
+        self.outline = OutlinePanel(ctx.catalog)
         self.outline.message.connect(self._say)
+        self.outline.ask.connect(self.ask_text_model)
         self.outline.scenes_button.clicked.connect(self.make_scenes)
         self.outline.prompts_button.clicked.connect(self.suggest_prompts)
         self.outline.prompts_suggested.connect(self._on_prompts_suggested)
@@ -114,8 +109,9 @@ class StoryTab(QWidget, StudioTab):
         self.scenes.scene_edited.connect(self._on_scene_edited)
         self.scenes.currentCellChanged.connect(self._on_scene_selected)
         self.scene_seed = QSpinBox()
-        self.scene_seed.setRange(0, min(MAX_SEED, 2**31 - 1))
-        self.scene_seed.setToolTip("This scene's picture seed; the other scenes keep theirs")
+        self.scene_seed.setRange(-1, min(MAX_SEED, 2**31 - 1))
+        self.scene_seed.setSpecialValueText("random")
+        self.scene_seed.setToolTip("This scene's picture seed (random: any); the other scenes keep theirs")
         self.scene_seed.editingFinished.connect(self._on_scene_seed_edited)
         scene_buttons = QHBoxLayout()
         for text, slot, tip in (
@@ -160,28 +156,24 @@ class StoryTab(QWidget, StudioTab):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("storyStatus")
-        self.status_label.setWordWrap(True)
         actions = QHBoxLayout()
         for button in (self.make_button, self.preview_button, self.export_button, self.cancel_button):
             actions.addWidget(button)
-        right = QWidget()
+        right = QWidget()  # the film: preview, what is missing, export
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.preview, 3)
         right_layout.addWidget(QLabel("Not made yet"))
         right_layout.addWidget(self.missing_list)
         right_layout.addLayout(actions)
         right_layout.addWidget(self.progress)
-        right_layout.addWidget(self.status_label)
-        right_layout.addWidget(self.failure_action)
+        right_layout.addWidget(self.status_line)
 
-        splitter = QSplitter()
-        splitter.addWidget(settings_scroll)
-        splitter.addWidget(middle)
+        splitter = QSplitter()  # the work on the left, the form on the right, as in every tab
         splitter.addWidget(right)
+        splitter.addWidget(middle)
+        splitter.addWidget(settings_scroll)
+        splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 2)
-        splitter.setStretchFactor(2, 2)
         root = QVBoxLayout(self)
         root.addLayout(bar)
         root.addWidget(self.files.recovery)
@@ -259,7 +251,10 @@ class StoryTab(QWidget, StudioTab):
 
     @Slot(str)
     def _say(self, text: str) -> None:
-        self.status_label.setText(text)
+        if text.startswith("⚠"):
+            self.status_line.warn(text)
+        else:
+            self.status_line.say(text)
 
     # --- outline ------------------------------------------------------------------------------------------------------
     @Slot()
@@ -304,15 +299,16 @@ class StoryTab(QWidget, StudioTab):
     def _on_scene_selected(self, row: int, _col: int, _prev_row: int, _prev_col: int) -> None:
         if 0 <= row < len(self.story.scenes):
             self.scene_seed.blockSignals(True)
-            self.scene_seed.setValue(min(self.scene_seed.maximum(), self.story.scenes[row].image_seed(self.story.image, row)))
+            seed = self.story.scenes[row].image_seed(self.story.image, row)
+            self.scene_seed.setValue(-1 if seed is None else min(self.scene_seed.maximum(), seed))
             self.scene_seed.blockSignals(False)
 
     @Slot()
     def _on_scene_seed_edited(self) -> None:
         row = self.scenes.currentRow()
-        if 0 <= row < len(self.story.scenes) and self.scene_seed.value() != self.story.scenes[row].image_seed(
-                self.story.image, row):
-            self._update(self.story.with_scene(row, seed=self.scene_seed.value()))
+        seed = None if self.scene_seed.value() < 0 else self.scene_seed.value()
+        if 0 <= row < len(self.story.scenes) and seed != self.story.scenes[row].image_seed(self.story.image, row):
+            self._update(self.story.with_scene(row, seed=seed))
 
     @Slot()
     def generate_picture(self) -> None:
@@ -325,7 +321,7 @@ class StoryTab(QWidget, StudioTab):
         elif self._picture_path(row):  # again: a new seed for this scene; the others keep theirs
             self.story = self.story.with_scene(row, seed=random.randint(0, 2**31 - 1))
         self._update(self.story)
-        self._make([(r, s, q) for r, s, q in story_assets.all_requests(self.story) if r == "picture" and s == row])
+        return self._make([(r, s, q) for r, s, q in story_assets.all_requests(self.story) if r == "picture" and s == row])
 
     @Slot()
     def generate_narration(self) -> None:
@@ -337,7 +333,7 @@ class StoryTab(QWidget, StudioTab):
             self._say("⚠ This scene has no narration; it lasts its set length.")
             return
         self.index.entries.pop(request_key(req), None)  # speak it again (the old clip stays in the library)
-        self._make([("narration", row, req)])
+        return self._make([("narration", row, req)])
 
     @Slot()
     def use_own_picture(self) -> None:
@@ -380,51 +376,129 @@ class StoryTab(QWidget, StudioTab):
             return
         self.set_scene_picture(row, str(items[0].path))
 
-    # --- making assets ------------------------------------------------------------------------------------------------
-    @Slot()
-    def make_missing(self) -> None:
-        self._make(story_assets.missing(self.story, self.index), after="all")
+    # --- jobs: assets one after another, and the text model, through the runner ------------------------------------
+    @property
+    def job(self):
+        """The tab's running job (None when idle)."""
+        return self.runner.job
 
-    def _make(self, items: list, after: str = "") -> None:
-        if self.making.busy or self._exporting():
+    def build_request(self):
+        """The next asset to make (the first missing one); InvalidRequest when there is none."""
+        missing = story_assets.missing(self.story, self.index)
+        if not missing:
+            raise InvalidRequest("Nothing is missing: every picture and narration clip is made.")
+        return missing[0][2]
+
+    @Slot()
+    def make_missing(self):
+        """Make every picture, narration clip and the music bed not made yet; the first job's handle."""
+        return self._make(story_assets.missing(self.story, self.index), after="all")
+
+    def _make(self, items: list, after: str = ""):
+        if self.runner.busy or self._exporting():
             self._say("⚠ Wait for the running job, or cancel it.")
-            return
+            return None
+        if not self.story.scenes:
+            self._say("⚠ Make scenes from the outline first.")
+            return None
         try:
             for role, scene, request in items:
                 request.validate()
         except InvalidRequest as exc:
             self._say(f"⚠ {what(role, scene)}: {exc}")
-            return
-        self.failure_action.clear()
-        self._after = after
-        self._busy(True)
-        self.progress.setRange(0, 0)
-        self.making.start(items)
+            return None
+        self.chain.start(items, after)
+        return self._next()
 
-    @Slot(str, object, object, object)
-    def _on_made(self, role: str, scene, request, item) -> None:
-        self.index.put(request_key(request), role, item, scene)
-        self._update(self.story)
+    def _next(self):
+        item = self.chain.pop()
+        if item is None:
+            self._all_made()
+            return None
+        handle = self.runner.submit(item[2])
+        if handle is None:  # refused: the runner said why
+            self.chain.stop()
+        return handle
 
     @Slot(object)
-    def _on_progress(self, progress) -> None:
+    def submit(self, request):
+        """The runner's "Load anyway…": the failed asset again, with permission (then the rest)."""
+        role, scene, _ = self.chain.last or ("picture", None, None)
+        self.chain.start([(role, scene, request)], "")
+        return self._next()
+
+    @Slot(object)
+    def ask_text_model(self, request) -> None:
+        if self.runner.busy or self._exporting():
+            self._say("⚠ Wait for the running job, or cancel it.")
+            self.outline.refused()
+            return
+        self.chain.stop()
+        if self.runner.submit(request) is None:
+            self.outline.refused()
+        else:
+            self._say("Asking the text model…")
+
+    @Slot(str)
+    def on_status(self, message: str) -> None:
+        if not self.outline.task:
+            self._say(f"{self.chain.describe()[0].upper()}{self.chain.describe()[1:]}: {message}")
+
+    @Slot(object)
+    def on_progress(self, progress) -> None:
         if progress.total > 0:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.step)
 
-    @Slot()
-    def _on_all_made(self) -> None:
-        after = self._after
+    @Slot(object)
+    def on_token(self, token) -> None:
+        if self.outline.task:
+            self.outline.add_token(token)
+
+    @Slot(object)
+    def on_finished(self, result) -> None:
+        if self.outline.task:
+            self.outline.finish()
+            self._idle()
+            return
+        item, current = next((i for i in result.items if i.path), None), self.chain.current
+        if current is None:
+            return
+        if item is None:
+            self.chain.stop()
+            self._done(f"⚠ Nothing was made for {what(current[0], current[1])}.")
+            return
+        self.index.put(request_key(current[2]), current[0], item, current[1])
+        self._update(self.story)
+        self._next()
+
+    @Slot(object)
+    def on_cancelled(self, result) -> None:
+        self.outline.ended()
+        self.chain.stop()
+        self._done("Cancelled.")
+
+    @Slot(object)
+    def on_failed(self, error) -> None:
+        """The runner already shows the message and the action that fits it."""
+        self.outline.ended()
+        self.chain.stop()
+        self._idle()
+
+    def _all_made(self) -> None:
+        after = self.chain.after
         if after:
             left = story_assets.missing(self.story, self.index)
             if left:
+                self.chain.stop()
                 self._done(f"⚠ {len(left)} asset(s) still missing.")
                 return
             music = self._music_needed()
             if music is not None:  # sized to the narration, so it comes last
-                self.making.start([("music", None, music)])
+                self.chain.start([("music", None, music)], after)
+                self._next()
                 return
-        self._after = ""
+        self.chain.stop()
         if after == "preview":
             self.preview.load(self.story, story_assets.ensure(self.story, self.index, _no_run))
             self._done("Preview ready: press Play or drag the timeline.")
@@ -433,16 +507,11 @@ class StoryTab(QWidget, StudioTab):
         else:
             self._done("Everything is made." if after else "Done.")
 
-    @Slot(str)
-    def _on_making_stopped(self, message: str) -> None:
-        self._after = ""
-        self._done(message)
-
     # --- preview and export -------------------------------------------------------------------------------------------
     @Slot()
-    def start_preview(self) -> None:
-        if self.story.scenes:
-            self._make(story_assets.missing(self.story, self.index), after="preview")
+    def start_preview(self):
+        """Make what is missing, then show the story on the preview's timeline."""
+        return self._make(story_assets.missing(self.story, self.index), after="preview")
 
     @Slot()
     def export_dialog(self) -> None:
@@ -460,6 +529,9 @@ class StoryTab(QWidget, StudioTab):
         except InvalidRequest as exc:
             self._say(f"⚠ {exc}")
             return False
+        if self.runner.busy or self._exporting():
+            self._say("⚠ Wait for the running job, or cancel it.")
+            return False
         self._export_path = Path(path)
         self._make(story_assets.missing(self.story, self.index), after="export")
         return True
@@ -471,7 +543,7 @@ class StoryTab(QWidget, StudioTab):
         job.done.connect(self._on_export_done)
         job.cancelled.connect(self._on_export_cancelled)
         job.failed.connect(self._on_export_failed)
-        self._busy(True)
+        self.set_busy(True)
         self._say("Writing the film…")
         job.start()
 
@@ -506,22 +578,30 @@ class StoryTab(QWidget, StudioTab):
 
     @Slot()
     def cancel(self) -> None:
-        self._after = ""
-        self.making.cancel()
+        """Stop what the tab is doing: the asset or text job and the rest of the list, or the export."""
+        self.chain.stop()
+        self.runner.cancel()
         if self._export is not None:
             self._export.cancel()
-        self._say("Cancelling…")
+            self._say("Cancelling…")
 
-    def _busy(self, busy: bool) -> None:
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
+        busy = busy or self._exporting() or self._export is not None
         for button in (self.make_button, self.preview_button, self.export_button):
             button.setEnabled(not busy)
+        self.outline.set_busy(busy)
         self.cancel_button.setEnabled(busy)
 
-    def _done(self, message: str) -> None:
-        self._busy(False)
+    def _idle(self) -> None:
         self.progress.setRange(0, 1)
-        self.progress.setValue(0 if message.startswith("⚠") else 1)
+        self.progress.setValue(0)
+        self.set_busy(self.runner.busy)
+
+    def _done(self, message: str) -> None:
         self._say(message)
+        self._idle()
+        self.progress.setValue(0 if message.startswith("⚠") else 1)
 
     # --- settings and title -------------------------------------------------------------------------------------------
     @Slot()
@@ -533,9 +613,15 @@ class StoryTab(QWidget, StudioTab):
         if self.title.text().strip() != self.story.title:
             self._update(replace(self.story, title=self.title.text().strip()[: document.MAX_TITLE_CHARS]))
 
+    @staticmethod
+    def new_document() -> Story:
+        """An empty story; its pictures' seeds are Random until the person fixes one."""
+        story = document.from_outline("")
+        return replace(story, image=replace(story.image, seed=None))
+
     @Slot()
     def new_story(self) -> None:
-        self.set_story(document.from_outline(""))
+        self.set_story(self.new_document())
         self.files.drop_autosave()
 
     @Slot()

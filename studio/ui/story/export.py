@@ -1,12 +1,13 @@
 """The film export off the UI thread: the Qt-free :func:`studio.story.render.export` in a Python
-thread, its events handed to the tab through queued signals (emitted from the thread, delivered on
-the main thread to the tab's slots)."""
+thread (:class:`FilmExport`), its events handed over through queued signals (emitted from the thread,
+delivered on the main thread); :class:`FilmExporter` is what the tab holds: one export at a time, its
+progress and its end in words."""
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from ...cancel import CancelToken
 from ...errors import Cancelled, describe
@@ -51,3 +52,64 @@ class FilmExport(QObject):
             self.failed.emit(describe(exc))
         else:
             self.done.emit(stats)
+
+
+class FilmExporter(QObject):
+    """The tab's film export: at most one :class:`FilmExport` at a time, its progress and its end in
+    words for the status line."""
+
+    progress = Signal(int, int)  # frame, of frames
+    message = Signal(str)  # what is happening, with the time left
+    ended = Signal(str)  # how it ended (a ⚠ line when it failed)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.job: FilmExport | None = None
+        self.path = None  # the film being written
+
+    def running(self) -> bool:
+        return self.job is not None
+
+    def start(self, story, made, targets, index) -> None:
+        self.path = targets.film
+        job = self.job = FilmExport(story, made, targets, index, self)
+        job.event.connect(self._on_event)
+        job.done.connect(self._on_done)
+        job.cancelled.connect(self._on_cancelled)
+        job.failed.connect(self._on_failed)
+        self.message.emit("Writing the film…")
+        job.start()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.message.emit("Cancelling…")
+
+    def wait(self, timeout: float) -> None:
+        if self.job is not None:
+            self.job.wait(timeout)
+
+    @Slot(object)
+    def _on_event(self, ev) -> None:
+        if getattr(ev, "stage", "") == "export" and ev.total:
+            self.progress.emit(ev.step, ev.total)
+            left = f" · {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
+            self.message.emit(f"Writing the film: frame {ev.step} of {ev.total}{left}")
+        elif hasattr(ev, "message"):
+            self.message.emit(ev.message)
+
+    @Slot(object)
+    def _on_done(self, stats) -> None:
+        self.job = None
+        self.ended.emit(f"Exported {self.path.name} and {self.path.with_suffix('.srt').name}: "
+                        f"{stats.seconds:.1f} s of film in {stats.wall_seconds:.1f} s.")
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.job = None
+        self.ended.emit("Export cancelled; no film was written.")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.job = None
+        self.ended.emit(f"⚠ The film could not be written: {message}")

@@ -5,7 +5,7 @@ Pictures, narration and music are ordinary Image/Speech/Music requests run one a
 the tab's :class:`~studio.ui.job_runner.JobRunner` (:class:`.making.AssetChain`); each result is in the library and recorded in the story's
 asset index under a hash of its request (:mod:`studio.story.assets`), so changing one scene makes only
 that scene again. The film is cut by the Qt-free :func:`studio.story.render.export` in a background
-thread (:class:`.export.FilmExport`). The outline and the text model's help live in
+thread (:class:`.export.FilmExporter`). The outline and the text model's help live in
 :class:`.outline.OutlinePanel`; the document, its autosave and recovery in :class:`.files.StoryFiles`.
 """
 
@@ -44,7 +44,7 @@ from ...story.timing import layout
 from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
 from ..tab_widgets import StatusLine
-from .export import FilmExport
+from .export import FilmExporter
 from .files import StoryFiles
 from .making import ROLE_WORDS, AssetChain, what
 from .outline import OutlinePanel
@@ -66,8 +66,11 @@ class StoryTab(QWidget, StudioTab):
         self.story = self.new_document()
         self.index = AssetIndex()
         self.chain = AssetChain()
-        self._export: FilmExport | None = None
         self._export_path: Path | None = None
+        self.exporter = FilmExporter(self)
+        self.exporter.progress.connect(self._on_export_progress)
+        self.exporter.message.connect(self._say)
+        self.exporter.ended.connect(self._done)
         self.files = StoryFiles(self)
         self.status_line = StatusLine()
         self.files.message.connect(self._say)
@@ -537,57 +540,27 @@ class StoryTab(QWidget, StudioTab):
         return True
 
     def _start_export(self, made) -> None:
-        targets = preflight(self.story, self._export_path, flag="The film")
-        job = self._export = FilmExport(self.story, made, targets, self.index, self)
-        job.event.connect(self._on_export_event)
-        job.done.connect(self._on_export_done)
-        job.cancelled.connect(self._on_export_cancelled)
-        job.failed.connect(self._on_export_failed)
+        self.exporter.start(self.story, made, preflight(self.story, self._export_path, flag="The film"), self.index)
         self.set_busy(True)
-        self._say("Writing the film…")
-        job.start()
 
     def _exporting(self) -> bool:
-        return self._export is not None and self._export.running()
+        return self.exporter.running()
 
-    @Slot(object)
-    def _on_export_event(self, ev) -> None:
-        if getattr(ev, "stage", "") == "export" and ev.total:
-            self.progress.setRange(0, ev.total)
-            self.progress.setValue(ev.step)
-            left = f" · {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
-            self._say(f"Writing the film: frame {ev.step} of {ev.total}{left}")
-        elif hasattr(ev, "message"):
-            self._say(ev.message)
-
-    @Slot(object)
-    def _on_export_done(self, stats) -> None:
-        self._export = None
-        self._done(f"Exported {self._export_path.name} and {self._export_path.with_suffix('.srt').name}: "
-                   f"{stats.seconds:.1f} s of film in {stats.wall_seconds:.1f} s.")
-
-    @Slot()
-    def _on_export_cancelled(self) -> None:
-        self._export = None
-        self._done("Export cancelled; no film was written.")
-
-    @Slot(str)
-    def _on_export_failed(self, message: str) -> None:
-        self._export = None
-        self._done(f"⚠ The film could not be written: {message}")
+    @Slot(int, int)
+    def _on_export_progress(self, frame: int, frames: int) -> None:
+        self.progress.setRange(0, frames)
+        self.progress.setValue(frame)
 
     @Slot()
     def cancel(self) -> None:
         """Stop what the tab is doing: the asset or text job and the rest of the list, or the export."""
         self.chain.stop()
         self.runner.cancel()
-        if self._export is not None:
-            self._export.cancel()
-            self._say("Cancelling…")
+        self.exporter.cancel()
 
     @Slot(bool)
     def set_busy(self, busy: bool) -> None:
-        busy = busy or self._exporting() or self._export is not None
+        busy = busy or self._exporting()
         for button in (self.make_button, self.preview_button, self.export_button):
             button.setEnabled(not busy)
         self.outline.set_busy(busy)
@@ -627,9 +600,8 @@ class StoryTab(QWidget, StudioTab):
     @Slot()
     def on_quit(self) -> None:
         """A clean exit: stop an export (no partial film), keep the autosave only with unsaved changes."""
-        if self._export is not None:
-            self._export.cancel()
-            self._export.wait(10)
+        self.exporter.cancel()
+        self.exporter.wait(10)
         self.files.on_quit()
 
     # --- StudioTab ----------------------------------------------------------------------------------------------------

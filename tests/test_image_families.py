@@ -131,6 +131,8 @@ def test_inpaint_keeps_every_pixel_outside_the_mask(flow_models, tmp_path):
 def test_family_rules_are_checked_before_a_step_runs(flow_models):
     with pytest.raises(InvalidRequest, match="multiples of 16"):
         run(ImageEngine(), req(flow_models["flux"], width=72))
+    with pytest.raises(InvalidRequest, match="guidance 25 is outside"):
+        run(ImageEngine(), req(flow_models["flux"], guidance_scale=25))
     with pytest.raises(InvalidRequest, match="flow-matching"):
         run(ImageEngine(), req(flow_models["sd3"], scheduler="DPM++ 2M Karras"))
     # the one flow sampler that fits is accepted and gives the model's own result
@@ -323,9 +325,9 @@ def test_image_tab_follows_a_flow_model(flow_models, qtbot):
     """Picking a FLUX folder: its family's defaults, only the samplers that fit it, and the memory plan and
     quantization choices in Advanced."""
     from studio.models.catalog import Catalog
-    from studio.ui.image.settings import ImageSettings
+    from studio.ui.image.form import ImageForm
 
-    form = ImageSettings(Catalog(), None)
+    form = ImageForm(Catalog(), None)
     qtbot.addWidget(form)
     form.model_picker.set_model_spec(str(flow_models["schnell"]))
     assert (form.steps.value(), form.guidance.value(), form.width_spin.value()) == (4, 0.0, 1024)
@@ -339,3 +341,22 @@ def test_image_tab_follows_a_flow_model(flow_models, qtbot):
     form.quantize.setCurrentIndex(form.quantize.findData("fp8"))
     request = form.build_request()
     assert (request.offload, request.quantize) == ("group", "fp8")
+
+
+def test_flux_kontext_edits_a_picture_like_the_raw_pipeline(flow_models, tmp_path):
+    import torch
+    from diffusers import FluxKontextPipeline
+    from PIL import Image
+
+    kontext = tmp_path / "kontext"
+    FluxKontextPipeline.from_pretrained(str(flow_models["flux"]), local_files_only=True).save_pretrained(str(kontext))
+    assert families.flux_variant(kontext) == "kontext"
+    init = tmp_path / "init.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(init)
+    outs, _, _ = run(ImageEngine(), req(kontext, init_image=str(init), prompt="make it blue"))
+    pipe = FluxKontextPipeline.from_pretrained(str(kontext), local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    with Image.open(init) as im:
+        expected = pipe(image=im.convert("RGB"), prompt="make it blue", num_inference_steps=3, guidance_scale=3.5,
+                        width=64, height=64, generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert same(outs[0].data, expected)

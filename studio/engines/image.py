@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import Cancelled, FieldChange, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, ImageStats, Notice, Output, Preview, Progress, Status
-from ..library.inputs import check_input_file
+from ..library.inputs import open_picture
 from ..models import device as device_mod
 from ..models import families
 from ..models.memory_plan import next_plan
@@ -43,6 +43,7 @@ from .base import CancelToken, Runtime
 from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
 from .lora_files import check_lora_files
+from .preflight import preflight_image
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,7 @@ def load_init_image(path: str, width: int, height: int):
     """The image-to-image input as RGB, resized to the requested size (A1111's "just resize")."""
     from PIL import Image
 
-    source = check_input_file(path, "image-to-image picture")  # missing, a folder, a FIFO …: one line
-    try:
-        with Image.open(source) as im:
-            im.load()
-            image = im.convert("RGB")
-    except Exception as exc:
-        raise InvalidRequest(f"Can't read the image-to-image picture '{path}' ({type(exc).__name__}: {exc}).") from None
+    image = open_picture(path, "image-to-image picture", "RGB")  # missing, a folder, a FIFO, too large …: one line
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     return image
@@ -103,8 +98,11 @@ class ImageEngine:
         self.config_root = Path(config_root) if config_root else loading.shipped_configs()
 
     # ---------------------------------------------------------------------------------------------
+    #: the cheap checks before any model loads (the job queue and the CLI run them too)
+    preflight = staticmethod(preflight_image)
+
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
-        request.validate()
+        self.preflight(request)
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
     @staticmethod
@@ -137,6 +135,11 @@ class ImageEngine:
             raise InvalidRequest(
                 "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
                 "flux.1-dev-q8_0, or a .gguf file) as the model."
+            )
+        if families.is_flow(family) and request.guidance_scale > families.FLOW_GUIDANCE_MAX:
+            raise InvalidRequest(
+                f"guidance {request.guidance_scale:g} is outside what {families.family_name(family)} takes "
+                f"(0–{families.FLOW_GUIDANCE_MAX:g}; FLUX dev works at about 3.5, SD 3.5 at 4–5)."
             )
         if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
             raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
@@ -196,6 +199,9 @@ class ImageEngine:
                 "part of a picture, or pick an ordinary model here."
             )
         pipe = pset.pipeline(task.mode)
+        if task.mode == "img2img" and "Kontext" in type(pipe).__name__:
+            # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
+            task = dataclasses.replace(task, strength=None)
         pset.activate(pipe)
         scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:

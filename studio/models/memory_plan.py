@@ -73,7 +73,7 @@ def need_bytes(parts: Parts, plan: str, width: int, height: int, batch: int = 1,
         group = denoiser // max(1, parts.blocks) * 2
         return max(group, parts.text + t5 // 4, parts.vae) + act + _OVERHEAD
     # sequential: one layer at a time
-    return act + int(0.3 * GB) + _OVERHEAD
+    return act + min(int(0.3 * GB), denoiser // max(1, parts.blocks)) + _OVERHEAD
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest.
+"""The Image tab's form: model, prompts and the column of parameters, turned into an ImageRequest.
 
-:class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
+:class:`ImageForm` owns every input widget. The prompts and the model picker are laid out by the
 tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
@@ -33,7 +33,7 @@ from ...models.resolve import is_pickle
 from ...requests import SCHEDULERS, ImageRequest
 from ...models import families
 from .model_defaults import ModelDefaults, model_family
-from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from .form_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
@@ -63,7 +63,7 @@ def pickle_key(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-class ImageSettings(QWidget):
+class ImageForm(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
     paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
     ``png_chosen(path)`` when a PNG is dropped on or opened in the "PNG info" box, to restore from."""

@@ -154,7 +154,8 @@ def test_out_onto_a_folder_or_a_device_and_a_fake_picture_are_refused(tmp_path, 
     (tmp_path / "fake.png").write_text("not a picture")
     bad_pic = hostile(tmp_path, {"scenes": [{"picture_file": "fake.png"}]})
     code, _, err = studio(capsys, "story", "render", bad_pic, "--out", tmp_path / "f.mp4")
-    assert code == 2 and "scene 1: 'fake.png' is not a picture" in err
+    assert code == 2 and "scene 1: Can't read the picture" in err and "fake.png' : it is not a picture" not in err
+    assert "fake.png': it is not a picture" in err
     Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
     good = hostile(tmp_path, {"scenes": [{"picture_file": "ok.png"}]})
     (tmp_path / "dir.mp4").mkdir()
@@ -195,3 +196,11 @@ def test_ctrl_c_mid_export_leaves_no_partial_film(tmp_path):
     assert b"cancelled" in (seen + err) and out == b""
     assert not film.exists() and not film.with_suffix(".srt").exists()
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+def test_a_narration_that_says_nothing_is_refused_by_the_speech_preflight_first(tmp_path, capsys):
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    story = hostile(tmp_path, {"scenes": [{"picture_file": "ok.png", "narration": "… — …"}]})
+    code, out, err = studio(capsys, "story", "render", story, "--out", tmp_path / "f.mp4")
+    assert code == 2 and out == "" and "scene 1's narration" in err, err
+    assert not (Path(os.environ["STUDIO_HOME"]) / "library").exists()

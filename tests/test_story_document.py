@@ -90,8 +90,12 @@ def test_file_level_problems(tmp_path):
 
 def test_a_picture_file_that_is_not_a_picture(tmp_path):
     (tmp_path / "fake.png").write_bytes(b"this is text, not a PNG")
-    with pytest.raises(StoryError, match="scene 1: 'fake.png' is not a picture"):
+    with pytest.raises(StoryError, match="scene 1: Can't read the picture .*fake.png.* not a picture"):
         document.load(write(tmp_path, {"scenes": [{"picture_file": "fake.png"}]}))
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(tmp_path / "whole.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:-30])
+    with pytest.raises(StoryError, match="scene 1: the picture 'cut.png' is damaged"):
+        document.load(write(tmp_path, {"scenes": [{"picture_file": "cut.png"}]}))
     with pytest.raises(StoryError, match="scene 1: No picture"):
         document.load(write(tmp_path, {"scenes": [{"picture_file": "gone.png"}]}))
 

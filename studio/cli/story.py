@@ -22,6 +22,7 @@ import tempfile
 
 from ..engines import engine_for
 from ..engines.base import CancelToken, drive
+from ..engines.preflight import preflight as preflight_request
 from ..errors import Cancelled
 from ..events import Notice, Output, Progress, Status
 from ..story import document
@@ -44,7 +45,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     story = document.load(args.story)
-    targets = preflight(story, args.out)  # before any library, runtime or model
+    targets = preflight(story, args.out, check=preflight_request)  # before any library, runtime or model
     if args.quiet:
         quiet_libraries()
     library = open_library(args)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             print(ev.message, file=sys.stderr)
 
     def run_request(request) -> list:
-        request.validate()
+        preflight_request(request)
         saved = []
 
         def handle(ev) -> None:

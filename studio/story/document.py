@@ -298,24 +298,23 @@ def _input_path(text: str, base: Path | None, what: str, where: str) -> Path:
         raise StoryError(f"{where}: {exc}") from None
 
 
-MAX_PICTURE_PIXELS = 64_000_000
-
-
 def check_picture(path: str | Path, where: str = "the picture") -> tuple[int, int]:
-    """The picture's (width, height) after checking it is a picture Pillow can read (header only)."""
-    from PIL import Image, UnidentifiedImageError
+    """The picture's (width, height), after the input module's checks (a regular file, a picture, within
+    the size limits) and a check that its data is whole (a truncated PNG fails here, not mid-export)."""
+    from PIL import Image
+
+    from ..library import inputs
 
     try:
+        size = inputs.picture_size(path, "picture")
+    except InvalidRequest as exc:
+        raise StoryError(f"{where}: {exc}") from None
+    try:
         with Image.open(path) as im:
-            size = im.size
-            if size[0] * size[1] > MAX_PICTURE_PIXELS:
-                raise StoryError(f"{where}: '{Path(path).name}' is too large ({size[0]}×{size[1]} pixels; "
-                                 f"at most {MAX_PICTURE_PIXELS // 1_000_000} megapixels).")
             im.verify()
-    except StoryError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise StoryError(f"{where}: '{Path(path).name}' is not a picture Studio can read (use PNG, JPEG or WebP).") from None
+    except Exception:
+        raise StoryError(f"{where}: the picture '{Path(path).name}' is damaged (its data is incomplete); "
+                         "save it again or use another.") from None
     return size
 
 

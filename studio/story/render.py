@@ -36,11 +36,17 @@ class Targets:
     subtitles: Path
 
 
-def preflight(story: Story, out: str | os.PathLike, *, flag: str = "--out") -> Targets:
+def _validate(request) -> None:
+    request.validate()
+
+
+def preflight(story: Story, out: str | os.PathLike, *, flag: str = "--out",
+              check: Callable[[object], None] = _validate) -> Targets:
     """Where the film and its ``.srt`` go, and every request the story makes, checked before any work.
 
     A folder, a device or a pipe is refused: the film is written to a temp file and renamed, which
-    needs a regular file name.
+    needs a regular file name. ``check(request)`` is the engines' preflight where the caller may use
+    it (the CLI); by default each request's values are validated.
     """
     text = os.fspath(out)
     target = check_output(text, FILM_FORMATS, flag=flag)
@@ -54,7 +60,7 @@ def preflight(story: Story, out: str | os.PathLike, *, flag: str = "--out") -> T
                                "choose another film name.")
     for role, scene, request in assets_mod.all_requests(story):
         try:
-            request.validate()
+            check(request)
         except InvalidRequest as exc:
             where = f"scene {scene + 1}'s {role}" if scene is not None else f"the {role}"
             raise InvalidRequest(f"{where}: {exc}") from None

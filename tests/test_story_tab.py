@@ -72,6 +72,20 @@ def test_outline_to_film_then_one_changed_scene_is_all_that_is_missing(qtbot, wi
     assert len(library.items(kind="music")) == 1
     assert tab.scenes.item(0, 0).text() != "missing" and not tab.scenes.item(0, 0).icon().isNull()
 
+    # the preview: nothing to make now; the timeline shows each scene in turn
+    assert tab.start_preview() is None
+    qtbot.waitUntil(lambda: tab.status_line.text().startswith("Preview ready"), timeout=60_000)
+    preview = tab.preview
+    assert preview.timeline.isEnabled() and preview.play_button.isEnabled()
+    assert preview.timeline.maximum() + 1 == preview.frames.count
+    middle = preview.frames.timeline.shots[1]
+    preview.timeline.setValue(int((middle.start + middle.length / 2) * 10))
+    assert preview.where.text().startswith("scene 2 of 3") and not preview.picture.pixmap().isNull()
+    preview.toggle()  # play (no audio device here: the clock drives it)
+    qtbot.waitUntil(lambda: preview.timeline.value() > int((middle.start + middle.length / 2) * 10), timeout=10_000)
+    preview.toggle()
+    assert preview.play_button.text() == "Play"
+
     # change one scene: only its narration is missing (and the bed, whose length follows); the others' assets stay
     tab.scenes.item(1, 1).setText("It runs to the frozen river.")
     missing = [tab.missing_list.item(i).text() for i in range(tab.missing_list.count())]

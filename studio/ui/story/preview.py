@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from ...jobs.background import Background
+from ...story.assets import read_clip
 from ...story.film import Frames
 from ...story.mix import mix
 from ...story.timing import layout
@@ -18,14 +20,30 @@ PREVIEW_FPS = 10
 PREVIEW_SHORT_SIDE = 240
 
 
+PREVIEW_RATE = 24_000
+
+
+def _sound(timeline, made, story):
+    """On a pool thread: the preview's sound, mono (reading and mixing every clip takes a while)."""
+    sound = mix(timeline, [read_clip(p) for p in made.narration], read_clip(made.music),
+                volume=story.music.volume if story.music else 0.0,
+                duck=story.music.duck if story.music else 1.0, rate=PREVIEW_RATE)
+    return sound.mean(axis=1)
+
+
 def _clock(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 class StoryPreview(QWidget):
+    ready = Signal()  # the story is loaded: pictures and sound
+    failed = Signal(str)
+
     def __init__(self, parent: QWidget | None = None, player: AudioPlayer | None = None) -> None:
         super().__init__(parent)
         self.frames: Frames | None = None
+        self.background = Background(self)
+        self._loads = 0  # which load the sound being mixed belongs to
         self.player = player or AudioPlayer(self)
         self.picture = QLabel("Preview: make the scenes' pictures and narration, then press Preview.")
         self.picture.setObjectName("storyPreviewPicture")
@@ -63,17 +81,37 @@ class StoryPreview(QWidget):
         size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
         self.frames = Frames(timeline, made.pictures, size, PREVIEW_FPS, ken_burns=story.film.ken_burns,
                              captions=[s.narration for s in story.scenes] if story.film.subtitles else None)
-        from ...story.assets import read_clip
+        self.picture.setText("Mixing the sound…")
+        self._loads += 1
+        self.background.start(_sound, timeline, made, story, key=self._loads, returned=self._on_sound,
+                              errored=self._on_error)
 
-        sound = mix(timeline, [read_clip(p) for p in made.narration], read_clip(made.music),
-                    volume=story.music.volume if story.music else 0.0,
-                    duck=story.music.duck if story.music else 1.0, rate=24_000)
-        self.player.set_audio(sound.mean(axis=1), 24_000)
+    def _stale(self) -> bool:
+        """The task that answers was for an earlier load (or the preview was cleared meanwhile)."""
+        task = self.sender()
+        return self.frames is None or getattr(task, "key", self._loads) != self._loads
+
+    @Slot(object)
+    def _on_sound(self, sound) -> None:
+        if self._stale():
+            return
+        self.player.set_audio(sound, PREVIEW_RATE)
         self.timeline.setRange(0, self.frames.count - 1)
         self.timeline.setEnabled(True)
         self.play_button.setEnabled(True)
         self.timeline.setValue(0)
         self._show(0)
+        self.ready.emit()
+
+    @Slot(object)
+    def _on_error(self, exc) -> None:
+        from ...errors import describe
+
+        if self._stale():
+            return
+        self.frames = None
+        self.picture.setText("The preview could not be made.")
+        self.failed.emit(describe(exc))
 
     def clear(self) -> None:
         self.stop()

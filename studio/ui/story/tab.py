@@ -142,6 +142,8 @@ class StoryTab(QWidget, StudioTab):
 
         # --- preview, missing assets, export (right) ---
         self.preview = StoryPreview()
+        self.preview.ready.connect(self._on_preview_ready)
+        self.preview.failed.connect(self._on_preview_failed)
         self.missing_list = QListWidget()
         self.missing_list.setObjectName("storyMissing")
         self.missing_list.setMaximumHeight(110)
@@ -504,7 +506,7 @@ class StoryTab(QWidget, StudioTab):
         self.chain.stop()
         if after == "preview":
             self.preview.load(self.story, story_assets.ensure(self.story, self.index, _no_run))
-            self._done("Preview ready: press Play or drag the timeline.")
+            self._done("Mixing the preview's sound…")
         elif after == "export":
             self._start_export(story_assets.ensure(self.story, self.index, _no_run))
         else:
@@ -515,6 +517,14 @@ class StoryTab(QWidget, StudioTab):
     def start_preview(self):
         """Make what is missing, then show the story on the preview's timeline."""
         return self._make(story_assets.missing(self.story, self.index), after="preview")
+
+    @Slot()
+    def _on_preview_ready(self) -> None:
+        self._say("Preview ready: press Play or drag the timeline.")
+
+    @Slot(str)
+    def _on_preview_failed(self, message: str) -> None:
+        self._say(f"⚠ The preview could not be made: {message}")
 
     @Slot()
     def export_dialog(self) -> None:

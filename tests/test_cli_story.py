@@ -204,3 +204,22 @@ def test_a_narration_that_says_nothing_is_refused_by_the_speech_preflight_first(
     code, out, err = studio(capsys, "story", "render", story, "--out", tmp_path / "f.mp4")
     assert code == 2 and out == "" and "scene 1's narration" in err, err
     assert not (Path(os.environ["STUDIO_HOME"]) / "library").exists()
+
+
+def test_a_story_tab_document_renders_from_its_own_assets_without_a_model(tmp_path, capsys):
+    from studio.story import document
+    from studio.story.assets import narration_request, request_key
+
+    Image.new("RGB", (32, 18), (250, 200, 0)).save(tmp_path / "sun.png")
+    t = np.arange(22050) / 22050
+    soundfile.write(str(tmp_path / "voice.wav"), (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
+    story = document.parse({"scenes": [{"picture_file": "sun.png", "narration": "The sun rose."}]}, base=tmp_path)
+    key = request_key(narration_request(story, 0))
+    doc = {**story.to_dict(), "assets": {key: {"path": str(tmp_path / "voice.wav"), "role": "narration", "scene": 0}}}
+    (tmp_path / "sun.studio-story").write_text(json.dumps(doc), encoding="utf-8")
+    code, out, err = studio(capsys, "story", "render", tmp_path / "sun.studio-story", "--out", tmp_path / "sun.mp4",
+                            "--no-library", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["assets_made"] == 0 and report["film_seconds"] == pytest.approx(LEAD_S + 1.0 + 0.8, abs=0.01)
+    assert "The sun rose." in (tmp_path / "sun.srt").read_text(encoding="utf-8")

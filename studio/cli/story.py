@@ -6,7 +6,8 @@ Stable flags::
 
 Writes FILM.mp4 (H.264 + AAC) and FILM.srt beside it; every picture, narration clip and music bed
 it makes is saved in the library with its parameters, and kept under a hash of its request
-(``story-assets.json`` in the library folder), so a second render makes only what changed. The story
+(``story-assets.json`` in the library folder), so a second render makes only what changed; a Story tab
+document's own assets are used as they are. The story
 file, its pictures and ``--out`` are all checked before any model loads. The written paths go to
 stdout, progress to stderr; Ctrl+C stops cleanly and leaves no partial film (exit 130).
 """
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         index = AssetIndex()
     else:
         index = AssetIndex.open(library_index_path(library.root))
+    for key, entry in story.assets.items():  # a .studio-story document names the assets it was cut from
+        if isinstance(entry, dict) and index.get(key) is None:
+            index.entries[key] = entry
     runtime = make_runtime(args)
     cancel = CancelToken()
     line = ProgressLine("frame", quiet=args.quiet)

@@ -172,3 +172,30 @@ def test_the_text_model_drafts_the_outline_and_suggests_prompts(qtbot, tmp_path,
     assert picture_request(tab.story, 1).prompt == "a fox running along a frozen river, watercolour, soft light"
     assert panel.draft_button.isEnabled() and panel.prompts_button.isEnabled()
     win.close()
+
+
+def test_a_scene_picture_goes_to_the_canvas_and_the_canvas_result_comes_back(qtbot, tmp_path, library):
+    from studio.events import Output
+    from studio.ui.main_window import MainWindow
+    from tests.fake_engine import FakeEngine
+
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"), engine_factory=FakeEngine())
+    qtbot.addWidget(win)
+    tab = win.tab("story")
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "red.png")
+    tab.set_story(document.parse({"image": {"model": "m"}, "scenes": [{"picture_file": str(tmp_path / "red.png"), "narration": "Red."},
+                                             {"picture": "a blue lake", "narration": "Blue."}]}))
+    tab.scenes.selectRow(0)
+    tab.open_in_canvas()
+    assert win.tabs.currentWidget() is win.tab("canvas")
+    tab.take_from_canvas()  # nothing inpainted yet
+    assert "no result yet" in tab.status_line.text()
+    edit = library.save(Output("image", Image.new("RGB", (64, 48), (0, 0, 0)), {"kind": "inpaint", "prompt": "x"}))
+    tab.take_from_canvas()
+    assert tab.story.scenes[0].picture_file == str(edit.path)
+    assert not tab.scenes.item(0, 0).icon().isNull()
+    tab.scenes.selectRow(1)
+    tab.open_in_canvas()  # no picture made yet for scene 2
+    assert "no picture yet" in tab.status_line.text()
+    win.close()

@@ -189,3 +189,18 @@ def test_a_cloned_voice_is_marked_in_the_film(tmp_path):
     info = json.loads(meta["comment"])
     assert info["cloned_voice"] is True and info["scenes"][0]["narration"] == {"model": "XTTS v2", "seed": None,
                                                                                 "cloned_voice": True}
+
+
+def test_the_sound_made_piece_by_piece_is_the_sound_made_at_once(tmp_path):
+    from studio.story.mix import Mixer, mix
+    from studio.story.timing import layout
+
+    pics = pictures(tmp_path)
+    voice = [tone(tmp_path / f"v{i}.wav", 300 + 100 * i, 0.7) for i in range(3)]
+    bed = tone(tmp_path / "bed.wav", 110, 0.9, rate=32000)
+    story = story_with(tmp_path, pics, narration=("a", "", "c"), music={"file": str(bed), "volume": 0.5})
+    timeline = layout(story, [0.7, None, 0.7])
+    whole = mix(timeline, [voice[0], None, voice[2]], bed, volume=0.5, duck=0.25)
+    mixer = Mixer(timeline, [voice[0], None, voice[2]], bed, volume=0.5, duck=0.25)
+    pieces = np.concatenate([mixer.chunk(a, a + 1920) for a in range(0, mixer.frames, 1920)])
+    assert pieces.shape == whole.shape == (mixer.frames, 2) and np.allclose(pieces, whole, atol=1e-6)

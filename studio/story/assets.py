@@ -21,7 +21,6 @@ from typing import Any
 from ..cancel import CancelToken
 from ..errors import StudioError
 from ..events import Notice, SavedItem, Status
-from ..library import audio as audio_io
 from ..library.atomic import atomic_write_text
 from ..library.store import to_json
 from ..requests import ImageRequest, MusicRequest, SpeechRequest
@@ -231,13 +230,6 @@ def ensure(
                 say(Notice(f"The film is {length:.0f} s long; the music bed is {MAX_MUSIC_S:.0f} s and starts again."))
             music = get(MUSIC, None, music_request(story, length), "the music bed")
     return Assets(pictures, narration, lengths, music, keys, made)
-
-
-def read_clip(path: Path | None):
-    """(samples, rate) of a narration clip or music file (mono for narration is the caller's choice)."""
-    if path is None:
-        return None
-    return audio_io.read(path)
 
 
 def library_index_path(library_root: str | Path) -> Path:

@@ -178,17 +178,29 @@ def _video_stream(container, fps: int, size: tuple[int, int], preset: str):
     raise StudioError("This Studio's FFmpeg (PyAV) has no H.264 encoder; reinstall the av package.")
 
 
+class _Held:
+    """Sound already in memory, read the way the writer reads a :class:`~.mix.Mixer`."""
+
+    def __init__(self, audio: np.ndarray) -> None:
+        self.audio = np.asarray(audio, np.float32).reshape(-1, 2)
+        self.frames = len(self.audio)
+
+    def chunk(self, start: int, end: int) -> np.ndarray:
+        return self.audio[start:end]
+
+
 def write_mp4(
     path: str | Path,
     frames: Frames,
-    audio: np.ndarray,
+    audio,
     *,
     metadata: dict[str, str] | None = None,
     cancel: CancelToken | None = None,
     on_progress: Callable[[int, int, float | None], None] | None = None,
     preset: str = "veryfast",
 ) -> FilmStats:
-    """Encode ``frames`` and ``audio`` ((samples, 2) float32 at :data:`RATE`) into the MP4 ``path``.
+    """Encode ``frames`` and ``audio`` into the MP4 ``path``: a :class:`~.mix.Mixer` (the sound made a piece
+    at a time, as the frames go) or an array of (samples, 2) float32, at :data:`RATE`.
 
     Atomic: written to a temp file beside ``path`` and renamed when complete; on cancel
     (:class:`~studio.errors.Cancelled`) or any failure the temp file is removed and ``path`` is as it was.
@@ -211,7 +223,7 @@ def write_mp4(
         video, encoder = _video_stream(container, fps, frames.size, preset)
         sound = container.add_stream("aac", rate=RATE, layout="stereo")
         sound.codec_context.time_base = Fraction(1, RATE)
-        planar = np.ascontiguousarray(np.asarray(audio, np.float32).T)  # (2, samples) for "fltp"
+        sound_source = audio if hasattr(audio, "chunk") else _Held(audio)
         sent = 0
         last_report = 0.0
         for n, pixels in enumerate(frames):
@@ -221,15 +233,15 @@ def write_mp4(
             frame.pts = n
             frame.time_base = Fraction(1, fps)
             container.mux(video.encode(frame))
-            upto = min(planar.shape[1], int(round((n + 1) * RATE / fps)))
-            sent = _send_audio(container, sound, planar, sent, upto)
+            upto = min(sound_source.frames, int(round((n + 1) * RATE / fps)))
+            sent = _send_audio(container, sound, sound_source, sent, upto)
             now = time.perf_counter()
             if on_progress is not None and (now - last_report > 0.1 or n + 1 == total):
                 last_report = now
                 done = n + 1
                 eta = (now - t0) / done * (total - done)
                 on_progress(done, total, eta)
-        _send_audio(container, sound, planar, sent, planar.shape[1])
+        _send_audio(container, sound, sound_source, sent, sound_source.frames)
         container.mux(video.encode(None))
         container.mux(sound.encode(None))
         container.close()
@@ -252,12 +264,18 @@ def write_mp4(
     return FilmStats(total, total / fps, wall, encoder)
 
 
-def _send_audio(container, stream, planar: np.ndarray, start: int, end: int, chunk: int = 1024) -> int:
+def _send_audio(container, stream, source, start: int, end: int, chunk: int = 1024) -> int:
+    """Samples ``start``…``end`` of ``source`` to the AAC encoder, made and sent ``chunk`` at a time."""
     import av
 
+    if end <= start:
+        return start
+    piece = np.ascontiguousarray(source.chunk(start, end).T)  # (2, samples) for "fltp"
+    base = start
     while start < end:
         stop = min(end, start + chunk)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start:stop]), format="fltp", layout="stereo")
+        planar = np.ascontiguousarray(piece[:, start - base:stop - base])
+        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
         frame.sample_rate = RATE
         frame.pts = start
         frame.time_base = Fraction(1, RATE)

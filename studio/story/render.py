@@ -24,7 +24,7 @@ from . import assets as assets_mod
 from .assets import AssetIndex, Assets, Runner
 from .document import Story
 from .film import FilmStats, Frames, write_mp4
-from .mix import mix
+from .mix import Mixer
 from .timing import Timeline, cues, layout, srt
 
 FILM_FORMATS = {".mp4": "MP4"}
@@ -102,13 +102,9 @@ def export(
     say = on_event or (lambda ev: None)
     index = index or AssetIndex()
     timeline = layout(story, made.narration_s)
-    say(Status("Mixing the sound…"))
-    narration = [assets_mod.read_clip(p) for p in made.narration]
-    music = assets_mod.read_clip(made.music)
     volume = story.music.volume if story.music else 0.0
     duck = story.music.duck if story.music else 1.0
-    sound = mix(timeline, narration, music, volume=volume, duck=duck)
-    del narration, music
+    sound = Mixer(timeline, list(made.narration), made.music, volume=volume, duck=duck)  # made as the frames go
     film = story.film
     captions = [s.narration for s in story.scenes] if film.subtitles else None
     frames = Frames(timeline, made.pictures, film.size, film.fps, ken_burns=film.ken_burns, captions=captions)

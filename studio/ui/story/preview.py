@@ -10,7 +10,6 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ...jobs.background import Background
-from ...story.assets import read_clip
 from ...story.film import Frames
 from ...story.mix import mix
 from ...story.timing import layout
@@ -25,7 +24,7 @@ PREVIEW_RATE = 24_000
 
 def _sound(timeline, made, story):
     """On a pool thread: the preview's sound, mono (reading and mixing every clip takes a while)."""
-    sound = mix(timeline, [read_clip(p) for p in made.narration], read_clip(made.music),
+    sound = mix(timeline, list(made.narration), made.music,
                 volume=story.music.volume if story.music else 0.0,
                 duck=story.music.duck if story.music else 1.0, rate=PREVIEW_RATE)
     return sound.mean(axis=1)

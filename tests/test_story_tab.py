@@ -199,3 +199,39 @@ def test_a_scene_picture_goes_to_the_canvas_and_the_canvas_result_comes_back(qtb
     tab.open_in_canvas()  # no picture made yet for scene 2
     assert "no picture yet" in tab.status_line.text()
     win.close()
+
+
+def test_regenerating_one_scene_picture_gives_it_a_new_seed_and_keeps_the_others(qtbot, tmp_path, library):
+    from studio.events import Output
+    from studio.story.assets import picture_request, request_key
+    from studio.ui.main_window import MainWindow
+    from tests.fake_engine import FakeEngine, Script
+
+    def picture(request):  # an image request makes a picture of its own seed's colour
+        seed = request.seed if request.seed is not None else 0
+        return Script([Output("image", Image.new("RGB", (16, 16), (seed % 256, 0, 0)),
+                              {**request.to_dict(), "seed": seed})])
+
+    fake = FakeEngine(default=picture)
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings, library, Catalog(tmp_path / "user_models.json"), engine_factory=fake)
+    qtbot.addWidget(win)
+    tab = win.tab("story")
+    tab.set_story(document.parse({"image": {"model": "m", "seed": 10},
+                                  "scenes": [{"picture": "a fox"}, {"picture": "a lake"}]}))
+    for row in (0, 1):
+        tab.scenes.selectRow(row)
+        handle = tab.generate_picture()
+        with qtbot.waitSignal(handle.finished, timeout=10_000):
+            pass
+    assert [r.seed for r in fake.requests] == [10, 11] and tab.missing_list.count() == 0
+    first = request_key(picture_request(tab.story, 0))
+    tab.scenes.selectRow(1)
+    handle = tab.generate_picture()  # again: a new seed for scene 2 only
+    assert tab.generate_picture() is None and "Wait for the running job" in tab.status_line.text()
+    with qtbot.waitSignal(handle.finished, timeout=10_000):
+        pass
+    assert fake.requests[-1].seed not in (10, 11) and tab.story.scenes[1].seed == fake.requests[-1].seed
+    assert request_key(picture_request(tab.story, 0)) == first and len(fake.requests) == 3
+    assert tab.index.get(first) is not None and tab.missing_list.count() == 0
+    win.close()

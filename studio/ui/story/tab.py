@@ -316,27 +316,39 @@ class StoryTab(QWidget, StudioTab):
             self._update(self.story.with_scene(row, seed=seed))
 
     @Slot()
-    def generate_picture(self) -> None:
+    def generate_picture(self):
+        """Make the selected scene's picture; again: with a new seed for this scene, the others keep theirs."""
         row = self._row()
-        if row < 0:
-            return
+        if row < 0 or not self._free():
+            return None
         scene = self.story.scenes[row]
+        prompt = scene.picture or scene.narration[:200]
+        if not prompt.strip():
+            self._say("⚠ Type a picture prompt for this scene first.")
+            return None
         if scene.picture_file:
-            self.story = self.story.with_scene(row, picture_file="", picture=scene.picture or scene.narration[:200])
-        elif self._picture_path(row):  # again: a new seed for this scene; the others keep theirs
+            self.story = self.story.with_scene(row, picture_file="", picture=prompt)
+        elif self._picture_path(row):
             self.story = self.story.with_scene(row, seed=random.randint(0, 2**31 - 1))
         self._update(self.story)
         return self._make([(r, s, q) for r, s, q in story_assets.all_requests(self.story) if r == "picture" and s == row])
 
+    def _free(self) -> bool:
+        if self.runner.busy or self._exporting():
+            self._say("⚠ Wait for the running job, or cancel it.")
+            return False
+        return True
+
     @Slot()
-    def generate_narration(self) -> None:
+    def generate_narration(self):
+        """Speak the selected scene's narration (again: the old clip stays in the library)."""
         row = self._row()
-        if row < 0:
-            return
+        if row < 0 or not self._free():
+            return None
         req = story_assets.narration_request(self.story, row)
         if req is None:
             self._say("⚠ This scene has no narration; it lasts its set length.")
-            return
+            return None
         self.index.entries.pop(request_key(req), None)  # speak it again (the old clip stays in the library)
         return self._make([("narration", row, req)])
 
@@ -400,8 +412,7 @@ class StoryTab(QWidget, StudioTab):
         return self._make(story_assets.missing(self.story, self.index), after="all")
 
     def _make(self, items: list, after: str = ""):
-        if self.runner.busy or self._exporting():
-            self._say("⚠ Wait for the running job, or cancel it.")
+        if not self._free():
             return None
         if not self.story.scenes:
             self._say("⚠ Make scenes from the outline first.")
@@ -434,8 +445,7 @@ class StoryTab(QWidget, StudioTab):
 
     @Slot(object)
     def ask_text_model(self, request) -> None:
-        if self.runner.busy or self._exporting():
-            self._say("⚠ Wait for the running job, or cancel it.")
+        if not self._free():
             self.outline.refused()
             return
         self.chain.stop()
@@ -542,8 +552,7 @@ class StoryTab(QWidget, StudioTab):
         except InvalidRequest as exc:
             self._say(f"⚠ {exc}")
             return False
-        if self.runner.busy or self._exporting():
-            self._say("⚠ Wait for the running job, or cancel it.")
+        if not self._free():
             return False
         self._export_path = Path(path)
         self._make(story_assets.missing(self.story, self.index), after="export")

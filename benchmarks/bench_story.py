@@ -58,7 +58,7 @@ class PeakRss:
 
 
 def build_story(folder: Path, scenes: int, seconds: float, resolution: int, fps: int, ken_burns: bool,
-                subtitles: bool):
+                subtitles: bool, crossfade: float = 0.5):
     import numpy as np
     import soundfile
     from PIL import Image
@@ -81,7 +81,8 @@ def build_story(folder: Path, scenes: int, seconds: float, resolution: int, fps:
     soundfile.write(str(bed), np.stack([np.sin(2 * np.pi * 110 * t), np.sin(2 * np.pi * 165 * t)], 1) * 0.5, 32000)
     story = document.parse({
         "title": "Benchmark", "music": {"file": str(bed), "volume": 0.3},
-        "film": {"resolution": resolution, "fps": fps, "ken_burns": ken_burns, "subtitles": subtitles},
+        "film": {"resolution": resolution, "fps": fps, "ken_burns": ken_burns, "subtitles": subtitles,
+                 "crossfade": crossfade},
         "scenes": [{"picture_file": str(p), "narration": f"Scene {i} narration, a sentence or two long."}
                    for i, p in enumerate(pictures)]})
     return story, Assets(pictures, clips, [seconds] * scenes, bed)
@@ -118,6 +119,8 @@ def main() -> None:
     ap.add_argument("--fps", type=int, default=25, choices=(24, 25, 30))
     ap.add_argument("--ken-burns", action="store_true")
     ap.add_argument("--subtitles", action="store_true")
+    ap.add_argument("--crossfade", type=float, default=0.5,
+                    help="seconds (0: hard cuts, as the raw call; every blended frame is a new picture to encode)")
     args = ap.parse_args()
 
     from studio.story.render import export, preflight
@@ -125,7 +128,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         story, made = build_story(folder, args.scenes, args.seconds, args.resolution, args.fps, args.ken_burns,
-                                  args.subtitles)
+                                  args.subtitles, args.crossfade)
         targets = preflight(story, folder / "film.mp4")
         with PeakRss() as mem:
             stats, timeline = export(story, made, targets)
@@ -133,7 +136,8 @@ def main() -> None:
         w, h = story.film.size
         all_frames = stats.frames * w * h * 3
         print(f"story: {args.scenes} scenes, {timeline.length:.1f} s of film, {w}×{h} at {args.fps} fps, "
-              f"{stats.frames} frames, encoder {stats.encoder}, Ken Burns {'on' if args.ken_burns else 'off'}")
+              f"{stats.frames} frames, encoder {stats.encoder}, cross-fade {args.crossfade:g} s, "
+              f"Ken Burns {'on' if args.ken_burns else 'off'}")
         print(f"export speed: Studio {stats.speed:.2f} s of film per wall s ({stats.wall_seconds:.1f} s); "
               f"raw PyAV (same pictures, video only) {stats.seconds / raw_s:.2f} s/s ({raw_s:.1f} s); "
               f"ratio {raw_s / stats.wall_seconds:.2f}× raw")

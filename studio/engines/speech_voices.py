@@ -98,6 +98,25 @@ def piper_config_path(onnx: Path) -> Path:
     return config
 
 
+def piper_session_options(threads: int = 0):
+    """onnxruntime options for a Piper voice: ``threads`` intra-op threads (0: this machine's physical
+    cores, as onnxruntime's default) that sleep instead of spinning while they wait.
+
+    Why not onnxruntime's default: its pool spins between operators and between sentences. Measured with
+    benchmarks/bench_speech.py's pairs on this shared 2-core machine, the spinning took about a third
+    more CPU seconds per sentence than the synthesis itself needed, and cost wall time too whenever another
+    program wanted a core (the same barrier stall as llama.cpp's threads, README "Threads")."""
+    import onnxruntime
+
+    from ..models.device import physical_cores
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or physical_cores()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 def _piper_language(config: dict) -> str:
     code = (config.get("language") or {}).get("code") or (config.get("espeak") or {}).get("voice") or ""
     return str(code)
@@ -110,11 +129,17 @@ class PiperVoiceBackend(Voice):
 
     def __init__(self, onnx: Path, use_cuda: bool = False) -> None:
         super().__init__()
-        from piper import PiperVoice
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
 
         config_path = piper_config_path(onnx)
-        self.voice = PiperVoice.load(onnx, config_path=config_path, use_cuda=use_cuda)
         raw = json.loads(config_path.read_text(encoding="utf-8"))
+        # PiperVoice.load's own steps, with Studio's session options (piper_session_options)
+        providers: list = (
+            [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})] if use_cuda else ["CPUExecutionProvider"]
+        )
+        session = onnxruntime.InferenceSession(str(onnx), sess_options=piper_session_options(), providers=providers)
+        self.voice = PiperVoice(session=session, config=PiperConfig.from_dict(raw))
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         self.sample_rate = int(self.voice.config.sample_rate)

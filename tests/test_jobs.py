@@ -207,7 +207,7 @@ def test_errors_reach_the_handle_with_their_kind(qtbot, jobs, fake, error, kind,
     assert handle.state == FAILED and jobs.job(handle.id).error == job_error.message
     assert queue_log.failed == [(handle.id, job_error)] and order[-2:] == ["queue.started", "queue.failed"]
     if kind == "out_of_memory":  # advice that names settings the Image tab really has
-        assert "set Offload to 'model'" in job_error.message and "Lower Width, Height or Batch size" in job_error.message
+        assert "set Memory plan to 'model'" in job_error.message and "Lower Width, Height or Batch size" in job_error.message
     if kind == "unsafe_file":
         assert job_error.allowable is True
     # the worker goes on with the next job

@@ -16,13 +16,14 @@ from ..engines import engine_for
 from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled, StudioError, describe
 from ..events import JobResult, Notice, Output, Status
+from ..models.device import DEVICE_CHOICES, DTYPE_CHOICES
 from ..requests import FieldSpec, field_spec
 
 
 def add_runtime_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"), help="where to run (default: auto)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: auto)")
     p.add_argument(
-        "--dtype", default="auto", choices=("auto", "float16", "bfloat16", "float32"), help="precision (default: auto)"
+        "--dtype", default="auto", choices=DTYPE_CHOICES, help="precision (default: auto)"
     )
     p.add_argument("--no-library", action="store_true", help="do not also save the result to the Studio library")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")

@@ -14,7 +14,9 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from .. import paths
+from ..paths import hf_cache_dir  # noqa: F401 - the hub cache folder, here for its many users
 from .entry import GB, MB, MODALITIES, ModelEntry
+from .flow_catalog import FLOW_ENTRIES
 from .formats import detect_format, modality_of
 from .music_catalog import MUSIC_ENTRIES
 from .speech_catalog import SPEECH_ENTRIES
@@ -130,6 +132,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 7.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
+    # SD 3.5 and FLUX.1, full and GGUF quantizations: see flow_catalog.py
+    *FLOW_ENTRIES,
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---
@@ -147,22 +151,6 @@ def bundled_path(entry: ModelEntry) -> Path | None:
     root = Path(list(spec.submodule_search_locations)[0])
     path = root / entry.filename if entry.filename else root
     return path if path.exists() else None
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache folder, read from the environment at call time.
-
-    Same rules as ``huggingface_hub.constants.HF_HUB_CACHE`` (``HF_HUB_CACHE`` → legacy
-    ``HUGGINGFACE_HUB_CACHE`` → ``$HF_HOME/hub`` → ``$XDG_CACHE_HOME/huggingface/hub``), but not
-    frozen at import time, so a settings change (or a test) that moves it is honoured.
-    """
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(os.path.expandvars(os.path.expanduser(explicit)))
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-    )
-    return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
 
 
 def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:

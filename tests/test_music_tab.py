@@ -66,7 +66,7 @@ def test_bad_input_is_a_message_and_the_tab_keeps_working(qtbot, window, tmp_pat
     tab.continue_from.set_path(str(tmp_path / "missing.wav"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=120_000):
         tab.generate_button.click()
-    assert "does not exist" in tab.status_line.text()
+    assert "No clip to continue at" in tab.status_line.text()
     assert tab.generate_button.isEnabled()
     tab.prompt.clear()
     tab.continue_from.set_path("")

@@ -27,17 +27,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engines.preflight import preflight
 from ..errors import InvalidRequest
 from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import (
     add_request_arguments,
     add_runtime_flags,
-    check_image_inputs,
     match_choice,
     path_arg,
     request_kwargs_from_args,
@@ -117,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
     if args.json and any(t.stream for t in targets):
         raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
-    check_image_inputs(generation)
-    if isinstance(request, InpaintRequest):
-        check_input_file(request.image, "init image")
+    preflight(request)  # the pictures' headers, the LoRA files: before any model loads (the engine decodes once)
     written: list[Path] = []
     progress_shown = False
 
@@ -136,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 written.append(target.path)
 
     try:
-        result = run_request(request, args, on_event=on_event)
+        result = run_request(request, args, on_event=on_event, checked=True)
     finally:
         if progress_shown:
             print(file=sys.stderr)

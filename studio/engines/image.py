@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import Cancelled, FieldChange, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, ImageStats, Notice, Output, Preview, Progress, Status
-from ..library.inputs import check_input_file
+from ..library.inputs import open_picture
 from ..models import device as device_mod
 from ..models import families
 from ..models.memory_plan import next_plan
@@ -43,6 +43,7 @@ from .base import CancelToken, Runtime
 from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
 from .lora_files import check_lora_files
+from .preflight import preflight_image
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,7 @@ def load_init_image(path: str, width: int, height: int):
     """The image-to-image input as RGB, resized to the requested size (A1111's "just resize")."""
     from PIL import Image
 
-    source = check_input_file(path, "image-to-image picture")  # missing, a folder, a FIFO …: one line
-    try:
-        with Image.open(source) as im:
-            im.load()
-            image = im.convert("RGB")
-    except Exception as exc:
-        raise InvalidRequest(f"Can't read the image-to-image picture '{path}' ({type(exc).__name__}: {exc}).") from None
+    image = open_picture(path, "image-to-image picture", "RGB")  # missing, a folder, a FIFO, too large …: one line
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     return image
@@ -103,8 +98,11 @@ class ImageEngine:
         self.config_root = Path(config_root) if config_root else loading.shipped_configs()
 
     # ---------------------------------------------------------------------------------------------
+    #: the cheap checks before any model loads (the job queue and the CLI run them too)
+    preflight = staticmethod(preflight_image)
+
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
-        request.validate()
+        self.preflight(request)
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
     @staticmethod

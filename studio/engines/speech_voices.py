@@ -122,6 +122,24 @@ def _piper_language(config: dict) -> str:
     return str(code)
 
 
+#: the speaking-length factors a voice's config may hold (Piper voices use about 1)
+LENGTH_SCALE_RANGE = (0.1, 10.0)
+
+
+def check_length_scale(value, name: str) -> None:
+    """A Piper config's ``length_scale`` must make audio of a sane length (0 made 11 ms of audio)."""
+    low, high = LENGTH_SCALE_RANGE
+    try:
+        ok = low <= float(value) <= high
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ModelNotFound(
+            f"The Piper voice '{name}' has length_scale {value!r} in its .onnx.json (a voice needs "
+            f"{low:g} to {high:g}, usually 1): fix the file or download the voice again."
+        )
+
+
 class PiperVoiceBackend(Voice):
     engine = "piper"
     # the ONNX graph draws its noise with RandomNormalLike, which onnxruntime.set_seed does not fix
@@ -138,8 +156,10 @@ class PiperVoiceBackend(Voice):
         providers: list = (
             [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})] if use_cuda else ["CPUExecutionProvider"]
         )
+        config = PiperConfig.from_dict(raw)
+        check_length_scale(config.length_scale, onnx.name)
         session = onnxruntime.InferenceSession(str(onnx), sess_options=piper_session_options(), providers=providers)
-        self.voice = PiperVoice(session=session, config=PiperConfig.from_dict(raw))
+        self.voice = PiperVoice(session=session, config=config)
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         self.sample_rate = int(self.voice.config.sample_rate)

@@ -103,7 +103,7 @@ class Services:
     jobs: JobQueue
     downloads: DownloadManager
 
-    def is_offline(self) -> bool:
+    def offline_now(self) -> bool:
         """The download manager asks this before each download (the switch may change meanwhile)."""
         return self.config.offline
 
@@ -135,7 +135,7 @@ def compose(config: Config, library, catalog: Catalog | None = None, *, engine_f
     factory = RuntimeFactory(catalog, config)
     jobs = JobQueue(library, factory, engine_factory=engine_factory, state_file=queue_file, parent=parent)
     services = Services(config, catalog, factory, jobs, DownloadManager(parent=parent))
-    services.downloads.set_offline(services.is_offline)
+    services.downloads.set_offline(services.offline_now)
     return services
 
 

@@ -213,7 +213,7 @@ def test_online_is_what_the_caller_says_not_the_environment(fake_hub, monkeypatc
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # never rewritten
 
 
-def test_resolve_is_offline_unless_told_otherwise(fake_hub, monkeypatch):
+def test_resolve_stays_offline_unless_told_otherwise(fake_hub, monkeypatch):
     """resolve() never reads the environment: without ``offline=False`` a hub id not on disk is
     NotDownloaded even with HF_HUB_OFFLINE=0 and a download function at hand; with it, it downloads."""
     from studio.models.resolve import resolve

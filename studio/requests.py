@@ -236,6 +236,10 @@ class ImageRequest(_PicklePermission, _Request):
         data["loras"] = [dataclasses.asdict(lo) for lo in self.loras]
         return data
 
+    def with_memory_plan(self, plan: str) -> ImageRequest:
+        """The same request on another memory plan (what an out-of-memory failure offers: the next one down)."""
+        return dataclasses.replace(self, offload=plan)
+
 
 def _blank_image_request() -> ImageRequest:
     return ImageRequest(prompt="", strength=1.0)
@@ -288,6 +292,9 @@ class InpaintRequest(_Request):
 
     def needs_permission(self) -> bool:
         return self.generation.needs_permission()
+
+    def with_memory_plan(self, plan: str) -> InpaintRequest:
+        return dataclasses.replace(self, generation=self.generation.with_memory_plan(plan))
 
     def with_pickle_allowed(self) -> InpaintRequest:
         return dataclasses.replace(self, generation=self.generation.with_pickle_allowed())

@@ -397,3 +397,19 @@ def test_the_planner_moves_t5_to_the_cpu_only_when_allowed():
     assert (auto.plan, auto.t5_on_cpu) == ("model", True) and "T5 on the CPU" in auto.summary()
     kept = mp.choose(medium, "cuda", no_t5 + 1, 1024, 1024, flow=True, t5="device")
     assert kept.plan == "group" and not kept.t5_on_cpu
+
+
+def test_restricted_licences_are_said_before_a_download(monkeypatch, capsys):
+    from studio.cli import main
+    from studio.models import download as download_mod
+    from studio.models.catalog import Catalog
+    from studio.models.entry import restricted_licence
+
+    catalog = Catalog()
+    assert restricted_licence(catalog.find("flux.1-dev")) and restricted_licence(catalog.find("sd3.5-medium"))
+    assert not restricted_licence(catalog.find("flux.1-schnell"))  # Apache-2.0
+    fetched = []
+    monkeypatch.setattr(download_mod, "cli_download", lambda repo, patterns, offline=False: fetched.append(repo) or "/x")
+    assert main(["models", "download", "flux.1-dev-q8_0"]) == 0
+    err = capsys.readouterr().err
+    assert "FLUX.1 [dev] Non-Commercial License" in err and fetched == ["city96/FLUX.1-dev-gguf"]

@@ -207,3 +207,29 @@ def test_load_anyway_asks_the_request_not_its_fields():
     assert action_for(refused, inpaint.with_pickle_allowed()) == ""  # allowed already: nothing more to ask
     assert action_for(refused, MusicRequest(prompt="calm")) == ""
     assert action_for(dataclasses.replace(refused, allowable=False), inpaint) == ""
+
+
+def test_out_of_memory_offers_the_next_memory_plan(window, qtbot, fake):
+    """On a GPU the advice names a leaner plan: the Image tab offers "Retry with …", which runs the same
+    request again on that plan."""
+    from studio.errors import FieldChange, OutOfMemory
+
+    def script(request):
+        if request.offload == "group":
+            return Script()
+        return Script(error=OutOfMemory("Out of memory on cuda at 1024×1024 with batch size 1.",
+                                        (FieldChange("width"), FieldChange("offload", "group")), "image", "cuda"))
+
+    fake.default = script
+    tab = window.tab("image")
+    tab.form.prompt.setPlainText("a lighthouse")
+    handle = tab.generate()
+    with qtbot.waitSignal(handle.failed, timeout=10_000):
+        pass
+    action = tab.status_line.action
+    assert action.isVisible() and action.text() == "Retry with group offload"
+    click(qtbot, action)
+    qtbot.waitUntil(lambda: len(fake.requests) == 2 and not tab.runner.busy, timeout=10_000)
+    again = fake.requests[1]
+    assert again.offload == "group" and again.prompt == "a lighthouse"
+    assert not action.isVisible()

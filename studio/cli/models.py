@@ -99,6 +99,7 @@ def run_list(args: argparse.Namespace) -> int:
 # --- download ---
 def run_download(args: argparse.Namespace) -> int:
     from ..models.download import cli_download
+    from ..models.entry import restricted_licence
     from ..models.resolve import looks_like_hub_id
 
     catalog = Catalog()
@@ -115,6 +116,9 @@ def run_download(args: argparse.Namespace) -> int:
             "`studio models list` shows the catalog."
         )
     repo_id = entry.repo_id if entry is not None else args.model
+    if entry is not None and restricted_licence(entry):
+        print(f"'{entry.name}' comes under its own licence: {entry.licence}. Downloading it means accepting it.",
+              file=sys.stderr)
     patterns = args.include or (list(entry.allow_patterns) if entry is not None and entry.allow_patterns else None)
     path = cli_download(repo_id, patterns, offline=config_of(args).offline)
     print(path)

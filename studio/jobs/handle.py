@@ -41,6 +41,7 @@ class JobError:
     path: str = ""
     modality: str = ""
     allowable: bool = False
+    next_plan: str = ""  # out_of_memory: the leaner memory plan the advice names ('model', 'group' …), if any
 
     @classmethod
     def from_exception(cls, exc: BaseException, modality: str = "") -> JobError:
@@ -57,6 +58,7 @@ class JobError:
             path=exc.path if isinstance(exc, UnsafeModelFile) else "",
             modality=modality,
             allowable=exc.allowable if isinstance(exc, UnsafeModelFile) else False,
+            next_plan=next((c.to for c in exc.changes if c.field == "offload"), "") if isinstance(exc, OutOfMemory) else "",
         )
 
     def __str__(self) -> str:

@@ -30,3 +30,14 @@ class ModelEntry:
     defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
     base: str = ""  # image: the catalog id whose other parts (VAE, text encoders) a bare transformer file uses
+
+
+#: words in a licence that limit its use (non-commercial, research-only, revenue caps) or gate the download
+_RESTRICTED = ("non-commercial", "noncommercial", "-nc", "research", "community license", "gated")
+
+
+def restricted_licence(entry: ModelEntry) -> bool:
+    """Whether ``entry``'s licence limits how its results may be used, or its repo is gated: shown to the
+    person (and, in the Models window, confirmed) before it downloads."""
+    text = entry.licence.lower()
+    return any(word in text for word in _RESTRICTED)

@@ -5,6 +5,8 @@
 * ``unsafe_file`` that permission can load (``JobError.allowable``), for a request that can carry the
   permission and does not hold it yet (``request.needs_permission()``) → "Load anyway…": asks (a pickle
   can carry code), then emits ``retry_requested(request.with_pickle_allowed())``;
+* ``out_of_memory`` whose advice names a leaner memory plan (``JobError.next_plan``), for a request that has
+  one (``with_memory_plan``) → "Retry with group offload" (…): emits ``retry_requested`` with that plan;
 * anything else: no button (the message itself says what to change, e.g. the out-of-memory advice).
 """
 
@@ -17,8 +19,9 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from ..jobs import JobError
+from ..models.memory_plan import PLAN_LABELS
 
-DOWNLOAD, LOAD_ANYWAY = "download", "load_anyway"
+DOWNLOAD, LOAD_ANYWAY, NEXT_PLAN = "download", "load_anyway", "next_plan"
 
 
 def action_for(error: JobError, request) -> str:
@@ -27,6 +30,8 @@ def action_for(error: JobError, request) -> str:
         return DOWNLOAD
     if error.kind == "unsafe_file" and error.allowable and request is not None and request.needs_permission():
         return LOAD_ANYWAY
+    if error.kind == "out_of_memory" and error.next_plan and hasattr(request, "with_memory_plan"):
+        return NEXT_PLAN
     return ""
 
 
@@ -72,6 +77,10 @@ class FailureAction(QPushButton):
         elif self.action == LOAD_ANYWAY:
             self.setText("Load anyway…")
             self.setToolTip(f"Load {Path(error.path).name} after you confirm that you trust it")
+        elif self.action == NEXT_PLAN:
+            label = PLAN_LABELS.get(error.next_plan, error.next_plan)
+            self.setText(f"Retry with {label}")
+            self.setToolTip("Run the same job again on the next memory plan down: slower, needs less GPU memory")
         self.setVisible(bool(self.action))
         return self.action
 
@@ -91,3 +100,6 @@ class FailureAction(QPushButton):
             self.clear()
             self.pickle_confirmed.emit(error.path)
             self.retry_requested.emit(request.with_pickle_allowed())
+        elif action == NEXT_PLAN:
+            self.clear()
+            self.retry_requested.emit(request.with_memory_plan(error.next_plan))

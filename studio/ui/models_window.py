@@ -40,6 +40,7 @@ from ..errors import StudioError
 from ..jobs.deletions import ModelDeleter
 from ..jobs.folder_scans import FolderScanner
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, bundled_path, human_size, hub_snapshot
+from ..models.entry import restricted_licence
 from ..models.folders import ModelFolders
 
 COLUMNS = ("Name", "State", "Size", "Memory", "Licence")
@@ -274,6 +275,16 @@ class ModelsWindow(QDialog):
         entry = self.selected_entry()
         if entry is None or entry.source != "hub" or self.deleter.is_active(entry.id):
             return
+        if restricted_licence(entry) and not os.environ.get("STUDIO_NO_CONFIRM"):
+            answer = QMessageBox.question(
+                self,
+                "Licence",
+                f"{entry.name} comes under its own licence:\n\n{entry.licence}\n\n"
+                "Its results may not be free to use for everything (e.g. commercially), and a gated repository "
+                "must be accepted on the hub first. Download it?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
         if self.downloads.start(entry):
             self._say(f"Downloading {entry.name}…")
 

@@ -64,6 +64,16 @@ def check_image_inputs(request) -> None:
     check_lora_files(request.loras)
 
 
+def check_image_tools(request) -> None:
+    """ControlNet control images and embedding files, checked before any model loads (messages name the unit)."""
+    from ..engines.embeddings import check_embedding
+    from ..engines.image_control import check_units
+
+    check_units(request.controlnets)
+    for path in request.embeddings:
+        check_embedding(path)
+
+
 def quiet_libraries() -> None:
     """``-q``: no loading bars, notes or warnings from transformers, diffusers, peft or the hub client."""
     import logging

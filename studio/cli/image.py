@@ -4,7 +4,12 @@ Stable flags::
 
     studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
-        [--lora FILE[:W]]... --out FILE.png
+        [--lora FILE[:W]]... [--embedding FILE]...
+        [--controlnet MODEL --control-image FILE [--control-mode canny|scribble|tile|lineart|shuffle|depth|none]
+         [--control-scale F] [--control-start F] [--control-end F] [--low N] [--high N]]...
+        [--hires-scale F [--hires-strength F] [--hires-steps N] [--upscaler MODEL]] --out FILE.png
+
+Each ``--control-*`` flag belongs to the ``--controlnet`` before it (repeat the group for more units).
 
 Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
 
@@ -32,10 +37,12 @@ from ..library.atomic import atomic_write_bytes
 from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
+from .image_units import add_unit_flags, units_from_args
 from .common import (
     add_request_arguments,
     add_runtime_flags,
     check_image_inputs,
+    check_image_tools,
     match_choice,
     path_arg,
     request_kwargs_from_args,
@@ -44,7 +51,8 @@ from .common import (
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength")
+          "scheduler", "seed", "batch_size", "init_image", "strength", "hires_scale", "hires_strength",
+          "hires_steps", "upscaler")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -72,6 +80,7 @@ def add_parser(gen_sub) -> None:
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
+    add_unit_flags(p)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
@@ -86,6 +95,11 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
     inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
     inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
     kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    try:
+        kwargs["controlnets"] = units_from_args(args)
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidRequest(str(exc)) from None
+    kwargs["embeddings"] = tuple(str(p) for p in args.embedding_files)
     if kwargs["strength"] is None:
         kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
     if not inpaint:
@@ -104,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     generation = request.generation if isinstance(request, InpaintRequest) else request
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
     check_image_inputs(generation)
+    check_image_tools(generation)
     if isinstance(request, InpaintRequest):
         check_input_file(request.image, "init image")
     written: list[Path] = []

@@ -34,8 +34,10 @@ from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..requests import ImageRequest
+from . import embeddings, image_control, samplers
 from . import image_loading as loading
-from . import samplers
+from . import prompt_weights
+from . import control_maps as control_maps_mod
 from .base import CancelToken, Runtime
 from .image_memory import plan_offload, plan_slicing_tiling, weights_bytes
 from .latent_preview import preview_image
@@ -88,6 +90,7 @@ class Task:
     strength: float | None = None  # image-to-image / inpaint: how much of the schedule runs
     params: dict | None = None
     finish: Callable[[Any, dict], tuple[Any, dict]] | None = None
+    control_transform: Callable[[Any], Any] | None = None  # a control map of the picture → of the region run
 
 
 class ImageEngine:
@@ -128,6 +131,11 @@ class ImageEngine:
             )
         family = loading.model_family(model, allow_pickle=request.allow_pickle)
         loading.check_size(request.width, request.height, family)
+        control_images = image_control.check_units(request.controlnets)
+        control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
+        used_embeddings = embeddings.for_request(
+            [request.prompt, request.negative_prompt], request.embeddings, family
+        )
         task = make_task(request)
         if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:
             raise InvalidRequest(
@@ -137,6 +145,13 @@ class ImageEngine:
         loras = check_lora_files(request.loras, family)
         vae = runtime.resolve(request.vae, "", allow_pickle=request.allow_pickle) if request.vae else None
         cancel.check()
+        control = []
+        if request.controlnets:
+            yield Status("Preparing control maps…")
+            maps, notes = yield from self._control_maps(request, runtime, control_images, task, cancel)
+            for note in notes:
+                yield Notice(note)
+            control = list(zip(control_models, maps))
 
         # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).
         choice = runtime.choice()
@@ -178,6 +193,8 @@ class ImageEngine:
                 "part of a picture, or pick an ordinary model here."
             )
         pipe = pset.pipeline(task.mode)
+        if control:
+            pipe = yield from self._control_pipeline(request, runtime, pset, task, control, choice)
         pset.activate(pipe)
         scheduler, sched_notice = samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
         if sched_notice:
@@ -193,6 +210,7 @@ class ImageEngine:
             if loras:
                 yield Status(f"Loading {len(loras)} LoRA file(s)…")
                 loading.apply_loras(pipe, loras)
+            embedded = runtime.compute.call(embeddings.apply_embeddings, pipe, used_embeddings)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
             base_params = {
                 **(task.params if task.params is not None else request.to_dict()),
@@ -207,6 +225,7 @@ class ImageEngine:
                 "inpainting_model": pset.inpainting,
                 "device": choice.label(),
                 "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
+                "embeddings_used": embedded,
             }
             count = request.batch_count * request.batch_size
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
@@ -219,11 +238,47 @@ class ImageEngine:
         finally:
             if loras:
                 loading.clear_loras(pipe)
+            if used_embeddings:
+                embeddings.remove_embeddings(pipe, [e.name for e in used_embeddings])
             pset.restore()
         stats.update(load_s=load_s, device=choice.label(), seed=seed)
         return stats
 
     # ---------------------------------------------------------------------------------------------
+    def _control_maps(self, request, runtime, images, task, cancel) -> Generator[Event, None, tuple]:
+        """The units' control maps at the generation size (depth loads Depth Anything for the time it runs)."""
+        depth = None
+        if any(u.mode == "depth" for u in request.controlnets):
+            model = runtime.resolve(image_control.DEPTH_MODEL, "")
+            yield Status(f"Loading {model.label}…")
+            estimator = runtime.compute.call(image_control.load_depth_estimator, model, runtime.choice())
+
+            def depth(image):
+                return control_maps_mod.depth_map(image, estimator)
+
+        cancel.check()
+        size = (request.width, request.height)
+        return runtime.compute.call(
+            image_control.control_maps_for, request.controlnets, images, size, depth=depth,
+            transform=task.control_transform,
+        )
+
+    def _control_pipeline(self, request, runtime, pset, task, control, choice) -> Generator[Event, None, Any]:
+        """The ControlNet pipeline for the task on the loaded model, its ControlNet inputs added to the task."""
+        models = {m.id: m for m, _ in control}
+        missing = [i for i in models if i not in pset._controlnets]
+        if missing:
+            yield Status(f"Loading {len(missing)} ControlNet(s)…")
+
+        def load(model_id: str):
+            return runtime.compute.call(image_control.load_controlnet, models[model_id], choice)
+
+        nets = pset.controlnet_models([m.id for m, _ in control], load)
+        for (model, _), net in zip(control, nets):
+            image_control.check_fits(net, pset.family, model.label, pset.txt2img.unet)
+        task.inputs.update(image_control.pipeline_inputs(task.mode, request.controlnets, [m for _, m in control]))
+        return pset.with_controlnets(task.mode, nets)
+
     def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
         """The offload mode: the request's, or for 'auto' the mode of a copy already loaded, or a plan."""
         if request.offload == "auto" and choice.device.startswith("cuda"):
@@ -302,7 +357,7 @@ class ImageEngine:
 
         kwargs: dict[str, Any] = dict(
             prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            negative_prompt=request.negative_prompt,
             num_inference_steps=request.num_inference_steps,
             guidance_scale=request.guidance_scale,
             num_images_per_prompt=request.batch_size,
@@ -341,7 +396,13 @@ class ImageEngine:
                 return callback_kwargs
 
             with torch.inference_mode():
-                out = pipe(**kwargs, callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+                prompts = prompt_weights.conditioning(pipe, family, kwargs.pop("prompt"), kwargs.pop("negative_prompt"))
+                out = pipe(
+                    **kwargs,
+                    **prompts.kwargs,
+                    callback_on_step_end=on_step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
             return list(out.images)
 
         return (yield from compute.stream(work, cancel))

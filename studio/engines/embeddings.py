@@ -76,9 +76,10 @@ def check_embedding(path: str | Path) -> Embedding:
     return Embedding(p.stem, p, vectors, widths)
 
 
-def check_fits(embedding: Embedding, family: str) -> None:
-    """Raise InvalidRequest when the embedding was made for another model family (wrong width)."""
-    want = WIDTHS.get(family)
+def check_fits(embedding: Embedding, family: str, want: dict | None = None) -> None:
+    """Raise InvalidRequest when the embedding was made for another model family (wrong width); ``want``
+    (encoder → width, read from the loaded model) overrides the family's widths."""
+    want = want or WIDTHS.get(family)
     if not want:
         return
     for key, width in want.items():
@@ -89,10 +90,11 @@ def check_fits(embedding: Embedding, family: str) -> None:
                 f"for {_FAMILY_OF_WIDTH.get(embedding.widths.get('clip_l', 0), 'another model')}, not this SDXL model."
             )
         if got is not None and got != width:
-            made_for = _FAMILY_OF_WIDTH.get(got, f"{got}-wide text features")
+            made_for = _FAMILY_OF_WIDTH.get(got, "another model")
+            this = _FAMILY_OF_WIDTH.get(width, "this model")
             raise InvalidRequest(
                 f"Embedding '{embedding.name}' has vectors {got} wide, made for {made_for}; this model "
-                f"({_FAMILY_OF_WIDTH.get(width, family)}) needs {width}."
+                f"({this}) needs {width}-wide ones: use an embedding made for it."
             )
 
 
@@ -147,6 +149,11 @@ def _tensors(embedding: Embedding) -> dict:
 def apply_embeddings(pipe, embeddings: list[Embedding]) -> list[str]:
     """Load each embedding under its name into the pipeline's tokenizer(s) and encoder(s); returns the names."""
     names = []
+    want = {"clip_l": int(pipe.text_encoder.get_input_embeddings().weight.shape[1])}
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        want["clip_g"] = int(pipe.text_encoder_2.get_input_embeddings().weight.shape[1])
+    for emb in embeddings:
+        check_fits(emb, "", want)
     for emb in embeddings:
         tensors = _tensors(emb)
         try:

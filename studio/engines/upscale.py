@@ -56,8 +56,23 @@ def picture_size(path: str | Path, what: str = "picture to upscale") -> tuple[in
     try:
         with Image.open(source) as im:
             return im.size
+    except Image.DecompressionBombError:  # Pillow refuses to even open it: its PNG header still says the size
+        size = _png_header_size(source)
+        if size is not None:
+            return size
+        raise InvalidRequest(f"The {what} '{path}' is too large to read (over {Image.MAX_IMAGE_PIXELS * 2:,} pixels).") from None
     except Exception as exc:
         raise InvalidRequest(f"Can't read the {what} '{path}' ({type(exc).__name__}: {str(exc)[:160]}).") from None
+
+
+def _png_header_size(path: Path) -> tuple[int, int] | None:
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) == 24 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    return None
 
 
 def read_state_dict(path: Path) -> dict:
@@ -182,7 +197,7 @@ def upscale_image(
                 cx0, cx1 = max(0, x0 - overlap), min(width, x1 + overlap)
                 if len(rows) * len(cols) == 1:
                     cy0, cy1, cx0, cx1 = 0, height, 0, width
-                patch = torch.from_numpy(np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1])).permute(2, 0, 1)[None]
+                patch = torch.from_numpy(np.array(rgb[cy0:cy1, cx0:cx1])).permute(2, 0, 1)[None]
                 patch = patch.to(device=device, dtype=torch.float32).div_(255.0).to(dtype)
                 result = _run(desc, patch)[0].float().mul_(255.0).round_().byte().permute(1, 2, 0).cpu().numpy()
                 oy, ox = (y0 - cy0) * s, (x0 - cx0) * s
@@ -205,17 +220,15 @@ class UpscaleEngine:
     def run(self, request: UpscaleRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         request.validate()
         width, height = picture_size(request.image)
+        if request.scale:
+            check_result_size(width, height, request.scale)
         if width * height > MAX_INPUT_PIXELS:
             raise InvalidRequest(
                 f"The picture to upscale is {width}×{height}: too large to read (at most {MAX_INPUT_PIXELS:,} pixels)."
             )
-        if request.scale:
-            check_result_size(width, height, request.scale)
         model = runtime.resolve(request.model, "", allow_pickle=True)  # .pth: read with weights_only below
         if not model.path.is_file():
             raise InvalidRequest(f"'{model.label}' is not an upscaler file (.safetensors or .pth).")
-        scale_hint = request.scale or 4
-        check_result_size(width, height, scale_hint)
         cancel.check()
         yield Status(f"Loading {model.label}…")
         t_load = time.perf_counter()

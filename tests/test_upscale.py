@@ -126,3 +126,40 @@ def test_unknown_architecture_and_huge_requests_are_refused(tmp_path, tiny_upsca
     with pytest.raises(InvalidRequest, match="would make 120000×120000"):
         collect(upscale.UpscaleEngine().run(request, runtime, CancelToken()))
     assert not runtime.cache.keys()  # refused before loading
+
+
+# --- hires fix ------------------------------------------------------------------------------------------
+
+
+def test_hires_fix_upscales_then_refines(tiny_sd, tiny_upscaler):
+    import torch
+    from diffusers import AutoPipelineForImage2Image
+
+    from studio.engines.image import ImageEngine
+    from studio.requests import ImageRequest
+
+    runtime = Runtime(device="cpu")
+    common = dict(model=str(tiny_sd), prompt="a cat", width=64, height=64, num_inference_steps=4, seed=9)
+    events, _ = collect(ImageEngine().run(ImageRequest(**common), runtime, CancelToken()))
+    first = [e for e in events if isinstance(e, Output)][0].data
+    request = ImageRequest(**common, hires_scale=2.0, hires_strength=0.5, hires_steps=6)
+    events, _ = collect(ImageEngine().run(request, runtime, CancelToken()))
+    out = [e for e in events if isinstance(e, Output)][0]
+    assert out.data.size == (128, 128)
+    assert out.params["first_pass_width"] == 64 and out.params["hires_upscaler"] == "Lanczos"
+    hires = [e for e in events if isinstance(e, Progress) and e.stage == "hires"]
+    assert len(hires) >= 3 and hires[-1].step == hires[-1].total  # PNDM runs one extra model pass
+    # the second pass is diffusers' img2img on the Lanczos-enlarged first picture, same seed
+    pipe = AutoPipelineForImage2Image.from_pretrained(str(tiny_sd), local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    raw = pipe(prompt="a cat", image=first.resize((128, 128), Image.Resampling.LANCZOS), strength=0.5,
+               num_inference_steps=6, guidance_scale=7.0, generator=torch.Generator("cpu").manual_seed(9)).images[0]
+    assert np.array_equal(np.asarray(raw), np.asarray(out.data))
+    with_model = ImageRequest(**common, hires_scale=2.0, upscaler=str(tiny_upscaler))
+    events, _ = collect(ImageEngine().run(with_model, runtime, CancelToken()))
+    modelled = [e for e in events if isinstance(e, Output)][0]
+    assert modelled.data.size == (128, 128) and modelled.params["hires_upscaler"] == "tiny-x4.safetensors"
+    assert not np.array_equal(np.asarray(modelled.data), np.asarray(out.data))
+    with pytest.raises(InvalidRequest, match="no denoising step"):
+        collect(ImageEngine().run(ImageRequest(**{**common, "num_inference_steps": 2}, hires_scale=2.0,
+                                               hires_strength=0.2), runtime, CancelToken()))

@@ -34,7 +34,7 @@ from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..requests import ImageRequest
-from . import embeddings, image_control, samplers
+from . import embeddings, hires_fix, image_control, samplers
 from . import image_loading as loading
 from . import prompt_weights
 from . import control_maps as control_maps_mod
@@ -98,6 +98,7 @@ class ImageEngine:
 
     #: seconds between two previews (the first and the last step always get one)
     preview_interval_s: float = 0.25
+    _hires = None  # the hires-fix pass of the running job, if any
 
     def __init__(self, config_root: Path | None = None) -> None:
         # where the weight-free configs for single-file checkpoints live (tests pass tiny ones)
@@ -132,6 +133,8 @@ class ImageEngine:
         family = loading.model_family(model, allow_pickle=request.allow_pickle)
         loading.check_size(request.width, request.height, family)
         control_images = image_control.check_units(request.controlnets)
+        hires_size = hires_fix.target_size(request, family)
+        upscaler = runtime.resolve(request.upscaler, "", allow_pickle=True) if hires_size and request.upscaler else None
         control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
         used_embeddings = embeddings.for_request(
             [request.prompt, request.negative_prompt], request.embeddings, family
@@ -228,6 +231,14 @@ class ImageEngine:
                 "embeddings_used": embedded,
             }
             count = request.batch_count * request.batch_size
+            self._hires = None
+            if hires_size:
+                if upscaler is not None and upscaler.id not in pset.upscalers:
+                    yield Status(f"Loading {upscaler.label}…")
+                desc = hires_fix.upscaler_on(pset, upscaler, choice, runtime.compute) if upscaler else None
+                self._hires = hires_fix.HiresPass(request, pset, hires_size, desc, family, scheduler)
+                base_params["first_pass_width"], base_params["first_pass_height"] = request.width, request.height
+                base_params["hires_upscaler"] = upscaler.label if upscaler else "Lanczos"
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
             stats = yield from self._batches(request, pipe, pset, task, seed, base_params, cancel, runtime.compute)
         except Exception as exc:
@@ -328,6 +339,8 @@ class ImageEngine:
                 denoise.close()  # closed early by our consumer: stop the pipeline and wait for it
             elapsed_batch = time.perf_counter() - t_batch
             for i, image in enumerate(result):
+                if self._hires is not None:
+                    image = yield from self._hires_image(image, seeds[i], first + i, cancel, compute)
                 params = {
                     **base_params,
                     "seed": seeds[i],
@@ -350,6 +363,24 @@ class ImageEngine:
             "steps_per_s": steps_done / seconds if seconds > 0 else 0.0,
             "first_preview_s": first_preview_s,
         }
+
+    def _hires_image(self, image, seed: int, index: int, cancel, compute) -> Generator[Event, None, Any]:
+        """Hires fix of one finished image: upscale, then image-to-image (progress as stage 'hires')."""
+        hires = self._hires
+        yield Status(f"Hires fix: {image.width}×{image.height} → {hires.size[0]}×{hires.size[1]}…")
+        big = compute.call(hires.upscale, image, cancel)
+        pipe, kwargs = hires.img2img(big, seed)
+        pass_request = hires.request.replace(width=hires.size[0], height=hires.size[1])
+        denoise = self._denoise(pipe, kwargs, hires.family, pass_request, cancel, index, compute)
+        try:
+            while True:
+                try:
+                    ev = next(denoise)
+                except StopIteration as stop:
+                    return stop.value[0]
+                yield Progress(ev.step, ev.total, "hires") if isinstance(ev, Progress) else ev
+        finally:
+            denoise.close()
 
     @staticmethod
     def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:

@@ -211,6 +211,7 @@ class PipelineSet:
     tiling: bool = False
     notes: list[str] = field(default_factory=list)
     _controlnets: dict = field(default_factory=dict)  # ControlNet id → model: the set the last job used
+    upscalers: dict = field(default_factory=dict)  # hires fix: upscaler id → spandrel model (the last one used)
 
     @property
     def components(self) -> dict:  # lets the model cache measure us

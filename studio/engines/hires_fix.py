@@ -1,0 +1,77 @@
+"""Hires fix for the image engine (no Qt): generate at the model's size, upscale the picture (an upscaler model
+through spandrel, or Lanczos), then refine it with image-to-image at ``hires_strength`` for ``hires_steps``
+(0: the job's steps; as in A1111 only the last ``strength`` part of the schedule runs), with the same prompt,
+seed and sampler. The upscaler stays with the loaded base model (the last one used)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidRequest
+from ..requests import ImageRequest
+from . import image_loading as loading
+
+
+def target_size(request: ImageRequest, family: str) -> tuple[int, int] | None:
+    """The second pass's size (multiples of 8), checked against the family's limit; None when off."""
+    if request.hires_scale <= 1.0:
+        return None
+    width = max(64, int(round(request.width * request.hires_scale / 8.0)) * 8)
+    height = max(64, int(round(request.height * request.hires_scale / 8.0)) * 8)
+    loading.check_size(width, height, family)
+    steps = request.hires_steps or request.num_inference_steps
+    if int(steps * request.hires_strength) < 1:
+        raise InvalidRequest(
+            f"Hires fix: with strength {request.hires_strength:g} and {steps} steps no denoising step runs: "
+            "raise the hires steps or the hires strength."
+        )
+    return width, height
+
+
+def upscaler_on(pset, model, choice, compute):
+    """The spandrel upscaler ``model`` (ResolvedModel), kept with the loaded base model."""
+    from .upscale import load_upscaler
+
+    if model.id not in pset.upscalers:
+        pset.upscalers.clear()
+        pset.upscalers[model.id] = compute.call(load_upscaler, model.path, choice)
+    return pset.upscalers[model.id]
+
+
+@dataclass
+class HiresPass:
+    request: ImageRequest
+    pset: Any
+    size: tuple[int, int]
+    desc: Any  # a spandrel model, or None for Lanczos
+    family: str
+    scheduler: Any  # the job's sampler (a fresh copy runs the second pass)
+
+    def upscale(self, image, cancel=None):
+        from PIL import Image
+
+        if self.desc is not None:
+            from .upscale import upscale_image
+
+            image = upscale_image(self.desc, image, tile=512, cancel=cancel)
+        return image if image.size == self.size else image.resize(self.size, Image.Resampling.LANCZOS)
+
+    def img2img(self, image, seed: int) -> tuple[Any, dict]:
+        import torch
+
+        r = self.request
+        pipe = self.pset.img2img()
+        self.pset.activate(pipe)
+        pipe.scheduler = type(self.scheduler).from_config(self.scheduler.config)
+        kwargs = dict(
+            prompt=r.prompt,
+            negative_prompt=r.negative_prompt,
+            image=image,
+            strength=r.hires_strength,
+            num_inference_steps=r.hires_steps or r.num_inference_steps,
+            guidance_scale=r.guidance_scale,
+            num_images_per_prompt=1,
+            generator=[torch.Generator("cpu").manual_seed(seed)],
+        )
+        return pipe, kwargs

@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import image, info, models, music, speech, text
+    from . import image, info, models, music, speech, text, upscale
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_parser(gen_sub)
     music.add_parser(gen_sub)
     speech.add_parser(gen_sub)
+    upscale.add_parsers(sub)
     models.add_parser(sub)
     info.add_parser(sub)
     return parser

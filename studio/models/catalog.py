@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import paths
 from .formats import detect_format, modality_of
 
-MODALITIES = ("text", "image", "speech", "music")
+MODALITIES = ("text", "image", "speech", "music", "image-tools")
 
 GB = 1024**3
 MB = 1024**2
@@ -48,6 +48,7 @@ _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
 from .music_catalog import MUSIC_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
 from .speech_catalog import SPEECH_ENTRIES  # noqa: E402
 from .text_catalog import TEXT_ENTRIES  # noqa: E402
+from .tools_catalog import TOOL_ENTRIES  # noqa: E402
 
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---
@@ -158,6 +159,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---
     *MUSIC_ENTRIES,
+    # --- image tools (ControlNets, depth, IP-Adapter): see tools_catalog.py ---
+    *TOOL_ENTRIES,
 )
 
 DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}

@@ -125,19 +125,19 @@ def _in(value: Any, lo: float, hi: float) -> bool:
 def normalize_fields(raw: dict) -> dict:
     """The tool fields of ``raw`` that are present, of the right type and in range (never raises)."""
     out: dict[str, Any] = {}
-    if _in(raw.get("hires_scale"), 1.0, 4.0):
+    if _in(raw.get("hires_scale"), 1.0, 4.0) and raw["hires_scale"] > 1.0:  # only what a job used
         out["hires_scale"] = float(raw["hires_scale"])
         if _in(raw.get("hires_strength"), 0.0001, 1.0):
             out["hires_strength"] = float(raw["hires_strength"])
         if _in(raw.get("hires_steps"), 0, 500) and float(raw["hires_steps"]).is_integer():
             out["hires_steps"] = int(raw["hires_steps"])
     for key in ("upscaler", "ip_adapter", "ip_image"):
-        if isinstance(raw.get(key), str) and len(raw[key]) <= 4096:
+        if isinstance(raw.get(key), str) and 0 < len(raw[key]) <= 4096:
             out[key] = raw[key]
-    if _in(raw.get("ip_scale"), 0.0, 2.0):
+    if out.get("ip_adapter") and _in(raw.get("ip_scale"), 0.0, 2.0):
         out["ip_scale"] = float(raw["ip_scale"])
     embeddings = raw.get("embeddings")
-    if isinstance(embeddings, list) and all(isinstance(e, str) and len(e) <= 4096 for e in embeddings[:32]):
+    if isinstance(embeddings, list) and embeddings and all(isinstance(e, str) and len(e) <= 4096 for e in embeddings[:32]):
         out["embeddings"] = embeddings[:32]
     units = raw.get("controlnets")
     if isinstance(units, list):

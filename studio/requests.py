@@ -236,6 +236,12 @@ class ImageRequest(_Request):
                                  help="Hires fix: steps of the refining pass; 0 = the same as steps")
     upscaler: str = text_field(max_chars=MAX_PATH_CHARS, label="upscaler", flag="--upscaler", metavar="MODEL",
                                help="Hires fix: an upscaler model (catalog id or file); empty = Lanczos")
+    ip_adapter: str = text_field(max_chars=MAX_PATH_CHARS, label="IP-Adapter", flag="--ip-adapter", metavar="MODEL",
+                                 help="prompt with a picture: an IP-Adapter (catalog id or .safetensors file)")
+    ip_image: str = path_field(label="IP-Adapter image", flag="--ip-image",
+                               help="the reference picture for the IP-Adapter")
+    ip_scale: float = float_field(1.0, 0.0, 2.0, label="IP-Adapter scale", flag="--ip-scale", metavar="F",
+                                  help="How strongly the reference picture guides; 0 = not at all")
 
     def validate(self, *, prompt_required: bool | None = None) -> None:
         """``prompt_required`` defaults to "unless image-to-image" (an inpaint passes False)."""
@@ -253,6 +259,8 @@ class ImageRequest(_Request):
         for i, unit in enumerate(self.controlnets, 1):
             _check(isinstance(unit, ControlUnit), f"controlnets must hold ControlNet units (got {type(unit).__name__}).")
             unit.validate(i)
+        _check(bool(self.ip_adapter) == bool(self.ip_image),
+               "IP-Adapter: give both the adapter (--ip-adapter) and its reference picture (--ip-image).")
         _check(self.hires_scale == 1.0 or not self.init_image,
                "hires fix works on text-to-image: leave the init image empty, or set hires scale to 1.")
 

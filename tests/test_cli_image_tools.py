@@ -68,6 +68,8 @@ def test_controlnet_units_from_flags_and_their_parameters(tiny_sd, tiny_controln
         (["--controlnet", "X", "--control-image", "{control}", "--control-start", "0.9", "--control-end", "0.1"],
          "ControlNet unit 1 .*start 0.9 must be below end 0.1"),
         (["--controlnet", "X", "--control-image", "{control}", "--control-mode", "sketchy"], "unknown preprocessor"),
+        (["--ip-adapter", "X"], "give both the adapter"),
+        (["--ip-adapter", "X", "--ip-image", "{broken}"], "Can't read the IP-Adapter image"),
     ],
 )
 def test_unit_flags_are_refused_before_any_model_loads(extra, message, control_png, tmp_path, capsys):

@@ -72,6 +72,10 @@ def check_image_tools(request) -> None:
     check_units(request.controlnets)
     for path in request.embeddings:
         check_embedding(path)
+    if request.ip_image:
+        from ..engines.ip_adapter import read_image
+
+        read_image(request.ip_image)
 
 
 def quiet_libraries() -> None:

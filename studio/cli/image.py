@@ -7,7 +7,8 @@ Stable flags::
         [--lora FILE[:W]]... [--embedding FILE]...
         [--controlnet MODEL --control-image FILE [--control-mode canny|scribble|tile|lineart|shuffle|depth|none]
          [--control-scale F] [--control-start F] [--control-end F] [--low N] [--high N]]...
-        [--hires-scale F [--hires-strength F] [--hires-steps N] [--upscaler MODEL]] --out FILE.png
+        [--hires-scale F [--hires-strength F] [--hires-steps N] [--upscaler MODEL]]
+        [--ip-adapter MODEL --ip-image FILE [--ip-scale F]] --out FILE.png
 
 Each ``--control-*`` flag belongs to the ``--controlnet`` before it (repeat the group for more units).
 
@@ -52,7 +53,7 @@ from .common import (
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
           "scheduler", "seed", "batch_size", "init_image", "strength", "hires_scale", "hires_strength",
-          "hires_steps", "upscaler")
+          "hires_steps", "upscaler", "ip_adapter", "ip_image", "ip_scale")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")

@@ -47,6 +47,8 @@ class HiresPass:
     desc: Any  # a spandrel model, or None for Lanczos
     family: str
     scheduler: Any  # the job's sampler (a fresh copy runs the second pass)
+    ip_pipe: Any = None  # the first pass's pipeline when it holds an IP-Adapter (on the shared UNet), and its picture
+    ip_image: Any = None
 
     def upscale(self, image, cancel=None):
         from PIL import Image
@@ -74,4 +76,14 @@ class HiresPass:
             num_images_per_prompt=1,
             generator=[torch.Generator("cpu").manual_seed(seed)],
         )
+        if self.ip_pipe is not None:  # the adapter's image encoder, lent to the second pass
+            pipe.image_encoder, pipe.feature_extractor = self.ip_pipe.image_encoder, self.ip_pipe.feature_extractor
+            kwargs["ip_adapter_image"] = self.ip_image
         return pipe, kwargs
+
+    def release(self, pipe) -> None:
+        if self.ip_pipe is not None:
+            pipe.image_encoder = None
+            if hasattr(pipe, "safety_checker"):
+                return
+            pipe.feature_extractor = None

@@ -34,7 +34,7 @@ from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..requests import ImageRequest
-from . import embeddings, hires_fix, image_control, samplers
+from . import embeddings, hires_fix, image_control, ip_adapter, samplers
 from . import image_loading as loading
 from . import prompt_weights
 from . import control_maps as control_maps_mod
@@ -134,6 +134,8 @@ class ImageEngine:
         loading.check_size(request.width, request.height, family)
         control_images = image_control.check_units(request.controlnets)
         hires_size = hires_fix.target_size(request, family)
+        ip_image = ip_adapter.read_image(request.ip_image) if request.ip_adapter else None
+        adapter = ip_adapter.locate(runtime.resolve(request.ip_adapter, ""), family) if ip_image else None
         upscaler = runtime.resolve(request.upscaler, "", allow_pickle=True) if hires_size and request.upscaler else None
         control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
         used_embeddings = embeddings.for_request(
@@ -214,6 +216,10 @@ class ImageEngine:
                 yield Status(f"Loading {len(loras)} LoRA file(s)…")
                 loading.apply_loras(pipe, loras)
             embedded = runtime.compute.call(embeddings.apply_embeddings, pipe, used_embeddings)
+            if adapter is not None:
+                yield Status(f"Loading {adapter.label}…")
+                runtime.compute.call(ip_adapter.apply, pipe, adapter, request.ip_scale)
+                task.inputs["ip_adapter_image"] = ip_image
             seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
             base_params = {
                 **(task.params if task.params is not None else request.to_dict()),
@@ -236,7 +242,9 @@ class ImageEngine:
                 if upscaler is not None and upscaler.id not in pset.upscalers:
                     yield Status(f"Loading {upscaler.label}…")
                 desc = hires_fix.upscaler_on(pset, upscaler, choice, runtime.compute) if upscaler else None
-                self._hires = hires_fix.HiresPass(request, pset, hires_size, desc, family, scheduler)
+                self._hires = hires_fix.HiresPass(
+                    request, pset, hires_size, desc, family, scheduler, pipe if adapter else None, ip_image
+                )
                 base_params["first_pass_width"], base_params["first_pass_height"] = request.width, request.height
                 base_params["hires_upscaler"] = upscaler.label if upscaler else "Lanczos"
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
@@ -251,6 +259,8 @@ class ImageEngine:
                 loading.clear_loras(pipe)
             if used_embeddings:
                 embeddings.remove_embeddings(pipe, [e.name for e in used_embeddings])
+            if adapter is not None:
+                ip_adapter.remove(pipe)
             pset.restore()
         stats.update(load_s=load_s, device=choice.label(), seed=seed)
         return stats
@@ -381,6 +391,7 @@ class ImageEngine:
                 yield Progress(ev.step, ev.total, "hires") if isinstance(ev, Progress) else ev
         finally:
             denoise.close()
+            hires.release(pipe)
 
     @staticmethod
     def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:

@@ -101,3 +101,47 @@ def build_tiny_depth(folder: Path, seed: int = 13) -> Path:
     DPTImageProcessor(size={"height": 28, "width": 28}, keep_aspect_ratio=False, ensure_multiple_of=14,
                       do_pad=False).save_pretrained(str(folder))
     return Path(folder)
+
+
+def build_tiny_ip_adapter(pipeline_folder: Path, folder: Path, seed: int = 17, file_name: str = "ip-adapter.safetensors") -> Path:
+    """A tiny IP-Adapter laid out like diffusers' own tests build one (``image_proj``: an ImageProjection to 4
+    tokens; ``ip_adapter``: ``N.to_k_ip`` / ``N.to_v_ip`` per cross-attention layer, numbered 1, 3, 5 …) saved as
+    one .safetensors file, with a tiny CLIP vision encoder in ``image_encoder/`` beside it."""
+    import torch
+    from diffusers import UNet2DConditionModel
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor
+    from diffusers.models.embeddings import ImageProjection
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(str(pipeline_folder), subfolder="unet", local_files_only=True)
+    cfg = unet.config
+    cross = cfg.cross_attention_dim
+    state: dict = {}
+    key_id = 1
+    for name in unet.attn_processors:
+        if not name.endswith("attn1.processor"):
+            if name.startswith("mid_block"):
+                hidden = cfg.block_out_channels[-1]
+            elif name.startswith("up_blocks"):
+                hidden = list(reversed(cfg.block_out_channels))[int(name[len("up_blocks.")])]
+            else:
+                hidden = cfg.block_out_channels[int(name[len("down_blocks.")])]
+            sd = IPAdapterAttnProcessor(hidden_size=hidden, cross_attention_dim=cross, scale=1.0).state_dict()
+            state[f"ip_adapter.{key_id}.to_k_ip.weight"] = sd["to_k_ip.0.weight"].normal_(0, 0.5)
+            state[f"ip_adapter.{key_id}.to_v_ip.weight"] = sd["to_v_ip.0.weight"].normal_(0, 0.5)
+            key_id += 2  # numbered over the cross-attention layers only, as diffusers reads them
+    embed_dim = 32
+    proj = ImageProjection(cross_attention_dim=cross, image_embed_dim=embed_dim, num_image_text_embeds=4).state_dict()
+    state.update({"image_proj.proj.weight": proj["image_embeds.weight"], "image_proj.proj.bias": proj["image_embeds.bias"],
+                  "image_proj.norm.weight": proj["norm.weight"], "image_proj.norm.bias": proj["norm.bias"]})
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / file_name))
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=embed_dim, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        image_size=32, patch_size=4,
+    ))
+    encoder.save_pretrained(str(folder / "image_encoder"), safe_serialization=True)
+    return folder / file_name

@@ -4,7 +4,8 @@ Stable flags::
 
     studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
-        [--lora FILE[:W]]... [--embedding FILE]...
+        [--lora FILE[:W]]... [--memory-plan auto|gpu|model-offload|group-offload|sequential]
+        [--quantize none|gguf|nf4|fp8] [--embedding FILE]...
         [--controlnet MODEL --control-image FILE [--control-mode canny|scribble|tile|lineart|shuffle|depth|none]
          [--control-scale F] [--control-start F] [--control-end F] [--low N] [--high N]]...
         [--hires-scale F [--hires-strength F] [--hires-steps N] [--upscaler MODEL]]
@@ -23,7 +24,7 @@ The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpai
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON; ``.jpg``/``.jpeg``/``.webp`` carry the ``parameters`` text in EXIF. Every
 value, input file and output path is checked before the model loads. The written paths are printed
-on stdout, progress on stderr.
+on stdout (with ``--json``: one JSON object with the paths and the statistics), progress on stderr.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from ..events import Output, Progress
+from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
+from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .image_units import add_unit_flags, units_from_args
 from .common import (
@@ -47,13 +49,15 @@ from .common import (
     match_choice,
     path_arg,
     request_kwargs_from_args,
+    finish,
     run_request,
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "hires_scale", "hires_strength",
-          "hires_steps", "upscaler", "ip_adapter", "ip_image", "ip_scale")
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "attention_slicing",
+          "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler", "ip_adapter", "ip_image",
+          "ip_scale")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -81,6 +85,9 @@ def add_parser(gen_sub) -> None:
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
+    p.add_argument("--memory-plan", metavar="PLAN", choices=("auto", *CLI_NAMES), default=None,
+                   help="the memory plan by its name: auto, gpu, model-offload, group-offload or sequential "
+                   "(the same setting as --offload)")
     add_unit_flags(p)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
@@ -96,6 +103,11 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
     inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
     inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
     kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    if args.memory_plan is not None:
+        plan = "auto" if args.memory_plan == "auto" else CLI_NAMES[args.memory_plan]
+        if kwargs["offload"] not in ("auto", plan):
+            raise InvalidRequest(f"--memory-plan {args.memory_plan} and --offload {kwargs['offload']} disagree: give one.")
+        kwargs["offload"] = plan
     try:
         kwargs["controlnets"] = units_from_args(args)
     except argparse.ArgumentTypeError as exc:
@@ -118,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     request.validate()  # before anything is built from its values (a huge batch size fails here)
     generation = request.generation if isinstance(request, InpaintRequest) else request
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
+    if args.json and any(t.stream for t in targets):
+        raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
     check_image_inputs(generation)
     check_image_tools(generation)
     if isinstance(request, InpaintRequest):
@@ -142,12 +156,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress_shown:
             print(file=sys.stderr)
-    for path in written:
-        print(path)
-    if not args.quiet and result.stats:
-        stats = result.stats
-        print(
-            f"{stats.get('images', 0)} image(s), {stats.get('steps_per_s', 0):.2f} steps/s, seed {stats.get('seed')}",
-            file=sys.stderr,
-        )
-    return 0
+    stats = result.stats
+    summary = ""
+    if isinstance(stats, ImageStats):
+        summary = f"{stats.images} image(s), {stats.steps_per_s:.2f} steps/s, seed {stats.seed}"
+    return finish(args, request, result, written, summary)

@@ -14,7 +14,15 @@ from ..events import Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..library.targets import IMAGE_FORMATS, check_output
 from ..requests import CONTROL_MODES, ControlUnit, UpscaleRequest
-from .common import ProgressLine, add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request
+from .common import (
+    ProgressLine,
+    add_request_arguments,
+    add_runtime_flags,
+    finish,
+    path_arg,
+    request_kwargs_from_args,
+    run_request,
+)
 
 FIELDS = ("model", "scale", "tile")
 
@@ -62,12 +70,9 @@ def run_upscale(args: argparse.Namespace) -> int:
         result = run_request(request, args, on_event=on_event)
     finally:
         line.close()
-    for path in written:
-        if not target.stream:
-            print(path)
-    if not args.quiet and result.stats:
-        print(f"upscaled in {result.stats.get('seconds', 0):.1f} s on {result.stats.get('device')}", file=sys.stderr)
-    return 0
+    stats = result.stats
+    summary = f"upscaled to {stats.width}×{stats.height} in {stats.seconds:.1f} s on {stats.device}" if stats else ""
+    return finish(args, request, result, [p for p in written if not target.stream], summary)
 
 
 def run_control(args: argparse.Namespace) -> int:

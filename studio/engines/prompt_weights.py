@@ -189,8 +189,13 @@ def token_count(pipe, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
 
-def conditioning(pipe, family: str, prompt: str, negative: str) -> Conditioning:
+def conditioning(pipe, family: str, prompt: str, negative: str | None) -> Conditioning:
     """The pipeline inputs for ``prompt`` / ``negative`` (see the module doc)."""
+    from ..models import families
+
+    if families.is_flow(family) or getattr(pipe, "tokenizer", None) is None:  # SD 3.x, FLUX: T5 prompts as written
+        return Conditioning({"prompt": prompt, "negative_prompt": negative}, weighted=False)
+    negative = negative or ""
     limit = pipe.tokenizer.model_max_length - 2
     plain = [plain_text(prompt), plain_text(negative)]
     if all(p is not None and token_count(pipe, p) <= limit for p in plain):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 
 from ..errors import Cancelled, InvalidRequest, UnsafeModelFile
-from ..events import Event, Output, Progress, Status
+from ..events import Event, ImageStats, Notice, Output, Progress, Status
 from ..library.inputs import check_input_file
 from ..models.device import DeviceChoice
 from ..requests import UpscaleRequest
@@ -217,7 +217,7 @@ def resize_to(image, size: tuple[int, int]):
 class UpscaleEngine:
     kind = "upscale"
 
-    def run(self, request: UpscaleRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: UpscaleRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
         request.validate()
         width, height = picture_size(request.image)
         if request.scale:
@@ -234,6 +234,8 @@ class UpscaleEngine:
         t_load = time.perf_counter()
         desc, choice, notice = runtime.load(model, lambda c: load_upscaler(model.path, c), variant="upscaler")
         load_s = time.perf_counter() - t_load
+        if notice:
+            yield Notice(notice)
         scale = request.scale or desc.scale
         out_size = check_result_size(width, height, scale)
         from PIL import Image
@@ -267,7 +269,8 @@ class UpscaleEngine:
             "device": choice.label(),
         }
         yield Output("image", result, params)
-        return {"images": 1, "seconds": seconds, "load_s": load_s, "device": choice.label(), "model": model.id}
+        return ImageStats(seconds=seconds, load_seconds=load_s, device=choice.label(), model=model.id, images=1,
+                          width=result.width, height=result.height)
 
 
 __all__ = ["Cancelled", "UpscaleEngine", "check_result_size", "load_upscaler", "upscale_image"]

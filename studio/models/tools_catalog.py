@@ -4,7 +4,7 @@ with their image encoders. Each is a diffusers / transformers folder of .safeten
 
 from __future__ import annotations
 
-from .catalog import GB, MB, ModelEntry  # catalog imports this module after defining these
+from .entry import GB, MB, ModelEntry
 
 _CONTROLNET_FILES = ("config.json", "diffusion_pytorch_model.safetensors")
 _CONTROLNET_FP16 = ("config.json", "diffusion_pytorch_model.fp16.safetensors")

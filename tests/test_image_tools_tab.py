@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 from tests.test_image_tab import make_window
 
@@ -75,3 +75,37 @@ def test_gallery_upscale_action_runs_a_job(qtbot, window, library, tiny_upscaler
     assert len(items) == 1 and Image.open(items[0].path).size == (80, 48)
     qtbot.waitUntil(lambda: tab.gallery.count() == 1, timeout=5_000)
     assert "Done" in tab.status_line.text()
+
+
+# --- the Canvas -------------------------------------------------------------------------------------------
+
+
+def test_canvas_uses_its_picture_as_control_image_and_upscales(qtbot, tmp_path, library, tiny_sd, tiny_controlnet,
+                                                              tiny_upscaler):
+    from tests.test_canvas import make_window as canvas_window
+    from tests.test_canvas import picture, tiny_settings
+
+    win = canvas_window(qtbot, tmp_path, library)
+    tab = win.tab("canvas")
+    tab.set_picture(picture(128, 96))
+    panel = tiny_settings(tab, tiny_sd, steps=2, batch=1)
+    tab.doc.touch(tab.doc.mask.stroke(QPointF(30, 30), QPointF(60, 50), 10))
+    unit = panel.tools.add_unit()
+    unit.model.setEditText(str(tiny_controlnet))
+    unit.source.setCurrentIndex(unit.source.findData("Canvas picture"))
+    assert not unit.image.isEnabled()
+    assert Image.open(unit.image_path()).size == (128, 96)
+    unit.source.setCurrentIndex(unit.source.findData("Canvas mask"))
+    assert Image.open(unit.image_path()).mode in ("L", "RGB")
+    assert tab.inpaint() is not None, tab.status_text()
+    qtbot.waitUntil(lambda: tab.panel.progress.format() in ("Done", "Failed", "Cancelled"), timeout=120_000)
+    assert tab.panel.progress.format() == "Done", tab.status_text()
+    (item,) = library.items("inpaint")
+    assert item.params["controlnets"][0]["model"] == str(tiny_controlnet)
+    assert "canvas-" in item.params["controlnets"][0]["image"] and "control-mask" in item.params["controlnets"][0]["image"]
+    with qtbot.waitSignal(win.jobs.job_finished, timeout=60_000):
+        tab.upscale(str(tiny_upscaler), tile=32)
+    assert (tab.doc.image.width(), tab.doc.image.height()) == (512, 384)
+    assert "Upscaled" in tab.status_text()
+    tab.cancel()
+    win.close()

@@ -56,12 +56,20 @@ def _catalog_choices(catalog, fmt: str) -> list[tuple[str, str]]:
 
 def _model_combo(catalog, fmt: str, placeholder: str) -> QComboBox:
     combo = QComboBox()
+    _compact(combo)
     combo.setEditable(True)
     combo.lineEdit().setPlaceholderText(placeholder)
     combo.addItem("", "")
     for name, model_id in _catalog_choices(catalog, fmt):
         combo.addItem(name, model_id)
     combo.setCurrentIndex(0)
+    return combo
+
+
+def _compact(combo: QComboBox) -> QComboBox:
+    """A combo box that fits the settings column whatever its longest entry (it elides instead)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
     return combo
 
 
@@ -121,13 +129,14 @@ class ControlUnitBox(QGroupBox):
         self._sources: dict[str, object] = {}  # label → callable giving a picture path (the Canvas)
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.model = _model_combo(catalog, "controlnet", "catalog ControlNet or a folder")
         self.model.setToolTip(ControlUnit.__dataclass_fields__["model"].metadata["studio.spec"]["help"])
         model_browse = QToolButton()
         model_browse.setText("…")
         model_browse.setToolTip("Choose a ControlNet folder (config.json + .safetensors)")
         model_browse.clicked.connect(self._choose_model)
-        self.source = QComboBox()
+        self.source = _compact(QComboBox())
         self.source.addItem("A picture file", "file")
         self.source.currentIndexChanged.connect(self._on_source_changed)
         self.image = QLineEdit()
@@ -137,7 +146,7 @@ class ControlUnitBox(QGroupBox):
         image_browse.setToolTip("Choose the control picture")
         image_browse.clicked.connect(self._choose_image)
         self.image_browse = image_browse
-        self.mode = QComboBox()
+        self.mode = _compact(QComboBox())
         for mode in CONTROL_MODES:
             self.mode.addItem(MODE_LABELS[mode], mode)
         self.scale = spin_box_for(ControlUnit, "scale")
@@ -174,7 +183,7 @@ class ControlUnitBox(QGroupBox):
         form.addRow("", _path_row(self.image, image_browse))
         form.addRow("Preprocessor", self.mode)
         form.addRow("Weight", self.scale)
-        form.addRow("Steps (start–end)", when)
+        form.addRow("Start / end", when)
         form.addRow("Canny low / high", thresholds)
         form.addRow(self.preview)
         form.addRow(buttons)

@@ -33,14 +33,37 @@ class Embedding:
 
 
 def _shapes(path: Path) -> dict[str, list[int]]:
-    from safetensors import safe_open
+    """Tensor name → shape from a .safetensors file's JSON header (no tensor is read, torch is not needed)."""
+    import json
+    import struct
+
+    def bad(detail: str):
+        return InvalidRequest(f"Embedding '{path.name}' is not a readable .safetensors file ({detail}).")
 
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
-    except Exception as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise InvalidRequest(f"Embedding '{path.name}' is not a readable .safetensors file ({detail}).") from None
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise bad("too short")
+            (length,) = struct.unpack("<Q", head)
+            if length > 100_000_000:
+                raise bad("its header is too large")
+            header = json.loads(f.read(length).decode("utf-8"))
+    except InvalidRequest:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise bad(str(exc)[:160]) from None
+    if not isinstance(header, dict):
+        raise bad("no tensor table")
+    shapes = {}
+    for key, value in header.items():
+        if key == "__metadata__":
+            continue
+        shape = value.get("shape") if isinstance(value, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            raise bad(f"tensor {key!r:.40} has no shape")
+        shapes[key] = shape
+    return shapes
 
 
 def check_embedding(path: str | Path) -> Embedding:

@@ -33,10 +33,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engines.preflight import preflight
 from ..errors import InvalidRequest
 from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
@@ -44,8 +44,6 @@ from .image_units import add_unit_flags, units_from_args
 from .common import (
     add_request_arguments,
     add_runtime_flags,
-    check_image_inputs,
-    check_image_tools,
     match_choice,
     path_arg,
     request_kwargs_from_args,
@@ -55,7 +53,7 @@ from .common import (
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "attention_slicing",
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
           "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler", "ip_adapter", "ip_image",
           "ip_scale")
 #: What inpainting and outpainting add (their picture is --init-image).
@@ -132,14 +130,11 @@ def run(args: argparse.Namespace) -> int:
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
     if args.json and any(t.stream for t in targets):
         raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
-    check_image_inputs(generation)
-    check_image_tools(generation)
-    if isinstance(request, InpaintRequest):
-        check_input_file(request.image, "init image")
+    preflight(request)  # the pictures' headers, the LoRA files: before any model loads (the engine decodes once)
     written: list[Path] = []
     progress_shown = False
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         nonlocal progress_shown
         if isinstance(ev, Progress) and not args.quiet:
             eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
@@ -150,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
             if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
                 written.append(target.path)
+            return target.path
+        return None
 
     try:
-        result = run_request(request, args, on_event=on_event)
+        result = run_request(request, args, on_event=on_event, checked=True)
     finally:
         if progress_shown:
             print(file=sys.stderr)

@@ -1,4 +1,5 @@
-"""``studio models list|download|delete|add``: the catalog and the model files on this machine.
+"""``studio models list|download|delete|add`` (and ``add-folder|folders|rescan|remove-folder``, in
+:mod:`studio.cli.model_folders`): the catalog and the model files on this machine.
 
 No Qt. States: bundled (ships with Studio), downloaded, downloadable, local (added by hand),
 missing (a bundled package or local file that is gone).
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InvalidRequest, ModelNotFound, WrongModelKind
+from ..errors import InvalidRequest, ModelNotFound, NotDownloaded, WrongModelKind
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, human_size
 from .common import path_arg
 
@@ -48,6 +49,10 @@ def add_parser(sub) -> None:
     p.add_argument("--name", default="", help="name shown in the lists (default: the file or folder name)")
     p.set_defaults(func=run_add)
 
+    from .model_folders import add_parsers
+
+    add_parsers(msub)
+
 
 # --- list ---
 def run_list(args: argparse.Namespace) -> int:
@@ -57,6 +62,8 @@ def run_list(args: argparse.Namespace) -> int:
     for modality in modalities:
         for entry in catalog.entries(modality, include_cached=True):
             rows.append((entry, catalog.state(entry)))
+    if catalog.damaged:
+        print(f"studio: warning: {catalog.damaged}", file=sys.stderr)
     if args.json:
         data = [
             {
@@ -97,6 +104,8 @@ def run_download(args: argparse.Namespace) -> int:
 
     catalog = Catalog()
     entry = _find(catalog, args.model)
+    if entry is not None and entry.source == "coqui":  # coqui-tts fetches these itself, by name
+        return _download_coqui(entry)
     if entry is not None and entry.source != "hub":
         where = "ships with Studio" if entry.source == "bundled" else f"is a local model ({entry.path})"
         print(f"'{entry.name}' {where}: nothing to download.", file=sys.stderr)
@@ -113,6 +122,25 @@ def run_download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _download_coqui(entry) -> int:
+    from ..models import coqui_zoo
+    from ..models.resolve import is_offline
+
+    folder = coqui_zoo.downloaded(entry.repo_id)
+    if folder is not None:
+        print(f"'{entry.name}' is already downloaded: {folder}", file=sys.stderr)
+        print(folder)
+        return EXIT_OK
+    if is_offline():
+        raise NotDownloaded(
+            f"'{entry.name}' is not downloaded and Studio is offline: coqui-tts fetches it from the network. "
+            "Switch offline mode off (or unset HF_HUB_OFFLINE) and run this again.",
+            entry.id,
+        )
+    print(coqui_zoo.download(entry.repo_id))
+    return EXIT_OK
+
+
 # --- delete ---
 def run_delete(args: argparse.Namespace) -> int:
     from ..models.download import delete_model
@@ -123,6 +151,10 @@ def run_delete(args: argparse.Namespace) -> int:
         raise ModelNotFound(f"No model '{args.model}' to delete. `studio models list` shows what is installed.")
     if entry.source == "hub" and catalog.cached_repos().get(entry.repo_id) is None:
         print(f"'{entry.name}' is not downloaded: nothing to delete.", file=sys.stderr)
+        return EXIT_OK
+    if entry.id.startswith("folder:"):
+        print(f"'{entry.name}' is used in place from a model folder: nothing deleted. "
+              "`studio models remove-folder DIR` stops using the folder.", file=sys.stderr)
         return EXIT_OK
     freed = delete_model(entry, catalog)
     if entry.source == "local":
@@ -156,7 +188,10 @@ def run_add(args: argparse.Namespace) -> int:
         raise ModelNotFound(
             f"Studio cannot tell what '{path.name}' is for: say it with --modality {{{','.join(MODALITIES)}}}."
         )
-    entry = Catalog().add_local(path, modality, name=args.name)
+    catalog = Catalog()
+    entry = catalog.add_local(path, modality, name=args.name)
+    if catalog.notice:
+        print(f"studio: warning: {catalog.notice}", file=sys.stderr)
     print(f"Added {entry.id} ({modality}, {entry.format}, {human_size(entry.size_bytes)}).")
     return EXIT_OK
 

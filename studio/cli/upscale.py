@@ -59,12 +59,14 @@ def run_upscale(args: argparse.Namespace) -> int:
     line = ProgressLine("tile", args.quiet)
     written = []
 
-    def on_event(ev) -> None:
+    def on_event(ev):
         if isinstance(ev, Progress):
             line.show(ev)
         elif isinstance(ev, Output) and ev.media == "image":
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
             written.append(target.path)
+            return target.path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event)

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import Cancelled, FieldChange, InvalidRequest, OutOfMemory, is_out_of_memory
 from ..events import Event, ImageStats, Notice, Output, Preview, Progress, Status
-from ..library.inputs import check_input_file
+from ..library.inputs import open_picture
 from ..models import device as device_mod
 from ..models import families
 from ..models.memory_plan import next_plan
@@ -45,6 +45,7 @@ from .base import CancelToken, Runtime
 from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
 from .lora_files import check_lora_files
+from .preflight import preflight_image
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,7 @@ def load_init_image(path: str, width: int, height: int):
     """The image-to-image input as RGB, resized to the requested size (A1111's "just resize")."""
     from PIL import Image
 
-    source = check_input_file(path, "image-to-image picture")  # missing, a folder, a FIFO …: one line
-    try:
-        with Image.open(source) as im:
-            im.load()
-            image = im.convert("RGB")
-    except Exception as exc:
-        raise InvalidRequest(f"Can't read the image-to-image picture '{path}' ({type(exc).__name__}: {exc}).") from None
+    image = open_picture(path, "image-to-image picture", "RGB")  # missing, a folder, a FIFO, too large …: one line
     if image.size != (width, height):
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     return image
@@ -107,8 +102,11 @@ class ImageEngine:
         self.config_root = Path(config_root) if config_root else loading.shipped_configs()
 
     # ---------------------------------------------------------------------------------------------
+    #: the cheap checks before any model loads (the job queue and the CLI run them too)
+    preflight = staticmethod(preflight_image)
+
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
-        request.validate()
+        self.preflight(request)
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
     @staticmethod
@@ -141,6 +139,11 @@ class ImageEngine:
             raise InvalidRequest(
                 "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
                 "flux.1-dev-q8_0, or a .gguf file) as the model."
+            )
+        if families.is_flow(family) and request.guidance_scale > families.FLOW_GUIDANCE_MAX:
+            raise InvalidRequest(
+                f"guidance {request.guidance_scale:g} is outside what {families.family_name(family)} takes "
+                f"(0–{families.FLOW_GUIDANCE_MAX:g}; FLUX dev works at about 3.5, SD 3.5 at 4–5)."
             )
         if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
             raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
@@ -184,7 +187,8 @@ class ImageEngine:
             free += runtime.cache.total_bytes()  # one model at a time: what is resident now leaves first
         plan = self._plan_for(request, runtime, model, family, choice, free, vae)
         offload = plan.plan
-        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload={offload}"
+        t5 = request.t5 if request.t5 != "auto" else ("cpu" if plan.t5_on_cpu else "device")
+        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|t5={t5}|offload={offload}"
         fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache
         if fresh:
             yield Status(f"Loading {model.label}…")
@@ -203,6 +207,7 @@ class ImageEngine:
                 config_root=self.config_root,
                 quantize=request.quantize,
                 base=base,
+                t5=t5,
             ),
             variant=variant,
             choice=choice,
@@ -221,6 +226,9 @@ class ImageEngine:
                 "part of a picture, or pick an ordinary model here."
             )
         pipe = pset.pipeline(task.mode)
+        if task.mode == "img2img" and "Kontext" in type(pipe).__name__:
+            # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
+            task = dataclasses.replace(task, strength=None)
         if control:
             pipe = yield from self._control_pipeline(request, runtime, pset, task, control, choice)
         pset.activate(pipe)
@@ -374,13 +382,14 @@ class ImageEngine:
         fits the free memory (see :mod:`studio.models.memory_plan`)."""
         requested = request.offload
         if requested == "auto" and choice.device.startswith("cuda"):
-            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload="
+            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|t5="
             for key in runtime.cache.keys():
-                if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
-                    requested = str(key[3])[len(prefix) :]
+                text = str(key[3])
+                if key[:3] == (model.id, choice.device, choice.dtype) and text.startswith(prefix):
+                    requested = text.rsplit("|offload=", 1)[-1]
                     break
         return plan_memory(requested, choice, parts_of(model, family), free, request.width, request.height,
-                           request.batch_size, quantize=request.quantize, family=family)
+                           request.batch_size, quantize=request.quantize, family=family, t5=request.t5)
 
     def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, ImageStats]:
         t0 = time.perf_counter()

@@ -35,6 +35,10 @@ FORMATS: dict[str, tuple[str, str]] = {
 #: what a reference clip or an opened file may be
 READABLE_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".oga", ".opus", ".aiff", ".aif")
 WAV_TAG_LIMIT = 1800  # bytes of one WAV INFO string that survive libsndfile's reader
+#: frames handed to libsndfile per write call. Its Vorbis encoder crashes the process (SIGSEGV) when
+#: one write reaches about 2.1 M frames (95 s of 22 kHz speech), so every format is written in
+#: blocks of this size; the file is the same as from one call.
+WRITE_BLOCK_FRAMES = 1 << 16
 
 
 class AudioFileError(StudioError):
@@ -118,14 +122,21 @@ def encode(audio: Any, sample_rate: int, params: dict | None = None, suffix: str
         for key, value in tags.items():
             if value:
                 setattr(f, key, value)
-        f.write(data)
+        write_blocks(f, data)
     return buf.getvalue()
 
 
-def export(path: str | Path, audio: Any, sample_rate: int, params: dict | None = None) -> Path:
-    """Write ``audio`` to ``path`` (.wav/.flac/.ogg from its suffix), atomically, with tags."""
+def write_blocks(f, data: np.ndarray) -> None:
+    """Write ``data`` to the open soundfile ``f`` in blocks of :data:`WRITE_BLOCK_FRAMES` frames."""
+    for start in range(0, data.shape[0], WRITE_BLOCK_FRAMES):
+        f.write(data[start : start + WRITE_BLOCK_FRAMES])
+
+
+def export(path: str | Path, audio: Any, sample_rate: int, params: dict | None = None, *, suffix: str = "") -> Path:
+    """Write ``audio`` to ``path`` (.wav/.flac/.ogg from its suffix, or ``suffix`` for a device named
+    without one), atomically, with tags; a FIFO or a device is written through."""
     path = Path(path)
-    return atomic_write_bytes(path, encode(audio, sample_rate, params, path.suffix.lower()))
+    return atomic_write_bytes(path, encode(audio, sample_rate, params, suffix or path.suffix.lower()))
 
 
 def _soundfile():

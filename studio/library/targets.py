@@ -20,6 +20,7 @@ from pathlib import Path
 from .atomic import UnwritableTarget, target_kind, temp_file_in
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}  # a device or FIFO without one gets WAV
 TEXT_FORMATS = {"": "text", ".txt": "text", ".text": "text", ".md": "text", ".markdown": "text", ".json": "json"}
 MAX_OUTPUTS = 10_000  # more file names than any batch can make
 
@@ -27,8 +28,13 @@ MAX_OUTPUTS = 10_000  # more file names than any batch can make
 @dataclass(frozen=True)
 class OutputTarget:
     path: Path  # as given (printed back to the person)
-    format: str  # a value of the formats table: 'PNG', 'JPEG', 'WEBP', 'text', 'json'
+    format: str  # a value of the formats table: 'PNG', 'JPEG', 'WEBP', 'WAV', 'FLAC', 'OGG', 'text', 'json'
     stream: bool = False  # written through (a FIFO or a character device), not replaced
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of the format written (``.wav`` for a device named without one)."""
+        return "." + self.format.lower() if self.format in AUDIO_FORMATS.values() else self.path.suffix.lower()
 
 
 def _format_list(formats: dict[str, str]) -> str:
@@ -73,6 +79,26 @@ def check_folder(folder: Path) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise UnwritableTarget(f"Cannot write files in '{probe}' ({exc.strerror or exc}).") from None
+    check_free_space(probe)
+
+
+#: a disk with less room than this is full for any result (the 0-byte probe above passes on it)
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def check_free_space(folder: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Refuse a folder whose disk has less than ``need`` bytes free, before any work. Only a floor:
+    a result larger than what is left still fails when written, and is then kept in the library."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows) or a file system that does not say
+        return
+    free = st.f_bavail * st.f_frsize
+    if st.f_blocks and free < need:
+        raise UnwritableTarget(
+            f"The disk holding '{folder}' is full ({free:,} bytes free): free some space or choose a folder on "
+            "another disk."
+        )
 
 
 def numbered_paths(path: Path, count: int) -> list[Path]:
@@ -92,6 +118,7 @@ def numbered_targets(target: OutputTarget, count: int) -> list[OutputTarget]:
         return [target]
     if target.stream:
         raise UnwritableTarget(
-            f"'{target.path}' is not a regular file and takes one output; for {count} give a file name like out.png."
+            f"'{target.path}' is not a regular file and takes one output; for {count} give a file name "
+            f"(NAME-0, NAME-1 … are written)."
         )
     return [check_output(p, {p.suffix.lower(): target.format}) for p in numbered_paths(target.path, count)]

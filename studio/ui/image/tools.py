@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from ...jobs.background import Background
 from ...requests import CONTROL_MODES, ControlUnit, ImageRequest
 from ..fields import spin_box_for
-from .settings_widgets import CollapsibleSection
+from .form_widgets import CollapsibleSection
 
 MODE_LABELS = {
     "none": "None (already a map)",

@@ -1,6 +1,6 @@
-"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest.
+"""The Image tab's form: model, prompts and the column of parameters, turned into an ImageRequest.
 
-:class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
+:class:`ImageForm` owns every input widget. The prompts and the model picker are laid out by the
 tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...models.folders import ModelFolders
 from ...models.resolve import is_pickle
 from ...requests import SCHEDULERS, ImageRequest
 from ...models import families
 from .model_defaults import ModelDefaults, model_family
-from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from .form_widgets import ASPECTS, CollapsibleSection, FolderFilesMenu, LoraList, aspect_of, preset_size
 from .tools import ImageTools
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
@@ -47,6 +48,12 @@ OFFLOAD_CHOICES = (
     ("model", "Model CPU offload"),
     ("group", "Group offload"),
     ("sequential", "Sequential offload (least VRAM)"),
+)
+T5_CHOICES = (
+    ("auto", "Auto (the memory plan decides)"),
+    ("device", "With the rest (GPU)"),
+    ("cpu", "On the CPU (saves ~9.5 GB of VRAM)"),
+    ("off", "Left out (SD 3.x only)"),
 )
 QUANTIZE_CHOICES = (
     ("none", "None"),
@@ -64,7 +71,7 @@ def pickle_key(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-class ImageSettings(QWidget):
+class ImageForm(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
     paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
     ``png_chosen(path)`` when a PNG is dropped on or opened in the "PNG info" box, to restore from."""
@@ -188,14 +195,20 @@ class ImageSettings(QWidget):
         form = QFormLayout(content)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.loras = LoraList()
+        self.model_folders = ModelFolders(self.catalog.folders_file)  # their LoRAs and VAEs, used in place
+        self.loras = LoraList(self.model_folders)
         self.vae = QLineEdit()
         self.vae.setPlaceholderText("the model's own")
         self.vae.setToolTip("A VAE to use instead of the model's: a folder, a hub id or a .safetensors file")
         vae_browse = QToolButton()
         vae_browse.setText("…")
-        vae_browse.setToolTip("Choose a VAE file")
+        vae_browse.setToolTip("Choose a VAE file; the arrow lists the VAEs of your model folders")
         vae_browse.clicked.connect(self._choose_vae)
+        vae_browse.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.vae_menu = FolderFilesMenu(self.model_folders, "vae", "No VAEs in your model folders (Models → Add folder…)",
+                                        vae_browse)
+        self.vae_menu.chosen.connect(self.vae.setText)
+        vae_browse.setMenu(self.vae_menu)
         vae_row = QHBoxLayout()
         vae_row.addWidget(self.vae, 1)
         vae_row.addWidget(vae_browse)
@@ -215,6 +228,8 @@ class ImageSettings(QWidget):
         form.addRow("VAE", vae_row)
         form.addRow("Memory plan", self.offload)
         form.addRow("Quantize", self.quantize)
+        self.t5 = _choice_combo(T5_CHOICES, "Where the T5 text encoder of SD 3.x / FLUX runs; SD 3.x can leave it out")
+        form.addRow("T5 encoder", self.t5)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
         self.advanced = CollapsibleSection("Advanced", content, expanded=False)
@@ -263,6 +278,7 @@ class ImageSettings(QWidget):
             allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
             offload=self.offload.currentData(),
             quantize=self.quantize.currentData(),
+            t5=self.t5.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
             **self.tools.request_fields(),

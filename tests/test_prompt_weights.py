@@ -156,3 +156,15 @@ def test_embedding_given_explicitly_and_wrong_dimension(tiny_sd, runtime, tmp_pa
     good = build_tiny_embedding(tmp_path / "mine.safetensors", width=32)
     assert not np.array_equal(_pixels(_request(tiny_sd, prompt="mine cat", embeddings=(str(good),)), runtime),
                               _pixels(_request(tiny_sd, prompt="mine cat"), runtime))
+
+
+def test_embeddings_of_a_registered_model_folder_are_used_when_named(tiny_sd, runtime, tmp_path):
+    from studio.models.folders import ModelFolders
+
+    a1111 = tmp_path / "webui"
+    (a1111 / "embeddings").mkdir(parents=True)
+    build_tiny_embedding(a1111 / "embeddings" / "old-style.safetensors", width=32)
+    ModelFolders(runtime.catalog.folders_file).add(a1111)
+    events, _ = collect(ImageEngine().run(_request(tiny_sd, prompt="an old-style cat"), runtime, CancelToken()))
+    params = [e for e in events if isinstance(e, Output)][0].params
+    assert params["embeddings_used"] == ["old-style"]  # A1111's embeddings folder, used in place

@@ -121,10 +121,15 @@ def check_fits(embedding: Embedding, family: str, want: dict | None = None) -> N
             )
 
 
-def available(extra: tuple[str, ...] = (), folder: Path | None = None) -> dict[str, Path]:
-    """Name → file: the embeddings folder's .safetensors files, then the ones given explicitly (they win)."""
+def available(extra: tuple[str, ...] = (), folder: Path | None = None, registered: tuple[str, ...] = ()) -> dict[str, Path]:
+    """Name → file: embeddings of the person's registered model folders (``registered``: A1111's or ComfyUI's
+    ``embeddings``), then Studio's embeddings folder, then the ones given explicitly (later ones win)."""
     folder = folder if folder is not None else paths.embeddings_dir()
     found: dict[str, Path] = {}
+    for path in registered:
+        p = Path(path)
+        if p.suffix.lower() == ".safetensors":
+            found[p.stem] = p
     if folder.is_dir():
         for f in sorted(folder.glob("*.safetensors")):
             if f.is_file():
@@ -145,9 +150,23 @@ def named_in(texts: list[str], names) -> list[str]:
     return out
 
 
-def for_request(prompts: list[str], explicit: tuple[str, ...], family: str, folder: Path | None = None) -> list[Embedding]:
-    """The embeddings a job uses, checked: every one given explicitly, and the folder's that the prompts name."""
-    files = available(explicit, folder)
+def registered_embeddings(catalog) -> tuple[str, ...]:
+    """The .safetensors embeddings found in the person's registered model folders (none when unreadable)."""
+    folders_file = getattr(catalog, "folders_file", None)
+    if folders_file is None:
+        return ()
+    try:
+        from ..models.folders import ModelFolders
+
+        return tuple(m.path for m in ModelFolders(folders_file).files("embedding"))
+    except Exception:
+        return ()
+
+
+def for_request(prompts: list[str], explicit: tuple[str, ...], family: str, folder: Path | None = None,
+                registered: tuple[str, ...] = ()) -> list[Embedding]:
+    """The embeddings a job uses, checked: every one given explicitly, and the folders' that the prompts name."""
+    files = available(explicit, folder, registered)
     wanted = {Path(p).expanduser().stem for p in explicit}
     wanted.update(named_in(prompts, [n for n in files if n not in wanted]))
     out = []

@@ -160,7 +160,8 @@ class ImageEngine:
         upscaler = runtime.resolve(request.upscaler, "", allow_pickle=True) if hires_size and request.upscaler else None
         control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
         used_embeddings = [] if families.is_flow(family) else embeddings.for_request(
-            [request.prompt, request.negative_prompt], request.embeddings, family
+            [request.prompt, request.negative_prompt], request.embeddings, family,
+            registered=embeddings.registered_embeddings(runtime.catalog),
         )
         task = make_task(request)
         if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:

@@ -47,11 +47,21 @@ PREVIEW_SIDE = 160
 
 
 def _catalog_choices(catalog, fmt: str) -> list[tuple[str, str]]:
+    """The catalog's entries of this format, then what the person's model folders hold of it (in place)."""
     try:
         entries = catalog.entries("image-tools", include_cached=True)
     except Exception:
         return []
-    return [(e.name, e.id) for e in entries if e.format == fmt]
+    out = [(e.name, e.id) for e in entries if e.format == fmt]
+    role = {"controlnet": "controlnet"}.get(fmt)
+    if role and getattr(catalog, "folders_file", None) is not None:
+        try:
+            from ...models.folders import ModelFolders
+
+            out += [(f"{m.name} (your folder)", m.path) for m in ModelFolders(catalog.folders_file).files(role)]
+        except Exception:  # an unreadable scan must not keep the form from opening
+            pass
+    return out
 
 
 def _model_combo(catalog, fmt: str, placeholder: str) -> QComboBox:

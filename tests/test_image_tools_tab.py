@@ -98,8 +98,8 @@ def test_canvas_uses_its_picture_as_control_image_and_upscales(qtbot, tmp_path, 
     unit.source.setCurrentIndex(unit.source.findData("Canvas mask"))
     assert Image.open(unit.image_path()).mode in ("L", "RGB")
     assert tab.inpaint() is not None, tab.status_text()
-    qtbot.waitUntil(lambda: tab.panel.progress.format() in ("Done", "Failed", "Cancelled"), timeout=120_000)
-    assert tab.panel.progress.format() == "Done", tab.status_text()
+    qtbot.waitUntil(lambda: tab.form.progress.format() in ("Done", "Failed", "Cancelled"), timeout=120_000)
+    assert tab.form.progress.format() == "Done", tab.status_text()
     (item,) = library.items("inpaint")
     assert item.params["controlnets"][0]["model"] == str(tiny_controlnet)
     assert "canvas-" in item.params["controlnets"][0]["image"] and "control-mask" in item.params["controlnets"][0]["image"]

@@ -138,6 +138,19 @@ CASES = [
     ("garbage-weights", ["generate", "text", "--prompt", "hi", "--model", "{w}/garbage", "-q"], 1,
      "'garbage' could not be loaded"),
     ("text-encoder-bin-only", [*IMG, "--out", "{w}/x.png", "-q"], 1, "pickled weights (.bin) in text_encoder"),
+    # --- image power tools (issue 15): refused before any model loads, naming the ControlNet unit -----------
+    ("control-flag-without-unit", [*IMG, "--out", "{w}/x.png", "--control-scale", "0.5"], 2,
+     "--control-scale belongs to a ControlNet unit"),
+    ("control-image-fifo", [*IMG, "--out", "{w}/x.png", "--controlnet", "cn", "--control-image", "{w}/fifo"], 2,
+     "ControlNet unit 1 (cn)"),
+    ("control-image-truncated", [*IMG, "--out", "{w}/x.png", "--controlnet", "cn", "--control-image",
+                                 "{w}/truncated.png"], 2, "ControlNet unit 1 (cn)"),
+    ("embedding-random-bytes", [*IMG, "--out", "{w}/x.png", "--embedding", "{w}/random.safetensors"], 2,
+     "is not a readable .safetensors file"),
+    ("ip-image-folder", [*IMG, "--out", "{w}/x.png", "--ip-adapter", "ip", "--ip-image", "{w}/folder"], 2, "is a folder"),
+    ("upscale-fifo", ["upscale", "{w}/fifo", "--model", "m", "--out", "{w}/x.png"], 2, "not a regular file"),
+    ("upscale-not-a-model", ["upscale", "{w}/truncated.png", "--model", "{w}/file.txt", "--out", "{w}/x.png"], 2,
+     "picture to upscale"),
 ]
 
 

@@ -109,3 +109,16 @@ def test_canvas_uses_its_picture_as_control_image_and_upscales(qtbot, tmp_path, 
     assert "Upscaled" in tab.status_text()
     tab.cancel()
     win.close()
+
+
+def test_an_upscaled_picture_opens_from_history_and_reuse_makes_it_the_init_image(qtbot, window, library,
+                                                                                   tiny_upscaler, tmp_path):
+    tab = window.tab("image")
+    src = tmp_path / "small.png"
+    Image.new("RGB", (16, 16), (30, 90, 200)).save(src)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
+        tab.upscale(str(src), str(tiny_upscaler), tile=0)
+    (item,) = library.items("upscale")
+    assert window.open_saved(item) and window.tabs.currentWidget() is tab
+    assert window.reuse_saved(item)
+    assert tab.form.init_image.path()  # the larger picture is the image-to-image input now

@@ -295,7 +295,9 @@ class ImageEngine:
             if used_embeddings:
                 embeddings.remove_embeddings(pipe, [e.name for e in used_embeddings])
             if adapter is not None:
-                ip_adapter.remove(pipe)
+                ip_adapter.remove(pipe)  # resets the UNet's attention processors: put slicing back if it was on
+                if pset.slicing:
+                    pipe.enable_attention_slicing()
             pset.restore()
         return dataclasses.replace(stats, load_seconds=load_s, device=choice.label(), seed=seed, model=model.id)
 

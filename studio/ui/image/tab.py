@@ -395,7 +395,10 @@ class ImageTab(QWidget, StudioTab):
         return True
 
     def reuse_settings(self, saved: SavedItem) -> bool:
-        """History → Reuse settings: every setting of the saved image back in the form ("Reuse all")."""
+        """History → Reuse settings: every setting of the saved image back in the form ("Reuse all");
+        an upscaled picture has no generation settings: it becomes the image-to-image input instead."""
+        if saved.kind == "upscale":
+            return self.form.set_init_image(str(saved.path))
         self.act("reuse_all", saved)
         return True
 

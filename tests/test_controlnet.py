@@ -194,3 +194,23 @@ def test_depth_preprocessor_with_depth_anything(tiny_depth):
     assert out.size == (60, 40) and out.mode == "RGB"
     a = np.asarray(out)
     assert a.min() == 0 and a.max() == 255  # normalised near→white, far→black
+
+
+def test_hires_fix_with_controlnet_guides_the_second_pass(tiny_sd, tiny_controlnet, control_png, runtime):
+    import torch
+    from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline, StableDiffusionPipeline
+
+    unit = ControlUnit(model=str(tiny_controlnet), image=str(control_png), scale=0.9)
+    first, _, _ = _run(_request(tiny_sd, controlnets=(unit,)), runtime)
+    hires, params, _ = _run(_request(tiny_sd, controlnets=(unit,), hires_scale=1.5, hires_strength=0.5), runtime)
+    assert hires.shape == (96, 96, 3) and params["hires_scale"] == 1.5
+    base = StableDiffusionPipeline.from_pretrained(str(tiny_sd), local_files_only=True)
+    net = ControlNetModel.from_pretrained(str(tiny_controlnet), local_files_only=True)
+    pipe = StableDiffusionControlNetImg2ImgPipeline(**base.components, controlnet=net)
+    pipe.set_progress_bar_config(disable=True)
+    big = Image.fromarray(first.astype(np.uint8)).resize((96, 96), Image.Resampling.LANCZOS)
+    control = Image.open(control_png).convert("RGB").resize((96, 96), Image.Resampling.LANCZOS)
+    raw = pipe(prompt="a cat", image=big, control_image=control, strength=0.5, num_inference_steps=4,
+               guidance_scale=7.0, controlnet_conditioning_scale=0.9,
+               generator=torch.Generator("cpu").manual_seed(5)).images[0]
+    assert np.array_equal(np.asarray(raw, dtype=np.int16), hires)  # the second pass is ControlNet img2img

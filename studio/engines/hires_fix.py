@@ -1,11 +1,12 @@
 """Hires fix for the image engine (no Qt): generate at the model's size, upscale the picture (an upscaler model
 through spandrel, or Lanczos), then refine it with image-to-image at ``hires_strength`` for ``hires_steps``
 (0: the job's steps; as in A1111 only the last ``strength`` part of the schedule runs), with the same prompt,
-seed and sampler. The upscaler stays with the loaded base model (the last one used)."""
+seed and sampler; the job's ControlNet units (their maps enlarged) and IP-Adapter guide that pass too, as in
+A1111. The upscaler stays with the loaded base model (the last one used)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidRequest
@@ -49,6 +50,7 @@ class HiresPass:
     scheduler: Any  # the job's sampler (a fresh copy runs the second pass)
     ip_pipe: Any = None  # the first pass's pipeline when it holds an IP-Adapter (on the shared UNet), and its picture
     ip_image: Any = None
+    control: list = field(default_factory=list)  # (ControlNet, unit, control map): they guide the second pass too
 
     def upscale(self, image, cancel=None):
         from PIL import Image
@@ -63,7 +65,16 @@ class HiresPass:
         import torch
 
         r = self.request
-        pipe = self.pset.img2img()
+        if self.control:  # as in A1111, the units guide the second pass too (their maps at its size)
+            from PIL import Image
+
+            from .image_control import pipeline_inputs
+
+            pipe = self.pset.with_controlnets("img2img", [net for net, _, _ in self.control])
+            extra = pipeline_inputs("img2img", tuple(u for _, u, _ in self.control),
+                                    [m.resize(self.size, Image.Resampling.LANCZOS) for _, _, m in self.control])
+        else:
+            pipe, extra = self.pset.img2img(), {}
         self.pset.activate(pipe)
         pipe.scheduler = type(self.scheduler).from_config(self.scheduler.config)
         kwargs = dict(
@@ -75,6 +86,7 @@ class HiresPass:
             guidance_scale=r.guidance_scale,
             num_images_per_prompt=1,
             generator=[torch.Generator("cpu").manual_seed(seed)],
+            **extra,
         )
         if self.ip_pipe is not None:  # the adapter's image encoder, lent to the second pass
             pipe.image_encoder, pipe.feature_extractor = self.ip_pipe.image_encoder, self.ip_pipe.feature_extractor

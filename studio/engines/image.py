@@ -278,7 +278,8 @@ class ImageEngine:
                     yield Status(f"Loading {upscaler.label}…")
                 desc = hires_fix.upscaler_on(pset, upscaler, choice, runtime.compute) if upscaler else None
                 self._hires = hires_fix.HiresPass(
-                    request, pset, hires_size, desc, family, scheduler, pipe if adapter else None, ip_image
+                    request, pset, hires_size, desc, family, scheduler, pipe if adapter else None, ip_image,
+                    control=[(pset._controlnets[m.id], u, cmap) for (m, cmap), u in zip(control, request.controlnets)],
                 )
                 base_params["first_pass_width"], base_params["first_pass_height"] = request.width, request.height
                 base_params["hires_upscaler"] = upscaler.label if upscaler else "Lanczos"

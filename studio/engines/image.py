@@ -40,7 +40,6 @@ from ..requests import ImageRequest
 from . import embeddings, hires_fix, image_control, ip_adapter, samplers
 from . import image_loading as loading
 from . import prompt_weights
-from . import control_maps as control_maps_mod
 from .base import CancelToken, Runtime
 from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
@@ -175,7 +174,7 @@ class ImageEngine:
         control = []
         if request.controlnets:
             yield Status("Preparing control maps…")
-            maps, notes = yield from self._control_maps(request, runtime, control_images, task, cancel)
+            maps, notes = yield from image_control.job_maps(request, runtime, control_images, task.control_transform, cancel)
             for note in notes:
                 yield Notice(note)
             control = list(zip(control_models, maps))
@@ -231,7 +230,7 @@ class ImageEngine:
             # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
             task = dataclasses.replace(task, strength=None)
         if control:
-            pipe = yield from self._control_pipeline(request, runtime, pset, task, control, choice)
+            pipe = yield from image_control.job_pipeline(request, runtime, pset, task, control, choice)
         pset.activate(pipe)
         scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:
@@ -303,40 +302,6 @@ class ImageEngine:
         return dataclasses.replace(stats, load_seconds=load_s, device=choice.label(), seed=seed, model=model.id)
 
     # ---------------------------------------------------------------------------------------------
-    def _control_maps(self, request, runtime, images, task, cancel) -> Generator[Event, None, tuple]:
-        """The units' control maps at the generation size (depth loads Depth Anything for the time it runs)."""
-        depth = None
-        if any(u.mode == "depth" for u in request.controlnets):
-            model = runtime.resolve(image_control.DEPTH_MODEL, "")
-            yield Status(f"Loading {model.label}…")
-            estimator = runtime.compute.call(image_control.load_depth_estimator, model, runtime.choice())
-
-            def depth(image):
-                return control_maps_mod.depth_map(image, estimator)
-
-        cancel.check()
-        size = (request.width, request.height)
-        return runtime.compute.call(
-            image_control.control_maps_for, request.controlnets, images, size, depth=depth,
-            transform=task.control_transform,
-        )
-
-    def _control_pipeline(self, request, runtime, pset, task, control, choice) -> Generator[Event, None, Any]:
-        """The ControlNet pipeline for the task on the loaded model, its ControlNet inputs added to the task."""
-        models = {m.id: m for m, _ in control}
-        missing = [i for i in models if i not in pset._controlnets]
-        if missing:
-            yield Status(f"Loading {len(missing)} ControlNet(s)…")
-
-        def load(model_id: str):
-            return runtime.compute.call(image_control.load_controlnet, models[model_id], choice)
-
-        nets = pset.controlnet_models([m.id for m, _ in control], load)
-        for (model, _), net in zip(control, nets):
-            image_control.check_fits(net, pset.family, model.label, pset.txt2img.unet)
-        task.inputs.update(image_control.pipeline_inputs(task.mode, request.controlnets, [m for _, m in control]))
-        return pset.with_controlnets(task.mode, nets)
-
     @staticmethod
     def _scheduler(request: ImageRequest, pset, family: str):
         """The sampler: the model's own ("") or the one asked for; flow-matching models (SD 3.x, FLUX) run

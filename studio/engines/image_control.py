@@ -13,10 +13,12 @@ units at once through diffusers' MultiControlNetModel).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidRequest, UnsafeModelFile
+from ..events import Event, Status
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel
 from ..requests import ControlUnit
@@ -126,3 +128,41 @@ def pipeline_inputs(mode: str, units: tuple[ControlUnit, ...], maps: list) -> di
         "control_guidance_start": units[0].start if one else [u.start for u in units],
         "control_guidance_end": units[0].end if one else [u.end for u in units],
     }
+
+
+# --- the image engine's steps (generators: they say what they load) -----------------------------------
+
+
+def job_maps(request, runtime, images: list, transform, cancel) -> Generator[Event, None, tuple]:
+    """The units' control maps at the generation size, and notices (depth loads Depth Anything for the time
+    it runs, on the compute thread)."""
+    depth = None
+    if any(u.mode == "depth" for u in request.controlnets):
+        model = runtime.resolve(DEPTH_MODEL, "")
+        yield Status(f"Loading {model.label}…")
+        estimator = runtime.compute.call(load_depth_estimator, model, runtime.choice())
+
+        def depth(image):
+            return control_maps.depth_map(image, estimator)
+
+    cancel.check()
+    size = (request.width, request.height)
+    return runtime.compute.call(control_maps_for, request.controlnets, images, size, depth=depth, transform=transform)
+
+
+def job_pipeline(request, runtime, pset, task, control: list, choice) -> Generator[Event, None, Any]:
+    """The ControlNet pipeline for the task on the loaded model (the ControlNets loaded or reused), its
+    ControlNet inputs added to ``task.inputs``; a ControlNet of another family is refused."""
+    models = {m.id: m for m, _ in control}
+    missing = [i for i in models if i not in pset._controlnets]
+    if missing:
+        yield Status(f"Loading {len(missing)} ControlNet(s)…")
+
+    def load(model_id: str):
+        return runtime.compute.call(load_controlnet, models[model_id], choice)
+
+    nets = pset.controlnet_models([m.id for m, _ in control], load)
+    for (model, _), net in zip(control, nets):
+        check_fits(net, pset.family, model.label, pset.txt2img.unet)
+    task.inputs.update(pipeline_inputs(task.mode, request.controlnets, [m for _, m in control]))
+    return pset.with_controlnets(task.mode, nets)

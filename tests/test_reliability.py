@@ -151,6 +151,11 @@ CASES = [
     ("upscale-fifo", ["upscale", "{w}/fifo", "--model", "m", "--out", "{w}/x.png"], 2, "not a regular file"),
     ("upscale-not-a-model", ["upscale", "{w}/truncated.png", "--model", "{w}/file.txt", "--out", "{w}/x.png"], 2,
      "picture to upscale"),
+    # --- studio story render: the story file itself (issue 18; its keys and values: tests/test_cli_story.py) ---
+    ("story-fifo", ["story", "render", "{w}/fifo", "--out", "{w}/f.mp4"], 2, "not a regular file"),
+    ("story-folder", ["story", "render", "{w}/folder", "--out", "{w}/f.mp4"], 2, "is a folder, not a story file"),
+    ("story-binary", ["story", "render", "{w}/random.safetensors", "--out", "{w}/f.mp4"], 2, "is not UTF-8 text"),
+    ("story-missing", ["story", "render", "{w}/nope.json", "--out", "{w}/f.mp4"], 2, "No story at"),
 ]
 
 

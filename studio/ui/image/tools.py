@@ -58,7 +58,9 @@ def _catalog_choices(catalog, fmt: str) -> list[tuple[str, str]]:
         try:
             from ...models.folders import ModelFolders
 
-            out += [(f"{m.name} (your folder)", m.path) for m in ModelFolders(catalog.folders_file).files(role)]
+            # diffusers folders only: Studio does not load single-file ControlNets yet (the engine says so)
+            out += [(f"{m.name} (your folder)", m.path) for m in ModelFolders(catalog.folders_file).files(role)
+                    if Path(m.path).is_dir()]
         except Exception:  # an unreadable scan must not keep the form from opening
             pass
     return out

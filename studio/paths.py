@@ -71,6 +71,11 @@ def library_dir() -> Path:
     return data_dir() / "library"
 
 
+def embeddings_dir() -> Path:
+    """Textual-inversion embeddings (.safetensors): a prompt that names one (its file's stem) uses it."""
+    return data_dir() / "embeddings"
+
+
 def user_models_file() -> Path:
     """Local models the user added by hand (a JSON list)."""
     return data_dir() / "user_models.json"

@@ -164,6 +164,44 @@ class LoraSpec:
 
 _SIZE = {"minimum": 64, "maximum": 4096, "multiple_of": 8, "unit": "pixels", "step": 8}
 
+#: ControlNet preprocessors: what turns a picture into the control map a ControlNet reads
+CONTROL_MODES = ("none", "canny", "scribble", "tile", "lineart", "shuffle", "depth")
+
+
+@dataclass(frozen=True)
+class ControlUnit:
+    """One ControlNet: its model, the picture that guides it and how strongly / when it applies."""
+
+    model: str = text_field(None, max_chars=MAX_PATH_CHARS, label="ControlNet", flag="--controlnet",
+                            metavar="MODEL", help="a ControlNet: catalog id, hub id or diffusers folder")
+    image: str = path_field(None, label="control image", flag="--control-image",
+                            help="the picture that guides the ControlNet")
+    mode: str = choice_field("none", CONTROL_MODES, label="preprocessor", flag="--control-mode", metavar="MODE",
+                             help="how the control image becomes a control map: " + ", ".join(CONTROL_MODES)
+                             + "; none = it already is one")
+    scale: float = float_field(1.0, 0.0, 2.0, label="control weight", flag="--control-scale", metavar="F",
+                               help="How strongly the ControlNet guides; 0 = not at all")
+    start: float = float_field(0.0, 0.0, 1.0, label="control start", flag="--control-start", metavar="F",
+                               help="Fraction of the steps at which the ControlNet starts guiding")
+    end: float = float_field(1.0, 0.0, 1.0, label="control end", flag="--control-end", metavar="F",
+                             help="Fraction of the steps after which the ControlNet stops guiding")
+    low: int = int_field(100, 1, 255, label="canny low threshold", flag="--low", metavar="N",
+                         help="Canny: edges weaker than this are dropped")
+    high: int = int_field(200, 1, 255, label="canny high threshold", flag="--high", metavar="N",
+                          help="Canny: edges stronger than this are kept; weaker ones only beside them")
+
+    def validate(self, number: int = 1) -> None:
+        try:
+            check_fields(self)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"ControlNet unit {number}: {exc}") from None
+        _check(bool(self.model.strip()), f"ControlNet unit {number}: the model is empty.")
+        _check(bool(self.image.strip()), f"ControlNet unit {number} ({self.model}) has no control image.")
+        _check(self.start < self.end,
+               f"ControlNet unit {number} ({self.model}): start {self.start:g} must be below end {self.end:g}.")
+        _check(self.low <= self.high,
+               f"ControlNet unit {number} ({self.model}): the canny low threshold {self.low} is above high {self.high}.")
+
 
 @dataclass(frozen=True)
 class ImageRequest(_PicklePermission, _Request):
@@ -219,6 +257,25 @@ class ImageRequest(_PicklePermission, _Request):
                                           metavar="auto|on|off", help="Attention slicing (less VRAM)")
     vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling", flag="--vae-tiling",
                                    metavar="auto|on|off", help="VAE tiling (large images in less VRAM)")
+    embeddings: tuple[str, ...] = records_field(
+        label="embeddings", help="textual-inversion .safetensors files beside the embeddings folder's")
+    controlnets: tuple[ControlUnit, ...] = records_field(label="ControlNets", help="ControlNet units")
+    hires_scale: float = float_field(1.0, 1.0, 4.0, label="hires scale", flag="--hires-scale", metavar="F",
+                                     help="Hires fix: upscale the picture by this factor, then refine it "
+                                          "with image-to-image; 1 = off")
+    hires_strength: float = float_field(0.5, 0.0, 1.0, exclusive_minimum=True, label="hires strength",
+                                        flag="--hires-strength", metavar="F",
+                                        help="Hires fix: denoising strength of the refining pass")
+    hires_steps: int = int_field(0, 0, 500, label="hires steps", flag="--hires-steps", metavar="N",
+                                 help="Hires fix: steps of the refining pass; 0 = the same as steps")
+    upscaler: str = text_field(max_chars=MAX_PATH_CHARS, label="upscaler", flag="--upscaler", metavar="MODEL",
+                               help="Hires fix: an upscaler model (catalog id or file); empty = Lanczos")
+    ip_adapter: str = text_field(max_chars=MAX_PATH_CHARS, label="IP-Adapter", flag="--ip-adapter", metavar="MODEL",
+                                 help="prompt with a picture: an IP-Adapter (catalog id or .safetensors file)")
+    ip_image: str = path_field(label="IP-Adapter image", flag="--ip-image",
+                               help="the reference picture for the IP-Adapter")
+    ip_scale: float = float_field(1.0, 0.0, 2.0, label="IP-Adapter scale", flag="--ip-scale", metavar="F",
+                                  help="How strongly the reference picture guides; 0 = not at all")
 
     def validate(self, *, prompt_required: bool | None = None) -> None:
         """``prompt_required`` defaults to "unless image-to-image" (an inpaint passes False)."""
@@ -230,10 +287,22 @@ class ImageRequest(_PicklePermission, _Request):
         for lora in self.loras:
             _check(isinstance(lora, LoraSpec), f"loras must hold LoRA entries (got {type(lora).__name__}).")
             check_fields(lora)
+        for path in self.embeddings:
+            _check(isinstance(path, str) and bool(path.strip()) and "\x00" not in path,
+                   f"embeddings must hold file paths (got {path!r:.60}).")
+        for i, unit in enumerate(self.controlnets, 1):
+            _check(isinstance(unit, ControlUnit), f"controlnets must hold ControlNet units (got {type(unit).__name__}).")
+            unit.validate(i)
+        _check(bool(self.ip_adapter) == bool(self.ip_image),
+               "IP-Adapter: give both the adapter (--ip-adapter) and its reference picture (--ip-image).")
+        _check(self.hires_scale == 1.0 or not self.init_image,
+               "hires fix works on text-to-image: leave the init image empty, or set hires scale to 1.")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["loras"] = [dataclasses.asdict(lo) for lo in self.loras]
+        data["embeddings"] = list(self.embeddings)
+        data["controlnets"] = [dataclasses.asdict(u) for u in self.controlnets]
         return data
 
     def with_memory_plan(self, plan: str) -> ImageRequest:
@@ -326,6 +395,23 @@ class InpaintRequest(_Request):
 
 
 @dataclass(frozen=True)
+class UpscaleRequest(_Request):
+    """Make a picture larger with an upscaler model (Real-ESRGAN, SwinIR … through spandrel), in tiles."""
+
+    kind: ClassVar[str] = "upscale"
+
+    image: str = path_field(None, label="picture", help="the picture to upscale")
+    model: str = text_field(None, max_chars=MAX_PATH_CHARS, label="upscaler", flag="--model", metavar="MODEL",
+                            help="an upscaler model: catalog id or .safetensors / .pth file")
+    scale: float = float_field(0.0, 0.0, 8.0, decimals=2, step=0.5, flag="--scale", metavar="N",
+                               help="How many times larger; 0 = the model's own factor (other factors: "
+                                    "the model's result resized with Lanczos)")
+    tile: int = int_field(512, 0, 4096, unit="pixels", flag="--tile", metavar="PX",
+                          help="Tile size in input pixels (overlapping tiles keep memory small); 0 = the whole "
+                               "picture at once")
+
+
+@dataclass(frozen=True)
 class SpeechRequest(_PicklePermission, _Request):
     """Text to speech."""
 
@@ -383,12 +469,12 @@ class MusicRequest(_Request):
                                             "window kept as context for the next")
 
 
-Request = TextRequest | ImageRequest | InpaintRequest | SpeechRequest | MusicRequest
+Request = TextRequest | ImageRequest | InpaintRequest | UpscaleRequest | SpeechRequest | MusicRequest
 
 
 #: the request class of each kind
 REQUEST_TYPES: dict[str, type] = {
-    cls.kind: cls for cls in (TextRequest, ImageRequest, InpaintRequest, SpeechRequest, MusicRequest)
+    cls.kind: cls for cls in (TextRequest, ImageRequest, InpaintRequest, UpscaleRequest, SpeechRequest, MusicRequest)
 }
 
 
@@ -450,8 +536,10 @@ __all__ = [
     "MAX_PATH_CHARS",
     "MAX_PROMPT_CHARS",
     "MAX_SEED",
+    "CONTROL_MODES",
     "REQUEST_TYPES",
     "ChatMessage",
+    "ControlUnit",
     "FieldSpec",
     "ImageRequest",
     "InpaintRequest",
@@ -461,6 +549,7 @@ __all__ = [
     "SCHEDULERS",
     "SpeechRequest",
     "TextRequest",
+    "UpscaleRequest",
     "advice_text",
     "field_spec",
     "field_specs",

@@ -98,3 +98,5 @@ from tests.tiny_sd import (  # noqa: E402,F401
 from tests.tiny_music import tiny_musicgen, tiny_musicgen_melody, tiny_musicgen_stereo  # noqa: E402,F401
 # Tiny coqui VITS voices (speech engine, CLI and tab tests): see tests/tiny_tts.py
 from tests.tiny_tts import tiny_vits  # noqa: E402,F401
+# Tiny image tools (ControlNet, upscaler, depth): see tests/tiny_tools.py
+from tests.tiny_tools import tiny_controlnet, tiny_controlnet_for, tiny_depth, tiny_upscaler  # noqa: E402,F401

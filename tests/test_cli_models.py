@@ -45,7 +45,7 @@ def test_list_shows_every_state_per_modality(capsys, tmp_path):
     assert run("list") == 0
     out = capsys.readouterr().out
     sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
-    assert sections == ["TEXT", "IMAGE", "SPEECH", "MUSIC"]
+    assert sections == ["TEXT", "IMAGE", "SPEECH", "MUSIC", "IMAGE-TOOLS"]
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert lines["smollm2-135m-instruct"].split()[1] == "bundled"
     assert lines["sd-turbo"].split()[1] == "downloaded"

@@ -54,7 +54,7 @@ def test_window_lists_every_modality_with_state_size_memory_and_licence(qtbot, m
     make_cached_repo("me/found-llm", {"config.json": llama_config(), "model.safetensors": b"w" * 100})
     window = _window(qtbot, Catalog(), manager)
 
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Text", "Image", "Speech", "Music"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Text", "Image", "Speech", "Music", "Image tools"]
     assert window.state_text("smollm2-135m-instruct") == "bundled"
     assert window.state_text("piper-joe-medium") == "bundled"
     assert window.state_text("sd-turbo") == "downloaded"

@@ -67,7 +67,7 @@ def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, librar
     assert win.tab("nope") is None
     # History filters by the kinds the registered tabs open
     kinds = [win.history_panel.kind.itemData(i) for i in range(win.history_panel.kind.count())]
-    assert kinds == ["", "text", "image", "speech", "music", "inpaint"]
+    assert kinds == ["", "text", "image", "upscale", "speech", "music", "inpaint"]
 
 
 def test_a_tab_gets_everything_from_its_context(qtbot, tmp_path, library):

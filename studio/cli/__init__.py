@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import desktop, image, info, library, models, music, speech, story, text
+    from . import desktop, image, info, library, models, music, speech, story, text, upscale
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_parser(gen_sub)
     music.add_parser(gen_sub)
     speech.add_parser(gen_sub)
+    upscale.add_parsers(sub)
     models.add_parser(sub)
     info.add_parser(sub)
     library.add_parser(sub)

@@ -5,7 +5,13 @@ Stable flags::
     studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
         [--lora FILE[:W]]... [--memory-plan auto|gpu|model-offload|group-offload|sequential]
-        [--quantize none|gguf|nf4|fp8] --out FILE.png
+        [--quantize none|gguf|nf4|fp8] [--embedding FILE]...
+        [--controlnet MODEL --control-image FILE [--control-mode canny|scribble|tile|lineart|shuffle|depth|none]
+         [--control-scale F] [--control-start F] [--control-end F] [--low N] [--high N]]...
+        [--hires-scale F [--hires-strength F] [--hires-steps N] [--upscaler MODEL]]
+        [--ip-adapter MODEL --ip-image FILE [--ip-scale F]] --out FILE.png
+
+Each ``--control-*`` flag belongs to the ``--controlnet`` before it (repeat the group for more units).
 
 Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
 
@@ -34,6 +40,7 @@ from ..library.atomic import atomic_write_bytes
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
+from .image_units import add_unit_flags, units_from_args
 from .common import (
     add_request_arguments,
     add_runtime_flags,
@@ -47,7 +54,8 @@ from .common import (
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
           "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
-          "vae_tiling")
+          "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler", "ip_adapter", "ip_image",
+          "ip_scale")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -78,6 +86,7 @@ def add_parser(gen_sub) -> None:
     p.add_argument("--memory-plan", metavar="PLAN", choices=("auto", *CLI_NAMES), default=None,
                    help="the memory plan by its name: auto, gpu, model-offload, group-offload or sequential "
                    "(the same setting as --offload)")
+    add_unit_flags(p)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
@@ -97,6 +106,11 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
         if kwargs["offload"] not in ("auto", plan):
             raise InvalidRequest(f"--memory-plan {args.memory_plan} and --offload {kwargs['offload']} disagree: give one.")
         kwargs["offload"] = plan
+    try:
+        kwargs["controlnets"] = units_from_args(args)
+    except argparse.ArgumentTypeError as exc:
+        raise InvalidRequest(str(exc)) from None
+    kwargs["embeddings"] = tuple(str(p) for p in args.embedding_files)
     if kwargs["strength"] is None:
         kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
     if not inpaint:

@@ -14,6 +14,7 @@ _ENGINES = {
     "text": ("studio.engines.text", "TextEngine"),
     "image": ("studio.engines.image", "ImageEngine"),
     "inpaint": ("studio.engines.inpaint", "InpaintEngine"),
+    "upscale": ("studio.engines.upscale", "UpscaleEngine"),
     "speech": ("studio.engines.speech", "SpeechEngine"),
     "music": ("studio.engines.music", "MusicEngine"),
 }

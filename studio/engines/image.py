@@ -37,8 +37,9 @@ from ..models import device as device_mod
 from ..models import families
 from ..models.memory_plan import next_plan
 from ..requests import ImageRequest
+from . import embeddings, hires_fix, image_control, ip_adapter, samplers
 from . import image_loading as loading
-from . import samplers
+from . import prompt_weights
 from .base import CancelToken, Runtime
 from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
@@ -85,6 +86,7 @@ class Task:
     strength: float | None = None  # image-to-image / inpaint: how much of the schedule runs
     params: dict | None = None
     finish: Callable[[Any, dict], tuple[Any, dict]] | None = None
+    control_transform: Callable[[Any], Any] | None = None  # a control map of the picture → of the region run
 
 
 class ImageEngine:
@@ -92,6 +94,7 @@ class ImageEngine:
 
     #: seconds between two previews (the first and the last step always get one)
     preview_interval_s: float = 0.25
+    _hires = None  # the hires-fix pass of the running job, if any
 
     def __init__(self, config_root: Path | None = None) -> None:
         # where the weight-free configs for single-file checkpoints live (tests pass tiny ones)
@@ -144,6 +147,21 @@ class ImageEngine:
         if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
             raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
         loading.check_size(request.width, request.height, family)
+        if families.is_flow(family) and (request.controlnets or request.ip_adapter or request.embeddings):
+            raise InvalidRequest(
+                f"ControlNet, IP-Adapter and embeddings work with Stable Diffusion 1.x, 2.x and XL models; "
+                f"{families.family_name(family)} is not one of them."
+            )
+        control_images = image_control.check_units(request.controlnets)
+        hires_size = hires_fix.target_size(request, family)
+        ip_image = ip_adapter.read_image(request.ip_image) if request.ip_adapter else None
+        adapter = ip_adapter.locate(runtime.resolve(request.ip_adapter, ""), family) if ip_image else None
+        upscaler = runtime.resolve(request.upscaler, "", allow_pickle=True) if hires_size and request.upscaler else None
+        control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
+        used_embeddings = [] if families.is_flow(family) else embeddings.for_request(
+            [request.prompt, request.negative_prompt], request.embeddings, family,
+            registered=embeddings.registered_embeddings(runtime.catalog),
+        )
         task = make_task(request)
         if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:
             raise InvalidRequest(
@@ -153,6 +171,13 @@ class ImageEngine:
         loras = check_lora_files(request.loras, family)
         vae = runtime.resolve(request.vae, "", allow_pickle=request.allow_pickle) if request.vae else None
         cancel.check()
+        control = []
+        if request.controlnets:
+            yield Status("Preparing control maps…")
+            maps, notes = yield from image_control.job_maps(request, runtime, control_images, task.control_transform, cancel)
+            for note in notes:
+                yield Notice(note)
+            control = list(zip(control_models, maps))
 
         # 2. Load the pipeline (cached across jobs; the memory plan is part of the cache key).
         choice = runtime.choice()
@@ -204,6 +229,8 @@ class ImageEngine:
         if task.mode == "img2img" and "Kontext" in type(pipe).__name__:
             # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
             task = dataclasses.replace(task, strength=None)
+        if control:
+            pipe = yield from image_control.job_pipeline(request, runtime, pset, task, control, choice)
         pset.activate(pipe)
         scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:
@@ -221,6 +248,11 @@ class ImageEngine:
             if loras:
                 yield Status(f"Loading {len(loras)} LoRA file(s)…")
                 loading.apply_loras(pipe, loras)
+            embedded = runtime.compute.call(embeddings.apply_embeddings, pipe, used_embeddings)
+            if adapter is not None:
+                yield Status(f"Loading {adapter.label}…")
+                runtime.compute.call(ip_adapter.apply, pipe, adapter, request.ip_scale)
+                task.inputs["ip_adapter_image"] = ip_image
             seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
             base_params = {
                 **(task.params if task.params is not None else request.to_dict()),
@@ -236,8 +268,20 @@ class ImageEngine:
                 "device": choice.label(),
                 "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling,
                            "plan": plan.summary(), "need_bytes": plan.need},
+                "embeddings_used": embedded,
             }
             count = request.batch_count * request.batch_size
+            self._hires = None
+            if hires_size:
+                if upscaler is not None and upscaler.id not in pset.upscalers:
+                    yield Status(f"Loading {upscaler.label}…")
+                desc = hires_fix.upscaler_on(pset, upscaler, choice, runtime.compute) if upscaler else None
+                self._hires = hires_fix.HiresPass(
+                    request, pset, hires_size, desc, family, scheduler, pipe if adapter else None, ip_image,
+                    control=[(pset._controlnets[m.id], u, cmap) for (m, cmap), u in zip(control, request.controlnets)],
+                )
+                base_params["first_pass_width"], base_params["first_pass_height"] = request.width, request.height
+                base_params["hires_upscaler"] = upscaler.label if upscaler else "Lanczos"
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
             stats = yield from self._batches(request, pipe, pset, task, seed, base_params, cancel, runtime.compute)
         except Exception as exc:
@@ -248,6 +292,12 @@ class ImageEngine:
         finally:
             if loras:
                 loading.clear_loras(pipe)
+            if used_embeddings:
+                embeddings.remove_embeddings(pipe, [e.name for e in used_embeddings])
+            if adapter is not None:
+                ip_adapter.remove(pipe)  # resets the UNet's attention processors: put slicing back if it was on
+                if pset.slicing:
+                    pipe.enable_attention_slicing()
             pset.restore()
         return dataclasses.replace(stats, load_seconds=load_s, device=choice.label(), seed=seed, model=model.id)
 
@@ -351,6 +401,8 @@ class ImageEngine:
                 denoise.close()  # closed early by our consumer: stop the pipeline and wait for it
             elapsed_batch = time.perf_counter() - t_batch
             for i, image in enumerate(result):
+                if self._hires is not None:
+                    image = yield from self._hires_image(image, seeds[i], first + i, cancel, compute)
                 params = {
                     **base_params,
                     "seed": seeds[i],
@@ -376,6 +428,25 @@ class ImageEngine:
             steps_per_s=steps_done / seconds if seconds > 0 else 0.0,
             first_preview_seconds=first_preview_s,
         )
+
+    def _hires_image(self, image, seed: int, index: int, cancel, compute) -> Generator[Event, None, Any]:
+        """Hires fix of one finished image: upscale, then image-to-image (progress as stage 'hires')."""
+        hires = self._hires
+        yield Status(f"Hires fix: {image.width}×{image.height} → {hires.size[0]}×{hires.size[1]}…")
+        big = compute.call(hires.upscale, image, cancel)
+        pipe, kwargs = hires.img2img(big, seed)
+        pass_request = hires.request.replace(width=hires.size[0], height=hires.size[1])
+        denoise = self._denoise(pipe, kwargs, hires.family, pass_request, cancel, index, compute)
+        try:
+            while True:
+                try:
+                    ev = next(denoise)
+                except StopIteration as stop:
+                    return stop.value[0]
+                yield Progress(ev.step, ev.total, "hires") if isinstance(ev, Progress) else ev
+        finally:
+            denoise.close()
+            hires.release(pipe)
 
     @staticmethod
     def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int], family: str = "") -> dict:
@@ -423,7 +494,13 @@ class ImageEngine:
                 return callback_kwargs
 
             with torch.inference_mode():
-                out = pipe(**kwargs, callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"])
+                prompts = prompt_weights.conditioning(pipe, family, kwargs.pop("prompt"), kwargs.pop("negative_prompt"))
+                out = pipe(
+                    **kwargs,
+                    **prompts.kwargs,
+                    callback_on_step_end=on_step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
             return list(out.images)
 
         return (yield from compute.stream(work, cancel))

@@ -211,6 +211,8 @@ class PipelineSet:
     slicing: bool = False
     tiling: bool = False
     notes: list[str] = field(default_factory=list)
+    _controlnets: dict = field(default_factory=dict)  # ControlNet id → model: the set the last job used
+    upscalers: dict = field(default_factory=dict)  # hires fix: upscaler id → spandrel model (the last one used)
 
     @property
     def components(self) -> dict:  # lets the model cache measure us
@@ -242,6 +244,26 @@ class PipelineSet:
     def pipeline(self, mode: str):
         """'txt2img' | 'img2img' | 'inpaint' → that pipeline (they share the modules)."""
         return {"txt2img": lambda: self.txt2img, "img2img": self.img2img, "inpaint": self.inpaint}[mode]()
+
+    def controlnet_models(self, ids: list[str], load) -> list:
+        """The ControlNets ``ids`` (``load(id)`` loads one that is not resident). They are kept with this
+        model; ones the previous job used and this one does not are dropped first (their memory returns)."""
+        kept = {i: self._controlnets[i] for i in ids if i in self._controlnets}
+        self._controlnets = kept
+        for i in ids:
+            if i not in kept:
+                kept[i] = load(i)
+        return [kept[i] for i in ids]
+
+    def with_controlnets(self, mode: str, nets: list):
+        """diffusers' ControlNet pipeline for ``mode`` on the same modules (several nets: MultiControlNetModel)."""
+        from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting, AutoPipelineForText2Image
+
+        auto = {"txt2img": AutoPipelineForText2Image, "img2img": AutoPipelineForImage2Image,
+                "inpaint": AutoPipelineForInpainting}[mode]
+        pipe = auto.from_pipe(self.txt2img, controlnet=nets[0] if len(nets) == 1 else list(nets))
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
 
     def _pipes(self) -> list:
         return [p for p in (self.txt2img, self._img2img, self._inpaint) if p is not None]

@@ -70,6 +70,15 @@ class InpaintPlan:
             mask = mask.resize(self.size, Image.Resampling.NEAREST)
         return {"image": image, "mask_image": mask, "width": self.size[0], "height": self.size[1]}
 
+    def crop_control(self, control):
+        """A control map of the picture (any size: fitted to the picture) → of the region that is generated."""
+        from PIL import Image
+
+        if control.size != self.original.size:
+            control = control.resize(self.original.size, Image.Resampling.LANCZOS)
+        control = control.crop(self.box.as_tuple())
+        return control.resize(self.size, Image.Resampling.LANCZOS) if control.size != self.size else control
+
     def preview(self, crop_preview, max_side: int = PREVIEW_SIDE):
         """A live preview of the whole result: the picture (reduced to ``max_side``) with the denoising
         crop's preview pasted where it goes (no mask blending: previews are rough anyway)."""
@@ -153,7 +162,8 @@ class InpaintEngine(ImageEngine):
         params = request.to_dict()  # flat: the image parameters, then what inpainting adds
 
         def make_task(_: ImageRequest) -> Task:
-            return Task("inpaint", job.crop_inputs(), strength=base.strength, params=params, finish=job.finish)
+            return Task("inpaint", job.crop_inputs(), strength=base.strength, params=params, finish=job.finish,
+                        control_transform=job.crop_control)
 
         cancel.check()
         events = self.generate(base, runtime, cancel, make_task)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ..errors import InvalidRequest
 from ..library import inputs
-from ..requests import ImageRequest, InpaintRequest, MusicRequest, SpeechRequest, TextRequest
+from ..requests import ImageRequest, InpaintRequest, MusicRequest, SpeechRequest, TextRequest, UpscaleRequest
 from .speech_text import PARAGRAPH, SENTENCE, has_words, split_text
 
 #: the longest speech made at once, in seconds (its samples are kept until the file is written)
@@ -51,11 +51,35 @@ def preflight_image(request: ImageRequest) -> None:
 
 
 def _image_inputs(request: ImageRequest) -> None:
+    from .embeddings import check_embedding
     from .lora_files import check_lora_files
 
     if request.init_image:
         inputs.picture_size(request.init_image, "image-to-image picture")
     check_lora_files(request.loras)
+    for i, unit in enumerate(request.controlnets, 1):  # the message names the unit
+        try:
+            inputs.picture_size(unit.image, "control image")
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"ControlNet unit {i} ({unit.model}): {exc}") from None
+    for path in request.embeddings:
+        check_embedding(path)  # the header only: .safetensors, a list of vectors
+    if request.ip_image:
+        inputs.picture_size(request.ip_image, "IP-Adapter image")
+
+
+def preflight_upscale(request: UpscaleRequest) -> None:
+    """The picture's header; a result too large is refused with the size it would make."""
+    from .upscale import MAX_INPUT_PIXELS, check_result_size, picture_size
+
+    request.validate()
+    width, height = picture_size(request.image)
+    if request.scale:
+        check_result_size(width, height, request.scale)
+    if width * height > MAX_INPUT_PIXELS:
+        raise InvalidRequest(
+            f"The picture to upscale is {width}×{height}: too large to read (at most {MAX_INPUT_PIXELS:,} pixels)."
+        )
 
 
 def preflight_inpaint(request: InpaintRequest) -> None:
@@ -148,6 +172,7 @@ _CHECKS: dict[str, Callable] = {
     "text": preflight_text,
     "image": preflight_image,
     "inpaint": preflight_inpaint,
+    "upscale": preflight_upscale,
     "speech": preflight_speech,
     "music": preflight_music,
 }

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..requests import MAX_PROMPT_CHARS, MAX_SEED, SCHEDULERS
+from .metadata_tools import format_fields as tool_fields
+from .metadata_tools import normalize_fields as normalize_tool_fields
+from .metadata_tools import parse_fields as parse_tool_fields
 from .store import to_json
 
 # --- writing ------------------------------------------------------------------------------------
@@ -56,7 +59,9 @@ def format_a1111(params: dict) -> str:
         fields.append(("CFG scale", _number(p["guidance_scale"])))
     if p.get("seed") is not None:
         fields.append(("Seed", p["seed"]))
-    if p.get("width") and p.get("height"):
+    if p.get("first_pass_width") and p.get("first_pass_height"):  # hires fix: A1111 writes the first pass's size
+        fields.append(("Size", f"{p['first_pass_width']}x{p['first_pass_height']}"))
+    elif p.get("width") and p.get("height"):
         fields.append(("Size", f"{p['width']}x{p['height']}"))
     model = p.get("model_name") or p.get("model")
     if model:
@@ -75,6 +80,7 @@ def format_a1111(params: dict) -> str:
         ]
         if names:
             fields.append(("Lora weights", ", ".join(names)))
+    fields += [f for f in tool_fields(p) if f[0] != "Denoising strength" or not any(k == f[0] for k, _ in fields)]
     fields.append(("Version", "Studio"))
     lines.append(", ".join(f"{k}: {_quote(v) if isinstance(v, str) else v}" for k, v in fields))
     # a name taken from non-UTF-8 bytes (lone surrogates) must not make the file unwritable
@@ -169,13 +175,14 @@ def normalize(raw: dict) -> dict:
     seed = _as_int(raw.get("seed"))
     if seed is not None and 0 <= seed <= MAX_SEED:
         out["seed"] = seed
-    for key in ("width", "height"):
-        size = _size(raw.get(key))
+    for key in ("width", "height"):  # hires fix: the request's size is the first pass's
+        size = _size(raw.get(f"first_pass_{key}", raw.get(key)))
         if size is not None:
             out[key] = size
     strength = _as_float(raw.get("strength"))
     if strength is not None and 0 < strength <= 1:
         out["strength"] = strength
+    out.update(normalize_tool_fields(raw))
     return out
 
 
@@ -274,6 +281,9 @@ def parse_a1111(text: str) -> dict:
     size = _SIZE.match(settings.get("Size", ""))
     if size:
         raw["width"], raw["height"] = int(size.group(1)), int(size.group(2))
+    raw.update(parse_tool_fields(settings, a1111_settings))
+    if "hires_scale" in raw:  # txt2img with hires fix: the denoising strength is the second pass's
+        raw["strength"] = None
     return normalize(raw)
 
 

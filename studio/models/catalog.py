@@ -22,6 +22,7 @@ from .formats import detect_format, modality_of
 from .music_catalog import MUSIC_ENTRIES
 from .speech_catalog import SPEECH_ENTRIES
 from .text_catalog import TEXT_ENTRIES
+from .tools_catalog import TOOL_ENTRIES
 
 __all__ = ["BUILTIN", "GB", "MB", "MODALITIES", "Catalog", "CachedRepo", "ModelEntry", "bundled_path"]
 
@@ -139,6 +140,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---
     *MUSIC_ENTRIES,
+    # --- image tools (ControlNets, depth, IP-Adapter): see tools_catalog.py ---
+    *TOOL_ENTRIES,
 )
 
 DEFAULTS = {"text": "smollm2-135m-instruct", "speech": "piper-joe-medium", "image": "sd-turbo", "music": "musicgen-small"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODALITIES = ("text", "image", "speech", "music")
+MODALITIES = ("text", "image", "speech", "music", "image-tools")
 
 GB = 1024**3
 MB = 1024**2

@@ -22,6 +22,7 @@ KIND_WORDS = {
     "text": "a text model",
     "speech": "a speech model",
     "music": "a music model",
+    "image-tools": "an image tool (ControlNet, depth estimator, IP-Adapter, upscaler)",
 }
 
 

@@ -45,7 +45,7 @@ from ..models.folders import ModelFolders
 
 COLUMNS = ("Name", "State", "Size", "Memory", "Licence")
 COL_NAME, COL_STATE, COL_SIZE, COL_MEMORY, COL_LICENCE = range(len(COLUMNS))
-TAB_TITLES = {"text": "Text", "image": "Image", "speech": "Speech", "music": "Music"}
+TAB_TITLES = {"text": "Text", "image": "Image", "speech": "Speech", "music": "Music", "image-tools": "Image tools"}
 
 
 def _percent(done: int, total: int) -> int:

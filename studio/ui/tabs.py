@@ -18,7 +18,7 @@ from .text.tab import TextTab
 
 TABS: tuple[TabSpec, ...] = (
     TabSpec("text", "Text", TextTab, kinds=("text",), accepts=TEXT, modality="text"),
-    TabSpec("image", "Image", ImageTab, kinds=("image",), accepts=TEXT | IMAGE, modality="image"),
+    TabSpec("image", "Image", ImageTab, kinds=("image", "upscale"), accepts=TEXT | IMAGE, modality="image"),
     TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech"),
     TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
     TabSpec("canvas", "Canvas", CanvasTab, kinds=("inpaint",), accepts=IMAGE, modality="image"),

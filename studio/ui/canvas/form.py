@@ -25,6 +25,7 @@ from ...requests import SCHEDULERS, ImageRequest, InpaintRequest, field_spec
 from ..fields import spin_box_for
 from ..image.model_defaults import ModelDefaults
 from ..model_picker import ModelPicker
+from ..image.tools import ImageTools
 from ..tab_widgets import SeedField, StatusLine
 
 MODEL_DEFAULT = "Model default"
@@ -143,8 +144,10 @@ class InpaintForm(QWidget):
         choose = QHBoxLayout()
         choose.addWidget(self.apply_button)
         choose.addWidget(self.discard_button)
+        self.tools = ImageTools(catalog, hires=False)  # ControlNet (the picture or the mask as control) and IP-Adapter
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.tools)
         layout.addWidget(out_box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
@@ -196,6 +199,7 @@ class InpaintForm(QWidget):
             seed=self.seed.value(),
             batch_size=self.batch.value(),
             strength=self.strength.value(),
+            **self.tools.request_fields(),
         )
         return InpaintRequest(
             generation=base,

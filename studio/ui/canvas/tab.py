@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
+    QFileDialog,
     QDoubleSpinBox,
     QLabel,
     QScrollArea,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from ...engines.inpaint_geometry import extends_for_aspect
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
+from ...requests import UpscaleRequest
 from ..image.widgets import local_image_paths, pil_to_qimage, read_qimage
 from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
@@ -105,6 +107,7 @@ class CanvasTab(QWidget, StudioTab):
         self._act(files, "Save…", self.files.save_dialog, QKeySequence.StandardKey.Save, "Save the document (picture, mask, history)")
         self._act(files, "Export PNG…", self.files.export_dialog, None, "Save the picture as a PNG")
         self._act(files, "To Image tab", self.files.send_to_image, None, "Use the picture as the Image tab's image-to-image start")
+        self._act(files, "Upscale…", self.upscale_dialog, None, "Make the picture larger with an upscaler model (a new document)")
         files.addSeparator()
         undo = self.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcuts([QKeySequence("Ctrl+Z")])
@@ -165,6 +168,8 @@ class CanvasTab(QWidget, StudioTab):
         scroll.setWidget(self.form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(self.form.sizeHint().width() + 20)
+        # ControlNet units may take the Canvas's own picture or mask as their control picture
+        self.form.tools.set_sources({"Canvas picture": self.control_picture, "Canvas mask": self.control_mask})
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(scroll)
@@ -291,6 +296,31 @@ class CanvasTab(QWidget, StudioTab):
             return None
         return self._submit(outpaint=True)
 
+    def control_picture(self) -> str:
+        """The picture as a file, for a ControlNet unit that uses it as its control picture."""
+        path = self.files.work_file("control")
+        self.doc.image.save(str(path), "PNG")
+        return str(path)
+
+    def control_mask(self) -> str:
+        """The mask (white = painted) as a file, for a ControlNet unit that uses it as its control picture."""
+        path = self.files.work_file("control-mask")
+        self.doc.mask.to_grey().save(str(path), "PNG")
+        return str(path)
+
+    @Slot()
+    def upscale_dialog(self) -> None:
+        model, _ = QFileDialog.getOpenFileName(self, "Upscale with which model?", "",
+                                               "Upscalers (*.safetensors *.pth *.pt);;All files (*)")
+        if model:
+            self.upscale(model)
+
+    def upscale(self, model: str, scale: float = 0.0, tile: int = 512) -> JobHandle | None:
+        """Upscale the picture with an upscaler model; the result opens as a new document."""
+        picture = self.files.work_file("upscale-in")
+        self.doc.image.save(str(picture), "PNG")
+        return self.runner.submit(UpscaleRequest(image=str(picture), model=model, scale=scale, tile=tile))
+
     def _submit(self, outpaint: bool) -> JobHandle | None:
         picture = self.files.work_file("in")
         self.doc.image.save(str(picture), "PNG")
@@ -363,6 +393,9 @@ class CanvasTab(QWidget, StudioTab):
         image = read_qimage(saved.path)
         if image.isNull():
             return
+        if saved.kind == "upscale":  # a larger picture: a new document (the old one stays in the library)
+            self.set_picture(image, None, Path(saved.path).name)
+            return
         self.candidate_images.append(image.convertToFormat(QImage.Format.Format_RGB32))
         self.form.add_candidate(image, f"seed {saved.params.get('seed')}")
         if len(self.candidate_images) == 1:
@@ -377,6 +410,9 @@ class CanvasTab(QWidget, StudioTab):
 
     @Slot(object)
     def on_finished(self, result) -> None:
+        if isinstance(getattr(self.sender(), "request", None), UpscaleRequest):
+            self._end("Upscaled: the larger picture is open as a new document.", "Done")
+            return
         n = len(self.candidate_images)
         self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
 

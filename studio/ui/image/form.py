@@ -35,6 +35,7 @@ from ...requests import SCHEDULERS, ImageRequest
 from ...models import families
 from .model_defaults import ModelDefaults, model_family
 from .form_widgets import ASPECTS, CollapsibleSection, FolderFilesMenu, LoraList, aspect_of, preset_size
+from .tools import ImageTools
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
@@ -101,6 +102,9 @@ class ImageForm(QWidget):
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(self._build_basic())
         layout.addWidget(self._build_img2img(inputs_dir))
+        self.tools = ImageTools(catalog)  # ControlNet, hires fix, IP-Adapter
+        self.tools.message.connect(self.message)
+        layout.addWidget(self.tools)
         layout.addWidget(self._build_advanced())
         layout.addWidget(self._build_png_info())
         layout.addStretch(1)
@@ -278,6 +282,7 @@ class ImageForm(QWidget):
             t5=self.t5.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
+            **self.tools.request_fields(),
         )
 
     # --- seeds ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ ACTIONS = (
     ("copy", "Copy image"),
     ("save_as", "Save as…"),
     ("canvas", "Send to Canvas"),
+    ("upscale", "Upscale…"),
     ("reuse_seed", "♻ Reuse seed"),
     ("reuse_all", "Reuse all settings"),
     ("folder", "Show in folder"),

@@ -108,6 +108,9 @@ def apply_params(form: ImageForm, params: dict, full: bool = False) -> tuple[lis
         form.strength.setValue(float(strength))
         if not full or params.get("init_image"):
             mark("strength")
+    for label in form.tools.restore(params):  # ControlNet units, hires fix, IP-Adapter
+        if label not in done:
+            done.append(label)
     if full:
         _apply_full(form, params, mark, notes)
     return done, notes

@@ -38,7 +38,7 @@ from ...events import ImageStats, Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ...jobs.background import Background
 from ...library.png_info import read_png_parameters
-from ...requests import ImageRequest
+from ...requests import ImageRequest, UpscaleRequest
 from ..tab_api import StudioTab, TabContext
 from ..job_runner import JobRunner
 from ..tab_widgets import StatusLine
@@ -271,7 +271,7 @@ class ImageTab(QWidget, StudioTab):
 
     @Slot(object)
     def on_output(self, saved: SavedItem) -> None:
-        if saved.kind == "image":
+        if saved.kind in ("image", "upscale"):
             self.results.add_result(saved)
 
     @Slot(object)
@@ -343,6 +343,12 @@ class ImageTab(QWidget, StudioTab):
         elif name == "canvas":
             if not self.host.send_image("canvas", str(saved.path)):
                 self._say(f"ℹ The Canvas tab is not in this version yet; the image is at {saved.path}.")
+        elif name == "upscale":
+            model, _ = QFileDialog.getOpenFileName(
+                self, "Upscale with which model?", "", "Upscalers (*.safetensors *.pth *.pt);;All files (*)"
+            )
+            if model:
+                self.upscale(str(saved.path), model)
         elif name == "reuse_seed":
             seed = (saved.params or {}).get("seed")
             self.form.reuse_seed(seed if isinstance(seed, int) else None)
@@ -351,6 +357,10 @@ class ImageTab(QWidget, StudioTab):
             image_restore.report_restore(self.form, Path(saved.path).name, restored, notes)
         elif name == "folder":
             open_folder_of(saved.path)
+
+    def upscale(self, path: str, model: str, scale: float = 0.0, tile: int = 512) -> JobHandle | None:
+        """Upscale a picture with an upscaler model (a job like any other: progress per tile, cancel)."""
+        return self.runner.submit(UpscaleRequest(image=path, model=model, scale=scale, tile=tile))
 
     def save_as(self, saved: SavedItem, target: str) -> bool:
         try:
@@ -385,7 +395,10 @@ class ImageTab(QWidget, StudioTab):
         return True
 
     def reuse_settings(self, saved: SavedItem) -> bool:
-        """History → Reuse settings: every setting of the saved image back in the form ("Reuse all")."""
+        """History → Reuse settings: every setting of the saved image back in the form ("Reuse all");
+        an upscaled picture has no generation settings: it becomes the image-to-image input instead."""
+        if saved.kind == "upscale":
+            return self.form.set_init_image(str(saved.path))
         self.act("reuse_all", saved)
         return True
 

@@ -59,7 +59,7 @@ if ! compgen -G "$LLAMA_WHEELS/llama_cpp_python-$LLAMA_VERSION-*.whl" >/dev/null
     export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
   fi
   export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
-  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --disable-pip-version-check --quiet --no-deps \
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --disable-pip-version-check --quiet --no-deps --no-cache-dir \
     --no-binary llama-cpp-python --wheel-dir "$BUILD_DIR" "llama-cpp-python==$LLAMA_VERSION"
   mkdir -p "$LLAMA_WHEELS"
   mv "$BUILD_DIR"/llama_cpp_python-*.whl "$LLAMA_WHEELS"/  # only a finished wheel lands in the cache

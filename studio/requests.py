@@ -204,6 +204,27 @@ class ControlUnit:
 
 
 @dataclass(frozen=True)
+class IPAdapterUnit:
+    """One IP-Adapter reference beyond the first (the first is ``ImageRequest.ip_adapter`` / ``ip_image`` /
+    ``ip_scale``): its adapter, its reference picture and its scale. Several units may name the same adapter
+    (several pictures, each with its own scale); all of them share the first adapter's image encoder."""
+
+    model: str = text_field(None, max_chars=MAX_PATH_CHARS, label="IP-Adapter", metavar="MODEL",
+                            help="an IP-Adapter: catalog id or .safetensors file")
+    image: str = path_field(None, label="IP-Adapter image", help="the reference picture for this IP-Adapter")
+    scale: float = float_field(1.0, 0.0, 2.0, label="IP-Adapter scale", metavar="F",
+                               help="How strongly this reference picture guides; 0 = not at all")
+
+    def validate(self, number: int = 2) -> None:
+        try:
+            check_fields(self)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"IP-Adapter {number}: {exc}") from None
+        _check(bool(self.model.strip()), f"IP-Adapter {number}: the adapter is empty.")
+        _check(bool(self.image.strip()), f"IP-Adapter {number} ({self.model}) has no reference picture (--ip-image).")
+
+
+@dataclass(frozen=True)
 class ImageRequest(_PicklePermission, _Request):
     """Text-to-image, or image-to-image when ``init_image`` is set."""
 
@@ -276,6 +297,8 @@ class ImageRequest(_PicklePermission, _Request):
                                help="the reference picture for the IP-Adapter")
     ip_scale: float = float_field(1.0, 0.0, 2.0, label="IP-Adapter scale", flag="--ip-scale", metavar="F",
                                   help="How strongly the reference picture guides; 0 = not at all")
+    ip_extra: tuple[IPAdapterUnit, ...] = records_field(
+        label="more IP-Adapters", help="further IP-Adapter references (adapter, picture, scale) after the first")
 
     def validate(self, *, prompt_required: bool | None = None) -> None:
         """``prompt_required`` defaults to "unless image-to-image" (an inpaint passes False)."""
@@ -295,6 +318,11 @@ class ImageRequest(_PicklePermission, _Request):
             unit.validate(i)
         _check(bool(self.ip_adapter) == bool(self.ip_image),
                "IP-Adapter: give both the adapter (--ip-adapter) and its reference picture (--ip-image).")
+        _check(not self.ip_extra or bool(self.ip_adapter),
+               "IP-Adapter: further references need the first one (--ip-adapter MODEL --ip-image FILE).")
+        for i, unit in enumerate(self.ip_extra, 2):
+            _check(isinstance(unit, IPAdapterUnit), f"ip_extra must hold IP-Adapter units (got {type(unit).__name__}).")
+            unit.validate(i)
         _check(self.hires_scale == 1.0 or not self.init_image,
                "hires fix works on text-to-image: leave the init image empty, or set hires scale to 1.")
 
@@ -303,7 +331,14 @@ class ImageRequest(_PicklePermission, _Request):
         data["loras"] = [dataclasses.asdict(lo) for lo in self.loras]
         data["embeddings"] = list(self.embeddings)
         data["controlnets"] = [dataclasses.asdict(u) for u in self.controlnets]
+        data["ip_extra"] = [dataclasses.asdict(u) for u in self.ip_extra]
         return data
+
+    def ip_units(self) -> tuple[IPAdapterUnit, ...]:
+        """Every IP-Adapter reference of the job, the first one included (empty: no IP-Adapter)."""
+        if not self.ip_adapter:
+            return ()
+        return (IPAdapterUnit(self.ip_adapter, self.ip_image, self.ip_scale), *self.ip_extra)
 
     def with_memory_plan(self, plan: str) -> ImageRequest:
         """The same request on another memory plan (what an out-of-memory failure offers: the next one down)."""
@@ -540,6 +575,7 @@ __all__ = [
     "REQUEST_TYPES",
     "ChatMessage",
     "ControlUnit",
+    "IPAdapterUnit",
     "FieldSpec",
     "ImageRequest",
     "InpaintRequest",

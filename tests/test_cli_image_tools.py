@@ -147,3 +147,49 @@ def test_a1111_controlnet_and_hires_fields_from_other_tools():
     assert got["controlnets"][0]["model"] == "control_v11p_sd15_canny" and got["controlnets"][0]["mode"] == "canny"
     again = parse_a1111(format_a1111({**got, "controlnets": got["controlnets"]}))
     assert again["controlnets"] == got["controlnets"]
+
+
+def test_ip_adapter_groups_from_flags_and_their_parameters(tiny_sd, tmp_path, capsys):
+    from studio.testing.tiny_tools import build_tiny_ip_adapter
+
+    adapter = build_tiny_ip_adapter(tiny_sd, tmp_path / "ip")
+    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
+    Image.new("RGB", (32, 32), (250, 10, 10)).save(red)
+    Image.new("RGB", (32, 32), (10, 10, 250)).save(blue)
+    out = tmp_path / "two.png"
+    code, _, err = run_main(capsys, gen_args(tiny_sd, out, "--ip-adapter", adapter, "--ip-image", red, "--ip-scale", "0.8",
+                                             "--ip-adapter", adapter, "--ip-image", blue, "--ip-scale", "0.3"))
+    assert code == 0, err
+    meta = read_png_json(out)
+    assert (meta["ip_image"], meta["ip_scale"]) == (str(red), 0.8)
+    assert meta["ip_extra"] == [{"model": str(adapter), "image": str(blue), "scale": 0.3}]
+    text = Image.open(out).text["parameters"]
+    assert 'ControlNet 0: "Module: ip-adapter_clip, Model: ip-adapter, Weight: 0.8"' in text
+    assert 'ControlNet 1: "Module: ip-adapter_clip, Model: ip-adapter, Weight: 0.3"' in text
+    restored = read_png_parameters(out)
+    assert restored["ip_extra"] == meta["ip_extra"] and restored["ip_scale"] == 0.8
+    a1111 = parse_a1111(text)  # A1111's text alone: the adapters and weights, not the pictures
+    assert a1111["ip_scale"] == 0.8 and a1111["ip_extra"] == [{"model": "ip-adapter", "image": "", "scale": 0.3}]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ip-scale", "0.5"], "--ip-scale belongs to an IP-Adapter"),
+        (["--ip-adapter", "X", "--ip-image", "a.png", "--ip-image", "b.png"], r"given twice for IP-Adapter 1 \(X\)"),
+        (["--ip-adapter", "X", "--ip-image", "{control}", "--ip-adapter", "Y"], r"IP-Adapter 2 \(Y\) has no --ip-image"),
+        (["--ip-adapter", "X", "--ip-image", "{control}", "--ip-adapter", "Y", "--ip-image", "{broken}"],
+         r"IP-Adapter 2 \(Y\): Can't read the IP-Adapter image"),
+        (["--ip-adapter", "X", "--ip-image", "{control}", "--ip-adapter", "Y", "--ip-image", "{control}",
+          "--ip-scale", "3"], r"IP-Adapter 2: .*scale"),
+    ],
+)
+def test_ip_adapter_groups_are_refused_before_any_model_loads(extra, message, control_png, tmp_path, capsys):
+    import re
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    extra = [e.format(control=control_png, broken=broken) for e in extra]
+    code, _, err = run_main(capsys, gen_args("no-such-model-anywhere", tmp_path / "x.png", *extra))
+    assert code == 2 and re.search(message, err), err
+    assert "Traceback" not in err

@@ -122,3 +122,33 @@ def test_an_upscaled_picture_opens_from_history_and_reuse_makes_it_the_init_imag
     assert window.open_saved(item) and window.tabs.currentWidget() is tab
     assert window.reuse_saved(item)
     assert tab.form.init_image.path()  # the larger picture is the image-to-image input now
+
+
+def test_several_ip_adapter_references_generate_and_restore(qtbot, window, library, tiny_sd, tmp_path):
+    from studio.testing.tiny_tools import build_tiny_ip_adapter
+
+    adapter = build_tiny_ip_adapter(tiny_sd, tmp_path / "ip")
+    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
+    Image.new("RGB", (32, 32), (250, 10, 10)).save(red)
+    Image.new("RGB", (32, 32), (10, 10, 250)).save(blue)
+    tab = window.tab("image")
+    tools = tab.form.tools
+    tab.prompt.setPlainText("a cat")
+    tools.ip_model.setEditText(str(adapter))
+    tools.ip_image.setText(str(red))
+    tools.ip_scale.setValue(0.8)
+    qtbot.mouseClick(tools.add_ip_ref_button, Qt.MouseButton.LeftButton)
+    ref = tools.ip_refs[0]
+    assert ref.title() == "Reference 2"
+    ref.image.setText(str(blue))  # the adapter left empty: the first one's
+    ref.scale.setValue(0.4)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=90_000):
+        qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
+    (item,) = library.items("image")
+    assert item.params["ip_scale"] == 0.8
+    assert item.params["ip_extra"] == [{"model": str(adapter), "image": str(blue), "scale": 0.4}]
+    qtbot.mouseClick(ref.remove_button, Qt.MouseButton.LeftButton)
+    assert tools.ip_refs == []
+    tab.act("reuse_all", item)  # the second reference comes back
+    assert len(tools.ip_refs) == 1 and tools.ip_refs[0].image.text() == str(blue)
+    assert tools.ip_refs[0].scale.value() == pytest.approx(0.4)

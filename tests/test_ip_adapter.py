@@ -59,3 +59,41 @@ def test_ip_adapter_hostile_input(tiny_sd, tmp_path):
     with pytest.raises(InvalidRequest, match="IP-Adapter image"):
         _pixels(ImageRequest(**common, ip_adapter=str(lonely), ip_image=str(tmp_path / "none.png")), runtime)
     assert not runtime.cache.keys()
+
+
+def test_several_reference_pictures_each_with_its_scale(tiny_sd, tmp_path):
+    """Two references (the same adapter twice, as diffusers' lists of weights allow): the second at scale 0 adds
+    nothing (the single-reference picture), at scale 1 it changes the picture; the parameters keep both."""
+    from studio.requests import IPAdapterUnit
+
+    adapter = build_tiny_ip_adapter(tiny_sd, tmp_path / "ip")
+    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
+    Image.new("RGB", (48, 48), (250, 10, 10)).save(red)
+    Image.new("RGB", (48, 48), (10, 10, 250)).save(blue)
+    runtime = Runtime(device="cpu")
+    common = dict(model=str(tiny_sd), prompt="a cat", width=64, height=64, num_inference_steps=4, seed=2,
+                  ip_adapter=str(adapter), ip_image=str(red), ip_scale=1.0)
+    single, _ = _pixels(ImageRequest(**common), runtime)
+    off, _ = _pixels(ImageRequest(**common, ip_extra=(IPAdapterUnit(str(adapter), str(blue), 0.0),)), runtime)
+    both, params = _pixels(ImageRequest(**common, ip_extra=(IPAdapterUnit(str(adapter), str(blue), 1.0),)), runtime)
+    assert np.abs(off - single).max() <= 1
+    assert np.abs(both - single).mean() > 0.5
+    assert params["ip_extra"] == [{"model": str(adapter), "image": str(blue), "scale": 1.0}]
+    again, _ = _pixels(ImageRequest(**common), runtime)
+    assert np.array_equal(again, single)  # both copies unloaded after the job
+
+
+def test_further_references_are_checked_before_any_model_loads(tmp_path):
+    from studio.engines.preflight import preflight
+    from studio.requests import IPAdapterUnit
+
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (8, 8)).save(ref)
+    common = dict(model="nowhere", prompt="a cat", ip_adapter="x", ip_image=str(ref))
+    with pytest.raises(InvalidRequest, match=r"IP-Adapter 2 \(y\) has no reference picture"):
+        ImageRequest(**common, ip_extra=(IPAdapterUnit("y", " "),)).validate()
+    with pytest.raises(InvalidRequest, match="need the first one"):
+        ImageRequest(model="nowhere", prompt="a cat", ip_extra=(IPAdapterUnit("y", str(ref)),)).validate()
+    with pytest.raises(InvalidRequest, match=r"IP-Adapter 3 \(z\): .*IP-Adapter image"):
+        preflight(ImageRequest(**common, ip_extra=(IPAdapterUnit("y", str(ref)),
+                                                   IPAdapterUnit("z", str(tmp_path / "none.png")))))

@@ -40,7 +40,7 @@ from ..library.atomic import atomic_write_bytes
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
-from .image_units import add_unit_flags, units_from_args
+from .image_units import add_ip_flags, add_unit_flags, ip_fields_from_args, units_from_args
 from .common import (
     add_request_arguments,
     add_runtime_flags,
@@ -54,8 +54,7 @@ from .common import (
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
           "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
-          "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler", "ip_adapter", "ip_image",
-          "ip_scale")
+          "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -87,6 +86,7 @@ def add_parser(gen_sub) -> None:
                    help="the memory plan by its name: auto, gpu, model-offload, group-offload or sequential "
                    "(the same setting as --offload)")
     add_unit_flags(p)
+    add_ip_flags(p)
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
@@ -108,6 +108,7 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
         kwargs["offload"] = plan
     try:
         kwargs["controlnets"] = units_from_args(args)
+        kwargs.update(ip_fields_from_args(args))
     except argparse.ArgumentTypeError as exc:
         raise InvalidRequest(str(exc)) from None
     kwargs["embeddings"] = tuple(str(p) for p in args.embedding_files)

@@ -154,8 +154,11 @@ class ImageEngine:
             )
         control_images = image_control.check_units(request.controlnets)
         hires_size = hires_fix.target_size(request, family)
-        ip_image = ip_adapter.read_image(request.ip_image) if request.ip_adapter else None
-        adapter = ip_adapter.locate(runtime.resolve(request.ip_adapter, ""), family) if ip_image else None
+        ip_units = request.ip_units()
+        ip_images = ip_adapter.read_images(ip_units)
+        adapters = [ip_adapter.locate(runtime.resolve(u.model, ""), family) for u in ip_units]
+        adapter = adapters[0] if adapters else None
+        ip_image = (ip_images[0] if len(ip_images) == 1 else ip_images) if ip_images else None
         upscaler = runtime.resolve(request.upscaler, "", allow_pickle=True) if hires_size and request.upscaler else None
         control_models = [runtime.resolve(u.model, "") for u in request.controlnets]
         used_embeddings = [] if families.is_flow(family) else embeddings.for_request(
@@ -250,8 +253,8 @@ class ImageEngine:
                 loading.apply_loras(pipe, loras)
             embedded = runtime.compute.call(embeddings.apply_embeddings, pipe, used_embeddings)
             if adapter is not None:
-                yield Status(f"Loading {adapter.label}…")
-                runtime.compute.call(ip_adapter.apply, pipe, adapter, request.ip_scale)
+                yield Status(f"Loading {', '.join(dict.fromkeys(a.label for a in adapters))}…")
+                runtime.compute.call(ip_adapter.apply, pipe, adapters, [u.scale for u in ip_units])
                 task.inputs["ip_adapter_image"] = ip_image
             seed = request.seed if request.seed is not None else secrets.randbelow(2**32)
             base_params = {

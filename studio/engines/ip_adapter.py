@@ -57,18 +57,34 @@ def locate(model: ResolvedModel, family: str) -> Adapter:
     return Adapter(folder, subfolder, weight, model.label)
 
 
-def apply(pipe, adapter: Adapter, scale: float) -> None:
+def read_images(units) -> list:
+    """The reference pictures of ``units`` (IPAdapterUnit), read and checked; the message names the unit."""
+    images = []
+    for i, unit in enumerate(units, 1):
+        try:
+            images.append(read_image(unit.image))
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"IP-Adapter {i} ({unit.model}): {exc}" if len(units) > 1 else str(exc)) from None
+    return images
+
+
+def apply(pipe, adapters: Adapter | list[Adapter], scales: float | list[float]) -> None:
+    """Load one adapter per reference (diffusers' lists of weights; the image encoder is the first one's) and
+    give each its scale. The same adapter may come several times: each copy guides with its own picture."""
+    adapters = adapters if isinstance(adapters, list) else [adapters]
+    scales = scales if isinstance(scales, list) else [scales]
     try:
         pipe.load_ip_adapter(
-            str(adapter.folder), subfolder=adapter.subfolder, weight_name=adapter.weight_name,
-            image_encoder_folder="image_encoder", local_files_only=True,
+            [str(a.folder) for a in adapters], subfolder=[a.subfolder for a in adapters],
+            weight_name=[a.weight_name for a in adapters], image_encoder_folder="image_encoder", local_files_only=True,
         )
     except Exception as exc:
         remove(pipe)
+        names = ", ".join(dict.fromkeys(a.label for a in adapters))
         raise InvalidRequest(
-            f"IP-Adapter '{adapter.label}' could not be used with this model ({type(exc).__name__}: {str(exc)[:200]})."
+            f"IP-Adapter '{names}' could not be used with this model ({type(exc).__name__}: {str(exc)[:200]})."
         ) from None
-    pipe.set_ip_adapter_scale(scale)
+    pipe.set_ip_adapter_scale(scales if len(scales) > 1 else scales[0])
 
 
 def remove(pipe) -> None:

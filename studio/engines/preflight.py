@@ -66,6 +66,11 @@ def _image_inputs(request: ImageRequest) -> None:
         check_embedding(path)  # the header only: .safetensors, a list of vectors
     if request.ip_image:
         inputs.picture_size(request.ip_image, "IP-Adapter image")
+    for i, unit in enumerate(request.ip_extra, 2):  # the message names the reference
+        try:
+            inputs.picture_size(unit.image, "IP-Adapter image")
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"IP-Adapter {i} ({unit.model}): {exc}") from None
 
 
 def preflight_upscale(request: UpscaleRequest) -> None:

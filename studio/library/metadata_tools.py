@@ -5,7 +5,8 @@ and read back (a leaf: no engines, no Qt).
   one field per unit (sd-webui-controlnet's layout; Studio's preprocessors named as its modules);
 * ``Hires upscale: 2, Hires steps: 10, Hires upscaler: Lanczos`` with ``Denoising strength`` the hires
   strength and ``Size`` the first pass's size (A1111 txt2img);
-* ``IP-Adapter`` as a ControlNet unit too (``Module: ip-adapter_clip_sd15``), as the extension writes it.
+* ``IP-Adapter`` as a ControlNet unit too (``Module: ip-adapter_clip``), as the extension writes it: one unit
+  per reference picture, each with its ``Weight`` (the first is ``ip_adapter``/``ip_scale``, the others ``ip_extra``).
 
 The control images themselves are not in A1111's text (A1111 does not save them); Studio's JSON keeps them.
 """
@@ -72,9 +73,15 @@ def format_fields(p: dict) -> list[tuple[str, Any]]:
         fields.append((f"ControlNet {index}", ", ".join(f"{k}: {v}" for k, v in parts)))  # quoted by the writer
         index += 1
     adapter = p.get("ip_adapter")
-    if adapter:
-        parts = [("Module", "ip-adapter_clip"), ("Model", _name(adapter)), ("Weight", _number(p.get("ip_scale", 1.0)))]
+    references = [(adapter, p.get("ip_scale", 1.0))] if adapter else []
+    extra = p.get("ip_extra") if adapter else None
+    for unit in extra if isinstance(extra, list) else []:
+        if isinstance(unit, dict) and unit.get("model"):
+            references.append((unit["model"], unit.get("scale", 1.0)))
+    for model, scale in references:
+        parts = [("Module", "ip-adapter_clip"), ("Model", _name(model)), ("Weight", _number(scale))]
         fields.append((f"ControlNet {index}", ", ".join(f"{k}: {v}" for k, v in parts)))  # quoted by the writer
+        index += 1
     return fields
 
 
@@ -100,8 +107,12 @@ def parse_fields(settings: dict[str, str], pairs_of) -> dict:
         values = {k.strip(): v.strip() for k, v in pairs_of(settings[key])}
         module = values.get("Module", "none")
         if module.startswith("ip-adapter"):
-            raw["ip_adapter"] = values.get("Model", "")
-            raw["ip_scale"] = _float(values.get("Weight", "1"))
+            if "ip_adapter" not in raw:
+                raw["ip_adapter"] = values.get("Model", "")
+                raw["ip_scale"] = _float(values.get("Weight", "1"))
+            else:  # a further reference picture (A1111 does not keep the pictures: Studio's JSON does)
+                raw.setdefault("ip_extra", []).append(
+                    {"model": values.get("Model", ""), "image": "", "scale": _float(values.get("Weight", "1"))})
             continue
         units.append({
             "model": values.get("Model", "").split(" [")[0],
@@ -136,6 +147,16 @@ def normalize_fields(raw: dict) -> dict:
             out[key] = raw[key]
     if out.get("ip_adapter") and _in(raw.get("ip_scale"), 0.0, 2.0):
         out["ip_scale"] = float(raw["ip_scale"])
+    extra = raw.get("ip_extra")
+    if out.get("ip_adapter") and isinstance(extra, list):
+        kept_refs = []
+        for unit in extra[:8]:
+            if isinstance(unit, dict) and isinstance(unit.get("model"), str) and 0 < len(unit["model"]) <= 4096:
+                image = unit.get("image") if isinstance(unit.get("image"), str) and len(unit["image"]) <= 4096 else ""
+                scale = float(unit["scale"]) if _in(unit.get("scale"), 0.0, 2.0) else 1.0
+                kept_refs.append({"model": unit["model"], "image": image, "scale": scale})
+        if kept_refs:
+            out["ip_extra"] = kept_refs
     embeddings = raw.get("embeddings")
     if isinstance(embeddings, list) and embeddings and all(isinstance(e, str) and len(e) <= 4096 for e in embeddings[:32]):
         out["embeddings"] = embeddings[:32]

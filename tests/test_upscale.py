@@ -163,3 +163,71 @@ def test_hires_fix_upscales_then_refines(tiny_sd, tiny_upscaler):
     with pytest.raises(InvalidRequest, match="no denoising step"):
         collect(ImageEngine().run(ImageRequest(**{**common, "num_inference_steps": 2}, hires_scale=2.0,
                                                hires_strength=0.2), runtime, CancelToken()))
+
+
+@pytest.mark.parametrize(("kind", "arch", "scale"), [("compact", "RealESRGAN Compact", 4), ("swinir", "SwinIR", 2),
+                                                      ("esrgan", "ESRGAN", 4)])
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_each_architecture_loads_and_equals_the_raw_spandrel_call(kind, arch, scale, suffix, tmp_path, picture):
+    """Real-ESRGAN RRDBNet and compact (SRVGGNetCompact) and SwinIR, in their own key layouts, from .safetensors
+    and from a weights-only .pth as the official releases wrap it: Studio's result (tiles off) is the raw
+    spandrel call's within 1/255, tiles change it little, and the model changes the picture for real."""
+    import torch
+    from safetensors.torch import load_file
+    from spandrel import ModelLoader
+
+    from studio.testing.tiny_tools import build_tiny_upscaler
+
+    path = build_tiny_upscaler(tmp_path / f"tiny-{kind}{suffix}", kind)
+    desc = upscale.load_upscaler(path, CPU)
+    assert desc.architecture.name == arch and desc.scale == scale
+    image = Image.open(picture)
+    got = np.asarray(upscale.upscale_image(desc, image, tile=0), dtype=np.int16)
+    if suffix == ".pth":  # the official wrapping: {"params_ema": …} or {"params": …}
+        (weights,) = torch.load(str(path), weights_only=True).values()
+    else:
+        weights = load_file(str(path))
+    raw_desc = ModelLoader().load_from_state_dict(weights).eval()
+    tensor = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].float() / 255.0
+    with torch.inference_mode():
+        raw_out = raw_desc(tensor).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    raw = (raw_out * 255.0).round().astype(np.int16)
+    assert got.shape == raw.shape == (30 * scale, 40 * scale, 3)
+    assert np.abs(got - raw).max() <= 1
+    tiled = np.asarray(upscale.upscale_image(desc, image, tile=16, overlap=8), dtype=np.int16)
+    assert np.abs(tiled - raw).mean() < 4
+    lanczos = np.asarray(image.resize((40 * scale, 30 * scale), Image.Resampling.LANCZOS), dtype=np.int16)
+    assert np.abs(got - lanczos).mean() > 5  # a model, not a resize
+
+
+def test_catalog_upscalers_load_from_the_hub_cache_by_id(tmp_path, picture):
+    """Each catalog upscaler, its file laid out in the Hugging Face cache as a finished download leaves it (a tiny
+    model of the same architecture under the entry's file name), upscales by catalog id offline; every entry has a
+    licence, and the non-commercial one is flagged before download."""
+    import os
+
+    from studio.models.entry import restricted_licence
+    from studio.models.tools_catalog import UPSCALER_ENTRIES
+    from studio.testing.tiny_flow import cache_as_hub_repo
+    from studio.testing.tiny_tools import build_tiny_upscaler
+
+    kinds = {"realesrgan-x4plus": "esrgan", "realesrgan-x4plus-anime-6b": "esrgan", "realesr-general-x4v3": "compact",
+             "4x-ultrasharp": "esrgan"}
+    assert {e.id for e in UPSCALER_ENTRIES} >= set(kinds)
+    for entry in UPSCALER_ENTRIES:
+        assert entry.licence and entry.format == "upscaler" and entry.allow_patterns == (entry.filename,)
+        assert entry.filename.endswith((".safetensors", ".pth"))
+    assert [e.id for e in UPSCALER_ENTRIES if restricted_licence(e)] == ["4x-ultrasharp"]
+    runtime = Runtime(device="cpu")
+    for entry in UPSCALER_ENTRIES:
+        if entry.id not in kinds:
+            continue
+        folder = tmp_path / entry.id
+        folder.mkdir()
+        build_tiny_upscaler(folder / entry.filename, kinds[entry.id])
+        cache_as_hub_repo(folder, entry.repo_id, os.environ["HF_HUB_CACHE"])
+        request = UpscaleRequest(image=str(picture), model=entry.id, tile=0)
+        events, _ = collect(upscale.UpscaleEngine().run(request, runtime, CancelToken()))
+        (out,) = [e for e in events if isinstance(e, Output)]
+        direct = upscale.upscale_image(upscale.load_upscaler(folder / entry.filename, CPU), Image.open(picture), tile=0)
+        assert np.array_equal(np.asarray(out.data), np.asarray(direct)), entry.id

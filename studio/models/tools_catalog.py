@@ -1,6 +1,8 @@
 """The image tools of the catalog (modality ``image-tools``): ControlNets for SD 1.5 and SDXL (canny, depth,
 scribble, lineart, tile), the Depth Anything estimator the 'depth' preprocessor uses, and IP-Adapter weights
-with their image encoders. Each is a diffusers / transformers folder of .safetensors on the hub."""
+with their image encoders (each a diffusers / transformers folder of .safetensors on the hub); and upscalers
+for spandrel (``format="upscaler"``: one file of a hub repository, a .safetensors, or a .pth that Studio reads
+with ``torch.load(weights_only=True)`` only: Real-ESRGAN RRDBNet and compact, ESRGAN-style community models, DAT)."""
 
 from __future__ import annotations
 
@@ -28,8 +30,42 @@ def _controlnet(id_: str, name: str, repo: str, family: str, licence: str, size_
     )
 
 
+def _upscaler(id_: str, name: str, repo: str, filename: str, licence: str, size_mb: float, description: str) -> ModelEntry:
+    return ModelEntry(
+        id=id_,
+        name=name,
+        modality="image-tools",
+        source="hub",
+        repo_id=repo,
+        filename=filename,
+        format="upscaler",
+        size_bytes=int(size_mb * MB),
+        memory_bytes=int(size_mb * MB * 2),
+        licence=licence,
+        description=description,
+        allow_patterns=(filename,),  # named: a .pth is fetched only by its name, and read weights-only
+    )
+
+
 _OPENRAIL = "CreativeML OpenRAIL-M"
 _OPENRAIL_XL = "OpenRAIL++-M"
+
+UPSCALER_ENTRIES: tuple[ModelEntry, ...] = (
+    _upscaler("realesrgan-x4plus", "Real-ESRGAN x4plus (upscaler)", "Comfy-Org/Real-ESRGAN_repackaged",
+              "RealESRGAN_x4plus.safetensors", "BSD-3-Clause", 64,
+              "4× upscaler for photos and general pictures (RRDBNet, 23 blocks); the usual hires-fix choice."),
+    _upscaler("realesrgan-x4plus-anime-6b", "Real-ESRGAN x4plus anime 6B (upscaler)", "lllyasviel/Annotators",
+              "RealESRGAN_x4plus_anime_6B.pth", "BSD-3-Clause", 17,
+              "4× upscaler for anime and illustrations (RRDBNet, 6 blocks: faster)."),
+    _upscaler("realesr-general-x4v3", "Real-ESRGAN general x4v3 (compact upscaler)", "leonelhs/realesrgan",
+              "realesr-general-x4v3.pth", "BSD-3-Clause", 5,
+              "Small, fast 4× upscaler for general pictures (SRVGGNetCompact)."),
+    _upscaler("4x-ultrasharp", "4x-UltraSharp (upscaler)", "Kim2091/UltraSharp", "4x-UltraSharp.pth",
+              "CC-BY-NC-SA-4.0", 64, "Sharp 4× upscaler popular for hires fix (ESRGAN); non-commercial licence."),
+    _upscaler("4x-realwebphoto-dat2", "4xRealWebPhoto v4 DAT2 (upscaler)", "Phips/4xRealWebPhoto_v4_dat2",
+              "4xRealWebPhoto_v4_dat2.safetensors", "CC-BY-4.0", 47,
+              "4× upscaler for photos from the web, compressed and noisy ones too (DAT transformer: slower)."),
+)
 
 TOOL_ENTRIES: tuple[ModelEntry, ...] = (
     _controlnet("controlnet-canny-sd15", "ControlNet canny (SD 1.5)", "lllyasviel/control_v11p_sd15_canny", "sd1",
@@ -93,4 +129,5 @@ TOOL_ENTRIES: tuple[ModelEntry, ...] = (
         description="Prompt with a picture, for SDXL: ip-adapter_sdxl with its ViT-bigG image encoder.",
         allow_patterns=("sdxl_models/ip-adapter_sdxl.safetensors", "sdxl_models/image_encoder/*"),
     ),
+    *UPSCALER_ENTRIES,
 )

@@ -145,3 +145,58 @@ def build_tiny_ip_adapter(pipeline_folder: Path, folder: Path, seed: int = 17, f
     ))
     encoder.save_pretrained(str(folder / "image_encoder"), safe_serialization=True)
     return folder / file_name
+
+
+def compact_state_dict(nf: int = 8, convs: int = 2, scale: int = 4, seed: int = 19) -> dict:
+    """A Real-ESRGAN compact model (SRVGGNetCompact, the realesr-general / animevideo models) state dict in its
+    own key layout: ``body.0`` a 3→nf convolution, ``body.1`` its PReLU, then ``convs`` pairs of nf→nf
+    convolution and PReLU, and the last convolution to 3·scale² channels (pixel shuffle)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    sd: dict = {}
+    layers = [(nf, 3)] + [(nf, nf)] * convs
+    index = 0
+    for out_c, in_c in layers:
+        sd[f"body.{index}.weight"] = torch.randn(out_c, in_c, 3, 3, generator=g) * (0.5 / (in_c * 9) ** 0.5)
+        sd[f"body.{index}.bias"] = torch.randn(out_c, generator=g) * 0.01
+        sd[f"body.{index + 1}.weight"] = torch.full((out_c,), 0.25)  # PReLU, as initialised
+        index += 2
+    sd[f"body.{index}.weight"] = torch.randn(3 * scale * scale, nf, 3, 3, generator=g) * (0.5 / (nf * 9) ** 0.5)
+    sd[f"body.{index}.bias"] = torch.randn(3 * scale * scale, generator=g) * 0.01
+    return sd
+
+
+def swinir_state_dict(scale: int = 2, seed: int = 23) -> dict:
+    """A tiny SwinIR (lightweight layout: ``pixelshuffledirect``; one residual Swin group of two blocks, the
+    second shifted so its ``attn_mask`` is saved, window 4 on 16-pixel training patches) state dict with the
+    original repository's key names (spandrel's copy of the architecture keeps them)."""
+    import torch
+    from spandrel.architectures.SwinIR import SwinIR
+
+    torch.manual_seed(seed)
+    net = SwinIR(upscale=scale, img_size=16, window_size=4, embed_dim=12, depths=[2], num_heads=[2], mlp_ratio=2.0,
+                 upsampler="pixelshuffledirect", resi_connection="1conv", img_range=1.0)
+    with torch.no_grad():  # the untrained weights are near zero; give them a real effect
+        for name, param in net.named_parameters():
+            if name.endswith("weight") and param.dim() > 1:
+                param.normal_(0, 0.5 / param[0].numel() ** 0.5)
+    return {k: v.contiguous() for k, v in net.state_dict().items()}
+
+
+def build_tiny_upscaler(path: Path, kind: str = "esrgan", seed: int | None = None) -> Path:
+    """A tiny upscaler file of ``kind`` (``esrgan`` RRDBNet, ``compact`` SRVGGNetCompact, ``swinir``) saved as
+    ``path``: .safetensors, or a .pth of plain tensors wrapped as the official releases are (``params_ema``
+    for BasicSR / Real-ESRGAN, ``params`` for SwinIR)."""
+    import torch
+
+    makers = {"esrgan": rrdbnet_state_dict, "compact": compact_state_dict, "swinir": swinir_state_dict}
+    sd = makers[kind](**({"seed": seed} if seed is not None else {}))
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(sd, str(path))
+    else:
+        torch.save({"params" if kind == "swinir" else "params_ema": sd}, str(path))
+    return path

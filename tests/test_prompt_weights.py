@@ -168,3 +168,42 @@ def test_embeddings_of_a_registered_model_folder_are_used_when_named(tiny_sd, ru
     events, _ = collect(ImageEngine().run(_request(tiny_sd, prompt="an old-style cat"), runtime, CancelToken()))
     params = [e for e in events if isinstance(e, Output)][0].params
     assert params["embeddings_used"] == ["old-style"]  # A1111's embeddings folder, used in place
+
+
+def test_embedding_added_with_the_models_window_is_used_when_named(qtbot, tiny_sd, runtime, tmp_path):
+    """"Add embedding…" of the Models window registers the file where it is (nothing copied); a prompt naming it
+    then uses it, the same picture as giving the file explicitly. Files that are not embeddings are refused."""
+    from studio.jobs.downloads import DownloadManager
+    from studio.ui.models_window import ModelsWindow
+
+    manager = DownloadManager()
+    window = ModelsWindow(runtime.catalog, manager)
+    qtbot.addWidget(window)
+    (tmp_path / "mine").mkdir()
+    emb = build_tiny_embedding(tmp_path / "mine" / "ink-wash.safetensors", width=32)
+    with qtbot.waitSignal(window.models_changed, timeout=2000):
+        entry = window.add_embedding(emb)
+    assert entry is not None and entry.format == "embedding" and entry.path == str(emb.resolve())
+    assert "write ink-wash in a prompt" in window.status.text()
+    assert entry.id in window.model_ids("image-tools") and window.selected_id() == entry.id
+    from studio import paths
+
+    assert [p.name for p in emb.parent.iterdir()] == ["ink-wash.safetensors"]  # used where it is, nothing copied
+    assert not paths.embeddings_dir().exists() or not any(paths.embeddings_dir().iterdir())
+    events, _ = collect(ImageEngine().run(_request(tiny_sd, prompt="an ink-wash cat"), runtime, CancelToken()))
+    out = [e for e in events if isinstance(e, Output)][0]
+    assert out.params["embeddings_used"] == ["ink-wash"]
+    explicit = _pixels(_request(tiny_sd, prompt="an ink-wash cat", embeddings=(str(emb),)), runtime)
+    assert np.array_equal(np.asarray(out.data, dtype=np.int16), explicit)
+    # hostile files: a pickle, a .safetensors that is not an embedding
+    pickled = tmp_path / "old.pt"
+    pickled.write_bytes(b"not really")
+    assert window.add_embedding(pickled) is None and "pickled embeddings" in window.status.text()
+    from safetensors.torch import save_file
+    import torch
+
+    other = tmp_path / "lora.safetensors"
+    save_file({"a.weight": torch.zeros(2, 2), "b.weight": torch.zeros(2, 2)}, str(other))
+    assert window.add_embedding(other) is None and "not a textual-inversion embedding" in window.status.text()
+    assert [e.id for e in runtime.catalog.entries("image-tools") if e.source == "local"] == [entry.id]
+    assert manager.shutdown()

@@ -151,16 +151,22 @@ def named_in(texts: list[str], names) -> list[str]:
 
 
 def registered_embeddings(catalog) -> tuple[str, ...]:
-    """The .safetensors embeddings found in the person's registered model folders (none when unreadable)."""
+    """The .safetensors embeddings found in the person's registered model folders, then the ones added one by
+    one in the Models window (local catalog entries of format ``embedding``); none when unreadable."""
+    found: list[str] = []
     folders_file = getattr(catalog, "folders_file", None)
-    if folders_file is None:
-        return ()
-    try:
-        from ..models.folders import ModelFolders
+    if folders_file is not None:
+        try:
+            from ..models.folders import ModelFolders
 
-        return tuple(m.path for m in ModelFolders(folders_file).files("embedding"))
+            found.extend(m.path for m in ModelFolders(folders_file).files("embedding"))
+        except Exception:
+            pass
+    try:
+        found.extend(e.path for e in catalog.entries("image-tools") if e.source == "local" and e.format == "embedding")
     except Exception:
-        return ()
+        pass
+    return tuple(found)
 
 
 def for_request(prompts: list[str], explicit: tuple[str, ...], family: str, folder: Path | None = None,

@@ -385,9 +385,11 @@ class Catalog:
         return out
 
     # --- local models the person added ---
-    def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
+    def add_local(self, path: str | os.PathLike, modality: str, name: str = "", fmt: str = "") -> ModelEntry:
+        """Register a file or folder where it is (nothing is copied); ``fmt`` when its files do not say what it
+        is (a textual-inversion ``embedding`` is a plain .safetensors file)."""
         p = Path(path).expanduser().resolve()
-        fmt = detect_format(p)
+        fmt = fmt or detect_format(p)
         entry = ModelEntry(
             id=f"local:{p}",
             name=name or p.name,

@@ -115,6 +115,7 @@ class ModelsWindow(QDialog):
         add_menu = QMenu(self.add_button)
         add_menu.addAction("Model file (.gguf, .safetensors, .onnx)…", self._choose_file)
         add_menu.addAction("Model folder (transformers, diffusers)…", self._choose_folder)
+        add_menu.addAction("Embedding (textual inversion, .safetensors)…", self._choose_embedding)
         add_menu.addSeparator()
         add_menu.addAction("Rescan model folders", self.rescan_folders)
         self.add_button.setMenu(add_menu)
@@ -386,6 +387,30 @@ class ModelsWindow(QDialog):
         self.models_changed.emit()
         return entry
 
+    def add_embedding(self, path: str | os.PathLike) -> ModelEntry | None:
+        """Register a textual-inversion embedding where it is (nothing is copied): a prompt that names it (its
+        file name without .safetensors) uses it from then on, as in A1111. Its header is checked first."""
+        from ..engines.embeddings import check_embedding
+
+        p = Path(path).expanduser()
+        try:
+            emb = check_embedding(p)
+        except StudioError as exc:
+            self._say(f"Could not add the embedding: {exc}")
+            return None
+        try:
+            entry = self.catalog.add_local(emb.path, "image-tools", name=f"{emb.name} (embedding)", fmt="embedding")
+        except (StudioError, OSError) as exc:
+            self._say(f"Could not add '{p.name}': {exc}")
+            return None
+        self.refresh()
+        self.select(entry.id)
+        widths = "/".join(str(w) for w in emb.widths.values())
+        self._say(f"Added the embedding '{emb.name}' ({emb.vectors} vector(s), {widths} wide): write {emb.name} "
+                  "in a prompt to use it.")
+        self.models_changed.emit()
+        return entry
+
     def download_repo(self, repo_id: str) -> bool:
         """Download any hub model by id; it appears in its modality's tab once finished."""
         from ..models.resolve import looks_like_hub_id
@@ -414,6 +439,14 @@ class ModelsWindow(QDialog):
         )
         if path:
             self.add_local_path(path)
+
+    @Slot()
+    def _choose_embedding(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a textual-inversion embedding", "", "Embeddings (*.safetensors);;All files (*)"
+        )
+        if path:
+            self.add_embedding(path)
 
     @Slot()
     def _choose_folder(self) -> None:

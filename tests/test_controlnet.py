@@ -214,3 +214,43 @@ def test_hires_fix_with_controlnet_guides_the_second_pass(tiny_sd, tiny_controln
                guidance_scale=7.0, controlnet_conditioning_scale=0.9,
                generator=torch.Generator("cpu").manual_seed(5)).images[0]
     assert np.array_equal(np.asarray(raw, dtype=np.int16), hires)  # the second pass is ControlNet img2img
+
+
+def test_single_file_controlnet_in_a1111_layout_loads_offline_and_equals_its_folder(
+        tiny_sd, tiny_controlnet, tiny_sd_config_root, control_png, runtime, tmp_path):
+    """A ControlNet as one .safetensors in A1111's layout (models/ControlNet/…) loads through
+    ControlNetModel.from_single_file with a config derived from the family's shipped UNet config, offline: the
+    same weights and the same picture as its diffusers folder; a pickled one is refused."""
+    import torch
+    from diffusers import ControlNetModel
+
+    from studio.errors import UnsafeModelFile
+    from studio.testing.tiny_tools import export_controlnet_single_file
+
+    (tmp_path / "ControlNet").mkdir()
+    single = export_controlnet_single_file(tiny_controlnet, tmp_path / "ControlNet" / "control_tiny_canny.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(single), "pt") as f:
+        keys = list(f.keys())
+    assert all(k.startswith("control_model.") for k in keys) and "control_model.input_hint_block.14.weight" in keys
+    from studio.engines.image_control import load_controlnet
+    from studio.models.device import DeviceChoice
+
+    loaded = load_controlnet(runtime.resolve(str(single), ""), DeviceChoice("cpu", "float32"), "sd1", tiny_sd_config_root)
+    folder = ControlNetModel.from_pretrained(str(tiny_controlnet), local_files_only=True)
+    want = folder.state_dict()
+    got = loaded.state_dict()
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    engine = ImageEngine(config_root=tiny_sd_config_root)
+    unit = dict(image=str(control_png), mode="canny", scale=0.9)
+    from_file, params, _ = _run(_request(tiny_sd, controlnets=(ControlUnit(model=str(single), **unit),)), runtime, engine)
+    from_folder, _, _ = _run(_request(tiny_sd, controlnets=(ControlUnit(model=str(tiny_controlnet), **unit),)),
+                             Runtime(device="cpu"), engine)
+    plain, _, _ = _run(_request(tiny_sd), runtime, engine)
+    assert np.array_equal(from_file, from_folder) and not np.array_equal(from_file, plain)
+    assert params["controlnets"][0]["model"] == str(single)
+    pickled = tmp_path / "ControlNet" / "control_old.pth"
+    pickled.write_bytes(b"not really")
+    with pytest.raises((UnsafeModelFile, InvalidRequest)):
+        _run(_request(tiny_sd, controlnets=(ControlUnit(model=str(pickled), **unit),)), runtime, engine)

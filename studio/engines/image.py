@@ -233,7 +233,8 @@ class ImageEngine:
             # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
             task = dataclasses.replace(task, strength=None)
         if control:
-            pipe = yield from image_control.job_pipeline(request, runtime, pset, task, control, choice)
+            pipe = yield from image_control.job_pipeline(request, runtime, pset, task, control, choice,
+                                                             self.config_root)
         pset.activate(pipe)
         scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:

@@ -66,16 +66,69 @@ def control_maps_for(
     return maps, notes
 
 
-def load_controlnet(model: ResolvedModel, choice: DeviceChoice):
-    """A ControlNetModel from a diffusers folder (``config.json`` + ``.safetensors``) on ``choice``."""
+def single_file_config(path: Path, unet_config: dict) -> dict:
+    """The diffusers config of a single-file (A1111 / lllyasviel layout) ControlNet: the base model's UNet
+    config (the shipped, weight-free one of its family) as ``ControlNetModel.from_unet`` reads it, with the
+    conditioning embedding's channels read from the file's header (``input_hint_block.0/4/8/12``)."""
+    import inspect
+
+    from diffusers import ControlNetModel
+
+    from .embeddings import _shapes
+
+    shapes = _shapes(path)
+    prefix = "control_model." if any(k.startswith("control_model.") for k in shapes) else ""
+    hint = [shapes.get(f"{prefix}input_hint_block.{i}.weight") for i in (0, 4, 8, 12)]
+    if any(h is None for h in hint):
+        raise InvalidRequest(f"'{path.name}' is not a ControlNet in the original layout (no input_hint_block).")
+    accepted = set(inspect.signature(ControlNetModel.__init__).parameters) - {"self"}
+    config = {k: v for k, v in unet_config.items() if k in accepted}
+    config.update(_class_name="ControlNetModel", conditioning_embedding_out_channels=[h[0] for h in hint],
+                  in_channels=shapes.get(f"{prefix}input_blocks.0.0.weight", [0, config.get("in_channels", 4)])[1])
+    return config
+
+
+def _load_single_file(path: Path, label: str, choice: DeviceChoice, family: str, config_root: Path | None):
+    import json
+    import tempfile
+
+    from diffusers import ControlNetModel
+
+    from .image_loading import CONFIG_DIRS, shipped_configs
+
+    if path.suffix.lower() != ".safetensors":
+        raise UnsafeModelFile(
+            f"ControlNet '{label}' is a pickled file ({path.suffix}), which can run code when loaded; Studio loads "
+            "single-file ControlNets as .safetensors only.",
+            path,
+        )
+    unet_config = (Path(config_root) if config_root else shipped_configs()) / CONFIG_DIRS.get(family, "sd15") / "unet" / "config.json"
+    try:
+        config = single_file_config(path, json.loads(unet_config.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(f"ControlNet '{label}' could not be read ({str(exc)[:200]}).") from None
+    with tempfile.TemporaryDirectory(prefix="studio-controlnet-") as folder:
+        (Path(folder) / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        try:
+            return ControlNetModel.from_single_file(
+                str(path), config=folder, torch_dtype=choice.torch_dtype(), local_files_only=True
+            )
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InvalidRequest(
+                f"'{label}' is not a ControlNet for this model's family ({family or 'unknown'}) Studio can load "
+                f"({str(exc)[:200]})."
+            ) from None
+
+
+def load_controlnet(model: ResolvedModel, choice: DeviceChoice, family: str = "sd1", config_root: Path | None = None):
+    """A ControlNetModel on ``choice``: a diffusers folder (``config.json`` + ``.safetensors``), or one
+    ``.safetensors`` file in A1111's layout (``models/ControlNet``) read with ``from_single_file`` offline, its
+    config derived from the base model family's shipped UNet config (see :func:`single_file_config`)."""
     from diffusers import ControlNetModel
 
     folder = Path(model.path)
     if folder.is_file():
-        raise InvalidRequest(
-            f"ControlNet '{model.label}' is a single file: Studio loads ControlNets from their diffusers folder "
-            "(config.json with diffusion_pytorch_model.safetensors) or a hub id."
-        )
+        return _load_single_file(folder, model.label, choice, family, config_root).to(choice.device)
     if not (folder / "config.json").is_file():
         raise InvalidRequest(f"'{model.label}' is not a ControlNet folder (no config.json).")
     if not any(folder.glob("*.safetensors")):
@@ -150,7 +203,8 @@ def job_maps(request, runtime, images: list, transform, cancel) -> Generator[Eve
     return runtime.compute.call(control_maps_for, request.controlnets, images, size, depth=depth, transform=transform)
 
 
-def job_pipeline(request, runtime, pset, task, control: list, choice) -> Generator[Event, None, Any]:
+def job_pipeline(request, runtime, pset, task, control: list, choice,
+                 config_root: Path | None = None) -> Generator[Event, None, Any]:
     """The ControlNet pipeline for the task on the loaded model (the ControlNets loaded or reused), its
     ControlNet inputs added to ``task.inputs``; a ControlNet of another family is refused."""
     models = {m.id: m for m, _ in control}
@@ -159,7 +213,7 @@ def job_pipeline(request, runtime, pset, task, control: list, choice) -> Generat
         yield Status(f"Loading {len(missing)} ControlNet(s)…")
 
     def load(model_id: str):
-        return runtime.compute.call(load_controlnet, models[model_id], choice)
+        return runtime.compute.call(load_controlnet, models[model_id], choice, pset.family, config_root)
 
     nets = pset.controlnet_models([m.id for m, _ in control], load)
     for (model, _), net in zip(control, nets):

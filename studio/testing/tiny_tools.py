@@ -200,3 +200,44 @@ def build_tiny_upscaler(path: Path, kind: str = "esrgan", seed: int | None = Non
     else:
         torch.save({"params" if kind == "swinir" else "params_ema": sd}, str(path))
     return path
+
+
+def export_controlnet_single_file(controlnet_folder: Path, path: Path) -> Path:
+    """A diffusers ControlNet folder as one original-layout (A1111 / lllyasviel) ``.safetensors`` file: keys
+    under ``control_model.``: ``time_embed``, ``input_blocks`` / ``middle_block`` (the UNet's layout),
+    ``input_hint_block.0…14`` (the conditioning embedding), ``zero_convs.N.0`` and ``middle_block_out.0``."""
+    from diffusers import ControlNetModel
+    from safetensors.torch import save_file
+
+    from .tiny_sd import _RESNET, _move
+
+    net = ControlNetModel.from_pretrained(str(controlnet_folder), local_files_only=True)
+    sd = dict(net.state_dict())
+    cfg = net.config
+    per, n = cfg.layers_per_block, len(cfg.block_out_channels)
+    out: dict = {}
+    for src, dst in (("time_embedding.linear_1", "time_embed.0"), ("time_embedding.linear_2", "time_embed.2"),
+                     ("conv_in", "input_blocks.0.0"), ("add_embedding.linear_1", "label_emb.0.0"),
+                     ("add_embedding.linear_2", "label_emb.0.2"), ("controlnet_cond_embedding.conv_in", "input_hint_block.0"),
+                     ("controlnet_cond_embedding.conv_out", "input_hint_block.14"), ("controlnet_mid_block", "middle_block_out.0")):
+        for suffix in ("weight", "bias"):
+            if f"{src}.{suffix}" in sd:
+                out[f"{dst}.{suffix}"] = sd.pop(f"{src}.{suffix}")
+    blocks = len({k.split(".")[2] for k in sd if k.startswith("controlnet_cond_embedding.blocks.")})
+    for b in range(blocks):
+        _move(sd, out, f"controlnet_cond_embedding.blocks.{b}", f"input_hint_block.{2 * (b + 1)}")
+    for i in range(len([k for k in sd if k.startswith("controlnet_down_blocks.") and k.endswith(".weight")])):
+        _move(sd, out, f"controlnet_down_blocks.{i}", f"zero_convs.{i}.0")
+    for i in range(n):
+        for j in range(per):
+            idx = 1 + i * (per + 1) + j
+            _move(sd, out, f"down_blocks.{i}.resnets.{j}", f"input_blocks.{idx}.0", _RESNET)
+            _move(sd, out, f"down_blocks.{i}.attentions.{j}", f"input_blocks.{idx}.1")
+        _move(sd, out, f"down_blocks.{i}.downsamplers.0.conv", f"input_blocks.{(i + 1) * (per + 1)}.0.op")
+    _move(sd, out, "mid_block.resnets.0", "middle_block.0", _RESNET)
+    _move(sd, out, "mid_block.attentions.0", "middle_block.1")
+    _move(sd, out, "mid_block.resnets.1", "middle_block.2", _RESNET)
+    if sd:
+        raise ValueError(f"unmapped ControlNet keys: {sorted(sd)[:5]}")
+    save_file({f"control_model.{k}": v.contiguous() for k, v in out.items()}, str(path))
+    return Path(path)

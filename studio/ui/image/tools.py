@@ -59,9 +59,9 @@ def _catalog_choices(catalog, fmt: str) -> list[tuple[str, str]]:
         try:
             from ...models.folders import ModelFolders
 
-            # diffusers folders only: Studio does not load single-file ControlNets yet (the engine says so)
+            # diffusers folders, and A1111's single .safetensors files (models/ControlNet); pickles are not offered
             out += [(f"{m.name} (your folder)", m.path) for m in ModelFolders(catalog.folders_file).files(role)
-                    if Path(m.path).is_dir()]
+                    if Path(m.path).is_dir() or m.path.lower().endswith(".safetensors")]
         except Exception:  # an unreadable scan must not keep the form from opening
             pass
     return out

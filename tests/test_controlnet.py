@@ -254,3 +254,22 @@ def test_single_file_controlnet_in_a1111_layout_loads_offline_and_equals_its_fol
     pickled.write_bytes(b"not really")
     with pytest.raises((UnsafeModelFile, InvalidRequest)):
         _run(_request(tiny_sd, controlnets=(ControlUnit(model=str(pickled), **unit),)), runtime, engine)
+
+
+def test_single_file_sdxl_controlnet_loads_with_the_same_weights(tiny_family, tiny_controlnet_for, tmp_path):
+    """SDXL ControlNets for A1111 are one file with diffusers' keys (diffusers_xl_canny_*.safetensors)."""
+    import torch
+    from diffusers import ControlNetModel
+
+    from studio.engines.image_control import load_controlnet
+    from studio.models.device import DeviceChoice
+    from studio.testing.tiny_tools import export_controlnet_single_file
+
+    folder = tiny_controlnet_for("sdxl")
+    single = export_controlnet_single_file(folder, tmp_path / "diffusers_xl_tiny.safetensors", layout="diffusers")
+    config_root = tiny_family("sdxl")[2]
+    loaded = load_controlnet(Runtime(device="cpu").resolve(str(single), ""), DeviceChoice("cpu", "float32"), "sdxl",
+                             config_root)
+    want = ControlNetModel.from_pretrained(str(folder), local_files_only=True).state_dict()
+    got = loaded.state_dict()
+    assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)

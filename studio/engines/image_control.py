@@ -69,7 +69,8 @@ def control_maps_for(
 def single_file_config(path: Path, unet_config: dict) -> dict:
     """The diffusers config of a single-file (A1111 / lllyasviel layout) ControlNet: the base model's UNet
     config (the shipped, weight-free one of its family) as ``ControlNetModel.from_unet`` reads it, with the
-    conditioning embedding's channels read from the file's header (``input_hint_block.0/4/8/12``)."""
+    conditioning embedding's channels read from the file's header (``input_hint_block.0/4/8/12``, or diffusers'
+    ``controlnet_cond_embedding`` keys in files that keep them, as the SDXL ControlNets for A1111 do)."""
     import inspect
 
     from diffusers import ControlNetModel
@@ -77,14 +78,19 @@ def single_file_config(path: Path, unet_config: dict) -> dict:
     from .embeddings import _shapes
 
     shapes = _shapes(path)
-    prefix = "control_model." if any(k.startswith("control_model.") for k in shapes) else ""
-    hint = [shapes.get(f"{prefix}input_hint_block.{i}.weight") for i in (0, 4, 8, 12)]
+    if "controlnet_cond_embedding.conv_in.weight" in shapes:  # diffusers' keys in one file (the SDXL ones A1111 uses)
+        prefix, conv_in = "", "conv_in.weight"
+        hint = [shapes.get(f"controlnet_cond_embedding.{k}.weight") for k in ("conv_in", "blocks.1", "blocks.3", "blocks.5")]
+    else:  # the original layout: control_model.input_hint_block …
+        prefix = "control_model." if any(k.startswith("control_model.") for k in shapes) else ""
+        conv_in = f"{prefix}input_blocks.0.0.weight"
+        hint = [shapes.get(f"{prefix}input_hint_block.{i}.weight") for i in (0, 4, 8, 12)]
     if any(h is None for h in hint):
-        raise InvalidRequest(f"'{path.name}' is not a ControlNet in the original layout (no input_hint_block).")
+        raise InvalidRequest(f"'{path.name}' is not a ControlNet (no conditioning embedding: input_hint_block).")
     accepted = set(inspect.signature(ControlNetModel.__init__).parameters) - {"self"}
     config = {k: v for k, v in unet_config.items() if k in accepted}
     config.update(_class_name="ControlNetModel", conditioning_embedding_out_channels=[h[0] for h in hint],
-                  in_channels=shapes.get(f"{prefix}input_blocks.0.0.weight", [0, config.get("in_channels", 4)])[1])
+                  in_channels=shapes.get(conv_in, [0, config.get("in_channels", 4)])[1])
     return config
 
 

@@ -202,10 +202,11 @@ def build_tiny_upscaler(path: Path, kind: str = "esrgan", seed: int | None = Non
     return path
 
 
-def export_controlnet_single_file(controlnet_folder: Path, path: Path) -> Path:
-    """A diffusers ControlNet folder as one original-layout (A1111 / lllyasviel) ``.safetensors`` file: keys
-    under ``control_model.``: ``time_embed``, ``input_blocks`` / ``middle_block`` (the UNet's layout),
-    ``input_hint_block.0…14`` (the conditioning embedding), ``zero_convs.N.0`` and ``middle_block_out.0``."""
+def export_controlnet_single_file(controlnet_folder: Path, path: Path, layout: str = "ldm") -> Path:
+    """A diffusers ControlNet folder as one ``.safetensors`` file. ``ldm``: the original (lllyasviel, SD 1.5
+    for A1111) layout, keys under ``control_model.``: ``time_embed``, ``input_blocks`` / ``middle_block`` (the
+    UNet's layout), ``input_hint_block.0…14`` (the conditioning embedding), ``zero_convs.N.0`` and
+    ``middle_block_out.0``. ``diffusers``: diffusers' own keys in one file, as the SDXL ControlNets for A1111 ship."""
     from diffusers import ControlNetModel
     from safetensors.torch import save_file
 
@@ -213,6 +214,9 @@ def export_controlnet_single_file(controlnet_folder: Path, path: Path) -> Path:
 
     net = ControlNetModel.from_pretrained(str(controlnet_folder), local_files_only=True)
     sd = dict(net.state_dict())
+    if layout == "diffusers":
+        save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
+        return Path(path)
     cfg = net.config
     per, n = cfg.layers_per_block, len(cfg.block_out_channels)
     out: dict = {}

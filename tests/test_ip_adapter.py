@@ -81,6 +81,9 @@ def test_several_reference_pictures_each_with_its_scale(tiny_sd, tmp_path):
     assert params["ip_extra"] == [{"model": str(adapter), "image": str(blue), "scale": 1.0}]
     again, _ = _pixels(ImageRequest(**common), runtime)
     assert np.array_equal(again, single)  # both copies unloaded after the job
+    hires, _ = _pixels(ImageRequest(**common, ip_extra=(IPAdapterUnit(str(adapter), str(blue), 1.0),), hires_scale=1.5),
+                       runtime)  # the second pass is guided by both pictures too
+    assert hires.shape == (96, 96, 3)
 
 
 def test_further_references_are_checked_before_any_model_loads(tmp_path):

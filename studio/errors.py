@@ -75,6 +75,17 @@ class OutOfMemory(StudioError):
     kind = "out_of_memory"
 
 
+class ServerError(StudioError):
+    """A server Studio drives (OpenAI-compatible, ComfyUI) refused or failed a request; the message says
+    what to do next. ``status`` is the HTTP status (0: no answer: refused connection, timeout, cut off)."""
+
+    kind = "server"
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Cancelled(Exception):
     """Raised by an engine when its cancel token was set; not an error."""
 
@@ -137,7 +148,7 @@ def user_error(exc: BaseException, modality: str = "") -> BaseException:
 
 def kind_of(exc: BaseException) -> str:
     """The error's ``kind`` ('invalid', 'not_found', 'not_downloaded', 'wrong_kind', 'unsafe_file',
-    'out_of_memory', 'runtime'), or 'internal' for an exception that is not a StudioError."""
+    'out_of_memory', 'server', 'runtime'), or 'internal' for an exception that is not a StudioError."""
     return exc.kind if isinstance(exc, StudioError) else INTERNAL
 
 

@@ -41,6 +41,24 @@ def _check(cond: bool, message: str) -> None:
         raise InvalidRequest(message)
 
 
+def _check_endpoint(url: str, name: str) -> None:
+    """A server URL: http(s)://host[:port][/path], nothing else (no file:, no credentials in it)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError:
+        parts, port = None, None
+    _check(
+        parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname),
+        f"{name} must be a server URL such as http://127.0.0.1:8080/v1 (got {url[:80]!r}).",
+    )
+    _check(not parts.username and not parts.password,
+           f"{name} must not hold a user name or password: give the API key separately.")
+    del port
+
+
 def _model_field(help: str):
     return text_field(help=help, max_chars=MAX_PATH_CHARS, flag="--model", metavar="M")
 
@@ -83,7 +101,11 @@ class TextRequest(_Request):
         required=True, help="the conversation so far, ending with the user's new message")
     system_prompt: str = text_field(label="system prompt", flag="--system", metavar="S",
                                     help="instructions that hold for the whole conversation")
-    model: str = _model_field("catalog id, hub id, local folder or .gguf file; empty = the bundled SmolLM2")
+    model: str = _model_field("catalog id, hub id, local folder or .gguf file; empty = the bundled SmolLM2; "
+                              "with an endpoint: the server's model name")
+    endpoint: str = text_field(max_chars=MAX_PATH_CHARS, flag="--endpoint", metavar="URL",
+                               help="an OpenAI-compatible server's URL (http://host:port/v1) that runs the model; "
+                                    "empty = a model on this machine")
     max_new_tokens: int = int_field(512, 1, 32768, label="max new tokens", flag="--max-new-tokens", metavar="N",
                                     help="Longest reply, in tokens")
     temperature: float = float_field(0.7, 0.0, 5.0, flag="--temperature", metavar="T",
@@ -110,6 +132,9 @@ class TextRequest(_Request):
             check_fields(m)
         _check(self.messages[-1].role == "user", "The last message must be the user's.")
         _check(bool(self.messages[-1].content.strip()), "message is empty: type something first.")
+        if self.endpoint:
+            _check_endpoint(self.endpoint, "endpoint")
+            _check(bool(self.model.strip()), "model is empty: name the server's model (its list: GET /v1/models).")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -1,5 +1,5 @@
 """The headless CLI: ``studio generate text|image|speech|music …``, ``studio models list|download|delete|add``,
-``studio info FILE.png``; ``studio`` alone (or ``studio gui``) opens the window.
+``studio info FILE.png``, ``studio serve`` (an OpenAI-compatible API); ``studio`` alone (or ``studio gui``) opens the window.
 
 A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
 request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
@@ -28,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import image, info, models, music, speech, text
+    from . import image, info, models, music, serve, speech, text
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_parser(gen_sub)
     models.add_parser(sub)
     info.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

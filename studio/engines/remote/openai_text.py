@@ -57,16 +57,16 @@ def host_of(endpoint: str) -> str:
         return endpoint
 
 
-def make_client(endpoint: str, key: str | None, *, read_timeout: float = READ_TIMEOUT_S):
+def make_client(endpoint: str, key: str | None, *, read_timeout: float | None = None):
     """An ``openai.OpenAI`` client for ``endpoint``: no retries (a person sees every failure), our timeouts."""
-    import httpx
+    import httpx2 as httpx
     from openai import OpenAI
 
     return OpenAI(
         base_url=base_url(endpoint),
         api_key=key or NO_KEY,
         max_retries=0,
-        timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT_S),
+        timeout=httpx.Timeout(READ_TIMEOUT_S if read_timeout is None else read_timeout, connect=CONNECT_TIMEOUT_S),
     )
 
 
@@ -93,9 +93,9 @@ def context_of(entry: dict) -> int:
     return 0
 
 
-def list_models(endpoint: str, key: str | None, *, timeout: float = LIST_TIMEOUT_S) -> list[RemoteModel]:
+def list_models(endpoint: str, key: str | None, *, timeout: float | None = None) -> list[RemoteModel]:
     """The server's models (``GET /v1/models``); a ServerError that says what to do when it cannot answer."""
-    client = make_client(endpoint, key, read_timeout=timeout)
+    client = make_client(endpoint, key, read_timeout=LIST_TIMEOUT_S if timeout is None else timeout)
     try:
         page = client.models.list()
         entries = [m.model_dump() for m in page.data]
@@ -110,7 +110,7 @@ def list_models(endpoint: str, key: str | None, *, timeout: float = LIST_TIMEOUT
 
 def translate(exc: BaseException, endpoint: str, model: str, key: str | None, *, listing: bool = False) -> BaseException:
     """An ``openai``/``httpx`` exception as a :class:`ServerError` with the next step (others unchanged)."""
-    import httpx
+    import httpx2 as httpx
     import openai
 
     url = base_url(endpoint)
@@ -348,7 +348,7 @@ def _cut_off(error: BaseException, url: str) -> BaseException:
 def _context_for(url: str, key: str | None, model: str) -> int:
     """The model's context as ``GET /v1/models`` reports it (0 when it does not, or cannot answer quickly)."""
     try:
-        models = list_models(url, key, timeout=3.0)
+        models = list_models(url, key, timeout=min(3.0, READ_TIMEOUT_S))
     except Exception:
         return 0  # the chat request itself says what is wrong
     for m in models:

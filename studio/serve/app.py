@@ -83,6 +83,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     first = errors[0]
     if first.get("type") == "json_invalid":
         return "The request body is not valid JSON.", None
+    if tuple(first.get("loc", ())) == ("body",):
+        return "The request body must be a JSON object (and the Content-Type application/json).", None
     where = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(where) or None
     what = first.get("msg", "invalid value")
@@ -157,9 +159,9 @@ def create_app(bridge: JobBridge, config: ServeConfig) -> FastAPI:
 
     async def _text(body, request: Request, *, chat: bool):
         studio_request = _to_request(body)
-        await _check_model(config.catalog, studio_request.model, "text")
+        model = await _check_model(config.catalog, studio_request.model, "text")
         sub = bridge.submit(studio_request, asyncio.get_running_loop())
-        reply = _TextReply(sub, body, chat=chat)
+        reply = _TextReply(sub, body, model, chat=chat)
         if body.stream:
             first = await reply.first(request)  # a job that fails before its first word is an HTTP error
             return EventSourceResponse(reply.stream(first, request))
@@ -201,10 +203,12 @@ def _to_request(body):
         raise ApiError(400, str(exc)) from None
 
 
-async def _check_model(catalog: Catalog, spec: str, modality: str) -> None:
-    """Refuse a model this machine does not have (never downloads: a client must not make the server fetch)."""
+async def _check_model(catalog: Catalog, spec: str, modality: str) -> str:
+    """The model's id; refuses one this machine does not have (never downloads: a client must not make the
+    server fetch anything)."""
     try:
-        await asyncio.to_thread(resolve, spec, modality, catalog=catalog, offline=True, download=None)
+        model = await asyncio.to_thread(resolve, spec, modality, catalog=catalog, offline=True, download=None)
+        return spec or model.id
     except UnsafeModelFile as exc:
         raise ApiError(400, str(exc)) from None
     except (ModelNotFound, NotDownloaded, WrongModelKind) as exc:
@@ -268,11 +272,11 @@ async def _outputs(sub: Subscription, request: Request) -> list:
 class _TextReply:
     """One text job as an OpenAI chat/completion response, streamed or whole; ``stop`` strings end it."""
 
-    def __init__(self, sub: Subscription, body, *, chat: bool) -> None:
+    def __init__(self, sub: Subscription, body, model: str, *, chat: bool) -> None:
         self.sub, self.body, self.chat = sub, body, chat
         self.id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex[:24]
         self.created = int(time.time())
-        self.model = body.model or "default"
+        self.model = model
         self.stops = body.stops()
         self.text = ""  # what the client got so far (cut at a stop string)
         self.stopped_at_stop = False

@@ -36,11 +36,11 @@ class RunningServer:
     key: str | None
     log: Path
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 30.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(10)
+                self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)

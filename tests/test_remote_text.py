@@ -90,8 +90,8 @@ def test_streamed_reply_equals_the_raw_openai_call_and_never_saves_the_key(serve
     assert out.data == "".join(t.text for t in tokens)
     assert out.data == expected
     assert [t.count for t in tokens] == list(range(1, len(tokens) + 1))
-    assert stats["tokens"] >= len(tokens) and stats["tokens_per_s"] > 0
-    assert stats["endpoint"] == server.url and "127.0.0.1" in stats["device"]
+    assert stats.tokens >= len(tokens) and stats.tokens_per_s > 0
+    assert "127.0.0.1" in stats.device and stats.model == MODEL
     assert out.params["endpoint"] == server.url and out.params["model"] == MODEL
     assert KEY not in json.dumps(out.params)  # the key lives in the keyring, never with the results
 

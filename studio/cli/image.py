@@ -17,7 +17,7 @@ The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpai
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON; ``.jpg``/``.jpeg``/``.webp`` carry the ``parameters`` text in EXIF. Every
 value, input file and output path is checked before the model loads. The written paths are printed
-on stdout, progress on stderr.
+on stdout (with ``--json``: one JSON object with the paths and the statistics), progress on stderr.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from ..events import Output, Progress
+from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
@@ -39,12 +39,13 @@ from .common import (
     match_choice,
     path_arg,
     request_kwargs_from_args,
+    finish,
     run_request,
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength")
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "attention_slicing", "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -103,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     request.validate()  # before anything is built from its values (a huge batch size fails here)
     generation = request.generation if isinstance(request, InpaintRequest) else request
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
+    if args.json and any(t.stream for t in targets):
+        raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
     check_image_inputs(generation)
     if isinstance(request, InpaintRequest):
         check_input_file(request.image, "init image")
@@ -126,12 +129,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress_shown:
             print(file=sys.stderr)
-    for path in written:
-        print(path)
-    if not args.quiet and result.stats:
-        stats = result.stats
-        print(
-            f"{stats.get('images', 0)} image(s), {stats.get('steps_per_s', 0):.2f} steps/s, seed {stats.get('seed')}",
-            file=sys.stderr,
-        )
-    return 0
+    stats = result.stats
+    summary = ""
+    if isinstance(stats, ImageStats):
+        summary = f"{stats.images} image(s), {stats.steps_per_s:.2f} steps/s, seed {stats.seed}"
+    return finish(args, request, result, written, summary)

@@ -13,16 +13,20 @@ stops after the current window and still writes the finished windows (exit 130).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from ..events import Output, Progress
+from ..events import MusicStats, Output, Progress
 from ..library import audio as audio_io
 from ..requests import MusicRequest
-from .common import ProgressLine, add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
-
-
+from .common import (
+    ProgressLine,
+    add_request_arguments,
+    add_runtime_flags,
+    finish,
+    request_kwargs_from_args,
+    run_request,
+)
 
 def audio_out(text: str) -> Path:
     try:
@@ -66,15 +70,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_request(request, args, on_event=on_event)
+    except KeyboardInterrupt:
+        if not args.json:
+            for path in written:  # the finished windows were written
+                print(path)
+        raise
     finally:
         line.close()
-        for path in written:  # also after Ctrl+C: the finished windows were written
-            print(path)
     stats = result.stats
-    summary = (
-        f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
-        f"({stats.get('windows', 1)} window(s)), seed {stats.get('seed')}"
-    )
-    if stats and not args.quiet:
-        print(summary, file=sys.stderr)
-    return 0
+    summary = ""
+    if isinstance(stats, MusicStats):
+        summary = (f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s "
+                   f"({stats.windows} window(s)), seed {stats.seed}")
+    return finish(args, request, result, written, summary)

@@ -8,8 +8,8 @@ Stable flags::
 
 ``--model``: a catalog id, a coqui model name (``tts_models/…``), a coqui model file (``model.pth``
 with ``config.json`` beside it) or folder, or a Piper ``.onnx`` (default: the bundled Piper voice).
-The file is written at the model's own sample rate; its path is printed on stdout, progress
-("sentence 3 of 12") on stderr. Ctrl+C stops between sentences and writes what was said so far.
+The file is written at the model's own sample rate; its path is printed on stdout (with ``--json``:
+one JSON object with the path and the statistics), progress ("sentence 3 of 12") on stderr. Ctrl+C stops between sentences and writes what was said so far.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 
 from ..errors import InvalidRequest
-from ..events import Output, Progress
+from ..events import Output, Progress, SpeechStats
 from ..library import audio as audio_files
 from ..requests import SpeechRequest
-from .common import add_request_arguments, add_runtime_flags, request_kwargs_from_args, run_request
+from .common import add_request_arguments, add_runtime_flags, finish, request_kwargs_from_args, run_request
 
 
 def read_text_file(path: Path) -> str:
@@ -80,13 +80,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress_shown:
             print(file=sys.stderr)
-    for path in written:
-        print(path)
     stats = result.stats
-    if not args.quiet and stats:
-        print(
-            f"{stats.get('audio_s', 0):.1f} s of audio at {stats.get('sample_rate')} Hz in {stats.get('seconds', 0):.1f} s "
-            f"({stats.get('chunks')} sentence(s)), real-time factor {stats.get('real_time_factor')}",
-            file=sys.stderr,
-        )
-    return 0
+    summary = ""
+    if isinstance(stats, SpeechStats):
+        rtf = f"{stats.real_time_factor:.3f}" if stats.real_time_factor is not None else "–"
+        summary = (f"{stats.audio_seconds:.1f} s of audio at {stats.sample_rate} Hz in {stats.seconds:.1f} s "
+                   f"({stats.chunks} sentence(s)), real-time factor {rtf}")
+    return finish(args, request, result, written, summary)

@@ -21,6 +21,7 @@ picture on any device, equal to a plain diffusers call with ``torch.Generator("c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -29,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled, InvalidRequest, OutOfMemory, is_out_of_memory
-from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..errors import Cancelled, FieldChange, InvalidRequest, OutOfMemory, is_out_of_memory
+from ..events import Event, ImageStats, Notice, Output, Preview, Progress, Status
 from ..library.inputs import check_input_file
 from ..models import device as device_mod
 from ..requests import ImageRequest
@@ -60,18 +61,17 @@ def load_init_image(path: str, width: int, height: int):
     return image
 
 
-def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
-    if not device.startswith("cuda"):
-        return (
-            f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-            "Lower the size or the batch size, or close other programs."
-        )
-    nxt = {"none": "'Model CPU offload' (model)", "model": "'Sequential offload' (sequential)"}.get(offload)
-    offload_hint = f", or set Offload to {nxt} in the Advanced section (slower, needs less VRAM)" if nxt else ""
-    return (
-        f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-        f"Lower the size or the batch size{offload_hint}; Attention slicing and VAE tiling 'On' there also help."
-    )
+def out_of_memory(request: ImageRequest, offload: str, device: str, kind: str = "image") -> OutOfMemory:
+    """The error after the pipeline ran out of memory, with the request fields to change: a smaller
+    size or batch, and on a GPU the next offload mode (slower, less VRAM), attention slicing and VAE tiling."""
+    message = f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}."
+    changes = [FieldChange("width"), FieldChange("height"), FieldChange("batch_size")]
+    if device.startswith("cuda"):
+        nxt = {"none": "model", "model": "sequential"}.get(offload)
+        if nxt:
+            changes.append(FieldChange("offload", nxt))
+        changes += [FieldChange("attention_slicing", "on"), FieldChange("vae_tiling", "on")]
+    return OutOfMemory(message, tuple(changes), kind, device)
 
 
 @dataclass
@@ -101,7 +101,7 @@ class ImageEngine:
         self.config_root = Path(config_root) if config_root else loading.shipped_configs()
 
     # ---------------------------------------------------------------------------------------------
-    def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
         request.validate()
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
@@ -114,7 +114,7 @@ class ImageEngine:
 
     def generate(
         self, request: ImageRequest, runtime: Runtime, cancel: CancelToken, make_task: Callable[[ImageRequest], Task]
-    ) -> Generator[Event, None, dict]:
+    ) -> Generator[Event, None, ImageStats]:
         """The shared generation: resolve and load the model (cached), sampler, LoRAs, memory plan, batches
         with progress, previews and cancel. ``make_task`` (called once the model was checked) says which
         pipeline runs with which inputs; ``request`` holds the shared parameters (its size is the size the
@@ -214,14 +214,13 @@ class ImageEngine:
         except Exception as exc:
             if is_out_of_memory(exc):
                 device_mod.release_device_memory()
-                raise OutOfMemory(_oom_message(request, pset.offload, choice.device)) from None
+                raise out_of_memory(request, pset.offload, choice.device, self.kind) from None
             raise
         finally:
             if loras:
                 loading.clear_loras(pipe)
             pset.restore()
-        stats.update(load_s=load_s, device=choice.label(), seed=seed)
-        return stats
+        return dataclasses.replace(stats, load_seconds=load_s, device=choice.label(), seed=seed, model=model.id)
 
     # ---------------------------------------------------------------------------------------------
     def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
@@ -233,11 +232,12 @@ class ImageEngine:
                     return str(key[3])[len(prefix) :]
         return plan_offload(request.offload, choice, weights_bytes(model), free)
 
-    def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
+    def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, ImageStats]:
         t0 = time.perf_counter()
         steps_done = 0
         first_preview_s = None
         images = 0
+        size = (0, 0)
         nominal = request.num_inference_steps
         if task.strength is not None:  # image-to-image runs only the last `strength` part of the schedule
             nominal = max(1, int(nominal * task.strength))
@@ -285,16 +285,19 @@ class ImageEngine:
                 if task.finish is not None:
                     image, params = task.finish(image, params)
                 images += 1
+                size = image.size
                 yield Output("image", image, params, index=first + i)
             cancel.check()  # asked during the last step: this batch is complete and kept, the rest is not run
         seconds = time.perf_counter() - t0
-        return {
-            "images": images,
-            "steps": steps_done,
-            "seconds": seconds,
-            "steps_per_s": steps_done / seconds if seconds > 0 else 0.0,
-            "first_preview_s": first_preview_s,
-        }
+        return ImageStats(
+            seconds=seconds,
+            images=images,
+            width=size[0],
+            height=size[1],
+            steps=steps_done,
+            steps_per_s=steps_done / seconds if seconds > 0 else 0.0,
+            first_preview_seconds=first_preview_s,
+        )
 
     @staticmethod
     def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:

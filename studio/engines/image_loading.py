@@ -273,12 +273,6 @@ def unet_in_channels(unet) -> int:
     return int(getattr(unet.config, "in_channels", 4))
 
 
-def folder_in_channels(folder: Path) -> int:
-    """A diffusers folder's UNet input channels (9 for inpainting models), from its config only."""
-    value = _read_json(folder / "unet" / "config.json").get("in_channels", 4)
-    return value if isinstance(value, int) else 4
-
-
 def checkpoint_in_channels(path: Path) -> int:
     """A single-file (LDM layout) checkpoint's UNet input channels, from the safetensors header only."""
     from safetensors import safe_open

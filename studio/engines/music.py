@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Cancelled, InvalidRequest
-from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..events import Event, MusicStats, Notice, Output, Preview, Progress, Status
 from ..requests import MusicRequest
 from .base import CancelToken, Runtime
 from .music_model import (
@@ -117,7 +117,7 @@ class _Inputs:
 class MusicEngine:
     kind = "music"
 
-    def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, MusicStats]:
         request.validate()
 
         # 1. Resolve, check the input clips (before a model of gigabytes loads), load (cached across jobs).
@@ -202,21 +202,21 @@ class MusicEngine:
                 break
 
         elapsed = time.perf_counter() - t0
-        stats = {
-            "seconds": elapsed,
-            "load_s": load_s,
-            "audio_seconds": audio_seconds,
-            "windows": len(windows),
-            "window_s": window_s,
-            "variations": saved,
-            "partial": partial,
-            "device": choice.label(),
-            "seed": base_seed,
-        }
         if cancel.cancelled:
             raise Cancelled()
-        stats["realtime_factor"] = stats["audio_seconds"] / elapsed if elapsed > 0 else 0.0
-        return stats
+        return MusicStats(
+            seconds=elapsed,
+            load_seconds=load_s,
+            device=choice.label(),
+            seed=base_seed,
+            model=resolved.id,
+            audio_seconds=audio_seconds,
+            sample_rate=mm.sample_rate,
+            windows=len(windows),
+            window_seconds=window_s,
+            variations=saved,
+            partial=partial,
+        )
 
     # --- steps ---------------------------------------------------------------------------------
 

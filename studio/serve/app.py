@@ -269,6 +269,13 @@ async def _outputs(sub: Subscription, request: Request) -> list:
         raise
 
 
+def _stats_dict(result) -> dict:
+    stats = getattr(result, "stats", None)
+    if stats is None:
+        return {}
+    return stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+
+
 class _TextReply:
     """One text job as an OpenAI chat/completion response, streamed or whole; ``stop`` strings end it."""
 
@@ -324,7 +331,7 @@ class _TextReply:
                     if not self.stops:
                         self.text = payload.params.get("reply", self.text)
                 elif kind == "finished" or (kind == "cancelled" and self.stopped_at_stop):
-                    self.stats = getattr(payload, "stats", {}) or {}
+                    self.stats = _stats_dict(payload)
                     return self._response()
                 elif kind == "failed":
                     raise job_failure(payload)
@@ -347,7 +354,7 @@ class _TextReply:
                     if piece:
                         yield self._sse(self._chunk({"content": piece}, None))
                 elif kind == "finished" or (kind == "cancelled" and self.stopped_at_stop):
-                    self.stats = getattr(payload, "stats", {}) or {}
+                    self.stats = _stats_dict(payload)
                     yield self._sse(self._chunk({}, self._finish_reason()))
                     if self.body.include_usage():
                         yield self._sse({**self._head(), "choices": [], "usage": self._usage()})

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from ...cancel import CancelToken
 from ...errors import Cancelled, ServerError
-from ...events import Event, Notice, Output, Progress, Status, Token
+from ...events import Event, Notice, Output, Progress, Status, TextStats, Token
 from ...requests import TextRequest
 from ..text_common import build_messages
 from . import server_errors as errs
@@ -215,7 +215,7 @@ class _Reader:
                 pass
 
 
-def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[Event, None, TextStats]:
     """Stream a reply from the server at ``request.endpoint``; returns the stats (like the local engine)."""
     url = base_url(request.endpoint)
     key = runtime.key_for(url)
@@ -291,23 +291,22 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
     # the server's own counts where it reports them
     tokens = getattr(usage, "completion_tokens", None) or count
     prompt_tokens = getattr(usage, "prompt_tokens", None) or 0
-    stats = {
-        "tokens": tokens,
-        "tokens_per_s": tokens / elapsed if elapsed > 0 else 0.0,
-        "seconds": elapsed,
-        "first_token_s": first_token_s or 0.0,
-        "load_s": 0.0,
-        "prompt_tokens": prompt_tokens,
-        "context_used": prompt_tokens + tokens,
-        "context_max": context_max,
-        "device": f"server · {host_of(url)}",
-        "stopped": stopped,
-        "seed": seed,
-        "endpoint": url,
-        "finish_reason": finish or ("stop" if failure is None and not stopped else ""),
-    }
+    stats = TextStats(
+        seconds=elapsed,
+        load_seconds=0.0,
+        device=f"server · {host_of(url)}",
+        seed=seed,
+        model=request.model,
+        tokens=tokens,
+        tokens_per_s=tokens / elapsed if elapsed > 0 else 0.0,
+        first_token_seconds=first_token_s or 0.0,
+        prompt_tokens=prompt_tokens,
+        context_used=prompt_tokens + tokens,
+        context_max=context_max,
+        stopped=stopped,
+    )
     if usage is not None and parts:  # the final readout with the server's counts
-        yield Token("", tokens, stats["tokens_per_s"], stats["context_used"], context_max)
+        yield Token("", tokens, stats.tokens_per_s, stats.context_used, context_max)
     if finish == "length":
         yield Notice(f"The reply reached the {request.max_new_tokens}-token limit (max new tokens).")
     params = {
@@ -317,7 +316,7 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
         "model_name": label,
         "endpoint": url,
         "reply": text,
-        "stats": stats,
+        "stats": stats.to_dict(),
     }
     if request.conversation_id:
         history = [{"role": m.role, "content": m.content} for m in request.messages]

@@ -4,8 +4,8 @@ from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's
 restored and what could not be.
 
 Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
-is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``; the file is read off the
-UI thread by :class:`PngInfoReader`, so a huge or hostile file never freezes the window) and for
+is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``; the tab reads the file off the
+UI thread, so a huge or hostile file never freezes the window) and for
 "Reuse all".
 A model named in a PNG is matched to a catalog entry by id, name, file or repo name
 (:func:`match_model`); the picture's own values then win over the model's defaults.
@@ -15,11 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-
 from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
-from .gallery import PoolObject
 from .settings import ImageSettings
 
 # what a restore calls each field, in the order it reports them
@@ -37,15 +34,6 @@ FIELD_LABELS = {
     "loras": "LoRAs",
     "vae": "VAE",
 }
-
-
-class PngInfoReader(PoolObject):
-    """Reads PNG info on a pool thread; ``read(path, params)`` is delivered on the UI thread."""
-
-    read = Signal(str, object)
-
-    def start(self, path: str) -> None:
-        self.run_task(path, read_png_parameters, self.read.emit)  # bounded, never raises
 
 
 def restore_from_png(form: ImageSettings, path: str) -> list[str]:
@@ -114,7 +102,6 @@ def apply_params(form: ImageSettings, params: dict, full: bool = False) -> tuple
     seed = params.get("seed")
     if isinstance(seed, int) and 0 <= seed <= MAX_SEED:
         form.seed.setValue(seed)
-        form.random_seed.setChecked(False)
         mark("seed")
     strength = params.get("strength")
     if isinstance(strength, (int, float)) and 0 < strength <= 1:

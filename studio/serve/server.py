@@ -129,14 +129,16 @@ def run_serve(host: str, port: int, api_key: str | None, *, device: str = "auto"
     check_host(host, api_key)  # before any Qt or model import
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    from .. import paths
+    from ..config import Config
     from ..jobs import JobQueue, RuntimeFactory
     from ..library.store import Library
     from ..models.catalog import Catalog
 
     app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
     catalog = Catalog()
-    jobs = JobQueue(Library(paths.library_dir()), RuntimeFactory(catalog, device=device, dtype=dtype, offline=True))
+    # offline: a request never makes the server download a model (the catalog and local files only)
+    config = Config(device=device, dtype=dtype, offline=True)
+    jobs = JobQueue(Library(config.library_folder), RuntimeFactory(catalog, config))
     server = ServeServer(jobs, host=host, port=port, api_key=api_key, catalog=catalog)
     try:
         server.start()

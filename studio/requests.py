@@ -199,7 +199,11 @@ class ImageRequest(_PicklePermission, _Request):
     prompt: str = text_field(None, flag="--prompt", metavar="P", help="what to draw")
     negative_prompt: str = text_field(label="negative prompt", flag="--negative-prompt", metavar="N",
                                       help="what to avoid")
-    model: str = _model_field("catalog id, hub id, diffusers folder or .safetensors file")
+    model: str = _model_field("catalog id, hub id, diffusers folder or .safetensors file; with a ComfyUI server: "
+                              "its checkpoint's name")
+    endpoint: str = text_field(max_chars=MAX_PATH_CHARS, label="ComfyUI server", flag="--comfyui", metavar="URL",
+                               help="a ComfyUI server's URL (http://host:8188) that runs the model; "
+                                    "empty = this machine")
     width: int = int_field(512, flag="--width", metavar="W", help="Width in pixels (a multiple of 8)", **_SIZE)
     height: int = int_field(512, flag="--height", metavar="H", help="Height in pixels (a multiple of 8)", **_SIZE)
     num_inference_steps: int = int_field(
@@ -244,6 +248,9 @@ class ImageRequest(_PicklePermission, _Request):
         for lora in self.loras:
             _check(isinstance(lora, LoraSpec), f"loras must hold LoRA entries (got {type(lora).__name__}).")
             check_fields(lora)
+        if self.endpoint:
+            _check_endpoint(self.endpoint, "the ComfyUI server")
+            _check(bool(self.model.strip()), "model is empty: name one of the ComfyUI server's checkpoints.")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

@@ -97,7 +97,8 @@ def check_image_inputs(request) -> None:
 
     if request.init_image:
         load_init_image(request.init_image, request.width, request.height)
-    check_lora_files(request.loras)
+    if not request.endpoint:  # on a ComfyUI server, LoRAs are names in its own loras folder
+        check_lora_files(request.loras)
 
 
 def quiet_libraries() -> None:

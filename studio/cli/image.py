@@ -33,7 +33,10 @@ from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import (
+    add_api_key_flag,
     add_request_arguments,
+    api_key_from_env,
+    make_runtime,
     add_runtime_flags,
     check_image_inputs,
     match_choice,
@@ -44,7 +47,7 @@ from .common import (
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
-FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
+FIELDS = ("prompt", "model", "endpoint", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
           "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "attention_slicing", "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
@@ -69,7 +72,8 @@ def scheduler_name(text: str) -> str:
 
 
 def add_parser(gen_sub) -> None:
-    p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
+    p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model, here or "
+                           "on a ComfyUI server (--comfyui URL --model CHECKPOINT)")
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
@@ -78,6 +82,7 @@ def add_parser(gen_sub) -> None:
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
                    help="the image to write: .png (all settings), .jpg/.jpeg/.webp (A1111 text in EXIF); "
                    "FILE-0.png, FILE-1.png … when the batch size is above 1")
+    add_api_key_flag(p)
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -124,8 +129,12 @@ def run(args: argparse.Namespace) -> int:
             if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
                 written.append(target.path)
 
+    runtime = None
+    if generation.endpoint:  # a ComfyUI server: its bearer token (if any) from the environment
+        runtime = make_runtime(args)
+        runtime.api_key = api_key_from_env(args)
     try:
-        result = run_request(request, args, on_event=on_event)
+        result = run_request(request, args, on_event=on_event, runtime=runtime)
     finally:
         if progress_shown:
             print(file=sys.stderr)

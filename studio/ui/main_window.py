@@ -69,7 +69,9 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tab_specs: tuple[TabSpec, ...] = tuple(TABS if tabs is None else tabs)
         self._tabs: dict[str, QWidget] = {}
-        context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self)
+        self.servers = services.servers
+        context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self,
+                             servers=self.servers)
         for spec in self.tab_specs:
             widget = spec.build(context)
             widget.setObjectName(f"{spec.key}Tab")

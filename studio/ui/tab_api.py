@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # only for annotations: the UI layer imports these modules an
     from ..jobs import JobQueue
     from ..library.store import Library
     from ..models.catalog import Catalog
+    from ..models.servers import ServerList
     from .settings import Settings
 
 #: what a tab accepts from other tabs ("Send to …"): text (a prompt, a reply) or an image file
@@ -67,6 +68,7 @@ class TabContext:
     catalog: Catalog  # the models its picker lists
     settings: Settings  # the application settings (device, output folder, …)
     host: TabHost  # other tabs, the Models window, the status bar
+    servers: ServerList | None = None  # the servers the person added (their models join the pickers)
 
 
 @dataclass(frozen=True)

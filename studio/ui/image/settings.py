@@ -65,14 +65,14 @@ class ImageSettings(QWidget):
     init_changed = Signal(str)
     png_chosen = Signal(str)
 
-    def __init__(self, catalog, inputs_dir, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog, inputs_dir, parent: QWidget | None = None, *, servers=None) -> None:
         super().__init__(parent)
         self.catalog = catalog
         self.base = 512  # the model's native side, for the aspect presets
         self.model_defaults = ModelDefaults(catalog)  # the picked model's recommended settings
 
         # laid out by the tab
-        self.model_picker = ModelPicker("image", catalog)
+        self.model_picker = ModelPicker("image", catalog, servers=servers)  # with ComfyUI servers' checkpoints
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("imagePrompt")
         self.prompt.setPlaceholderText("Prompt: what to see (Ctrl+Enter generates)")
@@ -226,6 +226,7 @@ class ImageSettings(QWidget):
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             model=self.model_picker.current_model_spec(),
+            endpoint=self.model_picker.current_endpoint(),
             width=self.width_spin.value(),
             height=self.height_spin.value(),
             num_inference_steps=self.steps.value(),

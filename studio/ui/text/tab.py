@@ -59,6 +59,7 @@ class TextTab(QWidget, StudioTab):
         self.jobs = jobs = ctx.jobs
         self.library = ctx.library
         self.catalog = ctx.catalog
+        self.servers = ctx.servers  # OpenAI-compatible servers: their models join the picker
         self.host = ctx.host
         self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []
@@ -151,7 +152,7 @@ class TextTab(QWidget, StudioTab):
         cv.addLayout(buttons)
 
         # settings (right)
-        self.model_picker = ModelPicker("text", self.catalog)
+        self.model_picker = ModelPicker("text", self.catalog, servers=self.servers)
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setObjectName("systemPrompt")
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
@@ -178,6 +179,8 @@ class TextTab(QWidget, StudioTab):
         form.addRow("Repetition penalty", self.repetition_penalty)
         form.addRow("Max new tokens", self.max_new_tokens)
         form.addRow("Seed", self.seed)
+        self.model_picker.spec_changed.connect(self._on_model_changed)
+        self._on_model_changed()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -195,6 +198,7 @@ class TextTab(QWidget, StudioTab):
             messages=tuple(history + [ChatMessage("user", text)]),
             system_prompt=self.system_prompt.toPlainText(),
             model=self.model_picker.current_model_spec(),
+            endpoint=self.model_picker.current_endpoint(),
             max_new_tokens=self.max_new_tokens.value(),
             temperature=round(self.temperature.value(), 4),
             top_p=round(self.top_p.value(), 4),
@@ -205,6 +209,21 @@ class TextTab(QWidget, StudioTab):
             threads=self.settings.text_threads,
             gpu_layers=self.settings.text_gpu_layers,
         )
+
+    #: the settings the OpenAI API has no word for: a server's model leaves them to the server's defaults
+    LOCAL_ONLY = ("top_k", "repetition_penalty")
+
+    @Slot()
+    @Slot(str)
+    def _on_model_changed(self, _spec: str = "") -> None:
+        remote = self.model_picker.is_remote()
+        if not hasattr(self, "_local_tips"):
+            self._local_tips = {name: getattr(self, name).toolTip() for name in self.LOCAL_ONLY}
+        for name in self.LOCAL_ONLY:
+            widget = getattr(self, name)
+            widget.setEnabled(not remote)
+            widget.setToolTip("Left to the server's defaults (the OpenAI API has no such setting)." if remote
+                              else self._local_tips[name])
 
     @property
     def job(self) -> JobHandle | None:
@@ -376,7 +395,7 @@ class TextTab(QWidget, StudioTab):
         ]
         self.system_prompt.setPlainText(conv.get("system_prompt", ""))
         if conv.get("model"):
-            self.model_picker.set_model_spec(conv["model"])
+            self.model_picker.set_model_spec(conv["model"], conv.get("endpoint", ""))
         self.stats_label.setText("")
         self._render()
 

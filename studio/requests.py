@@ -41,7 +41,7 @@ def _check(cond: bool, message: str) -> None:
         raise InvalidRequest(message)
 
 
-def _check_endpoint(url: str, name: str) -> None:
+def check_endpoint(url: str, name: str) -> None:
     """A server URL: http(s)://host[:port][/path], nothing else (no file:, no credentials in it)."""
     from urllib.parse import urlsplit
 
@@ -155,7 +155,7 @@ class TextRequest(_Request):
         _check(self.messages[-1].role == "user", "The last message must be the user's.")
         _check(bool(self.messages[-1].content.strip()), "message is empty: type something first.")
         if self.endpoint:
-            _check_endpoint(self.endpoint, "endpoint")
+            check_endpoint(self.endpoint, "endpoint")
             _check(bool(self.model.strip()), "model is empty: name the server's model (its list: GET /v1/models).")
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,7 +249,7 @@ class ImageRequest(_PicklePermission, _Request):
             _check(isinstance(lora, LoraSpec), f"loras must hold LoRA entries (got {type(lora).__name__}).")
             check_fields(lora)
         if self.endpoint:
-            _check_endpoint(self.endpoint, "the ComfyUI server")
+            check_endpoint(self.endpoint, "the ComfyUI server")
             _check(bool(self.model.strip()), "model is empty: name one of the ComfyUI server's checkpoints.")
 
     def to_dict(self) -> dict[str, Any]:

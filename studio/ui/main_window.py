@@ -22,6 +22,7 @@ from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
 from .icons import tab_icon
 from .queue_panel import QueuePanel
+from .serve_control import ServeController
 from .settings_dialog import SettingsDialog
 from .tab_api import TabContext, TabSpec
 from .tabs import TABS
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.downloads = services.downloads
         self._models_window = None
         self._warmed = False
+        self.serve = ServeController(self.jobs, self.catalog, self)  # Settings → API server
 
         # tabs, from the one registration list
         self.tabs = QTabWidget()
@@ -203,7 +205,8 @@ class MainWindow(QMainWindow):
         from .models_window import ModelsWindow
 
         if self._models_window is None:
-            self._models_window = ModelsWindow(self.catalog, self.downloads, self)
+            self._models_window = ModelsWindow(self.catalog, self.downloads, self, servers=self.services.servers,
+                                               keys=self.services.keys)
             self._models_window.models_changed.connect(self._refresh_pickers)
         spec = self.current_spec()
         if spec is not None and spec.modality:  # the models of the tab in front
@@ -233,7 +236,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_settings(self) -> None:
-        SettingsDialog(self.settings, self).exec()
+        SettingsDialog(self.settings, self, serve=self.serve).exec()
 
     @Slot()
     def open_output_folder(self) -> None:
@@ -317,6 +320,7 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        self.serve.stop()
         self.downloads.shutdown()
         if self._models_window is not None:
             self._models_window.deleter.wait()  # a model being deleted is deleted completely

@@ -59,9 +59,11 @@ class ModelsWindow(QDialog):
     models_changed = Signal()
 
     def __init__(
-        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None
+        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None,
+        servers=None, keys=None,
     ) -> None:
         super().__init__(parent)
+        self.servers, self.keys = servers, keys  # Add server…: the servers list and the API keys
         self.setWindowTitle("Models")
         self.setObjectName("ModelsWindow")
         self.resize(980, 560)
@@ -121,6 +123,11 @@ class ModelsWindow(QDialog):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
+        self.server_button = QPushButton("Add server…")
+        self.server_button.setToolTip("An OpenAI-compatible text server or a ComfyUI server: its models join the pickers")
+        self.server_button.clicked.connect(self.add_server)
+        self.server_button.setVisible(servers is not None)
+        buttons.addWidget(self.server_button)
 
         self.hub_id_edit = QLineEdit()
         self.hub_id_edit.setPlaceholderText("Any model on the Hugging Face hub: org/name")
@@ -463,6 +470,15 @@ class ModelsWindow(QDialog):
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:
         self._update_buttons()
+
+    @Slot()
+    def add_server(self) -> None:
+        from .server_dialog import ServerDialog
+
+        dialog = ServerDialog(self.servers, self.keys, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.status.setText(dialog.notice or "Server added: its models are in the pickers.")
+            self.models_changed.emit()
 
     def _update_buttons(self) -> None:
         entry = self.selected_entry()

@@ -140,6 +140,7 @@ class TextStats(Stats):
     context_used: int = 0  # prompt + generated tokens
     context_max: int = 0  # tokens the model holds
     stopped: bool = False  # the person pressed Stop: the reply is partial
+    context_full: bool = False  # the reply stopped because the context was full (it says so)
 
 
 @dataclass(frozen=True)

@@ -231,8 +231,15 @@ class ImageRequest(_PicklePermission, _Request):
                           help="a VAE override: folder, hub id or single .safetensors file")
     allow_pickle: bool = bool_field(
         label="allow pickle", help="load a pickled checkpoint (.ckpt) only when the person explicitly confirmed it")
-    offload: str = choice_field("auto", ("auto", "none", "model", "sequential"), flag="--offload", metavar="MODE",
-                                help="CPU offload: auto (by free VRAM), none, model or sequential (least VRAM)")
+    offload: str = choice_field(
+        "auto", ("auto", "none", "model", "group", "sequential"), label="memory plan", flag="--offload",
+        metavar="PLAN",
+        help="Memory plan (CUDA): auto (the first that fits the free VRAM), none (all on the GPU), model offload, "
+             "group offload or sequential offload (least VRAM, slowest); also --memory-plan")
+    quantize: str = choice_field(
+        "none", ("none", "gguf", "nf4", "fp8"), flag="--quantize", metavar="Q",
+        help="Quantize the transformer (SD 3.x, FLUX): none, gguf (a GGUF transformer file), nf4 (bitsandbytes, "
+             "CUDA only) or fp8 (layerwise casting); torchao is not available with torch 2.8")
     attention_slicing: str = choice_field("auto", ("auto", "on", "off"), flag="--attention-slicing",
                                           metavar="auto|on|off", help="Attention slicing (less VRAM)")
     vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling", flag="--vae-tiling",

@@ -56,7 +56,7 @@ def vp(tab, x: float, y: float) -> QPoint:
 
 def tiny_settings(tab, model, steps: int, batch: int):
     """The panel set for a fast run of the tiny model, with a mask painted; returns the panel."""
-    p = tab.panel
+    p = tab.form
     p.model_picker.set_model_spec(str(model))
     p.size.setValue(64)
     p.steps.setValue(steps)
@@ -124,10 +124,10 @@ def test_soft_brush_fades_and_bracket_keys_resize(qtbot, canvas):
     m = mask(canvas)
     assert m[100, 100] > 200 and 0 < m[100, 114] < m[100, 106] and m[100, 125] == 0
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketRight)
-    assert canvas.view.settings.size > 40
+    assert canvas.view.brush.size > 40
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketLeft)
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketLeft)
-    assert canvas.view.settings.size < 40
+    assert canvas.view.brush.size < 40
 
 
 def test_zoom_and_pan_do_not_move_mask_coordinates(qtbot, canvas):
@@ -168,8 +168,8 @@ def test_zoom_and_pan_do_not_move_mask_coordinates(qtbot, canvas):
 
 def test_document_round_trip(qtbot, canvas, tmp_path):
     drag(qtbot, canvas, [(40, 40), (90, 90)])
-    canvas.panel.prompt.setPlainText("a red door")
-    canvas.panel.mask_blur.setValue(12)
+    canvas.form.prompt.setPlainText("a red door")
+    canvas.form.mask_blur.setValue(12)
     path = canvas.files.save_document(tmp_path / "edit")
     assert path.name == "edit.studio-canvas"
     doc = CanvasDocument.load(path)
@@ -177,9 +177,9 @@ def test_document_round_trip(qtbot, canvas, tmp_path):
     assert np.array_equal(grey_array(doc.mask.to_grey()), mask(canvas))
     assert doc.params["prompt"] == "a red door" and doc.params["mask_blur"] == 12
     # reopening it in the tab restores the settings too
-    canvas.panel.prompt.setPlainText("")
+    canvas.form.prompt.setPlainText("")
     assert canvas.files.open_path(path)
-    assert canvas.panel.prompt.toPlainText() == "a red door" and canvas.panel.mask_blur.value() == 12
+    assert canvas.form.prompt.toPlainText() == "a red door" and canvas.form.mask_blur.value() == 12
     assert np.array_equal(mask(canvas), grey_array(doc.mask.to_grey()))
     # a broken file is a one-line warning, the open document stays
     bad = tmp_path / "bad.studio-canvas"
@@ -311,17 +311,17 @@ def test_open_by_drop_paste_and_history_item_with_its_mask(qtbot, canvas, tmp_pa
 
 
 def test_a_failing_job_is_a_message_and_the_canvas_keeps_working(qtbot, canvas, tmp_path):
-    canvas.panel.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
+    canvas.form.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     drag(qtbot, canvas, [(100, 80), (140, 100)])
     with qtbot.waitSignal(canvas.jobs.job_failed, timeout=60_000):
         assert canvas.inpaint()
-    assert canvas.status_text().startswith("⚠") and canvas.panel.generate_button.isEnabled()
+    assert canvas.status_text().startswith("⚠") and canvas.form.generate_button.isEnabled()
     drag(qtbot, canvas, [(10, 10), (20, 20)])  # still painting
     assert mask(canvas)[15, 15] == 255
 
 
 def test_outpaint_to_an_aspect_fills_the_extend_boxes(qtbot, canvas):
-    p = canvas.panel
+    p = canvas.form
     p.aspect.activated.emit(p.aspect.findText("1:1"))  # what choosing "1:1" in the list does
     assert {side: box.value() for side, box in p.extend.items()} == {"left": 0, "right": 0, "top": 32, "bottom": 32}
     assert p.aspect.currentIndex() == 0
@@ -344,7 +344,7 @@ def test_the_canvas_follows_the_models_recommended_settings_like_the_image_tab(q
     """SD-Turbo: 1 step and CFG 0 in both forms; a model without recommendations gets the generic values
     only in fields the person did not change."""
     image = canvas.window().tab("image").form
-    p = canvas.panel
+    p = canvas.form
     for model, steps, cfg in (("sd-turbo", 1, 0.0), ("sd-1.5", 25, 7.0), ("sdxl-turbo", 2, 0.0)):
         p.model_picker.set_model_spec(model)
         image.model_picker.set_model_spec(model)

@@ -59,7 +59,7 @@ def test_same_seed_same_samples(capsys, tiny_musicgen, tmp_path):
     "args, code, words",
     [
         (["--out", "x.wav"], 2, "--prompt"),
-        (["--prompt", "p", "--out", "x.mp3"], 2, ".wav, .flac or .ogg"),
+        (["--prompt", "p", "--out", "x.mp3"], 2, "use .wav, .flac, .ogg"),
         (["--prompt", "p", "--duration", "301", "--out", "x.wav"], 2, "duration"),
         (["--prompt", "p", "--duration", "nan", "--out", "x.wav"], 2, "duration"),
         (["--prompt", "p", "--top-k", "lots", "--out", "x.wav"], 2, "top-k"),

@@ -59,8 +59,9 @@ def cli(args) -> int:
     [
         (["--out", "x.wav"], 2, "one of the arguments --text --text-file is required"),
         (["--text", "hi", "--text-file", "t.txt", "--out", "x.wav"], 2, "not allowed with argument"),
-        (["--text", "hi", "--out", "x.mp3"], 2, "use .wav, .flac or .ogg"),
-        (["--text-file", "missing.txt", "--out", "x.wav"], 2, "does not exist"),
+        (["--text", "hi", "--out", "x.mp3"], 2, "use .wav, .flac, .ogg"),
+        (["--text-file", "missing.txt", "--out", "x.wav"], 2, "No text file at 'missing.txt'"),
+        (["--text-file", "", "--out", "x.wav"], 2, "The text file path is empty"),
         (["--text", "...", "--out", "x.wav"], 2, "nothing to say"),
         (["--text", "hi", "--speed", "9", "--out", "x.wav"], 2, "speed must be between 0.5 and 2"),
         (["--text", "hi", "--seed", "-1", "--out", "x.wav"], 2, "seed must be a whole number"),

@@ -55,7 +55,7 @@ def test_out_of_memory_advice_is_worded_from_the_field_declarations():
 
     changes = OOM_CHANGES["image"]
     assert advice_text("image", changes, "label") == (
-        "Lower Width, Height or Batch size; set Offload to 'model'; set Attention slicing to 'on'; "
+        "Lower Width, Height or Batch size; set Memory plan to 'model'; set Attention slicing to 'on'; "
         "set VAE tiling to 'on'.")
     assert advice_text("image", changes, "flag") == (
         "Lower --width, --height or --batch-size; use --offload model; use --attention-slicing on; "

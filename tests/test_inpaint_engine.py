@@ -150,7 +150,7 @@ def bad(tmp_path, name, data=None, size=None, value=255):
 
 @pytest.mark.parametrize(
     "mask_kind, words",
-    [("other_size", "same size"), ("empty", "empty"), ("not_image", "not a picture"), ("missing", "does not exist")],
+    [("other_size", "same size"), ("empty", "empty"), ("not_image", "not a picture"), ("missing", "No mask at")],
 )
 def test_bad_masks_are_one_line_errors_before_loading(tmp_path, files, mask_kind, words):
     path = {

@@ -207,7 +207,7 @@ def test_errors_reach_the_handle_with_their_kind(qtbot, jobs, fake, error, kind,
     assert handle.state == FAILED and jobs.job(handle.id).error == job_error.message
     assert queue_log.failed == [(handle.id, job_error)] and order[-2:] == ["queue.started", "queue.failed"]
     if kind == "out_of_memory":  # advice that names settings the Image tab really has
-        assert "set Offload to 'model'" in job_error.message and "Lower Width, Height or Batch size" in job_error.message
+        assert "set Memory plan to 'model'" in job_error.message and "Lower Width, Height or Batch size" in job_error.message
     if kind == "unsafe_file":
         assert job_error.allowable is True
     # the worker goes on with the next job
@@ -228,3 +228,31 @@ def test_a_broken_runtime_fails_the_job_with_its_kind(qtbot, library, fake):
         assert failed.args[0].kind == "not_downloaded" and failed.args[0].model == "m"
     finally:
         assert queue.shutdown(10_000)
+
+
+def test_preflight_refuses_a_bad_input_at_submit_before_any_engine_runs(qtbot, jobs, fake, tmp_path):
+    """An input file that cannot be used fails the job at once with the preflight's message: the
+    worker (and so any model) never sees it, and the next job runs as usual."""
+    import os
+
+    from studio.requests import SpeechRequest
+
+    os.mkfifo(tmp_path / "clip.wav")
+    handle = jobs.submit(SpeechRequest(text="Hello there.", model="fine", speaker_wav=str(tmp_path / "clip.wav")))
+    log = HandleLog(handle)
+    with qtbot.waitSignal(handle.failed, timeout=10_000) as failed:
+        pass
+    error = failed.args[0]
+    assert error.kind == "invalid" and "not a regular file (a pipe (FIFO))" in error.message
+    assert "Error" not in error.message and "Traceback" not in error.message
+    assert handle.state == FAILED and log.names() == ["failed"] and fake.ran == []
+    with qtbot.waitSignal(jobs.submit(image("fine")).finished, timeout=10_000):
+        pass
+    assert fake.ran == ["fine"]
+
+
+def test_a_request_with_invalid_values_is_still_refused_by_submit_itself(jobs):
+    from studio.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="width"):
+        jobs.submit(ImageRequest(prompt="a fox", model="m", width=-64, height=64))

@@ -35,9 +35,9 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000):
         qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled()
-    samples, rate = tab.panel.clip()
+    samples, rate = tab.clip_view.clip()
     assert rate == SAMPLE_RATE and len(samples) == 2.5 * SAMPLE_RATE  # the whole piece, to the sample
-    assert tab.panel.export_button.isEnabled() and tab.results.count() == 1 and tab.results.isVisible()
+    assert tab.clip_view.export_button.isEnabled() and tab.results.count() == 1 and tab.results.isVisible()
     assert "Seed used: <b>77</b>" in tab.seed.used.text()
 
     (saved,) = library.items(kind="music")
@@ -46,13 +46,13 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     # History → the Music tab, with the clip and its settings back
     tab.prompt.clear()
     tab.numbers["duration_s"].setValue(5.0)
-    tab.panel.clear()
+    tab.clip_view.clear()
     window.show_tab("text")
     assert window.open_saved(saved)
     assert window.tabs.currentWidget() is tab
     assert tab.prompt.toPlainText() == "lo-fi hip hop with warm piano"
     assert tab.numbers["duration_s"].value() == 2.5
-    assert len(tab.panel.clip()[0]) == 2.5 * SAMPLE_RATE
+    assert len(tab.clip_view.clip()[0]) == 2.5 * SAMPLE_RATE
 
     # the seed is reusable
     tab.seed.setValue(None)
@@ -66,7 +66,7 @@ def test_bad_input_is_a_message_and_the_tab_keeps_working(qtbot, window, tmp_pat
     tab.continue_from.set_path(str(tmp_path / "missing.wav"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=120_000):
         tab.generate_button.click()
-    assert "does not exist" in tab.status_line.text()
+    assert "No clip to continue at" in tab.status_line.text()
     assert tab.generate_button.isEnabled()
     tab.prompt.clear()
     tab.continue_from.set_path("")

@@ -279,3 +279,253 @@ def test_a_damaged_library_index_is_set_aside_not_fatal(tmp_path):
     library = Library(tmp_path)
     assert library.items() == []
     assert [p.name.startswith("index.sqlite.broken-") for p in tmp_path.iterdir()].count(True) == 1
+
+
+# round 3 — inputs ---------------------------------------------------------------------------------
+# Issue 20, classes 2, 3, 7, 9, 10, 11 and 12: every input file goes through the one input module
+# (studio.library.inputs) and the engine's preflight, before any model loads.
+
+def _r3_files(tmp_path: Path) -> Path:
+    """Hostile inputs for the round-3 rows, under ``tmp_path / 'r3'``."""
+    import numpy as np
+    import soundfile
+    from PIL import Image
+
+    w = tmp_path / "r3"
+    w.mkdir()
+    (w / "folder").mkdir()
+    os.mkfifo(w / "fifo")
+    (w / "file.txt").write_text("a file")
+    (w / "latin1.txt").write_bytes("café".encode("latin-1"))
+    (w / "dots.txt").write_text("." * 100_000)
+    (w / "bangs.txt").write_text("!?" * 50_000)
+    (w / "pauses.txt").write_text("Hi.\n\n" * 2000)
+    (w / "random.mp3").write_bytes(os.urandom(4000))
+    rate = 8000
+    tone = (0.3 * np.sin(np.arange(rate * 3) * 0.2)).astype(np.float32)
+    soundfile.write(w / "nan.wav", np.full(rate * 3, np.nan, np.float32), rate, subtype="FLOAT")
+    soundfile.write(w / "silent.wav", np.zeros(rate * 3, np.float32), rate)
+    soundfile.write(w / "tone.wav", tone, rate)
+    soundfile.write(os.fsencode(w) + b"/caf\xe9.wav", np.zeros(rate * 3, np.float32), rate)  # a non-UTF-8 name
+    Image.new("RGB", (64, 64), "white").save(w / "pic.png")
+    Image.new("L", (64, 64), 255).save(w / "mask.png")
+    Image.new("L", (32, 64), 255).save(w / "mask-32.png")
+    Image.new("RGB", (8191, 1)).save(w / "line.png")
+    Image.new("L", (8191, 1), 255).save(w / "line-mask.png")
+    Image.new("1", (9000, 9000)).save(w / "huge.png")
+    (w / "b-1.wav").mkdir()  # the second of three variations is taken by a folder
+    return w
+
+
+SPEECH = ["generate", "speech", "--text", "Hello there."]
+MUSIC = ["generate", "music", "--prompt", "calm piano", "--model", "{w}/nomodel"]
+PAINT = ["generate", "image", "--prompt", "a cat", "--model", "{w}/nomodel"]
+R3_NAME = "caf" + b"\xe9".decode("utf-8", "surrogateescape")
+
+R3_CASES = [
+    # --- class 3: text files through the FIFO- and device-safe open; a linear sentence splitter --------
+    ("text-file-fifo", ["generate", "speech", "--text-file", "{w}/fifo", "--out", "{w}/x.wav"], 2,
+     "not a regular file (a pipe (FIFO))"),
+    ("text-file-device", ["generate", "speech", "--text-file", "/dev/zero", "--out", "{w}/x.wav"], 2,
+     "not a regular file (a device)"),
+    ("text-file-folder", ["generate", "speech", "--text-file", "{w}/folder", "--out", "{w}/x.wav"], 2, "is a folder"),
+    ("text-file-not-utf8", ["generate", "speech", "--text-file", "{w}/latin1.txt", "--out", "{w}/x.wav"], 2,
+     "is not UTF-8 text (byte 0xe9"),
+    ("text-file-100k-dots", ["generate", "speech", "--text-file", "{w}/dots.txt", "--out", "{w}/x.wav"], 2,
+     "nothing to say"),
+    ("text-file-100k-bangs", ["generate", "speech", "--text-file", "{w}/bangs.txt", "--out", "{w}/x.wav"], 2,
+     "nothing to say"),
+    # --- class 2: a bounded speech length (2,000 paragraphs with 10 s pauses) ----------------------------
+    ("speech-long-pauses", ["generate", "speech", "--text-file", "{w}/pauses.txt", "--paragraph-pause", "10",
+                            "--out", "{w}/x.wav"], 2, "5.6 hours of audio (5.6 hours of it pauses); Studio makes at most 60 minutes"),
+    # --- class 2: a music prompt longer than the text encoder reads ---------------------------------------
+    ("music-prompt-10k", ["generate", "music", "--prompt", "x" * 10_000, "--out", "{w}/x.wav"], 2,
+     "The prompt is 10,000 characters"),
+    # --- class 7: the audio --out contract is the image one, variations included --------------------------
+    ("speech-out-folder", [*SPEECH, "--out", "{w}/folder"], 2, "is a folder"),
+    ("speech-out-under-file", [*SPEECH, "--out", "{w}/file.txt/x.wav"], 2, "not a folder"),
+    ("speech-out-proc", [*SPEECH, "--out", "/proc/studio-test.wav"], 2, "Cannot write files in '/proc'"),
+    ("speech-out-mp3", [*SPEECH, "--out", "{w}/x.mp3"], 2, "cannot write '.mp3' files; use .wav, .flac, .ogg"),
+    ("music-out-proc", [*MUSIC, "--out", "/proc/studio-test.wav"], 2, "Cannot write files in '/proc'"),
+    ("music-variation-folder", [*MUSIC, "--out", "{w}/b.wav", "--variations", "3"], 2, "is a folder"),
+    ("music-variations-device", [*MUSIC, "--out", "/dev/null", "--variations", "2"], 2, "takes one output"),
+    # --- class 9 and 12: special files named as clips and masks; the clip checked before the voice loads ---
+    ("speaker-wav-folder", [*SPEECH, "--speaker-wav", "{w}/folder", "--out", "{w}/x.wav"], 2,
+     "is a folder, not a speaker reference clip"),
+    ("speaker-wav-fifo", [*SPEECH, "--speaker-wav", "{w}/fifo", "--out", "{w}/x.wav"], 2, "a pipe (FIFO)"),
+    ("speaker-wav-device", [*SPEECH, "--speaker-wav", "/dev/zero", "--out", "{w}/x.wav"], 2, "(a device)"),
+    ("speaker-wav-random-mp3", [*SPEECH, "--speaker-wav", "{w}/random.mp3", "--out", "{w}/x.wav"], 2,
+     "as audio: use a WAV, FLAC, OGG or MP3 file"),
+    ("melody-folder", [*MUSIC, "--melody", "{w}/folder", "--out", "{w}/x.wav"], 2, "is a folder, not a melody"),
+    ("melody-fifo", [*MUSIC, "--melody", "{w}/fifo", "--out", "{w}/x.wav"], 2, "a pipe (FIFO)"),
+    ("continue-device", [*MUSIC, "--continue", "/dev/zero", "--out", "{w}/x.wav"], 2, "(a device)"),
+    ("mask-folder", [*PAINT, "--init-image", "{w}/pic.png", "--mask", "{w}/folder", "--out", "{w}/x.png"], 2,
+     "is a folder, not a mask"),
+    ("mask-fifo", [*PAINT, "--init-image", "{w}/pic.png", "--mask", "{w}/fifo", "--out", "{w}/x.png"], 2,
+     "a pipe (FIFO)"),
+    ("mask-other-size", [*PAINT, "--init-image", "{w}/pic.png", "--mask", "{w}/mask-32.png", "--out", "{w}/x.png"],
+     2, "The mask is 32×64 but the picture is 64×64"),
+    ("inpaint-8191x1", [*PAINT, "--init-image", "{w}/line.png", "--mask", "{w}/line-mask.png", "--out", "{w}/x.png"],
+     2, "8191×1: one side is more than 8 times the other"),
+    ("init-9000x9000", [*PAINT, "--init-image", "{w}/huge.png", "--out", "{w}/x.png"], 2,
+     "is 9000×9000 pixels; Studio opens pictures up to 8192 pixels a side"),
+    # --- class 10: clips that would give silently wrong results --------------------------------------------
+    ("speaker-wav-nan", [*SPEECH, "--speaker-wav", "{w}/nan.wav", "--out", "{w}/x.wav"], 2,
+     "holds invalid samples (NaN or infinity)"),
+    ("speaker-wav-silent", [*SPEECH, "--speaker-wav", "{w}/silent.wav", "--out", "{w}/x.wav"], 2, "is silent"),
+    ("melody-nan", [*MUSIC, "--melody", "{w}/nan.wav", "--out", "{w}/x.wav"], 2, "invalid samples"),
+    # --- class 11: file names that are not UTF-8 are read like any other (the clip's content is judged) -----
+    ("speaker-wav-non-utf8-name", [*SPEECH, "--speaker-wav", f"{{w}}/{R3_NAME}.wav", "--out", "{w}/x.wav"], 2,
+     "caf\\xe9.wav' is silent"),
+    ("continue-non-utf8-name", [*MUSIC, "--continue", f"{{w}}/{R3_NAME}.wav", "--out", "{w}/x.wav"], 2,
+     "caf\\xe9.wav' is silent"),
+    ("melody-non-utf8-name", [*MUSIC, "--melody", f"{{w}}/{R3_NAME}.wav", "--out", "{w}/x.wav"], 2, "is silent"),
+]
+
+
+@pytest.mark.parametrize("name, args, code, fragment", R3_CASES, ids=[c[0] for c in R3_CASES])
+def test_round3_inputs_are_refused_before_any_model_loads(name, args, code, fragment, tmp_path, capsys, monkeypatch):
+    import time
+
+    w = _r3_files(tmp_path)
+    monkeypatch.chdir(w)
+    before = sorted(w.rglob("*"))
+    t0 = time.perf_counter()
+    try:
+        got = main([a.replace("{w}", str(w)) for a in args])
+    except SystemExit as exc:  # argparse's own errors
+        got = exc.code
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert got == code, err
+    assert len(lines) == 1 and fragment in lines[0], err
+    assert "Traceback" not in err and "Error:" not in err and len(lines[0]) < 600
+    assert "\x07" not in err and "\x1b" not in err
+    assert seconds < 20, f"{name} took {seconds:.1f} s"  # 100 kB of dots used to take 134–150 s
+    assert sorted(w.rglob("*")) == before  # nothing written next to the inputs
+    home = tmp_path / "studio-home"
+    assert not home.exists() or not [p for p in home.rglob("*") if p.suffix in (".png", ".wav", ".flac", ".ogg")]
+
+
+def _peak_rss_mb(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``studio ARGS`` in a child and return it with its peak memory (MB), measured from a parent
+    of its own, so no other child of the test run counts."""
+    runner = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run([sys.executable, '-m', 'studio', *sys.argv[1:]], capture_output=True, text=True)\n"
+        "sys.stdout.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) + '\\n')\n"
+        "sys.stderr.write(r.stderr)\n"
+        "sys.exit(r.returncode)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", runner, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+    return done, int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def _long_wav(path: Path, seconds: int, rate: int, loud_from: float, loud_to: float) -> Path:
+    """A mono 16-bit WAV of ``seconds``, written in blocks (no big array), loud only in [from, to)."""
+    import numpy as np
+    import soundfile
+
+    with soundfile.SoundFile(path, "w", rate, 1, subtype="PCM_16") as f:
+        block = rate * 60
+        for start in range(0, seconds * rate, block):
+            t = np.arange(start, min(start + block, seconds * rate)) / rate
+            f.write(np.where((t >= loud_from) & (t < loud_to), 0.5 * np.sin(2 * np.pi * 220 * t), 0.0))
+    return path
+
+
+def test_a_one_hour_clip_to_continue_is_read_from_its_tail_only(tmp_path):
+    """--continue on a 1-hour WAV read 11.5 GB: now only the last 30 s are read. The clip is loud only
+    in its first minute, so "silent" proves the rest was never decoded; the peak memory says the same."""
+    clip = _long_wav(tmp_path / "hour.wav", 3600, 16000, 0, 60)
+    done, peak = _peak_rss_mb(["generate", "music", "--prompt", "piano", "--continue", str(clip),
+                               "--model", str(tmp_path / "nomodel"), "--out", str(tmp_path / "x.wav")], tmp_path)
+    assert done.returncode == 2 and "hour.wav' is silent" in done.stderr, done.stderr
+    assert peak < 600, f"{peak:.0f} MB"
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("flag", ["--speaker-wav", "--melody"])
+def test_a_long_reference_or_melody_is_read_only_as_far_as_it_is_used(tmp_path, flag):
+    """A long WAV as --speaker-wav or --melody (4.1–4.7 GB before it was called silent): only the first
+    60 s (the reference) or the piece's length plus 30 s (the melody) are read."""
+    clip = _long_wav(tmp_path / "long.wav", 1800, 16000, 600, 1800)  # silent for its first 10 minutes
+    if flag == "--speaker-wav":
+        args = ["generate", "speech", "--text", "Hello.", flag, str(clip), "--out", str(tmp_path / "x.wav")]
+    else:
+        args = ["generate", "music", "--prompt", "piano", "--model", str(tmp_path / "nomodel"), flag, str(clip),
+                "--out", str(tmp_path / "x.wav")]
+    done, peak = _peak_rss_mb(args, tmp_path)
+    assert done.returncode == 2 and "long.wav' is silent" in done.stderr, done.stderr
+    assert peak < 600, f"{peak:.0f} MB"
+
+
+def test_the_sentence_splitter_is_linear_on_runs_of_punctuation():
+    import time
+
+    from studio.engines.speech_text import split_text
+
+    for text in ("." * 100_000 + " Hi.", "!?" * 50_000 + " Hi.", "Hi. " + "…" * 100_000, '"' * 100_000 + ". Yes."):
+        t0 = time.perf_counter()
+        chunks = split_text(text, 400)
+        assert time.perf_counter() - t0 < 2.0 and chunks
+    assert [c.text for c in split_text("Dr. Smith came. He said: “Go!” Then… nothing?! Fine.")] == [
+        "Dr. Smith came.", "He said: “Go!”", "Then…", "nothing?!", "Fine."]
+
+
+def test_control_characters_are_named_not_echoed():
+    from studio.engines.speech_text import describe_characters
+
+    shown = describe_characters(["\x07", "\x1b", "😀"])
+    assert "\x07" not in shown and "\x1b" not in shown and "U+0007" in shown and "'😀' (GRINNING FACE)" in shown
+
+
+@pytest.mark.parametrize(
+    "template, fragment",
+    [
+        ("{% for m in messages %}{{ m['content'] }", "has a syntax error (line 1"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "did not finish within 5 s"),
+        ("{{ 'x' * 3000000000 }}", "builds a value of 3,000,000,000 items"),
+        ("{% for i in range(100000) %}{{ 'y' * 1000 }}{% endfor %}", "writes more than 4,000,000 characters"),
+    ],
+    ids=["syntax-error", "nested-loops", "huge-string", "huge-output"],
+)
+def test_a_hostile_chat_template_is_one_line_not_a_hang(tmp_path, capsys, template, fragment):
+    """GGUF chat templates run in a sandbox with a time and size limit (a nested loop never returned,
+    {{ 'x' * 3000000000 }} took 5.9 GB); a syntax error is named as one, not as a llama.cpp log line."""
+    import time
+
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "hostile.gguf", chat_template=template)
+    t0 = time.perf_counter()
+    code = main(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "2", "-q", "--no-library"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and fragment in lines[0] and "'hostile.gguf'" in lines[0], lines
+    assert time.perf_counter() - t0 < 60
+
+
+def test_a_gguf_header_claiming_two_billion_tokens_of_context_stays_small(tmp_path):
+    """llama.cpp keeps 4 bytes per token of the header's trained context: 7.7 GB for a 2-billion-token
+    claim, in the checking process and again in the app. The claim is overridden with the context used."""
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "claims.gguf", context=2_000_000_000)
+    done, peak = _peak_rss_mb(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "2",
+                               "--no-library"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "claims a 2,000,000,000-token context in its header; using 8,192 tokens" in done.stderr
+    assert peak < 600, f"{peak:.0f} MB"
+
+
+def test_a_reply_cut_by_a_full_context_says_so(tmp_path, capsys):
+    from tests.tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "short.gguf", context=64)
+    assert main(["generate", "text", "--prompt", "hi", "--model", model, "--max-new-tokens", "500", "--seed", "1",
+                 "--no-library"]) == 0
+    err = capsys.readouterr().err
+    assert "The reply stopped because the context is full (64 of 64 tokens)" in err, err

@@ -35,17 +35,17 @@ def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, libr
     tab.form.speaker.setCurrentIndex(tab.form.speaker.findData("bob"))
     tab.form.seed.setValue(11)
     messages = []
-    tab.panel.message.connect(messages.append)
+    tab.clip_view.message.connect(messages.append)
     qtbot.keyClicks(tab.text, "Hello there. Bye now.")
     with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000):
         qtbot.keyClick(tab.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert tab.panel.waveform.has_audio() and tab.panel.waveform.duration_s() > 0.3
+    assert tab.clip_view.waveform.has_audio() and tab.clip_view.waveform.duration_s() > 0.3
     assert (tab.progress.value(), tab.progress.maximum()) == (2, 2)
-    assert tab.panel.export_button.isEnabled() and tab.speak_button.isEnabled()
-    if tab.panel.player.available:  # a machine with sound: playback started with the first sentence
-        assert tab.panel.player.state == PLAYING
+    assert tab.clip_view.export_button.isEnabled() and tab.speak_button.isEnabled()
+    if tab.clip_view.player.available:  # a machine with sound: playback started with the first sentence
+        assert tab.clip_view.player.state == PLAYING
     else:  # no audio device: said once in the status bar, everything else works
-        assert tab.panel.player.state == STOPPED
+        assert tab.clip_view.player.state == STOPPED
         assert messages == [NO_DEVICE]
     (saved,) = library.items("speech")
     assert saved.params["speaker"] == "bob" and saved.params["seed"] == 11 and saved.params["text"] == "Hello there. Bye now."
@@ -53,7 +53,7 @@ def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, libr
     # History → open: back in the Speech tab with its settings
     tab.text.setPlainText("something else")
     tab.form.speaker.setCurrentIndex(0)
-    tab.panel.clear()
+    tab.clip_view.clear()
     window.history_panel.refresh()
     assert window.history_panel.count() == 1
     window.open_saved(saved)
@@ -62,7 +62,7 @@ def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, libr
     assert tab.form.wait_idle()
     qtbot.waitUntil(lambda: tab.form.speakers() == ["alice", "bob"], timeout=10_000)
     assert tab.form.speaker.currentData() == "bob"  # kept when the lists arrive
-    assert tab.panel.waveform.duration_s() == pytest.approx(saved.params["audio_seconds"], abs=0.01)
+    assert tab.clip_view.waveform.duration_s() == pytest.approx(saved.params["audio_seconds"], abs=0.01)
 
 
 def test_send_to_speech_from_the_text_tab(window):
@@ -82,12 +82,12 @@ def test_cancel_keeps_a_partial_result_and_bad_text_is_refused(qtbot, window, li
     tab.text.setPlainText(" ".join(f"Sentence number {i}." for i in range(30)))
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=120_000):
         qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: tab.panel.waveform.has_audio(), timeout=60_000)
+        qtbot.waitUntil(lambda: tab.clip_view.waveform.has_audio(), timeout=60_000)
         qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
     assert "partial result" in tab.status_line.text()
     (saved,) = library.items("speech")
     assert saved.params["partial"] is True and saved.params["chunks"] == 30
-    assert tab.speak_button.isEnabled() and tab.panel.export_button.isEnabled()
+    assert tab.speak_button.isEnabled() and tab.clip_view.export_button.isEnabled()
 
 
 def test_a_reference_clip_asks_for_consent_once_and_a_model_that_cannot_clone_says_so(

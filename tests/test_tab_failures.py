@@ -186,7 +186,7 @@ def test_image_tab_out_of_memory_names_the_advanced_settings(qtbot, window, fake
     with qtbot.waitSignal(handle.failed, timeout=10_000):
         pass
     text = tab.status_line.text()
-    assert "set Offload to 'model'" in text and "Attention slicing to 'on'" in text and "VAE tiling to 'on'" in text
+    assert "set Memory plan to 'model'" in text and "Attention slicing to 'on'" in text and "VAE tiling to 'on'" in text
     assert "Lower Width, Height or Batch size" in text
     assert not tab.status_line.action.isVisible()
     # those settings exist in the tab's form, with the values the advice names

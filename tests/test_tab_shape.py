@@ -42,11 +42,11 @@ def _text_go(tab):
 
 
 def _canvas_fill(tab):
-    tab.panel.extend["right"].setValue(16)  # outpaint: no mask to paint
+    tab.form.extend["right"].setValue(16)  # outpaint: no mask to paint
 
 
 def _canvas_spoil(tab):
-    tab.panel.extend["right"].setValue(0)
+    tab.form.extend["right"].setValue(0)
 
 
 DRIVERS = {

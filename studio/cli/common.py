@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..engines import engine_for
+from ..engines.preflight import preflight
 from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled, StudioError, describe
 from ..events import JobResult, Notice, Output, Status
@@ -88,17 +89,6 @@ def path_arg(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("the path is empty")
     return Path(text)
-
-
-def check_image_inputs(request) -> None:
-    """The init image and LoRA files of an image request, checked before any model is resolved or loaded."""
-    from ..engines.image import load_init_image
-    from ..engines.lora_files import check_lora_files
-
-    if request.init_image:
-        load_init_image(request.init_image, request.width, request.height)
-    if not request.endpoint:  # on a ComfyUI server, LoRAs are names in its own loras folder
-        check_lora_files(request.loras)
 
 
 def quiet_libraries() -> None:
@@ -228,9 +218,13 @@ def run_request(
     args: argparse.Namespace,
     on_event: Callable[[object], None] | None = None,
     runtime: Runtime | None = None,
+    *,
+    checked: bool = False,
 ) -> JobResult:
-    """Validate, run the engine for ``request`` in this thread, save outputs; Ctrl+C cancels cleanly."""
-    request.validate()
+    """Preflight (unless the caller just did: ``checked``), run the engine for ``request`` in this
+    thread, save outputs; Ctrl+C cancels cleanly."""
+    if not checked:
+        preflight(request)  # values and input files, before any model loads
     if getattr(args, "quiet", False):
         quiet_libraries()
     runtime = runtime or make_runtime(args)

@@ -4,7 +4,8 @@ Stable flags::
 
     studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
-        [--lora FILE[:W]]... --out FILE.png
+        [--lora FILE[:W]]... [--memory-plan auto|gpu|model-offload|group-offload|sequential]
+        [--quantize none|gguf|nf4|fp8] --out FILE.png
 
 Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
 
@@ -26,11 +27,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engines.preflight import preflight
 from ..errors import InvalidRequest
 from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
-from ..library.inputs import check_input_file
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
+from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import (
     add_api_key_flag,
@@ -38,7 +40,6 @@ from .common import (
     api_key_from_env,
     make_runtime,
     add_runtime_flags,
-    check_image_inputs,
     match_choice,
     path_arg,
     request_kwargs_from_args,
@@ -47,8 +48,9 @@ from .common import (
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
-FIELDS = ("prompt", "model", "endpoint", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "attention_slicing", "vae_tiling")
+FIELDS = ("prompt", "model", "endpoint", "negative_prompt", "width", "height", "num_inference_steps",
+          "guidance_scale", "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize",
+          "attention_slicing", "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -77,6 +79,9 @@ def add_parser(gen_sub) -> None:
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
+    p.add_argument("--memory-plan", metavar="PLAN", choices=("auto", *CLI_NAMES), default=None,
+                   help="the memory plan by its name: auto, gpu, model-offload, group-offload or sequential "
+                   "(the same setting as --offload)")
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
@@ -92,6 +97,11 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
     inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
     inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
     kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    if args.memory_plan is not None:
+        plan = "auto" if args.memory_plan == "auto" else CLI_NAMES[args.memory_plan]
+        if kwargs["offload"] not in ("auto", plan):
+            raise InvalidRequest(f"--memory-plan {args.memory_plan} and --offload {kwargs['offload']} disagree: give one.")
+        kwargs["offload"] = plan
     if kwargs["strength"] is None:
         kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
     if not inpaint:
@@ -111,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
     if args.json and any(t.stream for t in targets):
         raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
-    check_image_inputs(generation)
-    if isinstance(request, InpaintRequest):
-        check_input_file(request.image, "init image")
+    preflight(request)  # the pictures' headers, the LoRA files: before any model loads (the engine decodes once)
     written: list[Path] = []
     progress_shown = False
 
@@ -134,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         runtime = make_runtime(args)
         runtime.api_key = api_key_from_env(args)
     try:
-        result = run_request(request, args, on_event=on_event, runtime=runtime)
+        result = run_request(request, args, on_event=on_event, runtime=runtime, checked=True)
     finally:
         if progress_shown:
             print(file=sys.stderr)

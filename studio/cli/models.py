@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import InvalidRequest, ModelNotFound, WrongModelKind
+from ..errors import InvalidRequest, ModelNotFound, NotDownloaded, WrongModelKind
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, human_size
 from .common import path_arg
 
@@ -97,6 +97,8 @@ def run_download(args: argparse.Namespace) -> int:
 
     catalog = Catalog()
     entry = _find(catalog, args.model)
+    if entry is not None and entry.source == "coqui":  # coqui-tts fetches these itself, by name
+        return _download_coqui(entry)
     if entry is not None and entry.source != "hub":
         where = "ships with Studio" if entry.source == "bundled" else f"is a local model ({entry.path})"
         print(f"'{entry.name}' {where}: nothing to download.", file=sys.stderr)
@@ -110,6 +112,25 @@ def run_download(args: argparse.Namespace) -> int:
     patterns = args.include or (list(entry.allow_patterns) if entry is not None and entry.allow_patterns else None)
     path = cli_download(repo_id, patterns)
     print(path)
+    return EXIT_OK
+
+
+def _download_coqui(entry) -> int:
+    from ..models import coqui_zoo
+    from ..models.resolve import is_offline
+
+    folder = coqui_zoo.downloaded(entry.repo_id)
+    if folder is not None:
+        print(f"'{entry.name}' is already downloaded: {folder}", file=sys.stderr)
+        print(folder)
+        return EXIT_OK
+    if is_offline():
+        raise NotDownloaded(
+            f"'{entry.name}' is not downloaded and Studio is offline: coqui-tts fetches it from the network. "
+            "Switch offline mode off (or unset HF_HUB_OFFLINE) and run this again.",
+            entry.id,
+        )
+    print(coqui_zoo.download(entry.repo_id))
     return EXIT_OK
 
 

@@ -18,23 +18,17 @@ from pathlib import Path
 from ..errors import InvalidRequest
 from ..events import MusicStats, Output, Progress
 from ..library import audio as audio_io
+from ..library.targets import AUDIO_FORMATS, check_output, numbered_targets
 from ..requests import MusicRequest
 from .common import (
     ProgressLine,
     add_request_arguments,
     add_runtime_flags,
     finish,
+    path_arg,
     request_kwargs_from_args,
     run_request,
 )
-
-def audio_out(text: str) -> Path:
-    try:
-        audio_io.format_for(text)
-    except InvalidRequest as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return Path(text)
-
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "duration_s", "guidance_scale", "temperature", "top_k", "top_p", "seed", "melody",
@@ -44,7 +38,7 @@ FIELDS = ("prompt", "model", "duration_s", "guidance_scale", "temperature", "top
 def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("music", help="text-to-music with MusicGen (melody, continuation, past 30 s)")
     add_request_arguments(p, MusicRequest, FIELDS)
-    p.add_argument("--out", metavar="FILE.wav", type=audio_out, required=True,
+    p.add_argument("--out", metavar="FILE.wav", type=path_arg, required=True,
                    help="the file to write (.wav, .flac or .ogg); FILE-0, FILE-1 … with variations")
     add_runtime_flags(p)
     p.set_defaults(func=run)
@@ -52,21 +46,20 @@ def add_parser(gen_sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     request = MusicRequest(**request_kwargs_from_args(MusicRequest, args, FIELDS))
+    request.validate()  # before anything is built from its values
+    # every target, variations included, before any model loads (as images do)
+    targets = numbered_targets(check_output(args.out, AUDIO_FORMATS), request.variations)
     written: list[Path] = []
     line = ProgressLine("tokens", quiet=args.quiet)
-
-    def target(index: int) -> Path:
-        if request.variations == 1:
-            return args.out
-        return args.out.with_name(f"{args.out.stem}-{index}{args.out.suffix}")
 
     def on_event(ev) -> None:
         if isinstance(ev, Progress):
             line.show(ev)
         elif isinstance(ev, Output):
-            path = target(ev.index)
-            audio_io.export(path, *ev.data, ev.params)
-            written.append(path)
+            target = targets[min(ev.index, len(targets) - 1)]
+            audio_io.export(target.path, *ev.data, ev.params, suffix=target.suffix)
+            if not target.stream:  # a pipe or /dev/stdout gets the audio only, no file name after it
+                written.append(target.path)
 
     try:
         result = run_request(request, args, on_event=on_event)

@@ -21,19 +21,10 @@ from pathlib import Path
 from ..errors import InvalidRequest
 from ..events import Output, Progress, SpeechStats
 from ..library import audio as audio_files
+from ..library.inputs import read_text_file
+from ..library.targets import AUDIO_FORMATS, check_output
 from ..requests import SpeechRequest
-from .common import add_request_arguments, add_runtime_flags, finish, request_kwargs_from_args, run_request
-
-
-def read_text_file(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidRequest(f"The text file '{path}' does not exist.") from None
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"The text file '{path}' is not UTF-8 text.") from None
-    except OSError as exc:
-        raise InvalidRequest(f"Can't read the text file '{path}' ({exc.strerror or exc}).") from None
+from .common import add_request_arguments, add_runtime_flags, finish, path_arg, request_kwargs_from_args, run_request
 
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
@@ -44,18 +35,20 @@ def add_parser(gen_sub) -> None:
     p = gen_sub.add_parser("speech", help="text to speech with a Piper voice or a coqui-tts model")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="T", help="what to say")
-    source.add_argument("--text-file", metavar="F", type=Path, help="a UTF-8 text file to read aloud")
+    source.add_argument("--text-file", metavar="F", help="a UTF-8 text file to read aloud")
     add_request_arguments(p, SpeechRequest, FIELDS)
     p.add_argument("--allow-pickle", action="store_true",
                    help="load a model whose files coqui unpickles in full (Bark): only one you trust")
-    p.add_argument("--out", metavar="FILE", type=Path, required=True, help="the .wav, .flac or .ogg file to write")
+    p.add_argument("--out", metavar="FILE", type=path_arg, required=True,
+                   help="the .wav, .flac or .ogg file to write (a device or pipe is written through, as WAV "
+                   "without one of these suffixes)")
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    audio_files.format_for(args.out)  # a wrong suffix fails before any model loads
-    text = args.text if args.text is not None else read_text_file(args.text_file)
+    target = check_output(args.out, AUDIO_FORMATS)  # the suffix, folders, read-only disks: before any model loads
+    text = args.text if args.text is not None else read_text_file(args.text_file, "text file")
     request = SpeechRequest(
         text=text, allow_pickle=args.allow_pickle, **request_kwargs_from_args(SpeechRequest, args, FIELDS)
     )
@@ -69,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
             progress_shown = True
         elif isinstance(ev, Output) and ev.media.startswith("audio"):
             samples, rate = ev.data
-            written.append(audio_files.export(args.out, samples, rate, ev.params))
+            path = audio_files.export(target.path, samples, rate, ev.params, suffix=target.suffix)
+            if not target.stream:  # a pipe or /dev/stdout gets the audio only, no file name after it
+                written.append(path)
 
     try:
         result = run_request(request, args, on_event=on_event)

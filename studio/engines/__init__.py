@@ -1,6 +1,8 @@
 """Engines (no Qt): one per modality, each a generator of events that returns its stats.
 
-``engine_for(kind)`` imports the engine module lazily, so importing this package stays cheap.
+``engine_for(kind)`` imports the engine module lazily, so importing this package stays cheap;
+``preflight.preflight(request)`` runs the cheap checks of a request (no model, no torch) that the job queue and
+the CLI run before any model loads (:mod:`studio.engines.preflight`).
 """
 
 from __future__ import annotations
@@ -49,3 +51,4 @@ def engine_for(kind: str):
             raise StudioError(f"The {kind} engine is not available in this version of Studio yet.") from None
         raise
     return getattr(module, class_name)()
+

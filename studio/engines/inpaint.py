@@ -29,36 +29,22 @@ import dataclasses
 import io
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import InvalidRequest
+from ..library.inputs import open_picture
 from ..events import Event, ImageStats, Output, Preview
 from ..requests import ImageRequest, InpaintRequest
 from . import inpaint_geometry as geo
 from .base import CancelToken, Runtime
 from .image import ImageEngine, Task
+from .preflight import preflight_inpaint
 
-MAX_PIXELS = 8192 * 8192  # a picture larger than this is refused before anything is decoded
 PREVIEW_SIDE = 512  # live previews show the whole picture at most this large
 
 
 def read_picture(path: str, what: str):
-    """An RGB(A) picture from a file; every problem is a one-line InvalidRequest."""
-    from PIL import Image
-
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise InvalidRequest(f"The {what} '{path}' does not exist.")
-    try:
-        with Image.open(p) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise InvalidRequest(f"The {what} '{p.name}' is too large ({im.width}×{im.height}).")
-            im.load()
-            return im.copy()
-    except InvalidRequest:
-        raise
-    except Exception as exc:
-        raise InvalidRequest(f"The {what} '{p.name}' is not a picture Studio can read ({type(exc).__name__}).") from None
+    """An RGB(A) picture from a file, through the one input module (its limits, FIFO-safe)."""
+    return open_picture(path, what)
 
 
 @dataclass
@@ -157,9 +143,10 @@ def plan(request: InpaintRequest) -> InpaintPlan:
 
 class InpaintEngine(ImageEngine):
     kind = "inpaint"
+    preflight = staticmethod(preflight_inpaint)
 
     def run(self, request: InpaintRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
-        request.validate()
+        self.preflight(request)
         job = plan(request)
         base: ImageRequest = request.generation.replace(width=job.size[0], height=job.size[1], init_image="")
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import Cancelled, InvalidRequest
 from ..events import Event, MusicStats, Notice, Output, Preview, Progress, Status
+from ..library.inputs import CONTINUE_TAIL_S
 from ..requests import MusicRequest
 from .base import CancelToken, Runtime
 from .music_model import (
@@ -36,9 +37,9 @@ from .music_model import (
     is_melody_model,
     load_music_model,
     loop_segment,
-    read_clip,
     undelay,
 )
+from .preflight import continue_clip, melody_clip, preflight_music
 
 
 @dataclass(frozen=True)
@@ -117,17 +118,30 @@ class _Inputs:
 class MusicEngine:
     kind = "music"
 
+    #: the cheap checks before any model loads (the job queue and the CLI run them too)
+    preflight = staticmethod(preflight_music)
+
     def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, MusicStats]:
-        request.validate()
 
         # 1. Resolve, check the input clips (before a model of gigabytes loads), load (cached across jobs).
+        self.preflight(request)
         resolved = runtime.resolve(request.model, "music")
-        melody = read_clip(request.melody, "melody") if request.melody else None
-        if melody is not None and not is_melody_model(resolved.path):
+        if request.melody and not is_melody_model(resolved.path):
             raise InvalidRequest(
                 "This model takes no melody: pick a melody model (musicgen-melody) or clear the melody file."
             )
-        clip = read_clip(request.continue_from, "clip to continue") if request.continue_from else None
+        melody = clip = None
+        if request.melody:  # only the part that is used: the piece's length and one window
+            data, rate, _info = melody_clip(request)
+            melody = (data, rate)
+        if request.continue_from:  # only the tail
+            data, rate, info = continue_clip(request.continue_from)
+            clip = (data, rate)
+            if len(data) < info.frames:
+                yield Notice(
+                    f"The clip to continue is {info.seconds:.0f} s long: continuing from its last "
+                    f"{CONTINUE_TAIL_S:g} s, which the result starts with."
+                )
         cancel.check()
         yield Status(f"Loading {resolved.label}…")
         t_load = time.perf_counter()

@@ -20,7 +20,6 @@ from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel
 
 MUSICGEN_TYPES = ("musicgen", "musicgen_melody")
-SILENCE_PEAK = 1e-4  # a clip whose loudest sample is below this (-80 dBFS) counts as silent
 
 
 @dataclass
@@ -106,27 +105,8 @@ def load_music_model(resolved: ResolvedModel, choice: DeviceChoice) -> MusicMode
 # --- input clips (melody, continuation) ---------------------------------------------------------
 
 
-def read_clip(path: str, what: str) -> tuple[np.ndarray, int]:
-    """An input clip as float32 ``(frames, channels)`` and its rate; a clear message for a bad file.
-
-    Runs before the model loads, so a missing, unreadable, empty or silent file fails at once.
-    """
-    from ..library import audio as audio_io
-
-    try:
-        data, rate = audio_io.read(path)
-    except audio_io.AudioFileError as exc:  # missing, truncated, not audio, empty
-        raise InvalidRequest(f"The {what} file: {exc}") from None
-    name = Path(path).name
-    if not np.isfinite(data).all():
-        raise InvalidRequest(f"The {what} file '{name}' holds invalid samples (NaN or infinity).")
-    if float(np.abs(data).max()) < SILENCE_PEAK:
-        raise InvalidRequest(f"The {what} file '{name}' is silent: pick a clip with sound in it.")
-    return (data[:, None] if data.ndim == 1 else data), rate
-
-
 def fit_clip(clip: tuple[np.ndarray, int], sample_rate: int, channels: int) -> np.ndarray:
-    """A clip from :func:`read_clip` as ``(channels, samples)`` at the model's rate and channel count."""
+    """A clip (samples ``(frames, channels)``, rate) as ``(channels, samples)`` at the model's rate and channel count."""
     from ..library import audio as audio_io
 
     frames, rate = clip

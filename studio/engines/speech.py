@@ -31,11 +31,9 @@ from ..library import audio as audio_files
 from ..models.resolve import ResolvedModel
 from ..requests import SpeechRequest
 from .base import CancelToken, Runtime
+from .preflight import MAX_SPEECH_S, preflight_speech, reference_clip
 from .speech_text import NONE, PARAGRAPH, describe_characters, drop_characters, has_words, split_text
 from .speech_voices import Voice, load_voice
-
-MIN_CLIP_S = 2.0  # shorter reference clips do not carry enough of a voice to clone it
-MAX_CLIP_S = 60.0  # longer ones are cut (the models use a few seconds anyway)
 
 
 def _choose(value: str, valid: tuple[str, ...], what: str, model: str) -> str:
@@ -61,31 +59,22 @@ def _match_language(value: str, valid: tuple[str, ...]) -> str:
 
 
 def prepare_clip(path: str, rate: int, folder: Path) -> tuple[str, float]:
-    """The reference clip as a mono 16-bit WAV at ``rate`` in ``folder``; (path, seconds).
+    """The reference clip as a mono 16-bit WAV at ``rate`` in ``folder``; (path, seconds of the file).
 
-    Any format soundfile reads (WAV/FLAC/OGG/MP3), any rate and channel count. A missing, broken,
-    silent or too-short clip gets a clear InvalidRequest."""
-    try:
-        samples, clip_rate = audio_files.read(path, mono=True)
-    except audio_files.AudioFileError as exc:
-        raise InvalidRequest(f"Reference clip: {exc}") from None
-    seconds = len(samples) / clip_rate
-    if seconds < MIN_CLIP_S:
-        raise InvalidRequest(
-            f"The reference clip '{Path(path).name}' is {seconds:.1f} s long; cloning needs at least "
-            f"{MIN_CLIP_S:.0f} s of clear speech (6–30 s works best)."
-        )
-    samples = samples[: int(MAX_CLIP_S * clip_rate)]
-    if float(np.max(np.abs(samples))) < 1e-3:
-        raise InvalidRequest(f"The reference clip '{Path(path).name}' is silent: record or pick a clip with speech.")
+    Any format soundfile reads (WAV/FLAC/OGG/MP3), any rate and channel count; only the first
+    :data:`~studio.library.inputs.REFERENCE_CLIP_S` seconds are read. A missing, broken, silent, NaN
+    or too-short clip gets a clear InvalidRequest (the preflight's own check)."""
+    samples, clip_rate, info = reference_clip(path)
     samples = audio_files.resample(samples, clip_rate, rate)
     out = folder / "reference.wav"
     out.write_bytes(audio_files.encode(samples, rate, None, ".wav"))
-    return str(out), seconds
+    return str(out), info.seconds
 
 
 class SpeechEngine:
     kind = "speech"
+    #: the cheap checks before any model loads (the job queue and the CLI run them too)
+    preflight = staticmethod(preflight_speech)
 
     def load(self, request: SpeechRequest, runtime: Runtime, model: ResolvedModel | None = None) -> tuple[Voice, str, str]:
         """The loaded voice for ``request`` (cached); (voice, device, notice)."""
@@ -100,9 +89,7 @@ class SpeechEngine:
     # ---------------------------------------------------------------------------------------------
     def run(self, request: SpeechRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, SpeechStats]:
         # 1. What can be checked before loading.
-        request.validate()
-        if not has_words(request.text):
-            raise InvalidRequest("The text has nothing to say (only punctuation or symbols): type some words.")
+        self.preflight(request)  # the text's length, the reference clip: before the voice loads
         model = runtime.resolve(request.model, "speech")
         if model.format not in ("piper", "coqui"):
             raise InvalidRequest(
@@ -169,6 +156,7 @@ class SpeechEngine:
             t0 = time.perf_counter()
             first_audio_s = None
             done = 0
+            made, limit = 0, int(MAX_SPEECH_S * rate)
             try:
                 for i, chunk in enumerate(chunks):
                     cancel.check()
@@ -178,18 +166,26 @@ class SpeechEngine:
                     piece = np.concatenate([said, pauses.get(chunk.pause, sentence_pause)]) if i < total - 1 else said
                     pieces.append(piece)
                     done = i + 1
+                    made += len(piece)
                     if first_audio_s is None:
                         first_audio_s = time.perf_counter() - t0
                     yield Preview(audio=piece, sample_rate=rate, step=done, index=i)
                     elapsed = time.perf_counter() - t0
                     yield Progress(done, total, "generate", eta_s=elapsed / done * (total - done))
+                    if made > limit and done < total:  # a slow voice: the preflight's estimate was low
+                        yield Notice(
+                            f"Stopped after {done} of {total} sentences: the speech reached the limit of "
+                            f"{MAX_SPEECH_S / 60:.0f} minutes made at once. Split the text for the rest."
+                        )
+                        break
             except Cancelled:
                 if pieces:
                     yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped,
                                        clip_s, done, total, partial=True)
                 raise
         seconds = time.perf_counter() - t0
-        yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total)
+        yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
+                           partial=done < total)
         return SpeechStats(
             seconds=seconds,
             load_seconds=load_s,

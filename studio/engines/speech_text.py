@@ -26,8 +26,10 @@ ABBREVIATIONS = frozenset(
 _SOFT_ABBREVIATIONS = frozenset({"etc", "al", "inc", "ltd", "co", "corp"})
 
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-# a sentence end: terminal punctuation (and closing quotes/brackets) followed by whitespace
-_SENTENCE_END = re.compile(r"""([.!?…]+|[。！？])(["'”’»)\]]*)(\s+)""")
+# a sentence end: terminal punctuation (and closing quotes/brackets) followed by whitespace. Linear in
+# the text's length: a match may only start where a run of punctuation starts (the lookbehind), and
+# the runs are possessive, so 100 kB of dots or "!?" are scanned once, not once per position.
+_SENTENCE_END = re.compile(r"""(?<![.!?…])([.!?…]++|[。！？])(["'”’»)\]]*+)(\s+)""")
 _CLAUSE = re.compile(r"[,;:–—](?=\s)")
 
 SENTENCE, PARAGRAPH, NONE = "sentence", "paragraph", "none"
@@ -179,6 +181,15 @@ def drop_characters(text: str, chars: Iterable[str]) -> str:
 
 def describe_characters(chars: list[str], limit: int = 8) -> str:
     """``'😀' (GRINNING FACE), 'Ж' (CYRILLIC CAPITAL LETTER ZHE) …`` for a notice."""
-    named = [f"'{c}' ({unicodedata.name(c, 'U+%04X' % ord(c))})" for c in chars[:limit]]
+    named = [_describe_character(c) for c in chars[:limit]]
     more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
     return ", ".join(named) + more
+
+
+def _describe_character(c: str) -> str:
+    """``'😀' (GRINNING FACE)``; a control or other unprintable character by its code only (a BEL or
+    an ESC echoed to a terminal would ring or rewrite it)."""
+    code = "U+%04X" % ord(c)
+    if not c.isprintable() or unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        return f"{code} ({unicodedata.name(c, 'a control character')})"
+    return f"'{c}' ({unicodedata.name(c, code)})"

@@ -103,6 +103,24 @@ def _piper_language(config: dict) -> str:
     return str(code)
 
 
+#: the speaking-length factors a voice's config may hold (Piper voices use about 1)
+LENGTH_SCALE_RANGE = (0.1, 10.0)
+
+
+def check_length_scale(value, name: str) -> None:
+    """A Piper config's ``length_scale`` must make audio of a sane length (0 made 11 ms of audio)."""
+    low, high = LENGTH_SCALE_RANGE
+    try:
+        ok = low <= float(value) <= high
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ModelNotFound(
+            f"The Piper voice '{name}' has length_scale {value!r} in its .onnx.json (a voice needs "
+            f"{low:g} to {high:g}, usually 1): fix the file or download the voice again."
+        )
+
+
 class PiperVoiceBackend(Voice):
     engine = "piper"
     # the ONNX graph draws its noise with RandomNormalLike, which onnxruntime.set_seed does not fix
@@ -114,6 +132,7 @@ class PiperVoiceBackend(Voice):
 
         config_path = piper_config_path(onnx)
         self.voice = PiperVoice.load(onnx, config_path=config_path, use_cuda=use_cuda)
+        check_length_scale(self.voice.config.length_scale, onnx.name)
         raw = json.loads(config_path.read_text(encoding="utf-8"))
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)

@@ -23,6 +23,7 @@ from ..models.formats import check_config
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import Runtime
+from .preflight import preflight_text
 from .text_common import FALLBACK_TEMPLATE, ChatModel, reply
 
 
@@ -187,8 +188,10 @@ def load_transformers(model: ResolvedModel, request: TextRequest, runtime: Runti
 
 class TextEngine:
     kind = "text"
+    preflight = staticmethod(preflight_text)
 
     def run(self, request: TextRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+        self.preflight(request)
         if request.endpoint:  # a model on an OpenAI-compatible server
             from .remote.openai_text import run_remote
 

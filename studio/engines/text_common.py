@@ -137,6 +137,12 @@ def reply(
     elapsed = time.perf_counter() - t0
     count = decoder.count
     text = "".join(parts)
+    context_full = not cancel.cancelled and max_new < request.max_new_tokens and count >= max_new
+    if context_full:  # not the reply's natural end: say so, or a cut reply reads as a whole one
+        yield Notice(
+            f"The reply stopped because the context is full ({prompt_len + count:,} of {limit:,} tokens): "
+            "start a new conversation or leave out earlier messages to go on."
+        )
 
     # 3. Hand the reply (also a partial one after Stop) to the worker, which saves it.
     stats = TextStats(
@@ -152,6 +158,7 @@ def reply(
         context_used=prompt_len + count,
         context_max=limit,
         stopped=cancel.cancelled,
+        context_full=context_full,
     )
     params = {
         **request.to_dict(),

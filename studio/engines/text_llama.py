@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import hashlib
+import json
 import logging
 import math
 import os
@@ -40,11 +41,16 @@ from ..models.gguf import GGUFInfo, gguf_file, read_info
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import Runtime
+from .chat_template import ChatTemplate
 from .text_common import FALLBACK_TEMPLATE
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 8192  # tokens; longer trained contexts are capped (a 128 k KV cache needs gigabytes)
+#: llama.cpp keeps 4 bytes per token of the *trained* context (the header's) whatever context it allocates:
+#: a header claiming 2 billion tokens cost 7.7 GB at the first token. Past this the header is overridden
+#: with the context actually allocated (no real model claims more).
+MAX_TRAINED_CONTEXT = 1 << 24
 MIN_CONTEXT = 2048  # the memory check shortens the context down to this before refusing a model
 GiB = 1024**3
 
@@ -118,8 +124,6 @@ class LlamaChat:
     """A ``llama_cpp.Llama`` behind the :class:`~studio.engines.text_common.ChatModel` contract."""
 
     def __init__(self, llm, info: GGUFInfo, n_ctx: int, gpu_layers: int, memory_bytes: int) -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         llama_cpp = import_llama()
         self.llm, self.info = llm, info
         self.context_max = n_ctx
@@ -132,11 +136,12 @@ class LlamaChat:
         self._bos = bos
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and bos >= 0
         self.has_template = info.chat_template is not None
-        self._formatter = Jinja2ChatFormatter(
-            template=info.chat_template or FALLBACK_TEMPLATE,
+        # the file's template, sandboxed with a time and size limit (a syntax error is named here, at load)
+        self._template = ChatTemplate(
+            info.chat_template or FALLBACK_TEMPLATE,
             eos_token=self._text(eos),
             bos_token=self._text(bos),
-            add_generation_prompt=True,
+            name=f"'{info.path.name}'",
         )
 
     def _text(self, token: int) -> str:
@@ -154,10 +159,7 @@ class LlamaChat:
 
     # --- the ChatModel contract ---
     def encode(self, messages: list[dict]) -> list[int]:
-        try:
-            prompt = self._formatter(messages=messages).prompt
-        except Exception as exc:  # a template error (raise_exception, a bad template) is the model's
-            raise StudioError(f"The model's chat template failed: {exc}") from None
+        prompt = self._template.render(messages)  # TemplateProblem: one line naming the model's file
         ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not ids or ids[0] != self._bos):
             ids.insert(0, self._bos)
@@ -243,6 +245,8 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
     """Check, size and load a GGUF model on llama.cpp (cached across jobs)."""
     path = gguf_file(model.path)
     info = read_info(path)
+    if info.chat_template is not None:
+        ChatTemplate(info.chat_template, name=f"'{path.name}'")  # a syntax error is named before loading
     import_llama()
     wants_gpu = runtime.device != "cpu" and request.gpu_layers != 0
     gpu = wants_gpu and gpu_offload_supported()
@@ -261,9 +265,13 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
             if fitted < n_ctx:
                 yield Notice(f"Context shortened to {fitted:,} tokens to fit the free memory.")
             n_ctx = fitted
+        if info.context_length > MAX_TRAINED_CONTEXT:
+            yield Notice(
+                f"'{path.name}' claims a {info.context_length:,}-token context in its header; using {n_ctx:,} tokens."
+            )
         if _needs_probe(model, path, runtime.checked_files):
             yield Status(f"Checking {path.name} with llama.cpp (first time only)…")
-            probe(path, runtime.checked_files)
+            probe(path, runtime.checked_files, context_overrides(info, DEFAULT_CONTEXT))
 
     def loader(c: DeviceChoice) -> LlamaChat:
         n_layers = layers if c.device != "cpu" else 0
@@ -277,12 +285,45 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
     return chat
 
 
+def context_overrides(info: GGUFInfo, n_ctx: int) -> dict[str, int]:
+    """llama.cpp metadata overrides that make an absurd trained context (see :data:`MAX_TRAINED_CONTEXT`)
+    the context actually allocated; {} for every real model."""
+    if info.context_length > MAX_TRAINED_CONTEXT:
+        return {f"{info.architecture}.context_length": int(n_ctx)}
+    return {}
+
+
+class _UnusedFormatter:
+    """Stands in for llama-cpp-python's Jinja2ChatFormatter while a model loads: its ``Llama()`` compiles
+    every chat template in the file with an unguarded jinja2 sandbox, whose constant folding runs
+    ``{{ 'x' * 3000000000 }}`` at compile time (5.9 GB). Studio renders templates itself
+    (:mod:`studio.engines.chat_template`) and never calls llama-cpp-python's chat completion."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def to_chat_handler(self):
+        return None
+
+
+def new_llama(llama_cpp, **kwargs):
+    """``llama_cpp.Llama(**kwargs)`` without llama-cpp-python's own chat-template compilation."""
+    formats = llama_cpp.llama_chat_format
+    real = formats.Jinja2ChatFormatter
+    formats.Jinja2ChatFormatter = _UnusedFormatter
+    try:
+        return llama_cpp.Llama(**kwargs)
+    finally:
+        formats.Jinja2ChatFormatter = real
+
+
 def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
     """Runs on the compute thread."""
     llama_cpp = import_llama()
     threads = auto_threads(sample=False)  # each request sets its own (TextRequest.threads)
     try:
-        llm = llama_cpp.Llama(
+        llm = new_llama(
+            llama_cpp,
             model_path=str(path),
             n_ctx=n_ctx,
             n_batch=512,
@@ -291,6 +332,7 @@ def _load(path: Path, info: GGUFInfo, n_ctx: int, gpu_layers: int) -> LlamaChat:
             n_gpu_layers=gpu_layers,
             use_mmap=True,
             verbose=False,
+            kv_overrides=context_overrides(info, n_ctx) or None,
         )
     except ValueError as exc:
         reason = _last_llama_error() or str(exc)
@@ -331,9 +373,15 @@ def _check_memory(info: GGUFInfo, n_ctx: int, available: int | None = None) -> N
 # the one-time check of files from outside the catalog, in a child process
 # ---------------------------------------------------------------------------------------------
 _PROBE = r"""
-import sys
+import json, sys
 import llama_cpp
-llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_batch=8, n_threads=1, n_gpu_layers=0, verbose=True)
+class Unused:  # as text_llama.new_llama: no chat-template compilation by llama-cpp-python
+    def __init__(self, *args, **kwargs): pass
+    def to_chat_handler(self): return None
+llama_cpp.llama_chat_format.Jinja2ChatFormatter = Unused
+overrides = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_batch=8, n_threads=1, n_gpu_layers=0, verbose=True,
+                      kv_overrides=overrides or None)
 ids = llm.tokenize(b"Hello", add_bos=True, special=False) or [0]
 llm.eval(ids[:4])
 print("ok")
@@ -357,12 +405,13 @@ def _needs_probe(model: ResolvedModel, path: Path, checked: set[str]) -> bool:
     return _probe_key(path) not in checked and not _probe_marker(path).exists()
 
 
-def probe(path: Path, checked: set[str], timeout: float = 300) -> None:
+def probe(path: Path, checked: set[str], overrides: dict | None = None, timeout: float = 300) -> None:
     """Load ``path`` in a child process and read one token; ModelNotFound if llama.cpp fails or dies.
     A file that passes is added to ``checked`` and gets a marker in the cache folder."""
     try:
         result = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=timeout,
+            [sys.executable, "-c", _PROBE, str(path), json.dumps(overrides or {})], capture_output=True, text=True,
+            timeout=timeout,
             env={**os.environ, "PYTHONFAULTHANDLER": ""},
         )
     except subprocess.TimeoutExpired:
@@ -374,12 +423,14 @@ def probe(path: Path, checked: set[str], timeout: float = 300) -> None:
         marker.touch()
         return
     lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
-    # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'")
+    # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'");
+    # a crash's backtrace lines ("libc-start.c: No such file or directory") say nothing about the file
     errors = [ln for ln in lines if "error" in ln.lower() and ln.startswith(("llama", "gguf", "ggml"))]
-    reason = (errors or lines or ["no message"])[-1].split("error loading model: ", 1)[-1][:300]
+    reason = errors[-1].split("error loading model: ", 1)[-1][:300] if errors else ""
     if result.returncode < 0:
+        said = f" llama.cpp said: {reason}" if reason else ""
         raise ModelNotFound(
             f"'{path.name}' makes llama.cpp crash (signal {-result.returncode}): the file is damaged or needs a "
-            f"newer llama.cpp. Last message: {reason}"
+            f"newer llama.cpp.{said}"
         )
-    raise ModelNotFound(f"llama.cpp cannot load '{path.name}': {reason}")
+    raise ModelNotFound(f"llama.cpp cannot load '{path.name}': {reason or 'it gave no reason'}")

@@ -19,9 +19,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from ..engines import engine_for
+from ..engines.preflight import preflight
 from ..engines.base import Runtime
 from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token, VoiceList
@@ -64,6 +65,7 @@ class JobQueue(QObject):
     job_failed = Signal(str, object)  # JobError (str() gives the message for a person)
     job_changed = Signal(str)  # any state change (queue panel)
     worker_message = Signal(str)  # a worker command failed
+    _refused = Signal(str, str, object)  # a job its preflight refused: delivered after submit returned
 
     def __init__(
         self,
@@ -88,26 +90,41 @@ class JobQueue(QObject):
         self._worker.output.connect(self._on_output)
         self._worker.done.connect(self._on_done)
         self._worker.command_failed.connect(self.worker_message)
+        self._refused.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._started = False
         self._closed = False  # after shutdown() the worker never starts again
 
     # --- public API ---
     def submit(self, request) -> JobHandle:
         """Validate and enqueue; the job's handle. Raises InvalidRequest (with a message to show) at
-        once when the request is invalid, StudioError after :meth:`shutdown`."""
+        once when the request's values are invalid, StudioError after :meth:`shutdown`.
+
+        Then the request's preflight runs here, before the worker (or any model) sees it: an input
+        file that cannot be used (a FIFO as a picture, a silent reference clip, a text too long to
+        say …) makes the job fail at once with that message — ``failed`` is emitted from the event
+        loop right after this returns, so the caller has connected the handle by then.
+        """
         request.validate()
         if self._closed:
             raise StudioError("Studio is shutting down; the job was not started.")
-        self._start_worker()
+        try:
+            preflight(request)
+            refusal = None
+        except StudioError as exc:
+            refusal = JobError.from_exception(exc, request.kind)
         job_id = f"job-{next(self._ids)}"
         job = Job(job_id, request, label=summary(request))
         self._jobs[job_id] = job
-        item = WorkItem(job_id, request)
-        self._items[job_id] = item
         handle = self._handles[job_id] = JobHandle(job_id, request, self)
         self.job_added.emit(job_id)
         self.job_changed.emit(job_id)
-        self._worker.post(item)
+        if refusal is not None:
+            self._refused.emit(job_id, FAILED, refusal)
+        else:
+            self._start_worker()
+            item = WorkItem(job_id, request)
+            self._items[job_id] = item
+            self._worker.post(item)
         self._trim()
         return handle
 

@@ -122,10 +122,11 @@ def encode(audio: Any, sample_rate: int, params: dict | None = None, suffix: str
     return buf.getvalue()
 
 
-def export(path: str | Path, audio: Any, sample_rate: int, params: dict | None = None) -> Path:
-    """Write ``audio`` to ``path`` (.wav/.flac/.ogg from its suffix), atomically, with tags."""
+def export(path: str | Path, audio: Any, sample_rate: int, params: dict | None = None, *, suffix: str = "") -> Path:
+    """Write ``audio`` to ``path`` (.wav/.flac/.ogg from its suffix, or ``suffix`` for a device named
+    without one), atomically, with tags; a FIFO or a device is written through."""
     path = Path(path)
-    return atomic_write_bytes(path, encode(audio, sample_rate, params, path.suffix.lower()))
+    return atomic_write_bytes(path, encode(audio, sample_rate, params, suffix or path.suffix.lower()))
 
 
 def _soundfile():

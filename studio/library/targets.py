@@ -20,6 +20,7 @@ from pathlib import Path
 from .atomic import UnwritableTarget, target_kind, temp_file_in
 
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+AUDIO_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}  # a device or FIFO without one gets WAV
 TEXT_FORMATS = {"": "text", ".txt": "text", ".text": "text", ".md": "text", ".markdown": "text", ".json": "json"}
 MAX_OUTPUTS = 10_000  # more file names than any batch can make
 
@@ -27,8 +28,13 @@ MAX_OUTPUTS = 10_000  # more file names than any batch can make
 @dataclass(frozen=True)
 class OutputTarget:
     path: Path  # as given (printed back to the person)
-    format: str  # a value of the formats table: 'PNG', 'JPEG', 'WEBP', 'text', 'json'
+    format: str  # a value of the formats table: 'PNG', 'JPEG', 'WEBP', 'WAV', 'FLAC', 'OGG', 'text', 'json'
     stream: bool = False  # written through (a FIFO or a character device), not replaced
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of the format written (``.wav`` for a device named without one)."""
+        return "." + self.format.lower() if self.format in AUDIO_FORMATS.values() else self.path.suffix.lower()
 
 
 def _format_list(formats: dict[str, str]) -> str:
@@ -92,6 +98,7 @@ def numbered_targets(target: OutputTarget, count: int) -> list[OutputTarget]:
         return [target]
     if target.stream:
         raise UnwritableTarget(
-            f"'{target.path}' is not a regular file and takes one output; for {count} give a file name like out.png."
+            f"'{target.path}' is not a regular file and takes one output; for {count} give a file name "
+            f"(NAME-0, NAME-1 … are written)."
         )
     return [check_output(p, {p.suffix.lower(): target.format}) for p in numbered_paths(target.path, count)]

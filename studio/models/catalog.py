@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import paths
 from ..paths import hf_cache_dir  # noqa: F401 - the hub cache folder, here for its many users
 from .entry import GB, MB, MODALITIES, ModelEntry
+from .flow_catalog import FLOW_ENTRIES
 from .formats import detect_format, modality_of
 from .music_catalog import MUSIC_ENTRIES
 from .speech_catalog import SPEECH_ENTRIES
@@ -131,6 +132,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 7.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
+    # SD 3.5 and FLUX.1, full and GGUF quantizations: see flow_catalog.py
+    *FLOW_ENTRIES,
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---

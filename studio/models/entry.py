@@ -29,3 +29,4 @@ class ModelEntry:
     family: str = ""  # image: 'sd1' | 'sd2' | 'sdxl' …
     defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
     allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
+    base: str = ""  # image: the catalog id whose other parts (VAE, text encoders) a bare transformer file uses

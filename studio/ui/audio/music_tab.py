@@ -1,6 +1,6 @@
-"""The Music tab: a prompt and MusicGen's settings → Generate → waveform, playback (loop) and export.
+"""The Music tab: a prompt and MusicGen's parameters → Generate → waveform, playback (loop) and export.
 
-The settings' boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
+The form's boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
 events arrive through its :class:`~studio.jobs.handle.JobHandle`: progress with time left, each
 finished window as a playable preview, every take (variation) as a saved item listed under the
 waveform. History reopens an item here with its settings and seed.
@@ -9,6 +9,7 @@ waveform. History reopens an item here with its settings and seed.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
@@ -35,7 +36,7 @@ from ..job_runner import JobRunner
 from ..model_picker import ModelPicker
 from ..tab_api import StudioTab, TabContext
 from ..tab_widgets import SeedField, StatusLine
-from .panel import AudioPanel
+from .clip_view import ClipView
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 #: request fields with a spin box, in form order, with their row labels
@@ -79,8 +80,8 @@ class FileField(QWidget):
 
 
 class MusicTab(QWidget, StudioTab):
-    """Layout as every tab: the result (waveform, player, takes) on the left, the form on the right
-    with Generate / Cancel, the progress bar and the status line under it."""
+    """Laid out as the Speech tab: the prompt (and this session's takes) on the left, the form on the
+    right with Generate / Cancel, the progress bar and the status line, the clip view across the bottom."""
 
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,8 +92,8 @@ class MusicTab(QWidget, StudioTab):
         # --- the form ---
         self.model_picker = ModelPicker("music", self.catalog)
         self.prompt = QPlainTextEdit()
-        self.prompt.setPlaceholderText("lo-fi hip hop with warm piano, 80 bpm")
-        self.prompt.setMaximumHeight(90)
+        self.prompt.setObjectName("musicPrompt")
+        self.prompt.setPlaceholderText("Describe the music (Ctrl+Enter generates), e.g. lo-fi hip hop with warm piano, 80 bpm")
         self.numbers = {name: spin_box_for(MusicRequest, name) for name, _ in NUMBER_FIELDS}
         self.seed = SeedField(MusicRequest)
         self.melody = FileField("optional: a clip whose melody to follow (melody models)")
@@ -101,7 +102,6 @@ class MusicTab(QWidget, StudioTab):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model_picker)
-        form.addRow("Prompt", self.prompt)
         for name, label in NUMBER_FIELDS:
             form.addRow(label, self.numbers[name])
         form.addRow("Seed", self.seed)
@@ -121,6 +121,7 @@ class MusicTab(QWidget, StudioTab):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setFormat("Idle")
         self.status_line = StatusLine()
 
         right = QWidget()
@@ -134,8 +135,8 @@ class MusicTab(QWidget, StudioTab):
         right_layout.addStretch(1)
 
         # --- the result: waveform, player, export; the takes of this session (shown once there is one) ---
-        self.panel = AudioPanel()
-        self.panel.message.connect(self.status_line.say)
+        self.clip_view = ClipView()
+        self.clip_view.message.connect(self.status_line.say)
         self.takes_label = QLabel("<b>Takes</b>")
         self.results = QListWidget()
         self.results.setObjectName("musicResults")
@@ -144,18 +145,22 @@ class MusicTab(QWidget, StudioTab):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.panel, 1)
+        left_layout.addWidget(self.prompt, 1)
         left_layout.addWidget(self.takes_label)
         left_layout.addWidget(self.results)
         self._show_takes()
 
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setCollapsible(1, False)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(right)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setCollapsible(1, False)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(top, 3)
+        layout.addWidget(self.clip_view, 1)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate)
 
         self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
         self.runner.busy_changed.connect(self.set_busy)
@@ -210,10 +215,12 @@ class MusicTab(QWidget, StudioTab):
         self.cancel_button.setEnabled(busy)
         if busy:
             self.progress.setRange(0, 0)
+            self.progress.setFormat("Waiting…")
 
-    def _done(self, message: str, ok: bool = True) -> None:
+    def _done(self, message: str, bar: str) -> None:
         self.progress.setRange(0, 1)
-        self.progress.setValue(1 if ok else 0)
+        self.progress.setValue(1 if bar == "Done" else 0)
+        self.progress.setFormat(bar)
         if message:
             self.status_line.say(message)
 
@@ -228,7 +235,7 @@ class MusicTab(QWidget, StudioTab):
         except StudioError as exc:
             self.status_line.warn(str(exc))
             return False
-        self.panel.set_clip(samples, rate, saved.params)
+        self.clip_view.set_clip(samples, rate, saved.params)
         seed = saved.params.get("seed")
         self.seed.show_used(seed if isinstance(seed, int) else None)
         return True
@@ -237,7 +244,7 @@ class MusicTab(QWidget, StudioTab):
     @Slot()
     def on_started(self) -> None:
         self.status_line.say("Starting…")
-        self.panel.clear()
+        self.clip_view.clear()
 
     @Slot(str)
     def on_status(self, message: str) -> None:
@@ -253,6 +260,7 @@ class MusicTab(QWidget, StudioTab):
             return
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.step)
+        self.progress.setFormat("tokens %v of %m")
         left = f" · {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
         self.status_line.say(f"Tokens {progress.step}/{progress.total}{left}")
 
@@ -262,7 +270,7 @@ class MusicTab(QWidget, StudioTab):
         if preview.audio is None or not preview.sample_rate:
             return
         chunk = preview.audio if preview.audio.ndim == 1 else preview.audio.mean(axis=1)
-        self.panel.append_chunk(chunk, preview.sample_rate)
+        self.clip_view.append_chunk(chunk, preview.sample_rate)
 
     @Slot(object)
     def on_output(self, saved) -> None:
@@ -285,18 +293,18 @@ class MusicTab(QWidget, StudioTab):
     def on_finished(self, result) -> None:
         stats = result.stats
         if isinstance(stats, MusicStats):
-            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}")
+            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}", "Done")
         else:
-            self._done("Done.")
+            self._done("Done.", "Done")
 
     @Slot(object)
     def on_cancelled(self, result) -> None:
         kept = len(result.items)
-        self._done("Cancelled" + (": the finished windows were kept." if kept else "."), ok=False)
+        self._done("Cancelled" + (": the finished windows were kept." if kept else "."), "Cancelled")
 
     @Slot(object)
     def on_failed(self, error) -> None:
-        self._done("", ok=False)  # the runner shows the message and its action
+        self._done("", "Failed")  # the runner shows the message and its action
 
     # --- StudioTab ---
     def refresh_models(self) -> None:

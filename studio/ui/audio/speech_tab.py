@@ -1,7 +1,7 @@
 """The Speech tab: text (typed, pasted, dropped or sent from the Text tab) → a voice → audio.
 
 Speak (Ctrl+Enter) submits a :class:`~studio.requests.SpeechRequest`. Each sentence's audio arrives
-as a Preview and goes straight into the :class:`~studio.ui.audio.panel.AudioPanel`, so playback
+as a Preview and goes straight into the :class:`~studio.ui.audio.clip_view.ClipView`, so playback
 starts with the first sentence while the rest is made; the progress bar counts sentences. Cancel
 stops between sentences; what was said is kept (saved as a partial result). History → open
 brings a saved clip back with its settings.
@@ -30,7 +30,7 @@ from ...requests import SpeechRequest
 from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
 from ..tab_widgets import StatusLine
-from .panel import AudioPanel
+from .clip_view import ClipView
 from .voice_form import VoiceForm, is_audio_file
 
 class SpeechTab(QWidget, StudioTab):
@@ -60,7 +60,7 @@ class SpeechTab(QWidget, StudioTab):
         self.progress.setFormat("Idle")  # "sentence %v of %m" once a job reports progress
         self.progress.setValue(0)
         self.status_line = StatusLine()
-        self.panel = AudioPanel()
+        self.clip_view = ClipView()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -85,13 +85,13 @@ class SpeechTab(QWidget, StudioTab):
         top.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(top, 3)
-        layout.addWidget(self.panel, 1)
+        layout.addWidget(self.clip_view, 1)
 
         self.speak_button.clicked.connect(self.speak)
         self.cancel_button.clicked.connect(self.cancel)
         self.text.textChanged.connect(self._on_text_changed)
         self.form.message.connect(self.status_line.say)
-        self.panel.message.connect(self.status_line.say)
+        self.clip_view.message.connect(self.status_line.say)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.speak)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.speak)
 
@@ -114,7 +114,7 @@ class SpeechTab(QWidget, StudioTab):
         params = saved.params if isinstance(saved.params, dict) else {}
         self.text.setPlainText(str(params.get("text") or ""))
         self.form.apply(params)
-        self.panel.set_clip(samples, rate, params)
+        self.clip_view.set_clip(samples, rate, params)
         self._saved = saved
         self.status_line.say(_describe(params))
         return True
@@ -156,7 +156,7 @@ class SpeechTab(QWidget, StudioTab):
     @Slot()
     def on_started(self) -> None:
         self._saved = None
-        self.panel.clear()
+        self.clip_view.clear()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Waiting…")
@@ -180,7 +180,7 @@ class SpeechTab(QWidget, StudioTab):
     @Slot(object)
     def on_preview(self, preview) -> None:
         if preview.audio is not None:
-            self.panel.append_chunk(preview.audio, preview.sample_rate)
+            self.clip_view.append_chunk(preview.audio, preview.sample_rate)
 
     @Slot(object)
     def on_voices(self, voices) -> None:
@@ -212,7 +212,7 @@ class SpeechTab(QWidget, StudioTab):
         self._end()  # the runner shows the message and its action
 
     def _end(self) -> None:
-        self.panel.finish_stream(self._saved.params if self._saved is not None else {})
+        self.clip_view.finish_stream(self._saved.params if self._saved is not None else {})
 
     # --- drag and drop: a text file or a reference clip ---
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -34,7 +34,7 @@ def png_bytes(image: QImage) -> bytes:
 
 
 class CanvasFiles(QObject):
-    """The files of one Canvas tab: ``tab`` gives the document (``tab.doc``), the form (``tab.panel``),
+    """The files of one Canvas tab: ``tab`` gives the document (``tab.doc``), the form (``tab.form``),
     ``tab.set_document`` and ``tab.set_picture``; ``library`` the folder for work files; ``host`` Send to;
     ``status_line`` the messages."""
 
@@ -111,7 +111,7 @@ class CanvasFiles(QObject):
         return False
 
     def save_document(self, path: str | Path) -> Path:
-        self.doc.params = self.tab.panel.params()
+        self.doc.params = self.tab.form.params()
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
@@ -164,7 +164,7 @@ class CanvasFiles(QObject):
     def autosave(self) -> bool:
         if not self.doc.dirty:
             return False
-        self.doc.params = self.tab.panel.params()
+        self.doc.params = self.tab.form.params()
         self.doc.save(autosave_path(), mark_clean=False)
         return True
 

@@ -1,7 +1,7 @@
 """The Canvas tab: paint a mask, inpaint or outpaint, choose among candidates, undo anything.
 
 Left, a toolbar and the :class:`~studio.ui.canvas.view.CanvasView`; right, the
-:class:`~studio.ui.canvas.panel.InpaintPanel`. The tab writes the picture and mask to PNG files, hands an
+:class:`~studio.ui.canvas.form.InpaintForm`. The tab writes the picture and mask to PNG files, hands an
 :class:`~studio.requests.InpaintRequest` to the job queue, shows live previews and each finished
 candidate on the canvas, and turns Apply into one undo step. Documents (picture, mask, applied history,
 settings) save as one ``.studio-canvas`` file; the open document is autosaved every minute and offered
@@ -37,7 +37,7 @@ from .files import MAX_SIDE, CanvasFiles
 from .commands import MaskWholeCommand, StateCommand
 from .document import SUFFIX, CanvasDocument
 from .mask import MaskLayer
-from .panel import InpaintPanel
+from .form import InpaintForm
 from .view import CanvasView
 
 
@@ -69,14 +69,14 @@ class CanvasTab(QWidget, StudioTab):
         self.doc = CanvasDocument()
         self.view = CanvasView(self.doc, self.undo_stack)
         self.status_line = StatusLine()
-        self.panel = InpaintPanel(ctx.catalog, self.status_line)
+        self.form = InpaintForm(ctx.catalog, self.status_line)
         self.files = CanvasFiles(self, self.library, self.host, self.status_line)  # open, save, autosave …
         self._build()
         self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
         self.runner.busy_changed.connect(self.set_busy)
         self.setAcceptDrops(True)
 
-        p = self.panel
+        p = self.form
         for signal, slot in (
             (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
             (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
@@ -132,13 +132,13 @@ class CanvasTab(QWidget, StudioTab):
         self.size_box = QDoubleSpinBox()
         self.size_box.setRange(1, 1024)
         self.size_box.setDecimals(0)
-        self.size_box.setValue(self.view.settings.size)
+        self.size_box.setValue(self.view.brush.size)
         self.size_box.setToolTip("Brush size in picture pixels ([ and ] change it)")
         self.size_box.valueChanged.connect(self._on_size)
         self.hardness_box = QDoubleSpinBox()
         self.hardness_box.setRange(0, 1)
         self.hardness_box.setSingleStep(0.1)
-        self.hardness_box.setValue(self.view.settings.hardness)
+        self.hardness_box.setValue(self.view.brush.hardness)
         self.hardness_box.setToolTip("Brush hardness: 1 = hard edge")
         self.hardness_box.valueChanged.connect(self._on_hardness)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -162,9 +162,9 @@ class CanvasTab(QWidget, StudioTab):
         lv.addWidget(self.view, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(self.panel)
+        scroll.setWidget(self.form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.panel.sizeHint().width() + 20)
+        scroll.setMinimumWidth(self.form.sizeHint().width() + 20)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(scroll)
@@ -172,24 +172,24 @@ class CanvasTab(QWidget, StudioTab):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
-    # --- tool settings -----------------------------------------------------------------------------------
+    # --- the brush -----------------------------------------------------------------------------------------
     @Slot()
     def _on_tool(self) -> None:
         for key, action in self.tool_actions.items():
             if action.isChecked():
-                self.view.settings.tool = key
+                self.view.brush.tool = key
 
     def set_tool(self, key: str) -> None:
         self.tool_actions[key].setChecked(True)
-        self.view.settings.tool = key
+        self.view.brush.tool = key
 
     @Slot(float)
     def _on_size(self, value: float) -> None:
-        self.view.settings.size = value
+        self.view.brush.size = value
 
     @Slot(float)
     def _on_hardness(self, value: float) -> None:
-        self.view.settings.hardness = value
+        self.view.brush.hardness = value
 
     @Slot(int)
     def _on_opacity(self, value: int) -> None:
@@ -197,8 +197,8 @@ class CanvasTab(QWidget, StudioTab):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override: [ ] also when the view has no focus
         if event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self.view.settings.resize(-1 if event.key() == Qt.Key.Key_BracketLeft else 1)
-            self.size_box.setValue(self.view.settings.size)
+            self.view.brush.resize(-1 if event.key() == Qt.Key.Key_BracketLeft else 1)
+            self.size_box.setValue(self.view.brush.size)
             return
         super().keyPressEvent(event)
 
@@ -225,7 +225,7 @@ class CanvasTab(QWidget, StudioTab):
         self.doc = doc
         self.view.set_document(doc)
         if doc.params:
-            self.panel.set_params(doc.params)
+            self.form.set_params(doc.params)
         self.view.fit()
 
     def set_picture(self, image: QImage, mask: QImage | None = None, name: str = "picture") -> bool:
@@ -243,7 +243,7 @@ class CanvasTab(QWidget, StudioTab):
 
     # --- StudioTab ---------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        self.panel.model_picker.refresh()
+        self.form.model_picker.refresh()
 
     def open_item(self, saved: SavedItem) -> bool:
         image = read_qimage(saved.path)
@@ -277,7 +277,7 @@ class CanvasTab(QWidget, StudioTab):
 
     @Slot()
     def outpaint(self) -> JobHandle | None:
-        if not any(self.panel.extends().values()):
+        if not any(self.form.extends().values()):
             self._warn("Set how many pixels to add on at least one side.")
             return None
         return self._submit(outpaint=True)
@@ -290,10 +290,10 @@ class CanvasTab(QWidget, StudioTab):
             mask_path = self.files.work_file("mask")
             self.doc.mask.to_grey().save(str(mask_path), "PNG")
             mask = str(mask_path)
-        handle = self.runner.submit(self.panel.build_request(str(picture), mask, outpaint=outpaint))
+        handle = self.runner.submit(self.form.build_request(str(picture), mask, outpaint=outpaint))
         if handle is not None:
             self.discard_candidates()
-            self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
+            self.job_extends = tuple(self.form.extends().values()) if outpaint else (0, 0, 0, 0)
         return handle
 
     @property
@@ -312,7 +312,7 @@ class CanvasTab(QWidget, StudioTab):
     @Slot(int, int)
     def extend_to_aspect(self, aspect_w: int, aspect_h: int) -> None:
         """Fill the outpaint boxes so the picture grows to ``aspect_w`` : ``aspect_h`` (both sides evenly)."""
-        self.panel.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
+        self.form.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
 
     @Slot()
     def cancel(self) -> None:
@@ -321,7 +321,7 @@ class CanvasTab(QWidget, StudioTab):
 
     @Slot(bool)
     def set_busy(self, busy: bool) -> None:
-        self.panel.set_running(busy)
+        self.form.set_running(busy)
 
     # --- job events: the runner connects each JobHandle signal to the slot of its name -----------------
     @Slot()
@@ -331,7 +331,7 @@ class CanvasTab(QWidget, StudioTab):
     @Slot(object)
     def on_progress(self, p: Progress) -> None:
         if p.total > 0:
-            self.panel.set_progress(p.step, p.total)
+            self.form.set_progress(p.step, p.total)
 
     @Slot(str)
     def on_status(self, message: str) -> None:
@@ -355,12 +355,12 @@ class CanvasTab(QWidget, StudioTab):
         if image.isNull():
             return
         self.candidate_images.append(image.convertToFormat(QImage.Format.Format_RGB32))
-        self.panel.add_candidate(image, f"seed {saved.params.get('seed')}")
+        self.form.add_candidate(image, f"seed {saved.params.get('seed')}")
         if len(self.candidate_images) == 1:
-            self.panel.candidates.setCurrentRow(0)
+            self.form.candidates.setCurrentRow(0)
 
     def _end(self, message: str, bar: str) -> None:
-        self.panel.finish_progress(bar)
+        self.form.finish_progress(bar)
         if not self.candidate_images:
             self.view.show_candidate(None)
         if message:
@@ -390,13 +390,13 @@ class CanvasTab(QWidget, StudioTab):
     @Slot()
     def apply_candidate(self) -> bool:
         """Commit the shown candidate as one undo step (an outpainted one also resizes the canvas)."""
-        row = self.panel.candidates.currentRow()
+        row = self.form.candidates.currentRow()
         if not 0 <= row < len(self.candidate_images):
             return False
         image = self.candidate_images[row]
         mask = self.doc.mask.image.copy() if image.size() == self.doc.image.size() else MaskLayer(
             image.width(), image.height()).image
-        entry = {"time": time.time(), "size": [image.width(), image.height()], "params": self.panel.params()}
+        entry = {"time": time.time(), "size": [image.width(), image.height()], "params": self.form.params()}
         text = "Apply inpaint" if image.size() == self.doc.image.size() else "Apply outpaint"
         self.undo_stack.push(StateCommand(self.doc, image, mask, [*self.doc.history, entry], text))
         self.discard_candidates()
@@ -406,7 +406,7 @@ class CanvasTab(QWidget, StudioTab):
     @Slot()
     def discard_candidates(self) -> None:
         self.candidate_images = []
-        self.panel.clear_candidates()
+        self.form.clear_candidates()
         self.view.show_candidate(None)
 
     # --- messages ----------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from ...models import families
 from ...requests import ImageRequest, field_spec
 
 #: the request fields a model recommends values for
@@ -29,17 +30,48 @@ def native_base(catalog, spec: str) -> int:
         w, h = entry.defaults.get("width"), entry.defaults.get("height")
         if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
             return int(round(math.sqrt(w * h) / 8) * 8)
-        return 1024 if entry.family == "sdxl" else 512
+        fam = families.family(entry.family)
+        return fam.native if fam is not None and fam.key != "sd2" else 512
     if not spec:
         return 512
     path = Path(spec).expanduser()
     try:
         if path.is_dir() and (path / "model_index.json").is_file():
+            fam = families.family(families.family_from_folder(path))
+            if fam is not None and fam.key in ("sdxl", "sd3", "flux"):
+                return fam.native
             data = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
             return 1024 if "XL" in str(data.get("_class_name", "")) else 512
     except (OSError, ValueError):
         pass
     return 1024 if "xl" in path.name.lower() else 512
+
+
+def model_family(catalog, spec: str) -> str:
+    """The picked model's family ('sd1' … 'flux'; '' when its files do not say), from the catalog or its folder."""
+    entry = catalog.find(spec, "image")
+    if entry is not None:
+        return entry.family
+    path = Path(spec).expanduser() if spec else None
+    try:
+        if path is not None and path.is_dir():
+            return families.family_from_folder(path)
+    except OSError:
+        pass
+    return ""
+
+
+def folder_defaults(spec: str) -> dict:
+    """A model folder's recommended values from its family (FLUX schnell: 4 steps, no guidance …)."""
+    path = Path(spec).expanduser() if spec else None
+    try:
+        if path is not None and path.is_dir() and (path / "model_index.json").is_file():
+            fam = families.family_from_folder(path)
+            if families.is_flow(fam):
+                return families.defaults_for_folder(path)
+    except OSError:
+        pass
+    return {}
 
 
 def _norm(values: dict) -> dict:
@@ -64,7 +96,7 @@ class ModelDefaults:
             "width": self.base,
             "height": self.base,
         }
-        recommended = dict(entry.defaults) if entry is not None and entry.defaults else {}
+        recommended = dict(entry.defaults) if entry is not None and entry.defaults else folder_defaults(spec)
         new = {**generic, **{k: v for k, v in recommended.items() if k in KEYS}}
         current = _norm(current)
         values = dict(current)

@@ -3,7 +3,7 @@
 Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and the status
 line; below, the results (:class:`~studio.ui.image.results.ResultPanel`: the large view with live
 previews while denoising, then the image; the shown image's parameters, its actions, and the
-gallery strip) on the left and the settings column (:class:`~studio.ui.image.settings.ImageSettings`)
+gallery strip) on the left and the form (:class:`~studio.ui.image.form.ImageForm`)
 on the right, where every tab has its form. Jobs run through the tab's
 :class:`~studio.ui.job_runner.JobRunner` (Generate while one runs queues another).
 
@@ -45,7 +45,7 @@ from ..tab_widgets import StatusLine
 from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
 from .results import ResultPanel
-from .settings import ImageSettings
+from .form import ImageForm
 from .widgets import pil_to_qimage
 
 RECENT_ON_START = 60  # library images the gallery shows when the tab opens
@@ -85,7 +85,7 @@ class ImageTab(QWidget, StudioTab):
 
     # --- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.form = ImageSettings(self.catalog, lambda: Path(self.library.root) / "inputs", servers=self.servers)
+        self.form = ImageForm(self.catalog, lambda: Path(self.library.root) / "inputs", servers=self.servers)
         self.form.message.connect(self._say)
         self.form.warning.connect(self._warn)
         self.form.init_changed.connect(self._on_init_changed)
@@ -140,7 +140,7 @@ class ImageTab(QWidget, StudioTab):
         top.addLayout(prompts, 1)
         top.addWidget(go_box)
 
-        # right: the settings column (the form)
+        # right: the form
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
@@ -297,7 +297,7 @@ class ImageTab(QWidget, StudioTab):
 
     @Slot(object)
     def on_failed(self, error: JobError) -> None:
-        self._end("", "Failed")  # the runner shows the message and its action; the settings stay, to fix and retry
+        self._end("", "Failed")  # the runner shows the message and its action; the form stays, to fix and retry
 
     def _end(self, message: str, bar: str) -> None:
         if self.sender() is self._shown_job:

@@ -1,5 +1,5 @@
-"""The Canvas's side panel: inpaint settings, outpaint controls, Generate / Cancel with progress, and the
-strip of result candidates with Apply / Discard. It only builds requests and shows state; the tab
+"""The Canvas's form (on the right, as every tab's): inpaint parameters, outpaint controls, Generate / Cancel
+with progress, the status line, and the strip of result candidates with Apply / Discard. It only builds requests and shows state; the tab
 (:class:`~studio.ui.canvas.tab.CanvasTab`) runs the jobs and edits the document."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _spin(cls: type, name: str, value: float | None = None):
     return box
 
 
-class InpaintPanel(QWidget):
+class InpaintForm(QWidget):
     generate_requested = Signal()
     outpaint_requested = Signal()
     aspect_chosen = Signal(int, int)  # outpaint to this aspect: the tab fills the extend boxes
@@ -208,7 +208,7 @@ class InpaintPanel(QWidget):
         )
 
     def params(self) -> dict:
-        """The settings, for the document file."""
+        """The form's values, for the document file."""
         return {"prompt": self.prompt.toPlainText(), "negative_prompt": self.negative_prompt.toPlainText(),
                 "strength": self.strength.value(), "steps": self.steps.value(), "guidance": self.guidance.value(),
                 "sampler": self.sampler.currentData() or "", "seed": self.seed.value(),
@@ -217,7 +217,7 @@ class InpaintPanel(QWidget):
                 **self.extends()}
 
     def set_params(self, params: dict) -> None:
-        """Restore settings saved with a document (unknown or bad values are skipped)."""
+        """Restore the values saved with a document (unknown or bad values are skipped)."""
         def num(box, key):
             value = params.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):

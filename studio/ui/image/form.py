@@ -1,6 +1,6 @@
-"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest.
+"""The Image tab's form: model, prompts and the column of parameters, turned into an ImageRequest.
 
-:class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
+:class:`ImageForm` owns every input widget. The prompts and the model picker are laid out by the
 tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 
 from ...models.resolve import is_pickle
 from ...requests import SCHEDULERS, ImageRequest
-from .model_defaults import ModelDefaults
-from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from ...models import families
+from .model_defaults import ModelDefaults, model_family
+from .form_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
@@ -43,7 +44,14 @@ OFFLOAD_CHOICES = (
     ("auto", "Auto (by free VRAM)"),
     ("none", "Off (all on the GPU)"),
     ("model", "Model CPU offload"),
+    ("group", "Group offload"),
     ("sequential", "Sequential offload (least VRAM)"),
+)
+QUANTIZE_CHOICES = (
+    ("none", "None"),
+    ("gguf", "GGUF (the model is a .gguf transformer)"),
+    ("nf4", "NF4 (bitsandbytes, CUDA only)"),
+    ("fp8", "fp8 layerwise casting"),
 )
 AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
 
@@ -55,7 +63,7 @@ def pickle_key(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-class ImageSettings(QWidget):
+class ImageForm(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
     paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
     ``png_chosen(path)`` when a PNG is dropped on or opened in the "PNG info" box, to restore from."""
@@ -187,12 +195,22 @@ class ImageSettings(QWidget):
         vae_row = QHBoxLayout()
         vae_row.addWidget(self.vae, 1)
         vae_row.addWidget(vae_browse)
-        self.offload = _choice_combo(OFFLOAD_CHOICES, "Keep parts of the model in CPU memory between uses: less GPU memory, slower")
+        self.offload = _choice_combo(
+            OFFLOAD_CHOICES,
+            "The memory plan: Auto picks the first that fits the free VRAM (the job says which and why); "
+            "offloading keeps parts of the model in CPU memory: less GPU memory, slower",
+        )
+        self.quantize = _choice_combo(
+            QUANTIZE_CHOICES,
+            "Shrink an SD 3.x / FLUX transformer: GGUF files come quantized; NF4 needs bitsandbytes and a CUDA GPU; "
+            "fp8 stores weights in 8 bits. (torchao is not available: no release fits torch 2.8 and diffusers.)",
+        )
         self.attention_slicing = _choice_combo(AUTO_ON_OFF, "Compute attention in slices: less memory, a little slower")
         self.vae_tiling = _choice_combo(AUTO_ON_OFF, "Decode the image in tiles: less memory at large sizes")
         form.addRow("LoRAs", self.loras)
         form.addRow("VAE", vae_row)
-        form.addRow("Offload", self.offload)
+        form.addRow("Memory plan", self.offload)
+        form.addRow("Quantize", self.quantize)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
         self.advanced = CollapsibleSection("Advanced", content, expanded=False)
@@ -241,6 +259,7 @@ class ImageSettings(QWidget):
             vae=self.vae.text().strip(),
             allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
             offload=self.offload.currentData(),
+            quantize=self.quantize.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
         )
@@ -308,11 +327,23 @@ class ImageSettings(QWidget):
         """The picked model's recommended settings (:class:`~studio.ui.image.model_defaults.ModelDefaults`)."""
         values = self.model_defaults.follow(spec, self._values())
         self.base = self.model_defaults.base
+        self._fill_samplers(model_family(self.model_defaults.catalog, spec))
         self.steps.setValue(int(values["num_inference_steps"]))
         self.guidance.setValue(float(values["guidance_scale"]))
         self.width_spin.setValue(int(values["width"]))
         self.height_spin.setValue(int(values["height"]))
         self._fill_aspects()
+
+    def _fill_samplers(self, family: str) -> None:
+        """Every sampler for SD 1/2/XL; for a flow-matching model (SD 3.x, FLUX) only those that fit it."""
+        names = families.samplers_for(family, SCHEDULERS)
+        current = self.sampler.currentData() or ""
+        self.sampler.clear()
+        self.sampler.addItem(MODEL_DEFAULT, "")
+        for name in names:
+            self.sampler.addItem(name, name)
+        index = self.sampler.findData(current)
+        self.sampler.setCurrentIndex(max(index, 0))
 
     def _fill_aspects(self) -> None:
         self.aspect.blockSignals(True)

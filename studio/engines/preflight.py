@@ -1,0 +1,154 @@
+"""Preflight: the cheap checks of a request that need no model (no Qt, no torch), run before any model
+loads — by the job queue at submit (the GUI) and by ``studio generate`` (the CLI), and again by each
+engine's ``run`` for callers that drive an engine directly.
+
+:func:`preflight` validates the request's values, then opens its input files through
+:mod:`studio.library.inputs` with the limits named there: a picture's header (its size), the part of
+an audio clip that is used (silence, NaN, length), a text's length once said aloud. It decodes no
+picture: the engine decodes each input once, when it runs. Every refusal is an
+:class:`~studio.errors.InvalidRequest` (or :class:`~studio.errors.UnsafeModelFile` for a pickled LoRA)
+whose message is one line for a person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ..errors import InvalidRequest
+from ..library import inputs
+from ..requests import ImageRequest, InpaintRequest, MusicRequest, SpeechRequest, TextRequest
+from .speech_text import PARAGRAPH, SENTENCE, has_words, split_text
+
+#: the longest speech made at once, in seconds (its samples are kept until the file is written)
+MAX_SPEECH_S = 3600.0
+#: a fast reader's pace: the estimate of a text's length aloud stays below what a voice takes
+FAST_CHARS_PER_S = 20.0
+#: the longest music prompt: MusicGen's T5 encoder reads 512 tokens, about this many characters
+MAX_MUSIC_PROMPT_CHARS = 2000
+#: what the speech engine splits the text with for the estimate (the smallest voice limit)
+_ESTIMATE_CHUNK = 250
+
+
+def preflight(request) -> None:
+    """Validate ``request`` and check its inputs (see the module doc); raises with a one-line message."""
+    check = _CHECKS.get(request.kind)
+    if check is None:
+        request.validate()
+    else:
+        check(request)
+
+
+# --- per kind (each validates the request first: an engine's ``preflight``) ----------------------
+def preflight_text(request: TextRequest) -> None:
+    """Nothing to open: the values are validated."""
+    request.validate()
+
+
+def preflight_image(request: ImageRequest) -> None:
+    request.validate()
+    _image_inputs(request)
+
+
+def _image_inputs(request: ImageRequest) -> None:
+    from .lora_files import check_lora_files
+
+    if request.init_image:
+        inputs.picture_size(request.init_image, "image-to-image picture")
+    if not request.endpoint:  # on a ComfyUI server, LoRAs are names in its own loras folder
+        check_lora_files(request.loras)
+
+
+def preflight_inpaint(request: InpaintRequest) -> None:
+    request.validate()
+    width, height = inputs.picture_size(request.image, "picture to edit")
+    if request.mask:
+        mask = inputs.picture_size(request.mask, "mask")
+        if mask != (width, height):
+            raise InvalidRequest(
+                f"The mask is {mask[0]}×{mask[1]} but the picture is {width}×{height}: they must be the same size."
+            )
+    left, right, top, bottom = request.extends
+    grown = (width + left + right, height + top + bottom)
+    if any(request.extends) and max(grown) > 4096:
+        raise InvalidRequest(f"The extended picture would be {grown[0]}×{grown[1]}; at most 4096×4096.")
+    long, short = max(grown), min(grown)
+    if long > short * inputs.MAX_INPAINT_ASPECT:
+        raise InvalidRequest(
+            f"The picture is {grown[0]}×{grown[1]}: one side is more than {inputs.MAX_INPAINT_ASPECT:g} times the "
+            "other, too narrow to inpaint; crop it or extend the short side first."
+        )
+    _image_inputs(request.generation)
+
+
+def speech_estimate_s(request: SpeechRequest) -> tuple[float, float]:
+    """(seconds of pauses, seconds at least spoken) the text of ``request`` makes: the pauses are exact,
+    the speech a fast reader's pace (every voice takes longer)."""
+    chunks = split_text(request.text, _ESTIMATE_CHUNK)
+    paragraphs = sum(1 for c in chunks if c.pause == PARAGRAPH)
+    sentences = sum(1 for c in chunks if c.pause == SENTENCE)
+    pauses = paragraphs * request.paragraph_pause_s + sentences * request.sentence_pause_s
+    spoken = sum(len(c.text) for c in chunks) / (FAST_CHARS_PER_S * request.speed)
+    return pauses, spoken
+
+
+def preflight_speech(request: SpeechRequest) -> None:
+    request.validate()
+    if not has_words(request.text):
+        raise InvalidRequest("The text has nothing to say (only punctuation or symbols): type some words.")
+    pauses, spoken = speech_estimate_s(request)
+    if pauses + spoken > MAX_SPEECH_S:
+        raise InvalidRequest(
+            f"This text would make at least {_duration(pauses + spoken)} of audio ({_duration(pauses)} of it "
+            f"pauses); Studio makes at most {_duration(MAX_SPEECH_S)} at once: split the text or shorten the pauses."
+        )
+    if request.speaker_wav:
+        reference_clip(request.speaker_wav)
+
+
+def reference_clip(path: str):
+    """The used part of a speaker reference clip, mono: (samples, rate, ClipInfo); checked."""
+    return inputs.read_clip(
+        path, "speaker reference clip", seconds=inputs.REFERENCE_CLIP_S, mono=True,
+        min_seconds=inputs.MIN_REFERENCE_CLIP_S,
+    )
+
+
+def preflight_music(request: MusicRequest) -> None:
+    request.validate()
+    if len(request.prompt) > MAX_MUSIC_PROMPT_CHARS:
+        raise InvalidRequest(
+            f"The prompt is {len(request.prompt):,} characters; MusicGen reads at most about "
+            f"{MAX_MUSIC_PROMPT_CHARS:,} (512 tokens): shorten it."
+        )
+    if request.melody:
+        melody_clip(request)
+    if request.continue_from:
+        continue_clip(request.continue_from)
+
+
+def melody_clip(request: MusicRequest):
+    """The used part of the melody: the piece's length and one window more; checked."""
+    return inputs.read_clip(request.melody, "melody", seconds=float(request.duration_s) + inputs.MELODY_EXTRA_S)
+
+
+def continue_clip(path: str):
+    """The tail of the clip to continue (:data:`~studio.library.inputs.CONTINUE_TAIL_S`); checked."""
+    return inputs.read_clip(path, "clip to continue", seconds=inputs.CONTINUE_TAIL_S, tail=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds > 3600:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{seconds:.0f} s"
+
+
+_CHECKS: dict[str, Callable] = {
+    "text": preflight_text,
+    "image": preflight_image,
+    "inpaint": preflight_inpaint,
+    "speech": preflight_speech,
+    "music": preflight_music,
+}

@@ -138,6 +138,19 @@ CASES = [
     ("garbage-weights", ["generate", "text", "--prompt", "hi", "--model", "{w}/garbage", "-q"], 1,
      "'garbage' could not be loaded"),
     ("text-encoder-bin-only", [*IMG, "--out", "{w}/x.png", "-q"], 1, "pickled weights (.bin) in text_encoder"),
+    # --- servers (issue 17): addresses and keys checked before anything connects -------------------
+    ("endpoint-file-url", ["generate", "text", "--prompt", "hi", "--endpoint", "file:///etc/passwd", "--model", "m"],
+     2, "endpoint must be a server URL"),
+    ("endpoint-with-password", ["generate", "text", "--prompt", "hi", "--endpoint", "http://u:pw@h/v1", "--model",
+                                "m"], 2, "must not hold a user name or password"),
+    ("endpoint-no-model", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1"], 2,
+     "model is empty"),
+    ("endpoint-key-variable-unset", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1",
+                                     "--model", "m", "--api-key-env", "STUDIO_TEST_UNSET_KEY"], 1,
+     "STUDIO_TEST_UNSET_KEY', which is not set"),
+    ("comfyui-bad-url", [*IMG, "--out", "{w}/x.png", "--comfyui", "comfy:8188"], 2, "ComfyUI server must be a server URL"),
+    ("serve-network-without-key", ["serve", "--host", "0.0.0.0"], 2, "without an API key"),
+    ("serve-bad-port", ["serve", "--port", "70000"], 2, "--port must be between 1 and 65535"),
 ]
 
 

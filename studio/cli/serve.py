@@ -23,6 +23,10 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..serve.server import check_host, run_serve
 
+    from ..errors import InvalidRequest
+
+    if not 0 <= args.port <= 65535:
+        raise InvalidRequest(f"--port must be between 1 and 65535 (got {args.port}).")
     key = api_key_from_env(args)("")
     check_host(args.host, key)
     return run_serve(args.host, args.port, key, device=args.device, dtype=args.dtype)

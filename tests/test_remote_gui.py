@@ -90,6 +90,17 @@ def test_add_comfyui_server_its_checkpoints_join_the_image_picker_and_jobs_use_t
     assert len(result.items) == 1 and result.items[0].params["endpoint"] == url
     assert len(fake.workflows) == 1  # the worker's runtime sent the keyring's token
 
+    # Servers → Remove: the server leaves the pickers and its key the keyring
+    menu = window.models_window.server_menu
+    menu.rebuild()
+    remove = [a for a in menu.actions() if a.text().startswith("Remove 127.0.0.1:")]
+    assert len(remove) == 1
+    remove[0].trigger()
+    assert memory_keyring.items == {} and window.services.servers.all() == []
+    assert picker.current_endpoint() == "" and not any(" — 127.0.0.1:" in picker.itemText(i)
+                                                       for i in range(picker.count()))
+    assert "Removed the server" in window.models_window.status.text()
+
 
 def test_text_tab_with_a_servers_model(qtbot, window, tmp_path):
     from studio.testing.servers import bundled_gguf, start_llama_server

@@ -123,10 +123,16 @@ class ModelsWindow(QDialog):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.add_button)
-        self.server_button = QPushButton("Add server…")
-        self.server_button.setToolTip("An OpenAI-compatible text server or a ComfyUI server: its models join the pickers")
-        self.server_button.clicked.connect(self.add_server)
+        self.server_button = QPushButton("Servers")
+        self.server_button.setToolTip("Add an OpenAI-compatible text server or a ComfyUI server (its models join the "
+                                      "pickers), or remove one")
         self.server_button.setVisible(servers is not None)
+        if servers is not None:
+            from .server_dialog import ServerMenu
+
+            self.server_menu = ServerMenu(servers, keys, self)
+            self.server_menu.changed.connect(self._on_servers_changed)
+            self.server_button.setMenu(self.server_menu)
         buttons.addWidget(self.server_button)
 
         self.hub_id_edit = QLineEdit()
@@ -471,14 +477,10 @@ class ModelsWindow(QDialog):
     def _on_tab_changed(self, _index: int) -> None:
         self._update_buttons()
 
-    @Slot()
-    def add_server(self) -> None:
-        from .server_dialog import ServerDialog
-
-        dialog = ServerDialog(self.servers, self.keys, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.status.setText(dialog.notice or "Server added: its models are in the pickers.")
-            self.models_changed.emit()
+    @Slot(str)
+    def _on_servers_changed(self, message: str) -> None:
+        self.status.setText(message)
+        self.models_changed.emit()
 
     def _update_buttons(self) -> None:
         entry = self.selected_entry()

@@ -8,9 +8,10 @@ is none, which :attr:`ServerDialog.notice` then says). The pickers list its mode
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
+    QMenu,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -140,3 +141,43 @@ class ServerDialog(QDialog):
     def done(self, result: int) -> None:
         self.background.cancel_all()
         super().done(result)
+
+
+class ServerMenu(QMenu):
+    """The Models window's Servers menu: Add server…, and Remove for each server added (its key leaves the
+    keyring too). ``changed(message)`` after either, for the window's status line and the pickers."""
+
+    changed = Signal(str)
+
+    def __init__(self, servers: ServerList, keys, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.servers, self.keys = servers, keys
+        self.aboutToShow.connect(self.rebuild)
+        self.rebuild()
+
+    @Slot()
+    def rebuild(self) -> None:
+        self.clear()
+        self.addAction("Add server…").triggered.connect(self.add)
+        listed = self.servers.all()
+        if listed:
+            self.addSeparator()
+        for server in listed:
+            action = self.addAction(f"Remove {server.label} ({len(server.models)} model(s))")
+            action.setData(server.url)
+            action.triggered.connect(self._remove_triggered)
+
+    @Slot()
+    def add(self) -> None:
+        dialog = ServerDialog(self.servers, self.keys, self.parentWidget())
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.changed.emit(dialog.notice or "Server added: its models are in the pickers.")
+
+    @Slot()
+    def _remove_triggered(self) -> None:
+        self.remove(self.sender().data())
+
+    def remove(self, url: str) -> None:
+        self.servers.remove(url)
+        self.keys.delete(url)
+        self.changed.emit(f"Removed the server {url} and its key.")

@@ -9,7 +9,7 @@ import concurrent.futures
 import json
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
 
 pytest.importorskip("fastapi")
 keyring = pytest.importorskip("keyring")
@@ -158,3 +158,44 @@ def test_settings_start_and_stop_the_api_server_over_the_windows_queue(qtbot, wi
     assert window.serve.url == "" and dialog.serve.button.text() == "Start"
     with pytest.raises(openai.APIConnectionError):
         openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=5).models.list()
+
+
+class _KillOnSecondToken(QObject):
+    def __init__(self, server) -> None:
+        super().__init__()
+        self.server, self.seen = server, 0
+
+    @Slot(str, object)
+    def on_token(self, _job_id, token) -> None:
+        self.seen += bool(token.text)
+        if self.seen == 2:
+            self.server.kill()
+
+
+def test_a_server_that_dies_mid_reply_leaves_the_partial_reply_in_the_conversation(qtbot, window, tmp_path):
+    from studio.testing.servers import bundled_gguf, start_llama_server
+
+    pytest.importorskip("llama_cpp.server")
+    gguf = bundled_gguf()
+    if gguf is None:
+        pytest.skip("the bundled SmolLM2 GGUF is not installed")
+    server = start_llama_server(gguf, tmp_path / "llama.log")
+    try:
+        window.services.servers.put(Server(server.url, "openai", models=("smollm2",)))
+        tab = window.tab("text")
+        tab.refresh_models()
+        tab.model_picker.set_model_spec("smollm2", server.url)
+        tab.max_new_tokens.setValue(400)
+        killer = _KillOnSecondToken(server)
+        window.jobs.job_token.connect(killer.on_token)
+        with qtbot.waitSignal(window.jobs.job_failed, timeout=120_000) as failed:
+            qtbot.keyClicks(tab.input, "Write a long story about a dog.")
+            qtbot.mouseClick(tab.send_button, Qt.MouseButton.LeftButton)
+        assert "closed the connection in the middle of the reply" in str(failed.args[1])
+        partial = tab.last_reply()
+        assert partial and tab.messages[-1] == {"role": "assistant", "content": partial}
+        assert not tab.input.toPlainText()  # the message was answered (in part), not handed back
+        saved = window.library.items("text")
+        assert saved and saved[0].params["reply"] == partial
+    finally:
+        server.stop()

@@ -51,6 +51,13 @@ def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def context_text(used: int, limit: int) -> str:
+    """' · context 120/8,192' where the model's context is known (a server may not say), else the tokens used."""
+    if limit > 0:
+        return f" · context {used:,}/{limit:,}"
+    return f" · context {used:,}" if used > 0 else ""
+
+
 class TextTab(QWidget, StudioTab):
     """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text."""
 
@@ -291,7 +298,7 @@ class TextTab(QWidget, StudioTab):
         cursor.insertText(token.text, QTextCharFormat())  # plain, whatever the format before it
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self.stats_label.setText(
-            f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
+            f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s{context_text(token.context_used, token.context_max)}"
         )
 
     @Slot(object)
@@ -305,7 +312,13 @@ class TextTab(QWidget, StudioTab):
     @Slot(object)
     def on_failed(self, error: JobError) -> None:
         """The runner shows the message and its action; the user's message goes back to the input box
-        so nothing typed is lost."""
+        so nothing typed is lost. A reply cut off part way (a server that went away) stays, as it was saved."""
+        partial = "".join(self._reply_parts)
+        if partial.strip():
+            self.messages.append({"role": "assistant", "content": partial})
+            self._render()
+            self.refresh_conversations()
+            return
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
         if last is not None and not self.input.toPlainText().strip():
             self.input.setPlainText(last["content"])
@@ -322,8 +335,8 @@ class TextTab(QWidget, StudioTab):
         stats = getattr(result, "stats", None)
         if isinstance(stats, TextStats):
             self.stats_label.setText(
-                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
-                f"context {stats.context_used:,}/{stats.context_max:,} · {stats.device}"
+                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s"
+                f"{context_text(stats.context_used, stats.context_max)} · {stats.device}"
             )
         self.status_line.say(note)
         self._render()

@@ -41,6 +41,9 @@ def _check(cond: bool, message: str) -> None:
         raise InvalidRequest(message)
 
 
+MAX_STOPS = 4  # stop sequences per text request (OpenAI's own limit)
+
+
 def check_endpoint(url: str, name: str) -> None:
     """A server URL: http(s)://host[:port][/path], nothing else (no file:, no credentials in it)."""
     from urllib.parse import urlsplit
@@ -145,6 +148,8 @@ class TextRequest(_Request):
                                 help="Layers of a GGUF model offloaded to the GPU (with a GPU build); -1 = all")
     conversation_id: str = text_field(max_chars=200, label="conversation id",
                                       help="the saved conversation this reply belongs to")
+    stop: tuple[str, ...] = records_field(label="stop sequences",
+                                          help="the reply ends where any of these texts appears (not included)")
 
     def validate(self) -> None:
         super().validate()
@@ -154,6 +159,10 @@ class TextRequest(_Request):
             check_fields(m)
         _check(self.messages[-1].role == "user", "The last message must be the user's.")
         _check(bool(self.messages[-1].content.strip()), "message is empty: type something first.")
+        _check(len(self.stop) <= MAX_STOPS, f"stop sequences: at most {MAX_STOPS} (got {len(self.stop)}).")
+        for text in self.stop:
+            _check(isinstance(text, str) and 0 < len(text) <= 200,
+                   "stop sequences must be texts of 1 to 200 characters.")
         if self.endpoint:
             check_endpoint(self.endpoint, "endpoint")
             _check(bool(self.model.strip()), "model is empty: name the server's model (its list: GET /v1/models).")
@@ -161,6 +170,7 @@ class TextRequest(_Request):
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["messages"] = [dataclasses.asdict(m) for m in self.messages]
+        data["stop"] = list(self.stop)
         return data
 
 

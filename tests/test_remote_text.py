@@ -304,3 +304,13 @@ def test_cli_streams_from_the_server_with_the_key_from_the_environment(server, t
     assert done.returncode == 1 and "needs an API key" in done.stderr and "Traceback" not in done.stderr
     done = subprocess.run(cmd, capture_output=True, text=True, env=env3, timeout=300, cwd=ROOT)
     assert done.returncode == 1 and "MY_KEY" in done.stderr and "not set" in done.stderr
+
+
+def test_stop_sequences_are_sent_to_the_server(server):
+    full = direct_reply(server, [{"role": "user", "content": "Name three colours."}], max_tokens=24)
+    stop = full.strip()[10:13]
+    assert len(stop) == 3
+    events, _ = collect(TextEngine().run(request(server.url, max_new_tokens=24, stop=(stop,)), runtime_with(KEY),
+                                         CancelToken()))
+    reply = reply_of(events).data
+    assert stop not in reply and full.startswith(reply) and len(reply) < len(full)

@@ -36,6 +36,8 @@ def add_parser(gen_sub) -> None:
     )
     p.add_argument("--prompt", required=True, help="the user message")
     add_request_arguments(p, TextRequest, FIELDS)
+    p.add_argument("--stop", metavar="S", action="append", default=[],
+                   help="end the reply where this text appears (not included); repeatable, up to 4")
     p.add_argument(
         "--out", type=path_arg, default=None, help="also write the reply to this file (.txt, .md, or .json with the settings)"
     )
@@ -46,7 +48,8 @@ def add_parser(gen_sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     request = TextRequest(
-        messages=(ChatMessage("user", args.prompt),), **request_kwargs_from_args(TextRequest, args, FIELDS)
+        messages=(ChatMessage("user", args.prompt),), stop=tuple(args.stop),
+        **request_kwargs_from_args(TextRequest, args, FIELDS),
     )
     request.validate()
     target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None

@@ -95,7 +95,8 @@ class ChatBody(_Sampling):
         sampling = self.sampling()
         if self.max_completion_tokens is not None:
             sampling["max_new_tokens"] = self.max_completion_tokens
-        request = TextRequest(messages=chat, system_prompt=system, model=self.model.strip(), **sampling)
+        request = TextRequest(messages=chat, system_prompt=system, model=self.model.strip(), stop=tuple(self.stops()),
+                              **sampling)
         request.validate()
         return request
 
@@ -107,7 +108,8 @@ class CompletionBody(_Sampling):
         """The prompt as one user message in the model's chat template (Studio's text models are chat models)."""
         self.check_n()
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
-        request = TextRequest(messages=(ChatMessage("user", prompt),), model=self.model.strip(), **self.sampling())
+        request = TextRequest(messages=(ChatMessage("user", prompt),), model=self.model.strip(),
+                              stop=tuple(self.stops()), **self.sampling())
         request.validate()
         return request
 

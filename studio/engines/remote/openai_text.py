@@ -5,7 +5,7 @@ LM Studio, text-generation-webui, a cloud provider) through the ``openai`` clien
 runtimes do, this does over HTTP:
 
 - the conversation as OpenAI chat messages; an empty system prompt sends no system message;
-- only the sampling settings the OpenAI API has: temperature, top_p, max_tokens, seed (top-k and the
+- only the sampling settings the OpenAI API has: temperature, top_p, max_tokens, seed, stop (top-k and the
   repetition penalty are left to the server's defaults, as the GUI shows by greying them out);
 - streaming, one :class:`~studio.events.Token` per piece, tokens/s live and the server's own token
   counts at the end where it reports them (``stream_options.include_usage``); the context size where
@@ -235,6 +235,8 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
         seed=seed,
         stream_options={"include_usage": True},
     )
+    if request.stop:
+        kwargs["stop"] = list(request.stop)
     parts: list[str] = []
     count = 0
     usage = None

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -169,6 +170,10 @@ class TextTab(QWidget, StudioTab):
         self.top_k = spin_box_for(TextRequest, "top_k")
         self.repetition_penalty = spin_box_for(TextRequest, "repetition_penalty")
         self.max_new_tokens = spin_box_for(TextRequest, "max_new_tokens")
+        self.stop_text = QLineEdit()
+        self.stop_text.setObjectName("stopSequence")
+        self.stop_text.setPlaceholderText("optional, e.g. ###")
+        self.stop_text.setToolTip("The reply ends where this text appears (it is not shown); empty = no stop sequence")
         self.seed = SeedField(TextRequest)
         right = QWidget()
         right.setMinimumWidth(330)
@@ -185,6 +190,7 @@ class TextTab(QWidget, StudioTab):
         form.addRow("Top-k", self.top_k)
         form.addRow("Repetition penalty", self.repetition_penalty)
         form.addRow("Max new tokens", self.max_new_tokens)
+        form.addRow("Stop at", self.stop_text)
         form.addRow("Seed", self.seed)
         self.model_picker.spec_changed.connect(self._on_model_changed)
         self._on_model_changed()
@@ -213,6 +219,7 @@ class TextTab(QWidget, StudioTab):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=self.seed.value(),
             conversation_id=self.conversation_id,
+            stop=(self.stop_text.text(),) if self.stop_text.text() else (),
             threads=self.settings.text_threads,
             gpu_layers=self.settings.text_gpu_layers,
         )

@@ -90,6 +90,10 @@ def test_add_comfyui_server_its_checkpoints_join_the_image_picker_and_jobs_use_t
     assert len(result.items) == 1 and result.items[0].params["endpoint"] == url
     assert len(fake.workflows) == 1  # the worker's runtime sent the keyring's token
 
+    canvas = window.tab("canvas").form  # the Canvas inpaints on the same server
+    canvas.model_picker.set_model_spec("tiny-sd15.safetensors", url)
+    inpaint = canvas.build_request(str(tmp_path / "p.png"), str(tmp_path / "m.png"), outpaint=False)
+    assert inpaint.generation.endpoint == url and inpaint.generation.model == "tiny-sd15.safetensors"
     # Servers → Remove: the server leaves the pickers and its key the keyring
     menu = window.models_window.server_menu
     menu.rebuild()

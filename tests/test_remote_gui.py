@@ -76,8 +76,10 @@ def test_add_comfyui_server_its_checkpoints_join_the_image_picker_and_jobs_use_t
         picker = tab.model_picker
         labels = [picker.itemText(i) for i in range(picker.count())]
         assert any(label.startswith("tiny-sd15.safetensors — 127.0.0.1:") for label in labels)
+        assert tab.form.offload.isEnabled()
         picker.set_model_spec("tiny-sd15.safetensors", url)
         assert picker.current_endpoint() == url and picker.is_remote()
+        assert not tab.form.offload.isEnabled() and not tab.form.vae.isEnabled()  # the server's own business
         tab.form.prompt.setPlainText("a lighthouse")
         tab.form.width_spin.setValue(64)
         tab.form.height_spin.setValue(64)

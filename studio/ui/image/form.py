@@ -333,6 +333,9 @@ class ImageForm(QWidget):
         self.width_spin.setValue(int(values["width"]))
         self.height_spin.setValue(int(values["height"]))
         self._fill_aspects()
+        remote = self.model_picker.is_remote()  # a ComfyUI server's checkpoint: its memory is the server's
+        for widget in (self.vae, self.offload, self.quantize, self.attention_slicing, self.vae_tiling):
+            widget.setEnabled(not remote)
 
     def _fill_samplers(self, family: str) -> None:
         """Every sampler for SD 1/2/XL; for a flow-matching model (SD 3.x, FLUX) only those that fit it."""

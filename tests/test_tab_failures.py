@@ -162,15 +162,17 @@ def test_image_tab_load_anyway_confirms_then_resubmits_with_permission(qtbot, wi
 def test_image_tab_previews_cancel_and_queue_from_handles(qtbot, window, fake, tmp_path, library):
     frame = Preview(image=Image.new("RGB", (64, 64), "green"), step=1)
     fake.scripts[str(tmp_path / "slow.safetensors")] = Script(
-        [Progress(1, 4, "generate"), frame, Output("image", Image.new("RGB", (64, 64), "blue"), {"prompt": "x"}),
+        [Progress(1, 4, "generate"), frame, (1.0, Output("image", Image.new("RGB", (64, 64), "blue"), {"prompt": "x"})),
          (10.0, Progress(2, 4, "generate"))]
     )
     tab = image_tab(window, tmp_path / "slow.safetensors")
     first = tab.generate()
     second = tab.generate()
     assert tab.runner.jobs == [first, second] and "Queued behind 1 job(s)" in tab.status_line.text()
-    qtbot.waitUntil(lambda: tab.preview_count == 1 and len(library.items("image")) == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: tab.preview_count == 1, timeout=10_000)
+    # the preview is shown until the finished image replaces it (a second later in this script)
     assert tab.job is first and tab.view.caption().startswith("Preview")
+    qtbot.waitUntil(lambda: len(library.items("image")) == 1 and tab.shown is not None, timeout=10_000)
     with qtbot.waitSignal(second.cancelled, timeout=10_000):
         click(qtbot, tab.cancel_button)  # cancels both: the queued one at once, the running one within a step
     qtbot.waitUntil(lambda: not tab.runner.jobs, timeout=10_000)

@@ -145,6 +145,7 @@ def run_serve(host: str, port: int, api_key: str | None, *, device: str = "auto"
     except StudioError:
         jobs.shutdown()
         raise
+    jobs.warm_up()  # the heavy libraries load on the worker now, not during the first request
     print(f"Studio serves an OpenAI-compatible API on {server.url}"
           + (" (API key required)" if api_key else "") + ". Ctrl+C stops it.", flush=True)
 

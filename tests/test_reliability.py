@@ -156,6 +156,19 @@ CASES = [
     ("story-folder", ["story", "render", "{w}/folder", "--out", "{w}/f.mp4"], 2, "is a folder, not a story file"),
     ("story-binary", ["story", "render", "{w}/random.safetensors", "--out", "{w}/f.mp4"], 2, "is not UTF-8 text"),
     ("story-missing", ["story", "render", "{w}/nope.json", "--out", "{w}/f.mp4"], 2, "No story at"),
+    # --- servers (issue 17): addresses and keys checked before anything connects -------------------
+    ("endpoint-file-url", ["generate", "text", "--prompt", "hi", "--endpoint", "file:///etc/passwd", "--model", "m"],
+     2, "endpoint must be a server URL"),
+    ("endpoint-with-password", ["generate", "text", "--prompt", "hi", "--endpoint", "http://u:pw@h/v1", "--model",
+                                "m"], 2, "must not hold a user name or password"),
+    ("endpoint-no-model", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1"], 2,
+     "model is empty"),
+    ("endpoint-key-variable-unset", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1",
+                                     "--model", "m", "--api-key-env", "STUDIO_TEST_UNSET_KEY"], 1,
+     "STUDIO_TEST_UNSET_KEY', which is not set"),
+    ("comfyui-bad-url", [*IMG, "--out", "{w}/x.png", "--comfyui", "comfy:8188"], 2, "ComfyUI server must be a server URL"),
+    ("serve-network-without-key", ["serve", "--host", "0.0.0.0"], 2, "without an API key"),
+    ("serve-bad-port", ["serve", "--port", "70000"], 2, "--port must be between 1 and 65535"),
 ]
 
 

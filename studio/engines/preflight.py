@@ -56,7 +56,8 @@ def _image_inputs(request: ImageRequest) -> None:
 
     if request.init_image:
         inputs.picture_size(request.init_image, "image-to-image picture")
-    check_lora_files(request.loras)
+    if not request.endpoint:  # on a ComfyUI server, LoRAs are names in its own loras folder
+        check_lora_files(request.loras)
     for i, unit in enumerate(request.controlnets, 1):  # the message names the unit
         try:
             inputs.picture_size(unit.image, "control image")

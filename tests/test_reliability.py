@@ -516,3 +516,43 @@ def test_a_reply_cut_by_a_full_context_says_so(tmp_path, capsys):
                  "--no-library"]) == 0
     err = capsys.readouterr().err
     assert "The reply stopped because the context is full (64 of 64 tokens)" in err, err
+
+
+def _piper_copy(tmp_path: Path, **inference) -> Path:
+    """The bundled Piper voice with its .onnx.json's ``inference`` values changed."""
+    import shutil
+
+    from studio.models.catalog import Catalog, bundled_path
+
+    onnx = bundled_path(Catalog().find("piper-joe-medium"))
+    config = json.loads(onnx.with_name(onnx.name + ".json").read_text(encoding="utf-8"))
+    config.setdefault("inference", {}).update(inference)
+    copy = tmp_path / "voice.onnx"  # a copy: a link would resolve to the bundled voice and its own config
+    shutil.copyfile(onnx, copy)
+    (tmp_path / "voice.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    return copy
+
+
+def test_a_piper_voice_with_length_scale_zero_is_refused(tmp_path, capsys):
+    """length_scale 0 made 11 ms of audio and exit 0."""
+    voice = _piper_copy(tmp_path, length_scale=0)
+    code = main(["generate", "speech", "--text", "Hello there.", "--model", str(voice), "--out", str(tmp_path / "x.wav")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and "has length_scale 0 in its .onnx.json" in lines[-1], lines
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_long_run_of_numbers_is_said_in_parts_piper_can_hold():
+    """396 characters of "123,123,…" were 1,391 phonemes in one Piper call (1.7–2.2 GB); the voice now
+    cuts a sentence into parts of at most MAX_PIPER_PHONEMES, and leaves ordinary sentences whole."""
+    from studio.engines.speech_voices import MAX_PIPER_PHONEMES, PiperVoiceBackend
+    from studio.models.catalog import Catalog, bundled_path
+
+    voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))
+    numbers = ",".join(["123"] * 99)[:396]
+    assert max(len(p) for p in voice.voice.phonemize(numbers)) > MAX_PIPER_PHONEMES
+    parts = voice.parts(numbers)
+    assert len(parts) > 1 and all(max(len(p) for p in voice.voice.phonemize(part)) <= MAX_PIPER_PHONEMES
+                                  for part in parts)
+    ordinary = ("The quick brown fox jumps over the lazy dog and then runs away. " * 6)[:390]
+    assert voice.parts(ordinary) == [ordinary]

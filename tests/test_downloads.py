@@ -217,7 +217,7 @@ def test_switching_offline_mode_off_lets_the_library_download(fake_hub, monkeypa
     fake_hub.add_repo(REPO, FILES)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # frozen at import: Studio started offline
     monkeypatch.delenv("HF_HUB_OFFLINE")  # then Settings switched offline mode off
-    assert dl.download(REPO, ["*.json"]) == hub_snapshot(REPO)
+    assert dl.download(REPO, ["*.json", "*.safetensors"]) == hub_snapshot(REPO)
 
 
 # ---------------------------------------------------------------------------------------------

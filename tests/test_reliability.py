@@ -556,3 +556,13 @@ def test_a_long_run_of_numbers_is_said_in_parts_piper_can_hold():
                                   for part in parts)
     ordinary = ("The quick brown fox jumps over the lazy dog and then runs away. " * 6)[:390]
     assert voice.parts(ordinary) == [ordinary]
+
+
+def test_downloading_a_coqui_model_offline_says_it_cannot(tmp_path, capsys, monkeypatch):
+    """It exited 0 saying "is a local model (): nothing to download"."""
+    monkeypatch.setenv("TTS_HOME", str(tmp_path / "tts"))
+    assert main(["models", "download", "coqui-en-ljspeech-vits"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is not downloaded and Studio is offline" in lines[0], lines
+    assert "nothing to download" not in lines[0]
+    assert not (tmp_path / "tts").exists()

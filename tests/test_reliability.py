@@ -566,3 +566,35 @@ def test_downloading_a_coqui_model_offline_says_it_cannot(tmp_path, capsys, monk
     assert len(lines) == 1 and "is not downloaded and Studio is offline" in lines[0], lines
     assert "nothing to download" not in lines[0]
     assert not (tmp_path / "tts").exists()
+
+
+def test_music_through_a_fifo_from_a_clip_whose_name_is_not_utf8(tiny_musicgen, one_torch_thread, tmp_path, capsys):
+    """Class 7 and 11 at work: a FIFO as --out is written through (no file name on stdout, no regular file
+    beside it), and a clip to continue whose name is not UTF-8 is read, tagged and kept in the library."""
+    import threading
+
+    import numpy as np
+    import soundfile
+
+    from studio import paths
+    from studio.library.store import Library
+    from studio.testing.tiny_music import SAMPLE_RATE
+
+    clip = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    soundfile.write(clip, (0.4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code = main(["generate", "music", "--prompt", "piano", "--model", tiny_musicgen, "--duration", "1",
+                 "--window-keep", "1", "--seed", "1", "--continue", os.fsdecode(clip), "--out", str(fifo),
+                 "--device", "cpu", "-q"])
+    reader.join(30)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip() == "" and got and got[0][:4] == b"RIFF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([os.fsdecode(b"caf\xe9.wav"), "pipe", "studio-home"])
+    items = Library(paths.library_dir()).items()
+    assert len(items) == 1 and items[0].params["continue_from"] == os.fsdecode(clip)

@@ -188,7 +188,7 @@ def run_request(
     """Preflight (unless the caller just did: ``checked``), run the engine for ``request`` in this
     thread, save outputs; Ctrl+C cancels cleanly."""
     if not checked:
-        preflight(request)  # values and input files, before any model loads
+        preflight(request, clips=False)  # values and input files; the engine reads clips before its model loads
     if getattr(args, "quiet", False):
         quiet_libraries()
     runtime = runtime or make_runtime(args)

@@ -58,13 +58,14 @@ def _match_language(value: str, valid: tuple[str, ...]) -> str:
     return value
 
 
-def prepare_clip(path: str, rate: int, folder: Path) -> tuple[str, float]:
+def prepare_clip(path: str, rate: int, folder: Path, clip=None) -> tuple[str, float]:
     """The reference clip as a mono 16-bit WAV at ``rate`` in ``folder``; (path, seconds of the file).
 
     Any format soundfile reads (WAV/FLAC/OGG/MP3), any rate and channel count; only the first
     :data:`~studio.library.inputs.REFERENCE_CLIP_S` seconds are read. A missing, broken, silent, NaN
-    or too-short clip gets a clear InvalidRequest (the preflight's own check)."""
-    samples, clip_rate, info = reference_clip(path)
+    or too-short clip gets a clear InvalidRequest (the preflight's own check); ``clip``: what
+    :func:`~studio.engines.preflight.reference_clip` read already."""
+    samples, clip_rate, info = clip or reference_clip(path)
     samples = audio_files.resample(samples, clip_rate, rate)
     out = folder / "reference.wav"
     out.write_bytes(audio_files.encode(samples, rate, None, ".wav"))
@@ -93,7 +94,9 @@ class SpeechEngine:
     # ---------------------------------------------------------------------------------------------
     def run(self, request: SpeechRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         # 1. What can be checked before loading.
-        self.preflight(request)  # the text's length, the reference clip: before the voice loads
+        preflight_speech(request, clips=False)  # the text's length …
+        reference = reference_clip(request.speaker_wav) if request.speaker_wav else None  # … and the clip,
+        # read once, before the voice loads
         model = runtime.resolve(request.model, "speech")
         if model.format not in ("piper", "coqui"):
             raise InvalidRequest(
@@ -150,7 +153,7 @@ class SpeechEngine:
         sentence_pause = np.zeros(int(round(request.sentence_pause_s * rate)), np.float32)
 
         with tempfile.TemporaryDirectory(prefix="studio-speech-") as tmp:
-            clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp)) if request.speaker_wav else ("", 0.0)
+            clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp), reference) if reference else ("", 0.0)
             if seed is not None:
                 runtime.compute.call(voice.seed, seed)
 

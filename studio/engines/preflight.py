@@ -3,9 +3,10 @@ loads — by the job queue at submit (the GUI) and by ``studio generate`` (the C
 engine's ``run`` for callers that drive an engine directly.
 
 :func:`preflight` validates the request's values, then opens its input files through
-:mod:`studio.library.inputs` with the limits named there: a picture's header (its size), the part of
-an audio clip that is used (silence, NaN, length), a text's length once said aloud. It decodes no
-picture: the engine decodes each input once, when it runs. Every refusal is an
+:mod:`studio.library.inputs` with the limits named there: a picture's header (its size), an audio
+clip's header — or, with ``clips=True``, the part of it that is used (silence, NaN, length) —, a text's
+length once said aloud, a music prompt's length. It decodes no picture and, at submit and in the CLI,
+no clip: the engine decodes each input once, when it runs, and reads clips before its model loads. Every refusal is an
 :class:`~studio.errors.InvalidRequest` (or :class:`~studio.errors.UnsafeModelFile` for a pickled LoRA)
 whose message is one line for a person.
 """
@@ -17,15 +18,10 @@ from collections.abc import Callable
 
 from ..errors import InvalidRequest
 from ..library import inputs
+from ..library.inputs import FAST_CHARS_PER_S, MAX_MUSIC_PROMPT_CHARS, MAX_SPEECH_S
 from ..requests import ImageRequest, InpaintRequest, MusicRequest, SpeechRequest, TextRequest
 from .speech_text import PARAGRAPH, SENTENCE, has_words, split_text
 
-#: the longest speech made at once, in seconds (its samples are kept until the file is written)
-MAX_SPEECH_S = 3600.0
-#: a fast reader's pace: the estimate of a text's length aloud stays below what a voice takes
-FAST_CHARS_PER_S = 20.0
-#: the longest music prompt: MusicGen's T5 encoder reads 512 tokens, about this many characters
-MAX_MUSIC_PROMPT_CHARS = 2000
 #: what the speech engine splits the text with for the estimate (the smallest voice limit)
 _ESTIMATE_CHUNK = 250
 

@@ -28,10 +28,11 @@ import numpy as np
 from ..errors import Cancelled, InvalidRequest
 from ..events import Event, Notice, Output, Preview, Progress, Status
 from ..library import audio as audio_files
+from ..library.inputs import MAX_SPEECH_S
 from ..models.resolve import ResolvedModel
 from ..requests import SpeechRequest
 from .base import CancelToken, Runtime
-from .preflight import MAX_SPEECH_S, preflight_speech, reference_clip
+from .preflight import preflight_speech, reference_clip
 from .speech_text import NONE, PARAGRAPH, describe_characters, drop_characters, has_words, split_text
 from .speech_voices import Voice, load_voice, voice_options
 

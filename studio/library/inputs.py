@@ -45,6 +45,12 @@ REFERENCE_CLIP_S = 60.0
 CONTINUE_TAIL_S = 30.0
 #: a melody: only the piece's length plus one model window of it is read (MusicGen windows are ≤ 30 s)
 MELODY_EXTRA_S = 30.0
+#: the longest speech made at once, in seconds (its samples are kept until the file is written), and a
+#: fast reader's pace, so the estimate of a text's length aloud stays below what any voice takes
+MAX_SPEECH_S = 3600.0
+FAST_CHARS_PER_S = 20.0
+#: the longest music prompt: MusicGen's T5 encoder reads 512 tokens, about this many characters
+MAX_MUSIC_PROMPT_CHARS = 2000
 #: what a clip may be (soundfile decodes these)
 AUDIO_WORDS = "a WAV, FLAC, OGG or MP3 file"
 

@@ -62,7 +62,7 @@ def stroke_latency(side: int, events: int) -> None:
     for zoom_name in ("100 %", "fit"):
         for hardness in (1.0, 0.5):
             view.actual_size() if zoom_name == "100 %" else view.fit()
-            view.settings.size, view.settings.hardness = 60.0, hardness
+            view.brush.size, view.brush.hardness = 60.0, hardness
             center = view.mapToScene(port.rect().center())
             points = [QPointF(center.x() + 300 * math.cos(i / 15), center.y() + 200 * math.sin(i / 11))
                       for i in range(events)]

@@ -4,6 +4,9 @@ first preview. It prints, it does not assert (goal: engine/raw ≥ 0.97×).
     python benchmarks/bench_image.py                          # tiny random SD built on the fly, CPU
     python benchmarks/bench_image.py --device cuda --model /path/to/sd-1.5 --width 512 --height 512
     python benchmarks/bench_image.py --device cuda --model sd-turbo --steps 4 --guidance 0
+    python benchmarks/bench_image.py --family flux          # tiny random FLUX.1 (or sd3), CPU
+    python benchmarks/bench_image.py --device cuda --model flux.1-schnell --width 1024 --height 1024 --steps 4 \
+        --guidance 0 --scheduler '' --plans                 # + each memory plan's estimate and measured peak VRAM
 
 Both sides use the same cached pipeline object, prompt, seed, size, steps and sampler; runs are
 interleaved (raw, engine, raw, engine, …) and the median is reported, so background load hits both.
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default="Euler", help="A1111 name; '' = the model's own")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per side (median reported)")
+    parser.add_argument("--family", default="sd", choices=("sd", "sd3", "flux"),
+                        help="the tiny model built when --model is not given")
+    parser.add_argument("--plans", action="store_true",
+                        help="also print each memory plan's estimated need (and on CUDA its measured peak VRAM)")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -66,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     tmp = None
     model = args.model
     if not model:
+        from studio.testing.tiny_flow import build_tiny_flux, build_tiny_sd3
         from studio.testing.tiny_sd import build_tiny_sd
 
-        tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-sd-")
-        model = str(build_tiny_sd(Path(tmp.name) / "tiny-sd"))
+        tmp = tempfile.TemporaryDirectory(prefix="bench-tiny-")
+        build = {"sd": build_tiny_sd, "sd3": build_tiny_sd3, "flux": build_tiny_flux}[args.family]
+        model = str(build(Path(tmp.name) / f"tiny-{args.family}"))
+        if args.family != "sd" and args.scheduler == "Euler":
+            args.scheduler = ""  # a flow model's own sampler
     size = 64 if not args.model else 512
     width, height = args.width or size, args.height or size
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             elif isinstance(ev, Output):
                 image = ev.data
         sync()
-        return time.perf_counter() - start, time.process_time() - cpu0, stats["steps"], image, first_preview
+        return time.perf_counter() - start, time.process_time() - cpu0, stats.steps, image, first_preview
 
     raw()  # warm the raw path too (first call on this thread)
     raw_times, studio_times, previews = [], [], []
@@ -164,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
     identical = np.array_equal(np.asarray(raw_image), np.asarray(studio_image))
     raw_sps, studio_sps = statistics.median(raw_times), statistics.median(studio_times)
-    print(f"model        {model if args.model else 'tiny random SD (studio/testing/tiny_sd.py)'}")
-    print(f"device       {pset.device} · {next(pipe.unet.parameters()).dtype} · offload {pset.offload}")
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer
+    print(f"model        {model if args.model else f'tiny random {args.family} (studio/testing)'} · family {pset.family}")
+    print(f"device       {pset.device} · {next(denoiser.parameters()).dtype} · offload {pset.offload}")
     print(f"request      {width}x{height}, {args.steps} steps, sampler {args.scheduler or '(model default)'}, "
           f"CFG {args.guidance:g}, {args.runs} runs per side")
     print(f"load+warmup  {load_s:.2f} s")
@@ -181,9 +193,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak VRAM    raw {peaks['raw'] / 2**20:.0f} MiB, engine {peaks['studio'] / 2**20:.0f} MiB "
               "(torch.cuda.max_memory_allocated)")
     print(f"memory       RSS now {rss_mb():.0f} MiB, process peak RSS {peak_rss_mb():.0f} MiB")
+    if args.plans:
+        print_plans(args, engine, runtime, request, pset, cuda)
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def print_plans(args, engine, runtime, request, pset, cuda) -> None:
+    """Each memory plan: the planner's estimate for this request, and on CUDA the peak VRAM and steps/s of a run."""
+    import torch
+
+    from studio.engines.base import CancelToken
+    from studio.engines.image_memory import parts_of
+    from studio.models.memory_plan import PLAN_LABELS, PLANS, need_bytes
+
+    model = runtime.resolve(request.model, "image")
+    parts = parts_of(model, pset.family)
+    flow = pset.family in ("sd3", "flux")
+    for plan in PLANS:
+        need = need_bytes(parts, plan, request.width, request.height, request.batch_size, flow=flow)
+        line = f"plan {PLAN_LABELS[plan]:<20} estimate {need / 2**30:6.2f} GiB"
+        if cuda:
+            runtime.cache.unload()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            stats = None
+            gen = engine.run(request.replace(offload=plan), runtime, CancelToken())
+            while True:
+                try:
+                    next(gen)
+                except StopIteration as stop:
+                    stats = stop.value
+                    break
+            torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            line += (f" · measured peak {torch.cuda.max_memory_allocated() / 2**30:6.2f} GiB · "
+                     f"{stats.steps / stats.seconds:.2f} steps/s ({seconds:.1f} s with loading)")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Start the GUI: QApplication, settings, library, the main window. The worker starts lazily."""
+"""Start the GUI: QApplication, the one configuration, the library, the services, the main window.
+
+:func:`compose` builds the services the window and its tabs share (the job queue with its runtime
+factory, the download manager, the catalog) from one :class:`~studio.config.Config`; the worker
+thread starts lazily, with the first job.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,16 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .config import Config
+
+if TYPE_CHECKING:  # the GUI's modules are imported when the GUI starts
+    from .jobs import JobQueue
+    from .jobs.downloads import DownloadManager
+    from .jobs.runtime import RuntimeFactory
+    from .models.catalog import Catalog
 
 #: What Qt's xcb platform plugin (libqxcb.so, libQt6XcbQpa) loads beyond the X client library itself:
 #: (shared library, Debian/Ubuntu package). packaging/system-deps.sh installs the same packages
@@ -78,6 +93,43 @@ def check_desktop_libraries(env: Mapping[str, str] | None = None, find: Callable
     )
 
 
+@dataclass
+class Services:
+    """What the window and its tabs share, composed once from the configuration."""
+
+    config: Config
+    catalog: Catalog
+    factory: RuntimeFactory  # builds the worker's runtime from ``config``
+    jobs: JobQueue
+    downloads: DownloadManager
+
+    def is_offline(self) -> bool:
+        """The download manager asks this before each download (the switch may change meanwhile)."""
+        return self.config.offline
+
+    def reconfigure(self, config: Config) -> None:
+        """A preference changed: the new configuration reaches the worker's runtime (on its thread)."""
+        self.config = config
+        self.factory.config = config
+        self.jobs.run_in_worker(self.factory.apply)
+
+
+def compose(config: Config, library, catalog: Catalog | None = None, *, engine_factory=None, parent=None) -> Services:
+    """The services for ``config``: the catalog, the runtime factory, the job queue, the downloads.
+    ``engine_factory`` (request kind → engine) replaces the real engines, e.g. a scripted fake in tests."""
+    from .jobs import JobQueue
+    from .jobs.downloads import DownloadManager
+    from .jobs.runtime import RuntimeFactory
+    from .models.catalog import Catalog
+
+    catalog = catalog or Catalog()
+    factory = RuntimeFactory(catalog, config)
+    jobs = JobQueue(library, factory, engine_factory=engine_factory, parent=parent)
+    services = Services(config, catalog, factory, jobs, DownloadManager(parent=parent))
+    services.downloads.set_offline(services.is_offline)
+    return services
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     problem = check_desktop_libraries()
     if problem:
@@ -97,14 +149,15 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Studio")
     app.setWindowIcon(app_icon())
     settings = Settings()
+    config = settings.config().with_environment()  # built once; HF_HUB_OFFLINE=1 at launch means offline
     try:
-        library = Library(settings.output_folder)
+        library = Library(config.library_folder)
     except OSError as exc:  # e.g. an output folder on a removed drive: fall back to the default
         from . import paths
 
         logging.warning("output folder unusable (%s); using the default", exc)
         library = Library(paths.library_dir())
-    window = MainWindow(settings, library)
+    window = MainWindow(settings, library, services=compose(config, library))
     window.show()
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):  # used by the launch-time benchmark
         from PySide6.QtCore import QTimer

@@ -7,11 +7,16 @@ for ``unsafe_file`` …). Anything else that escapes an engine is a bug and is r
 name (kind ``internal``), except a raw out-of-memory error from torch, which :func:`user_error` turns
 into :class:`OutOfMemory` with advice for the modality that failed.
 
+Advice is in request terms (:class:`FieldChange`: which request field to change, and how); the
+front ends word it: the GUI with the fields' labels (:class:`studio.jobs.JobError`), the CLI with
+their flags (:mod:`studio.cli`), both from the field declarations (:func:`studio.requests.advice_text`).
+
 This is the only module that looks at exception text.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 #: kind of an exception that is not a StudioError (a bug, reported with its type name)
@@ -69,42 +74,41 @@ class UnsafeModelFile(StudioError):
         self.allowable = allowable
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """A change to one request field that would help: ``to`` is 'lower', 'smaller' (a smaller
+    choice, e.g. of model) or the value to set (e.g. offload 'model')."""
+
+    field: str
+    to: str = "lower"
+
+
 class OutOfMemory(StudioError):
-    """The device ran out of memory; the message says which setting to change."""
+    """The device ran out of memory. The message says what happened; ``changes`` are the request
+    fields to change (of a request of kind ``request_kind``), worded by each front end; ``device``
+    where it ran out ('' when unknown)."""
 
     kind = "out_of_memory"
+
+    def __init__(self, message: str, changes: tuple[FieldChange, ...] = (), request_kind: str = "",
+                 device: str = "") -> None:
+        super().__init__(message)
+        self.changes = tuple(changes)
+        self.request_kind = request_kind
+        self.device = device
 
 
 class Cancelled(Exception):
     """Raised by an engine when its cancel token was set; not an error."""
 
 
-#: what to change after an out-of-memory error, per modality: settings that exist in that tab's
-#: panel or in Settings → Preferences (and the Models menu), nothing else
-OOM_ADVICE = {
-    "image": (
-        "Lower the size or the batch size, or open the Image tab's Advanced section and set Offload to "
-        "'Model CPU offload' or 'Sequential offload' (slower, needs less memory); Attention slicing and "
-        "VAE tiling 'On' help too."
-    ),
-    "inpaint": (
-        "Lower the size, or open the Advanced section and set Offload to 'Model CPU offload' or "
-        "'Sequential offload' (slower, needs less memory)."
-    ),
-    "text": (
-        "Lower 'Max new tokens' or pick a smaller model; Models → Unload all models frees what other "
-        "models hold, and Settings → Preferences → Device 'CPU' runs it in main memory."
-    ),
+#: the request fields to change after an out-of-memory error, per kind of request
+OOM_CHANGES: dict[str, tuple[FieldChange, ...]] = {
+    "image": (FieldChange("width"), FieldChange("height"), FieldChange("batch_size"), FieldChange("offload", "model"),
+              FieldChange("attention_slicing", "on"), FieldChange("vae_tiling", "on")),
+    "inpaint": (FieldChange("width"), FieldChange("height"), FieldChange("offload", "model")),
+    "text": (FieldChange("max_new_tokens"), FieldChange("model", "smaller")),
 }
-_OOM_DEFAULT = (
-    "Models → Unload all models frees what other models hold, and Settings → Preferences → Device 'CPU' "
-    "runs it in main memory."
-)
-
-
-def oom_advice(modality: str) -> str:
-    """What to change after an out-of-memory error in ``modality`` (settings that exist)."""
-    return OOM_ADVICE.get(modality, _OOM_DEFAULT)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -129,7 +133,7 @@ def user_error(exc: BaseException, modality: str = "") -> BaseException:
     if isinstance(exc, (StudioError, Cancelled)):
         return exc
     if is_out_of_memory(exc):
-        error = OutOfMemory(f"Out of memory on the device. {oom_advice(modality)}")
+        error = OutOfMemory("Out of memory on the device.", OOM_CHANGES.get(modality, ()), modality)
         error.__cause__ = exc
         return error
     return exc

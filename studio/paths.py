@@ -2,13 +2,15 @@
 
 ``STUDIO_HOME`` overrides everything (portable installs, tests): data, cache and the settings file. Otherwise the platform's
 user data / cache folders are used (platformdirs): e.g. ``~/.local/share/Studio`` on Linux.
-Hugging Face downloads stay in the standard Hugging Face cache (``HF_HOME``), so models are
-shared with other tools on the machine.
+Hugging Face downloads stay in the standard Hugging Face cache (``HF_HOME``, :func:`hf_cache_dir`) and
+coqui's models in coqui's own folder (:func:`coqui_dir`), so models are shared with other tools on the
+machine. Every folder Studio reads or writes is named here.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP_NAME = "Studio"
@@ -31,6 +33,37 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache folder, read from the environment at call time.
+
+    Same rules as ``huggingface_hub.constants.HF_HUB_CACHE`` (``HF_HUB_CACHE`` → legacy
+    ``HUGGINGFACE_HUB_CACHE`` → ``$HF_HOME/hub`` → ``$XDG_CACHE_HOME/huggingface/hub``), but not
+    frozen at import time, so a settings change (or a test) that moves it is honoured.
+    """
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(os.path.expandvars(os.path.expanduser(explicit)))
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+    )
+    return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
+
+
+def coqui_dir() -> Path:
+    """coqui TTS's model folder (``…/tts``), read from the environment at call time (coqui's own rules)."""
+    if os.environ.get("TTS_HOME"):
+        root = Path(os.environ["TTS_HOME"]).expanduser()
+    elif os.environ.get("XDG_DATA_HOME"):
+        root = Path(os.environ["XDG_DATA_HOME"]).expanduser()
+    elif sys.platform == "darwin":
+        root = Path("~/Library/Application Support/").expanduser()
+    elif sys.platform == "win32":
+        root = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        root = Path.home() / ".local" / "share"
+    return root / "tts"
 
 
 def library_dir() -> Path:

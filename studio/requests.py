@@ -62,6 +62,28 @@ class _Request:
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)
 
+    # --- permissions: what only the person can allow --------------------------------------------
+    def needs_permission(self) -> bool:
+        """Whether a file refused as unsafe (a pickled checkpoint) could load if the person allowed it:
+        this kind of request carries that permission and does not hold it yet."""
+        return False
+
+    def with_pickle_allowed(self):
+        """The same request, allowed to load pickled files (only after the person confirmed it)."""
+        raise ValueError(f"a {self.kind} request loads no pickled files")
+
+
+class _PicklePermission:
+    """Requests with their own ``allow_pickle`` field."""
+
+    allow_pickle: bool
+
+    def needs_permission(self) -> bool:
+        return not self.allow_pickle
+
+    def with_pickle_allowed(self):
+        return dataclasses.replace(self, allow_pickle=True)
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -144,7 +166,7 @@ _SIZE = {"minimum": 64, "maximum": 4096, "multiple_of": 8, "unit": "pixels", "st
 
 
 @dataclass(frozen=True)
-class ImageRequest(_Request):
+class ImageRequest(_PicklePermission, _Request):
     """Text-to-image, or image-to-image when ``init_image`` is set."""
 
     kind: ClassVar[str] = "image"
@@ -180,11 +202,19 @@ class ImageRequest(_Request):
                           help="a VAE override: folder, hub id or single .safetensors file")
     allow_pickle: bool = bool_field(
         label="allow pickle", help="load a pickled checkpoint (.ckpt) only when the person explicitly confirmed it")
-    offload: str = choice_field("auto", ("auto", "none", "model", "sequential"),
-                                help="CPU offload: auto (by free VRAM), none, model or sequential (least VRAM)")
-    attention_slicing: str = choice_field("auto", ("auto", "on", "off"), help="Attention slicing (less VRAM)")
-    vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling",
-                                   help="VAE tiling (large images in less VRAM)")
+    offload: str = choice_field(
+        "auto", ("auto", "none", "model", "group", "sequential"), label="memory plan", flag="--offload",
+        metavar="PLAN",
+        help="Memory plan (CUDA): auto (the first that fits the free VRAM), none (all on the GPU), model offload, "
+             "group offload or sequential offload (least VRAM, slowest); also --memory-plan")
+    quantize: str = choice_field(
+        "none", ("none", "gguf", "nf4", "fp8"), flag="--quantize", metavar="Q",
+        help="Quantize the transformer (SD 3.x, FLUX): none, gguf (a GGUF transformer file), nf4 (bitsandbytes, "
+             "CUDA only) or fp8 (layerwise casting); torchao is not available with torch 2.8")
+    attention_slicing: str = choice_field("auto", ("auto", "on", "off"), flag="--attention-slicing",
+                                          metavar="auto|on|off", help="Attention slicing (less VRAM)")
+    vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling", flag="--vae-tiling",
+                                   metavar="auto|on|off", help="VAE tiling (large images in less VRAM)")
 
     def validate(self, *, prompt_required: bool | None = None) -> None:
         """``prompt_required`` defaults to "unless image-to-image" (an inpaint passes False)."""
@@ -249,6 +279,16 @@ class InpaintRequest(_Request):
         return self.generation.model
 
     @property
+    def allow_pickle(self) -> bool:
+        return self.generation.allow_pickle
+
+    def needs_permission(self) -> bool:
+        return self.generation.needs_permission()
+
+    def with_pickle_allowed(self) -> InpaintRequest:
+        return dataclasses.replace(self, generation=self.generation.with_pickle_allowed())
+
+    @property
     def extends(self) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) pixels added around the picture."""
         return (self.extend_left, self.extend_right, self.extend_top, self.extend_bottom)
@@ -275,7 +315,7 @@ class InpaintRequest(_Request):
 
 
 @dataclass(frozen=True)
-class SpeechRequest(_Request):
+class SpeechRequest(_PicklePermission, _Request):
     """Text to speech."""
 
     kind: ClassVar[str] = "speech"
@@ -335,6 +375,51 @@ class MusicRequest(_Request):
 Request = TextRequest | ImageRequest | InpaintRequest | SpeechRequest | MusicRequest
 
 
+#: the request class of each kind
+REQUEST_TYPES: dict[str, type] = {
+    cls.kind: cls for cls in (TextRequest, ImageRequest, InpaintRequest, SpeechRequest, MusicRequest)
+}
+
+
+def _change_spec(kind: str, name: str) -> FieldSpec | None:
+    """The declaration of field ``name`` of a ``kind`` request (an inpaint's image fields included)."""
+    classes = [REQUEST_TYPES[kind]] if kind in REQUEST_TYPES else []
+    if kind == InpaintRequest.kind:
+        classes.append(ImageRequest)
+    for cls in classes:
+        if any(f.name == name for f in dataclasses.fields(cls)):
+            return field_spec(cls, name)
+    return None
+
+
+def advice_text(kind: str, changes, style: str = "label") -> str:
+    """What to change, worded for a front end from the fields' declarations: ``style`` 'label'
+    ("Lower Width, Height or Batch size; set Offload to 'model'.", the labels of the form's rows) or
+    'flag' ("Lower --width, --height or --batch-size; use --offload model.", the CLI). ``changes`` are
+    :class:`~studio.errors.FieldChange` s; fields the front end does not offer are left out."""
+    lower: list[str] = []
+    other: list[str] = []
+    for change in changes:
+        spec = _change_spec(kind, change.field)
+        if spec is None or (style == "flag" and not spec.flag):
+            continue
+        name = spec.flag if style == "flag" else spec.label[:1].upper() + spec.label[1:]  # as the form's rows
+        if change.to == "lower":
+            lower.append(name)
+        elif change.to == "smaller":
+            other.append(f"pick a smaller {spec.label}" if style == "label" else f"a smaller {name}")
+        else:
+            other.append(f"set {name} to '{change.to}'" if style == "label" else f"use {name} {change.to}")
+    parts = []
+    if lower:
+        parts.append("lower " + (", ".join(lower[:-1]) + " or " + lower[-1] if len(lower) > 1 else lower[0]))
+    parts += other
+    if not parts:
+        return ""
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
 def summary(request: _Request, limit: int = 60) -> str:
     """A short label for queue and history panels."""
     text = ""
@@ -354,6 +439,7 @@ __all__ = [
     "MAX_PATH_CHARS",
     "MAX_PROMPT_CHARS",
     "MAX_SEED",
+    "REQUEST_TYPES",
     "ChatMessage",
     "FieldSpec",
     "ImageRequest",
@@ -364,6 +450,7 @@ __all__ = [
     "SCHEDULERS",
     "SpeechRequest",
     "TextRequest",
+    "advice_text",
     "field_spec",
     "field_specs",
     "summary",

@@ -15,16 +15,16 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from studio.cancel import CancelToken
-from studio.events import Event
+from studio.events import Event, Stats
 
 
 @dataclass
 class Script:
     """``events``: each an Event, or ``(seconds, Event)`` to wait that long before yielding it.
-    Then ``error`` is raised when given, else ``result`` (the stats dict) is returned."""
+    Then ``error`` is raised when given, else ``result`` (the job's :class:`~studio.events.Stats`) is returned."""
 
     events: list = field(default_factory=list)
-    result: dict = field(default_factory=dict)
+    result: Stats | None = None
     error: BaseException | None = None
     wait_s: float = 0.0  # waited (checking cancel) after the last event
 
@@ -45,7 +45,7 @@ class FakeEngine:
     def __call__(self, kind: str) -> FakeEngine:
         return self
 
-    def run(self, request, runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request, runtime, cancel: CancelToken) -> Generator[Event, None, Stats | None]:
         with self._lock:
             self.ran.append(request.model)
             self.requests.append(request)
@@ -62,7 +62,7 @@ class FakeEngine:
         _sleep(script.wait_s, cancel)
         if script.error is not None:
             raise script.error
-        return dict(script.result)
+        return script.result
 
 
 def _sleep(seconds: float, cancel: CancelToken) -> None:

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from studio.library import audio
-from studio.ui.audio.panel import AudioPanel
-from studio.ui.audio.player import NO_DEVICE, PAUSED, PLAYING, STOPPED, AudioPlayer, reset_no_device_notice
+from studio.ui.audio.clip_view import ClipView
+from studio.ui.audio.player import NO_DEVICE, PAUSED, PLAYING, STOPPED, AudioPlayer
 from studio.ui.audio.waveform import WaveformView, compute_peaks
 
 RATE = 8000
@@ -133,8 +133,7 @@ def test_player_loops(qtbot):
 
 
 def test_no_audio_device_is_said_once_and_nothing_else_breaks(qtbot, tmp_path):
-    reset_no_device_notice()
-    panel = AudioPanel(player=AudioPlayer(sink_factory=lambda rate, channels: None))
+    panel = ClipView(player=AudioPlayer(sink_factory=lambda rate, channels: None))
     qtbot.addWidget(panel)
     messages = []
     panel.message.connect(messages.append)
@@ -157,7 +156,7 @@ def test_no_audio_device_is_said_once_and_nothing_else_breaks(qtbot, tmp_path):
 
 def test_panel_starts_playback_with_the_first_chunk(qtbot):
     sinks = Sinks()
-    panel = AudioPanel(player=AudioPlayer(sink_factory=sinks))
+    panel = ClipView(player=AudioPlayer(sink_factory=sinks))
     qtbot.addWidget(panel)
     panel.start_stream(RATE)
     assert panel.player.state == STOPPED and not panel.export_button.isEnabled()

@@ -56,7 +56,7 @@ def vp(tab, x: float, y: float) -> QPoint:
 
 def tiny_settings(tab, model, steps: int, batch: int):
     """The panel set for a fast run of the tiny model, with a mask painted; returns the panel."""
-    p = tab.panel
+    p = tab.form
     p.model_picker.set_model_spec(str(model))
     p.size.setValue(64)
     p.steps.setValue(steps)
@@ -124,10 +124,10 @@ def test_soft_brush_fades_and_bracket_keys_resize(qtbot, canvas):
     m = mask(canvas)
     assert m[100, 100] > 200 and 0 < m[100, 114] < m[100, 106] and m[100, 125] == 0
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketRight)
-    assert canvas.view.settings.size > 40
+    assert canvas.view.brush.size > 40
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketLeft)
     qtbot.keyClick(canvas.view, Qt.Key.Key_BracketLeft)
-    assert canvas.view.settings.size < 40
+    assert canvas.view.brush.size < 40
 
 
 def test_zoom_and_pan_do_not_move_mask_coordinates(qtbot, canvas):
@@ -168,55 +168,55 @@ def test_zoom_and_pan_do_not_move_mask_coordinates(qtbot, canvas):
 
 def test_document_round_trip(qtbot, canvas, tmp_path):
     drag(qtbot, canvas, [(40, 40), (90, 90)])
-    canvas.panel.prompt.setPlainText("a red door")
-    canvas.panel.mask_blur.setValue(12)
-    path = canvas.save_document(tmp_path / "edit")
+    canvas.form.prompt.setPlainText("a red door")
+    canvas.form.mask_blur.setValue(12)
+    path = canvas.files.save_document(tmp_path / "edit")
     assert path.name == "edit.studio-canvas"
     doc = CanvasDocument.load(path)
     assert doc.image == canvas.doc.image
     assert np.array_equal(grey_array(doc.mask.to_grey()), mask(canvas))
     assert doc.params["prompt"] == "a red door" and doc.params["mask_blur"] == 12
     # reopening it in the tab restores the settings too
-    canvas.panel.prompt.setPlainText("")
-    assert canvas.open_path(path)
-    assert canvas.panel.prompt.toPlainText() == "a red door" and canvas.panel.mask_blur.value() == 12
+    canvas.form.prompt.setPlainText("")
+    assert canvas.files.open_path(path)
+    assert canvas.form.prompt.toPlainText() == "a red door" and canvas.form.mask_blur.value() == 12
     assert np.array_equal(mask(canvas), grey_array(doc.mask.to_grey()))
     # a broken file is a one-line warning, the open document stays
     bad = tmp_path / "bad.studio-canvas"
     bad.write_bytes(b"PK\x03\x04 nope")
-    assert not canvas.open_path(bad)
+    assert not canvas.files.open_path(bad)
     assert "not a Canvas document" in canvas.status_text() and canvas.doc.path == path
 
 
 def test_autosave_is_offered_back_after_a_crash(qtbot, canvas, tmp_path, library):
-    assert not canvas.autosave()  # nothing changed since it opened... a picture opened is not an edit
+    assert not canvas.files.autosave()  # nothing changed since it opened... a picture opened is not an edit
     drag(qtbot, canvas, [(30, 30), (70, 30)])
-    assert canvas.autosave() and autosave_path().exists()
+    assert canvas.files.autosave() and autosave_path().exists()
     painted = mask(canvas)
     # "crash": a new window starts while the autosave is still there
     win2 = make_window(qtbot, tmp_path / "second", library)
     tab2 = win2.tab("canvas")
-    assert tab2.recovery.isVisible() and "Recover" in tab2.recover_button.text()
-    qtbot.mouseClick(tab2.recover_button, Qt.MouseButton.LeftButton)
+    assert tab2.files.recovery.isVisible() and "Recover" in tab2.files.recover_button.text()
+    qtbot.mouseClick(tab2.files.recover_button, Qt.MouseButton.LeftButton)
     assert np.array_equal(mask(tab2), painted) and tab2.doc.image == canvas.doc.image
-    assert not tab2.recovery.isVisible()
+    assert not tab2.files.recovery.isVisible()
     # a clean exit with everything saved leaves no autosave behind
-    tab2.save_document(tmp_path / "kept")
-    tab2.on_quit()
+    tab2.files.save_document(tmp_path / "kept")
+    tab2.files.on_quit()
     assert not autosave_path().exists()
 
 
 def test_bad_inputs_get_a_message(qtbot, canvas, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_text("not a picture")
-    assert not canvas.open_image(junk) and "not a picture" in canvas.status_text()
+    assert not canvas.files.open_image(junk) and "not a picture" in canvas.status_text()
     assert canvas.inpaint() is None and "Paint the area" in canvas.status_text()  # no mask yet
     assert canvas.outpaint() is None and "pixels" in canvas.status_text()
 
 
 def test_send_to_image_tab_sets_the_img2img_start(qtbot, canvas):
     win = canvas.window()
-    assert canvas.send_to_image()
+    assert canvas.files.send_to_image()
     assert win.tabs.currentWidget() is win.tab("image")
     assert win.tab("image").form.init_image.path().endswith(".png")  # the Image tab now starts from the canvas picture
 
@@ -292,7 +292,7 @@ def test_open_by_drop_paste_and_history_item_with_its_mask(qtbot, canvas, tmp_pa
     QApplication.sendEvent(canvas, QDropEvent(QPointF(5, 5), *args))
     assert canvas.doc.size == (64, 48) and not canvas.undo_stack.canUndo()
     QGuiApplication.clipboard().setImage(picture(40, 30))
-    assert canvas.paste() and canvas.doc.size == (40, 30)
+    assert canvas.files.paste() and canvas.doc.size == (40, 30)
     # a saved inpaint result reopens with the mask it was made with
     import base64
 
@@ -311,17 +311,17 @@ def test_open_by_drop_paste_and_history_item_with_its_mask(qtbot, canvas, tmp_pa
 
 
 def test_a_failing_job_is_a_message_and_the_canvas_keeps_working(qtbot, canvas, tmp_path):
-    canvas.panel.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
+    canvas.form.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     drag(qtbot, canvas, [(100, 80), (140, 100)])
     with qtbot.waitSignal(canvas.jobs.job_failed, timeout=60_000):
         assert canvas.inpaint()
-    assert canvas.status_text().startswith("⚠") and canvas.panel.generate_button.isEnabled()
+    assert canvas.status_text().startswith("⚠") and canvas.form.generate_button.isEnabled()
     drag(qtbot, canvas, [(10, 10), (20, 20)])  # still painting
     assert mask(canvas)[15, 15] == 255
 
 
 def test_outpaint_to_an_aspect_fills_the_extend_boxes(qtbot, canvas):
-    p = canvas.panel
+    p = canvas.form
     p.aspect.activated.emit(p.aspect.findText("1:1"))  # what choosing "1:1" in the list does
     assert {side: box.value() for side, box in p.extend.items()} == {"left": 0, "right": 0, "top": 32, "bottom": 32}
     assert p.aspect.currentIndex() == 0
@@ -332,9 +332,31 @@ def test_export_follows_the_output_rules(canvas, tmp_path):
     target = tmp_path / "real.png"
     link = tmp_path / "link.png"
     link.symlink_to(target)
-    assert tab.export_png(link)
+    assert tab.files.export_png(link)
     assert link.is_symlink() and QImage(str(target)).size() == tab.doc.image.size()  # written through the link
     folder = tmp_path / "folder.png"
     folder.mkdir()
-    assert not tab.export_png(folder) and folder.is_dir() and not any(folder.iterdir())
-    assert not tab.export_png(tmp_path / "picture.bmp") and not (tmp_path / "picture.bmp").exists()
+    assert not tab.files.export_png(folder) and folder.is_dir() and not any(folder.iterdir())
+    assert not tab.files.export_png(tmp_path / "picture.bmp") and not (tmp_path / "picture.bmp").exists()
+
+
+def test_the_canvas_follows_the_models_recommended_settings_like_the_image_tab(qtbot, canvas, tmp_path):
+    """SD-Turbo: 1 step and CFG 0 in both forms; a model without recommendations gets the generic values
+    only in fields the person did not change."""
+    image = canvas.window().tab("image").form
+    p = canvas.form
+    for model, steps, cfg in (("sd-turbo", 1, 0.0), ("sd-1.5", 25, 7.0), ("sdxl-turbo", 2, 0.0)):
+        p.model_picker.set_model_spec(model)
+        image.model_picker.set_model_spec(model)
+        assert (p.steps.value(), p.guidance.value()) == (steps, cfg) == (image.steps.value(), image.guidance.value())
+    p.model_picker.set_model_spec("sd-turbo")
+    p.steps.setValue(4)  # typed by the person
+    p.model_picker.set_model_spec(str(tmp_path / "my-model.safetensors"))  # no recommendations
+    assert (p.steps.value(), p.guidance.value(), p.size.value()) == (4, 7.0, 512)
+    assert p.seed.value() is None  # random, no -1 sentinel
+    doc_params = p.params()
+    assert doc_params["seed"] is None
+    p.set_params({**doc_params, "seed": -1})  # a document saved with the old sentinel
+    assert p.seed.is_random()
+    p.set_params({**doc_params, "seed": 42})
+    assert p.seed.value() == 42

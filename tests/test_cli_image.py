@@ -148,3 +148,30 @@ def test_real_process_exit_codes_and_stderr(tiny_sd, tmp_path):
     assert missing.returncode == 1
     expected = f"studio: error: No model file or folder at '{tmp_path / 'none.safetensors'}'."
     assert missing.stderr.strip().splitlines() == [expected]
+
+
+def test_memory_flags_come_from_the_request_fields(tiny_sd, tmp_path, capsys):
+    out = tmp_path / "mem.png"
+    code, _stdout, err = run_main(capsys, base_args(tiny_sd, out, "--offload", "Sequential", "--attention-slicing",
+                                                    "on", "--vae-tiling", "off", "--no-library"))
+    assert code == 0, err
+    params = read_png_json(out)
+    assert (params["offload"], params["attention_slicing"], params["vae_tiling"]) == ("sequential", "on", "off")
+    code, _stdout, err = run_main(capsys, base_args(tiny_sd, out, "--offload", "half"))
+    assert code == 2 and "memory plan" in err and "sequential" in err  # the field's own choices
+
+
+def test_out_of_memory_names_the_flags_to_change(tiny_sd, tmp_path, capsys, monkeypatch):
+    import diffusers
+    import torch
+
+    def full(*args, **kwargs):  # what the UNet raises when the device is full
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(diffusers.UNet2DConditionModel, "forward", full)
+    code, stdout, err = run_main(capsys, base_args(tiny_sd, tmp_path / "oom.png", "--batch-size", "2",
+                                                   "--no-library"))
+    assert code == 1 and stdout == ""
+    assert "Out of memory on cpu at 64×64 with batch size 2" in err
+    assert "Lower --width, --height or --batch-size" in err and "--device cpu" not in err  # it ran there
+    assert "Advanced" not in err and "Traceback" not in err

@@ -6,6 +6,7 @@ import pytest
 
 from studio import errors
 from studio.errors import (
+    OOM_CHANGES,
     Cancelled,
     InvalidRequest,
     ModelNotFound,
@@ -40,11 +41,29 @@ def test_raw_out_of_memory_becomes_advice_for_the_modality(exc):
     assert is_out_of_memory(exc)
     image = user_error(exc, "image")
     assert isinstance(image, OutOfMemory) and image.__cause__ is exc
-    # the Image tab's Advanced section has Offload, Attention slicing and VAE tiling
-    assert "Advanced" in str(image) and "Offload" in str(image) and "Settings" not in str(image)
-    text = describe(exc, "text")
-    assert "Max new tokens" in text and "Settings → Preferences → Device" in text
-    assert "Settings → Preferences → Device" in describe(exc, "speech")
+    # advice in request terms: the fields to change, no GUI words (each front end words them)
+    assert {c.field for c in image.changes} >= {"width", "height", "batch_size", "offload", "attention_slicing",
+                                                "vae_tiling"}
+    assert "Advanced" not in str(image) and "Settings" not in str(image)
+    text = user_error(exc, "text")
+    assert [c.field for c in text.changes] == ["max_new_tokens", "model"] and text.request_kind == "text"
+    assert user_error(exc, "speech").changes == ()
+
+
+def test_out_of_memory_advice_is_worded_from_the_field_declarations():
+    from studio.requests import advice_text
+
+    changes = OOM_CHANGES["image"]
+    assert advice_text("image", changes, "label") == (
+        "Lower Width, Height or Batch size; set Memory plan to 'model'; set Attention slicing to 'on'; "
+        "set VAE tiling to 'on'.")
+    assert advice_text("image", changes, "flag") == (
+        "Lower --width, --height or --batch-size; use --offload model; use --attention-slicing on; "
+        "use --vae-tiling on.")
+    # an inpaint's size and memory fields are its image request's
+    assert advice_text("inpaint", OOM_CHANGES["inpaint"], "flag") == "Lower --width or --height; use --offload model."
+    assert advice_text("text", OOM_CHANGES["text"], "label") == "Lower Max new tokens; pick a smaller model."
+    assert advice_text("speech", (), "flag") == ""
 
 
 def test_other_errors_pass_unchanged():

@@ -46,13 +46,12 @@ def test_seed_boxes_round_trip_the_largest_seed(qtbot):
 
 
 def test_image_settings_build_a_request_with_a_seed_above_2_31(qtbot, tmp_path):
-    from studio.ui.image.settings import ImageSettings
+    from studio.ui.image.form import ImageForm
 
-    form = ImageSettings(Catalog(tmp_path / "user_models.json"), tmp_path / "inputs")
+    form = ImageForm(Catalog(tmp_path / "user_models.json"), tmp_path / "inputs")
     qtbot.addWidget(form)
     assert form.strength.minimum() == 0.01 and form.seed.maximum() == MAX_SEED
     form.prompt.setPlainText("a cat")
-    form.random_seed.setChecked(False)
     form.seed.setValue(MAX_SEED)
     request = form.build_request()
     request.validate()

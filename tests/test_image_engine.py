@@ -98,7 +98,7 @@ def test_txt2img_equals_a_plain_diffusers_call_and_records_params(tiny_sd, runti
     shown = [e.step for e in progress]
     assert len(progress) == 7 and shown == sorted(shown) and shown[-1] == 6 and {e.total for e in progress} == {6}
     assert progress[-1].eta_s == pytest.approx(0.0, abs=1e-6)
-    assert stats["images"] == 1 and stats["steps"] == 7 and stats["seed"] == 42
+    assert stats.images == 1 and stats.steps == 7 and stats.seed == 42
 
 
 def test_same_seed_same_image_and_random_seed_is_recorded(tiny_sd, runtime):
@@ -352,14 +352,18 @@ def test_out_of_memory_becomes_a_clear_message_and_the_engine_recovers(tiny_sd, 
             generate(req(tiny_sd, batch_size=2, scheduler="Euler a", loras=(LoraSpec(str(tiny_lora), 1.0),)), runtime)
     finally:
         handle.remove()
-    message = str(caught.value)
-    assert "on cpu at 64×64 with batch size 2" in message and "Lower the size or the batch size" in message
-    # on a GPU the message names the offload setting to change next
-    from studio.engines.image import _oom_message
+    error = caught.value
+    assert "on cpu at 64×64 with batch size 2" in str(error) and error.request_kind == "image"
+    assert [c.field for c in error.changes] == ["width", "height", "batch_size"]  # in request terms
+    assert "Advanced" not in str(error) and "tab" not in str(error)  # no GUI words below the UI
+    # on a GPU the advice names the offload mode to set next, and the memory switches
+    from studio.engines.image import out_of_memory
+    from studio.errors import FieldChange
 
-    on_gpu = _oom_message(req(tiny_sd, width=1024, height=1024), "none", "cuda")
-    assert "set Offload to 'Model CPU offload' (model) in the Advanced section" in on_gpu and "1024×1024" in on_gpu
-    assert "set Offload to 'Sequential offload' (sequential)" in _oom_message(req(tiny_sd), "model", "cuda")
+    on_gpu = out_of_memory(req(tiny_sd, width=1024, height=1024), "none", "cuda")
+    assert "1024×1024" in str(on_gpu) and FieldChange("offload", "model") in on_gpu.changes
+    assert {FieldChange("attention_slicing", "on"), FieldChange("vae_tiling", "on")} <= set(on_gpu.changes)
+    assert FieldChange("offload", "group") in out_of_memory(req(tiny_sd), "model", "cuda").changes
     # LoRA unloaded and the model's own sampler back: the next job is as before
     assert type(cached_set(runtime).txt2img.scheduler).__name__ == "PNDMScheduler"
     after = generate(req(tiny_sd), runtime)[0][0]
@@ -462,12 +466,15 @@ def test_vae_override_folder_and_single_file(tiny_sd, tiny_vae, tiny_sd_config_r
 def test_memory_plan_follows_free_vram_and_explicit_settings():
     cuda = DeviceChoice("cuda", "float16")
     cpu = DeviceChoice("cpu", "float32")
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 20 * GB) == "none"
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 4 * GB) == "model"
-    assert image_memory.plan_offload("auto", cuda, 4 * GB, 2 * GB) == "sequential"
-    assert image_memory.plan_offload("none", cuda, 4 * GB, 1 * GB) == "none"
-    assert image_memory.plan_offload("sequential", cuda, 1 * GB, 80 * GB) == "sequential"
-    assert image_memory.plan_offload("model", cpu, 4 * GB, None) == "none"
+    parts = image_memory.Parts(denoiser=int(2.8 * GB), text=int(0.9 * GB), vae=int(0.3 * GB))
+    plan = lambda requested, choice, free: image_memory.plan_memory(requested, choice, parts, free, 512, 512, 1).plan  # noqa: E731
+    assert plan("auto", cuda, 20 * GB) == "none"
+    assert plan("auto", cuda, 4 * GB) == "model"
+    assert plan("auto", cuda, 2 * GB) == "group"
+    assert plan("auto", cuda, int(1.5 * GB)) == "sequential"
+    assert plan("none", cuda, 1 * GB) == "none"
+    assert plan("sequential", cuda, 80 * GB) == "sequential"
+    assert plan("model", cpu, None) == "none"
     big = 1024 * 1024 * 4
     assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", 512 * 512, 20 * GB) == (False, False)
     assert image_memory.plan_slicing_tiling("auto", "auto", cuda, "none", big, 1 * GB) == (True, True)

@@ -97,14 +97,14 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     assert tab.shown.path == items[0].path
     assert tab.view.pixmap().width() == 64
     assert not tab.cancel_button.isEnabled() and tab.progress.format() == "Done"
-    assert tab.status_label.text().startswith("Done: 1 image")
+    assert tab.status_line.text().startswith("Done: 1 image")
     # the seed actually used (random was on) is shown, and ♻ puts it back
     seed = items[0].params["seed"]
     assert isinstance(seed, int)
-    assert str(seed) in form.seed_used.text() and "a cat" in tab.info.toPlainText()
-    assert form.random_seed.isChecked()
-    qtbot.mouseClick(form.reuse_seed_button, Qt.MouseButton.LeftButton)
-    assert not form.random_seed.isChecked() and form.seed.value() == seed
+    assert str(seed) in form.seed.used.text() and "a cat" in tab.info.toPlainText()
+    assert form.seed.is_random()
+    qtbot.mouseClick(form.seed.reuse_button, Qt.MouseButton.LeftButton)
+    assert not form.seed.is_random() and form.seed.value() == seed
     # the same seed again gives the same picture
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
         tab.generate()
@@ -117,12 +117,12 @@ def test_generate_previews_then_result_in_gallery_library_and_seed_reuse(qtbot, 
     form.prompt.setPlainText("something else")
     form.steps.setValue(9)
     form.sampler.setCurrentIndex(form.sampler.findData("DDIM"))
-    form.random_seed.setChecked(True)
+    form.seed.setValue(None)
     tab.act("reuse_all", first)
     assert form.prompt.toPlainText() == "a cat" and form.steps.value() == 3
-    assert form.sampler.currentData() == "" and not form.random_seed.isChecked() and form.seed.value() == seed
+    assert form.sampler.currentData() == "" and not form.seed.is_random() and form.seed.value() == seed
     assert tab.model_picker.current_model_spec() == first.params["model"]
-    assert "Restored from" in tab.status_label.text()
+    assert "Restored from" in tab.status_line.text()
     # and so does our own PNG through PNG info
     form.prompt.setPlainText("x")
     assert "prompt" in tab.restore_from_png(str(first.path)) and form.prompt.toPlainText() == "a cat"
@@ -149,8 +149,8 @@ def test_cancel_keeps_the_images_that_finished(qtbot, window, library):
     assert 1 <= len(kept) < 100
     assert len(library.items("image")) == len(kept) == tab.gallery.count()
     assert all(item.path.is_file() for item in kept)
-    assert f"kept {len(kept)} finished image" in tab.status_label.text()
-    assert not tab.cancel_button.isEnabled() and tab.current_job is None
+    assert f"kept {len(kept)} finished image" in tab.status_line.text()
+    assert not tab.cancel_button.isEnabled() and tab.job is None
     qtbot.waitUntil(lambda: shows_final_image(tab), timeout=10_000)  # not a stale preview
 
 
@@ -163,12 +163,12 @@ def test_invalid_size_or_empty_prompt_warns_and_submits_nothing(qtbot, window):
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
     qtbot.keyClick(tab.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Enter generates
     assert tab.prompt.toPlainText() == "a cat"  # no newline typed
-    assert tab.status_label.text().startswith("⚠") and "multiple of 8" in tab.status_label.text()
-    assert window.jobs.jobs() == [] and tab.pending == []
+    assert tab.status_line.text().startswith("⚠") and "multiple of 8" in tab.status_line.text()
+    assert window.jobs.jobs() == [] and tab.runner.jobs == []
     form.width_spin.setValue(64)
     form.prompt.setPlainText("   ")
     assert tab.generate() is None
-    assert "prompt is empty" in tab.status_label.text()
+    assert "prompt is empty" in tab.status_line.text()
     assert window.jobs.jobs() == []
 
 
@@ -178,9 +178,9 @@ def test_failed_job_shows_the_engine_message_and_keeps_settings(qtbot, window, t
     form.prompt.setPlainText("a cat")
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
         tab.generate()
-    assert tab.status_label.text() == f"⚠ {failed.args[1].message}" and failed.args[1].kind == "not_found"
+    assert tab.status_line.text() == f"⚠ {failed.args[1].message}" and failed.args[1].kind == "not_found"
     assert form.prompt.toPlainText() == "a cat" and form.steps.value() == 3
-    assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled() and tab.pending == []
+    assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled() and tab.runner.jobs == []
 
 
 def test_pickled_model_is_refused_then_loaded_anyway_after_confirmation(qtbot, window, tmp_path, monkeypatch):
@@ -192,17 +192,17 @@ def test_pickled_model_is_refused_then_loaded_anyway_after_confirmation(qtbot, w
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as failed:
         tab.generate()
     assert failed.args[1].kind == "unsafe_file" and failed.args[1].path == str(ckpt.resolve())
-    assert "⚠" in tab.status_label.text() and "pickled" in tab.status_label.text()
-    assert tab.failure_action.isVisible() and tab.failure_action.text() == "Load anyway…"
+    assert "⚠" in tab.status_line.text() and "pickled" in tab.status_line.text()
+    assert tab.status_line.action.isVisible() and tab.status_line.action.text() == "Load anyway…"
     assert tab.build_request().allow_pickle is False
     monkeypatch.delenv("STUDIO_NO_CONFIRM", raising=False)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000) as again:
-        qtbot.mouseClick(tab.failure_action, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tab.status_line.action, Qt.MouseButton.LeftButton)
     # with permission the file is opened, weights only: this one is no plain weights, so it stays refused
     assert again.args[1].kind == "unsafe_file" and again.args[1].allowable is False
-    assert again.args[1].message in tab.status_label.text()
-    assert not tab.failure_action.isVisible()  # no permission helps any more
+    assert again.args[1].message in tab.status_line.text()
+    assert not tab.status_line.action.isVisible()  # no permission helps any more
     assert tab.build_request().allow_pickle is True  # a Yes holds for that file for the session
 
 
@@ -221,15 +221,15 @@ def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
     )
     drop_files(form.png_drop, [png])
     # read off the UI thread: the drop returns at once and the settings arrive through the event loop
-    assert form.prompt.toPlainText() != "a castle on a hill, sunset" and "Reading" in tab.status_label.text()
+    assert form.prompt.toPlainText() != "a castle on a hill, sunset" and "Reading" in tab.status_line.text()
     qtbot.waitUntil(lambda: form.prompt.toPlainText() == "a castle on a hill, sunset", timeout=10_000)
     assert form.negative_prompt.toPlainText() == "blurry, lowres"
     assert form.steps.value() == 12 and form.guidance.value() == 5.5
     assert form.sampler.currentText() == "DPM++ 2M Karras"
-    assert not form.random_seed.isChecked() and form.seed.value() == 3141592653  # above 2**31
+    assert not form.seed.is_random() and form.seed.value() == 3141592653  # above 2**31
     assert (form.width_spin.value(), form.height_spin.value()) == (640, 448)
     assert tab.model_picker.current_model_spec() == "sd-1.5"  # matched by the repo's name
-    status = tab.status_label.text()
+    status = tab.status_line.text()
     assert status.startswith("Restored from from-a1111.png") and "seed" in status and "model" in status
     request = tab.build_request()
     assert request.seed == 3141592653 and request.scheduler == "DPM++ 2M Karras"
@@ -237,13 +237,13 @@ def test_dropping_an_a1111_png_restores_its_settings(qtbot, window, tmp_path):
     # an unknown model is named, the rest restored; a PNG without settings says so
     other = write_png(tmp_path / "other.png", {"parameters": "a tree\nSteps: 7, Sampler: Euler a, CFG scale: 3, Seed: 5, Size: 64x64, Model: mystery-mix"})
     tab.restore_from_png(str(other))
-    assert form.prompt.toPlainText() == "a tree" and "mystery-mix" in tab.status_label.text()
+    assert form.prompt.toPlainText() == "a tree" and "mystery-mix" in tab.status_line.text()
     assert tab.model_picker.current_model_spec() == "sd-1.5"
     tab.restore_from_png(str(write_png(tmp_path / "plain.png")))
-    assert tab.status_label.text() == "⚠ No generation settings found in plain.png."
+    assert tab.status_line.text() == "⚠ No generation settings found in plain.png."
     (tmp_path / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     tab.restore_from_png(str(tmp_path / "junk.png"))
-    assert "No generation settings" in tab.status_label.text() and form.prompt.toPlainText() == "a tree"
+    assert "No generation settings" in tab.status_line.text() and form.prompt.toPlainText() == "a tree"
 
 
 # --- image-to-image -------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_init_image_by_drop_paste_and_open_then_img2img(qtbot, window, library, 
     # not an image: refused with a message
     (tmp_path / "notes.png").write_text("hello")
     assert not form.set_init_image(str(tmp_path / "notes.png"))
-    assert "⚠" in tab.status_label.text() and form.init_image.path() == ""
+    assert "⚠" in tab.status_line.text() and form.init_image.path() == ""
     # pasted image data (e.g. a screenshot) is kept as a PNG under the library
     picture = QImage(40, 24, QImage.Format.Format_RGB32)
     picture.fill(QColor("orange"))
@@ -343,7 +343,7 @@ def test_gallery_lists_the_librarys_recent_images_on_start(qtbot, tmp_path, libr
     assert tab.gallery.count() == 3
     assert [s.params["prompt"] for s in tab.gallery.saved_items()] == ["p2", "p1", "p0"]  # newest first
     tab.gallery.setCurrentRow(1)
-    assert tab.shown.params["prompt"] == "p1" and "Seed used: <b>1</b>" in tab.form.seed_used.text()
+    assert tab.shown.params["prompt"] == "p1" and "Seed used: <b>1</b>" in tab.form.seed.used.text()
     qtbot.waitUntil(lambda: shows_final_image(tab), timeout=10_000)
     assert tab.wait_idle() and tab.gallery.thumbnail(tab.shown) is not None
     win.close()

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.engines.base import Runtime
 from studio.errors import NotDownloaded, UnsafeModelFile
-from studio.events import Notice, Output, Preview, Progress, Status, Token
+from studio.events import Notice, Output, Preview, Progress, Status, TextStats, Token, VoiceList
 from studio.jobs import CANCELLED, FAILED, FINISHED, JobError, JobHandle, JobQueue
 from studio.requests import ChatMessage, ImageRequest, TextRequest
 from tests.fake_engine import FakeEngine, Script
@@ -25,7 +25,7 @@ class HandleLog(QObject):
         self.log: list[tuple[str, object]] = []
         self.shared = shared
         self.threads: set = set()
-        for name in ("started", "progress", "status", "notice", "token", "preview", "output", "finished",
+        for name in ("started", "progress", "status", "notice", "token", "preview", "voices", "output", "finished",
                      "cancelled", "failed"):
             getattr(handle, name).connect(getattr(self, "on_" + name))
 
@@ -43,6 +43,8 @@ class HandleLog(QObject):
     def on_status(self, m): self._rec("status", m)
     @Slot(str)
     def on_notice(self, m): self._rec("notice", m)
+    @Slot(object)
+    def on_voices(self, v): self._rec("voices", v)
     @Slot(object)
     def on_token(self, t): self._rec("token", t)
     @Slot(object)
@@ -104,9 +106,9 @@ def jobs(qtbot, library, fake):
 
 def test_handle_signals_in_order_before_the_queues(qtbot, jobs, fake, library):
     fake.scripts["chat"] = Script(
-        [Status("Loading…"), Notice("on the CPU"), Token("Hel", 1, 10.0, 5, 256), Progress(1, 2),
-         Token("lo", 2, 10.0, 6, 256), Progress(2, 2), Output("text", "Hello", {"reply": "Hello"})],
-        result={"tokens": 2},
+        [Status("Loading…"), Notice("on the CPU"), VoiceList("v", ("alice",)), Token("Hel", 1, 10.0, 5, 256),
+         Progress(1, 2), Token("lo", 2, 10.0, 6, 256), Progress(2, 2), Output("text", "Hello", {"reply": "Hello"})],
+        result=TextStats(tokens=2),
     )
     order: list[str] = []
     queue_log = QueueLog(jobs, order)
@@ -115,13 +117,14 @@ def test_handle_signals_in_order_before_the_queues(qtbot, jobs, fake, library):
     assert isinstance(handle, JobHandle) and handle.request.model == "chat" and handle.id.startswith("job-")
     with qtbot.waitSignal(handle.finished, timeout=10_000) as done:
         pass
-    assert log.names() == ["started", "status", "notice", "token", "progress", "token", "progress", "output",
-                           "finished"]
+    assert log.names() == ["started", "status", "notice", "voices", "token", "progress", "token", "progress",
+                           "output", "finished"]
+    assert log.payload("voices").speakers == ("alice",)
     assert [t.text for n, t in log.log if n == "token"] == ["Hel", "lo"]
     assert log.payload("notice") == "on the CPU"
     saved = log.payload("output")
     assert saved.path.exists() and library.items("text")[0].path == saved.path
-    assert done.args[0].stats == {"tokens": 2} and done.args[0].items == [saved]
+    assert done.args[0].stats == TextStats(tokens=2) and done.args[0].items == [saved]
     assert log.threads == {threading.main_thread()}
     # for each event the handle's signal comes first, then the queue's
     ends = [o for o in order if o.endswith(("started", "finished"))]
@@ -204,7 +207,7 @@ def test_errors_reach_the_handle_with_their_kind(qtbot, jobs, fake, error, kind,
     assert handle.state == FAILED and jobs.job(handle.id).error == job_error.message
     assert queue_log.failed == [(handle.id, job_error)] and order[-2:] == ["queue.started", "queue.failed"]
     if kind == "out_of_memory":  # advice that names settings the Image tab really has
-        assert "Offload" in job_error.message and "Advanced" in job_error.message
+        assert "set Memory plan to 'model'" in job_error.message and "Lower Width, Height or Batch size" in job_error.message
     if kind == "unsafe_file":
         assert job_error.allowable is True
     # the worker goes on with the next job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -58,9 +60,36 @@ def test_settings_dialog_applies_to_the_worker(qtbot, window, tmp_path, monkeypa
     )
     assert window.library.root == tmp_path / "elsewhere"
     assert "cpu" in window.device_label.text()
+    # one configuration, passed explicitly: nothing is written into the environment
     import os
 
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ
+    assert window.services.config.offline is True and window.downloads.offline() is True
+    window.settings.offline = False
+    qtbot.waitUntil(lambda: runtime.offline is False, timeout=60_000)
+    assert window.downloads.offline() is False and "HF_HUB_OFFLINE" not in os.environ
+
+
+def test_offline_at_launch_holds_until_the_preference_is_flipped(qtbot, tmp_path, library, monkeypatch):
+    """HF_HUB_OFFLINE=1 in the environment Studio starts in means offline (read once, never written)."""
+    from studio.app import compose
+    from studio.ui.main_window import MainWindow
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = make_settings(tmp_path)
+    config = settings.config().with_environment()
+    assert config.offline is True and settings.offline is False  # the stored preference is untouched
+    services = compose(config, library, Catalog(tmp_path / "user_models.json"))
+    win = MainWindow(settings, library, services=services)
+    qtbot.addWidget(win)
+    assert win.jobs is services.jobs and win.downloads.offline() is True
+    settings.memory_budget_gb = 3  # another preference: still offline
+    assert services.config.offline is True and services.config.memory_budget_gb == 3
+    settings.offline = True
+    settings.offline = False  # the person's own choice now
+    assert services.config.offline is False and win.downloads.offline() is False
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # never rewritten
+    win.close()
 
 
 def test_text_threads_and_gpu_layers_preferences_reach_the_text_requests(qtbot, window, tmp_path):

@@ -57,7 +57,7 @@ def test_one_window_has_the_exact_duration(tiny_musicgen, runtime):
     assert len(audio) == round(1.1 * SAMPLE_RATE)  # to the sample, not to the frame
     assert np.isfinite(audio).all() and np.abs(audio).max() > 0
     assert out.media == "audio/flac" and out.params["seed"] == 1 and out.params["partial"] is False
-    assert stats["windows"] == 1
+    assert stats.windows == 1
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress and progress[-1].step == progress[-1].total and progress[-1].eta_s is not None
 
@@ -67,7 +67,7 @@ def test_past_the_window_it_chains_windows_and_keeps_the_exact_duration(tiny_mus
     (out,) = outputs(events)
     audio, _ = out.data
     assert len(audio) == round(2.5 * SAMPLE_RATE)
-    assert stats["windows"] == 2 and out.params["windows"] == 2
+    assert stats.windows == 2 and out.params["windows"] == 2
     previews = [e for e in events if isinstance(e, Preview)]
     assert [p.step for p in previews] == [0, 1]  # each finished window is playable at once
     # the previews hold only each window's new part: together they cover the whole piece
@@ -138,7 +138,7 @@ def test_continuation_past_the_window(tiny_musicgen, runtime, tmp_path):
     events, stats = run(tiny_musicgen, runtime, duration_s=2.0, continue_from=clip, window_keep_s=1.0)
     (out,) = outputs(events)
     assert len(out.data[0]) == 0.3 * SAMPLE_RATE + 2 * SAMPLE_RATE
-    assert stats["windows"] >= 2
+    assert stats.windows >= 2
 
 
 def test_stereo_model_gives_stereo(tiny_musicgen_stereo, runtime):
@@ -152,7 +152,7 @@ def test_melody_model_follows_a_melody_file(tiny_musicgen_melody, runtime, tmp_p
     melody = write_clip(tmp_path / "melody.wav", seconds=0.7, rate=16000)
     events, stats = run(tiny_musicgen_melody, runtime, duration_s=2.2, melody=melody, window_keep_s=1.0)
     audio, _ = outputs(events)[0].data
-    assert len(audio) == round(2.2 * SAMPLE_RATE) and stats["windows"] >= 2
+    assert len(audio) == round(2.2 * SAMPLE_RATE) and stats.windows >= 2
     # the melody conditions the music: another melody, same seed, other samples
     other = write_clip(tmp_path / "other.wav", seconds=0.7, rate=16000)
     soundfile.write(other, np.random.default_rng(0).uniform(-0.5, 0.5, 11200).astype(np.float32), 16000)

@@ -27,18 +27,18 @@ def window(qtbot, tmp_path, library, tiny_musicgen, one_torch_thread):
 def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     tab = window.tab("music")
     window.show_tab("music")
+    assert not tab.results.isVisible()  # no empty takes box before the first take
     qtbot.keyClicks(tab.prompt, "lo-fi hip hop with warm piano")
     tab.numbers["duration_s"].setValue(2.5)  # past the tiny model's 2.04 s window: two windows
     tab.numbers["window_keep_s"].setValue(1.0)
-    tab.random_seed.setChecked(False)
     tab.seed.setValue(77)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000):
         qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
     assert tab.generate_button.isEnabled() and not tab.cancel_button.isEnabled()
-    samples, rate = tab.panel.clip()
+    samples, rate = tab.clip_view.clip()
     assert rate == SAMPLE_RATE and len(samples) == 2.5 * SAMPLE_RATE  # the whole piece, to the sample
-    assert tab.panel.export_button.isEnabled() and tab.results.count() == 1
-    assert tab.seed_label.text() == "Seed: 77"
+    assert tab.clip_view.export_button.isEnabled() and tab.results.count() == 1 and tab.results.isVisible()
+    assert "Seed used: <b>77</b>" in tab.seed.used.text()
 
     (saved,) = library.items(kind="music")
     assert saved.path.suffix == ".flac" and saved.params["seed"] == 77 and saved.params["duration_s"] == 2.5
@@ -46,18 +46,18 @@ def test_prompt_generate_waveform_seed_and_history(qtbot, window, library):
     # History → the Music tab, with the clip and its settings back
     tab.prompt.clear()
     tab.numbers["duration_s"].setValue(5.0)
-    tab.panel.clear()
+    tab.clip_view.clear()
     window.show_tab("text")
     assert window.open_saved(saved)
     assert window.tabs.currentWidget() is tab
     assert tab.prompt.toPlainText() == "lo-fi hip hop with warm piano"
     assert tab.numbers["duration_s"].value() == 2.5
-    assert len(tab.panel.clip()[0]) == 2.5 * SAMPLE_RATE
+    assert len(tab.clip_view.clip()[0]) == 2.5 * SAMPLE_RATE
 
     # the seed is reusable
-    tab.random_seed.setChecked(True)
-    tab.reuse_seed_button.click()
-    assert not tab.random_seed.isChecked() and tab.seed.value() == 77
+    tab.seed.setValue(None)
+    tab.seed.reuse_button.click()
+    assert not tab.seed.is_random() and tab.seed.value() == 77
 
 
 def test_bad_input_is_a_message_and_the_tab_keeps_working(qtbot, window, tmp_path):
@@ -66,12 +66,12 @@ def test_bad_input_is_a_message_and_the_tab_keeps_working(qtbot, window, tmp_pat
     tab.continue_from.set_path(str(tmp_path / "missing.wav"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=120_000):
         tab.generate_button.click()
-    assert "No clip to continue at" in tab.status_label.text()
+    assert "No clip to continue at" in tab.status_line.text()
     assert tab.generate_button.isEnabled()
     tab.prompt.clear()
     tab.continue_from.set_path("")
     tab.generate_button.click()  # empty prompt: refused before queueing
-    assert "prompt" in tab.status_label.text() and tab.handle is None
+    assert "prompt" in tab.status_line.text() and tab.job is None
 
 
 def test_text_sent_from_another_tab_becomes_the_prompt(window):
@@ -86,6 +86,6 @@ def test_a_model_not_downloaded_offers_download(qtbot, window):
     qtbot.keyClicks(tab.prompt, "piano")
     with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000):
         tab.generate_button.click()
-    assert "not downloaded" in tab.status_label.text()
-    assert tab.failure_action.isVisibleTo(tab) and tab.failure_action.text() == "Download…"
+    assert "not downloaded" in tab.status_line.text()
+    assert tab.status_line.action.isVisibleTo(tab) and tab.status_line.action.text() == "Download…"
     assert tab.generate_button.isEnabled()

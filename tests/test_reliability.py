@@ -231,18 +231,31 @@ def test_a_lora_for_another_family_is_named_before_loading():
 
 def test_the_image_tab_never_blocks_on_special_files(qtbot, tmp_path):
     """A FIFO dropped as init image or on "PNG info" (or a huge hostile PNG) must not freeze the window:
-    the image reader refuses non-regular files, and PNG info is read on a pool thread."""
-    from studio.ui.image.restore import PngInfoReader
+    the image reader refuses non-regular files, and PNG info is read off the UI thread."""
+    from PySide6.QtCore import QObject, Slot
+
+    from studio.jobs.background import Background
+    from studio.library.png_info import read_png_parameters
     from studio.ui.image.widgets import read_qimage
+
+    class Got(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.got = []
+
+        @Slot(object)
+        def add(self, params) -> None:
+            self.got.append((self.sender().key, params))
 
     os.mkfifo(tmp_path / "fifo")
     assert read_qimage(tmp_path / "fifo").isNull() and read_qimage(tmp_path).isNull()
-    reader = PngInfoReader()
-    for path in (tmp_path / "fifo", tmp_path, tmp_path / "missing.png"):
-        with qtbot.waitSignal(reader.read, timeout=10_000) as got:
-            reader.start(str(path))
-        assert got.args == [str(path), {}]
-    assert reader.wait_idle()
+    background, got = Background(), Got()
+    paths = [str(p) for p in (tmp_path / "fifo", tmp_path, tmp_path / "missing.png")]
+    for path in paths:
+        background.start(read_png_parameters, path, key=path, returned=got.add)
+    qtbot.waitUntil(lambda: len(got.got) == 3, timeout=10_000)
+    assert got.got == [(path, {}) for path in paths]
+    assert background.wait()
 
 
 def test_a_second_ctrl_c_quits_even_when_nothing_checks_for_cancel():

@@ -265,3 +265,22 @@ def test_positive_int_refuses_zero_and_negatives():
     for text in ("0", "-3", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             positive_int(text)
+
+
+def test_requests_know_their_permissions():
+    image = ImageRequest(prompt="a fox", model="m")
+    assert image.needs_permission() and not image.with_pickle_allowed().needs_permission()
+    assert image.with_pickle_allowed() == image.replace(allow_pickle=True)
+    speech = SpeechRequest(text="hi")
+    assert speech.needs_permission() and speech.with_pickle_allowed().allow_pickle is True
+    # an inpaint holds its permission inside its image-generation parameters
+    inpaint = InpaintRequest(image="p.png", mask="m.png", generation=ImageRequest(prompt="a fox", model="m"))
+    allowed = inpaint.with_pickle_allowed()
+    assert inpaint.needs_permission() and not allowed.needs_permission()
+    assert allowed.generation.allow_pickle is True and allowed.allow_pickle is True and allowed.model == "m"
+    assert allowed.to_dict()["allow_pickle"] is True and "generation" not in allowed.to_dict()
+    # text and music load no pickles: nothing to ask
+    text = TextRequest(messages=(ChatMessage("user", "hi"),))
+    assert not text.needs_permission() and not MusicRequest(prompt="calm").needs_permission()
+    with pytest.raises(ValueError):
+        text.with_pickle_allowed()

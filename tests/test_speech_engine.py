@@ -11,7 +11,7 @@ import pytest
 from studio.engines.base import CancelToken, Runtime, drive
 from studio.engines.speech import SpeechEngine, prepare_clip
 from studio.errors import Cancelled, InvalidRequest, UnsafeModelFile
-from studio.events import Notice, Output, Preview, Progress
+from studio.events import Notice, Output, Preview, Progress, VoiceList
 from studio.library import audio
 from studio.requests import SpeechRequest
 
@@ -60,7 +60,11 @@ def test_tiny_vits_says_each_sentence_with_previews_progress_and_pauses(runtime,
     assert np.abs(clip).max() > 0.01
     assert out.params["speaker"] == "bob" and out.params["seed"] == 7 and out.params["partial"] is False
     assert out.params["text"] == text and out.params["engine"] == "coqui" and out.params["chunks"] == 3
-    assert stats["chunks"] == 3 and stats["speakers"] == ["alice", "bob"] and stats["sample_rate"] == 16000
+    assert stats.chunks == 3 and stats.sample_rate == 16000 and stats.seed == 7
+    assert stats.audio_seconds == pytest.approx(len(clip) / rate)
+    assert stats.real_time_factor == pytest.approx(stats.seconds / stats.audio_seconds)  # compute ÷ audio
+    (voices,) = [e for e in events if isinstance(e, VoiceList)]
+    assert voices.speakers == ("alice", "bob") and voices.model == stats.model
     again, _ = run(runtime, request)
     assert np.array_equal(outputs(again)[0].data[0], clip)  # same seed, same audio
 

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from studio.models.catalog import Catalog
-from studio.ui.audio.player import NO_DEVICE, PLAYING, STOPPED, reset_no_device_notice
+from studio.ui.audio.player import NO_DEVICE, PLAYING, STOPPED
 from studio.ui.settings import Settings
 
 
@@ -29,24 +29,23 @@ def window(qtbot, tmp_path, library, tiny_vits):
 
 
 def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, library):
-    reset_no_device_notice()
     tab = window.tab("speech")
-    assert tab.form.speakers() == ["alice", "bob"]  # read from the model's files, before any load
+    # read from the model's files off the UI thread, before any load
+    qtbot.waitUntil(lambda: tab.form.speakers() == ["alice", "bob"], timeout=10_000)
     tab.form.speaker.setCurrentIndex(tab.form.speaker.findData("bob"))
-    tab.form.random_seed.setChecked(False)
     tab.form.seed.setValue(11)
     messages = []
-    tab.panel.message.connect(messages.append)
+    tab.clip_view.message.connect(messages.append)
     qtbot.keyClicks(tab.text, "Hello there. Bye now.")
     with qtbot.waitSignal(window.jobs.job_finished, timeout=120_000):
         qtbot.keyClick(tab.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert tab.panel.waveform.has_audio() and tab.panel.waveform.duration_s() > 0.3
+    assert tab.clip_view.waveform.has_audio() and tab.clip_view.waveform.duration_s() > 0.3
     assert (tab.progress.value(), tab.progress.maximum()) == (2, 2)
-    assert tab.panel.export_button.isEnabled() and tab.speak_button.isEnabled()
-    if tab.panel.player.available:  # a machine with sound: playback started with the first sentence
-        assert tab.panel.player.state == PLAYING
+    assert tab.clip_view.export_button.isEnabled() and tab.speak_button.isEnabled()
+    if tab.clip_view.player.available:  # a machine with sound: playback started with the first sentence
+        assert tab.clip_view.player.state == PLAYING
     else:  # no audio device: said once in the status bar, everything else works
-        assert tab.panel.player.state == STOPPED
+        assert tab.clip_view.player.state == STOPPED
         assert messages == [NO_DEVICE]
     (saved,) = library.items("speech")
     assert saved.params["speaker"] == "bob" and saved.params["seed"] == 11 and saved.params["text"] == "Hello there. Bye now."
@@ -54,13 +53,16 @@ def test_speak_fills_the_waveform_plays_and_lands_in_history(qtbot, window, libr
     # History → open: back in the Speech tab with its settings
     tab.text.setPlainText("something else")
     tab.form.speaker.setCurrentIndex(0)
-    tab.panel.clear()
+    tab.clip_view.clear()
     window.history_panel.refresh()
     assert window.history_panel.count() == 1
     window.open_saved(saved)
     assert tab.text.toPlainText() == "Hello there. Bye now."
     assert tab.form.speaker.currentData() == "bob" and tab.form.seed.value() == 11
-    assert tab.panel.waveform.duration_s() == pytest.approx(saved.params["duration_s"], abs=0.01)
+    assert tab.form.wait_idle()
+    qtbot.waitUntil(lambda: tab.form.speakers() == ["alice", "bob"], timeout=10_000)
+    assert tab.form.speaker.currentData() == "bob"  # kept when the lists arrive
+    assert tab.clip_view.waveform.duration_s() == pytest.approx(saved.params["audio_seconds"], abs=0.01)
 
 
 def test_send_to_speech_from_the_text_tab(window):
@@ -76,16 +78,16 @@ def test_cancel_keeps_a_partial_result_and_bad_text_is_refused(qtbot, window, li
     qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000):
         pass
-    assert "nothing to say" in tab.status.text()
+    assert "nothing to say" in tab.status_line.text()
     tab.text.setPlainText(" ".join(f"Sentence number {i}." for i in range(30)))
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=120_000):
         qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: tab.panel.waveform.has_audio(), timeout=60_000)
+        qtbot.waitUntil(lambda: tab.clip_view.waveform.has_audio(), timeout=60_000)
         qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
-    assert "partial result" in tab.status.text()
+    assert "partial result" in tab.status_line.text()
     (saved,) = library.items("speech")
     assert saved.params["partial"] is True and saved.params["chunks"] == 30
-    assert tab.speak_button.isEnabled() and tab.panel.export_button.isEnabled()
+    assert tab.speak_button.isEnabled() and tab.clip_view.export_button.isEnabled()
 
 
 def test_a_reference_clip_asks_for_consent_once_and_a_model_that_cannot_clone_says_so(
@@ -116,7 +118,7 @@ def test_a_reference_clip_asks_for_consent_once_and_a_model_that_cannot_clone_sa
     tab.text.setPlainText("Hello there.")
     with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000):
         qtbot.mouseClick(tab.speak_button, Qt.MouseButton.LeftButton)
-    assert "cannot clone a voice" in tab.status.text()
+    assert "cannot clone a voice" in tab.status_line.text()
     assert tab.speak_button.isEnabled()
 
 
@@ -127,5 +129,16 @@ def test_a_voice_not_downloaded_offers_download(qtbot, window):
     with qtbot.waitSignal(window.jobs.job_failed, timeout=60_000) as failed:
         tab.speak()
     assert failed.args[1].kind == "not_downloaded"
-    assert tab.failure_action.isVisibleTo(tab) and tab.failure_action.text() == "Download…"
+    assert tab.status_line.action.isVisibleTo(tab) and tab.status_line.action.text() == "Download…"
     assert tab.speak_button.isEnabled()
+
+
+def test_voice_lists_arrive_as_their_own_event(window):
+    from studio.events import VoiceList
+
+    tab = window.tab("speech")
+    tab.form.set_voice_lists((), ())  # a model whose files do not list its voices
+    tab.on_voices(VoiceList("m", ("carol", "dave"), ("en", "de")))
+    assert tab.form.speakers() == ["carol", "dave"] and tab.form.languages() == ["en", "de"]
+    tab.on_voices(VoiceList("m", ("eve",), ()))  # the files' own lists (or the first event's) stay
+    assert tab.form.speakers() == ["carol", "dave"]

@@ -3,13 +3,15 @@ job handles, and a failure offers the action that fits its kind ("Download…", 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from studio.errors import NotDownloaded, UnsafeModelFile
-from studio.events import Output, Preview, Progress, Status, Token
+from studio.events import Output, Preview, Progress, Status, TextStats, Token
 from studio.jobs.downloads import DownloadManager
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
@@ -61,15 +63,15 @@ def click(qtbot, button):
 
 def test_text_tab_streams_from_its_handle(qtbot, window, fake):
     fake.default = Script([Status("Loading…"), Token("Hi", 1, 5.0, 4, 256), Token(" there", 2, 5.0, 5, 256),
-                           Output("text", "Hi there", {"reply": "Hi there"})], result={"tokens": 2})
+                           Output("text", "Hi there", {"reply": "Hi there"})], result=TextStats(tokens=2))
     tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
-    handle = tab.current_job
+    handle = tab.job
     with qtbot.waitSignal(handle.finished, timeout=10_000):
         pass
-    assert tab.messages[-1] == {"role": "assistant", "content": "Hi there"} and tab.current_job is None
-    assert "Hi there" in tab.transcript_text() and not tab.failure_action.isVisible()
+    assert tab.messages[-1] == {"role": "assistant", "content": "Hi there"} and tab.job is None
+    assert "Hi there" in tab.transcript_text() and not tab.status_line.action.isVisible()
 
 
 def test_text_tab_offers_download_for_a_model_that_is_not_here(qtbot, window, fake, started_downloads):
@@ -78,14 +80,14 @@ def test_text_tab_offers_download_for_a_model_that_is_not_here(qtbot, window, fa
     tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
-    with qtbot.waitSignal(tab.current_job.failed, timeout=10_000):
+    with qtbot.waitSignal(tab.job.failed, timeout=10_000):
         pass
-    assert "not downloaded" in tab.status_label.text() and tab.input.toPlainText() == "hello"
-    assert tab.failure_action.text() == "Download…"
-    click(qtbot, tab.failure_action)
+    assert "not downloaded" in tab.status_line.text() and tab.input.toPlainText() == "hello"
+    assert tab.status_line.action.text() == "Download…"
+    click(qtbot, tab.status_line.action)
     assert window.models_window is not None and window.models_window.isVisible()
     assert window.models_window.selected_id() == "qwen2.5-1.5b-instruct"
-    assert started_downloads == ["qwen2.5-1.5b-instruct"] and not tab.failure_action.isVisible()
+    assert started_downloads == ["qwen2.5-1.5b-instruct"] and not tab.status_line.action.isVisible()
     window.models_window.close()
 
 
@@ -94,12 +96,12 @@ def test_text_tab_out_of_memory_names_settings_that_exist(qtbot, window, fake):
     tab = window.tab("text")
     tab.input.setPlainText("hello")
     click(qtbot, tab.send_button)
-    with qtbot.waitSignal(tab.current_job.failed, timeout=10_000) as failed:
+    with qtbot.waitSignal(tab.job.failed, timeout=10_000) as failed:
         pass
     assert failed.args[0].kind == "out_of_memory"
-    text = tab.status_label.text()
+    text = tab.status_line.text()
     assert "Max new tokens" in text and "Settings → Preferences → Device" in text
-    assert not tab.failure_action.isVisible()  # the advice is the action
+    assert not tab.status_line.action.isVisible()  # the advice is the action
     # the named settings exist: the text tab's field and the Preferences dialog's Device row
     assert tab.max_new_tokens.isEnabled()
     from studio.ui.settings_dialog import SettingsDialog
@@ -146,11 +148,11 @@ def test_image_tab_load_anyway_confirms_then_resubmits_with_permission(qtbot, wi
     with qtbot.waitSignal(handle.failed, timeout=10_000) as failed:
         pass
     assert failed.args[0].kind == "unsafe_file" and failed.args[0].path == str(pickled.resolve())
-    assert tab.failure_action.text() == "Load anyway…" and "⚠" in tab.status_label.text()
-    click(qtbot, tab.failure_action)  # the person says No: nothing is submitted
-    assert answers == ["Load a pickled file?"] and len(fake.requests) == 1 and tab.failure_action.isVisible()
-    click(qtbot, tab.failure_action)  # Yes: the same request again, with permission
-    qtbot.waitUntil(lambda: len(fake.requests) == 2 and not tab.pending, timeout=10_000)
+    assert tab.status_line.action.text() == "Load anyway…" and "⚠" in tab.status_line.text()
+    click(qtbot, tab.status_line.action)  # the person says No: nothing is submitted
+    assert answers == ["Load a pickled file?"] and len(fake.requests) == 1 and tab.status_line.action.isVisible()
+    click(qtbot, tab.status_line.action)  # Yes: the same request again, with permission
+    qtbot.waitUntil(lambda: len(fake.requests) == 2 and not tab.runner.jobs, timeout=10_000)
     again = fake.requests[1]
     assert again.allow_pickle is True and again.prompt == "a red fox" and again.model == fake.requests[0].model
     assert tab.progress.format() == "Done"
@@ -160,20 +162,22 @@ def test_image_tab_load_anyway_confirms_then_resubmits_with_permission(qtbot, wi
 def test_image_tab_previews_cancel_and_queue_from_handles(qtbot, window, fake, tmp_path, library):
     frame = Preview(image=Image.new("RGB", (64, 64), "green"), step=1)
     fake.scripts[str(tmp_path / "slow.safetensors")] = Script(
-        [Progress(1, 4, "generate"), frame, Output("image", Image.new("RGB", (64, 64), "blue"), {"prompt": "x"}),
+        [Progress(1, 4, "generate"), frame, (1.0, Output("image", Image.new("RGB", (64, 64), "blue"), {"prompt": "x"})),
          (10.0, Progress(2, 4, "generate"))]
     )
     tab = image_tab(window, tmp_path / "slow.safetensors")
     first = tab.generate()
     second = tab.generate()
-    assert tab.pending == [first, second] and "Queued behind 1 job(s)" in tab.status_label.text()
-    qtbot.waitUntil(lambda: tab.preview_count == 1 and len(library.items("image")) == 1, timeout=10_000)
-    assert tab.current_job is first and tab.view.caption().startswith("Preview")
+    assert tab.runner.jobs == [first, second] and "Queued behind 1 job(s)" in tab.status_line.text()
+    qtbot.waitUntil(lambda: tab.preview_count == 1, timeout=10_000)
+    # the preview is shown until the finished image replaces it (a second later in this script)
+    assert tab.job is first and tab.view.caption().startswith("Preview")
+    qtbot.waitUntil(lambda: len(library.items("image")) == 1 and tab.shown is not None, timeout=10_000)
     with qtbot.waitSignal(second.cancelled, timeout=10_000):
         click(qtbot, tab.cancel_button)  # cancels both: the queued one at once, the running one within a step
-    qtbot.waitUntil(lambda: not tab.pending, timeout=10_000)
+    qtbot.waitUntil(lambda: not tab.runner.jobs, timeout=10_000)
     assert first.state == "cancelled" and second.state == "cancelled" and fake.ran == [first.request.model]
-    assert "kept 1 finished image" in tab.status_label.text() or "Cancelled" in tab.status_label.text()
+    assert "kept 1 finished image" in tab.status_line.text() or "Cancelled" in tab.status_line.text()
     assert not tab.cancel_button.isEnabled()
 
 
@@ -183,11 +187,23 @@ def test_image_tab_out_of_memory_names_the_advanced_settings(qtbot, window, fake
     handle = tab.generate()
     with qtbot.waitSignal(handle.failed, timeout=10_000):
         pass
-    text = tab.status_label.text()
-    assert "Advanced" in text and "Offload" in text and "Attention slicing" in text and "VAE tiling" in text
-    assert not tab.failure_action.isVisible()
-    # those settings exist in the tab's Advanced section, with the values the advice names
-    assert "'Model CPU offload' or 'Sequential offload'" in text and "'On'" in text
-    labels = [tab.form.offload.itemText(i) for i in range(tab.form.offload.count())]
-    assert "Model CPU offload" in labels and any(label.startswith("Sequential offload") for label in labels)
-    assert tab.form.attention_slicing.findText("On") >= 0 and tab.form.vae_tiling.findText("On") >= 0
+    text = tab.status_line.text()
+    assert "set Memory plan to 'model'" in text and "Attention slicing to 'on'" in text and "VAE tiling to 'on'" in text
+    assert "Lower Width, Height or Batch size" in text
+    assert not tab.status_line.action.isVisible()
+    # those settings exist in the tab's form, with the values the advice names
+    assert tab.form.offload.findData("model") >= 0
+    assert tab.form.attention_slicing.findData("on") >= 0 and tab.form.vae_tiling.findData("on") >= 0
+
+
+def test_load_anyway_asks_the_request_not_its_fields():
+    from studio.jobs import JobError
+    from studio.requests import ImageRequest, InpaintRequest, MusicRequest
+    from studio.ui.job_errors import LOAD_ANYWAY, action_for
+
+    refused = JobError("unsafe_file", "'x.ckpt' is pickled.", path="/m/x.ckpt", allowable=True)
+    inpaint = InpaintRequest(image="p.png", mask="m.png", generation=ImageRequest(prompt="", model="/m/x.ckpt"))
+    assert action_for(refused, inpaint) == LOAD_ANYWAY  # the permission sits in its generation
+    assert action_for(refused, inpaint.with_pickle_allowed()) == ""  # allowed already: nothing more to ask
+    assert action_for(refused, MusicRequest(prompt="calm")) == ""
+    assert action_for(dataclasses.replace(refused, allowable=False), inpaint) == ""

@@ -11,7 +11,7 @@ from studio.events import Output
 from studio.models.catalog import Catalog
 from studio.ui.settings import Settings
 from studio.ui.tab_api import IMAGE, TEXT, StudioTab, TabContext, TabSpec
-from studio.ui.tabs import TABS, CanvasTab, ImageTab, MusicTab, PlaceholderTab, SpeechTab, TextTab, placeholder
+from studio.ui.tabs import TABS, CanvasTab, ImageTab, MusicTab, SpeechTab, TextTab
 
 
 class RecordingTab(QWidget, StudioTab):
@@ -71,13 +71,13 @@ def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, librar
 
 
 def test_a_tab_gets_everything_from_its_context(qtbot, tmp_path, library):
-    specs = (TabSpec("a", "Alpha", RecordingTab), TabSpec("b", "Beta", placeholder("Beta is coming")))
+    specs = (TabSpec("a", "Alpha", RecordingTab), TabSpec("b", "Beta", RecordingTab))
     win = make_window(qtbot, tmp_path, library, tabs=specs)
     assert tab_titles(win) == ["Alpha", "Beta"]
     ctx = win.tab("a").ctx
     assert ctx.jobs is win.jobs and ctx.library is library and ctx.catalog is win.catalog
     assert ctx.settings is win.settings and ctx.host is win
-    assert isinstance(win.tab("b"), PlaceholderTab) and win.tab("b").label.text() == "Beta is coming"
+    assert win.tab("b").ctx is ctx  # every tab gets the same context
 
 
 def test_models_changed_refreshes_every_tab(qtbot, tmp_path, library):

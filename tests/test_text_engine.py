@@ -29,13 +29,13 @@ def test_tokens_stream_and_reply_is_their_concatenation(tiny_llm, runtime):
     events, stats = collect(TextEngine().run(request(tiny_llm, seed=3), runtime, CancelToken()))
     tokens = [e for e in events if isinstance(e, Token)]
     outputs = [e for e in events if isinstance(e, Output)]
-    assert stats["tokens"] == 12
+    assert stats.tokens == 12
     # one event per generated token (plus possibly a final flush of held-back bytes)
     assert sorted(set(t.count for t in tokens)) == list(range(1, 13))
     assert [t.count for t in tokens] == sorted(t.count for t in tokens)
     assert outputs and outputs[0].data == "".join(t.text for t in tokens)
     assert outputs[0].params["seed"] == 3
-    assert tokens[-1].context_used == stats["prompt_tokens"] + 12
+    assert tokens[-1].context_used == stats.prompt_tokens + 12
     assert tokens[-1].context_max == 256
     assert any(isinstance(e, Progress) for e in events)
 
@@ -103,7 +103,7 @@ def test_long_history_is_trimmed_to_context(tiny_llm, runtime):
     req = TextRequest(messages=tuple(history + [ChatMessage("user", "hello")]), model=tiny_llm, max_new_tokens=8)
     events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
     assert any("oldest message" in getattr(e, "message", "") for e in events)
-    assert stats["context_used"] <= 256
+    assert stats.context_used <= 256
 
 
 def test_single_message_too_long_is_a_clear_error(tiny_llm, runtime):
@@ -116,7 +116,7 @@ def test_model_is_cached_between_jobs(tiny_llm, runtime):
     collect(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
     assert len(runtime.cache) == 1
     _events, stats = collect(TextEngine().run(request(tiny_llm), runtime, CancelToken()))
-    assert stats["load_s"] < 0.05
+    assert stats.load_seconds < 0.05
 
 
 def test_pickled_only_model_is_refused(tiny_llm, tmp_path, runtime):

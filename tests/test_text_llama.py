@@ -40,12 +40,12 @@ def reply_of(events) -> str:
 def test_tokens_stream_and_reply_is_their_concatenation(tiny_gguf, runtime):
     events, stats = collect(TextEngine().run(request(tiny_gguf, seed=3), runtime, CancelToken()))
     tokens = [e for e in events if isinstance(e, Token)]
-    assert stats["tokens"] == 12
+    assert stats.tokens == 12
     assert sorted({t.count for t in tokens}) == list(range(1, 13))
     assert reply_of(events) == "".join(t.text for t in tokens)
-    assert tokens[-1].context_used == stats["prompt_tokens"] + 12
+    assert tokens[-1].context_used == stats.prompt_tokens + 12
     assert tokens[-1].context_max == 256  # the file's trained context
-    assert stats["tokens_per_s"] > 0 and "llama.cpp" in stats["device"] and "1 thread" in stats["device"]
+    assert stats.tokens_per_s > 0 and "llama.cpp" in stats.device and "1 thread" in stats.device
     assert any(isinstance(e, Progress) for e in events)
     assert not (Path(os.environ["STUDIO_HOME"]) / "cache" / "gguf").exists()  # nothing converted
 
@@ -62,7 +62,7 @@ def test_greedy_reply_equals_raw_llama_cpp_with_the_files_chat_template(tiny_ggu
         out.append(token)
         if len(out) == 12:
             break
-    assert stats["prompt_tokens"] == len(ids)
+    assert stats.prompt_tokens == len(ids)
     assert reply_of(events) == raw.detokenize(out).decode("utf-8", errors="replace")
 
 
@@ -71,12 +71,12 @@ def test_prompt_follows_the_template_or_the_announced_fallback(tmp_path, tiny_gg
     chatml = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhello world<|im_end|>\n<|im_start|>assistant\n"
     req = request(tiny_gguf, system_prompt="Be brief.", max_new_tokens=2)
     events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
-    assert stats["prompt_tokens"] == len(tok.encode(chatml).ids)
+    assert stats.prompt_tokens == len(tok.encode(chatml).ids)
     assert not [e for e in events if isinstance(e, Notice)]
 
     plain = build_tiny_gguf(tmp_path / "no-template.gguf", chat_template=None)
     events, stats = collect(TextEngine().run(req.replace(model=plain), runtime, CancelToken()))
-    assert stats["prompt_tokens"] == len(tok.encode("System: Be brief.\nUser: hello world\nAssistant:").ids)
+    assert stats.prompt_tokens == len(tok.encode("System: Be brief.\nUser: hello world\nAssistant:").ids)
     assert any("no chat template" in e.message for e in events if isinstance(e, Notice))
 
 
@@ -110,13 +110,13 @@ def test_stop_within_one_token_keeps_the_partial_reply(tiny_gguf, runtime):
     assert outputs[0].data == "".join(t.text for t in seen)
     # the model is fine afterwards
     _events, stats = collect(TextEngine().run(request(tiny_gguf, max_new_tokens=3), runtime, CancelToken()))
-    assert stats["tokens"] == 3
+    assert stats.tokens == 3
 
 
 def test_end_of_turn_token_ends_the_reply(tmp_path, runtime):
     eager = build_tiny_gguf(tmp_path / "eager.gguf", eos="always")
     events, stats = collect(TextEngine().run(request(eager, temperature=0), runtime, CancelToken()))
-    assert stats["tokens"] == 0 and reply_of(events) == ""
+    assert stats.tokens == 0 and reply_of(events) == ""
 
 
 def test_context_overflow_is_a_clear_message_and_history_is_trimmed(tiny_gguf, runtime):
@@ -128,15 +128,15 @@ def test_context_overflow_is_a_clear_message_and_history_is_trimmed(tiny_gguf, r
     req = TextRequest(messages=tuple(history + [ChatMessage("user", "hello")]), model=tiny_gguf, max_new_tokens=8, threads=1)
     events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
     assert any("oldest message" in e.message for e in events if isinstance(e, Notice))
-    assert stats["context_used"] <= 256 and stats["tokens"] == 8
+    assert stats.context_used <= 256 and stats.tokens == 8
 
 
 def test_model_stays_loaded_between_jobs_and_first_token_is_quick(tiny_gguf, runtime):
     collect(TextEngine().run(request(tiny_gguf), runtime, CancelToken()))
     events, stats = collect(TextEngine().run(request(tiny_gguf), runtime, CancelToken()))
-    assert stats["load_s"] < 0.05 and len(runtime.cache) == 1
+    assert stats.load_seconds < 0.05 and len(runtime.cache) == 1
     assert not any(isinstance(e, Status) and e.message.startswith("Loading") for e in events)
-    assert stats["first_token_s"] < 2.0
+    assert stats.first_token_seconds < 2.0
 
 
 def _truncate(src: str, dst: Path, keep: int) -> str:
@@ -166,7 +166,7 @@ def test_damaged_files_are_clear_errors_and_the_engine_keeps_working(tiny_gguf, 
     with pytest.raises(ModelNotFound, match=words):
         collect(TextEngine().run(request(bad), runtime, CancelToken()))
     _events, stats = collect(TextEngine().run(request(tiny_gguf, max_new_tokens=2), runtime, CancelToken()))
-    assert stats["tokens"] == 2
+    assert stats.tokens == 2
 
 
 def test_a_file_llama_cpp_refuses_is_caught_in_a_child_process(tmp_path, runtime):
@@ -184,7 +184,7 @@ def test_memory_check_shortens_the_context_then_refuses(tmp_path, runtime, monke
     info = read_info(long)
     monkeypatch.setattr(text_llama, "available_ram_bytes", lambda: info.memory_bytes(4096) + 1)
     events, stats = collect(TextEngine().run(request(long, max_new_tokens=2), runtime, CancelToken()))
-    assert stats["context_max"] == 4096
+    assert stats.context_max == 4096
     assert any("Context shortened to 4,096" in e.message for e in events if isinstance(e, Notice))
 
     runtime.cache.unload()
@@ -201,7 +201,7 @@ def test_cpu_only_build_says_so_once_per_load(tiny_gguf):
     runtime = Runtime(device="auto")
     events, stats = collect(TextEngine().run(request(tiny_gguf, max_new_tokens=2), runtime, CancelToken()))
     assert [e.message for e in events if isinstance(e, Notice) and "CPU-only" in e.message]
-    assert "CPU" in stats["device"]
+    assert "CPU" in stats.device
     events, _ = collect(TextEngine().run(request(tiny_gguf, max_new_tokens=2), runtime, CancelToken()))
     assert not [e for e in events if isinstance(e, Notice)]  # loaded already: said once
     # asking for no GPU layers (or the CPU device) is not worth a notice
@@ -224,7 +224,7 @@ def test_bundled_smollm2_answers_on_llama_cpp_without_conversion(runtime):
     )
     events, stats = collect(TextEngine().run(req, runtime, CancelToken()))
     assert "paris" in reply_of(events).lower()
-    assert "llama.cpp" in stats["device"] and "Q4_1" in stats["device"]
+    assert "llama.cpp" in stats.device and "Q4_1" in stats.device
     assert not list(Path(os.environ["STUDIO_HOME"]).rglob("*.safetensors"))  # nothing converted or cached
     # (first-token latency is measured by benchmarks/bench_text.py: a shared CI machine is no stopwatch)
     again, _stats = collect(TextEngine().run(req, runtime, CancelToken()))

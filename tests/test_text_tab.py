@@ -51,18 +51,17 @@ def send(qtbot, tab, text):
 def test_type_send_streams_reply_and_saves_conversation(qtbot, window, library):
     tab = window.tab("text")
     tab.max_new_tokens.setValue(10)
-    tab.random_seed.setChecked(False)
     tab.seed.setValue(MAX_SEED)  # the box holds every seed the request takes (a QSpinBox stops at 2**31-1)
     tokens = []
     window.jobs.job_token.connect(lambda j, t: tokens.append(t.text))  # main thread → main thread
     with qtbot.waitSignal(window.jobs.job_finished, timeout=60_000):
         send(qtbot, tab, "hello world")
-        assert not tab.send_button.isEnabled() and tab.stop_button.isEnabled()
+        assert not tab.send_button.isEnabled() and tab.cancel_button.isEnabled()
     reply = "".join(tokens)
     assert tab.messages == [{"role": "user", "content": "hello world"}, {"role": "assistant", "content": reply}]
     assert reply.strip() and reply.strip()[:5] in tab.transcript_text()
     assert "10 tokens" in tab.stats_label.text() and "tok/s" in tab.stats_label.text()
-    assert tab.send_button.isEnabled() and not tab.stop_button.isEnabled()
+    assert tab.send_button.isEnabled() and not tab.cancel_button.isEnabled()
     # saved at once: the conversation file and the library index
     saved = library.load_conversation(tab.conversation_id)
     assert saved["messages"][-1]["content"] == reply
@@ -91,10 +90,10 @@ def test_stop_ends_generation_and_keeps_partial_reply(qtbot, window):
     assert window.jobs.active()  # still streaming
     assert not any(bold for _, bold in streamed_blocks())
     with qtbot.waitSignal(window.jobs.job_cancelled, timeout=30_000):
-        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
     assert counts[-1] < 5000
     assert tab.messages[-1]["role"] == "assistant" and tab.messages[-1]["content"]
-    assert "Stopped" in tab.status_label.text()
+    assert "Stopped" in tab.status_line.text()
     assert tab.send_button.isEnabled()
 
 
@@ -123,7 +122,7 @@ def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
     tab.model_picker.set_model_spec(str(tmp_path / "no-such-model"))
     with qtbot.waitSignal(window.jobs.job_failed, timeout=30_000):
         send(qtbot, tab, "are you there?")
-    assert "⚠" in tab.status_label.text() and "No model" in tab.status_label.text()
+    assert "⚠" in tab.status_line.text() and "No model" in tab.status_line.text()
     assert tab.input.toPlainText() == "are you there?"
     assert tab.messages == []
     assert tab.send_button.isEnabled()
@@ -132,7 +131,7 @@ def test_failed_job_shows_message_and_keeps_typed_text(qtbot, window, tmp_path):
 def test_empty_message_is_refused_with_a_message(qtbot, window):
     tab = window.tab("text")
     qtbot.mouseClick(tab.send_button, Qt.MouseButton.LeftButton)
-    assert "empty" in tab.status_label.text()
+    assert "empty" in tab.status_line.text()
     assert window.jobs.jobs() == []
 
 
@@ -197,7 +196,7 @@ def test_a_streaming_reply_is_its_own_plain_block_under_the_heading(qtbot, tmp_p
     assert blocks[-2:] == [("Assistant", True), ("Aleph, ahem…", False)]
     assert ("**hi**", False) in blocks  # the person's text as typed
     with qtbot.waitSignal(win.jobs.job_cancelled, timeout=10_000):
-        tab.stop()
+        tab.cancel()
     win.close()
 
 

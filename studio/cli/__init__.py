@@ -67,6 +67,19 @@ def _one_line(message: str, limit: int = 500) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+def _with_advice(exc: StudioError) -> str:
+    """The message, and after an out-of-memory error the flags to change (from the request's fields)."""
+    from ..errors import OutOfMemory
+
+    if not isinstance(exc, OutOfMemory):
+        return str(exc)
+    from ..requests import advice_text
+
+    advice = advice_text(exc.request_kind, exc.changes, "flag")
+    on_cpu = "" if exc.device == "cpu" else "--device cpu runs it in main memory."
+    return " ".join(p for p in (str(exc), advice, on_cpu) if p)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"studio: error: {_one_line(_with_advice(exc))}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
     except Exception as exc:  # an unexpected failure: still one line, details with STUDIO_DEBUG=1
         if os.environ.get("STUDIO_DEBUG"):

@@ -4,10 +4,12 @@ declarations, the runtime, and driving an engine headless."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..engines import engine_for
@@ -15,16 +17,20 @@ from ..engines.preflight import preflight
 from ..engines.base import CancelToken, Runtime, drive
 from ..errors import Cancelled, StudioError, describe
 from ..events import JobResult, Notice, Output, Status
+from ..models.device import DEVICE_CHOICES, DTYPE_CHOICES
 from ..requests import FieldSpec, field_spec
 
 
 def add_runtime_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"), help="where to run (default: auto)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run (default: auto)")
     p.add_argument(
-        "--dtype", default="auto", choices=("auto", "float16", "bfloat16", "float32"), help="precision (default: auto)"
+        "--dtype", default="auto", choices=DTYPE_CHOICES, help="precision (default: auto)"
     )
     p.add_argument("--no-library", action="store_true", help="do not also save the result to the Studio library")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout (kind, model, device, seed, seconds, outputs and the "
+                   "statistics of the kind) and nothing else; progress and notes stay on stderr")
 
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
@@ -206,13 +212,41 @@ def run_request(
         if on_event is not None:
             on_event(ev)
 
+    # --json: stdout carries the JSON object only; whatever a library prints goes to stderr
+    redirect = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
     try:
-        result.stats = drive(engine_for(request.kind).run(request, runtime, cancel), handle)
+        with redirect:
+            result.stats = drive(engine_for(request.kind).run(request, runtime, cancel), handle)
     except Cancelled:
         raise KeyboardInterrupt from None
     finally:
         signal.signal(signal.SIGINT, previous)
     return result
+
+
+def json_report(request, result: JobResult, outputs: Iterable[Path | str], **extra) -> dict:
+    """What ``--json`` prints: the request's kind, the outputs' paths and the job's statistics
+    (:meth:`studio.events.Stats.to_dict`: model, device, seed, seconds and those of the kind)."""
+    report: dict = {"kind": request.kind, "outputs": [str(p) for p in outputs]}
+    if result.stats is not None:
+        report.update(result.stats.to_dict())
+    report.update(extra)
+    return report
+
+
+def finish(args: argparse.Namespace, request, result: JobResult, outputs: Iterable[Path | str],
+           summary: str = "", **extra) -> int:
+    """The end of a ``generate`` command: with ``--json`` one JSON object on stdout; else the written
+    paths on stdout, one a line, and ``summary`` on stderr (unless ``--quiet``)."""
+    outputs = list(outputs)
+    if getattr(args, "json", False):
+        print(json.dumps(json_report(request, result, outputs, **extra), ensure_ascii=False))
+        return 0
+    for path in outputs:
+        print(path)
+    if summary and not getattr(args, "quiet", False):
+        print(summary, file=sys.stderr)
+    return 0
 
 
 class ProgressLine:

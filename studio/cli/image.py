@@ -4,7 +4,8 @@ Stable flags::
 
     studio generate image --prompt P --model M [--negative-prompt N] [--width W] [--height H] [--steps S]
         [--guidance G] [--scheduler NAME] [--seed X] [--batch-size B] [--init-image FILE --strength F]
-        [--lora FILE[:W]]... --out FILE.png
+        [--lora FILE[:W]]... [--memory-plan auto|gpu|model-offload|group-offload|sequential]
+        [--quantize none|gguf|nf4|fp8] --out FILE.png
 
 Inpainting (white in MASK is repainted; the output has the input's size) and outpainting::
 
@@ -17,7 +18,7 @@ The picture to edit is ``--init-image``; ``--strength`` defaults to 1 when inpai
 With B > 1 the images go to FILE-0.png, FILE-1.png, … Each PNG carries an AUTOMATIC1111 ``parameters``
 chunk and Studio's own JSON; ``.jpg``/``.jpeg``/``.webp`` carry the ``parameters`` text in EXIF. Every
 value, input file and output path is checked before the model loads. The written paths are printed
-on stdout, progress on stderr.
+on stdout (with ``--json``: one JSON object with the paths and the statistics), progress on stderr.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from pathlib import Path
 
 from ..engines.preflight import preflight
 from ..errors import InvalidRequest
-from ..events import Output, Progress
+from ..events import ImageStats, Output, Progress
 from ..library.atomic import atomic_write_bytes
 from ..library.targets import IMAGE_FORMATS, check_output, numbered_targets
+from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .common import (
     add_request_arguments,
@@ -38,12 +40,14 @@ from .common import (
     match_choice,
     path_arg,
     request_kwargs_from_args,
+    finish,
     run_request,
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength")
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "attention_slicing",
+          "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -71,6 +75,9 @@ def add_parser(gen_sub) -> None:
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
+    p.add_argument("--memory-plan", metavar="PLAN", choices=("auto", *CLI_NAMES), default=None,
+                   help="the memory plan by its name: auto, gpu, model-offload, group-offload or sequential "
+                   "(the same setting as --offload)")
     p.add_argument("--lora", metavar="FILE[:W]", type=lora_spec, action="append", default=[],
                    help="a LoRA .safetensors file with its weight (default 1); repeatable")
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
@@ -85,6 +92,11 @@ def build_request(args: argparse.Namespace) -> ImageRequest | InpaintRequest:
     inpaint_kwargs = request_kwargs_from_args(InpaintRequest, args, INPAINT_FIELDS)
     inpaint = bool(inpaint_kwargs["mask"]) or any(inpaint_kwargs[f"extend_{s}"] for s in ("left", "right", "top", "bottom"))
     kwargs = request_kwargs_from_args(ImageRequest, args, FIELDS)
+    if args.memory_plan is not None:
+        plan = "auto" if args.memory_plan == "auto" else CLI_NAMES[args.memory_plan]
+        if kwargs["offload"] not in ("auto", plan):
+            raise InvalidRequest(f"--memory-plan {args.memory_plan} and --offload {kwargs['offload']} disagree: give one.")
+        kwargs["offload"] = plan
     if kwargs["strength"] is None:
         kwargs["strength"] = 1.0 if inpaint else ImageRequest.__dataclass_fields__["strength"].default
     if not inpaint:
@@ -102,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     request.validate()  # before anything is built from its values (a huge batch size fails here)
     generation = request.generation if isinstance(request, InpaintRequest) else request
     targets = numbered_targets(check_output(args.out, IMAGE_FORMATS), generation.batch_size)
+    if args.json and any(t.stream for t in targets):
+        raise InvalidRequest("--json prints its JSON on stdout: write the image to a file with --out, not to a stream.")
     preflight(request)  # the pictures' headers, the LoRA files: before any model loads (the engine decodes once)
     written: list[Path] = []
     progress_shown = False
@@ -123,12 +137,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress_shown:
             print(file=sys.stderr)
-    for path in written:
-        print(path)
-    if not args.quiet and result.stats:
-        stats = result.stats
-        print(
-            f"{stats.get('images', 0)} image(s), {stats.get('steps_per_s', 0):.2f} steps/s, seed {stats.get('seed')}",
-            file=sys.stderr,
-        )
-    return 0
+    stats = result.stats
+    summary = ""
+    if isinstance(stats, ImageStats):
+        summary = f"{stats.images} image(s), {stats.steps_per_s:.2f} steps/s, seed {stats.seed}"
+    return finish(args, request, result, written, summary)

@@ -13,10 +13,10 @@ stops after the current window and still writes the finished windows (exit 130).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from ..events import Output, Progress
+from ..errors import InvalidRequest
+from ..events import MusicStats, Output, Progress
 from ..library import audio as audio_io
 from ..library.targets import AUDIO_FORMATS, check_output, numbered_targets
 from ..requests import MusicRequest
@@ -24,12 +24,11 @@ from .common import (
     ProgressLine,
     add_request_arguments,
     add_runtime_flags,
+    finish,
     path_arg,
     request_kwargs_from_args,
     run_request,
 )
-
-
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "duration_s", "guidance_scale", "temperature", "top_k", "top_p", "seed", "melody",
@@ -64,15 +63,16 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_request(request, args, on_event=on_event)
+    except KeyboardInterrupt:
+        if not args.json:
+            for path in written:  # the finished windows were written
+                print(path)
+        raise
     finally:
         line.close()
-        for path in written:  # also after Ctrl+C: the finished windows were written
-            print(path)
     stats = result.stats
-    summary = (
-        f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
-        f"({stats.get('windows', 1)} window(s)), seed {stats.get('seed')}"
-    )
-    if stats and not args.quiet:
-        print(summary, file=sys.stderr)
-    return 0
+    summary = ""
+    if isinstance(stats, MusicStats):
+        summary = (f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s "
+                   f"({stats.windows} window(s)), seed {stats.seed}")
+    return finish(args, request, result, written, summary)

@@ -8,8 +8,8 @@ Stable flags::
 
 ``--model``: a catalog id, a coqui model name (``tts_models/…``), a coqui model file (``model.pth``
 with ``config.json`` beside it) or folder, or a Piper ``.onnx`` (default: the bundled Piper voice).
-The file is written at the model's own sample rate; its path is printed on stdout, progress
-("sentence 3 of 12") on stderr. Ctrl+C stops between sentences and writes what was said so far.
+The file is written at the model's own sample rate; its path is printed on stdout (with ``--json``:
+one JSON object with the path and the statistics), progress ("sentence 3 of 12") on stderr. Ctrl+C stops between sentences and writes what was said so far.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..events import Output, Progress
+from ..errors import InvalidRequest
+from ..events import Output, Progress, SpeechStats
 from ..library import audio as audio_files
 from ..library.inputs import read_text_file
 from ..library.targets import AUDIO_FORMATS, check_output
 from ..requests import SpeechRequest
-from .common import add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request
+from .common import add_request_arguments, add_runtime_flags, finish, path_arg, request_kwargs_from_args, run_request
 
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
@@ -74,13 +75,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress_shown:
             print(file=sys.stderr)
-    for path in written:
-        print(path)
     stats = result.stats
-    if not args.quiet and stats:
-        print(
-            f"{stats.get('audio_s', 0):.1f} s of audio at {stats.get('sample_rate')} Hz in {stats.get('seconds', 0):.1f} s "
-            f"({stats.get('chunks')} sentence(s)), real-time factor {stats.get('real_time_factor')}",
-            file=sys.stderr,
-        )
-    return 0
+    summary = ""
+    if isinstance(stats, SpeechStats):
+        rtf = f"{stats.real_time_factor:.3f}" if stats.real_time_factor is not None else "–"
+        summary = (f"{stats.audio_seconds:.1f} s of audio at {stats.sample_rate} Hz in {stats.seconds:.1f} s "
+                   f"({stats.chunks} sentence(s)), real-time factor {rtf}")
+    return finish(args, request, result, written, summary)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..events import Token
+from ..events import TextStats, Token
 from ..library.atomic import atomic_write_text
 from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
-from .common import add_request_arguments, add_runtime_flags, path_arg, request_kwargs_from_args, run_request
+from .common import add_request_arguments, add_runtime_flags, finish, path_arg, request_kwargs_from_args, run_request
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("system_prompt", "model", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
@@ -41,20 +41,24 @@ def run(args: argparse.Namespace) -> int:
     def on_event(ev) -> None:
         if isinstance(ev, Token):
             parts.append(ev.text)
-            sys.stdout.write(ev.text)
-            sys.stdout.flush()
+            if not args.json:  # --json: the reply is in the JSON object
+                sys.stdout.write(ev.text)
+                sys.stdout.flush()
 
     result = run_request(request, args, on_event=on_event)
-    sys.stdout.write("\n")
+    if not args.json:
+        sys.stdout.write("\n")
     stats = result.stats
+    reply = "".join(parts)
+    outputs: list = []
     if target is not None:
-        reply = "".join(parts)
-        data = {"reply": reply, "params": request.to_dict(), "stats": stats}
+        data = {"reply": reply, "params": request.to_dict(), "stats": stats.to_dict() if stats else {}}
         atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
-    if not args.quiet and stats:
-        print(
-            f"{stats.get('tokens', 0)} tokens, {stats.get('tokens_per_s', 0):.1f} tokens/s, "
-            f"seed {stats.get('seed', request.seed)}",
-            file=sys.stderr,
-        )
-    return 0
+        if not target.stream:
+            outputs.append(target.path)
+    if not args.json:
+        if not args.quiet and isinstance(stats, TextStats):
+            print(f"{stats.tokens} tokens, {stats.tokens_per_s:.1f} tokens/s, seed {stats.seed}", file=sys.stderr)
+        return 0
+    outputs += [item.path for item in result.items]  # the library's copy
+    return finish(args, request, result, outputs, reply=reply)

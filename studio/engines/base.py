@@ -2,7 +2,7 @@
 from :mod:`studio.cancel`.
 
 An engine is an object with ``run(request, runtime, cancel)``: a generator that yields events
-from :mod:`studio.events` and returns a stats dict. It calls ``cancel.check()`` every
+from :mod:`studio.events` and returns its :class:`~studio.events.Stats`. It calls ``cancel.check()`` every
 step/token/chunk, which raises :class:`~studio.errors.Cancelled` once cancel was asked for.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from ..cancel import CancelToken
 from ..errors import Cancelled, ModelNotFound, StudioError, describe
-from ..events import Event
+from ..events import Event, Stats
 from ..models import device as device_mod
 from ..models.cache import ModelCache
 from ..models.catalog import Catalog
@@ -42,6 +42,9 @@ class Runtime:
     offline: bool | None = None  # None: follow HF_HUB_OFFLINE
     download: Callable[[str, list[str] | None], str] | None = None
     compute: ComputeThread = field(default_factory=ComputeThread)  # where torch's heavy calls run
+    #: GGUF files from outside the catalog that llama.cpp already read in a child process this session
+    #: (:func:`studio.engines.text_llama.probe`); the verdicts also persist as markers in the cache folder
+    checked_files: set[str] = field(default_factory=set)
 
     def resolve(self, spec: str, modality: str, *, allow_pickle: bool = False) -> ResolvedModel:
         """:func:`studio.models.resolve.resolve` with this runtime's catalog, offline switch and download."""
@@ -113,14 +116,14 @@ def unloadable(model: ResolvedModel, exc: Exception) -> Exception:
 class Engine(Protocol):
     kind: str
 
-    def run(self, request: Any, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]: ...
+    def run(self, request: Any, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, Stats]: ...
 
 
-def drive(events: Generator[Event, None, dict], handle: Callable[[Event], None]) -> dict:
+def drive(events: Generator[Event, None, Stats], handle: Callable[[Event], None]) -> Stats | None:
     """Run an engine generator to its end, calling ``handle`` on each event; returns its stats."""
     while True:
         try:
             ev = next(events)
         except StopIteration as stop:
-            return dict(stop.value or {})
+            return stop.value
         handle(ev)

@@ -21,6 +21,7 @@ picture on any device, equal to a plain diffusers call with ``torch.Generator("c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -29,15 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import Cancelled, InvalidRequest, OutOfMemory, is_out_of_memory
-from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..errors import Cancelled, FieldChange, InvalidRequest, OutOfMemory, is_out_of_memory
+from ..events import Event, ImageStats, Notice, Output, Preview, Progress, Status
 from ..library.inputs import open_picture
 from ..models import device as device_mod
+from ..models import families
+from ..models.memory_plan import next_plan
 from ..requests import ImageRequest
 from . import image_loading as loading
 from . import samplers
 from .base import CancelToken, Runtime
-from .image_memory import plan_offload, plan_slicing_tiling, weights_bytes
+from .image_memory import parts_of, plan_memory, plan_slicing_tiling
 from .latent_preview import preview_image
 from .lora_files import check_lora_files
 from .preflight import preflight_image
@@ -55,18 +58,17 @@ def load_init_image(path: str, width: int, height: int):
     return image
 
 
-def _oom_message(request: ImageRequest, offload: str, device: str) -> str:
-    if not device.startswith("cuda"):
-        return (
-            f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-            "Lower the size or the batch size, or close other programs."
-        )
-    nxt = {"none": "'Model CPU offload' (model)", "model": "'Sequential offload' (sequential)"}.get(offload)
-    offload_hint = f", or set Offload to {nxt} in the Advanced section (slower, needs less VRAM)" if nxt else ""
-    return (
-        f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}. "
-        f"Lower the size or the batch size{offload_hint}; Attention slicing and VAE tiling 'On' there also help."
-    )
+def out_of_memory(request: ImageRequest, offload: str, device: str, kind: str = "image") -> OutOfMemory:
+    """The error after the pipeline ran out of memory, with the request fields to change: a smaller
+    size or batch, and on a GPU the next memory plan down (slower, less VRAM), attention slicing and VAE tiling."""
+    message = f"Out of memory on {device} at {request.width}×{request.height} with batch size {request.batch_size}."
+    changes = [FieldChange("width"), FieldChange("height"), FieldChange("batch_size")]
+    if device.startswith("cuda"):
+        nxt = next_plan(offload)
+        if nxt:
+            changes.append(FieldChange("offload", nxt))
+        changes += [FieldChange("attention_slicing", "on"), FieldChange("vae_tiling", "on")]
+    return OutOfMemory(message, tuple(changes), kind, device)
 
 
 @dataclass
@@ -99,7 +101,7 @@ class ImageEngine:
     #: the cheap checks before any model loads (the job queue and the CLI run them too)
     preflight = staticmethod(preflight_image)
 
-    def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
         self.preflight(request)
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
@@ -112,19 +114,35 @@ class ImageEngine:
 
     def generate(
         self, request: ImageRequest, runtime: Runtime, cancel: CancelToken, make_task: Callable[[ImageRequest], Task]
-    ) -> Generator[Event, None, dict]:
+    ) -> Generator[Event, None, ImageStats]:
         """The shared generation: resolve and load the model (cached), sampler, LoRAs, memory plan, batches
         with progress, previews and cancel. ``make_task`` (called once the model was checked) says which
         pipeline runs with which inputs; ``request`` holds the shared parameters (its size is the size the
         model runs at)."""
         # 1. Check everything that can be checked without loading the model.
         model = runtime.resolve(request.model, "image", allow_pickle=request.allow_pickle)
-        if model.format not in ("diffusers", "single_file"):
+        if model.format not in ("diffusers", "single_file", "gguf"):
             raise InvalidRequest(
                 f"'{model.label}' ({model.format}) is not an image model Studio can run: use a diffusers folder, "
                 "a hub id or a .safetensors checkpoint."
             )
-        family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        base = None
+        if model.format == "gguf":  # a bare FLUX.1 / SD 3.x transformer: the other parts come from its base
+            family, base = self._gguf_base(model, runtime)
+        else:
+            family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        if request.quantize == "gguf" and model.format != "gguf":
+            raise InvalidRequest(
+                "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
+                "flux.1-dev-q8_0, or a .gguf file) as the model."
+            )
+        if families.is_flow(family) and request.guidance_scale > families.FLOW_GUIDANCE_MAX:
+            raise InvalidRequest(
+                f"guidance {request.guidance_scale:g} is outside what {families.family_name(family)} takes "
+                f"(0–{families.FLOW_GUIDANCE_MAX:g}; FLUX dev works at about 3.5, SD 3.5 at 4–5)."
+            )
+        if request.quantize in ("nf4", "fp8") and not families.is_flow(family):
+            raise InvalidRequest(f"{request.quantize} quantization is for SD 3.x and FLUX transformers, not {families.family_name(family)}.")
         loading.check_size(request.width, request.height, family)
         task = make_task(request)
         if task.strength is not None and int(request.num_inference_steps * task.strength) < 1:
@@ -142,11 +160,14 @@ class ImageEngine:
         resident = runtime.cache.keys()
         if free is not None and not runtime.cache.budget_bytes and all(k[1] == choice.device for k in resident):
             free += runtime.cache.total_bytes()  # one model at a time: what is resident now leaves first
-        offload = self._offload_for(request, runtime, model, choice, free, vae)
-        variant = f"image|vae={vae.id if vae else ''}|offload={offload}"
+        plan = self._plan_for(request, runtime, model, family, choice, free, vae)
+        offload = plan.plan
+        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload={offload}"
         fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache
         if fresh:
             yield Status(f"Loading {model.label}…")
+        if choice.device.startswith("cuda"):
+            yield Notice("Memory plan: " + plan.summary(model.label))
         t_load = time.perf_counter()
         pset, choice, notice = runtime.load(
             model,
@@ -158,6 +179,8 @@ class ImageEngine:
                 vae_path=vae.path if vae else None,
                 allow_pickle=request.allow_pickle,
                 config_root=self.config_root,
+                quantize=request.quantize,
+                base=base,
             ),
             variant=variant,
             choice=choice,
@@ -176,10 +199,15 @@ class ImageEngine:
                 "part of a picture, or pick an ordinary model here."
             )
         pipe = pset.pipeline(task.mode)
+        if task.mode == "img2img" and "Kontext" in type(pipe).__name__:
+            # FLUX.1 Kontext edits the picture from the prompt: the whole schedule runs, no strength
+            task = dataclasses.replace(task, strength=None)
         pset.activate(pipe)
-        scheduler, sched_notice = samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+        scheduler, sched_notice = self._scheduler(request, pset, family)
         if sched_notice:
             yield Notice(sched_notice)
+        for note in self._family_notes(request, pset, family):
+            yield Notice(note)
         free_now = device_mod.free_memory(choice.device)
         pixels = request.width * request.height * request.batch_size
         slicing, tiling = plan_slicing_tiling(
@@ -204,7 +232,8 @@ class ImageEngine:
                 "mode": task.mode,
                 "inpainting_model": pset.inpainting,
                 "device": choice.label(),
-                "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling},
+                "memory": {"offload": pset.offload, "attention_slicing": slicing, "vae_tiling": tiling,
+                           "plan": plan.summary(), "need_bytes": plan.need},
             }
             count = request.batch_count * request.batch_size
             yield Status(f"Generating {count} image{'s' if count > 1 else ''}…")
@@ -212,30 +241,78 @@ class ImageEngine:
         except Exception as exc:
             if is_out_of_memory(exc):
                 device_mod.release_device_memory()
-                raise OutOfMemory(_oom_message(request, pset.offload, choice.device)) from None
+                raise out_of_memory(request, pset.offload, choice.device, self.kind) from None
             raise
         finally:
             if loras:
                 loading.clear_loras(pipe)
             pset.restore()
-        stats.update(load_s=load_s, device=choice.label(), seed=seed)
-        return stats
+        return dataclasses.replace(stats, load_seconds=load_s, device=choice.label(), seed=seed, model=model.id)
 
     # ---------------------------------------------------------------------------------------------
-    def _offload_for(self, request, runtime, model, choice, free, vae) -> str:
-        """The offload mode: the request's, or for 'auto' the mode of a copy already loaded, or a plan."""
-        if request.offload == "auto" and choice.device.startswith("cuda"):
-            prefix = f"image|vae={vae.id if vae else ''}|offload="
+    @staticmethod
+    def _scheduler(request: ImageRequest, pset, family: str):
+        """The sampler: the model's own ("") or the one asked for; flow-matching models (SD 3.x, FLUX) run
+        only flow samplers, so any other name is refused before a step runs."""
+        if families.is_flow(family):
+            if request.scheduler and request.scheduler not in families.FLOW_SAMPLERS:
+                allowed = ", ".join(families.FLOW_SAMPLERS)
+                raise InvalidRequest(
+                    f"{families.family_name(family)} is a flow-matching model: sampler {request.scheduler!r} does "
+                    f"not fit it. Use the model's own sampler (leave it empty) or {allowed}."
+                )
+            return type(pset.scheduler).from_config(pset.scheduler.config), ""
+        return samplers.make_scheduler(request.scheduler, type(pset.scheduler), pset.scheduler.config)
+
+    @staticmethod
+    def _family_notes(request: ImageRequest, pset, family: str) -> list[str]:
+        notes = []
+        if family == "flux":
+            if request.negative_prompt.strip():
+                notes.append("FLUX.1 does not use a negative prompt (its guidance is distilled): it was left out.")
+            transformer = getattr(pset.txt2img, "transformer", None)
+            if transformer is not None and not transformer.config.get("guidance_embeds", True) and request.guidance_scale > 1:
+                notes.append("FLUX.1 schnell has no guidance: the guidance value is ignored (0 is its setting).")
+        return notes
+
+    @staticmethod
+    def _gguf_base(model, runtime):
+        """(family, base model) for a GGUF transformer: the catalog entry's base, or the family's usual one;
+        a base of another family is refused before anything loads."""
+        from ..models.gguf_image import read_image_gguf
+
+        info = read_image_gguf(model.path)
+        spec = (model.entry.base if model.entry is not None and model.entry.base else "") or info.default_base
+        if not spec:
+            raise InvalidRequest(f"'{model.label}': no base model is known for a {families.family_name(info.family)} transformer.")
+        base = runtime.resolve(spec, "image")
+        base_family = families.family_from_folder(base.path) if base.path.is_dir() else ""
+        if base_family != info.family:
+            raise InvalidRequest(
+                f"'{model.label}' is a {families.family_name(info.family)} transformer, but its base '{base.label}' is "
+                f"{families.family_name(base_family) if base_family else 'not a diffusers folder'}: pick the matching base."
+            )
+        return info.family, base
+
+    def _plan_for(self, request, runtime, model, family, choice, free, vae):
+        """The memory plan: the request's, or for 'auto' the plan of a copy already loaded, or the first that
+        fits the free memory (see :mod:`studio.models.memory_plan`)."""
+        requested = request.offload
+        if requested == "auto" and choice.device.startswith("cuda"):
+            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload="
             for key in runtime.cache.keys():
                 if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
-                    return str(key[3])[len(prefix) :]
-        return plan_offload(request.offload, choice, weights_bytes(model), free)
+                    requested = str(key[3])[len(prefix) :]
+                    break
+        return plan_memory(requested, choice, parts_of(model, family), free, request.width, request.height,
+                           request.batch_size, quantize=request.quantize, family=family)
 
-    def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, dict]:
+    def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, ImageStats]:
         t0 = time.perf_counter()
         steps_done = 0
         first_preview_s = None
         images = 0
+        size = (0, 0)
         nominal = request.num_inference_steps
         if task.strength is not None:  # image-to-image runs only the last `strength` part of the schedule
             nominal = max(1, int(nominal * task.strength))
@@ -243,7 +320,7 @@ class ImageEngine:
             cancel.check()
             first = b * request.batch_size
             seeds = [seed + first + i for i in range(request.batch_size)]
-            kwargs = self._call_kwargs(request, task, seeds)
+            kwargs = self._call_kwargs(request, task, seeds, pset.family)
             t_batch = time.perf_counter()
             denoise = self._denoise(pipe, kwargs, pset.family, request, cancel, first, compute)
             result: list = []
@@ -283,24 +360,28 @@ class ImageEngine:
                 if task.finish is not None:
                     image, params = task.finish(image, params)
                 images += 1
+                size = image.size
                 yield Output("image", image, params, index=first + i)
             cancel.check()  # asked during the last step: this batch is complete and kept, the rest is not run
         seconds = time.perf_counter() - t0
-        return {
-            "images": images,
-            "steps": steps_done,
-            "seconds": seconds,
-            "steps_per_s": steps_done / seconds if seconds > 0 else 0.0,
-            "first_preview_s": first_preview_s,
-        }
+        return ImageStats(
+            seconds=seconds,
+            images=images,
+            width=size[0],
+            height=size[1],
+            steps=steps_done,
+            steps_per_s=steps_done / seconds if seconds > 0 else 0.0,
+            first_preview_seconds=first_preview_s,
+        )
 
     @staticmethod
-    def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int]) -> dict:
+    def _call_kwargs(request: ImageRequest, task: Task, seeds: list[int], family: str = "") -> dict:
         import torch
 
         kwargs: dict[str, Any] = dict(
             prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            # FLUX.1's guidance is distilled: a negative prompt would need "true CFG" (twice the work)
+            negative_prompt=(request.negative_prompt or None) if family != "flux" else None,
             num_inference_steps=request.num_inference_steps,
             guidance_scale=request.guidance_scale,
             num_images_per_prompt=request.batch_size,

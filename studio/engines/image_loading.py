@@ -24,16 +24,14 @@ from typing import Any
 
 from .. import paths
 from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile, is_unsupported_pipeline
+from ..models import families
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel, check_pickle_allowed, is_pickle
 
 log = logging.getLogger(__name__)
 
-FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "Stable Diffusion XL"}
 CONFIG_DIRS = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
 CLIP_TOKENIZER = "clip-tokenizer"  # the shared vocab.json / merges.txt, under the config root
-MAX_SIDE = {"sd1": 1536, "sd2": 1536, "sdxl": 2048}
-NATIVE_SIDE = {"sd1": 512, "sd2": 768, "sdxl": 1024}
 DEFAULT_MAX_SIDE = 2048
 
 
@@ -70,6 +68,13 @@ def shipped_tokenizers(config: Path, config_root: Path) -> dict[str, Any]:
 def family_from_keys(keys) -> str:
     """'sd1' | 'sd2' | 'sdxl' from an original-layout (LDM / A1111) checkpoint's key names."""
     keys = set(keys)
+    flow = families.transformer_family_from_keys(keys)
+    if flow:
+        raise InvalidRequest(
+            f"This is a {families.family_name(flow)} checkpoint in one file. Studio runs {families.family_name(flow)} "
+            "from its diffusers folder or hub id; a single transformer file (e.g. a GGUF quantization) is used "
+            "together with that base model (pick the base as the model and the file as its transformer)."
+        )
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl"
     if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
@@ -111,12 +116,8 @@ def _read_json(path: Path) -> dict:
 
 
 def family_from_folder(folder: Path) -> str:
-    """'sd1' | 'sd2' | 'sdxl' | '' (unknown) from a diffusers folder's configs."""
-    index = _read_json(folder / "model_index.json")
-    if "XL" in str(index.get("_class_name", "")) or "text_encoder_2" in index:
-        return "sdxl"
-    cross = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
-    return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(cross, "") if isinstance(cross, int) else ""
+    """'sd1' | 'sd2' | 'sdxl' | 'sd3' | 'flux' | '' (unknown) from a diffusers folder's configs."""
+    return families.family_from_folder(folder)
 
 
 def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
@@ -131,17 +132,25 @@ def model_family(model: ResolvedModel, *, allow_pickle: bool = False) -> str:
 
 
 def check_size(width: int, height: int, family: str) -> None:
-    limit = MAX_SIDE.get(family, DEFAULT_MAX_SIDE)
+    fam = families.family(family)
+    limit = fam.max_side if fam else DEFAULT_MAX_SIDE
     for name, value in (("width", width), ("height", height)):
         if value > limit:
-            native = NATIVE_SIDE.get(family)
-            name_of = FAMILY_NAMES.get(family, "this model")
+            name_of = families.family_name(family)
             hint = (
-                f"; it was trained at {native}×{native}, so pick around {native} and upscale afterwards"
-                if native
+                f"; it was trained at {fam.native}×{fam.native}, so pick around {fam.native} and upscale afterwards"
+                if fam
                 else "; pick a smaller size and upscale afterwards"
             )
             raise InvalidRequest(f"{name} {value} is too large for {name_of} (at most {limit} pixels{hint}).")
+    if fam and fam.multiple > 8:
+        for name, value in (("width", width), ("height", height)):
+            if value % fam.multiple:
+                lower = value // fam.multiple * fam.multiple
+                raise InvalidRequest(
+                    f"{name} {value} does not fit {fam.name}: it needs multiples of {fam.multiple} pixels "
+                    f"(try {max(lower, fam.multiple)} or {lower + fam.multiple})."
+                )
 
 
 # --- pickled checkpoints ----------------------------------------------------------------------
@@ -218,7 +227,8 @@ class PipelineSet:
     @property
     def inpainting(self) -> bool:
         """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4)."""
-        return unet_in_channels(self.txt2img.unet) == 9
+        unet = getattr(self.txt2img, "unet", None)  # SD3 and FLUX have a transformer instead
+        return unet is not None and unet_in_channels(unet) == 9
 
     def img2img(self):
         if self._img2img is None:
@@ -250,6 +260,9 @@ class PipelineSet:
             return
         if self.offload == "model":
             pipe.enable_model_cpu_offload(device=self.device)
+        elif self.offload == "group":
+            if self._hooked is None:  # the hooks live on the shared modules: applied once
+                apply_group_offload(pipe, self.device)
         else:
             pipe.enable_sequential_cpu_offload(device=self.device)
         self._hooked = pipe
@@ -269,14 +282,38 @@ class PipelineSet:
             pipe.scheduler = self.scheduler
 
 
+def apply_group_offload(pipe, device: str) -> None:
+    """Group offload (diffusers' hooks): the denoiser streams to ``device`` one group of blocks at a time, the
+    other parts layer by layer; weights live on the CPU. Less VRAM than model offload, faster than sequential."""
+    import torch
+    from diffusers import ModelMixin
+    from diffusers.hooks import apply_group_offloading
+
+    onload, cpu = torch.device(device), torch.device("cpu")
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    for name, component in pipe.components.items():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        if component is denoiser and isinstance(component, ModelMixin):
+            component.enable_group_offload(onload, offload_device=cpu, offload_type="block_level", num_blocks_per_group=1)
+        else:
+            apply_group_offloading(component, onload_device=onload, offload_device=cpu, offload_type="leaf_level")
+
+
+def quantize_transformer(pipe, quantize: str, choice) -> str:
+    """fp8 layerwise casting of the denoiser (weights stored in float8, computed in the run dtype); a note to say."""
+    if quantize != "fp8":
+        return ""
+    import torch
+
+    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+    compute = choice.torch_dtype()
+    denoiser.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute)
+    return "fp8: the transformer's weights are stored in 8 bits (half the memory), computed in " + str(compute).split(".")[-1] + "."
+
+
 def unet_in_channels(unet) -> int:
     return int(getattr(unet.config, "in_channels", 4))
-
-
-def folder_in_channels(folder: Path) -> int:
-    """A diffusers folder's UNet input channels (9 for inpainting models), from its config only."""
-    value = _read_json(folder / "unet" / "config.json").get("in_channels", 4)
-    return value if isinstance(value, int) else 4
 
 
 def checkpoint_in_channels(path: Path) -> int:
@@ -301,9 +338,11 @@ def _fp16_variant_only(folder: Path) -> bool:
     )
 
 
-def _check_safetensors_folder(folder: Path, label: str) -> None:
+def _check_safetensors_folder(folder: Path, label: str, skip: tuple[str, ...] = ()) -> None:
     """Every weight folder of a diffusers pipeline must hold .safetensors (a .bin-only one is refused)."""
-    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+    for part in ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3"):
+        if part in skip:
+            continue
         sub = folder / part
         if sub.is_dir() and not any(sub.glob("*.safetensors")):
             if any(sub.glob("*.bin")) or any(sub.glob("*.pt")) or any(sub.glob("*.ckpt")):
@@ -371,8 +410,11 @@ def _load(
     vae_path: Path | None = None,
     allow_pickle: bool = False,
     config_root: Path | None = None,
+    quantize: str = "none",
+    base: ResolvedModel | None = None,
 ) -> PipelineSet:
-    """Load ``model`` as a text-to-image pipeline on ``choice``."""
+    """Load ``model`` as a text-to-image pipeline on ``choice``; a GGUF transformer file takes its other parts
+    from ``base`` (a diffusers folder of the same family)."""
     from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     config_root = config_root or shipped_configs()
@@ -382,8 +424,15 @@ def _load(
     if vae_path is not None:
         extra["vae"] = load_vae(vae_path, family, dtype, config_root, allow_pickle=allow_pickle)
 
+    if quantize == "nf4":
+        extra.update(_nf4_config(choice))
+    if model.format == "gguf":
+        if base is None:
+            raise InvalidRequest(f"'{model.label}' is a bare transformer: it needs its base model's other parts.")
+        extra["transformer"] = load_gguf_transformer(model, base, family, dtype)
+        model = base
     if model.format == "diffusers":
-        _check_safetensors_folder(model.path, model.label)
+        _check_safetensors_folder(model.path, model.label, skip=("transformer",) if "transformer" in extra else ())
         index = _read_json(model.path / "model_index.json")
         if "safety_checker" in index:  # a creative tool: no NSFW filter (like AUTOMATIC1111, ComfyUI)
             extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
@@ -423,11 +472,60 @@ def _load(
         )
 
     pipe.set_progress_bar_config(disable=True)
+    note = quantize_transformer(pipe, quantize, choice)
+    if note:
+        notes.append(note)
     if offload == "none":
         pipe.to(choice.device)
     pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)
     pset.activate(pipe)
     return pset
+
+
+def load_gguf_transformer(model: ResolvedModel, base: ResolvedModel, family: str, dtype):
+    """A FLUX.1 / SD 3.x transformer from a GGUF file (kept quantized, dequantized per layer as it runs), with
+    its configuration from the base model's ``transformer/config.json``."""
+    from diffusers import FluxTransformer2DModel, GGUFQuantizationConfig, SD3Transformer2DModel
+
+    cls = FluxTransformer2DModel if family == "flux" else SD3Transformer2DModel
+    if not (base.path / "transformer" / "config.json").is_file():
+        raise InvalidRequest(f"The base model '{base.label}' has no transformer/config.json: download it again.")
+    try:
+        return cls.from_single_file(
+            str(model.path),
+            quantization_config=GGUFQuantizationConfig(compute_dtype=dtype),
+            config=str(base.path),
+            subfolder="transformer",
+            dtype=dtype,
+            local_files_only=True,
+        )
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise InvalidRequest(
+            f"'{model.label}' does not fit the base model '{base.label}' ({str(exc).splitlines()[0][:200]})."
+        ) from None
+
+
+def _nf4_config(choice) -> dict:
+    """bitsandbytes NF4 for the transformer: CUDA only, and only where bitsandbytes is installed."""
+    import importlib.util
+
+    if not choice.device.startswith("cuda"):
+        raise InvalidRequest("NF4 quantization needs a CUDA GPU (bitsandbytes); on this device use fp8 or a GGUF file.")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise InvalidRequest(
+            "NF4 quantization needs the bitsandbytes package: `pip install bitsandbytes` in Studio's environment "
+            "(CUDA only), or use fp8 or a GGUF file instead."
+        )
+    import torch
+    from diffusers import PipelineQuantizationConfig
+
+    return {
+        "quantization_config": PipelineQuantizationConfig(
+            quant_backend="bitsandbytes_4bit",
+            quant_kwargs={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": torch.bfloat16},
+            components_to_quantize=["transformer"],
+        )
+    }
 
 
 def inpaint_config(config: Path) -> Path:

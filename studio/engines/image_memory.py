@@ -1,7 +1,8 @@
 """The memory plan for the image engine (no Qt, no torch): what to offload and whether to slice
 attention or tile the VAE, from the weights' size and the device's free memory.
 
-:func:`plan_offload` turns the request's ``offload`` ('auto' …) into 'none' | 'model' | 'sequential';
+:func:`plan_memory` turns the request's ``offload`` ('auto' …) into a plan of :mod:`studio.models.memory_plan`
+('none' | 'model' | 'group' | 'sequential', with the memory it needs) from the sizes of the model's parts;
 :func:`plan_slicing_tiling` does the same for attention slicing and VAE tiling at a given pixel count.
 Off CUDA nothing is offloaded; on MPS attention is sliced by default. The plan is applied by
 :class:`studio.engines.image_loading.PipelineSet`.
@@ -9,10 +10,44 @@ Off CUDA nothing is offloaded; on MPS attention is sliced by default. The plan i
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..models import families, memory_plan
 from ..models.device import DeviceChoice
+from ..models.memory_plan import MemoryPlan, Parts
 from ..models.resolve import ResolvedModel
 
 GB = 1024**3
+
+
+def _largest(folder: Path, part: str) -> int:
+    sub = folder / part
+    if not sub.is_dir():
+        return 0
+    files = [f.stat().st_size for f in sub.glob("*.safetensors")]
+    plain = [f.stat().st_size for f in sub.glob("*.safetensors") if ".fp16." not in f.name]
+    return sum(plain) if plain else max(files, default=0)  # sharded weights add up; an fp16 variant alone
+
+
+def parts_of(model: ResolvedModel, family: str, transformer_file: Path | None = None) -> Parts:
+    """The size of each part of a picture model, from its files (a catalog entry's size when only that is
+    known): the denoiser (UNet or transformer), the CLIP encoders, the T5 encoder, the VAE."""
+    if model.entry is not None and model.entry.memory_bytes and not model.path.is_dir():
+        return Parts(denoiser=int(model.entry.memory_bytes * 0.7), text=int(model.entry.memory_bytes * 0.3))
+    if model.path.is_file():
+        size = model.path.stat().st_size
+        return Parts(denoiser=int(size * 0.8), text=int(size * 0.15), vae=int(size * 0.05))
+    folder = model.path
+    t5_part = {"flux": "text_encoder_2", "sd3": "text_encoder_3"}.get(family, "")
+    text_parts = [p for p in ("text_encoder", "text_encoder_2", "text_encoder_3") if p != t5_part]
+    denoiser = transformer_file.stat().st_size if transformer_file else _largest(folder, "transformer") or _largest(folder, "unet")
+    return Parts(
+        denoiser=denoiser,
+        text=sum(_largest(folder, p) for p in text_parts),
+        t5=_largest(folder, t5_part) if t5_part else 0,
+        vae=_largest(folder, "vae"),
+        blocks=57 if family == "flux" else 24 if family == "sd3" else 12,
+    )
 
 
 def weights_bytes(model: ResolvedModel) -> int:
@@ -21,24 +56,14 @@ def weights_bytes(model: ResolvedModel) -> int:
         return model.entry.memory_bytes
     if model.path.is_file():
         return model.path.stat().st_size
-    total = 0
-    for part in ("unet", "vae", "text_encoder", "text_encoder_2", "transformer"):
-        files = [f.stat().st_size for f in (model.path / part).glob("*.safetensors")] if (model.path / part).is_dir() else []
-        total += max(files, default=0)
-    return total
+    return parts_of(model, "").total
 
 
-def plan_offload(requested: str, choice: DeviceChoice, weights: int, free: int | None) -> str:
-    """'none' | 'model' | 'sequential': what ``requested`` ('auto' …) means on this device now."""
-    if not choice.device.startswith("cuda"):
-        return "none"
-    if requested != "auto":
-        return requested
-    if free is None or free >= weights + 2 * GB:
-        return "none"
-    if free >= 0.7 * weights + 1 * GB:  # the UNet (the biggest part) fits: offload the rest between uses
-        return "model"
-    return "sequential"
+def plan_memory(requested: str, choice: DeviceChoice, parts: Parts, free: int | None, width: int, height: int,
+                batch: int, *, quantize: str = "none", family: str = "") -> MemoryPlan:
+    """The memory plan for a job on ``choice`` (see :mod:`studio.models.memory_plan`)."""
+    return memory_plan.choose(parts, choice.device, free, width, height, batch, requested=requested,
+                              quantize=quantize, flow=families.is_flow(family))
 
 
 def plan_slicing_tiling(

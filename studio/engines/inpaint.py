@@ -25,13 +25,14 @@ hard mask (a PNG, base64) so the library keeps what was repainted.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 from collections.abc import Generator
 from dataclasses import dataclass
 
 from ..errors import InvalidRequest
 from ..library.inputs import open_picture
-from ..events import Event, Preview
+from ..events import Event, ImageStats, Preview
 from ..requests import ImageRequest, InpaintRequest
 from . import inpaint_geometry as geo
 from .base import CancelToken, Runtime
@@ -144,7 +145,7 @@ class InpaintEngine(ImageEngine):
     kind = "inpaint"
     preflight = staticmethod(preflight_inpaint)
 
-    def run(self, request: InpaintRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: InpaintRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
         self.preflight(request)
         job = plan(request)
         base: ImageRequest = request.generation.replace(width=job.size[0], height=job.size[1], init_image="")
@@ -161,10 +162,9 @@ class InpaintEngine(ImageEngine):
                 try:
                     ev = next(events)
                 except StopIteration as stop:
-                    stats = dict(stop.value or {})
+                    stats = stop.value
                     break
                 yield Preview(image=job.preview(ev.image), step=ev.step, index=ev.index) if isinstance(ev, Preview) else ev
         finally:
             events.close()  # closed early by our consumer: stop the pipeline too
-        stats.update(crop_box=list(job.box.as_tuple()), generation_size=list(job.size))
-        return stats
+        return dataclasses.replace(stats, crop_box=tuple(job.box.as_tuple()), generation_size=tuple(job.size))

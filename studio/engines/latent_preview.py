@@ -49,10 +49,22 @@ def latents_to_rgb(latents: Any, family: str = "") -> Any:
     return rgb.to(torch.uint8).cpu()
 
 
+def unpack_flux_latents(latents: Any, size: tuple[int, int]) -> Any:
+    """FLUX.1 hands its latents packed 2×2 as tokens ``(B, (h/2)·(w/2), C·4)``: back to ``(B, C, h, w)``
+    (h, w = the picture's size / 8), as diffusers' FluxPipeline unpacks them before decoding."""
+    batch, _, packed = latents.shape
+    width, height = size
+    h, w = 2 * (int(height) // 16), 2 * (int(width) // 16)
+    lat = latents.view(batch, h // 2, w // 2, packed // 4, 2, 2).permute(0, 3, 1, 4, 2, 5)
+    return lat.reshape(batch, packed // 4, h, w)
+
+
 def preview_image(latents: Any, family: str = "", size: tuple[int, int] | None = None):
     """A PIL image approximating ``latents`` (first item of a batch), scaled to ``size`` (w, h)."""
     from PIL import Image
 
+    if latents.ndim == 3 and size:  # FLUX.1: packed tokens
+        latents = unpack_flux_latents(latents, size)
     pixels = latents_to_rgb(latents, family).numpy()
     image = Image.fromarray(pixels, "RGB")
     if size and image.size != tuple(size):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import Cancelled, InvalidRequest
-from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..events import Event, MusicStats, Notice, Output, Preview, Progress, Status
 from ..library.inputs import CONTINUE_TAIL_S
 from ..requests import MusicRequest
 from .base import CancelToken, Runtime
@@ -121,7 +121,7 @@ class MusicEngine:
     #: the cheap checks before any model loads (the job queue and the CLI run them too)
     preflight = staticmethod(preflight_music)
 
-    def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, MusicStats]:
         # 1. Read and check the input clips, resolve (before a model of gigabytes loads), load (cached across jobs).
         preflight_music(request, clips=False)  # the clips are read (and checked) once, below
         melody = clip = None
@@ -215,21 +215,21 @@ class MusicEngine:
                 break
 
         elapsed = time.perf_counter() - t0
-        stats = {
-            "seconds": elapsed,
-            "load_s": load_s,
-            "audio_seconds": audio_seconds,
-            "windows": len(windows),
-            "window_s": window_s,
-            "variations": saved,
-            "partial": partial,
-            "device": choice.label(),
-            "seed": base_seed,
-        }
         if cancel.cancelled:
             raise Cancelled()
-        stats["realtime_factor"] = stats["audio_seconds"] / elapsed if elapsed > 0 else 0.0
-        return stats
+        return MusicStats(
+            seconds=elapsed,
+            load_seconds=load_s,
+            device=choice.label(),
+            seed=base_seed,
+            model=resolved.id,
+            audio_seconds=audio_seconds,
+            sample_rate=mm.sample_rate,
+            windows=len(windows),
+            window_seconds=window_s,
+            variations=saved,
+            partial=partial,
+        )
 
     # --- steps ---------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Cancelled, InvalidRequest
-from ..events import Event, Notice, Output, Preview, Progress, Status
+from ..events import Event, Notice, Output, Preview, Progress, SpeechStats, Status, VoiceList
 from ..library import audio as audio_files
 from ..library.inputs import MAX_SPEECH_S
 from ..models.resolve import ResolvedModel
@@ -34,7 +34,7 @@ from ..requests import SpeechRequest
 from .base import CancelToken, Runtime
 from .preflight import preflight_speech, reference_clip
 from .speech_text import NONE, PARAGRAPH, describe_characters, drop_characters, has_words, split_text
-from .speech_voices import Voice, load_voice, voice_options
+from .speech_voices import Voice, load_voice
 
 
 def _choose(value: str, valid: tuple[str, ...], what: str, model: str) -> str:
@@ -88,12 +88,8 @@ class SpeechEngine:
         )
         return voice, choice.device, notice
 
-    def options(self, spec: str, runtime: Runtime):
-        """Speakers / languages / cloning of a model, from its files (no load): for the UI."""
-        return voice_options(runtime.resolve(spec, "speech"))
-
     # ---------------------------------------------------------------------------------------------
-    def run(self, request: SpeechRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
+    def run(self, request: SpeechRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, SpeechStats]:
         # 1. What can be checked before loading.
         preflight_speech(request, clips=False)  # the text's length …
         reference = reference_clip(request.speaker_wav) if request.speaker_wav else None  # … and the clip,
@@ -114,6 +110,7 @@ class SpeechEngine:
         load_s = time.perf_counter() - t_load
         if notice:
             yield Notice(notice)
+        yield VoiceList(model.id, tuple(voice.speakers), tuple(voice.languages), bool(voice.can_clone))
 
         # 3. Speaker, language, clip, speed: against what this model has.
         speaker = _choose(request.speaker, voice.speakers, "speaker", model.label)
@@ -193,20 +190,17 @@ class SpeechEngine:
         seconds = time.perf_counter() - t0
         yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
                            partial=done < total)
-        audio_s = sum(len(p) for p in pieces) / rate
-        return {
-            "audio_s": round(audio_s, 3),
-            "seconds": round(seconds, 3),
-            "real_time_factor": round(seconds / audio_s, 4) if audio_s else None,
-            "first_audio_s": round(first_audio_s or 0.0, 4),
-            "load_s": round(load_s, 3),
-            "chunks": total,
-            "sample_rate": rate,
-            "seed": seed,
-            "device": device,
-            "speakers": list(voice.speakers),
-            "languages": list(voice.languages),
-        }
+        return SpeechStats(
+            seconds=seconds,
+            load_seconds=load_s,
+            device=device,
+            seed=seed,
+            model=model.id,
+            audio_seconds=sum(len(p) for p in pieces) / rate,
+            sample_rate=rate,
+            chunks=total,
+            first_audio_seconds=first_audio_s or 0.0,
+        )
 
     @staticmethod
     def _output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
@@ -223,7 +217,7 @@ class SpeechEngine:
             language=language,
             seed=seed,
             sample_rate=rate,
-            duration_s=round(len(audio) / rate, 3),
+            audio_seconds=round(len(audio) / rate, 3),
             chunks=total,
             chunks_done=done,
             partial=partial,

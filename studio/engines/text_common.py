@@ -19,7 +19,7 @@ from typing import Protocol
 
 from ..cancel import CancelToken
 from ..errors import Cancelled, InvalidRequest
-from ..events import Event, Notice, Output, Progress, Status, Token
+from ..events import Event, Notice, Output, Progress, Status, TextStats, Token
 from ..models.resolve import ResolvedModel
 from ..requests import TextRequest
 from .base import Runtime
@@ -93,7 +93,7 @@ def fit_context(encode: Callable[[list[dict]], list[int]], messages: list[dict],
 
 def reply(
     chat: ChatModel, model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken, load_s: float
-) -> Generator[Event, None, dict]:
+) -> Generator[Event, None, TextStats]:
     """Prompt, generate, stream and hand over the reply of a loaded model; returns the stats."""
     # 1. The prompt in the model's chat template, trimmed to its context.
     limit = chat.context_max
@@ -147,27 +147,28 @@ def reply(
         )
 
     # 3. Hand the reply (also a partial one after Stop) to the worker, which saves it.
-    stats = {
-        "tokens": count,
-        "tokens_per_s": count / elapsed if elapsed > 0 else 0.0,
-        "seconds": elapsed,
-        "first_token_s": first_token_s or 0.0,
-        "load_s": load_s,
-        "prompt_tokens": prompt_len,
-        "context_used": prompt_len + count,
-        "context_max": limit,
-        "device": chat.device,
-        "stopped": cancel.cancelled,
-        "context_full": context_full,
-        "seed": seed,
-    }
+    stats = TextStats(
+        seconds=elapsed,
+        load_seconds=load_s,
+        device=chat.device,
+        seed=seed,
+        model=model.id,
+        tokens=count,
+        tokens_per_s=count / elapsed if elapsed > 0 else 0.0,
+        first_token_seconds=first_token_s or 0.0,
+        prompt_tokens=prompt_len,
+        context_used=prompt_len + count,
+        context_max=limit,
+        stopped=cancel.cancelled,
+        context_full=context_full,
+    )
     params = {
         **request.to_dict(),
         "seed": seed,
         "model": model.id,
         "model_name": model.label,
         "reply": text,
-        "stats": stats,
+        "stats": stats.to_dict(),
     }
     if request.conversation_id:
         history = [{"role": m.role, "content": m.content} for m in request.messages]

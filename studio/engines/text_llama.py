@@ -28,7 +28,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from .. import paths
 from ..cancel import CancelToken
 from ..errors import ModelNotFound, OutOfMemory, StudioError
 from ..events import Event, Notice, Status
+from ..models import device as device_mod
 from ..models.device import DeviceChoice, available_ram_bytes
 from ..models.gguf import GGUFInfo, gguf_file, read_info
 from ..models.resolve import ResolvedModel
@@ -99,36 +99,6 @@ def gpu_offload_supported() -> bool:
     return bool(import_llama().llama_supports_gpu_offload())
 
 
-def physical_cores() -> int:
-    """Physical cores this process may use (hyper-threads share a core's arithmetic units)."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        import psutil
-
-        physical = psutil.cpu_count(logical=False) or allowed
-    except ImportError:  # pragma: no cover - psutil comes with accelerate
-        physical = allowed
-    return max(1, min(physical, allowed))
-
-
-def busy_cores_elsewhere(window_s: float = 0.1) -> float:
-    """Cores kept busy by other programs right now (all CPU time but this process's, over ``window_s``)."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover
-        return 0.0
-
-    def busy() -> float:
-        t = psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-
-    me = psutil.Process()
-    start, own, clock = busy(), sum(me.cpu_times()[:2]), time.monotonic()
-    time.sleep(window_s)
-    elapsed = time.monotonic() - clock
-    return max(0.0, (busy() - start - (sum(me.cpu_times()[:2]) - own)) / elapsed)
-
-
 def auto_threads(sample: bool = True) -> int:
     """llama.cpp threads when the request leaves it to Studio (``threads=0``): the physical cores
     other programs leave free, minus one for the rest of the desktop (Studio's UI thread), at least 1.
@@ -140,10 +110,10 @@ def auto_threads(sample: bool = True) -> int:
     1 thread still made 2.4-3 tokens/s and 2 threads did not finish 32 tokens in 150 s. ``sample``
     measures the other programs' load for 0.1 s (only worth it with more than 2 cores).
     """
-    cores = physical_cores()
+    cores = device_mod.physical_cores()
     if cores <= 2:
         return 1
-    others = busy_cores_elsewhere() if sample else 0.0
+    others = device_mod.busy_cores_elsewhere() if sample else 0.0
     return max(1, cores - max(1, math.ceil(others - 0.3)))
 
 
@@ -300,9 +270,9 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
             yield Notice(
                 f"'{path.name}' claims a {info.context_length:,}-token context in its header; using {n_ctx:,} tokens."
             )
-        if _needs_probe(model, path):
+        if _needs_probe(model, path, runtime.checked_files):
             yield Status(f"Checking {path.name} with llama.cpp (first time only)…")
-            probe(path, context_overrides(info, DEFAULT_CONTEXT))
+            probe(path, runtime.checked_files, context_overrides(info, DEFAULT_CONTEXT))
 
     def loader(c: DeviceChoice) -> LlamaChat:
         n_layers = layers if c.device != "cpu" else 0
@@ -419,9 +389,6 @@ print("ok")
 """
 
 
-_checked_here: set[str] = set()  # files this process already checked (the marker folder may move)
-
-
 def _probe_key(path: Path) -> str:
     st = path.stat()
     return hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
@@ -431,14 +398,17 @@ def _probe_marker(path: Path) -> Path:
     return paths.cache_dir() / "gguf-checked" / _probe_key(path)
 
 
-def _needs_probe(model: ResolvedModel, path: Path) -> bool:
+def _needs_probe(model: ResolvedModel, path: Path, checked: set[str]) -> bool:
+    """Whether ``path`` still needs :func:`probe`; ``checked``: the files this runtime's probes passed
+    (the marker folder may move), owned by :class:`~studio.engines.base.Runtime`."""
     if model.entry is not None and model.entry.source in ("bundled", "hub"):
         return False  # files from the catalog: known models, verified downloads
-    return _probe_key(path) not in _checked_here and not _probe_marker(path).exists()
+    return _probe_key(path) not in checked and not _probe_marker(path).exists()
 
 
-def probe(path: Path, overrides: dict | None = None, timeout: float = 300) -> None:
-    """Load ``path`` in a child process and read one token; ModelNotFound if llama.cpp fails or dies."""
+def probe(path: Path, checked: set[str], overrides: dict | None = None, timeout: float = 300) -> None:
+    """Load ``path`` in a child process and read one token; ModelNotFound if llama.cpp fails or dies.
+    A file that passes is added to ``checked`` and gets a marker in the cache folder."""
     try:
         result = subprocess.run(
             [sys.executable, "-c", _PROBE, str(path), json.dumps(overrides or {})], capture_output=True, text=True,
@@ -448,7 +418,7 @@ def probe(path: Path, overrides: dict | None = None, timeout: float = 300) -> No
     except subprocess.TimeoutExpired:
         raise ModelNotFound(f"llama.cpp did not finish reading '{path.name}' within {timeout:.0f} s.") from None
     if result.returncode == 0 and result.stdout.strip().endswith("ok"):
-        _checked_here.add(_probe_key(path))
+        checked.add(_probe_key(path))
         marker = _probe_marker(path)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from ..errors import NotDownloaded, UnsafeModelFile, describe, kind_of, user_error
+from ..errors import NotDownloaded, OutOfMemory, UnsafeModelFile, describe, kind_of, user_error
+from ..requests import advice_text
+
+#: what the GUI adds to any out-of-memory advice: the settings outside the request that free memory
+GUI_MEMORY_ADVICE = (
+    "Models → Unload all models frees what other models hold, and Settings → Preferences → Device 'CPU' "
+    "runs it in main memory."
+)
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,13 @@ class JobError:
     @classmethod
     def from_exception(cls, exc: BaseException, modality: str = "") -> JobError:
         exc = user_error(exc, modality)
+        message = describe(exc, modality)
+        if isinstance(exc, OutOfMemory):  # the fields to change, by the labels the tab shows them with
+            advice = advice_text(exc.request_kind or modality, exc.changes, "label")
+            message = " ".join(p for p in (message, advice, GUI_MEMORY_ADVICE) if p)
         return cls(
             kind=kind_of(exc),
-            message=describe(exc, modality),
+            message=message,
             error_type=type(exc).__name__,
             model=exc.model_id if isinstance(exc, NotDownloaded) else "",
             path=exc.path if isinstance(exc, UnsafeModelFile) else "",
@@ -61,6 +72,7 @@ class JobHandle(QObject):
     notice = Signal(str)  # something worth telling (e.g. CPU fallback)
     token = Signal(object)  # studio.events.Token
     preview = Signal(object)  # studio.events.Preview
+    voices = Signal(object)  # studio.events.VoiceList: what the loaded voice offers
     output = Signal(object)  # studio.events.SavedItem, already on disk
     finished = Signal(object)  # studio.events.JobResult
     cancelled = Signal(object)  # JobResult with what finished before the cancel

@@ -25,7 +25,7 @@ from ..engines import engine_for
 from ..engines.preflight import preflight
 from ..engines.base import Runtime
 from ..errors import StudioError
-from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token
+from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token, VoiceList
 from ..requests import summary
 from .handle import JobError, JobHandle
 from .runtime import warm_up_libraries
@@ -247,6 +247,8 @@ class JobQueue(QObject):
         elif isinstance(ev, Notice):
             handle.notice.emit(ev.message)
             self.job_notice.emit(job_id, ev.message)
+        elif isinstance(ev, VoiceList):
+            handle.voices.emit(ev)
 
     @Slot(str, object)
     def _on_output(self, job_id: str, item: SavedItem) -> None:
@@ -270,7 +272,7 @@ class JobQueue(QObject):
             handle.failed.emit(job.failure)
             self.job_failed.emit(job_id, job.failure)
         else:
-            job.result.stats = getattr(payload, "stats", {})
+            job.result.stats = getattr(payload, "stats", None)
             self._end(job, state)
             (handle.finished if state == FINISHED else handle.cancelled).emit(job.result)
             (self.job_finished if state == FINISHED else self.job_cancelled).emit(job_id, job.result)

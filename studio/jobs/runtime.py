@@ -1,24 +1,24 @@
-"""Building the model worker's :class:`~studio.engines.base.Runtime` from the person's settings.
+"""Building the model worker's :class:`~studio.engines.base.Runtime` from the one configuration.
 
-The UI takes a snapshot of its settings on the main thread (:class:`RuntimeFactory`); the worker
-thread calls it to create the runtime, and :meth:`RuntimeFactory.apply` to change a live one.
+:class:`RuntimeFactory` holds a :class:`~studio.config.Config` (immutable, so the worker thread may
+read it); the worker calls it to create the runtime, and :meth:`RuntimeFactory.apply` to change a
+live one after the person changed a preference.
 """
 
 from __future__ import annotations
 
+from ..config import Config
 from ..engines.base import Runtime
 from ..models.cache import ModelCache
 from ..models.catalog import Catalog
 
 
 class RuntimeFactory:
-    """Builds the worker's Runtime from a snapshot of the settings (taken on the main thread)."""
+    """Builds the worker's Runtime from a :class:`~studio.config.Config`."""
 
-    def __init__(
-        self, catalog: Catalog, device: str = "auto", dtype: str = "auto", budget_gb: float = 0.0, offline: bool = False
-    ) -> None:
+    def __init__(self, catalog: Catalog, config: Config | None = None) -> None:
         self.catalog = catalog
-        self.device, self.dtype, self.budget_gb, self.offline = device, dtype, budget_gb, offline
+        self.config = config or Config()
 
     def __call__(self) -> Runtime:  # runs on the worker thread
         runtime = Runtime(cache=ModelCache(), catalog=self.catalog)
@@ -28,14 +28,15 @@ class RuntimeFactory:
     def apply(self, runtime: Runtime) -> None:  # runs on the worker thread
         from ..models.device import auto_budget, choose
 
-        if (runtime.device, runtime.dtype) != (self.device, self.dtype):
+        config = self.config
+        if (runtime.device, runtime.dtype) != (config.device, config.dtype):
             runtime.cache.unload()  # models on the old device would only hold memory
-        runtime.device, runtime.dtype = self.device, self.dtype
-        runtime.offline = self.offline or None
-        if self.budget_gb > 0:
-            runtime.cache.budget_bytes = int(self.budget_gb * 1024**3)
+        runtime.device, runtime.dtype = config.device, config.dtype
+        runtime.offline = config.offline  # explicit: never read back from the environment
+        if config.memory_budget_gb > 0:
+            runtime.cache.budget_bytes = int(config.memory_budget_gb * 1024**3)
         else:
-            runtime.cache.budget_bytes = auto_budget(choose(self.device, self.dtype).device)
+            runtime.cache.budget_bytes = auto_budget(choose(config.device, config.dtype).device)
 
 
 def warm_up_libraries(runtime: Runtime) -> None:

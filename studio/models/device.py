@@ -6,6 +6,7 @@ torch is imported inside the functions, never at import time.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
@@ -147,3 +148,33 @@ def available_ram_bytes() -> int | None:
         except (OSError, ValueError, IndexError):
             pass
         return None
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads share a core's arithmetic units)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or allowed
+    except ImportError:  # pragma: no cover - psutil comes with accelerate
+        physical = allowed
+    return max(1, min(physical, allowed))
+
+
+def busy_cores_elsewhere(window_s: float = 0.1) -> float:
+    """Cores kept busy by other programs right now (all CPU time but this process's, over ``window_s``)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return 0.0
+
+    def busy() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+    me = psutil.Process()
+    start, own, clock = busy(), sum(me.cpu_times()[:2]), time.monotonic()
+    time.sleep(window_s)
+    elapsed = time.monotonic() - clock
+    return max(0.0, (busy() - start - (sum(me.cpu_times()[:2]) - own)) / elapsed)

@@ -131,10 +131,10 @@ def download(
 
 
 def _follow_offline_switch() -> None:
-    """huggingface_hub reads HF_HUB_OFFLINE once, at import, and then refuses every request. When
-    Studio started offline and the person switched offline mode off since (Settings clears the
-    variable), let the library follow the variable as it is now. An explicit ``offline=False``
-    while HF_HUB_OFFLINE is still set is left alone (and reported as NotDownloaded)."""
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import, and then refuses every request. When the
+    variable was set at import and is gone now, let the library follow it as it is now. An explicit
+    ``offline=False`` while HF_HUB_OFFLINE is still set is left alone (and reported as NotDownloaded).
+    Studio itself never writes the variable: the GUI passes ``offline`` from its configuration."""
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE and not is_offline() and not os.environ.get("TRANSFORMERS_OFFLINE"):

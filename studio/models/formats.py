@@ -70,7 +70,15 @@ def modality_of(path: Path, fmt: str) -> str:
         return "image"
     if fmt in ("piper", "coqui"):
         return "speech"
-    if fmt == "gguf":
+    if fmt == "gguf":  # a language model, or a FLUX.1 / SD 3.x transformer quantized as GGUF
+        if path.is_file():
+            from .gguf_image import image_family
+
+            found = image_family(path)
+            if found is None:  # unreadable: let the engine that opens it say why
+                return ""
+            if found:
+                return "image"
         return "text"
     if fmt == "transformers":
         try:

@@ -3,7 +3,7 @@ safetensors, CC-BY-NC weights)."""
 
 from __future__ import annotations
 
-from .catalog import GB, ModelEntry  # catalog imports this module after defining these
+from .entry import GB, ModelEntry
 
 
 def _musicgen(name: str, size_gb: float, memory_gb: float, description: str) -> ModelEntry:

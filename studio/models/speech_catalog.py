@@ -7,7 +7,7 @@ what a voice needs to run. Licences differ per Piper voice (each voice folder ha
 
 from __future__ import annotations
 
-from .catalog import GB, MB, ModelEntry  # catalog imports this module after defining these
+from .entry import GB, MB, ModelEntry
 
 PIPER_REPO = "rhasspy/piper-voices"
 PIPER_LICENCE = "per voice: see MODEL_CARD in rhasspy/piper-voices"

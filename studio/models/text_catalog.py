@@ -3,7 +3,7 @@ llama.cpp) and safetensors models for GPUs (run on transformers)."""
 
 from __future__ import annotations
 
-from .catalog import GB, MB, ModelEntry  # catalog imports this module after defining these
+from .entry import GB, MB, ModelEntry
 
 
 def _gguf(model_id: str, name: str, repo_id: str, filename: str, size: int, memory_gb: float, description: str = ""):

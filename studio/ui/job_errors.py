@@ -2,15 +2,14 @@
 
 * ``not_downloaded`` → "Download…": emits ``download_requested(model id)`` (the main window opens
   the Models window and starts that download);
-* ``unsafe_file`` that permission can load (``JobError.allowable``), for a request with an
-  ``allow_pickle`` field → "Load anyway…": asks (a pickle can carry code), then emits
-  ``retry_requested(request)`` with the same request and ``allow_pickle=True``;
+* ``unsafe_file`` that permission can load (``JobError.allowable``), for a request that can carry the
+  permission and does not hold it yet (``request.needs_permission()``) → "Load anyway…": asks (a pickle
+  can carry code), then emits ``retry_requested(request.with_pickle_allowed())``;
 * anything else: no button (the message itself says what to change, e.g. the out-of-memory advice).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -26,12 +25,7 @@ def action_for(error: JobError, request) -> str:
     """'download' | 'load_anyway' | '' — the action that fits ``error`` for ``request``."""
     if error.kind == "not_downloaded" and error.model:
         return DOWNLOAD
-    if (
-        error.kind == "unsafe_file"
-        and error.allowable
-        and hasattr(request, "allow_pickle")
-        and not request.allow_pickle
-    ):
+    if error.kind == "unsafe_file" and error.allowable and request is not None and request.needs_permission():
         return LOAD_ANYWAY
     return ""
 
@@ -96,4 +90,4 @@ class FailureAction(QPushButton):
         elif action == LOAD_ANYWAY and confirm_pickle(self.window(), error.path):
             self.clear()
             self.pickle_confirmed.emit(error.path)
-            self.retry_requested.emit(dataclasses.replace(request, allow_pickle=True))
+            self.retry_requested.emit(request.with_pickle_allowed())

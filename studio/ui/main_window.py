@@ -16,9 +16,8 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from .. import __version__
-from ..jobs import JobQueue
-from ..jobs.downloads import DownloadManager
-from ..jobs.runtime import RuntimeFactory
+from ..app import Services, compose
+from ..config import Config, env_offline
 from ..models.catalog import Catalog
 from .history_panel import HistoryPanel
 from .icons import tab_icon
@@ -39,23 +38,29 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         *,
         tabs: Sequence[TabSpec] | None = None,
+        services: Services | None = None,
         engine_factory=None,
     ) -> None:
-        """``engine_factory`` (request kind → engine) replaces the real engines, e.g. with a scripted
-        fake in tests; the worker's runtime follows ``settings`` (device, precision, budget, offline)."""
+        """``services``: what :func:`studio.app.compose` built from the configuration (the job queue, the
+        downloads, the catalog); without them (tests) the window composes its own from ``settings`` and the
+        environment, with ``engine_factory`` (request kind → engine) replacing the real engines, e.g. with a
+        scripted fake. ``settings`` store the configuration; a changed preference reconfigures the services."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
         self.settings = settings
         self.library = library
-        self.catalog = catalog or Catalog()
-        if settings.offline:
-            os.environ["HF_HUB_OFFLINE"] = "1"
-        self._factory = RuntimeFactory(
-            self.catalog, settings.device, settings.dtype, settings.memory_budget_gb, settings.offline
-        )
-        self.jobs = JobQueue(library, self._factory, engine_factory=engine_factory, parent=self)
-        self.downloads = DownloadManager(parent=self)
+        #: HF_HUB_OFFLINE=1 at launch keeps Studio offline until the person flips the Offline preference
+        self._env_offline = env_offline()
+        if services is None:
+            services = compose(self._config(), library, catalog, engine_factory=engine_factory, parent=self)
+        else:
+            services.jobs.setParent(self)
+            services.downloads.setParent(self)
+        self.services = services
+        self.catalog = services.catalog
+        self.jobs = services.jobs
+        self.downloads = services.downloads
         self._models_window = None
         self._warmed = False
 
@@ -71,6 +76,7 @@ class MainWindow(QMainWindow):
             self._tabs[spec.key] = widget
             self.tabs.addTab(widget, tab_icon(spec.key), spec.title)
         self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
         # panels
         self.queue_panel = QueuePanel(self.jobs)
@@ -250,10 +256,16 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
         return False
 
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        """A message in the status bar belongs to the tab it came from (each tab keeps its own in its status line)."""
+        self.statusBar().clearMessage()
+
     # --- job notifications ---
     @Slot(str, object)
     def _on_finished(self, job_id: str, result) -> None:
-        device = (getattr(result, "stats", None) or {}).get("device")
+        stats = getattr(result, "stats", None)
+        device = stats.device if stats is not None else ""
         if device:  # what "auto" turned out to be
             self.device_label.setText(f"Device: {device}" + (" (auto)" if self.settings.device == "auto" else ""))
 
@@ -282,13 +294,13 @@ class MainWindow(QMainWindow):
             self.history_panel.refresh()
             return
         if key == "offline":
-            if s.offline:
-                os.environ["HF_HUB_OFFLINE"] = "1"
-            else:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-        self._factory = RuntimeFactory(self.catalog, s.device, s.dtype, s.memory_budget_gb, s.offline)
-        self.jobs.run_in_worker(self._factory.apply)
+            self._env_offline = False  # the person's own choice now wins over the launch environment
+        self.services.reconfigure(self._config())
         self.device_label.setText(f"Device: {s.device} · {s.dtype}")
+
+    def _config(self) -> Config:
+        config = self.settings.config()
+        return config.replace(offline=True) if self._env_offline else config
 
     # --- closing ---
     def closeEvent(self, event) -> None:

@@ -1,5 +1,7 @@
-"""Settings persisted with QSettings: device, dtype, output folder, memory budget, offline mode,
-llama.cpp threads and GPU layers for GGUF text models.
+"""Settings persisted with QSettings: they store the one configuration (:class:`~studio.config.Config`:
+device, dtype, output folder, memory budget, offline mode, llama.cpp threads and GPU layers for GGUF
+text models) and nothing else; :meth:`Settings.config` reads it back, ``changed(key)`` says a
+preference changed.
 
 A plain object with typed properties, not tied to widgets. With ``STUDIO_HOME`` set the settings
 live in ``$STUDIO_HOME/settings.ini`` (portable installs), otherwise where the platform keeps them.
@@ -14,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from .. import paths
+from ..config import Config
 from ..requests import TextRequest, field_spec
 
 DEFAULTS = {
@@ -116,6 +119,26 @@ class Settings(QObject):
     @text_gpu_layers.setter
     def text_gpu_layers(self, value: int) -> None:
         self._set("text_gpu_layers", int(value))
+
+    def config(self) -> Config:
+        """The stored preferences as the one configuration (the environment is not read here)."""
+        folder = self._get("output_folder")
+        return Config(
+            device=self.device,
+            dtype=self.dtype,
+            memory_budget_gb=self.memory_budget_gb,
+            offline=self.offline,
+            output_folder=Path(folder) if folder else None,
+            text_threads=self.text_threads,
+            text_gpu_layers=self.text_gpu_layers,
+        )
+
+    def store(self, config: Config) -> None:
+        """Keep ``config`` (each preference that changed emits ``changed``)."""
+        self.device, self.dtype = config.device, config.dtype
+        self.memory_budget_gb, self.offline = config.memory_budget_gb, config.offline
+        self.output_folder = str(config.output_folder or "")
+        self.text_threads, self.text_gpu_layers = config.text_threads, config.text_gpu_layers
 
     def reset(self) -> None:
         self._store.clear()

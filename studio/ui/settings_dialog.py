@@ -17,16 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.device import DEVICE_CHOICES, DTYPE_CHOICES
 from ..requests import TextRequest
 from .fields import spin_box_for
 
-DEVICES = (("Automatic (CUDA → MPS → CPU)", "auto"), ("NVIDIA GPU (CUDA)", "cuda"), ("Apple GPU (MPS)", "mps"), ("CPU", "cpu"))
-DTYPES = (
-    ("Automatic (bf16/fp16 on GPU, fp32 on CPU)", "auto"),
-    ("float16", "float16"),
-    ("bfloat16", "bfloat16"),
-    ("float32", "float32"),
-)
+#: how the choices of studio.models.device read in the dialog (a choice without a label shows its name)
+DEVICE_LABELS = {"auto": "Automatic (CUDA → MPS → CPU)", "cuda": "NVIDIA GPU (CUDA)", "mps": "Apple GPU (MPS)",
+                 "cpu": "CPU"}
+DTYPE_LABELS = {"auto": "Automatic (bf16/fp16 on GPU, fp32 on CPU)"}
+DEVICES = tuple((DEVICE_LABELS.get(choice, choice), choice) for choice in DEVICE_CHOICES)
+DTYPES = tuple((DTYPE_LABELS.get(choice, choice), choice) for choice in DTYPE_CHOICES)
 
 
 class SettingsDialog(QDialog):

@@ -13,7 +13,9 @@ and needs nothing else. The main window, History "open", the "Send to" menus and
 refresh all read the registration; none of them names a tab.
 
 A tab widget implements the four :class:`StudioTab` methods (inherit the mixin for the defaults:
-nothing to refresh, nothing opened, nothing accepted).
+nothing to refresh, nothing opened, nothing accepted), and runs its jobs the one way every tab does:
+a :class:`~studio.ui.job_runner.JobRunner` with a :class:`~studio.ui.tab_widgets.StatusLine` and a
+:class:`~studio.ui.tab_widgets.SeedField` (docs/design.md, "A tab's shape": a new tab copies it).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The Music tab: a prompt and MusicGen's settings → Generate → waveform, playback (loop) and export.
+"""The Music tab: a prompt and MusicGen's parameters → Generate → waveform, playback (loop) and export.
 
-The settings' boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
+The form's boxes are built from :class:`~studio.requests.MusicRequest`'s field declarations. A job's
 events arrive through its :class:`~studio.jobs.handle.JobHandle`: progress with time left, each
 finished window as a playable preview, every take (variation) as a saved item listed under the
 waveform. History reopens an item here with its settings and seed.
@@ -8,9 +8,9 @@ waveform. History reopens an item here with its settings and seed.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -26,14 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest, StudioError
+from ...errors import StudioError
+from ...events import MusicStats
+from ...jobs import JobHandle
 from ...library import audio as audio_files
 from ...requests import MusicRequest
 from ..fields import spin_box_for
-from ..job_errors import FailureAction
+from ..job_runner import JobRunner
 from ..model_picker import ModelPicker
 from ..tab_api import StudioTab, TabContext
-from .panel import AudioPanel
+from ..tab_widgets import SeedField, StatusLine
+from .clip_view import ClipView
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)"
 #: request fields with a spin box, in form order, with their row labels
@@ -46,9 +49,6 @@ NUMBER_FIELDS = (
     ("variations", "Variations"),
     ("window_keep_s", "Window keep (s)"),
 )
-
-#: the JobHandle signals the tab follows
-HANDLE_SIGNALS = ("started", "status", "notice", "progress", "preview", "output", "finished", "cancelled", "failed")
 
 
 class FileField(QWidget):
@@ -80,41 +80,31 @@ class FileField(QWidget):
 
 
 class MusicTab(QWidget, StudioTab):
+    """Laid out as the Speech tab: the prompt (and this session's takes) on the left, the form on the
+    right with Generate / Cancel, the progress bar and the status line, the clip view across the bottom."""
+
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = ctx.jobs
         self.catalog = ctx.catalog
         self.host = ctx.host
-        self.handle = None  # the running job's JobHandle
-        self.last_seed: int | None = None
 
-        # --- settings ---
+        # --- the form ---
         self.model_picker = ModelPicker("music", self.catalog)
         self.prompt = QPlainTextEdit()
-        self.prompt.setPlaceholderText("lo-fi hip hop with warm piano, 80 bpm")
-        self.prompt.setMaximumHeight(90)
+        self.prompt.setObjectName("musicPrompt")
+        self.prompt.setPlaceholderText("Describe the music (Ctrl+Enter generates), e.g. lo-fi hip hop with warm piano, 80 bpm")
         self.numbers = {name: spin_box_for(MusicRequest, name) for name, _ in NUMBER_FIELDS}
-        self.random_seed = QCheckBox("Random")
-        self.random_seed.setChecked(True)
-        self.seed = spin_box_for(MusicRequest, "seed")
-        self.seed.setEnabled(False)
-        self.random_seed.toggled.connect(self._on_random_toggled)
-        self.seed_label = QLabel("")
-        self.reuse_seed_button = QPushButton("Reuse seed")
-        self.reuse_seed_button.setEnabled(False)
-        self.reuse_seed_button.clicked.connect(self.reuse_seed)
+        self.seed = SeedField(MusicRequest)
         self.melody = FileField("optional: a clip whose melody to follow (melody models)")
         self.continue_from = FileField("optional: a clip to continue")
 
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model_picker)
-        form.addRow("Prompt", self.prompt)
         for name, label in NUMBER_FIELDS:
             form.addRow(label, self.numbers[name])
-        form.addRow("Seed", seed_row)
+        form.addRow("Seed", self.seed)
         form.addRow("Melody", self.melody)
         form.addRow("Continue", self.continue_from)
 
@@ -131,56 +121,61 @@ class MusicTab(QWidget, StudioTab):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
-        self.failure_action = FailureAction()  # "Download…" after a job failed on a model not downloaded
-        if self.host is not None:
-            self.failure_action.download_requested.connect(self.host.download_model)
+        self.progress.setFormat("Idle")
+        self.status_line = StatusLine()
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.addLayout(form)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.status_label)
-        left_layout.addWidget(self.failure_action)
-        left_layout.addStretch(1)
+        right = QWidget()
+        right.setMinimumWidth(340)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(form)
+        right_layout.addLayout(buttons)
+        right_layout.addWidget(self.progress)
+        right_layout.addWidget(self.status_line)
+        right_layout.addStretch(1)
 
-        # --- result: waveform, player, export; the takes of this session ---
-        self.panel = AudioPanel()
-        self.panel.message.connect(self._show_message)
+        # --- the result: waveform, player, export; the takes of this session (shown once there is one) ---
+        self.clip_view = ClipView()
+        self.clip_view.message.connect(self.status_line.say)
+        self.takes_label = QLabel("<b>Takes</b>")
         self.results = QListWidget()
         self.results.setObjectName("musicResults")
+        self.results.setMaximumHeight(140)
         self.results.currentItemChanged.connect(self._on_result_selected)
-        seed_bar = QHBoxLayout()
-        seed_bar.addWidget(self.seed_label, 1)
-        seed_bar.addWidget(self.reuse_seed_button)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.addWidget(self.panel, 3)
-        right_layout.addLayout(seed_bar)
-        right_layout.addWidget(self.results, 1)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.prompt, 1)
+        left_layout.addWidget(self.takes_label)
+        left_layout.addWidget(self.results)
+        self._show_takes()
 
-        splitter = QSplitter()
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(left)
+        top.addWidget(right)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setCollapsible(1, False)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(top, 3)
+        layout.addWidget(self.clip_view, 1)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate)
+
+        self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
+        self.runner.busy_changed.connect(self.set_busy)
 
     # --- the request ---
     def build_request(self) -> MusicRequest:
         values = {name: box.value() for name, box in self.numbers.items()}
-        request = MusicRequest(
+        return MusicRequest(
             prompt=self.prompt.toPlainText().strip(),
             model=self.model_picker.current_model_spec(),
-            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            seed=self.seed.value(),
             melody=self.melody.path(),
             continue_from=self.continue_from.path(),
             **values,
         )
-        request.validate()
-        return request
 
     def apply_params(self, params: dict) -> None:
         """Put a saved item's settings back into the form (untrusted values are skipped)."""
@@ -195,142 +190,121 @@ class MusicTab(QWidget, StudioTab):
         self.melody.set_path(params.get("melody") if isinstance(params.get("melody"), str) else "")
         self.continue_from.set_path(params.get("continue_from") if isinstance(params.get("continue_from"), str) else "")
         seed = params.get("seed")
-        if isinstance(seed, int) and not isinstance(seed, bool):
-            self._show_seed(seed)
+        self.seed.show_used(seed if isinstance(seed, int) else None)
 
     # --- actions ---
+    @property
+    def job(self) -> JobHandle | None:
+        """The running job, None when idle."""
+        return self.runner.job
+
     @Slot()
-    def generate(self) -> None:
-        if self.handle is not None:
-            return
-        try:
-            request = self.build_request()
-        except InvalidRequest as exc:
-            self.status_label.setText(f"⚠ {exc}")
-            return
-        self.failure_action.clear()
-        handle = self.jobs.submit(request)
-        for name in HANDLE_SIGNALS:  # each to its slot below, _on_<signal>
-            getattr(handle, name).connect(getattr(self, f"_on_{name}"))
-        self.handle = handle
-        self._set_busy(True)
-        self.progress.setRange(0, 0)
-        self.status_label.setText("Queued…")
+    def generate(self) -> JobHandle | None:
+        """Submit the form; the job's handle, or None (the reason in the status line)."""
+        return self.runner.submit(self.build_request())
 
     @Slot()
     def cancel(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.status_label.setText("Cancelling after the current tokens…")
+        if self.runner.busy:
+            self.runner.cancel()
+            self.status_line.say("Cancelling after the current tokens…")
 
-    @Slot()
-    def reuse_seed(self) -> None:
-        if self.last_seed is not None:
-            self.random_seed.setChecked(False)
-            self.seed.setValue(self.last_seed)
-
-    def _set_busy(self, busy: bool) -> None:
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
         self.generate_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("Waiting…")
 
-    def _done(self, message: str) -> None:
-        self.handle = None
-        self._set_busy(False)
+    def _done(self, message: str, bar: str) -> None:
         self.progress.setRange(0, 1)
-        self.progress.setValue(1 if not message.startswith("⚠") else 0)
-        self.status_label.setText(message)
+        self.progress.setValue(1 if bar == "Done" else 0)
+        self.progress.setFormat(bar)
+        if message:
+            self.status_line.say(message)
 
-    def _show_seed(self, seed: int) -> None:
-        self.last_seed = seed
-        self.seed_label.setText(f"Seed: {seed}")
-        self.reuse_seed_button.setEnabled(True)
+    def _show_takes(self) -> None:
+        has = self.results.count() > 0
+        self.takes_label.setVisible(has)
+        self.results.setVisible(has)
 
     def _show_item(self, saved) -> bool:
         try:
             samples, rate = audio_files.read(saved.path)
         except StudioError as exc:
-            self.status_label.setText(f"⚠ {exc}")
+            self.status_line.warn(str(exc))
             return False
-        self.panel.set_clip(samples, rate, saved.params)
+        self.clip_view.set_clip(samples, rate, saved.params)
         seed = saved.params.get("seed")
-        if isinstance(seed, int):
-            self._show_seed(seed)
+        self.seed.show_used(seed if isinstance(seed, int) else None)
         return True
 
-    # --- job events (from the job's handle) ---
+    # --- job events: the runner connects each JobHandle signal to the slot of its name ---
     @Slot()
-    def _on_started(self) -> None:
-        self.status_label.setText("Starting…")
-        self.panel.clear()
+    def on_started(self) -> None:
+        self.status_line.say("Starting…")
+        self.clip_view.clear()
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
-        self.status_label.setText(message)
+    def on_status(self, message: str) -> None:
+        self.status_line.say(message)
 
     @Slot(str)
-    def _on_notice(self, message: str) -> None:
-        self.status_label.setText(message)
+    def on_notice(self, message: str) -> None:
+        self.status_line.say(f"ℹ {message}")
 
     @Slot(object)
-    def _on_progress(self, progress) -> None:
+    def on_progress(self, progress) -> None:
         if progress.total <= 0:
             return
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.step)
+        self.progress.setFormat("tokens %v of %m")
         left = f" · {progress.eta_s:.0f} s left" if progress.eta_s is not None else ""
-        self.status_label.setText(f"Tokens {progress.step}/{progress.total}{left}")
+        self.status_line.say(f"Tokens {progress.step}/{progress.total}{left}")
 
     @Slot(object)
-    def _on_preview(self, preview) -> None:
+    def on_preview(self, preview) -> None:
         """A finished window: play it while the next one is made (mixed to mono for the stream)."""
         if preview.audio is None or not preview.sample_rate:
             return
         chunk = preview.audio if preview.audio.ndim == 1 else preview.audio.mean(axis=1)
-        self.panel.append_chunk(chunk, preview.sample_rate)
+        self.clip_view.append_chunk(chunk, preview.sample_rate)
 
     @Slot(object)
-    def _on_output(self, saved) -> None:
+    def on_output(self, saved) -> None:
         params = saved.params
         label = f"seed {params.get('seed')} · {params.get('audio_seconds', 0):.1f} s"
         if params.get("partial"):
             label += " (partial)"
         item = QListWidgetItem(label)
-        item.setData(256, saved)  # Qt.UserRole
+        item.setData(Qt.ItemDataRole.UserRole, saved)
         self.results.addItem(item)
+        self._show_takes()
         self.results.setCurrentItem(item)  # shows it in the panel
 
     @Slot(QListWidgetItem, QListWidgetItem)
     def _on_result_selected(self, current, previous) -> None:
         if current is not None:
-            self._show_item(current.data(256))
+            self._show_item(current.data(Qt.ItemDataRole.UserRole))
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
-        stats = result.stats or {}
-        self._done(
-            f"{stats.get('audio_seconds', 0):.1f} s of audio in {stats.get('seconds', 0):.1f} s "
-            f"on {stats.get('device', '?')}"
-        )
+    def on_finished(self, result) -> None:
+        stats = result.stats
+        if isinstance(stats, MusicStats):
+            self._done(f"{stats.audio_seconds:.1f} s of audio in {stats.seconds:.1f} s on {stats.device or '?'}", "Done")
+        else:
+            self._done("Done.", "Done")
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
+    def on_cancelled(self, result) -> None:
         kept = len(result.items)
-        self._done("Cancelled" + (": the finished windows were kept." if kept else "."))
+        self._done("Cancelled" + (": the finished windows were kept." if kept else "."), "Cancelled")
 
     @Slot(object)
-    def _on_failed(self, error) -> None:
-        request = self.handle.request if self.handle is not None else None
-        self._done(f"⚠ {error.message}")
-        self.failure_action.offer(error, request)
-
-    @Slot(bool)
-    def _on_random_toggled(self, random: bool) -> None:
-        self.seed.setEnabled(not random)
-
-    @Slot(str)
-    def _show_message(self, message: str) -> None:
-        if self.host is not None:
-            self.host.show_message(message)
+    def on_failed(self, error) -> None:
+        self._done("", "Failed")  # the runner shows the message and its action
 
     # --- StudioTab ---
     def refresh_models(self) -> None:

@@ -19,8 +19,6 @@ from PySide6.QtCore import QIODevice, QObject, QTimer, Signal, Slot
 STOPPED, PLAYING, PAUSED = "stopped", "playing", "paused"
 NO_DEVICE = "No audio output device found: playback is off. The waveform, export and the library still work."
 
-_told_no_device = False
-
 
 class PcmSource(QIODevice):
     """A read-only QIODevice over PCM bytes that may keep growing; the sink pulls from it."""
@@ -95,7 +93,7 @@ class AudioPlayer(QObject):
 
     state_changed = Signal(str)  # 'stopped' | 'playing' | 'paused'
     position_changed = Signal(float)  # seconds
-    message = Signal(str)  # e.g. the no-device notice (once per process)
+    message = Signal(str)  # e.g. the no-device notice (once per player: each tab's status line says it once)
 
     def __init__(self, parent: QObject | None = None, sink_factory: Callable | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +105,7 @@ class AudioPlayer(QObject):
         self._channels = 1
         self._state = STOPPED
         self.loop = False
+        self.told_no_device = False  # the no-device notice was given
         self._timer = QTimer(self)
         self._timer.setInterval(30)
         self._timer.timeout.connect(self._tick)
@@ -175,13 +174,12 @@ class AudioPlayer(QObject):
     # --- controls ---
     @Slot()
     def play(self) -> None:
-        global _told_no_device
         if self._state == PLAYING or not self._source.size_bytes() and self._source.complete:
             return
         sink = self._ensure_sink()
         if sink is None:
-            if not _told_no_device:
-                _told_no_device = True
+            if not self.told_no_device:
+                self.told_no_device = True
                 self.message.emit(NO_DEVICE)
             return
         if self._state == PAUSED:
@@ -238,8 +236,3 @@ class AudioPlayer(QObject):
             else:
                 self.stop()
 
-
-def reset_no_device_notice() -> None:
-    """Tests: let the next player say "no audio device" again."""
-    global _told_no_device
-    _told_no_device = False

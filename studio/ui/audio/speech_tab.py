@@ -1,7 +1,7 @@
 """The Speech tab: text (typed, pasted, dropped or sent from the Text tab) → a voice → audio.
 
 Speak (Ctrl+Enter) submits a :class:`~studio.requests.SpeechRequest`. Each sentence's audio arrives
-as a Preview and goes straight into the :class:`~studio.ui.audio.panel.AudioPanel`, so playback
+as a Preview and goes straight into the :class:`~studio.ui.audio.clip_view.ClipView`, so playback
 starts with the first sentence while the rest is made; the progress bar counts sentences. Cancel
 stops between sentences; what was said is kept (saved as a partial result). History → open
 brings a saved clip back with its settings.
@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest, StudioError
 from ...jobs import JobHandle
 from ...library import audio as audio_files
 from ...requests import SpeechRequest
-from ..job_errors import FailureAction
+from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
-from .panel import AudioPanel
+from ..tab_widgets import StatusLine
+from .clip_view import ClipView
 from .voice_form import VoiceForm, is_audio_file
 
 class SpeechTab(QWidget, StudioTab):
@@ -39,9 +39,10 @@ class SpeechTab(QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.current_job: JobHandle | None = None
         self._saved = None
         self._build(ctx)
+        self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
+        self.runner.busy_changed.connect(self.set_busy)
         self.setAcceptDrops(True)
 
     def _build(self, ctx: TabContext) -> None:
@@ -58,10 +59,8 @@ class SpeechTab(QWidget, StudioTab):
         self.progress = QProgressBar()
         self.progress.setFormat("Idle")  # "sentence %v of %m" once a job reports progress
         self.progress.setValue(0)
-        self.status = QLabel("")
-        self.status.setObjectName("speechStatus")
-        self.status.setWordWrap(True)
-        self.panel = AudioPanel()
+        self.status_line = StatusLine()
+        self.clip_view = ClipView()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -77,11 +76,7 @@ class SpeechTab(QWidget, StudioTab):
         buttons.addWidget(self.cancel_button)
         right_layout.addLayout(buttons)
         right_layout.addWidget(self.progress)
-        right_layout.addWidget(self.status)
-        self.failure_action = FailureAction()  # "Download…" / "Load anyway…" after a failed job
-        self.failure_action.download_requested.connect(self.host.download_model)
-        self.failure_action.retry_requested.connect(self.submit)
-        right_layout.addWidget(self.failure_action)
+        right_layout.addWidget(self.status_line)
         right_layout.addStretch(1)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
@@ -90,13 +85,13 @@ class SpeechTab(QWidget, StudioTab):
         top.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(top, 3)
-        layout.addWidget(self.panel, 1)
+        layout.addWidget(self.clip_view, 1)
 
         self.speak_button.clicked.connect(self.speak)
         self.cancel_button.clicked.connect(self.cancel)
         self.text.textChanged.connect(self._on_text_changed)
-        self.form.message.connect(self._show)
-        self.panel.message.connect(self._show)
+        self.form.message.connect(self.status_line.say)
+        self.clip_view.message.connect(self.status_line.say)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.speak)
         QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.speak)
 
@@ -114,128 +109,110 @@ class SpeechTab(QWidget, StudioTab):
         try:
             samples, rate = audio_files.read(saved.path)
         except audio_files.AudioFileError as exc:
-            self._show(str(exc))
+            self.status_line.warn(str(exc))
             return False
         params = saved.params if isinstance(saved.params, dict) else {}
         self.text.setPlainText(str(params.get("text") or ""))
         self.form.apply(params)
-        self.panel.set_clip(samples, rate, params)
+        self.clip_view.set_clip(samples, rate, params)
         self._saved = saved
-        self.status.setText(_describe(params))
+        self.status_line.say(_describe(params))
         return True
 
     # --- speaking ---
     def build_request(self) -> SpeechRequest:
         return SpeechRequest(text=self.text.toPlainText(), **self.form.values())
 
+    @property
+    def job(self) -> JobHandle | None:
+        """The running job, None when idle."""
+        return self.runner.job
+
     @Slot()
-    def speak(self, allow_pickle: bool = False) -> None:
-        if self.current_job is not None:
-            return
-        request = self.build_request()
-        if allow_pickle:
-            request = request.replace(allow_pickle=True)
-        self.submit(request)
+    def speak(self) -> JobHandle | None:
+        """Say the text with the form's voice; the job's handle, or None (the reason in the status line)."""
+        return self.submit(self.build_request())
 
     @Slot(object)
-    def submit(self, request) -> None:
+    def submit(self, request) -> JobHandle | None:
         """Queue ``request`` (built from the form, or the failed one again with permission to load it)."""
-        if self.current_job is not None:
-            return
-        self.failure_action.clear()
-        try:
-            handle = self.jobs.submit(request)
-        except (InvalidRequest, StudioError) as exc:
-            self._show(str(exc))
-            return
-        handle.started.connect(self._on_started)
-        handle.status.connect(self._on_status)
-        handle.notice.connect(self._show)
-        handle.progress.connect(self._on_progress)
-        handle.preview.connect(self._on_preview)
-        handle.output.connect(self._on_output)
-        handle.finished.connect(self._on_finished)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.failed.connect(self._on_failed)
-        self.current_job = handle
-        self._saved = None
-        self.panel.clear()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("Waiting…")
-        self.status.setText("Queued…")
-        self._set_busy(True)
+        return self.runner.submit(request)
 
     @Slot()
     def cancel(self) -> None:
-        if self.current_job is not None:
-            self.current_job.cancel()
+        """Stop between sentences; what was said is kept as a partial result."""
+        self.runner.cancel()
 
-    def _set_busy(self, busy: bool) -> None:
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
         self.speak_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
-
-    def _show(self, message: str) -> None:
-        self.status.setText(message)
-        self.host.show_message(message, 8000)
 
     @Slot()
     def _on_text_changed(self) -> None:
         self.char_count.setText(f"{len(self.text.toPlainText()):,} characters")
 
-    # --- the current job's signals (its JobHandle's: only this tab's job reaches them) ---
+    # --- job events: the runner connects each JobHandle signal to the slot of its name ---
     @Slot()
-    def _on_started(self) -> None:
-        self.status.setText("Starting…")
+    def on_started(self) -> None:
+        self._saved = None
+        self.clip_view.clear()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Waiting…")
+        self.status_line.say("Starting…")
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
-        self.status.setText(message)
+    def on_status(self, message: str) -> None:
+        self.status_line.say(message)
+
+    @Slot(str)
+    def on_notice(self, message: str) -> None:
+        self.status_line.say(f"ℹ {message}")
 
     @Slot(object)
-    def _on_progress(self, progress) -> None:
+    def on_progress(self, progress) -> None:
         self.progress.setFormat("sentence %v of %m")
         self.progress.setRange(0, progress.total)
         self.progress.setValue(progress.step)
-        self.status.setText(f"Speaking: sentence {progress.step} of {progress.total}")
+        self.status_line.say(f"Speaking: sentence {progress.step} of {progress.total}")
 
     @Slot(object)
-    def _on_preview(self, preview) -> None:
+    def on_preview(self, preview) -> None:
         if preview.audio is not None:
-            self.panel.append_chunk(preview.audio, preview.sample_rate)
+            self.clip_view.append_chunk(preview.audio, preview.sample_rate)
 
     @Slot(object)
-    def _on_output(self, saved) -> None:
+    def on_voices(self, voices) -> None:
+        """The loaded voice's speakers and languages (a model whose files do not list them)."""
+        if not self.form.speakers() and not self.form.languages() and (voices.speakers or voices.languages):
+            self.form.set_voice_lists(voices.speakers, voices.languages)
+
+    @Slot(object)
+    def on_output(self, saved) -> None:
         self._saved = saved
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
-        self._end(result)
-        stats = result.stats or {}
-        if not self.form.speakers() and not self.form.languages() and (stats.get("speakers") or stats.get("languages")):
-            self.form.set_voice_lists(stats.get("speakers") or (), stats.get("languages") or ())
+    def on_finished(self, result) -> None:
+        self._end()
         if self._saved is not None:
-            self.status.setText(_describe(self._saved.params) + f" · saved as {Path(self._saved.path).name}")
+            self.status_line.say(_describe(self._saved.params) + f" · saved as {Path(self._saved.path).name}")
+            seed = self._saved.params.get("seed")
+            self.form.seed.show_used(seed if isinstance(seed, int) else None)
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
-        self._end(result)
-        self.status.setText(
+    def on_cancelled(self, result) -> None:
+        self._end()
+        self.status_line.say(
             "Cancelled. " + ("What was said is saved as a partial result." if self._saved else "Nothing was said yet.")
         )
 
     @Slot(object)
-    def _on_failed(self, error) -> None:
-        request = self.current_job.request if self.current_job is not None else None
-        self._end(None)
-        self._show(f"Failed: {error}")
-        if request is not None:
-            self.failure_action.offer(error, request)
+    def on_failed(self, error) -> None:
+        self._end()  # the runner shows the message and its action
 
-    def _end(self, result) -> None:
-        self.current_job = None
-        self._set_busy(False)
-        self.panel.finish_stream(self._saved.params if self._saved is not None else {})
+    def _end(self) -> None:
+        self.clip_view.finish_stream(self._saved.params if self._saved is not None else {})
 
     # --- drag and drop: a text file or a reference clip ---
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -250,7 +227,7 @@ class SpeechTab(QWidget, StudioTab):
             try:
                 self.text.setPlainText(Path(urls[0]).read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError) as exc:
-                self._show(f"Can't read {Path(urls[0]).name}: {exc}")
+                self.status_line.warn(f"Can't read {Path(urls[0]).name}: {exc}")
         elif event.mimeData().hasText():
             self.text.insertPlainText(event.mimeData().text())
         event.acceptProposedAction()
@@ -258,8 +235,9 @@ class SpeechTab(QWidget, StudioTab):
 
 def _describe(params: dict) -> str:
     parts = [str(params.get("voice") or params.get("model_name") or params.get("model") or "")]
-    if params.get("duration_s"):
-        parts.append(f"{params['duration_s']:.1f} s")
+    seconds = params.get("audio_seconds") or params.get("duration_s")  # older items: duration_s
+    if seconds:
+        parts.append(f"{seconds:.1f} s")
     if params.get("cloned_voice"):
         parts.append("cloned voice")
     if params.get("partial"):

@@ -1,6 +1,6 @@
 """The Speech tab's voice settings: model, speaker, language, reference clip (with consent), speed, seed, pauses.
 
-Speakers and languages are filled from the model's files when it is picked
+Speakers and languages are filled from the model's files when it is picked, read off the UI thread
 (:func:`studio.engines.speech_voices.voice_options`, no torch) and from the loaded model after a
 job (:meth:`VoiceForm.set_voice_lists`). Cloning asks once per clip whether the person may use that
 voice. :meth:`values` gives the request's keyword arguments; :meth:`apply` restores them.
@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -24,10 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
+from ...jobs.background import Background
 from ...library.audio import READABLE_SUFFIXES
 from ...requests import SpeechRequest
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
+from ..tab_widgets import SeedField
 
 DEFAULT_ITEM = "(model default)"
 CLIP_FILTER = "Audio clips (" + " ".join(f"*{s}" for s in READABLE_SUFFIXES) + ")"
@@ -39,6 +40,19 @@ CONSENT_QUESTION = (
 
 def is_audio_file(path: str) -> bool:
     return Path(path).suffix.lower() in READABLE_SUFFIXES
+
+
+def read_voice_lists(spec: str, catalog) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(speakers, languages) of the voice ``spec`` from its files (no torch); empty when it is not here
+    (not downloaded yet, or not a speech model: the job will say so)."""
+    from ...engines.speech_voices import voice_options
+    from ...models.resolve import resolve
+
+    try:
+        options = voice_options(resolve(spec, "speech", catalog=catalog, offline=True))
+    except StudioError:
+        return (), ()
+    return tuple(options.speakers), tuple(options.languages)
 
 
 class VoiceForm(QWidget):
@@ -61,49 +75,43 @@ class VoiceForm(QWidget):
         clear_clip = QPushButton("Clear")
         clear_clip.clicked.connect(self.clear_clip)
         self.speed = spin_box_for(SpeechRequest, "speed")
-        self.random_seed = QCheckBox("random")
-        self.random_seed.setChecked(True)
-        self.seed = spin_box_for(SpeechRequest, "seed")
-        self.seed.setEnabled(False)
-        self.random_seed.toggled.connect(self._on_random_toggled)
+        self.seed = SeedField(SpeechRequest)
         self.sentence_pause = spin_box_for(SpeechRequest, "sentence_pause_s")
         self.paragraph_pause = spin_box_for(SpeechRequest, "paragraph_pause_s")
         self._consented: set[str] = set()
+        self.background = Background(self)
 
         clip_row = QHBoxLayout()
         clip_row.addWidget(self.clip, 1)
         clip_row.addWidget(open_clip)
         clip_row.addWidget(clear_clip)
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
         form = QFormLayout(self)
         form.addRow("Voice", self.model_picker)
         form.addRow("Speaker", self.speaker)
         form.addRow("Language", self.language)
         form.addRow("Clone from", clip_row)
         form.addRow("Speed", self.speed)
-        form.addRow("Seed", seed_row)
+        form.addRow("Seed", self.seed)
         form.addRow("Sentence pause (s)", self.sentence_pause)
         form.addRow("Paragraph pause (s)", self.paragraph_pause)
         self.model_picker.spec_changed.connect(self.reload_options)
         self.reload_options()
 
-    # --- speakers and languages ---
+    # --- speakers and languages (read off the UI thread: a voice's files may be large or slow to reach) ---
     @Slot()
     def reload_options(self, *_args) -> None:
-        from ...engines.speech_voices import voice_options  # file reading only: no torch
-        from ...models.resolve import resolve
+        spec = self.model_picker.current_model_spec()
+        self.background.start(read_voice_lists, spec, self.catalog, key=spec, returned=self._on_voice_lists)
 
-        speakers: tuple[str, ...] = ()
-        languages: tuple[str, ...] = ()
-        try:
-            options = voice_options(resolve(self.model_picker.current_model_spec(), "speech", catalog=self.catalog,
-                                            offline=True))
-            speakers, languages = options.speakers, options.languages
-        except StudioError:
-            pass  # not downloaded yet, or not a speech model: the job will say so
-        self.set_voice_lists(speakers, languages)
+    @Slot(object)
+    def _on_voice_lists(self, lists: object) -> None:
+        if self.sender().key != self.model_picker.current_model_spec():
+            return  # the person picked another voice meanwhile; its own lists follow
+        self.set_voice_lists(*lists)
+
+    def wait_idle(self, ms: int = 5000) -> bool:
+        """Wait until the voice lists are read (tests)."""
+        return self.background.wait(ms)
 
     def set_voice_lists(self, speakers, languages) -> None:
         for box, names in ((self.speaker, speakers), (self.language, languages)):
@@ -161,10 +169,6 @@ class VoiceForm(QWidget):
         self.clip.clear()
 
     # --- values ---
-    @Slot(bool)
-    def _on_random_toggled(self, random: bool) -> None:
-        self.seed.setEnabled(not random)
-
     def values(self) -> dict:
         return {
             "model": self.model_picker.current_model_spec(),
@@ -172,7 +176,7 @@ class VoiceForm(QWidget):
             "language": self.language.currentData() or "",
             "speaker_wav": self.clip.text(),
             "speed": self.speed.value(),
-            "seed": None if self.random_seed.isChecked() else int(self.seed.value()),
+            "seed": self.seed.value(),
             "sentence_pause_s": self.sentence_pause.value(),
             "paragraph_pause_s": self.paragraph_pause.value(),
         }
@@ -192,6 +196,5 @@ class VoiceForm(QWidget):
             if isinstance(params.get(key), (int, float)):
                 box.setValue(float(params[key]))
         seed = params.get("seed")
-        self.random_seed.setChecked(not isinstance(seed, int))
-        if isinstance(seed, int):
-            self.seed.setValue(seed)
+        self.seed.setValue(seed if isinstance(seed, int) else None)
+        self.seed.show_used(seed)

@@ -58,7 +58,7 @@ class CanvasDocument(QObject):
         self.image = image.convertToFormat(QImage.Format.Format_RGB32)
         self.mask = MaskLayer(self.image.width(), self.image.height())
         self.history: list[dict] = []  # what was applied: {"time", "params"}
-        self.params: dict = {}  # the inpaint panel's settings when saved
+        self.params: dict = {}  # the inpaint form's values when saved
         self.path: Path | None = None
         self.dirty = False
 

@@ -1,8 +1,9 @@
 """The Canvas tab's files: opening pictures and documents, pasting, saving, exporting, handing the
 picture to the Image tab, and the minute-by-minute autosave with its recovery offer.
 
-A mixin of :class:`~studio.ui.canvas.tab.CanvasTab` (it uses the tab's document, view, panel, undo stack,
-library, host and message helpers).
+:class:`CanvasFiles` is an object of its own (the tab holds one as ``tab.files``): it owns the autosave
+timer and the recovery bar, reads the tab's document and form, and hands what it opened to the tab
+(``tab.set_document``). Messages go to the tab's status line.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, Slot
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QTimer, Slot
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from ...errors import StudioError
 from ...library.atomic import atomic_write_bytes
@@ -21,6 +22,7 @@ from ...library.targets import check_output
 from ..image.widgets import IMAGE_FILTER, local_image_paths, read_qimage
 from .document import SUFFIX, CanvasDocument, autosave_path
 
+AUTOSAVE_MS = 60_000  # the open document is autosaved every minute when it changed
 DOC_FILTER = f"Canvas documents (*{SUFFIX});;All files (*)"
 
 
@@ -31,36 +33,50 @@ def png_bytes(image: QImage) -> bytes:
     return bytes(buffer.data())
 
 
-class CanvasFiles:
-    # --- documents and pictures -------------------------------------------------------------------------------
-    def set_document(self, doc: CanvasDocument) -> None:
-        self.discard_candidates()
-        self.undo_stack.clear()
-        self.doc.changed.disconnect(self.view.on_changed)
-        self.doc.resized.disconnect(self.view.on_resized)
-        self.doc = doc
-        self.view.set_document(doc)
-        if doc.params:
-            self.panel.set_params(doc.params)
-        self.view.fit()
+class CanvasFiles(QObject):
+    """The files of one Canvas tab: ``tab`` gives the document (``tab.doc``), the form (``tab.form``),
+    ``tab.set_document`` and ``tab.set_picture``; ``library`` the folder for work files; ``host`` Send to;
+    ``status_line`` the messages."""
 
+    def __init__(self, tab, library, host, status_line) -> None:
+        super().__init__(tab)
+        self.tab = tab
+        self.library = library
+        self.host = host
+        self.status_line = status_line
+        # the recovery bar (shown when an autosave from a crash is there); the tab lays it out
+        self.recovery = QWidget()
+        self.recovery_label = QLabel("")
+        self.recover_button = QPushButton("Recover")
+        self.recover_button.clicked.connect(self.recover)
+        self.drop_recovery_button = QPushButton("Discard")
+        self.drop_recovery_button.clicked.connect(self.drop_recovery)
+        row = QHBoxLayout(self.recovery)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.recovery_label, 1)
+        row.addWidget(self.recover_button)
+        row.addWidget(self.drop_recovery_button)
+        self.recovery.hide()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.on_quit)
+        self._offer_recovery()
+
+    @property
+    def doc(self) -> CanvasDocument:
+        return self.tab.doc
+
+    # --- documents and pictures -------------------------------------------------------------------------------
     def open_image(self, path: str | Path, mask: QImage | None = None) -> bool:
         image = read_qimage(path)
         if image.isNull():
-            self._warn(f"Can't open '{Path(path).name}': not a picture Qt can read.")
+            self.status_line.warn(f"Can't open '{Path(path).name}': not a picture Qt can read.")
             return False
-        return self.set_picture(image, mask, Path(path).name)
-
-    def set_picture(self, image: QImage, mask: QImage | None = None, name: str = "picture") -> bool:
-        if max(image.width(), image.height()) > MAX_SIDE:
-            self._warn(f"'{name}' is {image.width()}×{image.height()}; the Canvas opens pictures up to {MAX_SIDE} pixels a side.")
-            return False
-        doc = CanvasDocument(image)
-        if mask is not None:
-            doc.mask.set_grey(mask)
-        self.set_document(doc)
-        self._say(f"Opened {name} ({image.width()}×{image.height()}).")
-        return True
+        return self.tab.set_picture(image, mask, Path(path).name)
 
     def open_path(self, path: str | Path) -> bool:
         """A picture or a ``.studio-canvas`` document."""
@@ -68,16 +84,16 @@ class CanvasFiles:
             try:
                 doc = CanvasDocument.load(path)
             except ValueError as exc:
-                self._warn(str(exc))
+                self.status_line.warn(str(exc))
                 return False
-            self.set_document(doc)
-            self._say(f"Opened {Path(path).name}.")
+            self.tab.set_document(doc)
+            self.status_line.say(f"Opened {Path(path).name}.")
             return True
         return self.open_image(path)
 
     @Slot()
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open", "", f"{DOC_FILTER.split(';;')[0]};;{IMAGE_FILTER}")
+        path, _ = QFileDialog.getOpenFileName(self.tab, "Open", "", f"{DOC_FILTER.split(';;')[0]};;{IMAGE_FILTER}")
         if path:
             self.open_path(path)
 
@@ -90,23 +106,23 @@ class CanvasFiles:
         if mime is not None and mime.hasImage():
             image = QImage(QGuiApplication.clipboard().image())
             if not image.isNull():
-                return self.set_picture(image, name="the pasted picture")
-        self._warn("The clipboard holds no picture.")
+                return self.tab.set_picture(image, name="the pasted picture")
+        self.status_line.warn("The clipboard holds no picture.")
         return False
 
     def save_document(self, path: str | Path) -> Path:
-        self.doc.params = self.panel.params()
+        self.doc.params = self.tab.form.params()
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         self.doc.save(path)
         self._drop_autosave()
-        self._say(f"Saved {path.name}.")
+        self.status_line.say(f"Saved {path.name}.")
         return path
 
     @Slot()
     def save_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save Canvas document", str(self.doc.path or ""), DOC_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.tab, "Save Canvas document", str(self.doc.path or ""), DOC_FILTER)
         if path:
             self.save_document(path)
 
@@ -117,38 +133,38 @@ class CanvasFiles:
             out = check_output(path, {".png": "PNG"}, flag="Export PNG")
             atomic_write_bytes(out.path, png_bytes(self.doc.image))
         except (StudioError, OSError) as exc:
-            self._warn(f"Could not write '{path}': {exc}")
+            self.status_line.warn(f"Could not write '{path}': {exc}")
             return False
-        self._say(f"Exported {Path(path).name}.")
+        self.status_line.say(f"Exported {Path(path).name}.")
         return True
 
     @Slot()
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export PNG", "", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self.tab, "Export PNG", "", "PNG (*.png)")
         if path:
             self.export_png(path)
 
-    def _work_file(self, name: str) -> Path:
+    def work_file(self, name: str) -> Path:
+        """A new PNG in the library's inputs folder (the picture and mask a job reads)."""
         folder = Path(self.library.root) / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"canvas-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{name}.png"
 
     @Slot()
     def send_to_image(self) -> bool:
-        path = self._work_file("picture")
+        path = self.work_file("picture")
         self.doc.image.save(str(path), "PNG")
         ok = self.host.send_image("image", str(path))
         if not ok:
-            self._warn("The Image tab did not take the picture.")
+            self.status_line.warn("The Image tab did not take the picture.")
         return ok
-
 
     # --- autosave and recovery ------------------------------------------------------------------------------------------
     @Slot()
     def autosave(self) -> bool:
         if not self.doc.dirty:
             return False
-        self.doc.params = self.panel.params()
+        self.doc.params = self.tab.form.params()
         self.doc.save(autosave_path(), mark_clean=False)
         return True
 
@@ -165,12 +181,12 @@ class CanvasFiles:
         try:
             doc = CanvasDocument.load(autosave_path())
         except ValueError as exc:
-            self._warn(f"The autosaved document can't be read: {exc}")
+            self.status_line.warn(f"The autosaved document can't be read: {exc}")
             return False
         doc.path = None
         doc.dirty = True
-        self.set_document(doc)
-        self._say("Recovered the autosaved document; save it to keep it.")
+        self.tab.set_document(doc)
+        self.status_line.say("Recovered the autosaved document; save it to keep it.")
         return True
 
     @Slot()

@@ -168,10 +168,6 @@ class MaskLayer:
         p.end()
         return poly.boundingRect().toAlignedRect().adjusted(-1, -1, 1, 1).intersected(self.rect())
 
-    def fill_rect(self, rect: QRectF, erase: bool = False) -> QRect:
-        r = rect.normalized()
-        return self.fill_polygon([r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()], erase)
-
 
 class TileBackup:
     """The before-state of the tiles an operation touches, copied once per tile (for undo)."""

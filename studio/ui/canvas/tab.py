@@ -1,11 +1,11 @@
 """The Canvas tab: paint a mask, inpaint or outpaint, choose among candidates, undo anything.
 
 Left, a toolbar and the :class:`~studio.ui.canvas.view.CanvasView`; right, the
-:class:`~studio.ui.canvas.panel.InpaintPanel`. The tab writes the picture and mask to PNG files, hands an
+:class:`~studio.ui.canvas.form.InpaintForm`. The tab writes the picture and mask to PNG files, hands an
 :class:`~studio.requests.InpaintRequest` to the job queue, shows live previews and each finished
 candidate on the canvas, and turns Apply into one undo step. Documents (picture, mask, applied history,
 settings) save as one ``.studio-canvas`` file; the open document is autosaved every minute and offered
-back after a crash.
+back after a crash (:class:`~studio.ui.canvas.files.CanvasFiles`, the tab's ``files``).
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QApplication,
     QDoubleSpinBox,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSlider,
     QSplitter,
@@ -29,20 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...errors import InvalidRequest
 from ...engines.inpaint_geometry import extends_for_aspect
 from ...events import Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
 from ..image.widgets import local_image_paths, pil_to_qimage, read_qimage
+from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
-from .files import CanvasFiles
+from ..tab_widgets import StatusLine
+from .files import MAX_SIDE, CanvasFiles
 from .commands import MaskWholeCommand, StateCommand
 from .document import SUFFIX, CanvasDocument
 from .mask import MaskLayer
-from .panel import InpaintPanel
+from .form import InpaintForm
 from .view import CanvasView
 
-AUTOSAVE_MS = 60_000
 
 
 def mask_from_params(params: dict, size: QSize) -> QImage | None:
@@ -60,23 +57,26 @@ def mask_from_params(params: dict, size: QSize) -> QImage | None:
     return image if ok and image.size() == size else None
 
 
-class CanvasTab(CanvasFiles, QWidget, StudioTab):
+class CanvasTab(QWidget, StudioTab):
     def __init__(self, ctx: TabContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.host = ctx.host
-        self.job: JobHandle | None = None  # the tab's job (one at a time: the buttons wait while it runs)
         self.job_extends = (0, 0, 0, 0)  # its outpaint sizes (left, right, top, bottom), for previews
         self.candidate_images: list[QImage] = []
         self.undo_stack = QUndoStack(self)
         self.doc = CanvasDocument()
         self.view = CanvasView(self.doc, self.undo_stack)
-        self.panel = InpaintPanel(ctx.catalog)
+        self.status_line = StatusLine()
+        self.form = InpaintForm(ctx.catalog, self.status_line)
+        self.files = CanvasFiles(self, self.library, self.host, self.status_line)  # open, save, autosave …
         self._build()
+        self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time
+        self.runner.busy_changed.connect(self.set_busy)
         self.setAcceptDrops(True)
 
-        p = self.panel
+        p = self.form
         for signal, slot in (
             (p.generate_requested, self.inpaint), (p.outpaint_requested, self.outpaint),
             (p.cancel_requested, self.cancel), (p.candidate_clicked, self.show_candidate),
@@ -85,14 +85,6 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         ):
             signal.connect(slot)
 
-        self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(AUTOSAVE_MS)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_timer.start()
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.on_quit)
-        self._offer_recovery()
 
     # --- layout ------------------------------------------------------------------------------------------
     def _act(self, bar: QToolBar, text: str, slot, keys=None, tip: str = "") -> QAction:
@@ -108,11 +100,11 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
 
     def _build(self) -> None:
         files = QToolBar("Canvas")
-        self._act(files, "Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a picture or a Canvas document")
-        self._act(files, "Paste", self.paste, None, "Paste a picture from the clipboard")
-        self._act(files, "Save…", self.save_dialog, QKeySequence.StandardKey.Save, "Save the document (picture, mask, history)")
-        self._act(files, "Export PNG…", self.export_dialog, None, "Save the picture as a PNG")
-        self._act(files, "To Image tab", self.send_to_image, None, "Use the picture as the Image tab's image-to-image start")
+        self._act(files, "Open…", self.files.open_dialog, QKeySequence.StandardKey.Open, "Open a picture or a Canvas document")
+        self._act(files, "Paste", self.files.paste, None, "Paste a picture from the clipboard")
+        self._act(files, "Save…", self.files.save_dialog, QKeySequence.StandardKey.Save, "Save the document (picture, mask, history)")
+        self._act(files, "Export PNG…", self.files.export_dialog, None, "Save the picture as a PNG")
+        self._act(files, "To Image tab", self.files.send_to_image, None, "Use the picture as the Image tab's image-to-image start")
         files.addSeparator()
         undo = self.undo_stack.createUndoAction(self, "Undo")
         undo.setShortcuts([QKeySequence("Ctrl+Z")])
@@ -140,13 +132,13 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         self.size_box = QDoubleSpinBox()
         self.size_box.setRange(1, 1024)
         self.size_box.setDecimals(0)
-        self.size_box.setValue(self.view.settings.size)
+        self.size_box.setValue(self.view.brush.size)
         self.size_box.setToolTip("Brush size in picture pixels ([ and ] change it)")
         self.size_box.valueChanged.connect(self._on_size)
         self.hardness_box = QDoubleSpinBox()
         self.hardness_box.setRange(0, 1)
         self.hardness_box.setSingleStep(0.1)
-        self.hardness_box.setValue(self.view.settings.hardness)
+        self.hardness_box.setValue(self.view.brush.hardness)
         self.hardness_box.setToolTip("Brush hardness: 1 = hard edge")
         self.hardness_box.valueChanged.connect(self._on_hardness)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -161,31 +153,18 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         self._act(tools, "Invert", self.invert_mask, "Ctrl+I", "Invert the mask (Ctrl+I)")
         self._act(tools, "Clear", self.clear_mask, None, "Clear the mask")
 
-        self.recovery = QWidget()
-        rec = QHBoxLayout(self.recovery)
-        rec.setContentsMargins(0, 0, 0, 0)
-        self.recovery_label = QLabel("")
-        self.recover_button = QPushButton("Recover")
-        self.recover_button.clicked.connect(self.recover)
-        self.drop_recovery_button = QPushButton("Discard")
-        self.drop_recovery_button.clicked.connect(self.drop_recovery)
-        rec.addWidget(self.recovery_label, 1)
-        rec.addWidget(self.recover_button)
-        rec.addWidget(self.drop_recovery_button)
-        self.recovery.hide()
-
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(files)
         lv.addWidget(tools)
-        lv.addWidget(self.recovery)
+        lv.addWidget(self.files.recovery)
         lv.addWidget(self.view, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(self.panel)
+        scroll.setWidget(self.form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.panel.sizeHint().width() + 20)
+        scroll.setMinimumWidth(self.form.sizeHint().width() + 20)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(scroll)
@@ -193,24 +172,24 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
-    # --- tool settings -----------------------------------------------------------------------------------
+    # --- the brush -----------------------------------------------------------------------------------------
     @Slot()
     def _on_tool(self) -> None:
         for key, action in self.tool_actions.items():
             if action.isChecked():
-                self.view.settings.tool = key
+                self.view.brush.tool = key
 
     def set_tool(self, key: str) -> None:
         self.tool_actions[key].setChecked(True)
-        self.view.settings.tool = key
+        self.view.brush.tool = key
 
     @Slot(float)
     def _on_size(self, value: float) -> None:
-        self.view.settings.size = value
+        self.view.brush.size = value
 
     @Slot(float)
     def _on_hardness(self, value: float) -> None:
-        self.view.settings.hardness = value
+        self.view.brush.hardness = value
 
     @Slot(int)
     def _on_opacity(self, value: int) -> None:
@@ -218,8 +197,8 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override: [ ] also when the view has no focus
         if event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight):
-            self.view.settings.resize(-1 if event.key() == Qt.Key.Key_BracketLeft else 1)
-            self.size_box.setValue(self.view.settings.size)
+            self.view.brush.resize(-1 if event.key() == Qt.Key.Key_BracketLeft else 1)
+            self.size_box.setValue(self.view.brush.size)
             return
         super().keyPressEvent(event)
 
@@ -236,9 +215,35 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         layer = MaskLayer(*self.doc.size)
         self.undo_stack.push(MaskWholeCommand(self.doc, layer.image, "Clear mask"))
 
-    # --- StudioTab ------------------------------------------------------------------------------------------------
+    # --- the document ---------------------------------------------------------------------------------------------
+    def set_document(self, doc: CanvasDocument) -> None:
+        """Show ``doc`` (opened, recovered): candidates and undo history go, its settings come back."""
+        self.discard_candidates()
+        self.undo_stack.clear()
+        self.doc.changed.disconnect(self.view.on_changed)
+        self.doc.resized.disconnect(self.view.on_resized)
+        self.doc = doc
+        self.view.set_document(doc)
+        if doc.params:
+            self.form.set_params(doc.params)
+        self.view.fit()
+
+    def set_picture(self, image: QImage, mask: QImage | None = None, name: str = "picture") -> bool:
+        """A new document from ``image`` (and its ``mask``); False for a picture larger than the Canvas opens."""
+        if max(image.width(), image.height()) > MAX_SIDE:
+            self._warn(f"'{name}' is {image.width()}×{image.height()}; the Canvas opens pictures up to {MAX_SIDE} "
+                       "pixels a side.")
+            return False
+        doc = CanvasDocument(image)
+        if mask is not None:
+            doc.mask.set_grey(mask)
+        self.set_document(doc)
+        self._say(f"Opened {name} ({image.width()}×{image.height()}).")
+        return True
+
+    # --- StudioTab ---------------------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        self.panel.model_picker.refresh()
+        self.form.model_picker.refresh()
 
     def open_item(self, saved: SavedItem) -> bool:
         image = read_qimage(saved.path)
@@ -247,7 +252,7 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         return self.set_picture(image, mask_from_params(saved.params, image.size()), Path(saved.path).name)
 
     def receive_image(self, path: str) -> bool:
-        return self.open_image(path)
+        return self.files.open_image(path)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         mime = event.mimeData()
@@ -259,7 +264,7 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         docs = [u.toLocalFile() for u in mime.urls() if u.toLocalFile().endswith(SUFFIX)]
         targets = docs or local_image_paths(mime)
         if targets:
-            self.open_path(targets[0])
+            self.files.open_path(targets[0])
             event.acceptProposedAction()
 
     # --- jobs -------------------------------------------------------------------------------------------------------
@@ -272,65 +277,72 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
 
     @Slot()
     def outpaint(self) -> JobHandle | None:
-        if not any(self.panel.extends().values()):
+        if not any(self.form.extends().values()):
             self._warn("Set how many pixels to add on at least one side.")
             return None
         return self._submit(outpaint=True)
 
     def _submit(self, outpaint: bool) -> JobHandle | None:
-        picture = self._work_file("in")
+        picture = self.files.work_file("in")
         self.doc.image.save(str(picture), "PNG")
         mask = ""
         if not self.doc.mask.is_empty():
-            mask_path = self._work_file("mask")
+            mask_path = self.files.work_file("mask")
             self.doc.mask.to_grey().save(str(mask_path), "PNG")
             mask = str(mask_path)
-        try:
-            request = self.panel.build_request(str(picture), mask, outpaint=outpaint)
-            handle = self.jobs.submit(request)
-        except InvalidRequest as exc:
-            self._warn(str(exc))
-            return None
-        for signal, slot in (
-            (handle.started, self._on_started), (handle.progress, self._on_progress),
-            (handle.status, self._on_status), (handle.preview, self._on_preview),
-            (handle.output, self._on_output), (handle.finished, self._on_finished),
-            (handle.cancelled, self._on_cancelled), (handle.failed, self._on_failed),
-        ):
-            signal.connect(slot)
-        self.discard_candidates()
-        self.job = handle
-        self.job_extends = tuple(self.panel.extends().values()) if outpaint else (0, 0, 0, 0)
-        self.panel.set_running(True)
-        self._say("Queued…")
+        handle = self.runner.submit(self.form.build_request(str(picture), mask, outpaint=outpaint))
+        if handle is not None:
+            self.discard_candidates()
+            self.job_extends = tuple(self.form.extends().values()) if outpaint else (0, 0, 0, 0)
+        return handle
+
+    @property
+    def job(self) -> JobHandle | None:
+        """The running inpaint, None when idle (one at a time: the buttons wait while it runs)."""
+        return self.runner.job
+
+    @Slot(object)
+    def submit(self, request) -> JobHandle | None:
+        """Queue ``request`` (e.g. the failed one again, with permission to load a pickle)."""
+        handle = self.runner.submit(request)
+        if handle is not None:
+            self.discard_candidates()
         return handle
 
     @Slot(int, int)
     def extend_to_aspect(self, aspect_w: int, aspect_h: int) -> None:
         """Fill the outpaint boxes so the picture grows to ``aspect_w`` : ``aspect_h`` (both sides evenly)."""
-        self.panel.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
+        self.form.set_extends(*extends_for_aspect(*self.doc.size, aspect_w, aspect_h))
 
     @Slot()
     def cancel(self) -> None:
         """Stop the running inpaint within one step; the picture stays as it was."""
-        if self.job is not None:
-            self.job.cancel()
+        self.runner.cancel()
 
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
+        self.form.set_running(busy)
+
+    # --- job events: the runner connects each JobHandle signal to the slot of its name -----------------
     @Slot()
-    def _on_started(self) -> None:
+    def on_started(self) -> None:
         self._say("Starting…")
 
     @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
+    def on_progress(self, p: Progress) -> None:
         if p.total > 0:
-            self.panel.set_progress(p.step, p.total)
+            self.form.set_progress(p.step, p.total)
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
+    def on_status(self, message: str) -> None:
         self._say(message)
 
+    @Slot(str)
+    def on_notice(self, message: str) -> None:
+        self._say(f"ℹ {message}")
+
     @Slot(object)
-    def _on_preview(self, preview: Preview) -> None:
+    def on_preview(self, preview: Preview) -> None:
         if preview.image is None or self.candidate_images:
             return
         left, right, top, bottom = self.job_extends
@@ -338,37 +350,34 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
         self.view.show_candidate(pil_to_qimage(preview.image), QSize(w + left + right, h + top + bottom))
 
     @Slot(object)
-    def _on_output(self, saved: SavedItem) -> None:
+    def on_output(self, saved: SavedItem) -> None:
         image = read_qimage(saved.path)
         if image.isNull():
             return
         self.candidate_images.append(image.convertToFormat(QImage.Format.Format_RGB32))
-        self.panel.add_candidate(image, f"seed {saved.params.get('seed')}")
+        self.form.add_candidate(image, f"seed {saved.params.get('seed')}")
         if len(self.candidate_images) == 1:
-            self.panel.candidates.setCurrentRow(0)
+            self.form.candidates.setCurrentRow(0)
 
     def _end(self, message: str, bar: str) -> None:
-        self.job = None
-        self.panel.set_running(False)
-        self.panel.finish_progress(bar)
+        self.form.finish_progress(bar)
         if not self.candidate_images:
             self.view.show_candidate(None)
         if message:
             self._say(message)
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
+    def on_finished(self, result) -> None:
         n = len(self.candidate_images)
         self._end(f"{n} candidate(s): click one to see it, then Apply or Discard.", "Done")
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
+    def on_cancelled(self, result) -> None:
         self._end("Cancelled; the picture is unchanged.", "Cancelled")
 
     @Slot(object)
-    def _on_failed(self, error: JobError) -> None:
-        self._end("", "Failed")
-        self._warn(error.message)
+    def on_failed(self, error: JobError) -> None:
+        self._end("", "Failed")  # the runner shows the message and its action ("Download…", "Load anyway…")
 
     # --- candidates -----------------------------------------------------------------------------------------------
     @Slot(int)
@@ -381,13 +390,13 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
     @Slot()
     def apply_candidate(self) -> bool:
         """Commit the shown candidate as one undo step (an outpainted one also resizes the canvas)."""
-        row = self.panel.candidates.currentRow()
+        row = self.form.candidates.currentRow()
         if not 0 <= row < len(self.candidate_images):
             return False
         image = self.candidate_images[row]
         mask = self.doc.mask.image.copy() if image.size() == self.doc.image.size() else MaskLayer(
             image.width(), image.height()).image
-        entry = {"time": time.time(), "size": [image.width(), image.height()], "params": self.panel.params()}
+        entry = {"time": time.time(), "size": [image.width(), image.height()], "params": self.form.params()}
         text = "Apply inpaint" if image.size() == self.doc.image.size() else "Apply outpaint"
         self.undo_stack.push(StateCommand(self.doc, image, mask, [*self.doc.history, entry], text))
         self.discard_candidates()
@@ -397,17 +406,15 @@ class CanvasTab(CanvasFiles, QWidget, StudioTab):
     @Slot()
     def discard_candidates(self) -> None:
         self.candidate_images = []
-        self.panel.clear_candidates()
+        self.form.clear_candidates()
         self.view.show_candidate(None)
 
     # --- messages ----------------------------------------------------------------------------------------------------------
     def _warn(self, message: str) -> None:
-        self.panel.status.setText(f"⚠ {message}")
-        self.panel.status.setStyleSheet("color: #d9822b;")
+        self.status_line.warn(message)
 
     def _say(self, message: str) -> None:
-        self.panel.status.setText(message)
-        self.panel.status.setStyleSheet("")
+        self.status_line.say(message)
 
     def status_text(self) -> str:
-        return self.panel.status.text()
+        return self.status_line.text()

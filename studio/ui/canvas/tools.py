@@ -19,7 +19,7 @@ MIN_SIZE, MAX_SIZE = 1, 1024
 
 
 @dataclass
-class ToolSettings:
+class BrushOptions:
     tool: str = "brush"
     size: float = 48.0
     hardness: float = 0.8  # 1 = hard edge, 0 = soft all the way from the centre
@@ -34,11 +34,11 @@ class ToolSettings:
 class Stroke:
     """One brush or eraser stroke: ``move`` for every mouse event, ``finish`` → the undo command."""
 
-    def __init__(self, doc: CanvasDocument, start: QPointF, settings: ToolSettings) -> None:
+    def __init__(self, doc: CanvasDocument, start: QPointF, brush: BrushOptions) -> None:
         self.doc = doc
-        self.size = settings.size
-        self.hardness = settings.hardness
-        self.erase = settings.tool == "eraser"
+        self.size = brush.size
+        self.hardness = brush.hardness
+        self.erase = brush.tool == "eraser"
         self.backup = TileBackup(doc.mask)
         self.last = QPointF(start)
         self._paint(start, start)

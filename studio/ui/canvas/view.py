@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QUndoSta
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsView, QStyleOptionGraphicsItem, QWidget
 
 from .document import CanvasDocument
-from .tools import Stroke, ToolSettings, fill_command, rect_points
+from .tools import Stroke, BrushOptions, fill_command, rect_points
 
 ZOOM_MIN, ZOOM_MAX = 0.02, 32.0
 
@@ -71,7 +71,7 @@ class CanvasView(QGraphicsView):
     def __init__(self, doc: CanvasDocument, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = undo_stack
-        self.settings = ToolSettings()
+        self.brush = BrushOptions()
         self.candidate: QImage | None = None
         self._stroke: Stroke | None = None
         self._shape: list[QPointF] = []
@@ -157,10 +157,10 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
         if event.key() == Qt.Key.Key_BracketLeft:
-            self.settings.resize(-1)
+            self.brush.resize(-1)
             return
         if event.key() == Qt.Key.Key_BracketRight:
-            self.settings.resize(1)
+            self.brush.resize(1)
             return
         super().keyPressEvent(event)
 
@@ -179,9 +179,9 @@ class CanvasView(QGraphicsView):
         if event.button() != Qt.MouseButton.LeftButton or self.candidate is not None:
             return super().mousePressEvent(event)
         pos = QPointF(self.mapToScene(event.position().toPoint()))
-        tool = self.settings.tool
+        tool = self.brush.tool
         if tool in ("brush", "eraser"):
-            self._stroke = Stroke(self.doc, pos, self.settings)
+            self._stroke = Stroke(self.doc, pos, self.brush)
         else:
             self._shape = [pos]
 
@@ -193,12 +193,12 @@ class CanvasView(QGraphicsView):
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
             return
         pos = QPointF(self.mapToScene(event.position().toPoint()))
-        if self.settings.tool in ("brush", "eraser") and self.candidate is None:
+        if self.brush.tool in ("brush", "eraser") and self.candidate is None:
             self._brush_outline(pos)
         if self._stroke is not None:
             self._stroke.move(pos)
         elif self._shape:
-            if self.settings.tool == "rect":
+            if self.brush.tool == "rect":
                 self._shape = [self._shape[0], pos]
                 points = rect_points(*self._shape)
             else:
@@ -213,7 +213,7 @@ class CanvasView(QGraphicsView):
 
     def _brush_outline(self, pos: QPointF) -> None:
         """The brush's size as a circle under the cursor."""
-        r = self.settings.size / 2
+        r = self.brush.size / 2
         path = QPainterPath()
         path.addEllipse(pos, r, r)
         self.outline.set_path(path)
@@ -231,9 +231,9 @@ class CanvasView(QGraphicsView):
             self.undo_stack.push(self._stroke.finish())
             self._stroke = None
         elif self._shape:
-            points = rect_points(*self._shape) if self.settings.tool == "rect" and len(self._shape) == 2 else self._shape
-            text = "Rectangle" if self.settings.tool == "rect" else "Lasso"
-            command = fill_command(self.doc, points, self.settings.fill_erases, text)
+            points = rect_points(*self._shape) if self.brush.tool == "rect" and len(self._shape) == 2 else self._shape
+            text = "Rectangle" if self.brush.tool == "rect" else "Lasso"
+            command = fill_command(self.doc, points, self.brush.fill_erases, text)
             if command is not None:
                 self.undo_stack.push(command)
             self._shape = []

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from ...events import SavedItem
+from ...jobs.background import Background
 from .widgets import read_qimage
 
 THUMB = 112  # thumbnail side in pixels
@@ -63,57 +64,8 @@ def save_image_as(source: str | Path, target: str | Path) -> Path:
     return atomic_write_bytes(out.path, data)
 
 
-class _Signals(QObject):
-    ready = Signal(str, QImage)
-
-
-class PathTask(QRunnable):
-    """Runs ``work(path)`` on a pool thread, then ``deliver(path, result)`` (a signal's ``emit``, so the
-    result reaches its slots on the UI thread). ``work`` must not touch widgets or pixmaps."""
-
-    def __init__(self, path: str, work, deliver) -> None:
-        super().__init__()
-        self.path, self.work, self.deliver = path, work, deliver
-
-    def run(self) -> None:
-        result = self.work(self.path)
-        try:
-            self.deliver(self.path, result)
-        except RuntimeError:  # the receiver went away meanwhile
-            pass
-
-
 def _thumbnail(path: str) -> QImage:
     return read_qimage(path, THUMB * 2)
-
-
-class PoolObject(QObject):
-    """A QObject with a private one-thread pool: :meth:`run_task` runs a :class:`PathTask` on it."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-
-    def run_task(self, path: str, work, deliver) -> None:
-        self._pool.start(PathTask(path, work, deliver))
-
-    def wait_idle(self, ms: int = 5000) -> bool:
-        return self._pool.waitForDone(ms)
-
-
-class ThumbnailLoader(PoolObject):
-    """Decodes thumbnails on a small private thread pool; ``ready(path, QImage)`` on the UI thread."""
-
-    ready = Signal(str, QImage)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._signals = _Signals(self)
-        self._signals.ready.connect(self.ready)
-
-    def request(self, path: str) -> None:
-        self.run_task(path, _thumbnail, self._signals.ready.emit)
 
 
 class Gallery(QListWidget):
@@ -145,8 +97,7 @@ class Gallery(QListWidget):
         self.customContextMenuRequested.connect(self._context_menu)
         self.currentItemChanged.connect(self._on_current_changed)
         self.itemClicked.connect(self._on_clicked)
-        self._loader = ThumbnailLoader(self)
-        self._loader.ready.connect(self._on_thumbnail)
+        self._background = Background(self)  # thumbnails are decoded off the UI thread
         self._by_path: dict[str, QListWidgetItem] = {}
         self._placeholder = _placeholder_icon()
 
@@ -164,7 +115,7 @@ class Gallery(QListWidget):
         item.setSizeHint(QSize(THUMB + 8, THUMB + 8))
         item.setIcon(self._placeholder)
         if load:
-            self._loader.request(key)
+            self._background.start(_thumbnail, key, key=key, returned=self._on_thumbnail_read)
         if front:
             self.insertItem(0, item)
         else:
@@ -201,7 +152,7 @@ class Gallery(QListWidget):
         return item.icon().pixmap(QSize(THUMB, THUMB))
 
     def wait_for_thumbnails(self, ms: int = 5000) -> bool:
-        return self._loader.wait_idle(ms)
+        return self._background.wait(ms)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
@@ -216,6 +167,10 @@ class Gallery(QListWidget):
             )
 
     # --- slots ---
+    @Slot(object)
+    def _on_thumbnail_read(self, image: object) -> None:
+        self._on_thumbnail(self.sender().key, image)
+
     @Slot(str, QImage)
     def _on_thumbnail(self, path: str, image: QImage) -> None:
         item = self._by_path.get(path)

@@ -3,9 +3,9 @@ from any PNG's metadata (Studio's own, AUTOMATIC1111's ``parameters``, ComfyUI's
 ``workflow``, read by :func:`studio.library.png_info.read_png_parameters`), and saying what was
 restored and what could not be.
 
-Functions over an :class:`~studio.ui.image.settings.ImageSettings`; the tab calls them when a PNG
-is dropped on or opened in the "PNG info" box (``ImageSettings.png_chosen``; the file is read off the
-UI thread by :class:`PngInfoReader`, so a huge or hostile file never freezes the window) and for
+Functions over an :class:`~studio.ui.image.form.ImageForm`; the tab calls them when a PNG
+is dropped on or opened in the "PNG info" box (``ImageForm.png_chosen``; the tab reads the file off the
+UI thread, so a huge or hostile file never freezes the window) and for
 "Reuse all".
 A model named in a PNG is matched to a catalog entry by id, name, file or repo name
 (:func:`match_model`); the picture's own values then win over the model's defaults.
@@ -15,12 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-
 from ...library.png_info import read_png_parameters
 from ...requests import MAX_SEED, SCHEDULERS, LoraSpec
-from .gallery import PoolObject
-from .settings import ImageSettings
+from .form import ImageForm
 
 # what a restore calls each field, in the order it reports them
 FIELD_LABELS = {
@@ -39,28 +36,19 @@ FIELD_LABELS = {
 }
 
 
-class PngInfoReader(PoolObject):
-    """Reads PNG info on a pool thread; ``read(path, params)`` is delivered on the UI thread."""
-
-    read = Signal(str, object)
-
-    def start(self, path: str) -> None:
-        self.run_task(path, read_png_parameters, self.read.emit)  # bounded, never raises
-
-
-def restore_from_png(form: ImageSettings, path: str) -> list[str]:
+def restore_from_png(form: ImageForm, path: str) -> list[str]:
     """Restore the settings embedded in any PNG (ours, A1111's, ComfyUI's), read here; says what it did."""
     return restore_read_params(form, path, read_png_parameters(path))
 
 
-def restore_read_params(form: ImageSettings, path: str, params: dict) -> list[str]:
+def restore_read_params(form: ImageForm, path: str, params: dict) -> list[str]:
     """Restore the settings :func:`read_png_parameters` found in ``path``; says what it did."""
     restored, notes = apply_params(form, params) if params else ([], [])
     report_restore(form, Path(path).name, restored, notes)
     return restored
 
 
-def report_restore(form: ImageSettings, name: str, restored: list[str], notes: list[str]) -> None:
+def report_restore(form: ImageForm, name: str, restored: list[str], notes: list[str]) -> None:
     """Say what was restored (and what not) on the form's ``message``, or on ``warning`` that nothing was."""
     if not restored:
         form.warning.emit(f"No generation settings found in {name}.")
@@ -71,7 +59,7 @@ def report_restore(form: ImageSettings, name: str, restored: list[str], notes: l
     form.message.emit(text)
 
 
-def apply_params(form: ImageSettings, params: dict, full: bool = False) -> tuple[list[str], list[str]]:
+def apply_params(form: ImageForm, params: dict, full: bool = False) -> tuple[list[str], list[str]]:
     """Fill the fields from normalised request fields (``read_png_parameters``) or, with ``full``,
     a saved image's params (then also the init image, LoRAs, VAE and memory settings).
     Returns (what was restored, notes on what could not be)."""
@@ -114,7 +102,6 @@ def apply_params(form: ImageSettings, params: dict, full: bool = False) -> tuple
     seed = params.get("seed")
     if isinstance(seed, int) and 0 <= seed <= MAX_SEED:
         form.seed.setValue(seed)
-        form.random_seed.setChecked(False)
         mark("seed")
     strength = params.get("strength")
     if isinstance(strength, (int, float)) and 0 < strength <= 1:
@@ -126,7 +113,7 @@ def apply_params(form: ImageSettings, params: dict, full: bool = False) -> tuple
     return done, notes
 
 
-def _apply_full(form: ImageSettings, params: dict, mark, notes: list[str]) -> None:
+def _apply_full(form: ImageForm, params: dict, mark, notes: list[str]) -> None:
     init = params.get("init_image")
     if isinstance(init, str):
         if not init:

@@ -12,33 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
 
 from ...events import SavedItem
+from ...jobs.background import Background
 from ...library.metadata import format_a1111
 from .gallery import ACTIONS, Gallery
 from .widgets import ImageView, read_qimage
-
-
-class _ImageSignals(QObject):
-    ready = Signal(str, QImage)
-
-
-class _ReadImage(QRunnable):
-    """Decode a saved PNG on a pool thread (QImage is safe off the UI thread, QPixmap is not)."""
-
-    def __init__(self, path: str, signals: _ImageSignals) -> None:
-        super().__init__()
-        self.path, self.signals = path, signals
-
-    def run(self) -> None:
-        image = read_qimage(self.path)
-        try:
-            self.signals.ready.emit(self.path, image)
-        except RuntimeError:  # the tab went away meanwhile
-            pass
 
 
 class ResultPanel(QWidget):
@@ -56,10 +38,7 @@ class ResultPanel(QWidget):
         super().__init__(parent)
         self.shown: SavedItem | None = None  # the result in the big view
         self._live = False  # the view shows a live preview newer than the last finished image
-        self._full = _ImageSignals(self)
-        self._full.ready.connect(self._on_full_image)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._background = Background(self)  # full images are decoded off the UI thread
 
         self.view = ImageView("Your images appear here.\n\nType a prompt and press Generate (Ctrl+Enter).")
         self.view.setObjectName("imageView")
@@ -141,9 +120,13 @@ class ResultPanel(QWidget):
             thumb = self.gallery.thumbnail(saved)
             if thumb is not None:  # at once, until the full image is decoded
                 self.view.set_image(thumb, self._caption(saved))
-        self._pool.start(_ReadImage(str(saved.path), self._full))
+        path = str(saved.path)  # QImage is safe off the UI thread, QPixmap is not
+        self._background.start(read_qimage, path, key=path, returned=self._on_full_image_read)
 
-    @Slot(str, QImage)
+    @Slot(object)
+    def _on_full_image_read(self, image: object) -> None:
+        self._on_full_image(self.sender().key, image)
+
     def _on_full_image(self, path: str, image: QImage) -> None:
         shown = self.shown is not None and str(self.shown.path) == path
         if image.isNull():
@@ -169,4 +152,4 @@ class ResultPanel(QWidget):
 
     def wait_idle(self, ms: int = 5000) -> bool:
         """Wait for the image-decoding threads (tests; closing)."""
-        return self._pool.waitForDone(ms) and self.gallery.wait_for_thumbnails(ms)
+        return self._background.wait(ms) and self.gallery.wait_for_thumbnails(ms)

@@ -1,10 +1,11 @@
 """The Image tab: text-to-image and image-to-image with live previews, a gallery and PNG info.
 
-Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and messages;
-below, the settings column (:class:`~studio.ui.image.settings.ImageSettings`) on the left and, on
-the right, the results (:class:`~studio.ui.image.results.ResultPanel`: the large view with live
+Layout: the model and prompts on top, next to Generate / Cancel, the progress bar and the status
+line; below, the results (:class:`~studio.ui.image.results.ResultPanel`: the large view with live
 previews while denoising, then the image; the shown image's parameters, its actions, and the
-gallery strip).
+gallery strip) on the left and the form (:class:`~studio.ui.image.form.ImageForm`)
+on the right, where every tab has its form. Jobs run through the tab's
+:class:`~studio.ui.job_runner.JobRunner` (Generate while one runs queues another).
 
 The tab hands an :class:`~studio.requests.ImageRequest` to the job queue and never touches a model;
 it follows the job's events and carries out the actions on a result (copy, save as, send to the
@@ -27,22 +28,24 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from ...errors import StudioError
-from ...events import Preview, Progress, SavedItem
+from ...events import ImageStats, Preview, Progress, SavedItem
 from ...jobs import JobError, JobHandle
+from ...jobs.background import Background
+from ...library.png_info import read_png_parameters
 from ...requests import ImageRequest
 from ..tab_api import StudioTab, TabContext
-from ..job_errors import FailureAction
+from ..job_runner import JobRunner
+from ..tab_widgets import StatusLine
 from . import restore as image_restore
 from .gallery import copy_image_to_clipboard, open_folder_of, save_image_as
 from .results import ResultPanel
-from .settings import ImageSettings
+from .form import ImageForm
 from .widgets import pil_to_qimage
 
 RECENT_ON_START = 60  # library images the gallery shows when the tab opens
@@ -67,13 +70,13 @@ class ImageTab(QWidget, StudioTab):
         self.library = ctx.library
         self.catalog = ctx.catalog
         self.host = ctx.host
-        self.current_job: JobHandle | None = None  # this tab's running job
-        self.pending: list[JobHandle] = []  # this tab's jobs not ended yet (queued or running), oldest first
-        self.preview_count = 0  # live previews shown for the current job
-        #: pickled files the person agreed to load this session (``settings.pickle_key`` s)
-        self.confirmed_pickles: set[str] = set()
-        self._generating = False  # the current job reached its denoising steps
+        self.preview_count = 0  # live previews shown for the running job
+        self._shown_job: JobHandle | None = None  # the job whose progress the bar shows
+        self._generating = False  # that job reached its denoising steps
         self._build()
+        # Generate again while a job runs queues another one behind it
+        self.runner = JobRunner(self, self.jobs, self.status_line, self.host, queue=True)
+        self.runner.busy_changed.connect(self.set_busy)
 
         self.model_picker.spec_changed.connect(self._on_model_changed)
         self._on_model_changed(self.model_picker.current_model_spec())
@@ -81,12 +84,11 @@ class ImageTab(QWidget, StudioTab):
 
     # --- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.form = ImageSettings(self.catalog, lambda: Path(self.library.root) / "inputs")
+        self.form = ImageForm(self.catalog, lambda: Path(self.library.root) / "inputs")
         self.form.message.connect(self._say)
         self.form.warning.connect(self._warn)
         self.form.init_changed.connect(self._on_init_changed)
-        self.png_reader = image_restore.PngInfoReader(self)
-        self.png_reader.read.connect(self._on_png_read)
+        self.background = Background(self)  # PNG info is read off the UI thread
         self.form.png_chosen.connect(self.read_png_info)
         self.model_picker = self.form.model_picker
         self.prompt = self.form.prompt
@@ -120,16 +122,7 @@ class ImageTab(QWidget, StudioTab):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Idle")
-        self.status_label = QLabel("")
-        self.status_label.setObjectName("imageStatus")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.failure_action = FailureAction()
-        self.failure_action.download_requested.connect(self.host.download_model)
-        self.failure_action.pickle_confirmed.connect(self._on_pickle_confirmed)
-        self.failure_action.retry_requested.connect(self.submit)
+        self.status_line = StatusLine(scrolling=True)  # a long message scrolls in the fixed column
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 3)
         buttons.addWidget(self.cancel_button, 1)
@@ -138,14 +131,7 @@ class ImageTab(QWidget, StudioTab):
         go.setSpacing(4)
         go.addLayout(buttons)
         go.addWidget(self.progress)
-        status_scroll = QScrollArea()  # a long engine message scrolls instead of being cut off
-        status_scroll.setWidget(self.status_label)
-        status_scroll.setWidgetResizable(True)
-        status_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        status_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        status_scroll.setStyleSheet("QScrollArea { background: transparent; } QScrollArea > QWidget > QWidget { background: transparent; }")
-        go.addWidget(status_scroll, 1)
-        go.addWidget(self.failure_action)
+        go.addWidget(self.status_line, 1)
         go_box = QWidget()
         go_box.setLayout(go)
         go_box.setFixedWidth(340)
@@ -153,7 +139,7 @@ class ImageTab(QWidget, StudioTab):
         top.addLayout(prompts, 1)
         top.addWidget(go_box)
 
-        # left: the settings column
+        # right: the form
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
@@ -161,7 +147,7 @@ class ImageTab(QWidget, StudioTab):
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setMinimumWidth(self.form.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4)
 
-        # right: view, parameters, actions, gallery
+        # left: view, parameters, actions, gallery
         self.results = ResultPanel()
         self.results.showing.connect(self._on_showing)
         self.results.action.connect(self.act)
@@ -170,10 +156,10 @@ class ImageTab(QWidget, StudioTab):
         self.gallery = self.results.gallery
         _lines(self.info, 3)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(scroll)
+        splitter = QSplitter(Qt.Orientation.Horizontal)  # the form on the right, as in every tab
         splitter.addWidget(self.results)
-        splitter.setStretchFactor(1, 1)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
         splitter.setCollapsible(0, False)
         splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
@@ -193,7 +179,7 @@ class ImageTab(QWidget, StudioTab):
 
     def build_request(self) -> ImageRequest:
         """The request the current settings describe (``jobs.submit`` validates it)."""
-        return self.form.build_request(self.confirmed_pickles)
+        return self.form.build_request(self.runner.confirmed_pickles)
 
     @Slot()
     def generate(self) -> JobHandle | None:
@@ -202,83 +188,56 @@ class ImageTab(QWidget, StudioTab):
 
     @Slot(object)
     def submit(self, request: ImageRequest) -> JobHandle | None:
-        """Queue ``request`` (also the retry after "Load anyway…"); None with a ⚠ message when refused."""
-        try:
-            handle = self.jobs.submit(request)
-        except StudioError as exc:
-            self._warn(str(exc))
-            return None
-        self.failure_action.clear()
-        for signal, slot in (
-            (handle.started, self._on_started),
-            (handle.progress, self._on_progress),
-            (handle.status, self._on_status),
-            (handle.notice, self._on_notice),
-            (handle.preview, self._on_preview),
-            (handle.output, self._on_output),
-            (handle.finished, self._on_finished),
-            (handle.cancelled, self._on_cancelled),
-            (handle.failed, self._on_failed),
-        ):
-            signal.connect(slot)
-        self.pending.append(handle)
-        ahead = len(self.jobs.active()) - 1
-        self._say(f"Queued behind {ahead} job(s)…" if ahead > 0 else "Queued…")
-        self.cancel_button.setEnabled(True)
-        return handle
+        """Queue ``request``; None with a ⚠ message when refused."""
+        return self.runner.submit(request)
 
-    @Slot(str)
-    def _on_pickle_confirmed(self, path: str) -> None:
-        self.confirmed_pickles.add(str(Path(path).expanduser().resolve()))  # a Yes holds for the session
+    @property
+    def job(self) -> JobHandle | None:
+        """The tab's running job (or the next one), None when idle."""
+        return self.runner.job
 
     @Slot()
     def cancel(self) -> None:
         """Stop this tab's jobs (the running one within a step); finished images stay."""
-        for handle in list(self.pending):
-            handle.cancel()
+        self.runner.cancel()
+
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)  # Generate stays enabled: pressing it again queues a job
 
     @Slot(str)
     def _warn(self, message: str) -> None:
-        self.status_label.setText(message if message.startswith("⚠") else f"⚠ {message}")
-        self.status_label.setStyleSheet("color: #d9822b;")
+        self.status_line.warn(message)
 
     @Slot(str)
     def _say(self, message: str) -> None:
-        self.status_label.setText(message)
-        self.status_label.setStyleSheet("")
+        self.status_line.say(message)
 
     @Slot(str)
     def _on_model_changed(self, spec: str) -> None:
         entry = self.catalog.find(spec)
         if entry is not None and self.catalog.state(entry) == "downloadable":
             self._say(f"ℹ {entry.name} is not downloaded yet: get it in Models → Manage models… (Ctrl+M).")
-        elif self.status_label.text().startswith("ℹ") and "not downloaded" in self.status_label.text():
+        elif self.status_line.text().startswith("ℹ") and "not downloaded" in self.status_line.text():
             self._say("")
 
     @Slot(str)
     def _on_init_changed(self, path: str) -> None:
         self.generate_button.setText("Generate (img2img)" if path else "Generate")
 
-    # --- job events (from this tab's job handles; ``sender()`` is the handle) ------------------------
-    def _handle(self) -> JobHandle | None:
-        handle = self.sender()
-        return handle if isinstance(handle, JobHandle) and handle in self.pending else None
-
+    # --- job events: the runner connects each JobHandle signal to the slot of its name ------------------
     @Slot()
-    def _on_started(self) -> None:
-        handle = self._handle()
-        if handle is None:
-            return
-        self.current_job = handle
+    def on_started(self) -> None:
+        self._shown_job = self.sender() if isinstance(self.sender(), JobHandle) else self.runner.job
         self.preview_count = 0
         self._generating = False
         self.progress.setRange(0, 0)  # busy until the first step
         self._say("Starting…")
 
     @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
-        handle = self._handle()
-        if handle is None or handle is not self.current_job or p.total <= 0:
+    def on_progress(self, p: Progress) -> None:
+        handle = self._shown_job
+        if handle is None or p.total <= 0:
             return
         self.progress.setRange(0, p.total)
         self.progress.setValue(min(p.step, p.total))
@@ -292,19 +251,16 @@ class ImageTab(QWidget, StudioTab):
         self.progress.setFormat(f"{what} {p.step}/{p.total}" + (f" · {left}" if left else ""))
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
-        if self._handle() is not None:
-            self._say(message)
+    def on_status(self, message: str) -> None:
+        self._say(message)
 
     @Slot(str)
-    def _on_notice(self, message: str) -> None:
-        if self._handle() is not None:
-            self._say(f"ℹ {message}")
+    def on_notice(self, message: str) -> None:
+        self._say(f"ℹ {message}")
 
     @Slot(object)
-    def _on_preview(self, preview: Preview) -> None:
-        handle = self._handle()
-        if handle is None or handle is not self.current_job or preview.image is None:
+    def on_preview(self, preview: Preview) -> None:
+        if preview.image is None:
             return
         try:
             image = pil_to_qimage(preview.image)
@@ -314,55 +270,42 @@ class ImageTab(QWidget, StudioTab):
         self.results.show_preview(image, f"Preview · image {preview.index + 1} · step {preview.step}")
 
     @Slot(object)
-    def _on_output(self, saved: SavedItem) -> None:
-        if self._handle() is None or saved.kind != "image":
-            return
-        self.results.add_result(saved)
+    def on_output(self, saved: SavedItem) -> None:
+        if saved.kind == "image":
+            self.results.add_result(saved)
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
-        handle = self._handle()
-        if handle is None:
-            return
-        stats = getattr(result, "stats", {}) or {}
+    def on_finished(self, result) -> None:
+        stats = getattr(result, "stats", None)
         n = len(getattr(result, "items", []))
         text = f"Done: {n} image{'s' if n != 1 else ''}"
-        if stats.get("seconds"):
-            text += f" in {stats['seconds']:.1f} s"
-        if stats.get("steps_per_s"):
-            text += f" · {stats['steps_per_s']:.2f} steps/s"
-        if stats.get("device"):
-            text += f" · {stats['device']}"
-        self._end(handle, text, "Done")
+        if isinstance(stats, ImageStats):
+            if stats.seconds:
+                text += f" in {stats.seconds:.1f} s"
+            if stats.steps_per_s:
+                text += f" · {stats.steps_per_s:.2f} steps/s"
+            if stats.device:
+                text += f" · {stats.device}"
+        self._end(text, "Done")
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
-        handle = self._handle()
-        if handle is None:
-            return
+    def on_cancelled(self, result) -> None:
         n = len(getattr(result, "items", []))
         kept = f"; kept {n} finished image{'s' if n != 1 else ''}" if n else ""
-        self._end(handle, f"Cancelled{kept}.", "Cancelled")
+        self._end(f"Cancelled{kept}.", "Cancelled")
 
     @Slot(object)
-    def _on_failed(self, error: JobError) -> None:
-        handle = self._handle()
-        if handle is None:
-            return
-        self._end(handle, "", "Failed")
-        self._warn(error.message)  # the settings stay as they were, to fix and retry
-        self.failure_action.offer(error, handle.request)
+    def on_failed(self, error: JobError) -> None:
+        self._end("", "Failed")  # the runner shows the message and its action; the form stays, to fix and retry
 
-    def _end(self, handle: JobHandle, message: str, bar: str) -> None:
-        self.pending.remove(handle)
-        if handle is self.current_job:
-            self.current_job = None
+    def _end(self, message: str, bar: str) -> None:
+        if self.sender() is self._shown_job:
+            self._shown_job = None
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if bar == "Done" else 0)
             self.progress.setFormat(bar)
         if message:
             self._say(message)
-        self.cancel_button.setEnabled(bool(self.pending))
         self.results.end_preview()  # a preview a cancelled batch left gives way to the last finished image
 
     # --- the shown result and its actions ---------------------------------------------------------
@@ -426,10 +369,11 @@ class ImageTab(QWidget, StudioTab):
     def read_png_info(self, path: str) -> None:
         """A PNG dropped on or opened in "PNG info": read off the UI thread, restored when read."""
         self._say(f"Reading the settings in {Path(path).name}…")
-        self.png_reader.start(path)
+        self.background.start(read_png_parameters, path, key=path, returned=self._on_png_read)
 
-    @Slot(str, object)
-    def _on_png_read(self, path: str, params: object) -> None:
+    @Slot(object)
+    def _on_png_read(self, params: object) -> None:
+        path = self.sender().key
         image_restore.restore_read_params(self.form, path, params if isinstance(params, dict) else {})
 
     # --- the tab interface (studio.ui.tab_api) ----------------------------------------------------
@@ -457,7 +401,7 @@ class ImageTab(QWidget, StudioTab):
 
     def wait_idle(self, ms: int = 5000) -> bool:
         """Wait for the image-decoding and PNG-info threads (tests; closing)."""
-        return self.png_reader.wait_idle(ms) and self.results.wait_idle(ms)
+        return self.background.wait(ms) and self.results.wait_idle(ms)
 
 
 def _lines(edit: QPlainTextEdit, n: int) -> None:

@@ -3,7 +3,7 @@ converting PIL images to QImages, the scaled image view, drop zones and the init
 
 Qt only; no PIL import here (PIL images arrive from the engine and are converted with their own
 methods), no torch. The settings column's own widgets (the "Advanced" section, the LoRA list, size
-presets) are in :mod:`studio.ui.image.settings_widgets`.
+presets) are in :mod:`studio.ui.image.form_widgets`.
 """
 
 from __future__ import annotations

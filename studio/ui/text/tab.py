@@ -8,7 +8,6 @@ import uuid
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -27,16 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import StudioError
-from ...events import Token
+from ...events import TextStats, Token
 from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
 from ...library.targets import check_output
 from ...requests import ChatMessage, TextRequest
 from ..fields import spin_box_for
-from ..job_errors import FailureAction
+from ..job_runner import JobRunner
 from ..model_picker import ModelPicker
 from ..send_to import SendToMenu
 from ..tab_api import StudioTab, TabContext
+from ..tab_widgets import SeedField, StatusLine
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 EXPORT_FORMATS = {".md": "md", ".markdown": "md", ".json": "json"}
@@ -63,9 +63,10 @@ class TextTab(QWidget, StudioTab):
         self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []
         self.conversation_id = uuid.uuid4().hex
-        self.current_job: JobHandle | None = None  # the reply being generated
         self._reply_parts: list[str] = []
         self._build()
+        self.runner = JobRunner(self, jobs, self.status_line, self.host)  # one reply at a time
+        self.runner.busy_changed.connect(self.set_busy)
         self.refresh_conversations()
         self._render()
 
@@ -103,18 +104,16 @@ class TextTab(QWidget, StudioTab):
         self.send_button = QPushButton("Send")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
+        self.cancel_button = QPushButton("Stop")
+        self.cancel_button.setToolTip("Stop the reply; what was written so far is kept")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
         QShortcut(QKeySequence("Ctrl+Return"), self.input, activated=self.send)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("textStats")
         # long statistics must never widen the window: the label gives way to the buttons
         self.stats_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
-        self.failure_action = FailureAction()
-        self.failure_action.download_requested.connect(self.host.download_model)
+        self.status_line = StatusLine()
         self.regenerate_button = QToolButton()
         self.regenerate_button.setText("Regenerate")
         self.regenerate_button.setToolTip("Ask again for the last reply")
@@ -143,14 +142,11 @@ class TextTab(QWidget, StudioTab):
         tools.addWidget(export_btn)
         tools.addWidget(self.send_to_button)
         cv.addLayout(tools)
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status_label, 1)
-        status_row.addWidget(self.failure_action)
-        cv.addLayout(status_row)
+        cv.addWidget(self.status_line)
         cv.addWidget(self.input)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.send_button)
         cv.addLayout(buttons)
 
@@ -165,14 +161,7 @@ class TextTab(QWidget, StudioTab):
         self.top_k = spin_box_for(TextRequest, "top_k")
         self.repetition_penalty = spin_box_for(TextRequest, "repetition_penalty")
         self.max_new_tokens = spin_box_for(TextRequest, "max_new_tokens")
-        self.random_seed = QCheckBox("Random")
-        self.random_seed.setChecked(True)
-        self.seed = spin_box_for(TextRequest, "seed")
-        self.seed.setEnabled(False)
-        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
+        self.seed = SeedField(TextRequest)
         right = QWidget()
         right.setMinimumWidth(330)
         right_layout = QVBoxLayout(right)
@@ -188,7 +177,7 @@ class TextTab(QWidget, StudioTab):
         form.addRow("Top-k", self.top_k)
         form.addRow("Repetition penalty", self.repetition_penalty)
         form.addRow("Max new tokens", self.max_new_tokens)
-        form.addRow("Seed", seed_row)
+        form.addRow("Seed", self.seed)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -211,15 +200,20 @@ class TextTab(QWidget, StudioTab):
             top_p=round(self.top_p.value(), 4),
             top_k=self.top_k.value(),
             repetition_penalty=round(self.repetition_penalty.value(), 4),
-            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            seed=self.seed.value(),
             conversation_id=self.conversation_id,
             threads=self.settings.text_threads,
             gpu_layers=self.settings.text_gpu_layers,
         )
 
+    @property
+    def job(self) -> JobHandle | None:
+        """The reply being generated, None when idle."""
+        return self.runner.job
+
     @Slot()
     def send(self) -> None:
-        if self.current_job is not None:
+        if self.runner.busy:
             return
         if self._submit(self.input.toPlainText().strip()):
             self.input.clear()
@@ -227,7 +221,7 @@ class TextTab(QWidget, StudioTab):
     @Slot()
     def regenerate(self) -> None:
         """Ask again for the last reply (a new seed unless the seed is fixed)."""
-        if self.current_job is not None or len(self.messages) < 2 or self.messages[-1]["role"] != "assistant":
+        if self.runner.busy or len(self.messages) < 2 or self.messages[-1]["role"] != "assistant":
             return
         reply, question = self.messages.pop(), self.messages.pop()
         if not self._submit(question["content"]):
@@ -236,51 +230,42 @@ class TextTab(QWidget, StudioTab):
     def _submit(self, text: str) -> bool:
         try:
             request = self.build_request(text)
-            handle = self.jobs.submit(request)
         except StudioError as exc:
-            self.status_label.setText(f"⚠ {exc}")
+            self.status_line.warn(str(exc))
             return False
-        self.failure_action.clear()
-        self.current_job = handle
-        handle.started.connect(self._on_started)
-        handle.token.connect(self._on_token)
-        handle.status.connect(self._on_status)
-        handle.notice.connect(self._on_notice)
-        handle.finished.connect(self._on_finished)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.failed.connect(self._on_failed)
+        if self.runner.submit(request) is None:
+            return False
         self.messages.append({"role": "user", "content": text})
         self._reply_parts = []
         self._render(streaming=True)
-        self._set_busy(True)
-        self.status_label.setText("Queued…")
         return True
 
     @Slot()
-    def stop(self) -> None:
-        if self.current_job is not None:
-            self.current_job.cancel()
+    def cancel(self) -> None:
+        """Stop the reply; what was written so far is kept."""
+        self.runner.cancel()
 
-    def _set_busy(self, busy: bool) -> None:
+    @Slot(bool)
+    def set_busy(self, busy: bool) -> None:
         self.send_button.setEnabled(not busy)
         self.regenerate_button.setEnabled(not busy)
-        self.stop_button.setEnabled(busy)
+        self.cancel_button.setEnabled(busy)
 
-    # --- job events (from this tab's current job handle) ---
+    # --- job events: the runner connects each JobHandle signal to the slot of its name ---
     @Slot()
-    def _on_started(self) -> None:
-        self.status_label.setText("Starting…")
+    def on_started(self) -> None:
+        self.status_line.say("Starting…")
 
     @Slot(str)
-    def _on_status(self, message: str) -> None:
-        self.status_label.setText(message)
+    def on_status(self, message: str) -> None:
+        self.status_line.say(message)
 
     @Slot(str)
-    def _on_notice(self, message: str) -> None:
-        self.status_label.setText(f"ℹ {message}")
+    def on_notice(self, message: str) -> None:
+        self.status_line.say(f"ℹ {message}")
 
     @Slot(object)
-    def _on_token(self, token: Token) -> None:
+    def on_token(self, token: Token) -> None:
         self._reply_parts.append(token.text)
         cursor = self.transcript.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
@@ -291,28 +276,23 @@ class TextTab(QWidget, StudioTab):
         )
 
     @Slot(object)
-    def _on_finished(self, result) -> None:
+    def on_finished(self, result) -> None:
         self._end_turn(result, "")
 
     @Slot(object)
-    def _on_cancelled(self, result) -> None:
+    def on_cancelled(self, result) -> None:
         self._end_turn(result, "Stopped.")
 
     @Slot(object)
-    def _on_failed(self, error: JobError) -> None:
-        request = self.current_job.request if self.current_job is not None else None
-        self.current_job = None
-        # the user's message stays in the input box so nothing typed is lost
+    def on_failed(self, error: JobError) -> None:
+        """The runner shows the message and its action; the user's message goes back to the input box
+        so nothing typed is lost."""
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
         if last is not None and not self.input.toPlainText().strip():
             self.input.setPlainText(last["content"])
         self._render()
-        self._set_busy(False)
-        self.status_label.setText(f"⚠ {error.message}")
-        self.failure_action.offer(error, request)
 
     def _end_turn(self, result, note: str) -> None:
-        self.current_job = None
         reply = "".join(self._reply_parts)
         for item in getattr(result, "items", []):
             reply = item.params.get("reply", reply)
@@ -320,14 +300,13 @@ class TextTab(QWidget, StudioTab):
             self.messages.append({"role": "assistant", "content": reply})
         elif self.messages and self.messages[-1]["role"] == "user":
             self.input.setPlainText(self.messages.pop()["content"])  # stopped before any token
-        stats = getattr(result, "stats", {}) or {}
-        if stats:
+        stats = getattr(result, "stats", None)
+        if isinstance(stats, TextStats):
             self.stats_label.setText(
-                f"{stats.get('tokens', 0)} tokens · {stats.get('tokens_per_s', 0):.1f} tok/s · "
-                f"context {stats.get('context_used', 0):,}/{stats.get('context_max', 0):,} · {stats.get('device', '')}"
+                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
+                f"context {stats.context_used:,}/{stats.context_max:,} · {stats.device}"
             )
-        self.status_label.setText(note)
-        self._set_busy(False)
+        self.status_line.say(note)
         self._render()
         self.refresh_conversations()
 
@@ -372,22 +351,22 @@ class TextTab(QWidget, StudioTab):
 
     @Slot()
     def new_conversation(self) -> None:
-        if self.current_job is not None:
+        if self.runner.busy:
             return
         self.messages = []
         self.conversation_id = uuid.uuid4().hex
         self.stats_label.setText("")
-        self.status_label.setText("")
+        self.status_line.clear()
         self._render()
         self.conversation_list.clearSelection()
 
     def open_conversation(self, conv_id: str) -> None:
-        if self.current_job is not None:
+        if self.runner.busy:
             return
         try:
             conv = self.library.load_conversation(conv_id)
         except (OSError, ValueError) as exc:
-            self.status_label.setText(f"⚠ Could not open that conversation: {exc}")
+            self.status_line.warn(f"Could not open that conversation: {exc}")
             return
         self.conversation_id = conv.get("id", conv_id)
         self.messages = [
@@ -461,7 +440,7 @@ class TextTab(QWidget, StudioTab):
         """A saved reply opens its conversation (not while a reply is streaming)."""
         params = saved.params or {}
         conv_id = (params.get("conversation") or {}).get("id") or params.get("conversation_id")
-        if not conv_id or self.current_job is not None:
+        if not conv_id or self.runner.busy:
             return False
         self.open_conversation(conv_id)
         return self.conversation_id == conv_id

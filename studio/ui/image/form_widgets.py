@@ -100,9 +100,6 @@ class CollapsibleSection(QWidget):
             self.header.setChecked(expanded)
         self.content.setVisible(expanded)
 
-    def is_expanded(self) -> bool:
-        return self.header.isChecked()
-
 
 class LoraList(QWidget):
     """LoRA files with a weight each (a small table) and Add…/Remove buttons."""

@@ -1,6 +1,6 @@
-"""The Image tab's inputs: model, prompts and the settings column, turned into an ImageRequest.
+"""The Image tab's form: model, prompts and the column of parameters, turned into an ImageRequest.
 
-:class:`ImageSettings` owns every input widget. The prompts and the model picker are laid out by the
+:class:`ImageForm` owns every input widget. The prompts and the model picker are laid out by the
 tab (top row); the rest is this widget: size with aspect presets at the model's native size, steps,
 CFG, sampler, seed (random / fixed, ♻ reuse, the seed used), batch, image-to-image with strength,
 the collapsible "Advanced" section (LoRAs, VAE, offload, attention slicing, VAE tiling) and the
@@ -9,14 +9,11 @@ back from a saved image or a PNG's metadata is :mod:`studio.ui.image.restore`.
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -33,44 +30,30 @@ from PySide6.QtWidgets import (
 )
 
 from ...models.resolve import is_pickle
-from ...requests import MAX_SEED, SCHEDULERS, ImageRequest, field_spec
-from .settings_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from ...requests import SCHEDULERS, ImageRequest
+from ...models import families
+from .model_defaults import ModelDefaults, model_family
+from .form_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
+from ..tab_widgets import SeedField
 
 MODEL_DEFAULT = "Model default"
 OFFLOAD_CHOICES = (
     ("auto", "Auto (by free VRAM)"),
     ("none", "Off (all on the GPU)"),
     ("model", "Model CPU offload"),
+    ("group", "Group offload"),
     ("sequential", "Sequential offload (least VRAM)"),
 )
+QUANTIZE_CHOICES = (
+    ("none", "None"),
+    ("gguf", "GGUF (the model is a .gguf transformer)"),
+    ("nf4", "NF4 (bitsandbytes, CUDA only)"),
+    ("fp8", "fp8 layerwise casting"),
+)
 AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
-
-def native_base(catalog, spec: str) -> int:
-    """The side of the square a model was trained at: 1024 for SDXL base, else 512.
-
-    Catalog entries say it through their defaults or family; for folders, ``model_index.json``
-    names the pipeline class; for single files the name is the only hint (…xl…).
-    """
-    entry = catalog.find(spec, "image")
-    if entry is not None:
-        w, h = entry.defaults.get("width"), entry.defaults.get("height")
-        if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
-            return int(round(math.sqrt(w * h) / 8) * 8)
-        return 1024 if entry.family == "sdxl" else 512
-    if not spec:
-        return 512
-    path = Path(spec).expanduser()
-    try:
-        if path.is_dir() and (path / "model_index.json").is_file():
-            data = json.loads((path / "model_index.json").read_text(encoding="utf-8"))
-            return 1024 if "XL" in str(data.get("_class_name", "")) else 512
-    except (OSError, ValueError):
-        pass
-    return 1024 if "xl" in path.name.lower() else 512
-
 
 def pickle_key(path: str) -> str:
     """A pickled file (.ckpt/.pt/.pth/.bin) as an absolute path (how permissions are remembered); '' for others."""
@@ -80,7 +63,7 @@ def pickle_key(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-class ImageSettings(QWidget):
+class ImageForm(QWidget):
     """All inputs of an image generation. ``message(text)`` / ``warning(text)`` report what a restore,
     paste or drop did; ``init_changed(path)`` when the image-to-image input changes ("" = none);
     ``png_chosen(path)`` when a PNG is dropped on or opened in the "PNG info" box, to restore from."""
@@ -94,8 +77,7 @@ class ImageSettings(QWidget):
         super().__init__(parent)
         self.catalog = catalog
         self.base = 512  # the model's native side, for the aspect presets
-        self._defaults: dict | None = None  # the defaults applied for the current model
-        self.last_seed: int | None = None  # the seed of the image shown (♻ puts it back)
+        self.model_defaults = ModelDefaults(catalog)  # the picked model's recommended settings
 
         # laid out by the tab
         self.model_picker = ModelPicker("image", catalog)
@@ -150,24 +132,8 @@ class ImageSettings(QWidget):
             self.sampler.addItem(name, name)
         self.sampler.setToolTip("The sampler (scheduler). Model default uses the one the model ships with.")
 
-        self.seed = spin_box_for(ImageRequest, "seed")
-        self.seed.setEnabled(False)
-        self.random_seed = QCheckBox("Random")
-        self.random_seed.setChecked(True)
-        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
-        self.reuse_seed_button = QToolButton()
-        self.reuse_seed_button.setText("♻")
-        self.reuse_seed_button.setToolTip("Reuse the seed of the image shown")
-        self.reuse_seed_button.setEnabled(False)
-        self.reuse_seed_button.clicked.connect(lambda: self.reuse_seed())
-        seed_row = QHBoxLayout()
-        seed_row.addWidget(self.seed, 1)
-        seed_row.addWidget(self.random_seed)
-        seed_row.addWidget(self.reuse_seed_button)
-        self.seed_used = QLabel("")
-        self.seed_used.setObjectName("seedUsed")
-        self.seed_used.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.seed_used.setVisible(False)
+        self.seed = SeedField(ImageRequest)
+        self.seed.reused.connect(self._on_seed_reused)
 
         self.batch_count = spin_box_for(ImageRequest, "batch_count")
         self.batch_size = spin_box_for(ImageRequest, "batch_size")
@@ -181,8 +147,7 @@ class ImageSettings(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("CFG scale", self.guidance)
         form.addRow("Sampler", self.sampler)
-        form.addRow("Seed", seed_row)
-        form.addRow("", self.seed_used)
+        form.addRow("Seed", self.seed)
         form.addRow("Batches", batch_row)
         self._fill_aspects()
         return box
@@ -230,12 +195,22 @@ class ImageSettings(QWidget):
         vae_row = QHBoxLayout()
         vae_row.addWidget(self.vae, 1)
         vae_row.addWidget(vae_browse)
-        self.offload = _choice_combo(OFFLOAD_CHOICES, "Keep parts of the model in CPU memory between uses: less GPU memory, slower")
+        self.offload = _choice_combo(
+            OFFLOAD_CHOICES,
+            "The memory plan: Auto picks the first that fits the free VRAM (the job says which and why); "
+            "offloading keeps parts of the model in CPU memory: less GPU memory, slower",
+        )
+        self.quantize = _choice_combo(
+            QUANTIZE_CHOICES,
+            "Shrink an SD 3.x / FLUX transformer: GGUF files come quantized; NF4 needs bitsandbytes and a CUDA GPU; "
+            "fp8 stores weights in 8 bits. (torchao is not available: no release fits torch 2.8 and diffusers.)",
+        )
         self.attention_slicing = _choice_combo(AUTO_ON_OFF, "Compute attention in slices: less memory, a little slower")
         self.vae_tiling = _choice_combo(AUTO_ON_OFF, "Decode the image in tiles: less memory at large sizes")
         form.addRow("LoRAs", self.loras)
         form.addRow("VAE", vae_row)
-        form.addRow("Offload", self.offload)
+        form.addRow("Memory plan", self.offload)
+        form.addRow("Quantize", self.quantize)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
         self.advanced = CollapsibleSection("Advanced", content, expanded=False)
@@ -274,7 +249,7 @@ class ImageSettings(QWidget):
             num_inference_steps=self.steps.value(),
             guidance_scale=round(self.guidance.value(), 2),
             scheduler=self.sampler.currentData() or "",
-            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            seed=self.seed.value(),
             batch_count=self.batch_count.value(),
             batch_size=self.batch_size.value(),
             init_image=self.init_image.path(),
@@ -283,6 +258,7 @@ class ImageSettings(QWidget):
             vae=self.vae.text().strip(),
             allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
             offload=self.offload.currentData(),
+            quantize=self.quantize.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
         )
@@ -290,20 +266,14 @@ class ImageSettings(QWidget):
     # --- seeds ------------------------------------------------------------------------------------
     def set_seed_used(self, seed: int | None) -> None:
         """Show the seed of the image shown / just made, and arm ♻."""
-        self.last_seed = seed if isinstance(seed, int) else None
-        self.seed_used.setVisible(self.last_seed is not None)
-        self.seed_used.setText(f"Seed used: <b>{self.last_seed}</b>" if self.last_seed is not None else "")
-        self.reuse_seed_button.setEnabled(self.last_seed is not None)
-        if self.last_seed is not None:
-            self.reuse_seed_button.setToolTip(f"Reuse seed {self.last_seed} (of the image shown)")
+        self.seed.show_used(seed)
 
     def reuse_seed(self, seed: int | None = None) -> None:
         """Put ``seed`` (default: the seed used for the image shown) into the seed box, fixed."""
-        seed = self.last_seed if seed is None else seed
-        if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-            return
-        self.seed.setValue(seed)
-        self.random_seed.setChecked(False)
+        self.seed.reuse(seed)
+
+    @Slot(object)
+    def _on_seed_reused(self, seed: int) -> None:
         self.message.emit(f"Seed {seed} reused.")
 
     # --- PNG info ---------------------------------------------------------------------------------
@@ -353,30 +323,26 @@ class ImageSettings(QWidget):
 
     @Slot(str)
     def _on_model_changed(self, spec: str) -> None:
-        """A catalog model's recommended defaults apply when it is picked. Any other model gets
-        generic ones (25 steps, CFG 7, its native size), but only in fields still holding the
-        previous model's defaults: what the person typed stays."""
-        entry = self.catalog.find(spec, "image")
-        self.base = native_base(self.catalog, spec)
-        generic = {
-            "num_inference_steps": field_spec(ImageRequest, "num_inference_steps").default,
-            "guidance_scale": field_spec(ImageRequest, "guidance_scale").default,
-            "width": self.base,
-            "height": self.base,
-        }
-        catalog_defaults = dict(entry.defaults) if entry is not None and entry.defaults else {}
-        new = {**generic, **catalog_defaults}
-        current = self._values()
-        previous = self._defaults
-        for key, value in new.items():
-            if key in catalog_defaults or previous is None or current.get(key) == previous.get(key):
-                current[key] = value
-        self.steps.setValue(int(current["num_inference_steps"]))
-        self.guidance.setValue(float(current["guidance_scale"]))
-        self.width_spin.setValue(int(current["width"]))
-        self.height_spin.setValue(int(current["height"]))
-        self._defaults = {k: (round(float(v), 2) if k == "guidance_scale" else v) for k, v in new.items()}
+        """The picked model's recommended settings (:class:`~studio.ui.image.model_defaults.ModelDefaults`)."""
+        values = self.model_defaults.follow(spec, self._values())
+        self.base = self.model_defaults.base
+        self._fill_samplers(model_family(self.model_defaults.catalog, spec))
+        self.steps.setValue(int(values["num_inference_steps"]))
+        self.guidance.setValue(float(values["guidance_scale"]))
+        self.width_spin.setValue(int(values["width"]))
+        self.height_spin.setValue(int(values["height"]))
         self._fill_aspects()
+
+    def _fill_samplers(self, family: str) -> None:
+        """Every sampler for SD 1/2/XL; for a flow-matching model (SD 3.x, FLUX) only those that fit it."""
+        names = families.samplers_for(family, SCHEDULERS)
+        current = self.sampler.currentData() or ""
+        self.sampler.clear()
+        self.sampler.addItem(MODEL_DEFAULT, "")
+        for name in names:
+            self.sampler.addItem(name, name)
+        index = self.sampler.findData(current)
+        self.sampler.setCurrentIndex(max(index, 0))
 
     def _fill_aspects(self) -> None:
         self.aspect.blockSignals(True)

@@ -1,6 +1,7 @@
-"""The audio panel Speech and Music share: waveform + playhead, play/pause, loop, time, export.
+"""The clip view Speech and Music share (a tab's ``clip_view``): waveform + playhead, play/pause, loop, time,
+export. The sound itself goes through :class:`~studio.ui.audio.player.AudioPlayer`.
 
-``AudioPanel.set_clip(samples, rate, params)`` shows a finished clip; for a clip being made,
+``ClipView.set_clip(samples, rate, params)`` shows a finished clip; for a clip being made,
 ``start_stream(rate)`` then ``append_chunk(samples)`` per chunk (playback starts with the first one
 when ``autoplay`` is on) and ``finish_stream(params)``. Export writes WAV/FLAC/OGG with the clip's
 parameters in the file's tags (:func:`studio.library.audio.export`).
@@ -27,7 +28,7 @@ def _clock(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-class AudioPanel(QWidget):
+class ClipView(QWidget):
     message = Signal(str)  # something to show in the status bar (no device, export done / failed)
     exported = Signal(str)  # path written
 

@@ -1,5 +1,5 @@
-"""The Canvas's side panel: inpaint settings, outpaint controls, Generate / Cancel with progress, and the
-strip of result candidates with Apply / Discard. It only builds requests and shows state; the tab
+"""The Canvas's form (on the right, as every tab's): inpaint parameters, outpaint controls, Generate / Cancel
+with progress, the status line, and the strip of result candidates with Apply / Discard. It only builds requests and shows state; the tab
 (:class:`~studio.ui.canvas.tab.CanvasTab`) runs the jobs and edits the document."""
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...requests import MAX_SEED, SCHEDULERS, ImageRequest, InpaintRequest, field_spec
-from ..fields import LargeIntSpinBox, spin_box_for
+from ...requests import SCHEDULERS, ImageRequest, InpaintRequest, field_spec
+from ..fields import spin_box_for
+from ..image.model_defaults import ModelDefaults
 from ..model_picker import ModelPicker
+from ..tab_widgets import SeedField, StatusLine
 
 MODEL_DEFAULT = "Model default"
 ASPECTS = ((1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16))
@@ -38,7 +40,7 @@ def _spin(cls: type, name: str, value: float | None = None):
     return box
 
 
-class InpaintPanel(QWidget):
+class InpaintForm(QWidget):
     generate_requested = Signal()
     outpaint_requested = Signal()
     aspect_chosen = Signal(int, int)  # outpaint to this aspect: the tab fills the extend boxes
@@ -47,9 +49,10 @@ class InpaintPanel(QWidget):
     apply_requested = Signal()
     discard_requested = Signal()
 
-    def __init__(self, catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog, status_line: StatusLine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_picker = ModelPicker("image", catalog)
+        self.model_defaults = ModelDefaults(catalog)  # SD-Turbo: 1 step, CFG 0, as in the Image tab
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What to paint in the masked area (may be empty: remove what is there)")
         self.prompt.setMaximumHeight(72)
@@ -63,10 +66,7 @@ class InpaintPanel(QWidget):
         self.sampler.addItem(MODEL_DEFAULT, "")
         for name in SCHEDULERS:
             self.sampler.addItem(name, name)
-        self.seed = LargeIntSpinBox()  # -1 (shown as "random"): a new seed each time
-        self.seed.setRange(-1, MAX_SEED)
-        self.seed.setValue(-1)
-        self.seed.setSpecialValueText("random")
+        self.seed = SeedField(ImageRequest)
         self.mask_blur = _spin(InpaintRequest, "mask_blur")
         self.area = QComboBox()
         for key in field_spec(InpaintRequest, "inpaint_area").choices:
@@ -121,8 +121,7 @@ class InpaintPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("Idle")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status_line = status_line
 
         self.candidates = QListWidget()
         self.candidates.setViewMode(QListWidget.ViewMode.IconMode)
@@ -149,12 +148,25 @@ class InpaintPanel(QWidget):
         layout.addWidget(out_box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
-        layout.addWidget(self.status)
+        layout.addWidget(self.status_line)
         layout.addWidget(QLabel("Candidates"))
         layout.addWidget(self.candidates)
         layout.addLayout(choose)
         layout.addStretch(1)
         self.set_candidates_enabled(False)
+        self.model_picker.spec_changed.connect(self._on_model_changed)
+        self._on_model_changed(self.model_picker.current_model_spec())
+
+    @Slot(str)
+    def _on_model_changed(self, spec: str) -> None:
+        """The picked model's recommended steps, guidance and size (SD-Turbo: 1 step, CFG 0)."""
+        size = self.size.value()
+        values = self.model_defaults.follow(spec, {"num_inference_steps": self.steps.value(),
+                                                   "guidance_scale": self.guidance.value(),
+                                                   "width": size, "height": size})
+        self.steps.setValue(int(values["num_inference_steps"]))
+        self.guidance.setValue(float(values["guidance_scale"]))
+        self.size.setValue(int(values["width"]))
 
     @Slot(int)
     def _on_aspect(self, index: int) -> None:
@@ -181,7 +193,7 @@ class InpaintPanel(QWidget):
             num_inference_steps=self.steps.value(),
             guidance_scale=self.guidance.value(),
             scheduler=self.sampler.currentData() or "",
-            seed=None if self.seed.value() < 0 else self.seed.value(),
+            seed=self.seed.value(),
             batch_size=self.batch.value(),
             strength=self.strength.value(),
         )
@@ -196,7 +208,7 @@ class InpaintPanel(QWidget):
         )
 
     def params(self) -> dict:
-        """The settings, for the document file."""
+        """The form's values, for the document file."""
         return {"prompt": self.prompt.toPlainText(), "negative_prompt": self.negative_prompt.toPlainText(),
                 "strength": self.strength.value(), "steps": self.steps.value(), "guidance": self.guidance.value(),
                 "sampler": self.sampler.currentData() or "", "seed": self.seed.value(),
@@ -205,18 +217,22 @@ class InpaintPanel(QWidget):
                 **self.extends()}
 
     def set_params(self, params: dict) -> None:
-        """Restore settings saved with a document (unknown or bad values are skipped)."""
+        """Restore the values saved with a document (unknown or bad values are skipped)."""
         def num(box, key):
             value = params.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 box.setValue(value)
 
+        if isinstance(params.get("model"), str) and params["model"]:  # first: its defaults, then the saved values
+            self.model_picker.set_model_spec(params["model"])
         if isinstance(params.get("prompt"), str):
             self.prompt.setPlainText(params["prompt"])
         if isinstance(params.get("negative_prompt"), str):
             self.negative_prompt.setPlainText(params["negative_prompt"])
+        seed = params.get("seed")  # None (or -1, in documents saved before the seed field): random
+        self.seed.setValue(seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None)
         for box, key in ((self.strength, "strength"), (self.steps, "steps"), (self.guidance, "guidance"),
-                         (self.seed, "seed"), (self.mask_blur, "mask_blur"), (self.padding, "padding"),
+                         (self.mask_blur, "mask_blur"), (self.padding, "padding"),
                          (self.size, "size"), (self.batch, "batch")):
             num(box, key)
         for side, box in self.extend.items():
@@ -225,8 +241,6 @@ class InpaintPanel(QWidget):
             index = combo.findData(params.get(key))
             if index >= 0:
                 combo.setCurrentIndex(index)
-        if isinstance(params.get("model"), str) and params["model"]:
-            self.model_picker.set_model_spec(params["model"])
 
     # --- state ------------------------------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:

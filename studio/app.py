@@ -114,9 +114,11 @@ class Services:
         self.jobs.run_in_worker(self.factory.apply)
 
 
-def compose(config: Config, library, catalog: Catalog | None = None, *, engine_factory=None, parent=None) -> Services:
+def compose(config: Config, library, catalog: Catalog | None = None, *, engine_factory=None, queue_file=None,
+            parent=None) -> Services:
     """The services for ``config``: the catalog, the runtime factory, the job queue, the downloads.
-    ``engine_factory`` (request kind → engine) replaces the real engines, e.g. a scripted fake in tests."""
+    ``engine_factory`` (request kind → engine) replaces the real engines, e.g. a scripted fake in tests;
+    ``queue_file``: where the job queue is written down and restored from (the app: ``paths.queue_file()``)."""
     from .jobs import JobQueue
     from .jobs.downloads import DownloadManager
     from .jobs.runtime import RuntimeFactory
@@ -124,7 +126,7 @@ def compose(config: Config, library, catalog: Catalog | None = None, *, engine_f
 
     catalog = catalog or Catalog()
     factory = RuntimeFactory(catalog, config)
-    jobs = JobQueue(library, factory, engine_factory=engine_factory, parent=parent)
+    jobs = JobQueue(library, factory, engine_factory=engine_factory, state_file=queue_file, parent=parent)
     services = Services(config, catalog, factory, jobs, DownloadManager(parent=parent))
     services.downloads.set_offline(services.is_offline)
     return services
@@ -138,32 +140,41 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from . import paths
     from .library.store import Library
     from .ui.icons import app_icon
     from .ui.main_window import MainWindow
     from .ui.settings import Settings
+    from .ui.stop_signals import StopSignals
 
     logging.basicConfig(level=os.environ.get("STUDIO_LOG", "WARNING"))
     app = QApplication.instance() or QApplication([sys.argv[0], *(argv or [])])
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     app.setWindowIcon(app_icon())
+    app.setDesktopFileName("studio-creative")  # studio.desktop.APP_ID: the menu entry's icon on Wayland
     settings = Settings()
     config = settings.config().with_environment()  # built once; HF_HUB_OFFLINE=1 at launch means offline
     try:
         library = Library(config.library_folder)
     except OSError as exc:  # e.g. an output folder on a removed drive: fall back to the default
-        from . import paths
-
         logging.warning("output folder unusable (%s); using the default", exc)
         library = Library(paths.library_dir())
-    window = MainWindow(settings, library, services=compose(config, library))
+    window = MainWindow(settings, library, services=compose(config, library, queue_file=paths.queue_file()))
+    stop = StopSignals(app)  # SIGINT / SIGTERM / SIGHUP close the window like a person quitting
+    stop.received.connect(window.quit_for_signal)
     window.show()
+    logging.info("window shown")
+    if not os.environ.get("STUDIO_EXIT_AFTER_SHOW"):
+        window.welcome_first_run()  # once: where things live, the GPU, what works offline
     if os.environ.get("STUDIO_EXIT_AFTER_SHOW"):  # used by the launch-time benchmark
         from PySide6.QtCore import QTimer
 
         QTimer.singleShot(0, window.close)
     code = app.exec()
+    stop.uninstall()
+    if stop.signum:
+        code = 128 + stop.signum
     if not getattr(window, "worker_stopped", True):
         # a model load or step that cannot be interrupted is still running; everything finished is
         # already on disk, so leave without waiting for it (Qt would abort on a running QThread)

@@ -16,6 +16,7 @@ This is the only module that looks at exception text.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,17 @@ class OutOfMemory(StudioError):
         self.device = device
 
 
+class FileProblem(StudioError):
+    """The operating system refused a file operation (a full or read-only disk, no permission, a
+    missing folder …); the message names the path. Made from an ``OSError`` by :func:`user_error`,
+    the one place that words OS errors for every modality, the GUI and the CLI alike."""
+
+    def __init__(self, message: str, path: str = "", errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno_
+
+
 class Cancelled(Exception):
     """Raised by an engine when its cancel token was set; not an error."""
 
@@ -121,6 +133,37 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
+#: errno → what it means for a person, with ``{path}`` where the OS named the file
+_OS_ERRORS = {
+    errno.ENOSPC: "The disk is full: '{path}' could not be written. Free some space or choose a folder on another disk.",
+    errno.EDQUOT: "The disk quota is used up: '{path}' could not be written. Free some space or choose another folder.",
+    errno.EROFS: "'{path}' is on a read-only disk or mount: choose a folder you can write to.",
+    errno.EACCES: "No permission to use '{path}': change its permissions or choose another place.",
+    errno.EPERM: "The system does not allow this on '{path}': choose another file or folder.",
+    errno.ENOENT: "'{path}' does not exist, or a folder on its way is missing or cannot hold files.",
+    errno.ENOTDIR: "A part of '{path}' is a file, not a folder.",
+    errno.EISDIR: "'{path}' is a folder, not a file.",
+    errno.ENAMETOOLONG: "The name '{path}' is too long for the file system.",
+    errno.ELOOP: "'{path}' is a loop of symbolic links.",
+    errno.EIO: "The disk reported an input/output error on '{path}'; check the disk.",
+    errno.EFBIG: "'{path}' would be larger than the file system allows; choose another disk.",
+    errno.EMFILE: "Too many files are open; close some programs and try again.",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One sentence for an ``OSError``: what happened to which path and what to do; no class name."""
+    path = exc.filename if exc.filename is not None else ""
+    shown = path.decode("utf-8", "replace") if isinstance(path, bytes) else str(path)
+    if len(shown) > 200:
+        shown = shown[:100] + "…" + shown[-60:]
+    template = _OS_ERRORS.get(exc.errno) if exc.errno is not None else None
+    if template and shown:
+        return template.format(path=shown)
+    reason = exc.strerror or (str(exc).strip().splitlines()[0] if str(exc).strip() else "a system error")
+    return f"{reason} ('{shown}')." if shown else f"{reason}."
+
+
 def is_unsupported_pipeline(exc: BaseException) -> bool:
     """diffusers' AutoPipeline refusing a pipeline class it cannot map (a ValueError with that text)."""
     text = str(exc)
@@ -129,11 +172,17 @@ def is_unsupported_pipeline(exc: BaseException) -> bool:
 
 def user_error(exc: BaseException, modality: str = "") -> BaseException:
     """``exc`` as a person should see it: a StudioError (or Cancelled) unchanged, a raw out-of-memory
-    error as :class:`OutOfMemory` with advice for ``modality``, anything else unchanged (a bug)."""
+    error as :class:`OutOfMemory` with advice for ``modality``, an ``OSError`` as :class:`FileProblem`
+    naming the path, anything else unchanged (a bug)."""
     if isinstance(exc, (StudioError, Cancelled)):
         return exc
     if is_out_of_memory(exc):
-        error = OutOfMemory("Out of memory on the device.", OOM_CHANGES.get(modality, ()), modality)
+        error: StudioError = OutOfMemory("Out of memory on the device.", OOM_CHANGES.get(modality, ()), modality)
+        error.__cause__ = exc
+        return error
+    if isinstance(exc, OSError):
+        path = exc.filename if exc.filename is not None else ""
+        error = FileProblem(os_error_message(exc), str(path), exc.errno)
         error.__cause__ = exc
         return error
     return exc

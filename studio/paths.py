@@ -76,6 +76,16 @@ def user_models_file() -> Path:
     return data_dir() / "user_models.json"
 
 
+def model_folders_file() -> Path:
+    """The model folders used in place (ComfyUI, A1111, LM Studio, Ollama …) and what their last scan found."""
+    return data_dir() / "model_folders.json"
+
+
+def queue_file() -> Path:
+    """The job queue written down (studio.jobs.persist): what was queued or running comes back after a restart."""
+    return data_dir() / "queue.json"
+
+
 def settings_file() -> Path | None:
     """The settings file under ``STUDIO_HOME`` when it is set; None = the platform's usual place
     (QSettings' native location: ~/.config/Studio/Studio.conf, the registry on Windows, …)."""

@@ -211,6 +211,10 @@ class ImageRequest(_PicklePermission, _Request):
         "none", ("none", "gguf", "nf4", "fp8"), flag="--quantize", metavar="Q",
         help="Quantize the transformer (SD 3.x, FLUX): none, gguf (a GGUF transformer file), nf4 (bitsandbytes, "
              "CUDA only) or fp8 (layerwise casting); torchao is not available with torch 2.8")
+    t5: str = choice_field(
+        "auto", ("auto", "device", "cpu", "off"), label="T5 encoder", flag="--t5", metavar="WHERE",
+        help="Where SD 3.x / FLUX's T5 text encoder runs: auto (the memory plan decides), device (with the rest), "
+             "cpu (saves ~9.5 GB of VRAM) or off (left out: SD 3.x only)")
     attention_slicing: str = choice_field("auto", ("auto", "on", "off"), flag="--attention-slicing",
                                           metavar="auto|on|off", help="Attention slicing (less VRAM)")
     vae_tiling: str = choice_field("auto", ("auto", "on", "off"), label="VAE tiling", flag="--vae-tiling",

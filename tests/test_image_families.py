@@ -339,8 +339,9 @@ def test_image_tab_follows_a_flow_model(flow_models, qtbot):
     assert plans == ["auto", "none", "model", "group", "sequential"]
     form.offload.setCurrentIndex(form.offload.findData("group"))
     form.quantize.setCurrentIndex(form.quantize.findData("fp8"))
+    form.t5.setCurrentIndex(form.t5.findData("cpu"))
     request = form.build_request()
-    assert (request.offload, request.quantize) == ("group", "fp8")
+    assert (request.offload, request.quantize, request.t5) == ("group", "fp8", "cpu")
 
 
 def test_flux_kontext_edits_a_picture_like_the_raw_pipeline(flow_models, tmp_path):
@@ -360,3 +361,39 @@ def test_flux_kontext_edits_a_picture_like_the_raw_pipeline(flow_models, tmp_pat
         expected = pipe(image=im.convert("RGB"), prompt="make it blue", num_inference_steps=3, guidance_scale=3.5,
                         width=64, height=64, generator=torch.Generator("cpu").manual_seed(7)).images[0]
     assert same(outs[0].data, expected)
+
+
+def test_the_t5_encoder_runs_on_the_cpu_or_is_left_out(flow_models):
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    # on the CPU beside a pipeline on another device: the same picture (here every part is on the CPU)
+    for name in ("flux", "sd3"):
+        outs, events, _ = run(ImageEngine(), req(flow_models[name], t5="cpu"))
+        assert same(outs[0].data, raw(flow_models[name], width=64, height=64)), name
+        assert any("T5 text encoder runs on the CPU" in e.message for e in events if isinstance(e, Notice))
+    # left out: SD 3.x feeds zeros in its place, as its raw pipeline does without text_encoder_3
+    outs, _, _ = run(ImageEngine(), req(flow_models["sd3"], t5="off"))
+    pipe = AutoPipelineForText2Image.from_pretrained(str(flow_models["sd3"]), text_encoder_3=None, tokenizer_3=None,
+                                                     local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe("a red cat", num_inference_steps=3, guidance_scale=3.5, width=64, height=64,
+                    generator=torch.Generator("cpu").manual_seed(7)).images[0]
+    assert same(outs[0].data, expected)
+    assert not same(outs[0].data, raw(flow_models["sd3"], width=64, height=64))
+    with pytest.raises(InvalidRequest, match="FLUX.1 cannot run without its T5"):
+        run(ImageEngine(), req(flow_models["flux"], t5="off"))
+
+
+def test_the_planner_moves_t5_to_the_cpu_only_when_allowed():
+    from studio.models import memory_plan as mp
+
+    # SD 3.5 Medium: its T5 (9.5 GB) is larger than its transformer (4.9 GB)
+    medium = mp.Parts(denoiser=int(4.9 * GB), text=int(1.6 * GB), t5=int(9.5 * GB), vae=int(0.17 * GB), blocks=24)
+    # model offload fits only once T5 leaves the GPU: auto takes T5 to the CPU before going to group offload
+    no_t5 = mp.need_bytes(medium, "model", 1024, 1024, flow=True, t5_on_cpu=True)
+    assert no_t5 < mp.need_bytes(medium, "model", 1024, 1024, flow=True)
+    auto = mp.choose(medium, "cuda", no_t5 + 1, 1024, 1024, flow=True)
+    assert (auto.plan, auto.t5_on_cpu) == ("model", True) and "T5 on the CPU" in auto.summary()
+    kept = mp.choose(medium, "cuda", no_t5 + 1, 1024, 1024, flow=True, t5="device")
+    assert kept.plan == "group" and not kept.t5_on_cpu

@@ -1,13 +1,15 @@
 """The headless CLI: ``studio generate text|image|speech|music …``, ``studio models list|download|delete|add``,
-``studio info FILE.png``; ``studio`` alone (or ``studio gui``) opens the window.
+``studio info FILE.png``,
+``studio library search TEXT``, ``studio desktop install|uninstall``; ``studio`` alone (or ``studio gui``) opens the window.
 
 A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
 request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
 :func:`build_parser`.
 
 Same engines as the GUI, no Qt imported on this path. User errors print one line on stderr
-(``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems);
-no traceback unless ``STUDIO_DEBUG=1``.
+(``studio: error: …``) and exit 2 (bad flags, invalid values) or 1 (model/runtime problems, a full
+or read-only disk: OS errors are worded by :func:`studio.errors.user_error`); no traceback unless
+``STUDIO_DEBUG=1``. Ctrl+C, SIGTERM and SIGHUP stop a job the same way (exit 130, 143, 129).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import argparse
 import os
 import sys
 
-from ..errors import StudioError, describe
+from ..errors import StudioError, describe, user_error
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -28,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import image, info, models, music, speech, text
+    from . import desktop, image, info, library, models, music, speech, text
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     speech.add_parser(gen_sub)
     models.add_parser(sub)
     info.add_parser(sub)
+    library.add_parser(sub)
+    desktop.add_parser(sub)
     return parser
 
 
@@ -81,27 +85,31 @@ def _with_advice(exc: StudioError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .common import Interrupted, raise_interrupted, stop_signals
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _stdout_for_file_names()
     try:
-        return int(args.func(args) or EXIT_OK)
+        with stop_signals(raise_interrupted):  # SIGTERM / SIGHUP unwind like Ctrl+C (temp files removed)
+            return int(args.func(args) or EXIT_OK)
     except BrokenPipeError:  # `studio models list | head`: the reader left; not an error
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep Python from failing at exit flush
         except OSError:
             pass
         return EXIT_OK
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
         print("studio: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    except StudioError as exc:
+        return 128 + signum
+    except Exception as exc:
         if os.environ.get("STUDIO_DEBUG"):
             raise
-        print(f"studio: error: {_one_line(_with_advice(exc))}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
-    except Exception as exc:  # an unexpected failure: still one line, details with STUDIO_DEBUG=1
-        if os.environ.get("STUDIO_DEBUG"):
-            raise
+        error = user_error(exc)  # an OSError becomes a sentence naming the path
+        if isinstance(error, StudioError):
+            print(f"studio: error: {_one_line(_with_advice(error))}", file=sys.stderr)
+            return EXIT_USAGE if isinstance(error, ValueError) else EXIT_FAILED
+        # an unexpected failure: still one line, details with STUDIO_DEBUG=1
         print(f"studio: error: {_one_line(describe(exc))} (set STUDIO_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_FAILED

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..engines import engine_for
 from ..engines.preflight import preflight
 from ..engines.base import CancelToken, Runtime, drive
-from ..errors import Cancelled, StudioError, describe
+from ..errors import Cancelled, StudioError, describe, user_error
 from ..events import JobResult, Notice, Output, Status
 from ..models.device import DEVICE_CHOICES, DTYPE_CHOICES
 from ..requests import FieldSpec, field_spec
@@ -170,29 +170,79 @@ def request_kwargs_from_args(cls: type, args: argparse.Namespace, names) -> dict
     return {name: getattr(args, field_spec(cls, name).dest) for name in names}
 
 
+#: the signals that stop a CLI job the way Ctrl+C does (SIGHUP: the terminal closed)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(KeyboardInterrupt):
+    """The CLI was stopped by ``signum`` (SIGINT, SIGTERM or SIGHUP); exit status 128 + signum."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
 class InterruptHandler:
-    """Ctrl+C while a job runs: the first asks the engine to stop at its next step (no partial file);
-    a second quits at once, even from a call that never checks (a write waiting for a pipe's reader)."""
+    """Ctrl+C, SIGTERM or SIGHUP while a job runs: the first asks the engine to stop at its next step
+    (what is finished is still written, a temp file never stays); a second quits at once, even from a
+    call that never checks (a write waiting for a pipe's reader)."""
 
     def __init__(self, cancel: CancelToken) -> None:
         self.cancel = cancel
+        self.signum = int(signal.SIGINT)
 
-    def __call__(self, *_signal) -> None:
+    def __call__(self, signum: int = signal.SIGINT, _frame=None) -> None:
         if self.cancel.cancelled:
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
+        self.signum = int(signum)
         self.cancel.cancel()
+
+
+def raise_interrupted(signum: int, _frame=None) -> None:
+    """SIGTERM / SIGHUP outside a job: stop now, as Ctrl+C does (unwinding removes temp files)."""
+    raise Interrupted(signum)
+
+
+class stop_signals:  # noqa: N801 - used as a context manager
+    """Route SIGINT, SIGTERM and SIGHUP to ``handler`` inside the block (main thread only)."""
+
+    def __init__(self, handler) -> None:
+        self.handler, self.previous = handler, {}
+
+    def __enter__(self):
+        for signum in STOP_SIGNALS:
+            try:
+                self.previous[signum] = signal.signal(signum, self.handler)
+            except ValueError:  # not the main thread (an embedding program): leave signals alone
+                break
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+
+
+def _warn(message: str) -> None:
+    print(f"studio: warning: {' '.join(message.split())}", file=sys.stderr)
 
 
 def run_request(
     request,
     args: argparse.Namespace,
-    on_event: Callable[[object], None] | None = None,
+    on_event: Callable[[object], object] | None = None,
     runtime: Runtime | None = None,
     *,
     checked: bool = False,
 ) -> JobResult:
     """Preflight (unless the caller just did: ``checked``), run the engine for ``request`` in this
-    thread, save outputs; Ctrl+C cancels cleanly."""
+    thread, save outputs; Ctrl+C, SIGTERM and SIGHUP cancel cleanly.
+
+    Each :class:`Output` goes to ``on_event`` first, which writes ``--out`` and returns the path it
+    wrote (or a sentence saying where the result is, or None), and to the library after: a result is
+    never lost to a library failure, which becomes a warning saying where the result is. When writing
+    ``--out`` fails (a full or read-only disk), the result still goes to the library and the error
+    says where it is kept.
+    """
     if not checked:
         preflight(request, clips=False)  # values and input files; the engine reads clips before its model loads
     if getattr(args, "quiet", False):
@@ -200,27 +250,46 @@ def run_request(
     runtime = runtime or make_runtime(args)
     library = open_library(args)
     cancel = CancelToken()
-    previous = signal.signal(signal.SIGINT, InterruptHandler(cancel))
+    interrupt = InterruptHandler(cancel)
     result = JobResult()
 
+    def keep(ev: Output, where) -> None:
+        """The library's copy of ``ev``; on failure a warning that says where the result is."""
+        if library is None:
+            return
+        try:
+            result.items.append(library.save(ev))
+        except Exception as exc:  # a locked index, a full disk, a name that is not UTF-8 …
+            if isinstance(where, str):
+                there = where  # a sentence of the caller's ("The reply is printed above.")
+            else:
+                there = f"The result is in {where}." if where else "The result was not saved anywhere else."
+            _warn(f"{describe(exc)} {there}")
+
     def handle(ev) -> None:
-        if isinstance(ev, Output):
-            if library is not None:
-                result.items.append(library.save(ev))
-        elif isinstance(ev, (Status, Notice)) and not getattr(args, "quiet", False):
+        if isinstance(ev, (Status, Notice)) and not getattr(args, "quiet", False):
             print(ev.message, file=sys.stderr)
-        if on_event is not None:
-            on_event(ev)
+        if not isinstance(ev, Output):
+            if on_event is not None:
+                on_event(ev)
+            return
+        try:
+            where = on_event(ev) if on_event is not None else None
+        except OSError as exc:  # --out could not be written: the library keeps the result
+            before = len(result.items)
+            keep(ev, None)
+            error = user_error(exc)
+            kept = f" The result is kept in the library: {result.items[-1].path}." if len(result.items) > before else ""
+            raise StudioError(f"{error}{kept}") from exc
+        keep(ev, where)
 
     # --json: stdout carries the JSON object only; whatever a library prints goes to stderr
     redirect = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", False) else contextlib.nullcontext()
     try:
-        with redirect:
+        with stop_signals(interrupt), redirect:
             result.stats = drive(engine_for(request.kind).run(request, runtime, cancel), handle)
     except Cancelled:
-        raise KeyboardInterrupt from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        raise Interrupted(interrupt.signum) from None
     return result
 
 

@@ -46,7 +46,7 @@ from .common import (
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "attention_slicing",
+          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
           "vae_tiling")
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     progress_shown = False
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         nonlocal progress_shown
         if isinstance(ev, Progress) and not args.quiet:
             eta = f", {ev.eta_s:.0f} s left" if ev.eta_s is not None else ""
@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_bytes(target.path, image_file_bytes(ev.data, ev.params, target.format))
             if not target.stream:  # a pipe or /dev/stdout gets the image only, no file name after it
                 written.append(target.path)
+            return target.path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event, checked=True)

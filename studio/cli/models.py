@@ -1,4 +1,5 @@
-"""``studio models list|download|delete|add``: the catalog and the model files on this machine.
+"""``studio models list|download|delete|add`` (and ``add-folder|folders|rescan|remove-folder``, in
+:mod:`studio.cli.model_folders`): the catalog and the model files on this machine.
 
 No Qt. States: bundled (ships with Studio), downloaded, downloadable, local (added by hand),
 missing (a bundled package or local file that is gone).
@@ -48,6 +49,10 @@ def add_parser(sub) -> None:
     p.add_argument("--name", default="", help="name shown in the lists (default: the file or folder name)")
     p.set_defaults(func=run_add)
 
+    from .model_folders import add_parsers
+
+    add_parsers(msub)
+
 
 # --- list ---
 def run_list(args: argparse.Namespace) -> int:
@@ -57,6 +62,8 @@ def run_list(args: argparse.Namespace) -> int:
     for modality in modalities:
         for entry in catalog.entries(modality, include_cached=True):
             rows.append((entry, catalog.state(entry)))
+    if catalog.damaged:
+        print(f"studio: warning: {catalog.damaged}", file=sys.stderr)
     if args.json:
         data = [
             {
@@ -145,6 +152,10 @@ def run_delete(args: argparse.Namespace) -> int:
     if entry.source == "hub" and catalog.cached_repos().get(entry.repo_id) is None:
         print(f"'{entry.name}' is not downloaded: nothing to delete.", file=sys.stderr)
         return EXIT_OK
+    if entry.id.startswith("folder:"):
+        print(f"'{entry.name}' is used in place from a model folder: nothing deleted. "
+              "`studio models remove-folder DIR` stops using the folder.", file=sys.stderr)
+        return EXIT_OK
     freed = delete_model(entry, catalog)
     if entry.source == "local":
         print(f"Removed '{entry.name}' from the list; its files stay in {entry.path}.")
@@ -177,7 +188,10 @@ def run_add(args: argparse.Namespace) -> int:
         raise ModelNotFound(
             f"Studio cannot tell what '{path.name}' is for: say it with --modality {{{','.join(MODALITIES)}}}."
         )
-    entry = Catalog().add_local(path, modality, name=args.name)
+    catalog = Catalog()
+    entry = catalog.add_local(path, modality, name=args.name)
+    if catalog.notice:
+        print(f"studio: warning: {catalog.notice}", file=sys.stderr)
     print(f"Added {entry.id} ({modality}, {entry.format}, {human_size(entry.size_bytes)}).")
     return EXIT_OK
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     line = ProgressLine("tokens", quiet=args.quiet)
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         if isinstance(ev, Progress):
             line.show(ev)
         elif isinstance(ev, Output):
@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             audio_io.export(target.path, *ev.data, ev.params, suffix=target.suffix)
             if not target.stream:  # a pipe or /dev/stdout gets the audio only, no file name after it
                 written.append(target.path)
+            return target.path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event)

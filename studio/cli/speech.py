@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     written: list[Path] = []
     progress_shown = False
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> Path | None:
         nonlocal progress_shown
         if isinstance(ev, Progress) and not args.quiet:
             print(f"\rsentence {ev.step} of {ev.total}   ", end="", file=sys.stderr, flush=True)
@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             path = audio_files.export(target.path, samples, rate, ev.params, suffix=target.suffix)
             if not target.stream:  # a pipe or /dev/stdout gets the audio only, no file name after it
                 written.append(path)
+            return path
+        return None
 
     try:
         result = run_request(request, args, on_event=on_event)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..events import TextStats, Token
+from ..events import Output, TextStats, Token
 from ..library.atomic import atomic_write_text
 from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
@@ -38,12 +38,20 @@ def run(args: argparse.Namespace) -> int:
     target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None
     parts: list[str] = []
 
-    def on_event(ev) -> None:
+    def on_event(ev) -> object:
         if isinstance(ev, Token):
             parts.append(ev.text)
             if not args.json:  # --json: the reply is in the JSON object
                 sys.stdout.write(ev.text)
                 sys.stdout.flush()
+        elif isinstance(ev, Output):  # the reply: --out first, the library after (run_request)
+            if target is None:
+                return "The reply is printed above." if not args.json else "The reply is in the JSON object on stdout."
+            reply = "".join(parts)
+            data = {"reply": reply, "params": request.to_dict(), "stats": ev.params.get("stats") or {}}
+            atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
+            return target.path
+        return None
 
     result = run_request(request, args, on_event=on_event)
     if not args.json:
@@ -51,11 +59,8 @@ def run(args: argparse.Namespace) -> int:
     stats = result.stats
     reply = "".join(parts)
     outputs: list = []
-    if target is not None:
-        data = {"reply": reply, "params": request.to_dict(), "stats": stats.to_dict() if stats else {}}
-        atomic_write_text(target.path, to_json(data, indent=2) + "\n" if target.format == "json" else reply)
-        if not target.stream:
-            outputs.append(target.path)
+    if target is not None and not target.stream:  # written when the reply came (before the library)
+        outputs.append(target.path)
     if not args.json:
         if not args.quiet and isinstance(stats, TextStats):
             print(f"{stats.tokens} tokens, {stats.tokens_per_s:.1f} tokens/s, seed {stats.seed}", file=sys.stderr)

@@ -162,7 +162,8 @@ class ImageEngine:
             free += runtime.cache.total_bytes()  # one model at a time: what is resident now leaves first
         plan = self._plan_for(request, runtime, model, family, choice, free, vae)
         offload = plan.plan
-        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload={offload}"
+        t5 = request.t5 if request.t5 != "auto" else ("cpu" if plan.t5_on_cpu else "device")
+        variant = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|t5={t5}|offload={offload}"
         fresh = (model.id, choice.device, choice.dtype, variant) not in runtime.cache
         if fresh:
             yield Status(f"Loading {model.label}…")
@@ -181,6 +182,7 @@ class ImageEngine:
                 config_root=self.config_root,
                 quantize=request.quantize,
                 base=base,
+                t5=t5,
             ),
             variant=variant,
             choice=choice,
@@ -299,13 +301,14 @@ class ImageEngine:
         fits the free memory (see :mod:`studio.models.memory_plan`)."""
         requested = request.offload
         if requested == "auto" and choice.device.startswith("cuda"):
-            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|offload="
+            prefix = f"image|vae={vae.id if vae else ''}|quantize={request.quantize}|t5="
             for key in runtime.cache.keys():
-                if key[:3] == (model.id, choice.device, choice.dtype) and str(key[3]).startswith(prefix):
-                    requested = str(key[3])[len(prefix) :]
+                text = str(key[3])
+                if key[:3] == (model.id, choice.device, choice.dtype) and text.startswith(prefix):
+                    requested = text.rsplit("|offload=", 1)[-1]
                     break
         return plan_memory(requested, choice, parts_of(model, family), free, request.width, request.height,
-                           request.batch_size, quantize=request.quantize, family=family)
+                           request.batch_size, quantize=request.quantize, family=family, t5=request.t5)
 
     def _batches(self, request, pipe, pset, task, seed, base_params, cancel, compute) -> Generator[Event, None, ImageStats]:
         t0 = time.perf_counter()

@@ -300,6 +300,46 @@ def apply_group_offload(pipe, device: str) -> None:
             apply_group_offloading(component, onload_device=onload, offload_device=cpu, offload_type="leaf_level")
 
 
+#: the pipeline attribute that holds the T5 encoder, per family
+T5_ATTRIBUTE = {"flux": "text_encoder_2", "sd3": "text_encoder_3"}
+
+
+class CpuTextEncoder:
+    """A T5 encoder kept on the CPU, for a pipeline that runs on a GPU (it needs ~9.5 GB that the GPU keeps
+    for the transformer). Not a torch module, so neither ``pipe.to`` nor the offload hooks move it: token ids go
+    to the CPU, the encoder runs there, and the pipeline moves the embeddings to its device and ``dtype``
+    (diffusers' ``_get_t5_prompt_embeds`` does ``.to(dtype=encoder.dtype, device=device)``)."""
+
+    def __init__(self, module, dtype) -> None:
+        self.module = module.to("cpu")
+        self.dtype = dtype  # what the pipeline casts the embeddings to
+        self.device = module.device  # the CPU
+
+    def modules(self):  # diffusers asks a text encoder for its execution device: here, its own (the CPU)
+        return iter(())
+
+    def __call__(self, input_ids, *args, **kwargs):
+        import torch
+
+        with torch.inference_mode():
+            return self.module(input_ids.to("cpu"), *args, **kwargs)
+
+
+def place_t5(pipe, family: str, mode: str, dtype) -> str:
+    """'device' (with the rest), 'cpu' (see :class:`CpuTextEncoder`) or 'off' (left out: SD 3.x only, whose
+    pipeline then feeds zeros in its place); a note to say, or ""."""
+    attribute = T5_ATTRIBUTE.get(family)
+    if attribute is None or mode in ("device", "auto") or getattr(pipe, attribute, None) is None:
+        return ""
+    if mode == "off":
+        if family != "sd3":
+            raise InvalidRequest("FLUX.1 cannot run without its T5 encoder: run it on the CPU instead (T5 encoder: cpu).")
+        setattr(pipe, attribute, None)
+        return "SD 3.x without its T5 encoder (left out: less memory, prompts followed a little less closely)."
+    setattr(pipe, attribute, CpuTextEncoder(getattr(pipe, attribute), dtype))
+    return "The T5 text encoder runs on the CPU (the GPU keeps its memory for the transformer)."
+
+
 def quantize_transformer(pipe, quantize: str, choice) -> str:
     """fp8 layerwise casting of the denoiser (weights stored in float8, computed in the run dtype); a note to say."""
     if quantize != "fp8":
@@ -412,6 +452,7 @@ def _load(
     config_root: Path | None = None,
     quantize: str = "none",
     base: ResolvedModel | None = None,
+    t5: str = "device",
 ) -> PipelineSet:
     """Load ``model`` as a text-to-image pipeline on ``choice``; a GGUF transformer file takes its other parts
     from ``base`` (a diffusers folder of the same family)."""
@@ -472,9 +513,9 @@ def _load(
         )
 
     pipe.set_progress_bar_config(disable=True)
-    note = quantize_transformer(pipe, quantize, choice)
-    if note:
-        notes.append(note)
+    for note in (quantize_transformer(pipe, quantize, choice), place_t5(pipe, family, t5, dtype)):
+        if note:
+            notes.append(note)
     if offload == "none":
         pipe.to(choice.device)
     pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)

@@ -60,10 +60,10 @@ def weights_bytes(model: ResolvedModel) -> int:
 
 
 def plan_memory(requested: str, choice: DeviceChoice, parts: Parts, free: int | None, width: int, height: int,
-                batch: int, *, quantize: str = "none", family: str = "") -> MemoryPlan:
+                batch: int, *, quantize: str = "none", family: str = "", t5: str = "auto") -> MemoryPlan:
     """The memory plan for a job on ``choice`` (see :mod:`studio.models.memory_plan`)."""
     return memory_plan.choose(parts, choice.device, free, width, height, batch, requested=requested,
-                              quantize=quantize, flow=families.is_flow(family))
+                              quantize=quantize, flow=families.is_flow(family), t5=t5)
 
 
 def plan_slicing_tiling(

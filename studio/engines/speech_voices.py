@@ -114,6 +114,81 @@ def _nearest(text: str, mark: str, middle: int) -> int | None:
     return min(found, key=lambda i: abs(i - middle)) if found else None
 
 
+#: sample rates a Piper voice config may give (Piper voices are 16 000 or 22 050 Hz)
+PIPER_RATES = (4_000, 192_000)
+#: what a Piper voice's ONNX graph takes (plus ``sid`` for a voice with several speakers)
+PIPER_INPUTS = frozenset({"input", "input_lengths", "scales"})
+
+
+def piper_config(onnx: Path) -> dict:
+    """The voice's ``.onnx.json``, checked where a bad value would only fail deep in synthesis (a
+    sample rate of 0 or 10^12, a speaker map that is not a map); ModelNotFound says what is wrong."""
+    path = piper_config_path(onnx)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not JSON text"
+        raise ModelNotFound(f"The Piper voice config '{path.name}' cannot be read ({reason}).") from None
+    audio = raw.get("audio") if isinstance(raw, dict) else None
+    if not isinstance(audio, dict) or not isinstance(raw.get("phoneme_id_map"), dict):
+        raise ModelNotFound(
+            f"'{path.name}' is not a Piper voice config (it has no 'audio' and 'phoneme_id_map' sections)."
+        )
+    rate = audio.get("sample_rate")
+    low, high = PIPER_RATES
+    if isinstance(rate, bool) or not isinstance(rate, int) or not low <= rate <= high:
+        raise ModelNotFound(
+            f"'{path.name}' gives the sample rate {rate!r}; a Piper voice's is a whole number of Hz between "
+            f"{low:,} and {high:,} (usually 22050). Download the voice's config again."
+        )
+    ids = raw.get("speaker_id_map") or {}
+    numbers = isinstance(ids, dict) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ids.values())
+    if not numbers:
+        raise ModelNotFound(f"'{path.name}' has a 'speaker_id_map' that is not a map of speaker names to numbers.")
+    for section in ("espeak", "language", "inference"):
+        if raw.get(section) is not None and not isinstance(raw[section], dict):
+            raise ModelNotFound(f"'{path.name}' has a '{section}' entry that is not a section of settings.")
+    speakers = raw.get("num_speakers", 1)
+    if isinstance(speakers, bool) or not isinstance(speakers, int) or speakers < 0:
+        raise ModelNotFound(f"'{path.name}' gives num_speakers {speakers!r}; it must be a whole number.")
+    return raw
+
+
+def check_piper_voice(voice, onnx: Path, raw: dict, espeak_voice: str) -> None:
+    """The loaded graph must be a Piper voice and agree with its config about speakers, and espeak-ng
+    must know the config's voice; ModelNotFound with the fix otherwise (checked once, at load)."""
+    names = {i.name for i in voice.session.get_inputs()}
+    if not PIPER_INPUTS <= names:
+        raise ModelNotFound(
+            f"'{onnx.name}' is not a Piper voice: its graph takes {', '.join(sorted(names)) or 'nothing'}, "
+            "not Piper's input, input_lengths and scales."
+        )
+    many = int(voice.config.num_speakers) > 1
+    if many and "sid" not in names:
+        raise ModelNotFound(
+            f"'{onnx.name}.json' lists {voice.config.num_speakers} speakers, but the voice has one: its config "
+            "belongs to another voice (remove num_speakers and speaker_id_map, or download the config again)."
+        )
+    if not many and "sid" in names:
+        raise ModelNotFound(
+            f"'{onnx.name}' has several speakers, but '{onnx.name}.json' lists none: its config belongs to "
+            "another voice. Download the voice's config again."
+        )
+    if raw.get("speaker_id_map") and not many:
+        raise ModelNotFound(
+            f"'{onnx.name}.json' has a speaker_id_map, but the voice has one speaker (num_speakers 1): "
+            "remove the map or download the config again."
+        )
+    if str(getattr(voice.config, "phoneme_type", "espeak")).lower().endswith("espeak"):
+        try:
+            voice.phonemize("a")
+        except Exception:  # espeak-ng's own error ("failed to set voice") says nothing of the config
+            raise ModelNotFound(
+                f"'{onnx.name}.json' names the espeak voice '{espeak_voice}', which espeak-ng does not know: "
+                "fix espeak.voice (e.g. 'en-us') or download the config again."
+            ) from None
+
+
 #: the speaking-length factors a voice's config may hold (Piper voices use about 1)
 LENGTH_SCALE_RANGE = (0.1, 10.0)
 
@@ -141,12 +216,26 @@ class PiperVoiceBackend(Voice):
         super().__init__()
         from piper import PiperVoice
 
-        config_path = piper_config_path(onnx)
-        self.voice = PiperVoice.load(onnx, config_path=config_path, use_cuda=use_cuda)
+        raw = piper_config(onnx)
+        try:
+            self.voice = PiperVoice.load(onnx, config_path=piper_config_path(onnx), use_cuda=use_cuda)
+        except (KeyError, TypeError, ValueError) as exc:  # a config field piper needs is missing or mistyped
+            raise ModelNotFound(
+                f"'{onnx.name}.json' is not a Piper voice config piper can read (the field {exc} is missing or "
+                "wrong). Download the voice's config again."
+            ) from None
+        except Exception as exc:  # onnxruntime: not an ONNX file, a damaged one
+            if isinstance(exc, (MemoryError, OSError)):
+                raise
+            log.info("onnxruntime could not load %s: %s", onnx, exc)
+            raise ModelNotFound(
+                f"'{onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an ONNX "
+                "model. Download the voice again."
+            ) from None
         check_length_scale(self.voice.config.length_scale, onnx.name)
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
+        check_piper_voice(self.voice, onnx, raw, self.espeak_language)
         self.sample_rate = int(self.voice.config.sample_rate)
         ids = self.voice.config.speaker_id_map or {}
         self.speaker_ids = dict(ids)
@@ -375,8 +464,8 @@ def voice_options(model: ResolvedModel) -> VoiceOptions:
     """Speakers, languages and cloning of ``model`` read from its files (no torch, cheap)."""
     if model.format == "piper":
         try:
-            raw = json.loads(piper_config_path(model.path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            raw = piper_config(model.path)
+        except ModelNotFound:  # the job says what is wrong when the voice loads
             return VoiceOptions("piper")
         ids = raw.get("speaker_id_map") or {}
         speakers = tuple(sorted(ids, key=lambda s: ids[s])) if isinstance(ids, dict) else ()

@@ -177,7 +177,9 @@ class TransformersChat:
             self.lm.generate(**kwargs)
 
 
-def load_transformers(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> Generator[Event, None, ChatModel]:
+def load_transformers(
+    model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken | None = None
+) -> Generator[Event, None, ChatModel]:
     yield Status(f"Loading {model.label}…")
     (lm, tokenizer), choice, notice = runtime.load(model, lambda c: load_text_model(model, c))
     if notice:
@@ -198,7 +200,7 @@ class TextEngine:
         else:
             load = load_transformers
         t_load = time.perf_counter()
-        chat = yield from load(model, request, runtime)
+        chat = yield from load(model, request, runtime, cancel)
         load_s = time.perf_counter() - t_load
         cancel.check()
         return (yield from reply(chat, model, request, runtime, cancel, load_s))

@@ -28,12 +28,13 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 
 from .. import paths
 from ..cancel import CancelToken
-from ..errors import ModelNotFound, OutOfMemory, StudioError
+from ..errors import Cancelled, ModelNotFound, OutOfMemory, StudioError
 from ..events import Event, Notice, Status
 from ..models import device as device_mod
 from ..models.device import DeviceChoice, available_ram_bytes
@@ -242,8 +243,10 @@ class _PieceDecoder:
 # ---------------------------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------------------------
-def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> Generator[Event, None, LlamaChat]:
-    """Check, size and load a GGUF model on llama.cpp (cached across jobs)."""
+def load_llama(
+    model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken | None = None
+) -> Generator[Event, None, LlamaChat]:
+    """Check, size and load a GGUF model on llama.cpp (cached across jobs); ``cancel`` stops the first-time check."""
     path = gguf_file(model.path)
     info = read_info(path)
     if info.chat_template is not None:
@@ -272,7 +275,7 @@ def load_llama(model: ResolvedModel, request: TextRequest, runtime: Runtime) -> 
             )
         if _needs_probe(model, path, runtime.checked_files):
             yield Status(f"Checking {path.name} with llama.cpp (first time only)…")
-            probe(path, runtime.checked_files, context_overrides(info, DEFAULT_CONTEXT))
+            probe(path, runtime.checked_files, context_overrides(info, DEFAULT_CONTEXT), cancel=cancel)
 
     def loader(c: DeviceChoice) -> LlamaChat:
         n_layers = layers if c.device != "cpu" else 0
@@ -374,13 +377,20 @@ def _check_memory(info: GGUFInfo, n_ctx: int, available: int | None = None) -> N
 # the one-time check of files from outside the catalog, in a child process
 # ---------------------------------------------------------------------------------------------
 _PROBE = r"""
-import json, sys
+import json, os, sys
+try:  # Linux: end with the app, even when it is killed outright (PR_SET_PDEATHSIG = 1, SIGKILL = 9)
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[2]):  # the app ended before the line above took effect
+    sys.exit(3)
 import llama_cpp
 class Unused:  # as text_llama.new_llama: no chat-template compilation by llama-cpp-python
     def __init__(self, *args, **kwargs): pass
     def to_chat_handler(self): return None
 llama_cpp.llama_chat_format.Jinja2ChatFormatter = Unused
-overrides = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+overrides = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=64, n_batch=8, n_threads=1, n_gpu_layers=0, verbose=True,
                       kv_overrides=overrides or None)
 ids = llm.tokenize(b"Hello", add_bos=True, special=False) or [0]
@@ -406,22 +416,47 @@ def _needs_probe(model: ResolvedModel, path: Path, checked: set[str]) -> bool:
     return _probe_key(path) not in checked and not _probe_marker(path).exists()
 
 
-def probe(path: Path, checked: set[str], overrides: dict | None = None, timeout: float = 300) -> None:
+def probe(
+    path: Path, checked: set[str], overrides: dict | None = None, timeout: float = 300,
+    cancel: CancelToken | None = None,
+) -> None:
     """Load ``path`` in a child process and read one token; ModelNotFound if llama.cpp fails or dies.
-    A file that passes is added to ``checked`` and gets a marker in the cache folder."""
+    A file that passes is added to ``checked`` and gets a marker in the cache folder (when it can).
+
+    The child ends with the app: it is killed when ``cancel`` is set (Ctrl+C, SIGTERM, the window
+    closing), when this call is interrupted, and on Linux when the app itself dies.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, str(path), str(os.getpid()), json.dumps(overrides or {})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": ""},
+    )
+    deadline = time.monotonic() + timeout
     try:
-        result = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path), json.dumps(overrides or {})], capture_output=True, text=True,
-            timeout=timeout,
-            env={**os.environ, "PYTHONFAULTHANDLER": ""},
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelNotFound(f"llama.cpp did not finish reading '{path.name}' within {timeout:.0f} s.") from None
+        while True:
+            try:
+                stdout, stderr = child.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled() from None
+                if time.monotonic() > deadline:
+                    raise ModelNotFound(
+                        f"llama.cpp did not finish reading '{path.name}' within {timeout:.0f} s."
+                    ) from None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    result = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     if result.returncode == 0 and result.stdout.strip().endswith("ok"):
         checked.add(_probe_key(path))
-        marker = _probe_marker(path)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        try:  # only a cache: a read-only or full STUDIO_HOME means checking again next time
+            marker = _probe_marker(path)
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError as exc:
+            log.info("could not write the GGUF check marker: %s", exc)
         return
     lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
     # llama.cpp's own log lines say why ("… error loading model: unknown model architecture: 'x'");

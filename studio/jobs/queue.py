@@ -1,11 +1,18 @@
 """The job queue the UI uses: submit requests, cancel them, watch their state through signals.
 
-States: ``queued → running → finished | cancelled | failed``, and ``queued → cancelled``.
+States: ``queued → running → finished | cancelled | failed``, and ``queued → cancelled``; a job that
+was running when Studio died comes back ``interrupted``. Failed and interrupted jobs can be retried.
 ``submit`` returns a :class:`~studio.jobs.handle.JobHandle` whose signals concern that job only (what
 a tab listens to). The queue's own signals carry the job id first and cover every job (what the queue
 panel and the status bar listen to); for each event the handle's signal comes first. All are emitted
 on the main thread, in the order the worker produced the events. Finished jobs are kept in a bounded
 history (oldest dropped first).
+
+Jobs wait in the queue's own list and go to the worker one at a time, so the queue can be paused
+(the running job finishes; nothing new starts) and queued jobs reordered. With a ``state_file``
+the queue is written down (atomically) at every change and read back at start
+(:mod:`studio.jobs.persist`): after a crash it starts paused with the job that was running marked
+interrupted, so a job that crashes Studio cannot crash it again in a loop.
 
 Engines are injected: ``JobQueue(library, runtime_factory, engine_factory=engine_for)``; tests pass
 a scripted fake engine (``tests/fake_engine.py``).
@@ -14,10 +21,12 @@ a scripted fake engine (``tests/fake_engine.py``).
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
@@ -28,11 +37,15 @@ from ..errors import StudioError
 from ..events import JobResult, Notice, Preview, Progress, SavedItem, Status, Token, VoiceList
 from ..requests import summary
 from .handle import JobError, JobHandle
+from .persist import INTERRUPTED, KEPT_STATES, QueueFile, encode_request
 from .runtime import warm_up_libraries
 from .worker import ModelWorker, WorkItem
 
 QUEUED, RUNNING, FINISHED, CANCELLED, FAILED = "queued", "running", "finished", "cancelled", "failed"
-TERMINAL = (FINISHED, CANCELLED, FAILED)
+TERMINAL = (FINISHED, CANCELLED, FAILED, INTERRUPTED)
+RETRYABLE = (FAILED, INTERRUPTED, CANCELLED)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,6 +77,9 @@ class JobQueue(QObject):
     job_cancelled = Signal(str, object)  # JobResult with what finished before the cancel
     job_failed = Signal(str, object)  # JobError (str() gives the message for a person)
     job_changed = Signal(str)  # any state change (queue panel)
+    job_removed = Signal(str)  # left the list (cleared, retried, dropped from the history)
+    order_changed = Signal()  # queued jobs reordered (queue panel)
+    paused_changed = Signal(bool)
     worker_message = Signal(str)  # a worker command failed
     _refused = Signal(str, str, object)  # a job its preflight refused: delivered after submit returned
 
@@ -74,14 +90,21 @@ class JobQueue(QObject):
         *,
         engine_factory: Callable[[str], object] | None = engine_for,
         history: int = 200,
+        state_file: str | Path | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """``state_file``: where the queue is written down and read back from (None: kept in memory)."""
         super().__init__(parent)
         self.library = library
         self._history = history
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._items: dict[str, WorkItem] = {}
         self._handles: dict[str, JobHandle] = {}
+        self._pending: list[str] = []  # queued job ids in the order they will run
+        self._dispatched = ""  # the job handed to the worker and not yet done ("" = worker idle)
+        self._paused = False
+        self._file = QueueFile(state_file) if state_file is not None else None
+        self.restore_message = ""  # what the restore found worth telling (crash, damaged file)
         self._ids = itertools.count(1)
         self._real_engines = engine_factory in (None, engine_for)
         self._worker = ModelWorker(runtime_factory, library, engine_factory or engine_for)
@@ -93,6 +116,8 @@ class JobQueue(QObject):
         self._refused.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._started = False
         self._closed = False  # after shutdown() the worker never starts again
+        if self._file is not None:
+            self._restore()
 
     # --- public API ---
     def submit(self, request) -> JobHandle:
@@ -112,21 +137,148 @@ class JobQueue(QObject):
             refusal = None
         except StudioError as exc:
             refusal = JobError.from_exception(exc, request.kind)
-        job_id = f"job-{next(self._ids)}"
-        job = Job(job_id, request, label=summary(request))
-        self._jobs[job_id] = job
-        handle = self._handles[job_id] = JobHandle(job_id, request, self)
-        self.job_added.emit(job_id)
-        self.job_changed.emit(job_id)
+        handle = self._add(Job(self._new_id(), request, label=summary(request)), pending=refusal is None)
         if refusal is not None:
-            self._refused.emit(job_id, FAILED, refusal)
-        else:
-            self._start_worker()
-            item = WorkItem(job_id, request)
-            self._items[job_id] = item
-            self._worker.post(item)
+            self._refused.emit(handle.id, FAILED, refusal)
         self._trim()
+        self._save()
+        self._dispatch()
         return handle
+
+    def _new_id(self) -> str:
+        while True:
+            job_id = f"job-{next(self._ids)}"
+            if job_id not in self._jobs:
+                return job_id
+
+    def _add(self, job: Job, pending: bool = True) -> JobHandle:
+        """Keep ``job`` (and queue it to run when it is queued and ``pending``: a refused one is not)."""
+        self._jobs[job.id] = job
+        handle = self._handles[job.id] = JobHandle(job.id, job.request, self)
+        if job.state == QUEUED and pending:
+            self._items[job.id] = WorkItem(job.id, job.request)
+            self._pending.append(job.id)
+        self.job_added.emit(job.id)
+        self.job_changed.emit(job.id)
+        return handle
+
+    def _dispatch(self) -> None:
+        """Hand the next queued job to the worker when it is idle and the queue is not paused."""
+        if self._dispatched or self._paused or self._closed or not self._pending:
+            return
+        job_id = self._pending.pop(0)
+        item = self._items.get(job_id)
+        if item is None:
+            self._dispatch()
+            return
+        self._dispatched = job_id
+        self._start_worker()
+        self._worker.post(item)
+
+    @property
+    def persistent(self) -> bool:
+        """Whether the queue is written down (and comes back after a restart)."""
+        return self._file is not None
+
+    # --- pause, order, retry ---
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Start nothing new (the running job finishes)."""
+        self.set_paused(True)
+
+    def resume(self) -> None:
+        self.set_paused(False)
+
+    def set_paused(self, paused: bool) -> None:
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self._save()
+        self.paused_changed.emit(paused)
+        self._dispatch()
+
+    def queued_ids(self) -> list[str]:
+        """The queued jobs, in the order they will run."""
+        return list(self._pending)
+
+    def move(self, job_id: str, offset: int) -> bool:
+        """Move a queued job ``offset`` places (-1: one earlier); False when it is not queued."""
+        if job_id not in self._pending:
+            return False
+        index = self._pending.index(job_id)
+        target = max(0, min(len(self._pending) - 1, index + offset))
+        if target == index:
+            return False
+        self._pending.insert(target, self._pending.pop(index))
+        self._save()
+        self.order_changed.emit()
+        return True
+
+    def retry(self, job_id: str) -> JobHandle | None:
+        """Queue a failed, interrupted or cancelled job's request again, as a new job at the end of the
+        queue (the old entry is dropped); its handle, or None when it cannot be retried."""
+        job = self._jobs.get(job_id)
+        if job is None or job.state not in RETRYABLE:
+            return None
+        handle = self.submit(job.request)  # validates again: a request that no longer holds raises
+        self._forget(job_id)
+        self._save()
+        return handle
+
+    # --- written down ---
+    def _restore(self) -> None:
+        if not self._file.lock():  # another Studio runs with this queue: it stays that one's
+            self._file = None
+            self.restore_message = ("Another Studio window is running and keeps the saved queue; the jobs of "
+                                    "this window are not kept after it closes.")
+            log.warning("%s", self.restore_message)
+            return
+        restored = self._file.load()
+        self._paused = restored.paused
+        self.restore_message = restored.message
+        for saved in restored.jobs:
+            job = Job(saved.id, saved.request, state=saved.state, label=saved.label, created=saved.created,
+                      error=saved.error)
+            if job.state == QUEUED:
+                try:  # the rules, or the input files, may have changed since it was written down
+                    job.request.validate()
+                    preflight(job.request)
+                except StudioError as exc:
+                    job.state, job.error = FAILED, str(exc)
+            if job.state in (FAILED, INTERRUPTED):
+                job.failure = JobError("runtime", job.error, modality=getattr(saved.request, "kind", ""))
+            self._add(job)
+        if restored.message:
+            log.warning("%s", restored.message)
+        self._save()
+        if self._pending and not self._paused:
+            self._dispatch()
+
+    def _records(self, clean_exit: bool = False) -> list[dict]:
+        records = []
+        for job in self._jobs.values():
+            if job.state not in KEPT_STATES:
+                continue
+            state = job.state
+            if clean_exit and state == RUNNING:
+                state = QUEUED  # closed by the person, not a crash: run it again next time
+            records.append({"id": job.id, "state": state, "label": job.label, "created": job.created,
+                            "error": job.error, "request": encode_request(job.request)})
+        # failed and interrupted jobs first (as they were), then the running one and the queue in order
+        order = {job_id: i for i, job_id in enumerate([self._dispatched, *self._pending]) if job_id}
+        records.sort(key=lambda r: order.get(r["id"], -1))
+        return records
+
+    def _save(self, clean_exit: bool = False) -> None:
+        if self._file is None or (self._closed and not clean_exit):
+            return
+        try:
+            self._file.save(self._records(clean_exit), self._paused, clean_exit=clean_exit)
+        except (OSError, TypeError, ValueError) as exc:  # a full disk must not stop the queue
+            log.warning("could not write the queue down: %s", exc)
 
     def handle(self, job_id: str) -> JobHandle | None:
         """The handle ``submit`` returned for ``job_id`` (None once the job left the history)."""
@@ -142,6 +294,8 @@ class JobQueue(QObject):
             started = item.taken
         handle = self._handles[job_id]
         if not started:
+            if job_id in self._pending:
+                self._pending.remove(job_id)
             self._end(job, CANCELLED)
             handle.cancelled.emit(job.result)
             self.job_cancelled.emit(job_id, job.result)
@@ -150,6 +304,7 @@ class JobQueue(QObject):
             handle.status.emit(job.status)
             self.job_status.emit(job_id, job.status)
         self.job_changed.emit(job_id)
+        self._save()
 
     def cancel_all(self) -> None:
         for job_id in list(self._jobs):
@@ -167,6 +322,7 @@ class JobQueue(QObject):
     def clear_finished(self) -> None:
         for job_id in [j.id for j in self._jobs.values() if j.state in TERMINAL]:
             self._forget(job_id)
+        self._save()
 
     def run_in_worker(self, fn: Callable[[Runtime], None]) -> None:
         """Run ``fn(runtime)`` on the worker thread between jobs (settings, unload); ignored after shutdown."""
@@ -190,7 +346,13 @@ class JobQueue(QObject):
         self.run_in_worker(_unload_all)
 
     def shutdown(self, wait_ms: int = 5000) -> bool:
-        """Cancel everything and stop the worker; True when it stopped within ``wait_ms``."""
+        """Cancel everything and stop the worker; True when it stopped within ``wait_ms``. With a
+        state file, the queue is written down first: queued jobs, and the running one, come back
+        queued on the next start."""
+        if not self._closed:
+            self._save(clean_exit=True)
+            if self._file is not None:
+                self._file.unlock()
         self._closed = True
         self.cancel_all()
         if not self._started:
@@ -218,6 +380,7 @@ class JobQueue(QObject):
             return
         job.state = RUNNING
         job.started = time.time()
+        self._save()
         self._handles[job_id].started.emit()
         self.job_started.emit(job_id)
         self.job_changed.emit(job_id)
@@ -261,6 +424,15 @@ class JobQueue(QObject):
 
     @Slot(str, str, object)
     def _on_done(self, job_id: str, state: str, payload: object) -> None:
+        if job_id == self._dispatched:
+            self._dispatched = ""
+        try:
+            self._job_done(job_id, state, payload)
+        finally:
+            self._save()
+            self._dispatch()
+
+    def _job_done(self, job_id: str, state: str, payload: object) -> None:
         job = self._jobs.get(job_id)
         if job is None or job.state in TERMINAL:
             return
@@ -290,9 +462,13 @@ class JobQueue(QObject):
             self._forget(job_id)
 
     def _forget(self, job_id: str) -> None:
-        self._jobs.pop(job_id, None)
+        if job_id in self._pending:
+            self._pending.remove(job_id)
+        known = self._jobs.pop(job_id, None) is not None
         self._items.pop(job_id, None)
         self._handles.pop(job_id, None)
+        if known:
+            self.job_removed.emit(job_id)
 
 
 def _unload_all(runtime: Runtime) -> None:

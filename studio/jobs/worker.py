@@ -17,7 +17,8 @@ from PySide6.QtCore import QThread, Signal
 from ..cancel import CancelToken
 from ..engines.base import Runtime, drive
 from ..errors import Cancelled, is_out_of_memory
-from ..events import JobResult, Output
+from ..events import JobResult, Notice, Output
+from ..library.store import LibrarySaveError
 from .handle import JobError
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,9 @@ class ModelWorker(QThread):
 
     def _run_job(self, item: WorkItem) -> None:
         with item.lock:
-            if item.cancel.cancelled:
-                return  # cancelled while queued: never started, JobQueue already said so
+            if item.cancel.cancelled:  # cancelled while queued: never started, JobQueue already said so
+                self.done.emit(item.job_id, "cancelled", JobResult())  # the queue hands over the next job
+                return
             item.taken = True
         self.started_job.emit(item.job_id)
         result = JobResult()
@@ -102,7 +104,13 @@ class ModelWorker(QThread):
 
             def handle(ev) -> None:
                 if isinstance(ev, Output):
-                    saved = self._library.save(ev, job_id=item.job_id)
+                    try:
+                        saved = self._library.save(ev, job_id=item.job_id)
+                    except LibrarySaveError as exc:
+                        if exc.item is None:
+                            raise  # nothing was written: the job fails with the library's sentence
+                        saved = exc.item  # written but not indexed (a locked index): show it, say so
+                        self.event.emit(item.job_id, Notice(str(exc)))
                     result.items.append(saved)
                     self.output.emit(item.job_id, saved)
                 else:

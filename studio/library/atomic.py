@@ -64,9 +64,20 @@ def temp_file_in(folder: Path, name: str) -> tuple[int, Path]:
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(f)`` on a temp file next to ``path``, then move it into place (see the module doc).
 
-    Returns the path written (the symlink's target for a symlink). A crash leaves at most a stray
-    ``.tmp`` file behind.
+    Returns the path written (the symlink's target for a symlink). Any failure or interruption
+    (KeyboardInterrupt, SIGTERM turned into one) removes the temp file; only a hard kill can leave a
+    stray ``.tmp`` file behind. An ``OSError`` (a full or read-only disk …) names ``path``, not the
+    temp file, so the message a person sees says which output failed.
     """
+    try:
+        return _atomic_write(path, write)
+    except OSError as exc:
+        if exc.filename is None or ".tmp" in os.fsdecode(exc.filename):
+            exc.filename = os.fspath(path)
+        raise
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     kind, target = target_kind(path)
     if kind == "stream":
         with open(os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0)), "wb") as f:

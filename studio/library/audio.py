@@ -35,6 +35,10 @@ FORMATS: dict[str, tuple[str, str]] = {
 #: what a reference clip or an opened file may be
 READABLE_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".oga", ".opus", ".aiff", ".aif")
 WAV_TAG_LIMIT = 1800  # bytes of one WAV INFO string that survive libsndfile's reader
+#: frames handed to libsndfile per write call. Its Vorbis encoder crashes the process (SIGSEGV) when
+#: one write reaches about 2.1 M frames (95 s of 22 kHz speech), so every format is written in
+#: blocks of this size; the file is the same as from one call.
+WRITE_BLOCK_FRAMES = 1 << 16
 
 
 class AudioFileError(StudioError):
@@ -130,8 +134,14 @@ def encode(audio: Any, sample_rate: int, params: dict | None = None, suffix: str
         for key, value in tags.items():
             if value:
                 setattr(f, key, value)
-        f.write(data)
+        write_blocks(f, data)
     return buf.getvalue()
+
+
+def write_blocks(f, data: np.ndarray) -> None:
+    """Write ``data`` to the open soundfile ``f`` in blocks of :data:`WRITE_BLOCK_FRAMES` frames."""
+    for start in range(0, data.shape[0], WRITE_BLOCK_FRAMES):
+        f.write(data[start : start + WRITE_BLOCK_FRAMES])
 
 
 def export(path: str | Path, audio: Any, sample_rate: int, params: dict | None = None, *, suffix: str = "") -> Path:

@@ -79,6 +79,26 @@ def check_folder(folder: Path) -> None:
         os.unlink(tmp)
     except OSError as exc:
         raise UnwritableTarget(f"Cannot write files in '{probe}' ({exc.strerror or exc}).") from None
+    check_free_space(probe)
+
+
+#: a disk with less room than this is full for any result (the 0-byte probe above passes on it)
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def check_free_space(folder: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Refuse a folder whose disk has less than ``need`` bytes free, before any work. Only a floor:
+    a result larger than what is left still fails when written, and is then kept in the library."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows) or a file system that does not say
+        return
+    free = st.f_bavail * st.f_frsize
+    if st.f_blocks and free < need:
+        raise UnwritableTarget(
+            f"The disk holding '{folder}' is full ({free:,} bytes free): free some space or choose a folder on "
+            "another disk."
+        )
 
 
 def numbered_paths(path: Path, count: int) -> list[Path]:

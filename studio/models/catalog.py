@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
@@ -262,18 +263,26 @@ def _cache_fingerprint(root: Path) -> tuple:
 class Catalog:
     """Built-in entries plus the person's local models (persisted as JSON in the data folder)."""
 
-    def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN):
+    def __init__(self, user_file: Path | None = None, builtin: tuple[ModelEntry, ...] = BUILTIN,
+                 folders_file: Path | None = None):
         self.user_file = user_file or paths.user_models_file()
+        self.folders_file = folders_file or (
+            user_file.with_name("model_folders.json") if user_file is not None else paths.model_folders_file())
         self._builtin = builtin
         self._scan: dict[str, CachedRepo] = {}
         self._scan_key: tuple | None = None
         self._discovered: dict[str, ModelEntry | None] = {}  # per repo id; None = not a kind Studio runs
+        #: why the person's list of local models could not be read ("" when it could): shown by
+        #: ``studio models list`` and the Models window; the file is never overwritten while so
+        self.damaged = ""
+        #: what the last add/remove did beyond its own job (a damaged list set aside), for a person
+        self.notice = ""
 
     # --- listing ---
     def entries(self, modality: str | None = None, *, include_cached: bool = False) -> list[ModelEntry]:
         """Built-in and local entries; with ``include_cached`` also hub models found in the
         Hugging Face cache that the catalog does not list (see :meth:`discovered`)."""
-        items = list(self._builtin) + self._load_user()
+        items = list(self._builtin) + self._load_user() + self.folder_entries()
         if include_cached:
             items += self.discovered()
         return [e for e in items if modality is None or e.modality == modality]
@@ -359,6 +368,25 @@ class Catalog:
                 out.append(entry)
         return out
 
+    # --- model folders used in place (studio.models.folders) ---
+    def folder_entries(self) -> list[ModelEntry]:
+        """The runnable models the registered model folders held at their last scan (``local``
+        entries: one that disappeared shows as missing)."""
+        from .folders import ModelFolders
+
+        out = []
+        for m in ModelFolders(self.folders_file).models():
+            if not m.runnable or m.modality not in MODALITIES:
+                continue
+            where = {"ollama": "Ollama", "hf-cache": "a Hugging Face cache"}.get(m.layout, "a model folder")
+            out.append(ModelEntry(
+                id=f"folder:{m.path}", name=m.name, modality=m.modality, source="local", path=m.path,
+                format=m.format, family=m.family if m.modality == "image" else "", size_bytes=m.size_bytes,
+                description=f"Used in place from {where} ({Path(m.path).parent})."
+                + (f" Config: {Path(m.config).name}." if m.config else "") + (f" {m.note}." if m.note else ""),
+            ))
+        return out
+
     # --- local models the person added ---
     def add_local(self, path: str | os.PathLike, modality: str, name: str = "") -> ModelEntry:
         p = Path(path).expanduser().resolve()
@@ -379,19 +407,63 @@ class Catalog:
     def remove_local(self, model_id: str) -> None:
         self._save_user([e for e in self._load_user() if e.id != model_id])
 
-    def _load_user(self) -> list[ModelEntry]:
-        """The person's local models; entries that are not of the right shape are skipped."""
+    def _read_user(self) -> list | None:
+        """The user file's JSON list ([] when there is no file); None when it exists but cannot be
+        read (its reason in :attr:`damaged`)."""
+        self.damaged = ""
         try:
-            raw = json.loads(self.user_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = self.user_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
             return []
-        return [e for e in (_user_entry(item) for item in (raw if isinstance(raw, list) else [])) if e is not None]
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is not UTF-8 text"
+            self.damaged = f"Your list of local models '{self.user_file}' cannot be read ({reason})."
+            return None
+        try:
+            raw = json.loads(text) if text.strip() else []
+        except ValueError as exc:  # a stray comma from a hand edit …
+            where = f"line {exc.lineno}, column {exc.colno}: " if hasattr(exc, "lineno") else ""
+            reason = f"{where}{getattr(exc, 'msg', str(exc))}"
+        else:
+            if isinstance(raw, list):
+                return raw
+            reason = "it does not hold a list"
+        self.damaged = (
+            f"Your list of local models '{self.user_file}' is damaged ({reason}): its models are not listed. "
+            "Fix it by hand; adding a model keeps it as a copy and starts a new list."
+        )
+        return None
+
+    def _load_user(self) -> list[ModelEntry]:
+        """The person's local models; entries that are not of the right shape are skipped, a file that
+        cannot be read gives none (and :attr:`damaged` says why)."""
+        raw = self._read_user()
+        return [e for e in (_user_entry(item) for item in (raw or [])) if e is not None]
 
     def _save_user(self, entries: list[ModelEntry]) -> None:
+        """Write the list. A file that could not be read is never overwritten: a damaged one is set
+        aside as ``user_models.json.broken-<time>`` first (as the library does with its index), one
+        that cannot be read at all (no permission) stops the change."""
+        from ..errors import StudioError
         from ..library.atomic import atomic_write_text
 
+        self.notice = ""
+        if self._read_user() is None:
+            if "cannot be read" in self.damaged:
+                raise StudioError(f"{self.damaged} Studio leaves it as it is; fix its permissions first.")
+            kept = self.user_file.with_name(f"{self.user_file.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+            n = 1
+            while kept.exists():
+                kept = kept.with_name(f"{self.user_file.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+                n += 1
+            self.user_file.replace(kept)
+            self.notice = (
+                f"Your list of local models was damaged; it is kept as '{kept}' and a new list was started "
+                "(copy its entries over by hand)."
+            )
         data = [asdict(e) for e in entries]
         atomic_write_text(self.user_file, json.dumps(data, indent=2))
+        self.damaged = ""
 
 
 _ENTRY_FIELDS = {f.name: f for f in fields(ModelEntry)}

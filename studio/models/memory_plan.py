@@ -103,27 +103,32 @@ class MemoryPlan:
 
 
 def choose(parts: Parts, device: str, free: int | None, width: int, height: int, batch: int = 1, *,
-           requested: str = "auto", quantize: str = "none", flow: bool = False) -> MemoryPlan:
+           requested: str = "auto", quantize: str = "none", flow: bool = False, t5: str = "auto") -> MemoryPlan:
     """The plan for a job: the one ``requested``, or for 'auto' the first of :data:`PLANS` that fits ``free``
-    (with the T5 encoder on the CPU before going leaner than model offload). Off CUDA: 'none'."""
+    (with the T5 encoder on the CPU before going leaner than model offload). Off CUDA: 'none'.
+    ``t5``: 'auto' (the planner decides), 'device' (never on the CPU), 'cpu' or 'off' (left out: SD 3.x)."""
+    if t5 in ("cpu", "off"):
+        parts = Parts(parts.denoiser, parts.text, 0, parts.vae, parts.blocks)
     if not device.startswith("cuda"):
         return MemoryPlan("none", need_bytes(parts, "none", width, height, batch, quantize=quantize, flow=flow),
                           free, device, quantize)
+    fixed_t5 = t5 in ("cpu", "off")
     if requested != "auto":
         plan = CLI_NAMES.get(requested, requested)
         need = need_bytes(parts, plan, width, height, batch, quantize=quantize, flow=flow)
-        return MemoryPlan(plan, need, free, device, quantize, chosen=False, fits=free is None or need <= free)
+        return MemoryPlan(plan, need, free, device, quantize, fixed_t5, chosen=False, fits=free is None or need <= free)
     options = []
     for plan in PLANS:
-        options.append((plan, False))
-        if plan == "model" and parts.t5:
+        options.append((plan, fixed_t5))
+        if plan == "model" and parts.t5 and t5 == "auto":
             options.append(("model", True))
     for plan, t5_cpu in options:
         need = need_bytes(parts, plan, width, height, batch, quantize=quantize, flow=flow, t5_on_cpu=t5_cpu)
         if free is None or need <= free:
             return MemoryPlan(plan, need, free, device, quantize, t5_cpu)
-    need = need_bytes(parts, "sequential", width, height, batch, quantize=quantize, flow=flow, t5_on_cpu=bool(parts.t5))
-    return MemoryPlan("sequential", need, free, device, quantize, bool(parts.t5), fits=False)
+    cpu_t5 = fixed_t5 or (bool(parts.t5) and t5 == "auto")
+    need = need_bytes(parts, "sequential", width, height, batch, quantize=quantize, flow=flow, t5_on_cpu=cpu_t5)
+    return MemoryPlan("sequential", need, free, device, quantize, cpu_t5, fits=False)
 
 
 def next_plan(plan: str) -> str | None:

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTa
 from .. import __version__
 from ..app import Services, compose
 from ..config import Config, env_offline
+from ..jobs.folder_scans import FolderScanner
 from ..models.catalog import Catalog
+from ..models.folders import ModelFolders
 from .history_panel import HistoryPanel
 from .icons import tab_icon
 from .queue_panel import QueuePanel
@@ -40,11 +42,13 @@ class MainWindow(QMainWindow):
         tabs: Sequence[TabSpec] | None = None,
         services: Services | None = None,
         engine_factory=None,
+        queue_file=None,
     ) -> None:
         """``services``: what :func:`studio.app.compose` built from the configuration (the job queue, the
         downloads, the catalog); without them (tests) the window composes its own from ``settings`` and the
         environment, with ``engine_factory`` (request kind → engine) replacing the real engines, e.g. with a
-        scripted fake. ``settings`` store the configuration; a changed preference reconfigures the services."""
+        scripted fake, and ``queue_file`` where the queue is written down (None: not kept). ``settings`` store
+        the configuration; a changed preference reconfigures the services."""
         super().__init__(parent)
         self.setWindowTitle("Studio")
         self.resize(1280, 820)
@@ -53,7 +57,8 @@ class MainWindow(QMainWindow):
         #: HF_HUB_OFFLINE=1 at launch keeps Studio offline until the person flips the Offline preference
         self._env_offline = env_offline()
         if services is None:
-            services = compose(self._config(), library, catalog, engine_factory=engine_factory, parent=self)
+            services = compose(self._config(), library, catalog, engine_factory=engine_factory, queue_file=queue_file,
+                               parent=self)
         else:
             services.jobs.setParent(self)
             services.downloads.setParent(self)
@@ -90,15 +95,22 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.device_label = QLabel(f"Device: {settings.device} · {settings.dtype}")
         self.statusBar().addPermanentWidget(self.device_label)
-        self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
+        if self.jobs.restore_message:  # a crash or a damaged queue file: say so (the Queue panel does too)
+            self.statusBar().showMessage(self.jobs.restore_message, 20000)
+        else:
+            self.statusBar().showMessage("Ready. Models load in the background on first use.", 5000)
 
         self.downloads.models_changed.connect(self._refresh_pickers)
+        # model folders used in place (ComfyUI, A1111, LM Studio, Ollama …): rescanned once the window is up
+        self.folder_scanner = FolderScanner(ModelFolders(self.catalog.folders_file), parent=self)
+        self.folder_scanner.finished.connect(self._on_folders_rescanned)
         self.jobs.job_output.connect(self._on_output)
         self.jobs.job_failed.connect(self._on_failed)
         self.jobs.job_notice.connect(self._on_notice)
         self.jobs.worker_message.connect(self._on_worker_message)
         self.jobs.job_finished.connect(self._on_finished)
         self.history_panel.item_activated.connect(self.open_saved)
+        self.history_panel.reuse_requested.connect(self.reuse_saved)
         self.settings.changed.connect(self._on_setting_changed)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -113,6 +125,13 @@ class MainWindow(QMainWindow):
     def _warm_up(self) -> None:
         if self.isVisible():  # not when the window was closed before the timer fired
             self.jobs.warm_up()
+            if self.folder_scanner.folders.folders():
+                self.folder_scanner.rescan()
+
+    @Slot(str, object)
+    def _on_folders_rescanned(self, _folder: str, _scans: object) -> None:
+        self.catalog.refresh()
+        self._refresh_pickers()
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -147,6 +166,7 @@ class MainWindow(QMainWindow):
         self._action(settings_menu, "Preferences…", self.show_settings, QKeySequence("Ctrl+,"))
 
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Welcome…", self.show_welcome, tip="Where things live, the GPU, what works offline")
         self._action(help_menu, "About Studio", self.show_about)
 
     # --- the tabs (studio.ui.tab_api.TabHost) ---
@@ -238,6 +258,20 @@ class MainWindow(QMainWindow):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.library.root)))
 
     @Slot()
+    def show_welcome(self):
+        from .welcome import WelcomeDialog
+
+        dialog = WelcomeDialog(self.library.root, self.catalog, self)
+        dialog.open()
+        return dialog
+
+    def welcome_first_run(self):
+        """The welcome dialog, the first time Studio starts (never again); None when already shown."""
+        from .welcome import show_once
+
+        return show_once(self)
+
+    @Slot()
     def show_about(self) -> None:
         QMessageBox.about(
             self,
@@ -254,6 +288,17 @@ class MainWindow(QMainWindow):
         if spec is not None and self._tabs[spec.key].open_item(saved):
             return self.show_tab(spec.key)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(saved.path)))
+        return False
+
+    @Slot(object)
+    def reuse_saved(self, saved) -> bool:
+        """History → "Reuse settings": the item's settings back into the form of its tab, which is shown."""
+        spec = next((s for s in self.tab_specs if saved.kind in s.kinds), None)
+        if spec is not None and self._tabs[spec.key].reuse_settings(saved):
+            self.show_tab(spec.key)
+            self.show_message(f"Settings of {saved.path.name} restored in the {spec.title} tab.")
+            return True
+        self.show_message("Those settings cannot be restored here" + (f" (the {spec.title} tab is busy)." if spec else "."))
         return False
 
     @Slot(int)
@@ -289,6 +334,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_setting_changed(self, key: str) -> None:
         s = self.settings
+        if key == "welcome_shown":  # nothing for the worker
+            return
         if key == "output_folder":
             self.library.relocate(s.output_folder)
             self.history_panel.refresh()
@@ -303,20 +350,31 @@ class MainWindow(QMainWindow):
         return config.replace(offline=True) if self._env_offline else config
 
     # --- closing ---
+    @Slot(int)
+    def quit_for_signal(self, signum: int) -> None:
+        """SIGINT, SIGTERM or SIGHUP (:mod:`studio.ui.stop_signals`): quit as a person would (jobs
+        cancelled, the worker stopped, child processes ended), without asking."""
+        self._ask_before_quit = False
+        self.close()
+
     def closeEvent(self, event) -> None:
         active = self.jobs.active()
-        if active and not os.environ.get("STUDIO_NO_CONFIRM"):
+        if active and getattr(self, "_ask_before_quit", True) and not os.environ.get("STUDIO_NO_CONFIRM"):
             answer = QMessageBox.question(
                 self,
                 "Quit Studio?",
                 f"{len(active)} job(s) still queued or running. Quit anyway? "
-                "Everything already finished is saved in the library.",
+                "Everything already finished is saved in the library"
+                + ("; the queued and running jobs come back the next time Studio starts." if self.jobs.persistent
+                   else "."),
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
         self.downloads.shutdown()
+        self.folder_scanner.wait()
         if self._models_window is not None:
             self._models_window.deleter.wait()  # a model being deleted is deleted completely
+            self._models_window.scanner.wait()
         self.worker_stopped = self.jobs.shutdown(wait_ms=5000)
         super().closeEvent(event)

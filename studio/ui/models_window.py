@@ -38,7 +38,9 @@ from PySide6.QtWidgets import (
 
 from ..errors import StudioError
 from ..jobs.deletions import ModelDeleter
+from ..jobs.folder_scans import FolderScanner
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, bundled_path, human_size, hub_snapshot
+from ..models.folders import ModelFolders
 
 COLUMNS = ("Name", "State", "Size", "Memory", "Licence")
 COL_NAME, COL_STATE, COL_SIZE, COL_MEMORY, COL_LICENCE = range(len(COLUMNS))
@@ -112,7 +114,18 @@ class ModelsWindow(QDialog):
         add_menu = QMenu(self.add_button)
         add_menu.addAction("Model file (.gguf, .safetensors, .onnx)…", self._choose_file)
         add_menu.addAction("Model folder (transformers, diffusers)…", self._choose_folder)
+        add_menu.addSeparator()
+        add_menu.addAction("Rescan model folders", self.rescan_folders)
         self.add_button.setMenu(add_menu)
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setObjectName("addModelFolder")
+        self.add_folder_button.setToolTip(
+            "Use the models you already have where they are: a ComfyUI, AUTOMATIC1111/Forge, LM Studio, GPT4All "
+            "or Ollama folder, or a Hugging Face cache. Nothing is copied; rescanned at every start.")
+        self.add_folder_button.clicked.connect(self._choose_library_folder)
+        self.scanner = FolderScanner(ModelFolders(catalog.folders_file), parent=self)
+        self.scanner.finished.connect(self._on_scan_finished)
+        self.scanner.failed.connect(self._on_scan_failed)
         self.open_button = QPushButton("Open folder")
         self.open_button.setToolTip("Show the model's files")
         self.open_button.clicked.connect(self.open_selected_folder)
@@ -120,6 +133,7 @@ class ModelsWindow(QDialog):
         for b in (self.download_button, self.cancel_button, self.delete_button, self.open_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
+        buttons.addWidget(self.add_folder_button)
         buttons.addWidget(self.add_button)
 
         self.hub_id_edit = QLineEdit()
@@ -171,6 +185,8 @@ class ModelsWindow(QDialog):
         if selected in self._rows:
             self.select(selected)
         self._update_buttons()
+        if self.catalog.damaged:
+            self._say(self.catalog.damaged)
 
     def _fill_row(self, table: QTableWidget, row: int, entry: ModelEntry) -> None:
         name = QTableWidgetItem(entry.name)
@@ -295,6 +311,9 @@ class ModelsWindow(QDialog):
         if entry.source == "bundled":
             self._say(f"'{entry.name}' ships with Studio and cannot be deleted.")
             return False
+        if entry.id.startswith("folder:"):
+            self._say(f"'{entry.name}' is used in place from a model folder: Studio does not delete its files.")
+            return False
         return self.deleter.start(entry)
 
     # --- deletion signals (main thread) ---
@@ -352,7 +371,7 @@ class ModelsWindow(QDialog):
             return None
         self.refresh()
         self.select(entry.id)
-        self._say(f"Added '{entry.name}' to the {TAB_TITLES.get(modality, modality)} models.")
+        self._say(f"Added '{entry.name}' to the {TAB_TITLES.get(modality, modality)} models. {self.catalog.notice}".strip())
         self.models_changed.emit()
         return entry
 
@@ -390,6 +409,59 @@ class ModelsWindow(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Add a model folder")
         if path:
             self.add_local_path(path)
+
+    # --- model folders used in place ---
+    @Slot()
+    def _choose_library_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Use the models in a folder (nothing is copied)")
+        if path:
+            self.add_model_folder(path)
+
+    def add_model_folder(self, path: str | os.PathLike) -> bool:
+        """Use the models of a ComfyUI, A1111/Forge, LM Studio, GPT4All, Ollama or Hugging Face cache
+        folder where they are; scanned in the background (``models_changed`` follows)."""
+        p = Path(path).expanduser()
+        if not p.is_dir():
+            self._say(f"{p} is not a folder.")
+            return False
+        if not self.scanner.add(p):
+            self._say("A folder scan is already running; try again when it is done.")
+            return False
+        self._say(f"Looking for models in {p}… (nothing is copied)")
+        return True
+
+    @Slot()
+    def rescan_folders(self) -> bool:
+        if not self.scanner.rescan():
+            return False
+        self._say("Rescanning the model folders…")
+        return True
+
+    @Slot(str, object)
+    def _on_scan_finished(self, folder: str, scans: object) -> None:
+        scans = list(scans or [])
+        runnable = sum(1 for s in scans for m in s.models if m.runnable and not m.missing)
+        extras = sum(1 for s in scans for m in s.models if not m.runnable and not m.missing)
+        missing = sum(1 for s in scans for m in s.models if m.missing)
+        files = sum(s.files_seen for s in scans)
+        seconds = sum(s.seconds for s in scans)
+        where = folder or f"{len(scans)} model folder(s)"
+        text = f"{where}: {runnable} model(s)"
+        if extras:
+            text += f" and {extras} LoRA/VAE/ControlNet/upscaler/embedding file(s)"
+        text += f" found in {files} files ({seconds:.2f} s); used in place, nothing copied."
+        if missing:
+            text += f" {missing} are missing."
+        problems = [p for s in scans for p in s.problems]
+        if problems:
+            text += f" Skipped: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+        self.refresh()
+        self._say(text)
+        self.models_changed.emit()
+
+    @Slot(str, str)
+    def _on_scan_failed(self, folder: str, message: str) -> None:
+        self._say(f"Could not read {folder or 'the model folders'}: {message}")
 
     def folder_of(self, entry: ModelEntry) -> Path | None:
         if entry.source == "hub":

@@ -28,6 +28,7 @@ DEFAULTS = {
     # what the Text tab sends with each request (TextRequest.threads / .gpu_layers: 0 = automatic, -1 = all)
     "text_threads": field_spec(TextRequest, "threads").default,
     "text_gpu_layers": field_spec(TextRequest, "gpu_layers").default,
+    "welcome_shown": False,  # the first-run welcome dialog was shown
 }
 
 
@@ -119,6 +120,14 @@ class Settings(QObject):
     @text_gpu_layers.setter
     def text_gpu_layers(self, value: int) -> None:
         self._set("text_gpu_layers", int(value))
+
+    @property
+    def welcome_shown(self) -> bool:
+        return self._get("welcome_shown")
+
+    @welcome_shown.setter
+    def welcome_shown(self, value: bool) -> None:
+        self._set("welcome_shown", bool(value))
 
     def config(self) -> Config:
         """The stored preferences as the one configuration (the environment is not read here)."""

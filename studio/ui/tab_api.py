@@ -12,10 +12,10 @@ window and the status bar), so a tab class's constructor is ``__init__(self, ctx
 and needs nothing else. The main window, History "open", the "Send to" menus and the model-picker
 refresh all read the registration; none of them names a tab.
 
-A tab widget implements the four :class:`StudioTab` methods (inherit the mixin for the defaults:
-nothing to refresh, nothing opened, nothing accepted), and runs its jobs the one way every tab does:
-a :class:`~studio.ui.job_runner.JobRunner` with a :class:`~studio.ui.tab_widgets.StatusLine` and a
-:class:`~studio.ui.tab_widgets.SeedField` (docs/design.md, "A tab's shape": a new tab copies it).
+A tab widget implements the five :class:`StudioTab` methods (inherit the mixin for the defaults:
+nothing to refresh, nothing opened, nothing accepted, no settings to reuse), and runs its jobs the one way
+every tab does: a :class:`~studio.ui.job_runner.JobRunner` with a :class:`~studio.ui.tab_widgets.StatusLine`
+and a :class:`~studio.ui.tab_widgets.SeedField` (docs/design.md, "A tab's shape": a new tab copies it).
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ class StudioTab:
     def open_item(self, saved: SavedItem) -> bool:
         """Show a saved library item of one of the tab's ``kinds`` (History → open); False when it cannot
         (the main window then opens the file with the system's viewer)."""
+        return False
+
+    def reuse_settings(self, saved: SavedItem) -> bool:
+        """History → "Reuse settings": put a saved item's settings (prompt or text, model, seed, the
+        rest of the form) back into the form; nothing starts. False when it cannot (busy, unknown)."""
         return False
 
     def receive_text(self, text: str) -> bool:

@@ -315,6 +315,14 @@ class MusicTab(QWidget, StudioTab):
         self.prompt.setPlainText(text)
         return True
 
+    def reuse_settings(self, saved) -> bool:
+        """History → Reuse settings: the piece's prompt, model, seed and settings in the form."""
+        params = saved.params if isinstance(saved.params, dict) else {}
+        self.apply_params(params)
+        if isinstance(params.get("seed"), int) and not isinstance(params["seed"], bool):
+            self.seed.setValue(params["seed"])  # the same seed too: the same settings make the same piece
+        return True
+
     def open_item(self, saved) -> bool:
         """History → this tab: the clip in the player and its settings in the form."""
         if not self._show_item(saved):

@@ -104,6 +104,13 @@ class SpeechTab(QWidget, StudioTab):
         self.text.setPlainText(text)
         return True
 
+    def reuse_settings(self, saved) -> bool:
+        """History → Reuse settings: the text, voice and settings in the form (the player keeps its clip)."""
+        params = saved.params if isinstance(saved.params, dict) else {}
+        self.text.setPlainText(str(params.get("text") or ""))
+        self.form.apply(params)
+        return True
+
     def open_item(self, saved) -> bool:
         """History → open: the clip in the player, its text and settings in the form."""
         try:

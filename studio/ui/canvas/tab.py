@@ -251,6 +251,15 @@ class CanvasTab(QWidget, StudioTab):
             return False
         return self.set_picture(image, mask_from_params(saved.params, image.size()), Path(saved.path).name)
 
+    def reuse_settings(self, saved: SavedItem) -> bool:
+        """History → Reuse settings: a saved edit's prompt, model, seed and inpaint settings in the panel
+        (the picture on the canvas stays; nothing starts)."""
+        p = saved.params if isinstance(saved.params, dict) else {}
+        renamed = {"num_inference_steps": "steps", "guidance_scale": "guidance", "scheduler": "sampler",
+                   "inpaint_area": "area"}
+        self.form.set_params({renamed.get(k, k): v for k, v in p.items()})
+        return True
+
     def receive_image(self, path: str) -> bool:
         return self.files.open_image(path)
 

@@ -29,11 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...models.folders import ModelFolders
 from ...models.resolve import is_pickle
 from ...requests import SCHEDULERS, ImageRequest
 from ...models import families
 from .model_defaults import ModelDefaults, model_family
-from .form_widgets import ASPECTS, CollapsibleSection, LoraList, aspect_of, preset_size
+from .form_widgets import ASPECTS, CollapsibleSection, FolderFilesMenu, LoraList, aspect_of, preset_size
 from .widgets import DropFrame, InitImageBox, read_qimage
 from ..fields import spin_box_for
 from ..model_picker import ModelPicker
@@ -46,6 +47,12 @@ OFFLOAD_CHOICES = (
     ("model", "Model CPU offload"),
     ("group", "Group offload"),
     ("sequential", "Sequential offload (least VRAM)"),
+)
+T5_CHOICES = (
+    ("auto", "Auto (the memory plan decides)"),
+    ("device", "With the rest (GPU)"),
+    ("cpu", "On the CPU (saves ~9.5 GB of VRAM)"),
+    ("off", "Left out (SD 3.x only)"),
 )
 QUANTIZE_CHOICES = (
     ("none", "None"),
@@ -184,14 +191,20 @@ class ImageForm(QWidget):
         form = QFormLayout(content)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.loras = LoraList()
+        self.model_folders = ModelFolders(self.catalog.folders_file)  # their LoRAs and VAEs, used in place
+        self.loras = LoraList(self.model_folders)
         self.vae = QLineEdit()
         self.vae.setPlaceholderText("the model's own")
         self.vae.setToolTip("A VAE to use instead of the model's: a folder, a hub id or a .safetensors file")
         vae_browse = QToolButton()
         vae_browse.setText("…")
-        vae_browse.setToolTip("Choose a VAE file")
+        vae_browse.setToolTip("Choose a VAE file; the arrow lists the VAEs of your model folders")
         vae_browse.clicked.connect(self._choose_vae)
+        vae_browse.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.vae_menu = FolderFilesMenu(self.model_folders, "vae", "No VAEs in your model folders (Models → Add folder…)",
+                                        vae_browse)
+        self.vae_menu.chosen.connect(self.vae.setText)
+        vae_browse.setMenu(self.vae_menu)
         vae_row = QHBoxLayout()
         vae_row.addWidget(self.vae, 1)
         vae_row.addWidget(vae_browse)
@@ -211,6 +224,8 @@ class ImageForm(QWidget):
         form.addRow("VAE", vae_row)
         form.addRow("Memory plan", self.offload)
         form.addRow("Quantize", self.quantize)
+        self.t5 = _choice_combo(T5_CHOICES, "Where the T5 text encoder of SD 3.x / FLUX runs; SD 3.x can leave it out")
+        form.addRow("T5 encoder", self.t5)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
         self.advanced = CollapsibleSection("Advanced", content, expanded=False)
@@ -259,6 +274,7 @@ class ImageForm(QWidget):
             allow_pickle=bool(pickles) and all(p in confirmed_pickles for p in pickles),
             offload=self.offload.currentData(),
             quantize=self.quantize.currentData(),
+            t5=self.t5.currentData(),
             attention_slicing=self.attention_slicing.currentData(),
             vae_tiling=self.vae_tiling.currentData(),
         )

@@ -11,12 +11,14 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QTableWidget,
@@ -106,8 +108,10 @@ class LoraList(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, folders=None, parent: QWidget | None = None) -> None:
+        """``folders``: a :class:`~studio.models.folders.ModelFolders` whose LoRAs "Add…" offers."""
         super().__init__(parent)
+        self.folders = folders
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["LoRA file", "Weight"])
         self.table.verticalHeader().hide()
@@ -118,8 +122,15 @@ class LoraList(QWidget):
         self.table.setMinimumHeight(72)
         self.table.setMaximumHeight(120)
         self.table.setSizeAdjustPolicy(QAbstractItemView.SizeAdjustPolicy.AdjustToContents)
-        add = QPushButton("Add…")
+        add = QToolButton()
+        add.setText("Add…")
+        add.setToolTip("Add a LoRA file; the arrow lists the LoRAs of your model folders")
+        add.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         add.clicked.connect(self._add_dialog)
+        self.folder_menu = FolderFilesMenu(folders, "lora", "No LoRAs in your model folders (Models → Add folder…)", add)
+        self.folder_menu.chosen.connect(self.add_path)
+        add.setMenu(self.folder_menu)
+        self.add_button = add
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         buttons = QHBoxLayout()
@@ -144,6 +155,10 @@ class LoraList(QWidget):
         spin.valueChanged.connect(self.changed)
         self.table.setCellWidget(row, 1, spin)
         self.changed.emit()
+
+    @Slot(str)
+    def add_path(self, path: str) -> None:
+        self.add(path)
 
     @Slot()
     def remove_selected(self) -> None:
@@ -187,4 +202,35 @@ class LoraList(QWidget):
             self.add(path)
 
 
-__all__ = ["ASPECTS", "CollapsibleSection", "LoraList", "aspect_of", "preset_size"]
+class FolderFilesMenu(QMenu):
+    """The files of one role ('lora', 'vae' …) found in the model folders, read when the menu opens;
+    ``chosen(path)`` when one is picked. The files stay where they are."""
+
+    chosen = Signal(str)
+
+    def __init__(self, folders, role: str, empty: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folders = folders
+        self.role = role
+        self.empty = empty
+        self.aboutToShow.connect(self.fill)
+        self.triggered.connect(self._picked)
+
+    @Slot()
+    def fill(self) -> None:
+        self.clear()
+        found = self.folders.files(self.role) if self.folders is not None else []
+        if not found:
+            self.addAction(self.empty).setEnabled(False)
+        for m in found[:200]:
+            action = self.addAction(m.name)
+            action.setData(m.path)
+            action.setToolTip(m.path)
+
+    @Slot(QAction)
+    def _picked(self, action: QAction) -> None:
+        if action.data():
+            self.chosen.emit(str(action.data()))
+
+
+__all__ = ["ASPECTS", "CollapsibleSection", "FolderFilesMenu", "LoraList", "aspect_of", "preset_size"]

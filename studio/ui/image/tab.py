@@ -384,6 +384,11 @@ class ImageTab(QWidget, StudioTab):
         self.show_saved(saved)
         return True
 
+    def reuse_settings(self, saved: SavedItem) -> bool:
+        """History → Reuse settings: every setting of the saved image back in the form ("Reuse all")."""
+        self.act("reuse_all", saved)
+        return True
+
     def receive_text(self, text: str) -> bool:
         """Text from another tab becomes the prompt."""
         self.set_prompt(text)

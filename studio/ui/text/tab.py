@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -29,6 +29,7 @@ from ...errors import StudioError
 from ...events import TextStats, Token
 from ...jobs import JobError, JobHandle
 from ...library.atomic import atomic_write_text
+from ...library.chat_tree import ChatTree
 from ...library.targets import check_output
 from ...requests import ChatMessage, TextRequest
 from ..fields import spin_box_for
@@ -37,6 +38,7 @@ from ..model_picker import ModelPicker
 from ..send_to import SendToMenu
 from ..tab_api import StudioTab, TabContext
 from ..tab_widgets import SeedField, StatusLine
+from . import branches
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 EXPORT_FORMATS = {".md": "md", ".markdown": "md", ".json": "json"}
@@ -61,7 +63,9 @@ class TextTab(QWidget, StudioTab):
         self.catalog = ctx.catalog
         self.host = ctx.host
         self.settings = ctx.settings  # llama.cpp threads / GPU layers (Settings → Preferences)
-        self.messages: list[dict] = []
+        self.messages: list[dict] = []  # the branch shown (plus the message being answered)
+        self.tree = ChatTree()  # every branch of the conversation (editing a message starts one)
+        self.editing: int | None = None  # index of the message of yours being edited
         self.conversation_id = uuid.uuid4().hex
         self._reply_parts: list[str] = []
         self._build()
@@ -97,6 +101,8 @@ class TextTab(QWidget, StudioTab):
         self.transcript = QTextBrowser()
         self.transcript.setObjectName("transcript")
         self.transcript.setOpenExternalLinks(False)
+        self.transcript.setOpenLinks(False)  # "✎ Edit" and "‹ 1/2 ›" are handled here
+        self.transcript.anchorClicked.connect(self._on_link)
         self.input = QPlainTextEdit()
         self.input.setObjectName("prompt")
         self.input.setPlaceholderText("Type a message — Ctrl+Enter sends")
@@ -109,6 +115,7 @@ class TextTab(QWidget, StudioTab):
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
         QShortcut(QKeySequence("Ctrl+Return"), self.input, activated=self.send)
+        QShortcut(QKeySequence("Escape"), self.input, activated=self.cancel_edit)
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("textStats")
         # long statistics must never widen the window: the label gives way to the buttons
@@ -215,8 +222,71 @@ class TextTab(QWidget, StudioTab):
     def send(self) -> None:
         if self.runner.busy:
             return
+        shown = self.messages
+        if self.editing is not None:  # the edited message replaces it and everything after: a new branch
+            self.messages = self.messages[: self.editing]
         if self._submit(self.input.toPlainText().strip()):
             self.input.clear()
+            self.editing = None
+        else:
+            self.messages = shown
+
+    # --- branches: edit an earlier message, switch between versions ---
+    def edit_message(self, index: int) -> bool:
+        """Put your message at ``index`` in the box to change it; Send answers it as a new branch (the
+        old one stays, ‹ › switches back). False while a reply streams or for a reply."""
+        if self.runner.busy or not 0 <= index < len(self.messages):
+            return False
+        if self.messages[index]["role"] != "user":
+            return False
+        self.editing = index
+        self.input.setPlainText(self.messages[index]["content"])
+        self.input.setFocus()
+        self.status_line.say("Editing your message: Send answers it as a new branch (the old one stays). "
+                             "Esc cancels.")
+        self._render()
+        return True
+
+    @Slot()
+    def cancel_edit(self) -> None:
+        if self.editing is not None:
+            self.editing = None
+            self.input.clear()
+            self.status_line.clear()
+            self._render()
+
+    def switch_branch(self, index: int, step: int) -> bool:
+        """Show the previous (-1) or next (+1) version of the message at ``index`` and what followed it;
+        the choice is saved with the conversation."""
+        if self.runner.busy:
+            return False
+        path = self.tree.switch(self.messages, index, step)
+        if path == self.messages:
+            return False
+        self.messages = path
+        self.editing = None
+        if self.library.conversations_dir().joinpath(f"{self.conversation_id}.json").exists():
+            self.library.save_conversation({
+                **self._saved_conversation(), "messages": path})
+        self._render()
+        return True
+
+    def _saved_conversation(self) -> dict:
+        try:
+            return self.library.load_conversation(self.conversation_id)
+        except (OSError, ValueError):
+            return {"id": self.conversation_id}
+
+    @Slot(QUrl)
+    def _on_link(self, url: QUrl) -> None:
+        link = branches.parse(url)
+        if link is None:
+            return
+        action, index = link
+        if action == "edit":
+            self.edit_message(index)
+        else:
+            self.switch_branch(index, -1 if action == "prev" else 1)
 
     @Slot()
     def regenerate(self) -> None:
@@ -290,6 +360,8 @@ class TextTab(QWidget, StudioTab):
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
         if last is not None and not self.input.toPlainText().strip():
             self.input.setPlainText(last["content"])
+        if self.tree.nodes:  # an edit or a regenerate that failed: the branch shown before comes back
+            self.messages = self.tree.path()
         self._render()
 
     def _end_turn(self, result, note: str) -> None:
@@ -298,6 +370,7 @@ class TextTab(QWidget, StudioTab):
             reply = item.params.get("reply", reply)
         if reply or note != "Stopped.":
             self.messages.append({"role": "assistant", "content": reply})
+            self.tree.follow(self.messages)  # as the library saved it: a new branch where it differs
         elif self.messages and self.messages[-1]["role"] == "user":
             self.input.setPlainText(self.messages.pop()["content"])  # stopped before any token
         stats = getattr(result, "stats", None)
@@ -320,10 +393,14 @@ class TextTab(QWidget, StudioTab):
             )
             return
         blocks = []
-        for m in self.messages:
+        idle = not streaming and not self.runner.busy
+        for i, m in enumerate(self.messages):
             label = ROLE_LABELS.get(m["role"], m["role"])
+            if i == self.editing:
+                label += " (editing…)"
             body = m["content"] if m["role"] == "assistant" else _escape_markdown(m["content"])
-            blocks.append(f"**{label}**\n\n{body}")
+            links = branches.controls(self.tree, self.messages, i, editable=idle) if idle else ""
+            blocks.append(f"**{label}**\n\n{body}" + (f"\n\n{links}" if links else ""))
         if streaming:
             blocks.append("**Assistant**\n\n")
         self.transcript.setMarkdown("\n\n---\n\n".join(blocks))
@@ -354,6 +431,8 @@ class TextTab(QWidget, StudioTab):
         if self.runner.busy:
             return
         self.messages = []
+        self.tree = ChatTree()
+        self.editing = None
         self.conversation_id = uuid.uuid4().hex
         self.stats_label.setText("")
         self.status_line.clear()
@@ -374,6 +453,8 @@ class TextTab(QWidget, StudioTab):
             for m in conv.get("messages", [])
             if isinstance(m, dict)
         ]
+        self.tree = ChatTree.from_dict(conv.get("tree"), self.messages)
+        self.editing = None
         self.system_prompt.setPlainText(conv.get("system_prompt", ""))
         if conv.get("model"):
             self.model_picker.set_model_spec(conv["model"])
@@ -444,6 +525,30 @@ class TextTab(QWidget, StudioTab):
             return False
         self.open_conversation(conv_id)
         return self.conversation_id == conv_id
+
+    def reuse_settings(self, saved) -> bool:
+        """History → Reuse settings: the reply's model, system prompt, sampling and seed in the form, and
+        the message that asked for it in the box, ready to send again (not while a reply streams)."""
+        if self.runner.busy:
+            return False
+        params = saved.params if isinstance(saved.params, dict) else {}
+        if isinstance(params.get("model"), str) and params["model"]:
+            self.model_picker.set_model_spec(params["model"])
+        if isinstance(params.get("system_prompt"), str):
+            self.system_prompt.setPlainText(params["system_prompt"])
+        boxes = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                 "repetition_penalty": self.repetition_penalty, "max_new_tokens": self.max_new_tokens}
+        for name, box in boxes.items():
+            value = params.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                box.setValue(value)
+        seed = params.get("seed")
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            self.seed.setValue(seed)
+        users = [m.get("content") for m in params.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            self.input.setPlainText(users[-1])
+        return True
 
     def receive_text(self, text: str) -> bool:
         """Text from another tab becomes the message being typed."""

@@ -1162,3 +1162,12 @@ def test_music_through_a_fifo_from_a_clip_whose_name_is_not_utf8(tiny_musicgen, 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([os.fsdecode(b"caf\xe9.wav"), "pipe", "studio-home"])
     items = Library(paths.library_dir()).items()
     assert len(items) == 1 and items[0].params["continue_from"] == os.fsdecode(clip)
+
+
+def test_speech_is_written_through_a_device_without_an_audio_suffix(tmp_path, capsys, monkeypatch):
+    """/dev/null (no .wav) was refused although the README says devices are written through."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "speech", "--text", "Hello.", "--out", "/dev/null", "-q", "--no-library"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -206,6 +206,7 @@ class SpeechEngine:
     def _output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
                 partial: bool = False) -> Output:
         audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        pieces[:] = [audio] if pieces else []  # the sentences are held once, as the whole
         params = request.to_dict()
         params.update(
             model=model.id,

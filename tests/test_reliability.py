@@ -138,6 +138,11 @@ CASES = [
     ("garbage-weights", ["generate", "text", "--prompt", "hi", "--model", "{w}/garbage", "-q"], 1,
      "'garbage' could not be loaded"),
     ("text-encoder-bin-only", [*IMG, "--out", "{w}/x.png", "-q"], 1, "pickled weights (.bin) in text_encoder"),
+    # --- studio story render: the story file itself (issue 18; its keys and values: tests/test_cli_story.py) ---
+    ("story-fifo", ["story", "render", "{w}/fifo", "--out", "{w}/f.mp4"], 2, "not a regular file"),
+    ("story-folder", ["story", "render", "{w}/folder", "--out", "{w}/f.mp4"], 2, "is a folder, not a story file"),
+    ("story-binary", ["story", "render", "{w}/random.safetensors", "--out", "{w}/f.mp4"], 2, "is not UTF-8 text"),
+    ("story-missing", ["story", "render", "{w}/nope.json", "--out", "{w}/f.mp4"], 2, "No story at"),
 ]
 
 

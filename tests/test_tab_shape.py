@@ -49,6 +49,11 @@ def _canvas_spoil(tab):
     tab.form.extend["right"].setValue(0)
 
 
+def _story_fill(tab):
+    tab.outline.outline.setPlainText("A fox wakes up.\n\nIt runs to the river.")
+    tab.make_scenes()
+
+
 DRIVERS = {
     "text": Driver(lambda tab: tab.input.setPlainText("hello"), _text_go, lambda tab: tab.input.setPlainText("")),
     "image": Driver(lambda tab: tab.prompt.setPlainText("a red fox"), lambda tab: tab.generate(),
@@ -58,6 +63,7 @@ DRIVERS = {
     "music": Driver(lambda tab: tab.prompt.setPlainText("piano"), lambda tab: tab.generate(),
                     lambda tab: tab.prompt.setPlainText("")),
     "canvas": Driver(_canvas_fill, lambda tab: tab.outpaint(), _canvas_spoil),
+    "story": Driver(_story_fill, lambda tab: tab.make_missing(), lambda tab: tab.new_story()),
 }
 
 

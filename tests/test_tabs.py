@@ -59,7 +59,7 @@ def tab_titles(win) -> list[str]:
 
 def test_the_registration_list_builds_every_tab_in_order(qtbot, tmp_path, library):
     win = make_window(qtbot, tmp_path, library)
-    assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas"]
+    assert tab_titles(win) == ["Text", "Image", "Speech", "Music", "Canvas", "Story"]
     assert all(not win.tabs.tabIcon(i).isNull() for i in range(win.tabs.count()))  # assets/icons/<key>.svg
     assert isinstance(win.tab("text"), TextTab) and isinstance(win.tab("image"), ImageTab)
     assert isinstance(win.tab("speech"), SpeechTab) and isinstance(win.tab("music"), MusicTab)
@@ -92,7 +92,7 @@ def test_send_to_lists_the_tabs_that_accept_text(qtbot, tmp_path, library):
     text_tab.messages = [{"role": "assistant", "content": "a red fox in the snow"}]
     menu = text_tab.send_to_menu
     menu.rebuild()
-    assert menu.targets() == ["image", "speech", "music"]  # not itself, not the placeholders
+    assert menu.targets() == ["image", "speech", "music", "story"]  # not itself, not the placeholders
     next(a for a in menu.actions() if a.data() == "image").trigger()
     assert win.tabs.currentWidget() is win.tab("image")
     assert win.tab("image").build_request().prompt == "a red fox in the snow"
@@ -103,7 +103,7 @@ def test_a_registered_tab_appears_in_send_to_and_receives_the_text(qtbot, tmp_pa
     text_tab = win.tab("text")
     text_tab.messages = [{"role": "assistant", "content": "read this aloud"}]
     text_tab.send_to_menu.rebuild()
-    assert text_tab.send_to_menu.targets() == ["image", "speech", "music"]
+    assert text_tab.send_to_menu.targets() == ["image", "speech", "music", "story"]
     assert text_tab.send_to_menu.send("speech")
     assert win.tab("speech").calls == [("text", "read this aloud")]
     assert win.tabs.currentWidget() is win.tab("speech")

@@ -12,6 +12,7 @@ from .audio.music_tab import MusicTab
 from .audio.speech_tab import SpeechTab
 from .canvas.tab import CanvasTab
 from .image.tab import ImageTab
+from .story.tab import StoryTab
 from .tab_api import IMAGE, TEXT, TabSpec
 from .text.tab import TextTab
 
@@ -21,4 +22,5 @@ TABS: tuple[TabSpec, ...] = (
     TabSpec("speech", "Speech", SpeechTab, kinds=("speech",), accepts=TEXT, modality="speech"),
     TabSpec("music", "Music", MusicTab, kinds=("music",), accepts=TEXT, modality="music"),
     TabSpec("canvas", "Canvas", CanvasTab, kinds=("inpaint",), accepts=IMAGE, modality="image"),
+    TabSpec("story", "Story", StoryTab, accepts=TEXT | IMAGE),
 )

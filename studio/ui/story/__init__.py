@@ -1,0 +1,1 @@
+"""The Story tab: outline → scenes (picture, narration) → music bed → preview → MP4 export."""

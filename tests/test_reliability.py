@@ -1176,3 +1176,25 @@ def test_speech_is_written_through_a_device_without_an_audio_suffix(tmp_path, ca
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_llama_cpp_crash_is_not_reported_with_a_backtrace_line(tmp_path, monkeypatch):
+    """An abort in the checking process ended with "Last message: … libc-start.c: No such file or
+    directory" (gdb's backtrace noise); the message names the file and llama.cpp's own error, if any.
+    The checking child here prints such lines and aborts, as llama.cpp does."""
+    from studio.engines import text_llama
+    from studio.errors import ModelNotFound
+
+    model = tmp_path / "crash.gguf"
+    model.write_bytes(b"GGUF")
+    backtrace = ("#5 0x7f in __libc_start_call_main () at ../sysdeps/nptl/libc_start_call_main.h:58\n"
+                 "libc-start.c: No such file or directory\n")
+    for stderr, said in ((backtrace, None),
+                         ("llama_model_load: error loading model: missing tensor 'x'\n" + backtrace, "missing tensor 'x'")):
+        script = f"import os, signal, sys\nsys.stderr.write({stderr!r})\nsys.stderr.flush()\nos.abort()\n"
+        monkeypatch.setattr(text_llama, "_PROBE", script)
+        with pytest.raises(ModelNotFound) as info:
+            text_llama.probe(model, set())
+        message = str(info.value)
+        assert "makes llama.cpp crash (signal 6)" in message and "No such file" not in message, message
+        assert (said in message) if said else "said" not in message

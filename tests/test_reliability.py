@@ -1198,3 +1198,26 @@ def test_a_llama_cpp_crash_is_not_reported_with_a_backtrace_line(tmp_path, monke
         message = str(info.value)
         assert "makes llama.cpp crash (signal 6)" in message and "No such file" not in message, message
         assert (said in message) if said else "said" not in message
+
+
+def test_the_tail_of_a_clip_that_cannot_seek_is_still_read_in_bounded_blocks(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile
+
+    from studio.library import inputs
+
+    clip = _long_wav(tmp_path / "c.wav", 120, 8000, 100, 120)  # loud only in its last 20 s
+    real_seek = soundfile.SoundFile.seek
+    refused: list[int] = []
+
+    def no_seek(self, frames, whence=0):  # the jump to the tail fails (soundfile's own bookkeeping seeks pass)
+        if frames and not refused:
+            refused.append(frames)
+            raise RuntimeError("this stream cannot seek")
+        return real_seek(self, frames, whence)
+
+    monkeypatch.setattr(soundfile.SoundFile, "seek", no_seek)
+    data, rate, info = inputs.read_clip(clip, "clip to continue", seconds=30, tail=True)
+    assert refused == [90 * 8000] and data.shape == (30 * 8000, 1) and info.seconds == 120
+    expected = soundfile.read(clip, dtype="float32", always_2d=True)[0][-30 * 8000:]
+    assert np.array_equal(data, expected)

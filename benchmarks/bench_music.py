@@ -1,11 +1,13 @@
 """Music benchmarks, printed as ratios against the raw library call measured in the same run.
 
-    .venv/bin/python benchmarks/bench_music.py [--model M] [--seconds S] [--device cpu|cuda] [--repeat N]
+    .venv/bin/python benchmarks/bench_music.py [--model M] [--seconds S] [--device cpu|cuda] [--pairs N]
+        [--conditions idle,busy] [--repeat N] [--threads N]
 
-1. Seconds of audio per second of compute: raw ``model.generate`` (processor → generate → audio)
-   vs Studio's MusicEngine on the same model, settings and seed (one window; the model already
-   loaded), run in turn ``--repeat`` times, medians compared. Goal: Studio ≥ 0.97× raw. The two
-   must give the same samples.
+1. Speed: raw ``model.generate`` (processor → generate → audio) vs Studio's MusicEngine on the same
+   model, settings and seed (one window; the model already loaded), as ``--pairs`` short interleaved
+   pairs (benchmarks/pairs.py): the median and interquartile range of the per-pair ratio raw ÷
+   Studio, in wall seconds and CPU seconds, idle and while a child process keeps one core busy.
+   Goal: Studio ≥ 0.97× raw. The two must give the same samples.
 2. Windowing overhead: a piece longer than the model's window, made AudioCraft's way (windows
    that keep the last ``--keep`` seconds as the next prompt), vs the same length in one window
    (the same weights with a longer ``generation_config.max_length``).
@@ -26,7 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pairs import conditions, report, run_pairs  # noqa: E402
 
 
 def run_engine(request, runtime):
@@ -36,10 +41,9 @@ def run_engine(request, runtime):
     from studio.events import Output
 
     outputs = []
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     stats = drive(MusicEngine().run(request, runtime, CancelToken()),
                   lambda ev: outputs.append(ev) if isinstance(ev, Output) else None)
-    stats["cpu_s"] = time.process_time() - c0
     return outputs[0].data[0], time.perf_counter() - t0, stats
 
 
@@ -56,7 +60,7 @@ def run_raw(model_dir, request, cache):
     hop = int(torch.tensor(model.config.audio_encoder.upsampling_ratios).prod())
     frames = -(-round(request.duration_s * rate) // hop)
     delay = model.decoder.num_codebooks // model.decoder.config.audio_channels - 1
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     inputs = processor(text=[request.prompt], padding=True, return_tensors="pt")
     torch.manual_seed(request.seed)
     with torch.inference_mode():
@@ -64,17 +68,19 @@ def run_raw(model_dir, request, cache):
                                 temperature=request.temperature, top_k=request.top_k,
                                 max_new_tokens=frames + delay)
     audio = values[0].T.float().numpy()[: round(request.duration_s * rate)]
-    cache["cpu_s"] = time.process_time() - c0
     return audio, time.perf_counter() - t0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="", help="a MusicGen folder; default: the tiny random model")
-    parser.add_argument("--seconds", type=float, default=0.0, help="one-window length (default: 2 s tiny, 10 s real)")
+    parser.add_argument("--seconds", type=float, default=0.0, help="one-window length (default: 2 s tiny, 5 s real)")
     parser.add_argument("--keep", type=float, default=1.0, help="window keep for the windowing test (default 1 s)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=20, help="interleaved raw/Studio pairs per condition")
+    parser.add_argument("--conditions", default="idle,busy",
+                        help="idle, busy (a child process keeps one core busy) or both (default)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the windowing check")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steady on a busy box)")
     args = parser.parse_args()
 
@@ -94,7 +100,7 @@ def main() -> None:
         model_dir = build_tiny_musicgen(Path(tmp.name) / "tiny")
         # the same weights (same seed), a window three times as long: the one-window reference
         long_dir = build_tiny_musicgen(Path(tmp.name) / "tiny-long", window_length=3 * WINDOW_LENGTH)
-    seconds = args.seconds or (2.0 if not args.model else 10.0)
+    seconds = args.seconds or (2.0 if not args.model else 5.0)  # one tiny window; short runs: many pairs
 
     # 1. Studio vs raw generate, one window
     request = MusicRequest(prompt="lo-fi hip hop with warm piano, 80 bpm", model=model_dir, duration_s=seconds,
@@ -105,27 +111,22 @@ def main() -> None:
     run_engine(request.replace(duration_s=1.0), runtime)  # load + warm up, not timed
     cache: dict = {}
     run_raw(model_dir, request.replace(duration_s=1.0), cache)
-    raw_t, ours_t, raw_cpu, ours_cpu, same = [], [], [], [], True
-    for _ in range(args.repeat):
-        raw_audio, t = run_raw(model_dir, request, cache)
-        raw_t.append(t)
-        raw_cpu.append(cache["cpu_s"])
-        ours_audio, t, stats = run_engine(request, runtime)
-        ours_t.append(t)
-        ours_cpu.append(stats["cpu_s"])
-        same = same and raw_audio.shape == ours_audio.reshape(raw_audio.shape).shape and np.allclose(
-            raw_audio.reshape(-1), ours_audio.reshape(-1), atol=1e-6)
-    raw_rate = seconds / statistics.median(raw_t)
-    ours_rate = seconds / statistics.median(ours_t)
+    raw_audio, _ = run_raw(model_dir, request, cache)
+    ours_audio, _, _ = run_engine(request, runtime)
+    same = raw_audio.shape == ours_audio.reshape(raw_audio.shape).shape and np.allclose(
+        raw_audio.reshape(-1), ours_audio.reshape(-1), atol=1e-6)
     print(f"model         {args.model or 'tiny random MusicGen (studio/testing/tiny_music.py)'} on {args.device}, "
-          f"{args.threads} thread(s), {seconds:g} s of audio, {args.repeat} runs each, medians")
-    print(f"raw generate  {raw_rate:.3f} s of audio per s   (runs {', '.join(f'{t:.2f}' for t in raw_t)} s)")
-    print(f"Studio        {ours_rate:.3f} s of audio per s   (runs {', '.join(f'{t:.2f}' for t in ours_t)} s)")
-    print(f"ratio         {ours_rate / raw_rate:.3f}× raw (goal ≥ 0.97×); same samples as raw: {same}")
-    # a busy shared machine moves wall times by ±30 %; CPU seconds of this process move less
-    cpu_ratio = statistics.median(raw_cpu) / statistics.median(ours_cpu)
-    print(f"per CPU s     {cpu_ratio:.3f}× raw (median CPU s per run: raw {statistics.median(raw_cpu):.2f}, "
-          f"Studio {statistics.median(ours_cpu):.2f})")
+          f"{args.threads} thread(s), {seconds:g} s of audio per run; same samples as raw: {same}")
+
+    def raw() -> None:
+        run_raw(model_dir, request, cache)
+
+    def studio() -> None:
+        run_engine(request, runtime)
+
+    for name, condition in conditions(args.conditions):
+        with condition:
+            report("MusicGen", name, run_pairs(raw, studio, args.pairs))
 
     # 2. windowing overhead: a piece past the window vs the same length in one window
     if long_dir:
@@ -140,9 +141,9 @@ def main() -> None:
             _, t, s_stats = run_engine(long_request.replace(model=long_dir), long_runtime)
             single_t.append(t)
         w, s = statistics.median(windowed_t), statistics.median(single_t)
-        print(f"windowing     {long_request.duration_s:g} s in {w_stats['windows']} windows of "
-              f"{w_stats['window_s']:.2f} s (keep {args.keep:g} s): {w:.2f} s; in one window: {s:.2f} s "
-              f"({s_stats['windows']} window) → overhead {w / s - 1:+.1%}")
+        print(f"windowing     {long_request.duration_s:g} s in {w_stats.windows} windows of "
+              f"{w_stats.window_seconds:.2f} s (keep {args.keep:g} s): {w:.2f} s; in one window: {s:.2f} s "
+              f"({s_stats.windows} window) → overhead {w / s - 1:+.1%}")
 
 
 if __name__ == "__main__":

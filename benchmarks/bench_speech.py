@@ -1,15 +1,16 @@
 """Speech benchmarks, printed as ratios against the raw library call measured in the same run.
 
-    .venv/bin/python benchmarks/bench_speech.py [--repeat N] [--coqui-model PATH] [--skip-coqui]
+    .venv/bin/python benchmarks/bench_speech.py [--pairs N] [--conditions idle,busy] [--repeat N]
+        [--coqui-model PATH] [--skip-coqui] [--skip-first-audio]
 
-1. Real-time factor (synthesis seconds per second of speech) through Studio's SpeechEngine vs the raw
-   library call, same text and voice, pauses set to 0 so both make the same audio:
-   Piper: ``PiperVoice.synthesize`` on the bundled en_US-joe-medium; coqui: ``TTS.tts()`` on
-   ``--coqui-model`` (default: a tiny random VITS built here, as the tests do, since nothing is
-   downloaded). Goal: Studio's speed ≥ 0.97 × the raw call's.
+1. Speed through Studio's SpeechEngine vs the raw library call, same text and voice, pauses set to 0
+   so both make the same audio: Piper: ``PiperVoice.synthesize`` on the bundled en_US-joe-medium;
+   coqui: ``TTS.tts()`` on ``--coqui-model`` (default: a tiny random VITS built here, as the tests do,
+   since nothing is downloaded). Measured as ``--pairs`` short interleaved pairs (benchmarks/pairs.py):
+   the median and interquartile range of the per-pair ratio raw ÷ Studio, in wall seconds and in CPU
+   seconds, idle and while a child process keeps one core busy. Goal: Studio's speed ≥ 0.97 × raw.
 2. Time to first audio (the first Preview) for a 60-sentence text vs the first sentence alone.
    Goal: within 50 ms.
-Runs are interleaved ``--repeat`` times and medians compared (this machine's CPU speed drifts).
 It prints; it does not assert.
 """
 
@@ -25,7 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pairs import conditions, report, run_pairs  # noqa: E402
 
 SENTENCES = [
     "The lighthouse keeper climbed the stairs every evening at dusk.",
@@ -57,43 +61,34 @@ def studio_run(request, runtime, on_preview=None) -> tuple[float, float, object]
     return time.perf_counter() - t0, first[0], out[0]
 
 
-def report(name: str, raw_times, raw_audio_s, studio_times, studio_audio_s) -> None:
-    raw_rtf = statistics.median(raw_times) / raw_audio_s
-    studio_rtf = statistics.median(studio_times) / studio_audio_s
-    print(
-        f"{name}: raw RTF {raw_rtf:.4f} ({statistics.median(raw_times):.3f} s for {raw_audio_s:.2f} s of speech), "
-        f"Studio RTF {studio_rtf:.4f} ({statistics.median(studio_times):.3f} s for {studio_audio_s:.2f} s) "
-        f"→ Studio speed = {raw_rtf / studio_rtf:.3f} × raw (goal ≥ 0.97)"
-    )
-
-
 def bench_piper(args, runtime) -> None:
     import numpy as np
     from piper import PiperVoice
 
     from studio.requests import SpeechRequest
 
-    text = " ".join(SENTENCES)
+    text = " ".join(SENTENCES[:2])  # short: many pairs, each within the machine's drift
     model = runtime.resolve("", "speech")
     voice = PiperVoice.load(model.path)
     request = SpeechRequest(text=text, sentence_pause_s=0.0, paragraph_pause_s=0.0)
-    studio_run(request, runtime)  # load and warm up
-    list(voice.synthesize(text))
-    raw_times, studio_times = [], []
-    raw_audio = studio_audio = None
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        raw_audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
-        raw_times.append(time.perf_counter() - t0)
-        seconds, _, studio_audio = studio_run(request, runtime)
-        studio_times.append(seconds)
-    rate = voice.config.sample_rate
-    report("Piper (en_US-joe-medium)", raw_times, len(raw_audio) / rate, studio_times, len(studio_audio) / rate)
+    studio_audio = studio_run(request, runtime)[2]  # load and warm up
+    raw_audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+    print(f"Piper (en_US-joe-medium): {len(raw_audio) / voice.config.sample_rate:.2f} s of speech per run "
+          f"(Studio: {len(studio_audio) / voice.config.sample_rate:.2f} s)")
+
+    def raw() -> None:
+        np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+
+    def studio() -> None:
+        studio_run(request, runtime)
+
+    for name, condition in conditions(args.conditions):
+        with condition:
+            report("Piper", name, run_pairs(raw, studio, args.pairs))
 
 
 def bench_coqui(args, runtime) -> None:
     from TTS.api import TTS
-    from TTS.utils.synthesizer import PAD_SILENCE_SAMPLES
 
     from studio.requests import SpeechRequest
 
@@ -106,21 +101,20 @@ def bench_coqui(args, runtime) -> None:
     folder = path if path.is_dir() else path.parent
     checkpoint = path if path.is_file() else folder / "model.pth"
     tts = TTS(model_path=str(checkpoint), config_path=str(folder / "config.json"), progress_bar=False)
-    text = " ".join(SENTENCES)
+    text = " ".join(SENTENCES[:2])
     request = SpeechRequest(text=text, model=str(path), sentence_pause_s=0.0, paragraph_pause_s=0.0, seed=1)
     studio_run(request, runtime)
     tts.tts(text)
-    raw_times, studio_times = [], []
-    raw_audio = studio_audio = None
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        raw_audio = tts.tts(text)  # its own sentence split, and a 10,000-sample pause after each
-        raw_times.append(time.perf_counter() - t0)
-        seconds, _, studio_audio = studio_run(request, runtime)
-        studio_times.append(seconds)
-    rate = tts.synthesizer.output_sample_rate
-    speech_raw = len(raw_audio) - PAD_SILENCE_SAMPLES * len(tts.synthesizer.split_into_sentences(text))
-    report("coqui TTS.tts()", raw_times, speech_raw / rate, studio_times, len(studio_audio) / rate)
+
+    def raw() -> None:
+        tts.tts(text)  # its own sentence split, and a 10,000-sample pause after each
+
+    def studio() -> None:
+        studio_run(request, runtime)
+
+    for name, condition in conditions(args.conditions):
+        with condition:
+            report("coqui TTS.tts()", name, run_pairs(raw, studio, args.pairs))
 
 
 def bench_first_audio(args, runtime) -> None:
@@ -165,15 +159,20 @@ def _first_audio_only(request, runtime) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=30, help="interleaved raw/Studio pairs per condition")
+    parser.add_argument("--conditions", default="idle,busy",
+                        help="idle, busy (a child process keeps one core busy) or both (default)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the time-to-first-audio check")
     parser.add_argument("--coqui-model", default="", help="a coqui model.pth (config.json beside it) or folder")
     parser.add_argument("--skip-coqui", action="store_true")
+    parser.add_argument("--skip-first-audio", action="store_true")
     args = parser.parse_args()
     from studio.engines.base import Runtime
 
     runtime = Runtime(device="cpu")
     bench_piper(args, runtime)
-    bench_first_audio(args, runtime)
+    if not args.skip_first_audio:
+        bench_first_audio(args, runtime)
     if not args.skip_coqui:
         bench_coqui(args, runtime)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..errors import InvalidRequest, ModelNotFound, NotDownloaded, WrongModelKind
 from ..models.catalog import MODALITIES, Catalog, ModelEntry, human_size

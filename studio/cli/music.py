@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InvalidRequest
 from ..events import MusicStats, Output, Progress
 from ..library import audio as audio_io
 from ..library.targets import AUDIO_FORMATS, check_output, numbered_targets

@@ -18,7 +18,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InvalidRequest
 from ..events import Output, Progress, SpeechStats
 from ..library import audio as audio_files
 from ..library.inputs import read_text_file

@@ -107,14 +107,6 @@ def checkpoint_keys(path: Path) -> list[str]:
         raise InvalidRequest(f"'{path.name}' is not a readable .safetensors file ({exc}).") from None
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def family_from_folder(folder: Path) -> str:
     """'sd1' | 'sd2' | 'sdxl' | 'sd3' | 'flux' | '' (unknown) from a diffusers folder's configs."""
     return families.family_from_folder(folder)
@@ -474,7 +466,7 @@ def _load(
         model = base
     if model.format == "diffusers":
         _check_safetensors_folder(model.path, model.label, skip=("transformer",) if "transformer" in extra else ())
-        index = _read_json(model.path / "model_index.json")
+        index = families.read_json(model.path / "model_index.json")
         if "safety_checker" in index:  # a creative tool: no NSFW filter (like AUTOMATIC1111, ComfyUI)
             extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
         if _fp16_variant_only(model.path):
@@ -580,7 +572,7 @@ def inpaint_config(config: Path) -> Path:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(config, tmp, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
-    unet = _read_json(tmp / "unet" / "config.json")
+    unet = families.read_json(tmp / "unet" / "config.json")
     unet["in_channels"] = 9
     (tmp / "unet" / "config.json").write_text(json.dumps(unet, indent=2), encoding="utf-8")
     try:

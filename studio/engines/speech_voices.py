@@ -98,6 +98,25 @@ def piper_config_path(onnx: Path) -> Path:
     return config
 
 
+def piper_session_options(threads: int = 0):
+    """onnxruntime options for a Piper voice: ``threads`` intra-op threads (0: this machine's physical
+    cores, as onnxruntime's default) that sleep instead of spinning while they wait.
+
+    Why not onnxruntime's default: its pool spins between operators and between sentences. Measured with
+    benchmarks/bench_speech.py's pairs on this shared 2-core machine, the spinning took about a third
+    more CPU seconds per sentence than the synthesis itself needed, and cost wall time too whenever another
+    program wanted a core (the same barrier stall as llama.cpp's threads, README "Threads")."""
+    import onnxruntime
+
+    from ..models.device import physical_cores
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or physical_cores()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 def _piper_language(config: dict) -> str:
     code = (config.get("language") or {}).get("code") or (config.get("espeak") or {}).get("voice") or ""
     return str(code)
@@ -214,16 +233,24 @@ class PiperVoiceBackend(Voice):
 
     def __init__(self, onnx: Path, use_cuda: bool = False) -> None:
         super().__init__()
-        from piper import PiperVoice
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
 
         raw = piper_config(onnx)
+        # PiperVoice.load's own steps, with Studio's session options (piper_session_options)
+        providers: list = (
+            [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"})] if use_cuda else ["CPUExecutionProvider"]
+        )
         try:
-            self.voice = PiperVoice.load(onnx, config_path=piper_config_path(onnx), use_cuda=use_cuda)
-        except (KeyError, TypeError, ValueError) as exc:  # a config field piper needs is missing or mistyped
+            config = PiperConfig.from_dict(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field piper needs is missing or mistyped
             raise ModelNotFound(
                 f"'{onnx.name}.json' is not a Piper voice config piper can read (the field {exc} is missing or "
                 "wrong). Download the voice's config again."
             ) from None
+        check_length_scale(config.length_scale, onnx.name)
+        try:
+            session = onnxruntime.InferenceSession(str(onnx), sess_options=piper_session_options(), providers=providers)
         except Exception as exc:  # onnxruntime: not an ONNX file, a damaged one
             if isinstance(exc, (MemoryError, OSError)):
                 raise
@@ -232,7 +259,7 @@ class PiperVoiceBackend(Voice):
                 f"'{onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an ONNX "
                 "model. Download the voice again."
             ) from None
-        check_length_scale(self.voice.config.length_scale, onnx.name)
+        self.voice = PiperVoice(session=session, config=config)
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         check_piper_voice(self.voice, onnx, raw, self.espeak_language)

@@ -77,7 +77,8 @@ def samplers_for(key: str, all_samplers: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(s for s in all_samplers if s in FLOW_SAMPLERS) if is_flow(key) else all_samplers
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON object from a config file; {} when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
@@ -87,24 +88,24 @@ def _read_json(path: Path) -> dict:
 
 def family_from_folder(folder: Path) -> str:
     """'sd1' | 'sd2' | 'sdxl' | 'sd3' | 'flux' | '' (unknown) from a diffusers folder's configs."""
-    index = _read_json(folder / "model_index.json")
+    index = read_json(folder / "model_index.json")
     cls = str(index.get("_class_name", ""))
-    transformer = _read_json(folder / "transformer" / "config.json").get("_class_name", "")
+    transformer = read_json(folder / "transformer" / "config.json").get("_class_name", "")
     if cls.startswith("StableDiffusion3") or transformer == "SD3Transformer2DModel":
         return "sd3"
     if cls.startswith("Flux") or transformer == "FluxTransformer2DModel":
         return "flux"
     if "XL" in cls or "text_encoder_2" in index:
         return "sdxl"
-    cross = _read_json(folder / "unet" / "config.json").get("cross_attention_dim")
+    cross = read_json(folder / "unet" / "config.json").get("cross_attention_dim")
     return {768: "sd1", 1024: "sd2", 2048: "sdxl"}.get(cross, "") if isinstance(cross, int) else ""
 
 
 def flux_variant(folder: Path) -> str:
     """'schnell' (no guidance embedding), 'kontext' (image editing) or 'dev' for a FLUX diffusers folder."""
-    if "Kontext" in str(_read_json(folder / "model_index.json").get("_class_name", "")):
+    if "Kontext" in str(read_json(folder / "model_index.json").get("_class_name", "")):
         return "kontext"
-    if _read_json(folder / "transformer" / "config.json").get("guidance_embeds") is False:
+    if read_json(folder / "transformer" / "config.json").get("guidance_embeds") is False:
         return "schnell"
     return "dev"
 

@@ -49,16 +49,16 @@ OFFLOAD_CHOICES = (
     ("sequential", "Sequential offload (least VRAM)"),
 )
 T5_CHOICES = (
-    ("auto", "Auto (the memory plan decides)"),
-    ("device", "With the rest (GPU)"),
-    ("cpu", "On the CPU (saves ~9.5 GB of VRAM)"),
-    ("off", "Left out (SD 3.x only)"),
+    ("auto", "Auto"),
+    ("device", "With the rest"),
+    ("cpu", "On the CPU"),
+    ("off", "Left out (SD 3.x)"),
 )
 QUANTIZE_CHOICES = (
     ("none", "None"),
-    ("gguf", "GGUF (the model is a .gguf transformer)"),
-    ("nf4", "NF4 (bitsandbytes, CUDA only)"),
-    ("fp8", "fp8 layerwise casting"),
+    ("gguf", "GGUF file"),
+    ("nf4", "NF4 (CUDA)"),
+    ("fp8", "fp8"),
 )
 AUTO_ON_OFF = (("auto", "Auto"), ("on", "On"), ("off", "Off"))
 
@@ -224,7 +224,8 @@ class ImageForm(QWidget):
         form.addRow("VAE", vae_row)
         form.addRow("Memory plan", self.offload)
         form.addRow("Quantize", self.quantize)
-        self.t5 = _choice_combo(T5_CHOICES, "Where the T5 text encoder of SD 3.x / FLUX runs; SD 3.x can leave it out")
+        self.t5 = _choice_combo(T5_CHOICES, "Where the T5 text encoder of SD 3.x / FLUX runs: Auto lets the memory plan decide; on the CPU it saves "
+            "~9.5 GB of VRAM; SD 3.x can leave it out (less memory, prompts followed a little less closely)")
         form.addRow("T5 encoder", self.t5)
         form.addRow("Attention slicing", self.attention_slicing)
         form.addRow("VAE tiling", self.vae_tiling)
@@ -407,4 +408,7 @@ def _choice_combo(choices, tip: str) -> QComboBox:
     for value, label in choices:
         box.addItem(label, value)
     box.setToolTip(tip)
+    # the column stays as wide as the form's other rows: a long choice is shown in full in the open list
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(14)
     return box

@@ -1,0 +1,115 @@
+"""Interleaved pairs: Studio's path against the raw library call, robust enough to decide a 3 % gap.
+
+A shared machine drifts by ±30 % within minutes, so one long run of each tells nothing. Here each
+*pair* runs the raw call and Studio's path once, back to back on the same short input (the order
+alternates, so neither always gets the warmer cache), and the per-pair ratio raw ÷ Studio is kept:
+drift that is slower than one pair cancels out. Printed: the median ratio and its interquartile
+range, for wall seconds and for CPU seconds of this process (all its threads: a pool that spins
+while it waits shows up there, not in wall time).
+
+``--busy`` conditions run the same pairs while a child process keeps one core busy (a spinning
+loop), as another program on the person's machine would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PairResults:
+    """Seconds of each run, pair by pair."""
+
+    raw_wall: list[float] = field(default_factory=list)
+    raw_cpu: list[float] = field(default_factory=list)
+    studio_wall: list[float] = field(default_factory=list)
+    studio_cpu: list[float] = field(default_factory=list)
+
+    def ratios(self, which: str) -> list[float]:
+        """raw ÷ Studio per pair (above 1: Studio was faster), for 'wall' or 'cpu' seconds."""
+        raw, ours = getattr(self, f"raw_{which}"), getattr(self, f"studio_{which}")
+        return [r / s for r, s in zip(raw, ours, strict=True) if s > 0]
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: int) -> PairResults:
+    results = PairResults()
+    for i in range(pairs):
+        if i % 2 == 0:
+            rw, rc = timed(raw)
+            sw, sc = timed(studio)
+        else:
+            sw, sc = timed(studio)
+            rw, rc = timed(raw)
+        results.raw_wall.append(rw)
+        results.raw_cpu.append(rc)
+        results.studio_wall.append(sw)
+        results.studio_cpu.append(sc)
+    return results
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(median, first quartile, third quartile)."""
+    if len(values) < 4:
+        m = statistics.median(values)
+        return m, min(values), max(values)
+    q1, m, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return m, q1, q3
+
+
+def report(name: str, condition: str, results: PairResults, goal: float = 0.97) -> None:
+    n = len(results.raw_wall)
+    print(f"{name} · {condition} · {n} pairs")
+    for which, what in (("wall", "wall s"), ("cpu", "CPU s ")):
+        m, q1, q3 = spread(results.ratios(which))
+        raw_m = statistics.median(getattr(results, f"raw_{which}"))
+        ours_m = statistics.median(getattr(results, f"studio_{which}"))
+        verdict = "meets" if q1 >= goal else ("misses" if q3 < goal else "cannot tell")
+        print(f"  {what}: Studio speed {m:.3f}× raw (IQR {q1:.3f}–{q3:.3f}; goal ≥ {goal}: {verdict})"
+              f"   median run: raw {raw_m * 1000:.1f} ms, Studio {ours_m * 1000:.1f} ms")
+
+
+def _spin(stop) -> None:  # pragma: no cover - runs in the child
+    x = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            x += 1
+
+
+@contextlib.contextmanager
+def one_core_busy() -> Iterator[None]:
+    """A child process spinning on one core for the duration of the block."""
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    child = ctx.Process(target=_spin, args=(stop,), daemon=True)
+    child.start()
+    time.sleep(0.3)  # let it reach its loop
+    try:
+        yield
+    finally:
+        stop.set()
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+
+
+def conditions(names: str) -> Iterator[tuple[str, contextlib.AbstractContextManager]]:
+    """``'idle,busy'`` → ('idle', a no-op) and ('one core busy', :func:`one_core_busy`)."""
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name == "idle":
+            yield "idle", contextlib.nullcontext()
+        elif name == "busy":
+            yield "one core busy", one_core_busy()
+        else:
+            raise SystemExit(f"unknown condition {name!r}: use idle, busy or idle,busy")

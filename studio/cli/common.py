@@ -294,7 +294,7 @@ def run_request(
     says where it is kept.
     """
     if not checked:
-        preflight(request)  # values and input files, before any model loads
+        preflight(request, clips=False)  # values and input files; the engine reads clips before its model loads
     if getattr(args, "quiet", False):
         quiet_libraries()
     runtime = runtime or make_runtime(args)

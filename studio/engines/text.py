@@ -146,7 +146,7 @@ class TransformersChat:
         self.context_max = context_limit(lm, tokenizer)
         self.device = choice.label()
 
-    def encode(self, messages: list[dict]) -> list[int]:
+    def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
         return encode_chat(self.tokenizer, messages)[0].tolist()
 
     def decoder(self) -> _IncrementalDecoder:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Protocol
 
 from ..cancel import CancelToken
@@ -46,8 +47,9 @@ class ChatModel(Protocol):
     context_max: int  # tokens the model holds, prompt and reply together
     device: str  # where it runs, for the stats ('cpu · float32', 'llama.cpp · CPU, 2 threads · Q4_1')
 
-    def encode(self, messages: list[dict]) -> list[int]:
-        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn."""
+    def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
+        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn
+        (a template that runs long stops once ``cancel`` is set)."""
 
     def decoder(self) -> Decoder: ...
 
@@ -151,7 +153,7 @@ def reply(
     limit = chat.context_max
     messages = build_messages(request)
     reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
-    prompt, dropped = fit_context(chat.encode, messages, limit - reserve)
+    prompt, dropped = fit_context(partial(chat.encode, cancel=cancel), messages, limit - reserve)
     max_new = min(request.max_new_tokens, limit - len(prompt))
     if dropped:
         yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")

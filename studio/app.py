@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import Config
@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # the GUI's modules are imported when the GUI starts
     from .jobs import JobQueue
     from .jobs.downloads import DownloadManager
     from .jobs.runtime import RuntimeFactory
+    from .engines.remote.keys import KeyStore
     from .models.catalog import Catalog
+    from .models.servers import ServerList
 
 #: What Qt's xcb platform plugin (libqxcb.so, libQt6XcbQpa) loads beyond the X client library itself:
 #: (shared library, Debian/Ubuntu package). packaging/system-deps.sh installs the same packages
@@ -93,6 +95,18 @@ def check_desktop_libraries(env: Mapping[str, str] | None = None, find: Callable
     )
 
 
+def _key_store():
+    from .engines.remote.keys import KeyStore
+
+    return KeyStore()
+
+
+def _server_list():
+    from .models.servers import ServerList
+
+    return ServerList()
+
+
 @dataclass
 class Services:
     """What the window and its tabs share, composed once from the configuration."""
@@ -102,6 +116,8 @@ class Services:
     factory: RuntimeFactory  # builds the worker's runtime from ``config``
     jobs: JobQueue
     downloads: DownloadManager
+    keys: KeyStore = field(default_factory=_key_store)  # API keys: the OS keyring, else this session
+    servers: ServerList = field(default_factory=_server_list)  # the servers the person added
 
     def offline_now(self) -> bool:
         """The download manager asks this before each download (the switch may change meanwhile)."""
@@ -132,9 +148,10 @@ def compose(config: Config, library, catalog: Catalog | None = None, *, engine_f
     from .models.catalog import Catalog
 
     catalog = catalog or Catalog()
-    factory = RuntimeFactory(catalog, config)
+    keys = _key_store()
+    factory = RuntimeFactory(catalog, config, api_key=keys.get)
     jobs = JobQueue(library, factory, engine_factory=engine_factory, state_file=queue_file, parent=parent)
-    services = Services(config, catalog, factory, jobs, DownloadManager(parent=parent))
+    services = Services(config, catalog, factory, jobs, DownloadManager(parent=parent), keys, _server_list())
     services.downloads.set_offline(services.offline_now)
     return services
 

@@ -99,6 +99,17 @@ class OutOfMemory(StudioError):
         self.device = device
 
 
+class ServerError(StudioError):
+    """A server Studio drives (OpenAI-compatible, ComfyUI) refused or failed a request; the message says
+    what to do next. ``status`` is the HTTP status (0: no answer: refused connection, timeout, cut off)."""
+
+    kind = "server"
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class FileProblem(StudioError):
     """The operating system refused a file operation (a full or read-only disk, no permission, a
     missing folder …); the message names the path. Made from an ``OSError`` by :func:`user_error`,
@@ -190,7 +201,7 @@ def user_error(exc: BaseException, modality: str = "") -> BaseException:
 
 def kind_of(exc: BaseException) -> str:
     """The error's ``kind`` ('invalid', 'not_found', 'not_downloaded', 'wrong_kind', 'unsafe_file',
-    'out_of_memory', 'runtime'), or 'internal' for an exception that is not a StudioError."""
+    'out_of_memory', 'server', 'runtime'), or 'internal' for an exception that is not a StudioError."""
     return exc.kind if isinstance(exc, StudioError) else INTERNAL
 
 

@@ -41,6 +41,27 @@ def _check(cond: bool, message: str) -> None:
         raise InvalidRequest(message)
 
 
+MAX_STOPS = 4  # stop sequences per text request (OpenAI's own limit)
+
+
+def check_endpoint(url: str, name: str) -> None:
+    """A server URL: http(s)://host[:port][/path], nothing else (no file:, no credentials in it)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port  # raises on a port that is not a number or out of range
+    except ValueError:
+        parts, port = None, None
+    _check(
+        parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname),
+        f"{name} must be a server URL such as http://127.0.0.1:8080/v1 (got {url[:80]!r}).",
+    )
+    _check(not parts.username and not parts.password,
+           f"{name} must not hold a user name or password: give the API key separately.")
+    del port
+
+
 def _model_field(help: str):
     return text_field(help=help, max_chars=MAX_PATH_CHARS, flag="--model", metavar="M")
 
@@ -105,7 +126,11 @@ class TextRequest(_Request):
         required=True, help="the conversation so far, ending with the user's new message")
     system_prompt: str = text_field(label="system prompt", flag="--system", metavar="S",
                                     help="instructions that hold for the whole conversation")
-    model: str = _model_field("catalog id, hub id, local folder or .gguf file; empty = the bundled SmolLM2")
+    model: str = _model_field("catalog id, hub id, local folder or .gguf file; empty = the bundled SmolLM2; "
+                              "with an endpoint: the server's model name")
+    endpoint: str = text_field(max_chars=MAX_PATH_CHARS, flag="--endpoint", metavar="URL",
+                               help="an OpenAI-compatible server's URL (http://host:port/v1) that runs the model; "
+                                    "empty = a model on this machine")
     max_new_tokens: int = int_field(512, 1, 32768, label="max new tokens", flag="--max-new-tokens", metavar="N",
                                     help="Longest reply, in tokens")
     temperature: float = float_field(0.7, 0.0, 5.0, flag="--temperature", metavar="T",
@@ -123,6 +148,8 @@ class TextRequest(_Request):
                                 help="Layers of a GGUF model offloaded to the GPU (with a GPU build); -1 = all")
     conversation_id: str = text_field(max_chars=200, label="conversation id",
                                       help="the saved conversation this reply belongs to")
+    stop: tuple[str, ...] = records_field(label="stop sequences",
+                                          help="the reply ends where any of these texts appears (not included)")
 
     def validate(self) -> None:
         super().validate()
@@ -132,10 +159,18 @@ class TextRequest(_Request):
             check_fields(m)
         _check(self.messages[-1].role == "user", "The last message must be the user's.")
         _check(bool(self.messages[-1].content.strip()), "message is empty: type something first.")
+        _check(len(self.stop) <= MAX_STOPS, f"stop sequences: at most {MAX_STOPS} (got {len(self.stop)}).")
+        for text in self.stop:
+            _check(isinstance(text, str) and 0 < len(text) <= 200,
+                   "stop sequences must be texts of 1 to 200 characters.")
+        if self.endpoint:
+            check_endpoint(self.endpoint, "endpoint")
+            _check(bool(self.model.strip()), "model is empty: name the server's model (its list: GET /v1/models).")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["messages"] = [dataclasses.asdict(m) for m in self.messages]
+        data["stop"] = list(self.stop)
         return data
 
 
@@ -233,7 +268,11 @@ class ImageRequest(_PicklePermission, _Request):
     prompt: str = text_field(None, flag="--prompt", metavar="P", help="what to draw")
     negative_prompt: str = text_field(label="negative prompt", flag="--negative-prompt", metavar="N",
                                       help="what to avoid")
-    model: str = _model_field("catalog id, hub id, diffusers folder or .safetensors file")
+    model: str = _model_field("catalog id, hub id, diffusers folder or .safetensors file; with a ComfyUI server: "
+                              "its checkpoint's name")
+    endpoint: str = text_field(max_chars=MAX_PATH_CHARS, label="ComfyUI server", flag="--comfyui", metavar="URL",
+                               help="a ComfyUI server's URL (http://host:8188) that runs the model; "
+                                    "empty = this machine")
     width: int = int_field(512, flag="--width", metavar="W", help="Width in pixels (a multiple of 8)", **_SIZE)
     height: int = int_field(512, flag="--height", metavar="H", help="Height in pixels (a multiple of 8)", **_SIZE)
     num_inference_steps: int = int_field(
@@ -325,6 +364,9 @@ class ImageRequest(_PicklePermission, _Request):
             unit.validate(i)
         _check(self.hires_scale == 1.0 or not self.init_image,
                "hires fix works on text-to-image: leave the init image empty, or set hires scale to 1.")
+        if self.endpoint:
+            check_endpoint(self.endpoint, "the ComfyUI server")
+            _check(bool(self.model.strip()), "model is empty: name one of the ComfyUI server's checkpoints.")
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()

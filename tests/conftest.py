@@ -50,6 +50,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "studio-home"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+    monkeypatch.delenv("STUDIO_API_KEY", raising=False)  # a developer's own server key must not leak into tests
     yield
 
 

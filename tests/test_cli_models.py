@@ -35,8 +35,9 @@ def _llm_folder(root, name="my-llm"):
 
 
 def test_list_shows_every_state_per_modality(capsys, tmp_path):
-    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index()})
-    make_cached_repo("me/found-llm", {"config.json": llama_config()})
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index(), "unet/w.safetensors": b"u"})
+    make_cached_repo("me/found-llm", {"config.json": llama_config(), "model.safetensors": b"w"})
+    make_cached_repo("stable-diffusion-v1-5/stable-diffusion-v1-5", {"model_index.json": diffusers_index()})  # config only
     Catalog().add_local(_llm_folder(tmp_path), "text")
     gone = _llm_folder(tmp_path, "gone")
     Catalog().add_local(gone, "text")
@@ -49,6 +50,7 @@ def test_list_shows_every_state_per_modality(capsys, tmp_path):
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert lines["smollm2-135m-instruct"].split()[1] == "bundled"
     assert lines["sd-turbo"].split()[1] == "downloaded"
+    assert lines["sd-1.5"].split()[1] == "downloadable"  # a partial cache (no weights) is not a download
     assert lines["sdxl-turbo"].split()[1] == "downloadable" and "6.9 GB" in lines["sdxl-turbo"]
     assert "needs 8.0 GB" in lines["sdxl-turbo"]
     assert lines["me/found-llm"].split()[1] == "downloaded"

@@ -208,7 +208,7 @@ def test_online_is_what_the_caller_says_not_the_environment(fake_hub, monkeypatc
     fake_hub.add_repo(REPO, FILES)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert dl.download(REPO, ["*.json"], offline=False) == hub_snapshot(REPO)
+    assert dl.download(REPO, ["*.json", "*.safetensors"], offline=False) == hub_snapshot(REPO)
     assert fake_hub.requests  # it did connect
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # never rewritten
 

@@ -30,7 +30,8 @@ def test_cached_models_are_discovered_per_modality():
     make_cached_repo("me/tiny-sd", {"model_index.json": diffusers_index(), "unet/x.safetensors": b"u"})
     make_cached_repo("me/encoder", {"config.json": json.dumps({"model_type": "bert"}).encode()})
     make_cached_repo("me/half-done", {"config.json": llama_config()}, ref=False)  # interrupted download
-    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index()})  # in the catalog
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index(), "unet/w.safetensors": b"u"})  # in the catalog
+    make_cached_repo("me/config-only", {"config.json": llama_config()})  # a fetch cut short: not a model yet
 
     catalog = Catalog()
     text = {e.id: e for e in catalog.entries("text", include_cached=True)}
@@ -47,6 +48,7 @@ def test_cached_models_are_discovered_per_modality():
     all_ids = {e.id for e in catalog.entries(include_cached=True)}
     assert "me/encoder" not in all_ids  # not a kind of model Studio runs
     assert "me/half-done" not in all_ids  # not finished
+    assert "me/config-only" not in all_ids  # no weights
 
     repos = catalog.cached_repos()
     assert repos["me/half-done"].complete is False and repos["me/tiny-llama"].complete is True
@@ -66,13 +68,13 @@ def test_the_cache_scan_is_reused_until_something_changes(monkeypatch):
     calls = []
     real = catalog_mod.scan_hub_cache
     monkeypatch.setattr(catalog_mod, "scan_hub_cache", lambda root=None: calls.append(root) or real(root))
-    make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
+    make_cached_repo("me/tiny-llama", {"config.json": llama_config(), "model.safetensors": b"w"})
     catalog = Catalog()
     for _ in range(3):
         states = [catalog.state(e) for e in catalog.entries(include_cached=True)]
     assert len(calls) == 1
     assert "downloaded" in states
-    make_cached_repo("me/other", {"config.json": llama_config()})
+    make_cached_repo("me/other", {"config.json": llama_config(), "model.safetensors": b"w"})
     assert "me/other" in {e.id for e in catalog.entries("text", include_cached=True)}
     assert len(calls) == 2
     catalog.refresh()
@@ -116,8 +118,8 @@ def test_a_pattern_download_by_another_tool_counts_as_downloaded():
 
 
 def test_discovered_models_resolve_offline_and_keep_their_kind():
-    snapshot = make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
-    make_cached_repo("me/tiny-music", {"config.json": musicgen_config()})
+    snapshot = make_cached_repo("me/tiny-llama", {"config.json": llama_config(), "model.safetensors": b"w"})
+    make_cached_repo("me/tiny-music", {"config.json": musicgen_config(), "model.safetensors": b"w"})
     resolved = resolve("me/tiny-llama", "text", offline=True)
     assert resolved.path == snapshot and resolved.modality == "text" and resolved.format == "transformers"
     with pytest.raises(WrongModelKind, match="music model"):
@@ -125,7 +127,7 @@ def test_discovered_models_resolve_offline_and_keep_their_kind():
 
 
 def test_find_is_the_one_look_up_by_id_hub_id_or_local_path(tmp_path):
-    make_cached_repo("me/tiny-llama", {"config.json": llama_config()})
+    make_cached_repo("me/tiny-llama", {"config.json": llama_config(), "model.safetensors": b"w"})
     catalog = Catalog()
     turbo = catalog.find("sd-turbo")
     assert turbo is not None and turbo.repo_id == "stabilityai/sd-turbo"
@@ -140,7 +142,7 @@ def test_find_is_the_one_look_up_by_id_hub_id_or_local_path(tmp_path):
     for unknown in ("", "nobody/nothing", str(tmp_path / "elsewhere"), "bad\x00path"):
         assert catalog.find(unknown) is None
     # the resolver uses it: a listed model's hub id resolves to its catalog entry (with its download patterns)
-    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index()})
+    make_cached_repo("stabilityai/sd-turbo", {"model_index.json": diffusers_index(), "unet/w.safetensors": b"u"})
     resolved = resolve("stabilityai/sd-turbo", "image", offline=True, catalog=catalog)
     assert resolved.id == "sd-turbo" and resolved.entry == turbo
     assert resolve(str(folder), "text", catalog=catalog).entry == local

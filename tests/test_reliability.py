@@ -156,6 +156,19 @@ CASES = [
     ("story-folder", ["story", "render", "{w}/folder", "--out", "{w}/f.mp4"], 2, "is a folder, not a story file"),
     ("story-binary", ["story", "render", "{w}/random.safetensors", "--out", "{w}/f.mp4"], 2, "is not UTF-8 text"),
     ("story-missing", ["story", "render", "{w}/nope.json", "--out", "{w}/f.mp4"], 2, "No story at"),
+    # --- servers (issue 17): addresses and keys checked before anything connects -------------------
+    ("endpoint-file-url", ["generate", "text", "--prompt", "hi", "--endpoint", "file:///etc/passwd", "--model", "m"],
+     2, "endpoint must be a server URL"),
+    ("endpoint-with-password", ["generate", "text", "--prompt", "hi", "--endpoint", "http://u:pw@h/v1", "--model",
+                                "m"], 2, "must not hold a user name or password"),
+    ("endpoint-no-model", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1"], 2,
+     "model is empty"),
+    ("endpoint-key-variable-unset", ["generate", "text", "--prompt", "hi", "--endpoint", "http://127.0.0.1:9/v1",
+                                     "--model", "m", "--api-key-env", "STUDIO_TEST_UNSET_KEY"], 1,
+     "STUDIO_TEST_UNSET_KEY', which is not set"),
+    ("comfyui-bad-url", [*IMG, "--out", "{w}/x.png", "--comfyui", "comfy:8188"], 2, "ComfyUI server must be a server URL"),
+    ("serve-network-without-key", ["serve", "--host", "0.0.0.0"], 2, "without an API key"),
+    ("serve-bad-port", ["serve", "--port", "70000"], 2, "--port must be between 1 and 65535"),
 ]
 
 
@@ -1098,3 +1111,139 @@ def test_a_reply_cut_by_a_full_context_says_so(tmp_path, capsys):
                  "--no-library"]) == 0
     err = capsys.readouterr().err
     assert "The reply stopped because the context is full (64 of 64 tokens)" in err, err
+
+
+def _piper_copy(tmp_path: Path, **inference) -> Path:
+    """The bundled Piper voice with its .onnx.json's ``inference`` values changed."""
+    import shutil
+
+    from studio.models.catalog import Catalog, bundled_path
+
+    onnx = bundled_path(Catalog().find("piper-joe-medium"))
+    config = json.loads(onnx.with_name(onnx.name + ".json").read_text(encoding="utf-8"))
+    config.setdefault("inference", {}).update(inference)
+    copy = tmp_path / "voice.onnx"  # a copy: a link would resolve to the bundled voice and its own config
+    shutil.copyfile(onnx, copy)
+    (tmp_path / "voice.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    return copy
+
+
+def test_a_piper_voice_with_length_scale_zero_is_refused(tmp_path, capsys):
+    """length_scale 0 made 11 ms of audio and exit 0."""
+    voice = _piper_copy(tmp_path, length_scale=0)
+    code = main(["generate", "speech", "--text", "Hello there.", "--model", str(voice), "--out", str(tmp_path / "x.wav")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and "has length_scale 0 in its .onnx.json" in lines[-1], lines
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_long_run_of_numbers_is_said_in_parts_piper_can_hold():
+    """396 characters of "123,123,…" were 1,391 phonemes in one Piper call (1.7–2.2 GB); the voice now
+    cuts a sentence into parts of at most MAX_PIPER_PHONEMES, and leaves ordinary sentences whole."""
+    from studio.engines.speech_voices import MAX_PIPER_PHONEMES, PiperVoiceBackend
+    from studio.models.catalog import Catalog, bundled_path
+
+    voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))
+    numbers = ",".join(["123"] * 99)[:396]
+    assert max(len(p) for p in voice.voice.phonemize(numbers)) > MAX_PIPER_PHONEMES
+    parts = voice.parts(numbers)
+    assert len(parts) > 1 and all(max(len(p) for p in voice.voice.phonemize(part)) <= MAX_PIPER_PHONEMES
+                                  for part in parts)
+    ordinary = ("The quick brown fox jumps over the lazy dog and then runs away. " * 6)[:390]
+    assert voice.parts(ordinary) == [ordinary]
+
+
+def test_downloading_a_coqui_model_offline_says_it_cannot(tmp_path, capsys, monkeypatch):
+    """It exited 0 saying "is a local model (): nothing to download"."""
+    monkeypatch.setenv("TTS_HOME", str(tmp_path / "tts"))
+    assert main(["models", "download", "coqui-en-ljspeech-vits"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is not downloaded and Studio is offline" in lines[0], lines
+    assert "nothing to download" not in lines[0]
+    assert not (tmp_path / "tts").exists()
+
+
+def test_music_through_a_fifo_from_a_clip_whose_name_is_not_utf8(tiny_musicgen, one_torch_thread, tmp_path, capsys):
+    """Class 7 and 11 at work: a FIFO as --out is written through (no file name on stdout, no regular file
+    beside it), and a clip to continue whose name is not UTF-8 is read, tagged and kept in the library."""
+    import threading
+
+    import numpy as np
+    import soundfile
+
+    from studio import paths
+    from studio.library.store import Library
+    from studio.testing.tiny_music import SAMPLE_RATE
+
+    clip = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    t = np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE
+    soundfile.write(clip, (0.4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SAMPLE_RATE)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code = main(["generate", "music", "--prompt", "piano", "--model", tiny_musicgen, "--duration", "1",
+                 "--window-keep", "1", "--seed", "1", "--continue", os.fsdecode(clip), "--out", str(fifo),
+                 "--device", "cpu", "-q"])
+    reader.join(30)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip() == "" and got and got[0][:4] == b"RIFF"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([os.fsdecode(b"caf\xe9.wav"), "pipe", "studio-home"])
+    items = Library(paths.library_dir()).items()
+    assert len(items) == 1 and items[0].params["continue_from"] == os.fsdecode(clip)
+
+
+def test_speech_is_written_through_a_device_without_an_audio_suffix(tmp_path, capsys, monkeypatch):
+    """/dev/null (no .wav) was refused although the README says devices are written through."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "speech", "--text", "Hello.", "--out", "/dev/null", "-q", "--no-library"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_llama_cpp_crash_is_not_reported_with_a_backtrace_line(tmp_path, monkeypatch):
+    """An abort in the checking process ended with "Last message: … libc-start.c: No such file or
+    directory" (gdb's backtrace noise); the message names the file and llama.cpp's own error, if any.
+    The checking child here prints such lines and aborts, as llama.cpp does."""
+    from studio.engines import text_llama
+    from studio.errors import ModelNotFound
+
+    model = tmp_path / "crash.gguf"
+    model.write_bytes(b"GGUF")
+    backtrace = ("#5 0x7f in __libc_start_call_main () at ../sysdeps/nptl/libc_start_call_main.h:58\n"
+                 "libc-start.c: No such file or directory\n")
+    for stderr, said in ((backtrace, None),
+                         ("llama_model_load: error loading model: missing tensor 'x'\n" + backtrace, "missing tensor 'x'")):
+        script = f"import os, signal, sys\nsys.stderr.write({stderr!r})\nsys.stderr.flush()\nos.abort()\n"
+        monkeypatch.setattr(text_llama, "_PROBE", script)
+        with pytest.raises(ModelNotFound) as info:
+            text_llama.probe(model, set())
+        message = str(info.value)
+        assert "makes llama.cpp crash (signal 6)" in message and "No such file" not in message, message
+        assert (said in message) if said else "said" not in message
+
+
+def test_the_tail_of_a_clip_that_cannot_seek_is_still_read_in_bounded_blocks(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile
+
+    from studio.library import inputs
+
+    clip = _long_wav(tmp_path / "c.wav", 120, 8000, 100, 120)  # loud only in its last 20 s
+    real_seek = soundfile.SoundFile.seek
+    refused: list[int] = []
+
+    def no_seek(self, frames, whence=0):  # the jump to the tail fails (soundfile's own bookkeeping seeks pass)
+        if frames and not refused:
+            refused.append(frames)
+            raise RuntimeError("this stream cannot seek")
+        return real_seek(self, frames, whence)
+
+    monkeypatch.setattr(soundfile.SoundFile, "seek", no_seek)
+    data, rate, info = inputs.read_clip(clip, "clip to continue", seconds=30, tail=True)
+    assert refused == [90 * 8000] and data.shape == (30 * 8000, 1) and info.seconds == 120
+    expected = soundfile.read(clip, dtype="float32", always_2d=True)[0][-30 * 8000:]
+    assert np.array_equal(data, expected)

@@ -142,3 +142,19 @@ def test_voice_lists_arrive_as_their_own_event(window):
     assert tab.form.speakers() == ["carol", "dave"] and tab.form.languages() == ["en", "de"]
     tab.on_voices(VoiceList("m", ("eve",), ()))  # the files' own lists (or the first event's) stay
     assert tab.form.speakers() == ["carol", "dave"]
+
+
+def test_a_dropped_text_file_is_read_through_the_input_module(qtbot, window, tmp_path):
+    """A FIFO named .txt dropped on the tab froze the window (read on the UI thread, waiting for a writer);
+    it is refused in one line, and a real text file still fills the text box."""
+    import os
+
+    from tests.test_image_tab import drop_files
+
+    tab = window.tab("speech")
+    os.mkfifo(tmp_path / "story.txt")
+    drop_files(tab, [tmp_path / "story.txt"])
+    assert "not a regular file (a pipe (FIFO))" in tab.status_line.text() and tab.text.toPlainText() == ""
+    (tmp_path / "real.txt").write_text("Once upon a time.", encoding="utf-8")
+    drop_files(tab, [tmp_path / "real.txt"])
+    assert tab.text.toPlainText() == "Once upon a time."

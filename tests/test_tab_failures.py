@@ -190,7 +190,8 @@ def test_image_tab_out_of_memory_names_the_advanced_settings(qtbot, window, fake
     text = tab.status_line.text()
     assert "set Memory plan to 'model'" in text and "Attention slicing to 'on'" in text and "VAE tiling to 'on'" in text
     assert "Lower Width, Height or Batch size" in text
-    assert not tab.status_line.action.isVisible()
+    # the next memory plan down is one click away
+    assert tab.status_line.action.isVisible() and tab.status_line.action.text() == "Retry with model offload"
     # those settings exist in the tab's form, with the values the advice names
     assert tab.form.offload.findData("model") >= 0
     assert tab.form.attention_slicing.findData("on") >= 0 and tab.form.vae_tiling.findData("on") >= 0
@@ -221,13 +222,14 @@ def test_out_of_memory_offers_the_next_memory_plan(window, qtbot, fake):
                                         (FieldChange("width"), FieldChange("offload", "group")), "image", "cuda"))
 
     fake.default = script
+    window.show_tab("image")
     tab = window.tab("image")
     tab.form.prompt.setPlainText("a lighthouse")
     handle = tab.generate()
     with qtbot.waitSignal(handle.failed, timeout=10_000):
         pass
     action = tab.status_line.action
-    assert action.isVisible() and action.text() == "Retry with group offload"
+    assert action.isVisible() and action.text() == "Retry with group offload", tab.status_line.text()
     click(qtbot, action)
     qtbot.waitUntil(lambda: len(fake.requests) == 2 and not tab.runner.busy, timeout=10_000)
     again = fake.requests[1]

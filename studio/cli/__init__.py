@@ -1,6 +1,7 @@
 """The headless CLI: ``studio generate text|image|speech|music …``, ``studio models list|download|delete|add``,
 ``studio info FILE.png``, ``studio story render STORY.json --out FILM.mp4``,
-``studio library search TEXT``, ``studio desktop install|uninstall``; ``studio`` alone (or ``studio gui``) opens the window.
+``studio library search TEXT``, ``studio desktop install|uninstall``, ``studio serve`` (an OpenAI-compatible API);
+``studio`` alone (or ``studio gui``) opens the window.
 
 A modality adds its ``generate`` subcommand in its own module (``add_parser``, flags built from its
 request's fields with :func:`studio.cli.common.add_request_arguments`) and one line in
@@ -30,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import desktop, image, info, library, models, music, speech, story, text, upscale
+    from . import desktop, image, info, library, models, music, serve, speech, story, text, upscale
 
     parser = _Parser(prog="studio", description="Studio: offline creative studio. `studio` alone opens the window.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     library.add_parser(sub)
     desktop.add_parser(sub)
     story.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

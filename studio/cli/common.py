@@ -49,6 +49,34 @@ def config_of(args: argparse.Namespace) -> Config:
     """``args.config`` (set by :func:`studio.cli.main`), else built now for a caller that parsed its own args."""
     config = getattr(args, "config", None)
     return config if isinstance(config, Config) else cli_config(args)
+DEFAULT_KEY_VARIABLE = "STUDIO_API_KEY"
+
+
+def add_api_key_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--api-key-env", metavar="VAR", default=None,
+        help=f"the environment variable that holds the server's API key (default: {DEFAULT_KEY_VARIABLE}, "
+        "if set); keys are never passed as flags, which other users could read",
+    )
+
+
+def api_key_from_env(args: argparse.Namespace) -> Callable[[str], str | None]:
+    """The key lookup for a server: the variable --api-key-env names (which must be set), else
+    $STUDIO_API_KEY when set, else no key."""
+    import os
+
+    name = getattr(args, "api_key_env", None)
+    if name is not None:
+        if not name.strip() or name not in os.environ:
+            raise StudioError(f"--api-key-env names {name!r}, which is not set: export it with the server's API key.")
+        key = os.environ[name]
+    else:
+        key = os.environ.get(DEFAULT_KEY_VARIABLE) or None
+
+    def lookup(_url: str) -> str | None:
+        return key
+
+    return lookup
 
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
@@ -266,7 +294,7 @@ def run_request(
     says where it is kept.
     """
     if not checked:
-        preflight(request)  # values and input files, before any model loads
+        preflight(request, clips=False)  # values and input files; the engine reads clips before its model loads
     if getattr(args, "quiet", False):
         quiet_libraries()
     runtime = runtime or make_runtime(args)

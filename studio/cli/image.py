@@ -42,7 +42,10 @@ from ..models.memory_plan import CLI_NAMES
 from ..requests import SCHEDULERS, ImageRequest, InpaintRequest, LoraSpec
 from .image_units import add_ip_flags, add_unit_flags, ip_fields_from_args, units_from_args
 from .common import (
+    add_api_key_flag,
     add_request_arguments,
+    api_key_from_env,
+    make_runtime,
     add_runtime_flags,
     match_choice,
     path_arg,
@@ -52,9 +55,10 @@ from .common import (
 )
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
-FIELDS = ("prompt", "model", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale",
-          "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5", "attention_slicing",
-          "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler")
+FIELDS = ("prompt", "model", "endpoint", "negative_prompt", "width", "height", "num_inference_steps",
+          "guidance_scale", "scheduler", "seed", "batch_size", "init_image", "strength", "offload", "quantize", "t5",
+          "attention_slicing", "vae_tiling", "hires_scale", "hires_strength", "hires_steps", "upscaler")
+#: --ip-adapter / --ip-image / --ip-scale are grouped flags (image_units.add_ip_flags): one group per reference
 #: What inpainting and outpainting add (their picture is --init-image).
 INPAINT_FIELDS = ("mask", "mask_blur", "inpaint_area", "padding", "extend_left", "extend_right", "extend_top",
                   "extend_bottom")
@@ -78,7 +82,8 @@ def scheduler_name(text: str) -> str:
 
 
 def add_parser(gen_sub) -> None:
-    p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model")
+    p = gen_sub.add_parser("image", help="text-to-image or image-to-image with a Stable Diffusion model, here or "
+                           "on a ComfyUI server (--comfyui URL --model CHECKPOINT)")
     add_request_arguments(p, ImageRequest, FIELDS, required=("model",))
     add_request_arguments(p, InpaintRequest, INPAINT_FIELDS)
     p.set_defaults(strength=None)  # 0.75 for image-to-image, 1 for inpainting (see build_request)
@@ -92,6 +97,7 @@ def add_parser(gen_sub) -> None:
     p.add_argument("--out", metavar="FILE.png", type=path_arg, required=True,
                    help="the image to write: .png (all settings), .jpg/.jpeg/.webp (A1111 text in EXIF); "
                    "FILE-0.png, FILE-1.png … when the batch size is above 1")
+    add_api_key_flag(p)
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
@@ -149,8 +155,12 @@ def run(args: argparse.Namespace) -> int:
             return target.path
         return None
 
+    runtime = None
+    if generation.endpoint:  # a ComfyUI server: its bearer token (if any) from the environment
+        runtime = make_runtime(args)
+        runtime.api_key = api_key_from_env(args)
     try:
-        result = run_request(request, args, on_event=on_event, checked=True)
+        result = run_request(request, args, on_event=on_event, runtime=runtime, checked=True)
     finally:
         if progress_shown:
             print(file=sys.stderr)

@@ -116,7 +116,7 @@ def run_download(args: argparse.Namespace) -> int:
             "`studio models list` shows the catalog."
         )
     repo_id = entry.repo_id if entry is not None else args.model
-    if entry is not None and restricted_licence(entry):
+    if entry is not None and restricted_licence(entry) and not config_of(args).offline:
         print(f"'{entry.name}' comes under its own licence: {entry.licence}. Downloading it means accepting it.",
               file=sys.stderr)
     patterns = args.include or (list(entry.allow_patterns) if entry is not None and entry.allow_patterns else None)

@@ -12,27 +12,44 @@ from ..library.atomic import atomic_write_text
 from ..library.targets import TEXT_FORMATS, check_output
 from ..library.store import to_json
 from ..requests import ChatMessage, TextRequest
-from .common import add_request_arguments, add_runtime_flags, finish, path_arg, request_kwargs_from_args, run_request
+from .common import (
+    add_api_key_flag,
+    add_request_arguments,
+    add_runtime_flags,
+    api_key_from_env,
+    finish,
+    make_runtime,
+    path_arg,
+    request_kwargs_from_args,
+    run_request,
+)
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
-FIELDS = ("system_prompt", "model", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
+FIELDS = ("system_prompt", "model", "endpoint", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
           "seed", "threads", "gpu_layers")
 
 
 def add_parser(gen_sub) -> None:
-    p = gen_sub.add_parser("text", help="chat completion with a local language model")
+    p = gen_sub.add_parser(
+        "text",
+        help="chat completion with a local language model, or one on an OpenAI-compatible server (--endpoint)",
+    )
     p.add_argument("--prompt", required=True, help="the user message")
     add_request_arguments(p, TextRequest, FIELDS)
+    p.add_argument("--stop", metavar="S", action="append", default=[],
+                   help="end the reply where this text appears (not included); repeatable, up to 4")
     p.add_argument(
         "--out", type=path_arg, default=None, help="also write the reply to this file (.txt, .md, or .json with the settings)"
     )
+    add_api_key_flag(p)
     add_runtime_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     request = TextRequest(
-        messages=(ChatMessage("user", args.prompt),), **request_kwargs_from_args(TextRequest, args, FIELDS)
+        messages=(ChatMessage("user", args.prompt),), stop=tuple(args.stop),
+        **request_kwargs_from_args(TextRequest, args, FIELDS),
     )
     request.validate()
     target = check_output(args.out, TEXT_FORMATS) if args.out is not None else None
@@ -53,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
             return target.path
         return None
 
-    result = run_request(request, args, on_event=on_event)
+    runtime = None
+    if request.endpoint:
+        runtime = make_runtime(args)
+        runtime.api_key = api_key_from_env(args)
+    result = run_request(request, args, on_event=on_event, runtime=runtime)
     if not args.json:
         sys.stdout.write("\n")
     stats = result.stats

@@ -45,6 +45,17 @@ class Runtime:
     #: GGUF files from outside the catalog that llama.cpp already read in a child process this session
     #: (:func:`studio.engines.text_llama.probe`); the verdicts also persist as markers in the cache folder
     checked_files: set[str] = field(default_factory=set)
+    # the API key for a server URL (remote engines), e.g. a KeyStore's ``get`` (the GUI's, which also holds
+    # session-only keys) or an environment variable (the CLI); None: the OS keyring alone
+    api_key: Callable[[str], str | None] | None = None
+
+    def key_for(self, url: str) -> str | None:
+        """The API key to send to the server at ``url`` (None: no key)."""
+        if self.api_key is not None:
+            return self.api_key(url)
+        from .remote.keys import KeyStore
+
+        return KeyStore().get(url)
 
     def resolve(self, spec: str, modality: str, *, allow_pickle: bool = False) -> ResolvedModel:
         """:func:`studio.models.resolve.resolve` with this runtime's catalog, offline switch and download."""

@@ -196,6 +196,8 @@ def _tensors(embedding: Embedding) -> dict:
 
 def apply_embeddings(pipe, embeddings: list[Embedding]) -> list[str]:
     """Load each embedding under its name into the pipeline's tokenizer(s) and encoder(s); returns the names."""
+    if not embeddings:
+        return []
     names = []
     want = {"clip_l": int(pipe.text_encoder.get_input_embeddings().weight.shape[1])}
     if getattr(pipe, "text_encoder_2", None) is not None:

@@ -106,6 +106,10 @@ class ImageEngine:
 
     def run(self, request: ImageRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, ImageStats]:
         self.preflight(request)
+        if request.endpoint:  # a checkpoint on a ComfyUI server
+            from .remote.comfyui import run_comfyui
+
+            return (yield from run_comfyui(request, runtime, cancel))
         return (yield from self.generate(request, runtime, cancel, self._plain_task))
 
     @staticmethod

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidRequest
 from ..library.inputs import open_picture
-from ..events import Event, ImageStats, Preview
+from ..events import Event, ImageStats, Output, Preview
 from ..requests import ImageRequest, InpaintRequest
 from . import inpaint_geometry as geo
 from .base import CancelToken, Runtime
@@ -166,7 +166,10 @@ class InpaintEngine(ImageEngine):
                         control_transform=job.crop_control)
 
         cancel.check()
-        events = self.generate(base, runtime, cancel, make_task)
+        if base.endpoint:  # on a ComfyUI server: the same crop and mask, uploaded; the result pasted back here
+            events = self._on_comfyui(base, job, params, runtime, cancel)
+        else:
+            events = self.generate(base, runtime, cancel, make_task)
         try:
             while True:  # previews show the whole picture, not only the crop being denoised
                 try:
@@ -178,3 +181,22 @@ class InpaintEngine(ImageEngine):
         finally:
             events.close()  # closed early by our consumer: stop the pipeline too
         return dataclasses.replace(stats, crop_box=tuple(job.box.as_tuple()), generation_size=tuple(job.size))
+
+    @staticmethod
+    def _on_comfyui(base: ImageRequest, job: InpaintPlan, params: dict, runtime: Runtime, cancel: CancelToken):
+        from .remote.comfyui import run_comfyui
+
+        crop = job.crop_inputs()
+        events = run_comfyui(base, runtime, cancel, init_image=crop["image"], mask=crop["mask_image"], params=params)
+        try:
+            while True:
+                try:
+                    ev = next(events)
+                except StopIteration as stop:
+                    return stop.value
+                if isinstance(ev, Output):
+                    picture, item = job.finish(ev.data, ev.params)
+                    ev = Output(ev.media, picture, item, ev.index)
+                yield ev
+        finally:
+            events.close()

@@ -20,7 +20,7 @@ def lora_shapes(path: Path) -> dict[str, list[int]]:
     from safetensors import safe_open
 
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:  # the header only; no torch import (the UI thread)
             return {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]

@@ -130,14 +130,8 @@ class MusicEngine:
     preflight = staticmethod(preflight_music)
 
     def run(self, request: MusicRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, MusicStats]:
-
-        # 1. Resolve, check the input clips (before a model of gigabytes loads), load (cached across jobs).
-        self.preflight(request)
-        resolved = runtime.resolve(request.model, "music")
-        if request.melody and not is_melody_model(resolved.path):
-            raise InvalidRequest(
-                "This model takes no melody: pick a melody model (musicgen-melody) or clear the melody file."
-            )
+        # 1. Read and check the input clips, resolve (before a model of gigabytes loads), load (cached across jobs).
+        preflight_music(request, clips=False)  # the clips are read (and checked) once, below
         melody = clip = None
         if request.melody:  # only the part that is used: the piece's length and one window
             data, rate, _info = melody_clip(request)
@@ -150,6 +144,11 @@ class MusicEngine:
                     f"The clip to continue is {info.seconds:.0f} s long: continuing from its last "
                     f"{CONTINUE_TAIL_S:g} s, which the result starts with."
                 )
+        resolved = runtime.resolve(request.model, "music")
+        if melody is not None and not is_melody_model(resolved.path):
+            raise InvalidRequest(
+                "This model takes no melody: pick a melody model (musicgen-melody) or clear the melody file."
+            )
         cancel.check()
         yield Status(f"Loading {resolved.label}…")
         t_load = time.perf_counter()

@@ -3,9 +3,10 @@ loads — by the job queue at submit (the GUI) and by ``studio generate`` (the C
 engine's ``run`` for callers that drive an engine directly.
 
 :func:`preflight` validates the request's values, then opens its input files through
-:mod:`studio.library.inputs` with the limits named there: a picture's header (its size), the part of
-an audio clip that is used (silence, NaN, length), a text's length once said aloud. It decodes no
-picture: the engine decodes each input once, when it runs. Every refusal is an
+:mod:`studio.library.inputs` with the limits named there: a picture's header (its size), an audio
+clip's header — or, with ``clips=True``, the part of it that is used (silence, NaN, length) —, a text's
+length once said aloud, a music prompt's length. It decodes no picture and, at submit and in the CLI,
+no clip: the engine decodes each input once, when it runs, and reads clips before its model loads. Every refusal is an
 :class:`~studio.errors.InvalidRequest` (or :class:`~studio.errors.UnsafeModelFile` for a pickled LoRA)
 whose message is one line for a person.
 """
@@ -17,24 +18,24 @@ from collections.abc import Callable
 
 from ..errors import InvalidRequest
 from ..library import inputs
+from ..library.inputs import FAST_CHARS_PER_S, MAX_MUSIC_PROMPT_CHARS, MAX_SPEECH_S
 from ..requests import ImageRequest, InpaintRequest, MusicRequest, SpeechRequest, TextRequest, UpscaleRequest
 from .speech_text import PARAGRAPH, SENTENCE, has_words, split_text
 
-#: the longest speech made at once, in seconds (its samples are kept until the file is written)
-MAX_SPEECH_S = 3600.0
-#: a fast reader's pace: the estimate of a text's length aloud stays below what a voice takes
-FAST_CHARS_PER_S = 20.0
-#: the longest music prompt: MusicGen's T5 encoder reads 512 tokens, about this many characters
-MAX_MUSIC_PROMPT_CHARS = 2000
 #: what the speech engine splits the text with for the estimate (the smallest voice limit)
 _ESTIMATE_CHUNK = 250
 
 
-def preflight(request) -> None:
-    """Validate ``request`` and check its inputs (see the module doc); raises with a one-line message."""
+def preflight(request, *, clips: bool = True) -> None:
+    """Validate ``request`` and check its inputs (see the module doc); raises with a one-line message.
+
+    ``clips=False`` reads only the headers of audio clips (the job queue on the UI thread): the
+    engine reads their samples — silence, NaN, length — before its model loads."""
     check = _CHECKS.get(request.kind)
     if check is None:
         request.validate()
+    elif request.kind in ("speech", "music"):
+        check(request, clips=clips)
     else:
         check(request)
 
@@ -56,7 +57,8 @@ def _image_inputs(request: ImageRequest) -> None:
 
     if request.init_image:
         inputs.picture_size(request.init_image, "image-to-image picture")
-    check_lora_files(request.loras)
+    if not request.endpoint:  # on a ComfyUI server, LoRAs are names in its own loras folder
+        check_lora_files(request.loras)
     for i, unit in enumerate(request.controlnets, 1):  # the message names the unit
         try:
             inputs.picture_size(unit.image, "control image")
@@ -120,7 +122,8 @@ def speech_estimate_s(request: SpeechRequest) -> tuple[float, float]:
     return pauses, spoken
 
 
-def preflight_speech(request: SpeechRequest) -> None:
+def preflight_speech(request: SpeechRequest, *, clips: bool = True) -> None:
+    """``clips=False``: the reference clip's header only (the engine reads its samples once, itself)."""
     request.validate()
     if not has_words(request.text):
         raise InvalidRequest("The text has nothing to say (only punctuation or symbols): type some words.")
@@ -131,18 +134,22 @@ def preflight_speech(request: SpeechRequest) -> None:
             f"pauses); Studio makes at most {_duration(MAX_SPEECH_S)} at once: split the text or shorten the pauses."
         )
     if request.speaker_wav:
-        reference_clip(request.speaker_wav)
+        reference_clip(request.speaker_wav) if clips else inputs.clip_info(request.speaker_wav, REFERENCE_WHAT)
+
+
+REFERENCE_WHAT, MELODY_WHAT, CONTINUE_WHAT = "speaker reference clip", "melody", "clip to continue"
 
 
 def reference_clip(path: str):
     """The used part of a speaker reference clip, mono: (samples, rate, ClipInfo); checked."""
     return inputs.read_clip(
-        path, "speaker reference clip", seconds=inputs.REFERENCE_CLIP_S, mono=True,
+        path, REFERENCE_WHAT, seconds=inputs.REFERENCE_CLIP_S, mono=True,
         min_seconds=inputs.MIN_REFERENCE_CLIP_S,
     )
 
 
-def preflight_music(request: MusicRequest) -> None:
+def preflight_music(request: MusicRequest, *, clips: bool = True) -> None:
+    """``clips=False``: the clips' headers only (the engine reads their samples once, itself)."""
     request.validate()
     if len(request.prompt) > MAX_MUSIC_PROMPT_CHARS:
         raise InvalidRequest(
@@ -150,19 +157,19 @@ def preflight_music(request: MusicRequest) -> None:
             f"{MAX_MUSIC_PROMPT_CHARS:,} (512 tokens): shorten it."
         )
     if request.melody:
-        melody_clip(request)
+        melody_clip(request) if clips else inputs.clip_info(request.melody, MELODY_WHAT)
     if request.continue_from:
-        continue_clip(request.continue_from)
+        continue_clip(request.continue_from) if clips else inputs.clip_info(request.continue_from, CONTINUE_WHAT)
 
 
 def melody_clip(request: MusicRequest):
     """The used part of the melody: the piece's length and one window more; checked."""
-    return inputs.read_clip(request.melody, "melody", seconds=float(request.duration_s) + inputs.MELODY_EXTRA_S)
+    return inputs.read_clip(request.melody, MELODY_WHAT, seconds=float(request.duration_s) + inputs.MELODY_EXTRA_S)
 
 
 def continue_clip(path: str):
     """The tail of the clip to continue (:data:`~studio.library.inputs.CONTINUE_TAIL_S`); checked."""
-    return inputs.read_clip(path, "clip to continue", seconds=inputs.CONTINUE_TAIL_S, tail=True)
+    return inputs.read_clip(path, CONTINUE_WHAT, seconds=inputs.CONTINUE_TAIL_S, tail=True)
 
 
 def _duration(seconds: float) -> str:

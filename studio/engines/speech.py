@@ -28,10 +28,11 @@ import numpy as np
 from ..errors import Cancelled, InvalidRequest
 from ..events import Event, Notice, Output, Preview, Progress, SpeechStats, Status, VoiceList
 from ..library import audio as audio_files
+from ..library.inputs import MAX_SPEECH_S
 from ..models.resolve import ResolvedModel
 from ..requests import SpeechRequest
 from .base import CancelToken, Runtime
-from .preflight import MAX_SPEECH_S, preflight_speech, reference_clip
+from .preflight import preflight_speech, reference_clip
 from .speech_text import NONE, PARAGRAPH, describe_characters, drop_characters, has_words, split_text
 from .speech_voices import Voice, load_voice
 
@@ -58,13 +59,14 @@ def _match_language(value: str, valid: tuple[str, ...]) -> str:
     return value
 
 
-def prepare_clip(path: str, rate: int, folder: Path) -> tuple[str, float]:
+def prepare_clip(path: str, rate: int, folder: Path, clip=None) -> tuple[str, float]:
     """The reference clip as a mono 16-bit WAV at ``rate`` in ``folder``; (path, seconds of the file).
 
     Any format soundfile reads (WAV/FLAC/OGG/MP3), any rate and channel count; only the first
     :data:`~studio.library.inputs.REFERENCE_CLIP_S` seconds are read. A missing, broken, silent, NaN
-    or too-short clip gets a clear InvalidRequest (the preflight's own check)."""
-    samples, clip_rate, info = reference_clip(path)
+    or too-short clip gets a clear InvalidRequest (the preflight's own check); ``clip``: what
+    :func:`~studio.engines.preflight.reference_clip` read already."""
+    samples, clip_rate, info = clip or reference_clip(path)
     samples = audio_files.resample(samples, clip_rate, rate)
     out = folder / "reference.wav"
     out.write_bytes(audio_files.encode(samples, rate, None, ".wav"))
@@ -89,7 +91,9 @@ class SpeechEngine:
     # ---------------------------------------------------------------------------------------------
     def run(self, request: SpeechRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, SpeechStats]:
         # 1. What can be checked before loading.
-        self.preflight(request)  # the text's length, the reference clip: before the voice loads
+        preflight_speech(request, clips=False)  # the text's length …
+        reference = reference_clip(request.speaker_wav) if request.speaker_wav else None  # … and the clip,
+        # read once, before the voice loads
         model = runtime.resolve(request.model, "speech")
         if model.format not in ("piper", "coqui"):
             raise InvalidRequest(
@@ -147,7 +151,7 @@ class SpeechEngine:
         sentence_pause = np.zeros(int(round(request.sentence_pause_s * rate)), np.float32)
 
         with tempfile.TemporaryDirectory(prefix="studio-speech-") as tmp:
-            clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp)) if request.speaker_wav else ("", 0.0)
+            clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp), reference) if reference else ("", 0.0)
             if seed is not None:
                 runtime.compute.call(voice.seed, seed)
 
@@ -202,6 +206,7 @@ class SpeechEngine:
     def _output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
                 partial: bool = False) -> Output:
         audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        pieces[:] = [audio] if pieces else []  # the sentences are held once, as the whole
         params = request.to_dict()
         params.update(
             model=model.id,

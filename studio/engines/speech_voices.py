@@ -122,6 +122,17 @@ def _piper_language(config: dict) -> str:
     return str(code)
 
 
+#: the most phonemes Piper says in one call (a 400-character English sentence has about 460)
+MAX_PIPER_PHONEMES = 600
+
+
+def _nearest(text: str, mark: str, middle: int) -> int | None:
+    """The index of the ``mark`` nearest to ``middle`` in ``text`` (None when there is none)."""
+    left, right = text.rfind(mark, 0, middle), text.find(mark, middle)
+    found = [i for i in (left, right) if i > 0]
+    return min(found, key=lambda i: abs(i - middle)) if found else None
+
+
 #: sample rates a Piper voice config may give (Piper voices are 16 000 or 22 050 Hz)
 PIPER_RATES = (4_000, 192_000)
 #: what a Piper voice's ONNX graph takes (plus ``sid`` for a voice with several speakers)
@@ -268,8 +279,28 @@ class PiperVoiceBackend(Voice):
             speaker_id=self.speaker_ids.get(speaker) if speaker else None,
             length_scale=self.voice.config.length_scale / speed,
         )
-        pieces = [chunk.audio_float_array for chunk in self.voice.synthesize(text, syn_config=config)]
+        pieces = [
+            chunk.audio_float_array
+            for part in self.parts(text)
+            for chunk in self.voice.synthesize(part, syn_config=config)
+        ]
         return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+
+    def parts(self, text: str) -> list[str]:
+        """``text`` cut (between words, else at commas, else anywhere) until no part is longer than
+        :data:`MAX_PIPER_PHONEMES` phonemes: a sentence's memory grows with its phonemes, and 396
+        characters of "123,123,…" (1,391 phonemes, said as numbers) took 1.7–2.2 GB in one call."""
+        longest = max((len(p) for p in self.voice.phonemize(text)), default=0)
+        if longest <= MAX_PIPER_PHONEMES or len(text) < 2:
+            return [text]
+        middle = len(text) // 2
+        for mark in (" ", ",", None):
+            cut = middle if mark is None else _nearest(text, mark, middle)
+            if cut is not None and 0 < cut < len(text):
+                head, tail = text[:cut].strip(" ,"), text[cut:].strip(" ,")
+                if head and tail:
+                    return self.parts(head) + self.parts(tail)
+        return [text]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Text engine: chat with a GGUF file (llama.cpp) or any transformers causal LM (hub id, folder).
+"""Text engine: chat with a GGUF file (llama.cpp) or any transformers causal LM (hub id, folder), or with
+a model on an OpenAI-compatible server (a request with an ``endpoint``: :mod:`studio.engines.remote.openai_text`).
 
 :class:`TextEngine` loads the model on the runtime that fits its format — ``.gguf`` files on
 llama.cpp (:mod:`studio.engines.text_llama`), safetensors models on transformers (this module) —
@@ -145,7 +146,7 @@ class TransformersChat:
         self.context_max = context_limit(lm, tokenizer)
         self.device = choice.label()
 
-    def encode(self, messages: list[dict]) -> list[int]:
+    def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
         return encode_chat(self.tokenizer, messages)[0].tolist()
 
     def decoder(self) -> _IncrementalDecoder:
@@ -193,6 +194,10 @@ class TextEngine:
 
     def run(self, request: TextRequest, runtime: Runtime, cancel: CancelToken) -> Generator[Event, None, dict]:
         self.preflight(request)
+        if request.endpoint:  # a model on an OpenAI-compatible server
+            from .remote.openai_text import run_remote
+
+            return (yield from run_remote(request, runtime, cancel))
         model = runtime.resolve(request.model, "text")
         cancel.check()
         if model.format == "gguf":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Protocol
 
 from ..cancel import CancelToken
@@ -46,8 +47,9 @@ class ChatModel(Protocol):
     context_max: int  # tokens the model holds, prompt and reply together
     device: str  # where it runs, for the stats ('cpu · float32', 'llama.cpp · CPU, 2 threads · Q4_1')
 
-    def encode(self, messages: list[dict]) -> list[int]:
-        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn."""
+    def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
+        """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn
+        (a template that runs long stops once ``cancel`` is set)."""
 
     def decoder(self) -> Decoder: ...
 
@@ -62,6 +64,60 @@ class ChatModel(Protocol):
     ) -> None:
         """Blocking; runs on the compute thread. Calls ``emit`` with the ids of every new token and
         returns at the end of the reply, after ``max_new`` tokens, or within one token of ``cancel``."""
+
+
+class HaltToken(CancelToken):
+    """The job's cancel token, or a halt of its own (a stop sequence reached): what the model checks."""
+
+    def __init__(self, job: CancelToken) -> None:
+        super().__init__()
+        self.job = job
+
+    def halt(self) -> None:
+        super().cancel()
+
+    def cancel(self) -> None:  # an early close of the stream: the job's own cancel
+        self.job.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set() or self.job.cancelled
+
+    def check(self) -> None:
+        if self.cancelled:
+            raise Cancelled()
+
+
+class StopWatcher:
+    """Cuts the streamed reply at the first stop sequence. Text that may be the start of one is held back
+    until the next piece tells (so no part of a stop sequence is ever shown)."""
+
+    def __init__(self, stops) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+        self.hit = False
+
+    def feed(self, piece: str) -> str:
+        """The part of ``piece`` (with what was held back) that is safe to show now."""
+        if not self.stops or self.hit:
+            return "" if self.hit else piece
+        text = self.pending + piece
+        found = [i for i in (text.find(s) for s in self.stops) if i >= 0]
+        if found:
+            self.hit, self.pending = True, ""
+            return text[: min(found)]
+        hold = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(text)), 0, -1):
+                if text.endswith(stop[:k]):
+                    hold = max(hold, k)
+                    break
+        self.pending = text[len(text) - hold:] if hold else ""
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
 
 
 def build_messages(request: TextRequest) -> list[dict]:
@@ -97,7 +153,7 @@ def reply(
     limit = chat.context_max
     messages = build_messages(request)
     reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
-    prompt, dropped = fit_context(chat.encode, messages, limit - reserve)
+    prompt, dropped = fit_context(partial(chat.encode, cancel=cancel), messages, limit - reserve)
     max_new = min(request.max_new_tokens, limit - len(prompt))
     if dropped:
         yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")
@@ -112,12 +168,17 @@ def reply(
     last_progress = float("-inf")
     t0 = time.perf_counter()
 
+    stops = StopWatcher(request.stop)
+    halt = HaltToken(cancel)  # Stop, or a stop sequence reached: the model stops either way
+
     def work(emit) -> None:
-        chat.generate(prompt, request, seed, max_new, emit, cancel)
+        chat.generate(prompt, request, seed, max_new, emit, halt)
 
     try:
-        for ids in runtime.compute.stream(work, cancel):
-            piece = decoder.push(ids)
+        for ids in runtime.compute.stream(work, halt):
+            piece = stops.feed(decoder.push(ids))
+            if stops.hit:
+                halt.halt()
             now = time.perf_counter()
             if first_token_s is None:
                 first_token_s = now - t0
@@ -129,7 +190,7 @@ def reply(
                 yield Progress(count, max_new, "generate")
     except Cancelled:
         pass  # stopped: the partial reply is still saved below
-    tail = decoder.flush()
+    tail = "" if stops.hit else stops.feed(decoder.flush()) + stops.flush()
     if tail:
         parts.append(tail)
         yield Token(tail, decoder.count, decoder.count / max(time.perf_counter() - t0, 1e-6),

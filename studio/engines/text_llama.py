@@ -159,8 +159,9 @@ class LlamaChat:
         return f"llama.cpp · {where} · {self.info.file_type or 'GGUF'}"
 
     # --- the ChatModel contract ---
-    def encode(self, messages: list[dict]) -> list[int]:
-        prompt = self._template.render(messages)  # TemplateProblem: one line naming the model's file
+    def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
+        # sandboxed, with a time and size limit, stopped by cancel (TemplateProblem: one line naming the file)
+        prompt = self._template.render(messages, should_stop=None if cancel is None else lambda: cancel.cancelled)
         ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not ids or ids[0] != self._bos):
             ids.insert(0, self._bos)

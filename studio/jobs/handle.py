@@ -28,7 +28,7 @@ class JobError:
     """Why a job failed, in a form the UI can act on (no exception object crosses threads).
 
     ``kind``: 'invalid' | 'not_found' | 'not_downloaded' | 'wrong_kind' | 'unsafe_file' |
-    'out_of_memory' | 'runtime' | 'internal' (see :mod:`studio.errors`); ``message``: one line for a
+    'out_of_memory' | 'server' | 'runtime' | 'internal' (see :mod:`studio.errors`); ``message``: one line for a
     person; ``error_type``: the exception's class name; ``model``: what to download (not_downloaded);
     ``path``: the refused file (unsafe_file) and ``allowable``: whether ``allow_pickle=True`` loads it;
     ``modality``: the request's kind.

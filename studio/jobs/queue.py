@@ -133,7 +133,7 @@ class JobQueue(QObject):
         if self._closed:
             raise StudioError("Studio is shutting down; the job was not started.")
         try:
-            preflight(request)
+            preflight(request, clips=False)  # on the UI thread: clips' headers only (the engine reads them)
             refusal = None
         except StudioError as exc:
             refusal = JobError.from_exception(exc, request.kind)

@@ -16,12 +16,13 @@ from ..models.catalog import Catalog
 class RuntimeFactory:
     """Builds the worker's Runtime from a :class:`~studio.config.Config`."""
 
-    def __init__(self, catalog: Catalog, config: Config | None = None) -> None:
+    def __init__(self, catalog: Catalog, config: Config | None = None, *, api_key=None) -> None:
         self.catalog = catalog
         self.config = config or Config()
+        self.api_key = api_key  # url → the server's API key (the GUI's KeyStore.get: keyring or session)
 
     def __call__(self) -> Runtime:  # runs on the worker thread
-        runtime = Runtime(cache=ModelCache(), catalog=self.catalog)
+        runtime = Runtime(cache=ModelCache(), catalog=self.catalog, api_key=self.api_key)
         self.apply(runtime)
         return runtime
 

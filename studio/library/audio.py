@@ -61,8 +61,8 @@ def as_frames(audio: Any) -> np.ndarray:
         data = data.T  # (channels, frames) as torch-style libraries return it
     if data.ndim > 2:
         raise ValueError(f"audio must be 1-D or 2-D, got shape {data.shape}")
-    data = np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip(data, -1.0, 1.0)
+    data = np.nan_to_num(data, nan=0.0, posinf=1.0, neginf=-1.0)  # one copy (an hour of speech is 320 MB) …
+    return np.clip(data, -1.0, 1.0, out=data)  # … clipped in place
 
 
 def _version() -> str:
@@ -80,18 +80,30 @@ def audio_tags(params: dict) -> dict[str, str]:
     if cloned:
         voice = f"cloned voice ({voice})" if voice else "cloned voice"
     genre = {"speech": "Speech", "music": "Music"}.get(kind, kind.capitalize())
-    return {
+    tags = {
         "title": words[:80] + ("…" if len(words) > 80 else ""),
         "artist": voice,
         "genre": genre + (" (cloned voice)" if cloned else ""),
         "software": f"Studio {_version()}",
-        "comment": json.dumps(params, ensure_ascii=False, default=str),
+        "comment": _json(params),
     }
+    # a model named by a non-UTF-8 folder: its bytes are shown as U+FFFD, the file stays writable
+    return {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in tags.items()}
+
+
+def _json(data: Any) -> str:
+    """JSON text that stays valid UTF-8: a file name from non-UTF-8 bytes (lone surrogates) is escaped."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, default=str)
+    return text
 
 
 def _wav_comment(params: dict) -> str:
     """The JSON comment, shortened to fit a WAV INFO string (the text cut first)."""
-    text = json.dumps(params, ensure_ascii=False, default=str)
+    text = _json(params)
     if len(text.encode("utf-8")) <= WAV_TAG_LIMIT:
         return text
     short = dict(params)
@@ -99,11 +111,11 @@ def _wav_comment(params: dict) -> str:
         if isinstance(short.get(key), str):
             short[key] = short[key][:200] + "…"
             short[f"{key}_truncated"] = True
-    text = json.dumps(short, ensure_ascii=False, default=str)
+    text = _json(short)
     if len(text.encode("utf-8")) <= WAV_TAG_LIMIT:
         return text
     keep = {k: v for k, v in short.items() if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 120)}
-    return json.dumps({**keep, "params_truncated": True}, ensure_ascii=False, default=str)[:WAV_TAG_LIMIT]
+    return _json({**keep, "params_truncated": True})[:WAV_TAG_LIMIT]
 
 
 def encode(audio: Any, sample_rate: int, params: dict | None = None, suffix: str = ".wav") -> bytes:

@@ -45,6 +45,12 @@ REFERENCE_CLIP_S = 60.0
 CONTINUE_TAIL_S = 30.0
 #: a melody: only the piece's length plus one model window of it is read (MusicGen windows are ≤ 30 s)
 MELODY_EXTRA_S = 30.0
+#: the longest speech made at once, in seconds (its samples are kept until the file is written), and a
+#: fast reader's pace, so the estimate of a text's length aloud stays below what any voice takes
+MAX_SPEECH_S = 3600.0
+FAST_CHARS_PER_S = 20.0
+#: the longest music prompt: MusicGen's T5 encoder reads 512 tokens, about this many characters
+MAX_MUSIC_PROMPT_CHARS = 2000
 #: what a clip may be (soundfile decodes these)
 AUDIO_WORDS = "a WAV, FLAC, OGG or MP3 file"
 
@@ -246,9 +252,7 @@ def read_clip(
         info = ClipInfo(int(sf.frames), int(sf.samplerate), int(sf.channels))
         want = info.frames if seconds is None else min(info.frames, int(math.ceil(seconds * info.sample_rate)))
         try:
-            if tail and want < info.frames:
-                sf.seek(info.frames - want)
-            data = sf.read(want, dtype="float32", always_2d=True)
+            data = _read_part(sf, info, want, tail)
         except Exception:
             raise UnusableInput(f"The {what} '{shown}' is damaged: its audio cannot be decoded.") from None
     if data.shape[0] == 0:
@@ -263,3 +267,21 @@ def read_clip(
     if mono:
         data = data.mean(axis=1)
     return np.ascontiguousarray(data, dtype=np.float32), info.sample_rate, info
+
+
+def _read_part(sf, info: ClipInfo, want: int, tail: bool):
+    """``want`` frames from the start of an open clip, or its last ``want`` with ``tail``: by seeking, or
+    where the format cannot seek, by decoding it in blocks and keeping only the last ones."""
+    import numpy as np
+
+    if not tail or want >= info.frames:
+        return sf.read(want, dtype="float32", always_2d=True)
+    try:
+        sf.seek(info.frames - want)
+        return sf.read(want, dtype="float32", always_2d=True)
+    except Exception:  # a stream without a seek table: decode through, holding one block and the tail
+        sf.seek(0)
+    kept = np.zeros((0, info.channels), np.float32)
+    for block in sf.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+        kept = np.concatenate([kept, block])[-want:]
+    return kept

@@ -162,6 +162,10 @@ def repo_folder(repo_id: str, cache_dir: Path | None = None) -> Path:
     return (cache_dir or hf_cache_dir()) / ("models--" + repo_id.replace("/", "--"))
 
 
+#: files that hold a model's weights (a snapshot without one is not a downloaded model)
+WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth", ".ckpt", ".pth.tar")
+
+
 def _snapshot_of(folder: Path, revision: str = "main") -> Path | None:
     try:
         commit = (folder / "refs" / revision).read_text(encoding="utf-8").strip()
@@ -169,7 +173,9 @@ def _snapshot_of(folder: Path, revision: str = "main") -> Path | None:
         return None
     snapshot = folder / "snapshots" / commit
     try:
-        if commit and snapshot.is_dir() and any(snapshot.iterdir()):
+        # weights make a download: a snapshot with only config.json (a fetch cut short by another tool,
+        # a config-only look-up) is not a model yet, and is not listed as downloaded
+        if commit and snapshot.is_dir() and any(f.name.lower().endswith(WEIGHT_SUFFIXES) for f in snapshot.rglob("*")):
             return snapshot
     except OSError:
         pass

@@ -24,6 +24,7 @@ from ..models.folders import ModelFolders
 from .history_panel import HistoryPanel
 from .icons import tab_icon
 from .queue_panel import QueuePanel
+from .serve_control import ServeController
 from .settings_dialog import SettingsDialog
 from .tab_api import TabContext, TabSpec
 from .tabs import TABS
@@ -70,14 +71,16 @@ class MainWindow(QMainWindow):
         self.downloads = services.downloads
         self._models_window = None
         self._warmed = False
+        self.serve = ServeController(self.jobs, self.catalog, self)  # Settings → API server
 
         # tabs, from the one registration list
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tab_specs: tuple[TabSpec, ...] = tuple(TABS if tabs is None else tabs)
         self._tabs: dict[str, QWidget] = {}
+        self.servers = services.servers
         context = TabContext(jobs=self.jobs, library=library, catalog=self.catalog, settings=settings, host=self,
-                             current_config=self.config)
+                             current_config=self.config, servers=self.servers)
         for spec in self.tab_specs:
             widget = spec.build(context)
             widget.setObjectName(f"{spec.key}Tab")
@@ -224,7 +227,8 @@ class MainWindow(QMainWindow):
         from .models_window import ModelsWindow
 
         if self._models_window is None:
-            self._models_window = ModelsWindow(self.catalog, self.downloads, self)
+            self._models_window = ModelsWindow(self.catalog, self.downloads, self, servers=self.services.servers,
+                                               keys=self.services.keys)
             self._models_window.models_changed.connect(self._refresh_pickers)
         spec = self.current_spec()
         if spec is not None and spec.modality:  # the models of the tab in front
@@ -254,7 +258,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_settings(self) -> None:
-        SettingsDialog(self.settings, self).exec()
+        SettingsDialog(self.settings, self, serve=self.serve).exec()
 
     @Slot()
     def open_output_folder(self) -> None:
@@ -375,6 +379,7 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        self.serve.stop()
         self.downloads.shutdown()
         self.folder_scanner.wait()
         if self._models_window is not None:

@@ -1,4 +1,5 @@
-"""The model picker each tab shows: the catalog's models of one modality with their state, plus
+"""The model picker each tab shows: the catalog's models of one modality with their state, the models of
+the servers the person added (Models → Add server…; as each listed them when last asked), plus
 "Other (hub id or path)…" for anything else.
 
 Qt widgets only; the catalog is read from disk (no network, no torch). States come from
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from ..models.catalog import Catalog, ModelEntry, human_size
+from ..models.servers import ServerList
 
 # What a state is called in a picker (the Models window shows the raw state names).
 STATE_WORDS = {
@@ -23,7 +25,12 @@ STATE_WORDS = {
     "missing": "missing",
 }
 OTHER = "\x00other"  # item data of the "Other…" entry
+REMOTE = "\x00remote\x00"  # item data of a server's model: REMOTE + url + NUL + model name
 OTHER_LABEL = "Other (hub id or path)…"
+
+
+def remote_key(url: str, model: str) -> str:
+    return f"{REMOTE}{url}\x00{model}"
 
 
 def entry_label(entry: ModelEntry, state: str) -> str:
@@ -58,12 +65,14 @@ class ModelPicker(QComboBox):
 
     spec_changed = Signal(str)  # the person picked another model (or typed another hub id / path)
 
-    def __init__(self, modality: str, catalog: Catalog, parent: QWidget | None = None) -> None:
+    def __init__(self, modality: str, catalog: Catalog, parent: QWidget | None = None, *,
+                 servers: ServerList | None = None) -> None:
         super().__init__(parent)
         self.modality = modality
         self.catalog = catalog
+        self.servers = servers
         self._other_text = ""
-        self._last_spec = ""
+        self._last_spec: tuple[str, str] = ("", "")
         self._listed: dict[str, ModelEntry] = {}
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -76,13 +85,33 @@ class ModelPicker(QComboBox):
 
     # --- public API ---
     def current_model_spec(self) -> str:
+        """The request's ``model``: a catalog id, hub id or path, or a server's model name."""
         data = self.itemData(self.currentIndex())
         if data == OTHER:
             return self.currentText().strip() if self.isEditable() else self._other_text
+        if isinstance(data, str) and data.startswith(REMOTE):
+            return data[len(REMOTE):].split("\x00", 1)[1]
         return data or ""
 
-    def set_model_spec(self, spec: str) -> None:
-        """Select a catalog id, a hub id or a path; anything unknown goes into "Other…"."""
+    def current_endpoint(self) -> str:
+        """The request's ``endpoint``: the server of the selected model ("" for a model on this machine)."""
+        data = self.itemData(self.currentIndex())
+        if isinstance(data, str) and data.startswith(REMOTE):
+            return data[len(REMOTE):].split("\x00", 1)[0]
+        return ""
+
+    def is_remote(self) -> bool:
+        return bool(self.current_endpoint())
+
+    def set_model_spec(self, spec: str, endpoint: str = "") -> None:
+        """Select a catalog id, a hub id or a path (or a server's model, with ``endpoint``); anything
+        unknown goes into "Other…"."""
+        if endpoint:
+            index = self.findData(remote_key(endpoint, spec))
+            if index >= 0:
+                self.setCurrentIndex(index)
+                self._emit_if_changed()
+                return
         spec = (spec or "").strip()
         if not spec:
             default = self.catalog.default(self.modality)
@@ -103,6 +132,8 @@ class ModelPicker(QComboBox):
     def refresh(self) -> None:
         """Re-read the catalog and the states, keeping the selection."""
         spec = self.current_model_spec() if self.count() else ""
+        data = self.itemData(self.currentIndex()) if self.count() else None
+        remote = data if isinstance(data, str) and data.startswith(REMOTE) else ""
         previous = self._listed.get(spec)
         self.blockSignals(True)
         try:
@@ -114,6 +145,11 @@ class ModelPicker(QComboBox):
                 state = self.catalog.state(entry)
                 self.addItem(entry_label(entry, state), entry.id)
                 self.setItemData(self.count() - 1, entry_tooltip(entry, state), Qt.ItemDataRole.ToolTipRole)
+            for server in self.servers.all(self.modality) if self.servers is not None else ():
+                for name in server.models:
+                    self.addItem(f"{name} — {server.label}", remote_key(server.url, name))
+                    self.setItemData(self.count() - 1, f"{name} on the server {server.url}",
+                                     Qt.ItemDataRole.ToolTipRole)
             self.addItem(OTHER_LABEL, OTHER)
             self.setItemData(
                 self.count() - 1,
@@ -124,6 +160,14 @@ class ModelPicker(QComboBox):
                 # the entry went away (forgotten local model, deleted download): keep pointing at the
                 # same files where they still are, rather than at an id nothing resolves any more
                 spec = previous.path or previous.repo_id or spec
+            if remote:
+                spec = ""
+                index = self.findData(remote)
+                if index >= 0:
+                    self.setCurrentIndex(index)
+                else:
+                    default = self.catalog.default(self.modality)
+                    spec = default.id if default else ""  # the server went away: back to a local model
             if spec:
                 index = self._index_of(spec)
                 if index < 0:
@@ -136,8 +180,8 @@ class ModelPicker(QComboBox):
         self._emit_if_changed()
 
     def entry_ids(self) -> list[str]:
-        """Ids of the listed models, in order (without "Other…")."""
-        return [self.itemData(i) for i in range(self.count()) if self.itemData(i) != OTHER]
+        """Ids of the listed local models, in order (without servers' models and "Other…")."""
+        return [d for d in (self.itemData(i) for i in range(self.count())) if d != OTHER and not d.startswith(REMOTE)]
 
     def label_of(self, spec: str) -> str:
         index = self.findData(spec)
@@ -173,7 +217,8 @@ class ModelPicker(QComboBox):
 
     def _emit_if_changed(self) -> None:
         spec = self.current_model_spec()
-        if spec != self._last_spec:
-            self._last_spec = spec
+        key = (self.current_endpoint(), spec)  # the same name on a server is another model
+        if key != self._last_spec:
+            self._last_spec = key
             if not self.signalsBlocked():
                 self.spec_changed.emit(spec)

@@ -62,9 +62,11 @@ class ModelsWindow(QDialog):
     models_changed = Signal()
 
     def __init__(
-        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None
+        self, catalog: Catalog, download_manager, parent: QWidget | None = None, *, deleter: ModelDeleter | None = None,
+        servers=None, keys=None,
     ) -> None:
         super().__init__(parent)
+        self.servers, self.keys = servers, keys  # Add server…: the servers list and the API keys
         self.setWindowTitle("Models")
         self.setObjectName("ModelsWindow")
         self.resize(980, 560)
@@ -137,6 +139,17 @@ class ModelsWindow(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.add_folder_button)
         buttons.addWidget(self.add_button)
+        self.server_button = QPushButton("Servers")
+        self.server_button.setToolTip("Add an OpenAI-compatible text server or a ComfyUI server (its models join the "
+                                      "pickers), or remove one")
+        self.server_button.setVisible(servers is not None)
+        if servers is not None:
+            from .server_dialog import ServerMenu
+
+            self.server_menu = ServerMenu(servers, keys, self)
+            self.server_menu.changed.connect(self._on_servers_changed)
+            self.server_button.setMenu(self.server_menu)
+        buttons.addWidget(self.server_button)
 
         self.hub_id_edit = QLineEdit()
         self.hub_id_edit.setPlaceholderText("Any model on the Hugging Face hub: org/name")
@@ -579,6 +592,11 @@ class ModelsWindow(QDialog):
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:
         self._update_buttons()
+
+    @Slot(str)
+    def _on_servers_changed(self, message: str) -> None:
+        self.status.setText(message)
+        self.models_changed.emit()
 
     def _update_buttons(self) -> None:
         entry = self.selected_entry()

@@ -1,4 +1,5 @@
-"""Preferences: device, precision, output folder, memory budget, offline mode, llama.cpp threads and GPU layers."""
+"""Preferences: device, precision, output folder, memory budget, offline mode, llama.cpp threads and GPU layers;
+and the API server (start/stop ``studio serve`` over the window's job queue)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ DTYPES = tuple((DTYPE_LABELS.get(choice, choice), choice) for choice in DTYPE_CH
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings, parent: QWidget | None = None, *, serve=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -65,6 +66,11 @@ class SettingsDialog(QDialog):
         form.addRow("Offline", self.offline)
         form.addRow("Text threads (GGUF)", self.text_threads)
         form.addRow("Text GPU layers (GGUF)", self.text_gpu_layers)
+        if serve is not None:  # the window's ServeController: `studio serve` over its own job queue
+            from .serve_control import ServeControl
+
+            self.serve = ServeControl(serve)
+            form.addRow("API server", self.serve)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # only for annotations: the UI layer imports these modules an
     from ..jobs import JobQueue
     from ..library.store import Library
     from ..models.catalog import Catalog
+    from ..models.servers import ServerList
     from .settings import Settings
 
 #: what a tab accepts from other tabs ("Send to …"): text (a prompt, a reply) or an image file
@@ -79,6 +80,7 @@ class TabContext:
     settings: Settings  # the preferences storage (QSettings); read configuration from ``config``
     host: TabHost  # other tabs, the Models window, the status bar
     current_config: Callable[[], Config] = Config  # the configuration in force (the window's services)
+    servers: ServerList | None = None  # the servers the person added (their models join the pickers)
 
     @property
     def config(self) -> Config:

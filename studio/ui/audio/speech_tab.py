@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...errors import StudioError
 from ...jobs import JobHandle
 from ...library import audio as audio_files
+from ...library.inputs import read_text_file
 from ...requests import SpeechRequest
 from ..job_runner import JobRunner
 from ..tab_api import StudioTab, TabContext
@@ -231,10 +233,10 @@ class SpeechTab(QWidget, StudioTab):
         if urls and is_audio_file(urls[0]):
             self.form.set_reference_clip(urls[0])
         elif urls and urls[0].lower().endswith((".txt", ".md")):
-            try:
-                self.text.setPlainText(Path(urls[0]).read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError) as exc:
-                self.status_line.warn(f"Can't read {Path(urls[0]).name}: {exc}")
+            try:  # FIFO- and device-safe, bounded, UTF-8 checked: the one input module's rule
+                self.text.setPlainText(read_text_file(urls[0], "text file"))
+            except StudioError as exc:
+                self.status_line.warn(str(exc))
         elif event.mimeData().hasText():
             self.text.insertPlainText(event.mimeData().text())
         event.acceptProposedAction()

@@ -17,11 +17,11 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QHBoxLayout, QLabel, QP
 
 from ...errors import StudioError
 from ...library.atomic import atomic_write_bytes
+from ...library.inputs import MAX_PICTURE_SIDE as MAX_SIDE  # one limit for every picture Studio opens
 from ...library.targets import check_output
 from ..image.widgets import IMAGE_FILTER, local_image_paths, read_qimage
 from .document import SUFFIX, CanvasDocument, autosave_path
 
-MAX_SIDE = 8192
 AUTOSAVE_MS = 60_000  # the open document is autosaved every minute when it changed
 DOC_FILTER = f"Canvas documents (*{SUFFIX});;All files (*)"
 

@@ -50,9 +50,9 @@ class InpaintForm(QWidget):
     apply_requested = Signal()
     discard_requested = Signal()
 
-    def __init__(self, catalog, status_line: StatusLine, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog, status_line: StatusLine, parent: QWidget | None = None, *, servers=None) -> None:
         super().__init__(parent)
-        self.model_picker = ModelPicker("image", catalog)
+        self.model_picker = ModelPicker("image", catalog, servers=servers)  # with ComfyUI servers' checkpoints
         self.model_defaults = ModelDefaults(catalog)  # SD-Turbo: 1 step, CFG 0, as in the Image tab
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What to paint in the masked area (may be empty: remove what is there)")
@@ -191,6 +191,7 @@ class InpaintForm(QWidget):
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             model=self.model_picker.current_model_spec(),
+            endpoint=self.model_picker.current_endpoint(),
             width=self.size.value() // 8 * 8,
             height=self.size.value() // 8 * 8,
             num_inference_steps=self.steps.value(),

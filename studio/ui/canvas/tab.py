@@ -71,7 +71,7 @@ class CanvasTab(QWidget, StudioTab):
         self.doc = CanvasDocument()
         self.view = CanvasView(self.doc, self.undo_stack)
         self.status_line = StatusLine()
-        self.form = InpaintForm(ctx.catalog, self.status_line)
+        self.form = InpaintForm(ctx.catalog, self.status_line, servers=ctx.servers)
         self.files = CanvasFiles(self, self.library, self.host, self.status_line)  # open, save, autosave …
         self._build()
         self.runner = JobRunner(self, self.jobs, self.status_line, self.host)  # one job at a time

@@ -81,14 +81,14 @@ class ImageForm(QWidget):
     init_changed = Signal(str)
     png_chosen = Signal(str)
 
-    def __init__(self, catalog, inputs_dir, parent: QWidget | None = None) -> None:
+    def __init__(self, catalog, inputs_dir, parent: QWidget | None = None, *, servers=None) -> None:
         super().__init__(parent)
         self.catalog = catalog
         self.base = 512  # the model's native side, for the aspect presets
         self.model_defaults = ModelDefaults(catalog)  # the picked model's recommended settings
 
         # laid out by the tab
-        self.model_picker = ModelPicker("image", catalog)
+        self.model_picker = ModelPicker("image", catalog, servers=servers)  # with ComfyUI servers' checkpoints
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("imagePrompt")
         self.prompt.setPlaceholderText("Prompt: what to see (Ctrl+Enter generates)")
@@ -264,6 +264,7 @@ class ImageForm(QWidget):
             prompt=self.prompt.toPlainText().strip(),
             negative_prompt=self.negative_prompt.toPlainText().strip(),
             model=self.model_picker.current_model_spec(),
+            endpoint=self.model_picker.current_endpoint(),
             width=self.width_spin.value(),
             height=self.height_spin.value(),
             num_inference_steps=self.steps.value(),
@@ -354,6 +355,9 @@ class ImageForm(QWidget):
         self.width_spin.setValue(int(values["width"]))
         self.height_spin.setValue(int(values["height"]))
         self._fill_aspects()
+        remote = self.model_picker.is_remote()  # a ComfyUI server's checkpoint: its memory is the server's
+        for widget in (self.vae, self.offload, self.quantize, self.attention_slicing, self.vae_tiling):
+            widget.setEnabled(not remote)
 
     def _fill_samplers(self, family: str) -> None:
         """Every sampler for SD 1/2/XL; for a flow-matching model (SD 3.x, FLUX) only those that fit it."""

@@ -69,6 +69,7 @@ class ImageTab(QWidget, StudioTab):
         self.jobs = ctx.jobs
         self.library = ctx.library
         self.catalog = ctx.catalog
+        self.servers = ctx.servers  # ComfyUI servers: their checkpoints join the picker
         self.host = ctx.host
         self.preview_count = 0  # live previews shown for the running job
         self._shown_job: JobHandle | None = None  # the job whose progress the bar shows
@@ -84,7 +85,7 @@ class ImageTab(QWidget, StudioTab):
 
     # --- layout -----------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.form = ImageForm(self.catalog, lambda: Path(self.library.root) / "inputs")
+        self.form = ImageForm(self.catalog, lambda: Path(self.library.root) / "inputs", servers=self.servers)
         self.form.message.connect(self._say)
         self.form.warning.connect(self._warn)
         self.form.init_changed.connect(self._on_init_changed)

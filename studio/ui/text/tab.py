@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -53,6 +54,13 @@ def conversation_markdown(messages: list[dict], system_prompt: str = "") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def context_text(used: int, limit: int) -> str:
+    """' · context 120/8,192' where the model's context is known (a server may not say), else the tokens used."""
+    if limit > 0:
+        return f" · context {used:,}/{limit:,}"
+    return f" · context {used:,}" if used > 0 else ""
+
+
 class TextTab(QWidget, StudioTab):
     """Chat UI. "Send to …" hands the selection or the last reply to the tabs that accept text."""
 
@@ -61,6 +69,7 @@ class TextTab(QWidget, StudioTab):
         self.jobs = jobs = ctx.jobs
         self.library = ctx.library
         self.catalog = ctx.catalog
+        self.servers = ctx.servers  # OpenAI-compatible servers: their models join the picker
         self.host = ctx.host
         self.ctx = ctx  # ctx.config: llama.cpp threads / GPU layers (Settings → Preferences)
         self.messages: list[dict] = []  # the branch shown (plus the message being answered)
@@ -158,7 +167,7 @@ class TextTab(QWidget, StudioTab):
         cv.addLayout(buttons)
 
         # settings (right)
-        self.model_picker = ModelPicker("text", self.catalog)
+        self.model_picker = ModelPicker("text", self.catalog, servers=self.servers)
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setObjectName("systemPrompt")
         self.system_prompt.setPlaceholderText("e.g. You are a concise assistant.")
@@ -168,6 +177,10 @@ class TextTab(QWidget, StudioTab):
         self.top_k = spin_box_for(TextRequest, "top_k")
         self.repetition_penalty = spin_box_for(TextRequest, "repetition_penalty")
         self.max_new_tokens = spin_box_for(TextRequest, "max_new_tokens")
+        self.stop_text = QLineEdit()
+        self.stop_text.setObjectName("stopSequence")
+        self.stop_text.setPlaceholderText("optional, e.g. ###")
+        self.stop_text.setToolTip("The reply ends where this text appears (it is not shown); empty = no stop sequence")
         self.seed = SeedField(TextRequest)
         right = QWidget()
         right.setMinimumWidth(330)
@@ -184,7 +197,10 @@ class TextTab(QWidget, StudioTab):
         form.addRow("Top-k", self.top_k)
         form.addRow("Repetition penalty", self.repetition_penalty)
         form.addRow("Max new tokens", self.max_new_tokens)
+        form.addRow("Stop at", self.stop_text)
         form.addRow("Seed", self.seed)
+        self.model_picker.spec_changed.connect(self._on_model_changed)
+        self._on_model_changed()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -203,6 +219,7 @@ class TextTab(QWidget, StudioTab):
             messages=tuple(history + [ChatMessage("user", text)]),
             system_prompt=self.system_prompt.toPlainText(),
             model=self.model_picker.current_model_spec(),
+            endpoint=self.model_picker.current_endpoint(),
             max_new_tokens=self.max_new_tokens.value(),
             temperature=round(self.temperature.value(), 4),
             top_p=round(self.top_p.value(), 4),
@@ -210,9 +227,25 @@ class TextTab(QWidget, StudioTab):
             repetition_penalty=round(self.repetition_penalty.value(), 4),
             seed=self.seed.value(),
             conversation_id=self.conversation_id,
+            stop=(self.stop_text.text(),) if self.stop_text.text() else (),
             threads=config.text_threads,
             gpu_layers=config.text_gpu_layers,
         )
+
+    #: the settings the OpenAI API has no word for: a server's model leaves them to the server's defaults
+    LOCAL_ONLY = ("top_k", "repetition_penalty")
+
+    @Slot()
+    @Slot(str)
+    def _on_model_changed(self, _spec: str = "") -> None:
+        remote = self.model_picker.is_remote()
+        if not hasattr(self, "_local_tips"):
+            self._local_tips = {name: getattr(self, name).toolTip() for name in self.LOCAL_ONLY}
+        for name in self.LOCAL_ONLY:
+            widget = getattr(self, name)
+            widget.setEnabled(not remote)
+            widget.setToolTip("Left to the server's defaults (the OpenAI API has no such setting)." if remote
+                              else self._local_tips[name])
 
     @property
     def job(self) -> JobHandle | None:
@@ -343,7 +376,7 @@ class TextTab(QWidget, StudioTab):
         cursor.insertText(token.text, QTextCharFormat())  # plain, whatever the format before it
         self.transcript.verticalScrollBar().setValue(self.transcript.verticalScrollBar().maximum())
         self.stats_label.setText(
-            f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s · context {token.context_used:,}/{token.context_max:,}"
+            f"{token.count} tokens · {token.tokens_per_s:.1f} tok/s{context_text(token.context_used, token.context_max)}"
         )
 
     @Slot(object)
@@ -357,7 +390,13 @@ class TextTab(QWidget, StudioTab):
     @Slot(object)
     def on_failed(self, error: JobError) -> None:
         """The runner shows the message and its action; the user's message goes back to the input box
-        so nothing typed is lost."""
+        so nothing typed is lost. A reply cut off part way (a server that went away) stays, as it was saved."""
+        partial = "".join(self._reply_parts)
+        if partial.strip():
+            self.messages.append({"role": "assistant", "content": partial})
+            self._render()
+            self.refresh_conversations()
+            return
         last = self.messages.pop() if self.messages and self.messages[-1]["role"] == "user" else None
         if last is not None and not self.input.toPlainText().strip():
             self.input.setPlainText(last["content"])
@@ -377,8 +416,8 @@ class TextTab(QWidget, StudioTab):
         stats = getattr(result, "stats", None)
         if isinstance(stats, TextStats):
             self.stats_label.setText(
-                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
-                f"context {stats.context_used:,}/{stats.context_max:,} · {stats.device}"
+                f"{stats.tokens} tokens · {stats.tokens_per_s:.1f} tok/s"
+                f"{context_text(stats.context_used, stats.context_max)} · {stats.device}"
             )
         self.status_line.say(note)
         self._render()
@@ -458,7 +497,7 @@ class TextTab(QWidget, StudioTab):
         self.editing = None
         self.system_prompt.setPlainText(conv.get("system_prompt", ""))
         if conv.get("model"):
-            self.model_picker.set_model_spec(conv["model"])
+            self.model_picker.set_model_spec(conv["model"], conv.get("endpoint", ""))
         self.stats_label.setText("")
         self._render()
 

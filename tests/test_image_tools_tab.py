@@ -137,8 +137,8 @@ def test_several_ip_adapter_references_generate_and_restore(qtbot, window, libra
     tools.ip_model.setEditText(str(adapter))
     tools.ip_image.setText(str(red))
     tools.ip_scale.setValue(0.8)
-    qtbot.mouseClick(tools.add_ip_ref_button, Qt.MouseButton.LeftButton)
-    ref = tools.ip_refs[0]
+    qtbot.mouseClick(tools.ip_more.add_button, Qt.MouseButton.LeftButton)
+    ref = tools.ip_more.boxes[0]
     assert ref.title() == "Reference 2"
     ref.image.setText(str(blue))  # the adapter left empty: the first one's
     ref.scale.setValue(0.4)
@@ -148,7 +148,7 @@ def test_several_ip_adapter_references_generate_and_restore(qtbot, window, libra
     assert item.params["ip_scale"] == 0.8
     assert item.params["ip_extra"] == [{"model": str(adapter), "image": str(blue), "scale": 0.4}]
     qtbot.mouseClick(ref.remove_button, Qt.MouseButton.LeftButton)
-    assert tools.ip_refs == []
+    assert tools.ip_more.boxes == []
     tab.act("reuse_all", item)  # the second reference comes back
-    assert len(tools.ip_refs) == 1 and tools.ip_refs[0].image.text() == str(blue)
-    assert tools.ip_refs[0].scale.value() == pytest.approx(0.4)
+    assert len(tools.ip_more.boxes) == 1 and tools.ip_more.boxes[0].image.text() == str(blue)
+    assert tools.ip_more.boxes[0].scale.value() == pytest.approx(0.4)

@@ -10,6 +10,7 @@ own picture or mask as the control picture (:meth:`ControlUnitBox.set_sources`).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -30,10 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...jobs.background import Background
-from ...requests import CONTROL_MODES, ControlUnit, ImageRequest, IPAdapterUnit
+from ...requests import CONTROL_MODES, ControlUnit, ImageRequest
 from ..fields import spin_box_for
 from .form_widgets import CollapsibleSection
-from .ip_refs import IPReferenceBox
+from .ip_refs import IPReferenceList
 
 MODE_LABELS = {
     "none": "None (already a map)",
@@ -378,7 +379,6 @@ class ImageTools(QWidget):
             layout.addWidget(self.hires_section)
 
         self.ip_section = None
-        self.ip_refs: list[IPReferenceBox] = []
         if ip_adapter:
             box = QWidget()
             form = QFormLayout(box)
@@ -394,14 +394,9 @@ class ImageTools(QWidget):
             form.addRow("Adapter", self.ip_model)
             form.addRow("Picture", _path_row(self.ip_image, browse))
             form.addRow("Scale", self.ip_scale)
-            self.ip_refs_layout = QVBoxLayout()
-            self.ip_refs_layout.setContentsMargins(0, 0, 0, 0)
-            form.addRow(self.ip_refs_layout)
-            self.add_ip_ref_button = QPushButton("Add a reference picture")
-            self.add_ip_ref_button.setToolTip("Prompt with several pictures, each with its own scale "
-                                              "(the same adapter, or another one with the same image encoder)")
-            self.add_ip_ref_button.clicked.connect(self.add_ip_reference)
-            form.addRow(self.add_ip_ref_button)
+            self.ip_more = IPReferenceList(partial(_model_combo, catalog, "ip-adapter", "the same adapter as above"),
+                                           _combo_value, _set_combo_value)
+            form.addRow(self.ip_more)
             self.ip_section = CollapsibleSection("IP-Adapter (prompt with a picture)", box, expanded=False)
             layout.addWidget(self.ip_section)
 
@@ -435,31 +430,6 @@ class ImageTools(QWidget):
     def controlnets(self) -> tuple[ControlUnit, ...]:
         return tuple(box.unit() for box in self.units)
 
-    # --- IP-Adapter references beyond the first ------------------------------------------------------
-    @Slot()
-    def add_ip_reference(self) -> IPReferenceBox:
-        combo = _model_combo(self.catalog, "ip-adapter", "the same adapter as above")
-        box = IPReferenceBox(len(self.ip_refs) + 2, combo)
-        box.remove_requested.connect(self.remove_ip_reference)
-        self.ip_refs.append(box)
-        self.ip_refs_layout.addWidget(box)
-        self.ip_section.set_expanded(True)
-        return box
-
-    @Slot(object)
-    def remove_ip_reference(self, box: IPReferenceBox) -> None:
-        if box in self.ip_refs:
-            self.ip_refs.remove(box)
-            self.ip_refs_layout.removeWidget(box)
-            box.deleteLater()
-            for i, ref in enumerate(self.ip_refs, 2):
-                ref.setTitle(f"Reference {i}")
-
-    def ip_extra(self, first: str) -> tuple[IPAdapterUnit, ...]:
-        """The further references (an empty adapter means the first one's)."""
-        return tuple(IPAdapterUnit(_combo_value(box.model) or first, box.image.text().strip(), round(box.scale.value(), 3))
-                     for box in self.ip_refs)
-
     # --- request fields -----------------------------------------------------------------------------------
     def request_fields(self) -> dict:
         """The tools' ImageRequest fields."""
@@ -470,7 +440,7 @@ class ImageTools(QWidget):
         if self.ip_section is not None and _combo_value(self.ip_model):
             first = _combo_value(self.ip_model)
             fields.update(ip_adapter=first, ip_image=self.ip_image.text().strip(),
-                          ip_scale=round(self.ip_scale.value(), 3), ip_extra=self.ip_extra(first))
+                          ip_scale=round(self.ip_scale.value(), 3), ip_extra=self.ip_more.units(first))
         return fields
 
     def restore(self, params: dict) -> list[str]:
@@ -501,16 +471,7 @@ class ImageTools(QWidget):
             self.ip_image.setText(str(params.get("ip_image", "") or ""))
             if isinstance(params.get("ip_scale"), (int, float)):
                 self.ip_scale.setValue(params["ip_scale"])
-            while self.ip_refs:
-                self.remove_ip_reference(self.ip_refs[0])
-            extra = params.get("ip_extra")
-            for values in extra if isinstance(extra, list) else []:
-                if isinstance(values, dict):
-                    box = self.add_ip_reference()
-                    _set_combo_value(box.model, str(values.get("model", "")))
-                    box.image.setText(str(values.get("image", "") or ""))
-                    if isinstance(values.get("scale"), (int, float)):
-                        box.scale.setValue(values["scale"])
+            self.ip_more.restore(params.get("ip_extra"))
             done.append("IP-Adapter")
         return done
 

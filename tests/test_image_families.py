@@ -413,3 +413,22 @@ def test_restricted_licences_are_said_before_a_download(monkeypatch, capsys):
     assert main(["models", "download", "flux.1-dev-q8_0"]) == 0
     err = capsys.readouterr().err
     assert "FLUX.1 [dev] Non-Commercial License" in err and fetched == ["city96/FLUX.1-dev-gguf"]
+
+
+def test_a_single_safetensors_transformer_runs_with_its_base(flow_models, tmp_path):
+    """FLUX.1 as Black Forest Labs ships it: the transformer alone in one .safetensors; its base brings the rest."""
+    import os
+
+    import torch
+    from diffusers import FluxPipeline, FluxTransformer2DModel
+    from safetensors.torch import save_file
+
+    from studio.testing.tiny_flow import cache_as_hub_repo
+
+    cache_as_hub_repo(flow_models["flux"], "black-forest-labs/FLUX.1-dev", os.environ["HF_HUB_CACHE"])
+    transformer = FluxTransformer2DModel.from_pretrained(str(flow_models["flux"]), subfolder="transformer")
+    single = tmp_path / "flux1-dev.safetensors"
+    save_file({k: v.contiguous() for k, v in transformer.state_dict().items()}, str(single))
+    outs, _, _ = run(ImageEngine(), req(single))
+    assert same(outs[0].data, raw(flow_models["flux"], width=64, height=64))  # the same weights: the same picture
+    assert outs[0].params["family"] == "flux"

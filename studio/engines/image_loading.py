@@ -69,12 +69,8 @@ def family_from_keys(keys) -> str:
     """'sd1' | 'sd2' | 'sdxl' from an original-layout (LDM / A1111) checkpoint's key names."""
     keys = set(keys)
     flow = families.transformer_family_from_keys(keys)
-    if flow:
-        raise InvalidRequest(
-            f"This is a {families.family_name(flow)} checkpoint in one file. Studio runs {families.family_name(flow)} "
-            "from its diffusers folder or hub id; a single transformer file (e.g. a GGUF quantization) is used "
-            "together with that base model (pick the base as the model and the file as its transformer)."
-        )
+    if flow:  # a FLUX.1 / SD 3.x transformer (or whole checkpoint) in one file: its base brings the other parts
+        return flow
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl"
     if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
@@ -481,7 +477,7 @@ def _load(
 
     if quantize == "nf4":
         extra.update(_nf4_config(choice))
-    if model.format == "gguf":
+    if is_transformer_file(model, family):
         if base is None:
             raise InvalidRequest(f"'{model.label}' is a bare transformer: it needs its base model's other parts.")
         extra["transformer"] = load_gguf_transformer(model, base, family, dtype)
@@ -537,18 +533,27 @@ def _load(
     return pset
 
 
+def is_transformer_file(model: ResolvedModel, family: str) -> bool:
+    """A FLUX.1 / SD 3.x transformer in one file (GGUF, or .safetensors): it runs with its base's other parts."""
+    return model.format == "gguf" or (
+        model.format == "single_file" and model.path.suffix.lower() == ".safetensors" and families.is_flow(family)
+    )
+
+
 def load_gguf_transformer(model: ResolvedModel, base: ResolvedModel, family: str, dtype):
-    """A FLUX.1 / SD 3.x transformer from a GGUF file (kept quantized, dequantized per layer as it runs), with
-    its configuration from the base model's ``transformer/config.json``."""
+    """A FLUX.1 / SD 3.x transformer from one file: a GGUF (kept quantized, dequantized per layer as it runs) or a
+    .safetensors (a bare transformer or a whole checkpoint), with its configuration from the base model's
+    ``transformer/config.json``."""
     from diffusers import FluxTransformer2DModel, GGUFQuantizationConfig, SD3Transformer2DModel
 
     cls = FluxTransformer2DModel if family == "flux" else SD3Transformer2DModel
     if not (base.path / "transformer" / "config.json").is_file():
         raise InvalidRequest(f"The base model '{base.label}' has no transformer/config.json: download it again.")
     try:
+        quantized = {"quantization_config": GGUFQuantizationConfig(compute_dtype=dtype)} if model.format == "gguf" else {}
         return cls.from_single_file(
             str(model.path),
-            quantization_config=GGUFQuantizationConfig(compute_dtype=dtype),
+            **quantized,
             config=str(base.path),
             subfolder="transformer",
             dtype=dtype,

@@ -458,8 +458,7 @@ class ImageEngine:
 
         kwargs: dict[str, Any] = dict(
             prompt=request.prompt,
-            # FLUX.1's guidance is distilled: a negative prompt would need "true CFG" (twice the work)
-            negative_prompt=(request.negative_prompt or None) if family != "flux" else None,
+            negative_prompt=request.negative_prompt or None,
             num_inference_steps=request.num_inference_steps,
             guidance_scale=request.guidance_scale,
             num_images_per_prompt=request.batch_size,

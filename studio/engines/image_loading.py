@@ -216,7 +216,10 @@ class PipelineSet:
 
     @property
     def inpainting(self) -> bool:
-        """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4)."""
+        """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4), or
+        FLUX.1 Fill (its transformer takes the packed latents, masked picture and mask)."""
+        if is_flux_fill(self.txt2img):
+            return True
         unet = getattr(self.txt2img, "unet", None)  # SD3 and FLUX have a transformer instead
         return unet is not None and unet_in_channels(unet) == 9
 
@@ -233,6 +236,8 @@ class PipelineSet:
         if self._inpaint is None:
             from diffusers import AutoPipelineForInpainting
 
+            if is_flux_fill(self.txt2img):  # FLUX.1 Fill is its own inpainting pipeline
+                return self.txt2img
             self._inpaint = AutoPipelineForInpainting.from_pipe(self.txt2img)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
@@ -290,6 +295,11 @@ class PipelineSet:
         """Put the model's own scheduler back, so a later job (or a plain diffusers call) sees it."""
         for pipe in self._pipes():
             pipe.scheduler = self.scheduler
+
+
+def is_flux_fill(pipe) -> bool:
+    """FLUX.1 Fill (dev): the dedicated inpainting / outpainting FLUX model."""
+    return type(pipe).__name__ == "FluxFillPipeline"
 
 
 def apply_group_offload(pipe, device: str) -> None:
@@ -490,9 +500,17 @@ def _load(
         if _fp16_variant_only(model.path):
             extra["variant"] = "fp16"
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(
-                str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
-            )
+            if index.get("_class_name") == "FluxFillPipeline":  # no AutoPipeline knows it: load it as itself
+                from diffusers import FluxFillPipeline
+
+                pipe = FluxFillPipeline.from_pretrained(
+                    str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
+                )
+                notes.append("FLUX.1 Fill: an inpainting model; it repaints masked areas on the Canvas.")
+            else:
+                pipe = AutoPipelineForText2Image.from_pretrained(
+                    str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
+                )
         except ValueError as exc:
             if is_unsupported_pipeline(exc):
                 raise InvalidRequest(f"'{model.label}' is not a text-to-image pipeline Studio can run ({exc}).") from None

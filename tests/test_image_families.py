@@ -413,3 +413,44 @@ def test_restricted_licences_are_said_before_a_download(monkeypatch, capsys):
     assert main(["models", "download", "flux.1-dev-q8_0"]) == 0
     err = capsys.readouterr().err
     assert "FLUX.1 [dev] Non-Commercial License" in err and fetched == ["city96/FLUX.1-dev-gguf"]
+
+
+def test_a_single_safetensors_transformer_runs_with_its_base(flow_models, tmp_path):
+    """FLUX.1 as Black Forest Labs ships it: the transformer alone in one .safetensors; its base brings the rest."""
+    import os
+
+    import torch
+    from diffusers import FluxPipeline, FluxTransformer2DModel
+    from safetensors.torch import save_file
+
+    from studio.testing.tiny_flow import cache_as_hub_repo
+
+    cache_as_hub_repo(flow_models["flux"], "black-forest-labs/FLUX.1-dev", os.environ["HF_HUB_CACHE"])
+    transformer = FluxTransformer2DModel.from_pretrained(str(flow_models["flux"]), subfolder="transformer")
+    single = tmp_path / "flux1-dev.safetensors"
+    save_file({k: v.contiguous() for k, v in transformer.state_dict().items()}, str(single))
+    outs, _, _ = run(ImageEngine(), req(single))
+    assert same(outs[0].data, raw(flow_models["flux"], width=64, height=64))  # the same weights: the same picture
+    assert outs[0].params["family"] == "flux"
+
+
+def test_flux_fill_repaints_on_the_canvas_only(flow_models, tmp_path):
+    from PIL import Image
+
+    from studio.testing.tiny_flow import build_tiny_flux_fill
+
+    fill = build_tiny_flux_fill(tmp_path / "fill", flow_models["flux"])
+    picture, mask = tmp_path / "pic.png", tmp_path / "mask.png"
+    base = np.random.default_rng(5).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(base).save(picture)
+    m = np.zeros((64, 64), np.uint8)
+    m[8:40, 8:40] = 255
+    Image.fromarray(m).save(mask)
+    request = InpaintRequest(image=str(picture), mask=str(mask), mask_blur=0, inpaint_area="whole",
+                             generation=req(fill, strength=1.0, guidance_scale=30 / 2))
+    events, _ = collect(InpaintEngine().run(request, Runtime(device="cpu"), CancelToken()))
+    out = np.asarray(next(e for e in events if isinstance(e, Output)).data.convert("RGB"))
+    assert np.array_equal(out[m == 0], base[m == 0]) and not np.array_equal(out[m == 255], base[m == 255])
+    assert any("FLUX.1 Fill" in e.message for e in events if isinstance(e, Notice))
+    with pytest.raises(InvalidRequest, match="inpainting model"):
+        run(ImageEngine(), req(fill))

@@ -134,10 +134,10 @@ class ImageEngine:
                 "a hub id or a .safetensors checkpoint."
             )
         base = None
-        if model.format == "gguf":  # a bare FLUX.1 / SD 3.x transformer: the other parts come from its base
-            family, base = self._gguf_base(model, runtime)
-        else:
-            family = loading.model_family(model, allow_pickle=request.allow_pickle)
+        family = "" if model.format == "gguf" else loading.model_family(model, allow_pickle=request.allow_pickle)
+        if model.format == "gguf" or loading.is_transformer_file(model, family):
+            # a FLUX.1 / SD 3.x transformer in one file: the other parts come from its base
+            family, base = self._transformer_base(model, runtime)
         if request.quantize == "gguf" and model.format != "gguf":
             raise InvalidRequest(
                 "--quantize gguf uses a GGUF transformer file: pick one (a catalog quantization such as "
@@ -336,12 +336,12 @@ class ImageEngine:
         return notes
 
     @staticmethod
-    def _gguf_base(model, runtime):
-        """(family, base model) for a GGUF transformer: the catalog entry's base, or the family's usual one;
-        a base of another family is refused before anything loads."""
-        from ..models.gguf_image import read_image_gguf
+    def _transformer_base(model, runtime):
+        """(family, base model) for a transformer in one file (GGUF or .safetensors): the catalog entry's base, or
+        the family's usual one; a base of another family is refused before anything loads."""
+        from ..models.gguf_image import read_transformer_file
 
-        info = read_image_gguf(model.path)
+        info = read_transformer_file(model.path)
         spec = (model.entry.base if model.entry is not None and model.entry.base else "") or info.default_base
         if not spec:
             raise InvalidRequest(f"'{model.label}': no base model is known for a {families.family_name(info.family)} transformer.")
@@ -462,8 +462,7 @@ class ImageEngine:
 
         kwargs: dict[str, Any] = dict(
             prompt=request.prompt,
-            # FLUX.1's guidance is distilled: a negative prompt would need "true CFG" (twice the work)
-            negative_prompt=(request.negative_prompt or None) if family != "flux" else None,
+            negative_prompt=request.negative_prompt or None,
             num_inference_steps=request.num_inference_steps,
             guidance_scale=request.guidance_scale,
             num_images_per_prompt=request.batch_size,

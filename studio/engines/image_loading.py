@@ -69,12 +69,8 @@ def family_from_keys(keys) -> str:
     """'sd1' | 'sd2' | 'sdxl' from an original-layout (LDM / A1111) checkpoint's key names."""
     keys = set(keys)
     flow = families.transformer_family_from_keys(keys)
-    if flow:
-        raise InvalidRequest(
-            f"This is a {families.family_name(flow)} checkpoint in one file. Studio runs {families.family_name(flow)} "
-            "from its diffusers folder or hub id; a single transformer file (e.g. a GGUF quantization) is used "
-            "together with that base model (pick the base as the model and the file as its transformer)."
-        )
+    if flow:  # a FLUX.1 / SD 3.x transformer (or whole checkpoint) in one file: its base brings the other parts
+        return flow
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl"
     if any(k.startswith("conditioner.embedders.0.model.") for k in keys):
@@ -220,7 +216,10 @@ class PipelineSet:
 
     @property
     def inpainting(self) -> bool:
-        """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4)."""
+        """A dedicated inpainting model: its UNet takes latents + mask + masked image (9 channels, not 4), or
+        FLUX.1 Fill (its transformer takes the packed latents, masked picture and mask)."""
+        if is_flux_fill(self.txt2img):
+            return True
         unet = getattr(self.txt2img, "unet", None)  # SD3 and FLUX have a transformer instead
         return unet is not None and unet_in_channels(unet) == 9
 
@@ -237,6 +236,8 @@ class PipelineSet:
         if self._inpaint is None:
             from diffusers import AutoPipelineForInpainting
 
+            if is_flux_fill(self.txt2img):  # FLUX.1 Fill is its own inpainting pipeline
+                return self.txt2img
             self._inpaint = AutoPipelineForInpainting.from_pipe(self.txt2img)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
@@ -294,6 +295,11 @@ class PipelineSet:
         """Put the model's own scheduler back, so a later job (or a plain diffusers call) sees it."""
         for pipe in self._pipes():
             pipe.scheduler = self.scheduler
+
+
+def is_flux_fill(pipe) -> bool:
+    """FLUX.1 Fill (dev): the dedicated inpainting / outpainting FLUX model."""
+    return type(pipe).__name__ == "FluxFillPipeline"
 
 
 def apply_group_offload(pipe, device: str) -> None:
@@ -481,7 +487,7 @@ def _load(
 
     if quantize == "nf4":
         extra.update(_nf4_config(choice))
-    if model.format == "gguf":
+    if is_transformer_file(model, family):
         if base is None:
             raise InvalidRequest(f"'{model.label}' is a bare transformer: it needs its base model's other parts.")
         extra["transformer"] = load_gguf_transformer(model, base, family, dtype)
@@ -494,9 +500,17 @@ def _load(
         if _fp16_variant_only(model.path):
             extra["variant"] = "fp16"
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(
-                str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
-            )
+            if index.get("_class_name") == "FluxFillPipeline":  # no AutoPipeline knows it: load it as itself
+                from diffusers import FluxFillPipeline
+
+                pipe = FluxFillPipeline.from_pretrained(
+                    str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
+                )
+                notes.append("FLUX.1 Fill: an inpainting model; it repaints masked areas on the Canvas.")
+            else:
+                pipe = AutoPipelineForText2Image.from_pretrained(
+                    str(model.path), dtype=dtype, use_safetensors=True, local_files_only=True, **extra
+                )
         except ValueError as exc:
             if is_unsupported_pipeline(exc):
                 raise InvalidRequest(f"'{model.label}' is not a text-to-image pipeline Studio can run ({exc}).") from None
@@ -537,18 +551,27 @@ def _load(
     return pset
 
 
+def is_transformer_file(model: ResolvedModel, family: str) -> bool:
+    """A FLUX.1 / SD 3.x transformer in one file (GGUF, or .safetensors): it runs with its base's other parts."""
+    return model.format == "gguf" or (
+        model.format == "single_file" and model.path.suffix.lower() == ".safetensors" and families.is_flow(family)
+    )
+
+
 def load_gguf_transformer(model: ResolvedModel, base: ResolvedModel, family: str, dtype):
-    """A FLUX.1 / SD 3.x transformer from a GGUF file (kept quantized, dequantized per layer as it runs), with
-    its configuration from the base model's ``transformer/config.json``."""
+    """A FLUX.1 / SD 3.x transformer from one file: a GGUF (kept quantized, dequantized per layer as it runs) or a
+    .safetensors (a bare transformer or a whole checkpoint), with its configuration from the base model's
+    ``transformer/config.json``."""
     from diffusers import FluxTransformer2DModel, GGUFQuantizationConfig, SD3Transformer2DModel
 
     cls = FluxTransformer2DModel if family == "flux" else SD3Transformer2DModel
     if not (base.path / "transformer" / "config.json").is_file():
         raise InvalidRequest(f"The base model '{base.label}' has no transformer/config.json: download it again.")
     try:
+        quantized = {"quantization_config": GGUFQuantizationConfig(compute_dtype=dtype)} if model.format == "gguf" else {}
         return cls.from_single_file(
             str(model.path),
-            quantization_config=GGUFQuantizationConfig(compute_dtype=dtype),
+            **quantized,
             config=str(base.path),
             subfolder="transformer",
             dtype=dtype,

@@ -193,7 +193,9 @@ def conditioning(pipe, family: str, prompt: str, negative: str | None) -> Condit
     """The pipeline inputs for ``prompt`` / ``negative`` (see the module doc)."""
     from ..models import families
 
-    if families.is_flow(family) or getattr(pipe, "tokenizer", None) is None:  # SD 3.x, FLUX: T5 prompts as written
+    if family == "flux":  # distilled guidance: a negative prompt would need "true CFG" (and Fill takes none)
+        return Conditioning({"prompt": prompt}, weighted=False)
+    if families.is_flow(family) or getattr(pipe, "tokenizer", None) is None:  # SD 3.x: T5 prompts as written
         return Conditioning({"prompt": prompt, "negative_prompt": negative}, weighted=False)
     negative = negative or ""
     limit = pipe.tokenizer.model_max_length - 2

@@ -71,6 +71,37 @@ def image_family(path: Path) -> str | None:
     return families.transformer_family_from_keys(t.name for t in tensors)
 
 
+def _variant(family: str, names: list[str]) -> str:
+    if family == "flux":
+        guidance = any(n.split("model.diffusion_model.")[-1].startswith(("guidance_in.", "time_text_embed.guidance_embedder."))
+                       for n in names)
+        return "dev" if guidance else "schnell"
+    blocks = {n.split("model.diffusion_model.")[-1].split(".")[1] for n in names
+              if n.split("model.diffusion_model.")[-1].startswith(("joint_blocks.", "transformer_blocks."))}
+    return "large" if len(blocks) >= 32 else "medium"
+
+
+def read_transformer_file(path: Path) -> ImageGGUF:
+    """A FLUX.1 / SD 3.x transformer in one file: a GGUF quantization, or a ``.safetensors`` (the bare
+    transformer as Black Forest Labs ships it, or a whole checkpoint whose transformer is used); the other parts
+    come from the family's base either way."""
+    if path.suffix.lower() == ".gguf":
+        return read_image_gguf(path)
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            names = list(f.keys())
+            dtypes = Counter(str(f.get_slice(k).get_dtype()) for k in names[:64])
+    except Exception as exc:
+        raise ModelNotFound(f"'{path.name}' is not a readable .safetensors file ({str(exc)[:120]}).") from None
+    family = families.transformer_family_from_keys(names)
+    if not family:
+        raise ModelNotFound(f"'{path.name}' holds no FLUX.1 or SD 3.x transformer.")
+    quant = dtypes.most_common(1)[0][0] if dtypes else ""
+    return ImageGGUF(path, family, _variant(family, names), quant, path.stat().st_size)
+
+
 def read_image_gguf(path: Path) -> ImageGGUF:
     """What a picture-transformer GGUF holds; ModelNotFound with one sentence when it is not one."""
     arch, tensors = _tensors(path)
@@ -80,12 +111,7 @@ def read_image_gguf(path: Path) -> ImageGGUF:
         raise ModelNotFound(
             f"'{path.name}' is a GGUF file but not a FLUX.1 or SD 3.x transformer ({arch or 'no architecture'})."
         )
-    if family == "flux":
-        guidance = any(n.startswith(("guidance_in.", "time_text_embed.guidance_embedder.")) for n in names)
-        variant = "dev" if guidance else "schnell"
-    else:
-        blocks = {n.split(".")[1] for n in names if n.startswith(("joint_blocks.", "transformer_blocks."))}
-        variant = "large" if len(blocks) >= 32 else "medium"
+    variant = _variant(family, names)
     types = Counter(t.tensor_type.name for t in tensors if len(t.shape) >= 2)
     quant = types.most_common(1)[0][0] if types else ""
     return ImageGGUF(path, family, variant, quant, int(sum(int(t.n_bytes) for t in tensors)))

@@ -160,6 +160,21 @@ def build_tiny_flux(folder: str | Path, seed: int = 0, *, guidance_embeds: bool 
     return folder
 
 
+def build_tiny_flux_fill(folder: str | Path, base: str | Path, seed: int = 2) -> Path:
+    """Save a tiny FLUX.1 Fill pipeline (the inpainting FLUX) beside a tiny FLUX folder ``base``: the same parts
+    with a transformer that takes the packed latents, the masked picture's latents and the mask (64+64+256)."""
+    import torch
+    from diffusers import FluxFillPipeline, FluxTransformer2DModel
+
+    parts = FluxFillPipeline.from_pretrained(str(base)).components
+    config = dict(parts["transformer"].config)
+    config.update(in_channels=LATENT_CHANNELS * 4 * 2 + 8 * 8 * 4, out_channels=LATENT_CHANNELS * 4)
+    torch.manual_seed(seed)
+    parts["transformer"] = FluxTransformer2DModel.from_config(config)
+    FluxFillPipeline(**parts).save_pretrained(str(folder), safe_serialization=True)
+    return Path(folder)
+
+
 def export_gguf_transformer(pipeline_folder: str | Path, path: str | Path, quant: str = "Q8_0") -> Path:
     """Write the transformer of a tiny SD3/FLUX folder as a GGUF file, as the community quantizations ship it:
     2-D weights quantized (``quant``, when their rows fit its blocks), the rest in float32, and

@@ -409,6 +409,7 @@ def test_restricted_licences_are_said_before_a_download(monkeypatch, capsys):
     assert restricted_licence(catalog.find("flux.1-dev")) and restricted_licence(catalog.find("sd3.5-medium"))
     assert not restricted_licence(catalog.find("flux.1-schnell"))  # Apache-2.0
     fetched = []
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # online: the download would start (the fake below stands in for it)
     monkeypatch.setattr(download_mod, "cli_download", lambda repo, patterns, offline=False: fetched.append(repo) or "/x")
     assert main(["models", "download", "flux.1-dev-q8_0"]) == 0
     err = capsys.readouterr().err

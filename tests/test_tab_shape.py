@@ -197,14 +197,18 @@ def test_a_pickled_file_offers_load_anyway_where_the_request_can_allow_it(shaped
     assert not action.isVisible()
 
 
-def test_out_of_memory_is_advice_without_a_button(shaped, qtbot, fake):
+def test_out_of_memory_is_advice_and_the_next_memory_plan(shaped, qtbot, fake):
     win, tab, driver = shaped
     fake.default = Script(error=RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     handle = driver.go(tab)
     with qtbot.waitSignal(handle.failed, timeout=10_000) as failed:
         pass
     assert failed.args[0].kind == "out_of_memory"
-    assert tab.status_line.text() == f"⚠ {failed.args[0].message}" and not tab.status_line.action.isVisible()
+    assert tab.status_line.text() == f"⚠ {failed.args[0].message}"
+    if hasattr(handle.request, "with_memory_plan"):  # a picture's memory plan: the next one down is one click away
+        assert tab.status_line.action.isVisible() and tab.status_line.action.text().startswith("Retry with ")
+    else:
+        assert not tab.status_line.action.isVisible()
 
 
 def test_a_failure_stays_in_its_own_tab(shaped, qtbot, fake):

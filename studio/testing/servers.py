@@ -88,15 +88,15 @@ def start_studio_serve(log: Path, *, key: str | None = None, env: dict | None = 
                        extra: tuple[str, ...] = ()) -> RunningServer:
     """``studio serve`` at 127.0.0.1 and a free port (in a child process, as a person runs it)."""
     port = free_port()
-    environ = dict(os.environ, **(env or {}))
+    child_env = dict(os.environ, **(env or {}))  # the child's own copy: this process's environment stays as it is
     if key:
-        environ["STUDIO_API_KEY"] = key
+        child_env["STUDIO_API_KEY"] = key
     else:
-        environ.pop("STUDIO_API_KEY", None)
+        child_env.pop("STUDIO_API_KEY", None)
     out = open(log, "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "studio", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-        stdout=out, stderr=subprocess.STDOUT, env=environ, cwd=str(Path(__file__).resolve().parents[2]),
+        stdout=out, stderr=subprocess.STDOUT, env=child_env, cwd=str(Path(__file__).resolve().parents[2]),
     )
     server = RunningServer(process, f"http://127.0.0.1:{port}/v1", key, log)
     wait_until_up(server)

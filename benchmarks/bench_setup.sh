@@ -18,8 +18,10 @@ time_it() {  # label, command…
   "${@:2}" >"$WORK/$1.log" 2>&1
   end=$(date +%s%N)
   ms=$(( (end - start) / 1000000 ))
-  printf '%-8s %6d.%01d s\n' "$1" $((ms / 1000)) $(((ms % 1000) / 100))
+  printf '%-8s %6d.%01d s   (load average after: %s)\n' "$1" $((ms / 1000)) $(((ms % 1000) / 100)) \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
+echo "$(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine inflates every number)"
 time_it cold bash packaging/setup.sh
 rm -rf .venv
 time_it cached bash packaging/setup.sh

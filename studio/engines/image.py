@@ -38,6 +38,7 @@ from ..models import families
 from ..models.memory_plan import next_plan
 from ..requests import ImageRequest
 from . import embeddings, hires_fix, image_control, ip_adapter, samplers
+from . import flow_loading
 from . import image_loading as loading
 from . import prompt_weights
 from .base import CancelToken, Runtime
@@ -135,7 +136,7 @@ class ImageEngine:
             )
         base = None
         family = "" if model.format == "gguf" else loading.model_family(model, allow_pickle=request.allow_pickle)
-        if model.format == "gguf" or loading.is_transformer_file(model, family):
+        if model.format == "gguf" or flow_loading.is_transformer_file(model, family):
             # a FLUX.1 / SD 3.x transformer in one file: the other parts come from its base
             family, base = self._transformer_base(model, runtime)
         if request.quantize == "gguf" and model.format != "gguf":

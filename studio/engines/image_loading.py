@@ -9,7 +9,8 @@
   safetensors file in the cache.
 * LoRA files, VAE overrides, and :class:`PipelineSet`: what the model cache holds, which applies
   the offload hooks and the attention slicing / VAE tiling that :mod:`studio.engines.image_memory`
-  plans. Samplers are in :mod:`studio.engines.samplers`.
+  plans. Samplers are in :mod:`studio.engines.samplers`; what only SD 3.x / FLUX need (one-file transformers
+  with their base, quantization, the T5 encoder's place, FLUX.1 Fill) is in :mod:`studio.engines.flow_loading`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from typing import Any
 from .. import paths
 from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile, is_unsupported_pipeline
 from ..models import families
+from .flow_loading import (
+    is_flux_fill,
+    is_transformer_file,
+    load_gguf_transformer,
+    nf4_config,
+    place_t5,
+    quantize_transformer,
+)
 from ..models.device import DeviceChoice
 from ..models.resolve import ResolvedModel, check_pickle_allowed, is_pickle
 
@@ -297,11 +306,6 @@ class PipelineSet:
             pipe.scheduler = self.scheduler
 
 
-def is_flux_fill(pipe) -> bool:
-    """FLUX.1 Fill (dev): the dedicated inpainting / outpainting FLUX model."""
-    return type(pipe).__name__ == "FluxFillPipeline"
-
-
 def apply_group_offload(pipe, device: str) -> None:
     """Group offload (diffusers' hooks): the denoiser streams to ``device`` one group of blocks at a time, the
     other parts layer by layer; weights live on the CPU. Less VRAM than model offload, faster than sequential."""
@@ -318,58 +322,6 @@ def apply_group_offload(pipe, device: str) -> None:
             component.enable_group_offload(onload, offload_device=cpu, offload_type="block_level", num_blocks_per_group=1)
         else:
             apply_group_offloading(component, onload_device=onload, offload_device=cpu, offload_type="leaf_level")
-
-
-#: the pipeline attribute that holds the T5 encoder, per family
-T5_ATTRIBUTE = {"flux": "text_encoder_2", "sd3": "text_encoder_3"}
-
-
-class CpuTextEncoder:
-    """A T5 encoder kept on the CPU, for a pipeline that runs on a GPU (it needs ~9.5 GB that the GPU keeps
-    for the transformer). Not a torch module, so neither ``pipe.to`` nor the offload hooks move it: token ids go
-    to the CPU, the encoder runs there, and the pipeline moves the embeddings to its device and ``dtype``
-    (diffusers' ``_get_t5_prompt_embeds`` does ``.to(dtype=encoder.dtype, device=device)``)."""
-
-    def __init__(self, module, dtype) -> None:
-        self.module = module.to("cpu")
-        self.dtype = dtype  # what the pipeline casts the embeddings to
-        self.device = module.device  # the CPU
-
-    def modules(self):  # diffusers asks a text encoder for its execution device: here, its own (the CPU)
-        return iter(())
-
-    def __call__(self, input_ids, *args, **kwargs):
-        import torch
-
-        with torch.inference_mode():
-            return self.module(input_ids.to("cpu"), *args, **kwargs)
-
-
-def place_t5(pipe, family: str, mode: str, dtype) -> str:
-    """'device' (with the rest), 'cpu' (see :class:`CpuTextEncoder`) or 'off' (left out: SD 3.x only, whose
-    pipeline then feeds zeros in its place); a note to say, or ""."""
-    attribute = T5_ATTRIBUTE.get(family)
-    if attribute is None or mode in ("device", "auto") or getattr(pipe, attribute, None) is None:
-        return ""
-    if mode == "off":
-        if family != "sd3":
-            raise InvalidRequest("FLUX.1 cannot run without its T5 encoder: run it on the CPU instead (T5 encoder: cpu).")
-        setattr(pipe, attribute, None)
-        return "SD 3.x without its T5 encoder (left out: less memory, prompts followed a little less closely)."
-    setattr(pipe, attribute, CpuTextEncoder(getattr(pipe, attribute), dtype))
-    return "The T5 text encoder runs on the CPU (the GPU keeps its memory for the transformer)."
-
-
-def quantize_transformer(pipe, quantize: str, choice) -> str:
-    """fp8 layerwise casting of the denoiser (weights stored in float8, computed in the run dtype); a note to say."""
-    if quantize != "fp8":
-        return ""
-    import torch
-
-    denoiser = getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
-    compute = choice.torch_dtype()
-    denoiser.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute)
-    return "fp8: the transformer's weights are stored in 8 bits (half the memory), computed in " + str(compute).split(".")[-1] + "."
 
 
 def unet_in_channels(unet) -> int:
@@ -486,7 +438,7 @@ def _load(
         extra["vae"] = load_vae(vae_path, family, dtype, config_root, allow_pickle=allow_pickle)
 
     if quantize == "nf4":
-        extra.update(_nf4_config(choice))
+        extra.update(nf4_config(choice))
     if is_transformer_file(model, family):
         if base is None:
             raise InvalidRequest(f"'{model.label}' is a bare transformer: it needs its base model's other parts.")
@@ -549,61 +501,6 @@ def _load(
     pset = PipelineSet(pipe, family, pipe.scheduler, offload, choice.device, notes=notes)
     pset.activate(pipe)
     return pset
-
-
-def is_transformer_file(model: ResolvedModel, family: str) -> bool:
-    """A FLUX.1 / SD 3.x transformer in one file (GGUF, or .safetensors): it runs with its base's other parts."""
-    return model.format == "gguf" or (
-        model.format == "single_file" and model.path.suffix.lower() == ".safetensors" and families.is_flow(family)
-    )
-
-
-def load_gguf_transformer(model: ResolvedModel, base: ResolvedModel, family: str, dtype):
-    """A FLUX.1 / SD 3.x transformer from one file: a GGUF (kept quantized, dequantized per layer as it runs) or a
-    .safetensors (a bare transformer or a whole checkpoint), with its configuration from the base model's
-    ``transformer/config.json``."""
-    from diffusers import FluxTransformer2DModel, GGUFQuantizationConfig, SD3Transformer2DModel
-
-    cls = FluxTransformer2DModel if family == "flux" else SD3Transformer2DModel
-    if not (base.path / "transformer" / "config.json").is_file():
-        raise InvalidRequest(f"The base model '{base.label}' has no transformer/config.json: download it again.")
-    try:
-        quantized = {"quantization_config": GGUFQuantizationConfig(compute_dtype=dtype)} if model.format == "gguf" else {}
-        return cls.from_single_file(
-            str(model.path),
-            **quantized,
-            config=str(base.path),
-            subfolder="transformer",
-            dtype=dtype,
-            local_files_only=True,
-        )
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise InvalidRequest(
-            f"'{model.label}' does not fit the base model '{base.label}' ({str(exc).splitlines()[0][:200]})."
-        ) from None
-
-
-def _nf4_config(choice) -> dict:
-    """bitsandbytes NF4 for the transformer: CUDA only, and only where bitsandbytes is installed."""
-    import importlib.util
-
-    if not choice.device.startswith("cuda"):
-        raise InvalidRequest("NF4 quantization needs a CUDA GPU (bitsandbytes); on this device use fp8 or a GGUF file.")
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise InvalidRequest(
-            "NF4 quantization needs the bitsandbytes package: `pip install bitsandbytes` in Studio's environment "
-            "(CUDA only), or use fp8 or a GGUF file instead."
-        )
-    import torch
-    from diffusers import PipelineQuantizationConfig
-
-    return {
-        "quantization_config": PipelineQuantizationConfig(
-            quant_backend="bitsandbytes_4bit",
-            quant_kwargs={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": torch.bfloat16},
-            components_to_quantize=["transformer"],
-        )
-    }
 
 
 def inpaint_config(config: Path) -> Path:

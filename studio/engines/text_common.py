@@ -221,11 +221,24 @@ def reply(
         stopped=cancel.cancelled,
         context_full=context_full,
     )
+    params = reply_params(request, model.id, model.label, text, stats, seed)
+    if text or not cancel.cancelled:  # stopped before the first token: nothing worth saving
+        yield Output("text", text, params)
+    if cancel.cancelled:
+        raise Cancelled()
+    return stats
+
+
+def reply_params(request, model_id: str, label: str, text: str, stats: TextStats, seed, endpoint: str = "") -> dict:
+    """What a reply is saved with, local or remote: the whole request, the model (and the server it ran on),
+    the reply, its stats, and the conversation it continues (its messages plus this reply)."""
+    served = {"endpoint": endpoint} if endpoint else {}
     params = {
         **request.to_dict(),
         "seed": seed,
-        "model": model.id,
-        "model_name": model.label,
+        "model": model_id,
+        "model_name": label,
+        **served,
         "reply": text,
         "stats": stats.to_dict(),
     }
@@ -235,11 +248,8 @@ def reply(
             "id": request.conversation_id,
             "title": request.messages[0].content[:60] if request.messages else "",
             "system_prompt": request.system_prompt,
-            "model": model.id,
+            "model": model_id,
+            **served,
             "messages": history + [{"role": "assistant", "content": text}],
         }
-    if text or not cancel.cancelled:  # stopped before the first token: nothing worth saving
-        yield Output("text", text, params)
-    if cancel.cancelled:
-        raise Cancelled()
-    return stats
+    return params

@@ -34,7 +34,7 @@ from ...cancel import CancelToken
 from ...errors import Cancelled, ServerError
 from ...events import Event, Notice, Output, Progress, Status, TextStats, Token
 from ...requests import TextRequest
-from ..text_common import build_messages
+from ..text_common import build_messages, reply_params
 from . import server_errors as errs
 
 CONNECT_TIMEOUT_S = 10.0
@@ -311,25 +311,7 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
         yield Token("", tokens, stats.tokens_per_s, stats.context_used, context_max)
     if finish == "length":
         yield Notice(f"The reply reached the {request.max_new_tokens}-token limit (max new tokens).")
-    params = {
-        **request.to_dict(),
-        "seed": seed,
-        "model": request.model,
-        "model_name": label,
-        "endpoint": url,
-        "reply": text,
-        "stats": stats.to_dict(),
-    }
-    if request.conversation_id:
-        history = [{"role": m.role, "content": m.content} for m in request.messages]
-        params["conversation"] = {
-            "id": request.conversation_id,
-            "title": request.messages[0].content[:60] if request.messages else "",
-            "system_prompt": request.system_prompt,
-            "model": request.model,
-            "endpoint": url,
-            "messages": history + [{"role": "assistant", "content": text}],
-        }
+    params = reply_params(request, request.model, label, text, stats, seed, endpoint=url)
     if text or not stopped:
         yield Output("text", text, params)
     if failure is not None:

@@ -20,7 +20,8 @@ from studio.events import Event, Stats
 
 @dataclass
 class Script:
-    """``events``: each an Event, or ``(seconds, Event)`` to wait that long before yielding it.
+    """``events``: each an Event, or ``(seconds, Event)`` to wait that long before yielding it, or
+    ``(threading.Event, Event)`` to wait until the test sets it (a job held at a known point, no guessed delay).
     Then ``error`` is raised when given, else ``result`` (the job's :class:`~studio.events.Stats`) is returned."""
 
     events: list = field(default_factory=list)
@@ -65,7 +66,12 @@ class FakeEngine:
         return script.result
 
 
-def _sleep(seconds: float, cancel: CancelToken) -> None:
+def _sleep(seconds: float | threading.Event, cancel: CancelToken) -> None:
+    if isinstance(seconds, threading.Event):  # held until the test lets it go (or the job is cancelled)
+        while not seconds.wait(0.005):
+            cancel.check()
+        cancel.check()
+        return
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         cancel.check()

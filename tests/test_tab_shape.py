@@ -8,6 +8,7 @@ line in ``DRIVERS`` says how a person fills its form and starts a job.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from collections.abc import Callable
 
@@ -123,13 +124,15 @@ def test_the_same_names_and_the_form_on_the_right(shaped, qtbot):
 
 def test_submit_and_follow_a_job_to_its_end(shaped, qtbot, fake):
     win, tab, driver = shaped
-    fake.default = Script([Status("Loading the fake model…"), (1.0, Progress(1, 2))], wait_s=0.5)
+    held = threading.Event()  # the job stays after its first event until the status line has shown it
+    fake.default = Script([Status("Loading the fake model…"), (held, Progress(1, 2))])
     handle = driver.go(tab)
     assert handle is not None and tab.job is handle and tab.runner.busy
     assert win.jobs.jobs()[-1].id == handle.id
     qtbot.waitUntil(lambda: "Loading the fake model" in tab.status_line.text(), timeout=10_000)
+    assert tab.job is handle and tab.runner.busy
     with qtbot.waitSignal(handle.finished, timeout=10_000):
-        pass
+        held.set()
     assert tab.job is None and not tab.runner.busy and not tab.status_line.action.isVisible()
     assert fake.requests[-1] == handle.request
 

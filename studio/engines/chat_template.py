@@ -121,14 +121,17 @@ class ChatTemplate:
         *,
         add_generation_prompt: bool = True,
         should_stop: Callable[[], bool] | None = None,
-        seconds: float = TEMPLATE_SECONDS,
+        seconds: float | None = None,
     ) -> str:
         """The prompt text; :class:`TemplateProblem` when the template fails or passes a limit, and
-        :class:`~studio.errors.Cancelled` when ``should_stop()`` turns true."""
+        :class:`~studio.errors.Cancelled` when ``should_stop()`` turns true. ``seconds``: the time limit
+        (:data:`TEMPLATE_SECONDS` when not given, read at each call)."""
         import jinja2
 
         from ..errors import Cancelled
 
+        if seconds is None:
+            seconds = TEMPLATE_SECONDS
         deadline = time.monotonic() + seconds
         count = 0
 

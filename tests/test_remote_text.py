@@ -233,7 +233,7 @@ def scripted():
                                            "delay_s": delay_s})
         httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits one poll
         servers.append(httpd)
         return f"http://127.0.0.1:{httpd.server_address[1]}/v1"
 

@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --llama-wheel) LLAMA_WHEEL=1 ;;
-    --runs) RUNS="$2"; shift ;;
+    --runs) RUNS="${2:?--runs needs a number}"; shift ;;
     *) echo "usage: bash benchmarks/bench_setup.sh [--keep] [--llama-wheel] [--runs N]" >&2; exit 2 ;;
   esac
   shift

@@ -90,10 +90,11 @@ install_with_pip() {
 
 find_uv() {  # prints the path of a working uv $UV_VERSION, installing it once if needed
   if ! "$UV_HOME/bin/uv" --version >/dev/null 2>&1; then
-    rm -rf "$UV_HOME.part"
-    .venv/bin/python -m pip install --disable-pip-version-check --quiet --no-compile --target "$UV_HOME.part" \
-      "uv==$UV_VERSION" >&2 || return 1
-    rm -rf "$UV_HOME" && mv "$UV_HOME.part" "$UV_HOME"
+    local part="$UV_HOME.part.$$"  # only a complete install is moved into place
+    .venv/bin/python -m pip install --disable-pip-version-check --quiet --no-compile --target "$part" \
+      "uv==$UV_VERSION" >&2 || { rm -rf "$part"; return 1; }
+    rm -rf "$UV_HOME"
+    mv -T "$part" "$UV_HOME" 2>/dev/null || rm -rf "$part"  # another set-up may have been quicker
   fi
   "$UV_HOME/bin/uv" --version >/dev/null 2>&1 && echo "$UV_HOME/bin/uv"
 }

@@ -167,7 +167,7 @@ def test_node_errors_execution_error_and_missing_nodes_are_clear_messages(monkey
             collect(ImageEngine().run(req(url), runtime(), CancelToken()))
     monkeypatch.setitem(comfy_workflow.SAMPLERS, "Euler", ("euler_x", "normal"))
     with RunningFake(FakeComfy()) as url:
-        with pytest.raises(ServerError, match="refused the workflow: KSampler: sampler_name: 'euler_x' not in list"):
+        with pytest.raises(ServerError, match=r"refused the workflow: KSampler: Value not in list \(sampler_name: 'euler_x' not in list\)"):
             collect(ImageEngine().run(req(url, scheduler="Euler"), runtime(), CancelToken()))
 
 

@@ -13,6 +13,7 @@ KSampler, latent previews) is covered against tests/fake_comfyui.py.
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 import time
@@ -22,13 +23,16 @@ import pytest
 
 pytest.importorskip("websockets")
 
+from PIL import Image  # noqa: E402
+
 from studio.cancel import CancelToken  # noqa: E402
 from studio.engines.base import Runtime  # noqa: E402
 from studio.engines.image import ImageEngine  # noqa: E402
+from studio.engines.remote.comfy_workflow import SAMPLERS, Inputs, build_workflow  # noqa: E402
 from studio.engines.remote.comfyui import ComfyClient  # noqa: E402
 from studio.errors import Cancelled, ServerError  # noqa: E402
 from studio.events import Preview, Progress  # noqa: E402
-from studio.requests import ImageRequest  # noqa: E402
+from studio.requests import ImageRequest, LoraSpec  # noqa: E402
 from studio.testing.events import collect  # noqa: E402
 from studio.testing.servers import comfyui_venv, start_comfyui  # noqa: E402
 
@@ -80,11 +84,30 @@ def test_object_info_names_core_nodes_and_an_empty_checkpoint_folder(comfy, clie
         collect(ImageEngine().run(request, Runtime(device="cpu"), CancelToken()))
 
 
+def test_studios_workflows_pass_the_real_validation_but_for_the_model_files(client):
+    """Every sampler Studio maps exists in this ComfyUI, and the text-to-image, image-to-image and inpaint
+    workflows Studio builds are refused only for the checkpoint and LoRA files the server lacks: every
+    other node, input name, type and range is what this ComfyUI expects."""
+    sampler_names = client.choices("KSampler", "sampler_name")
+    schedulers = client.choices("KSampler", "scheduler")
+    assert all(s in sampler_names and k in schedulers for s, k in SAMPLERS.values())
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(buffer, format="PNG")
+    picture = client.upload(buffer.getvalue(), f"studio-{uuid.uuid4().hex[:8]}.png")
+    mask = client.upload(buffer.getvalue(), f"studio-{uuid.uuid4().hex[:8]}-mask.png")
+    request = ImageRequest(endpoint=client.url, prompt="a lighthouse", negative_prompt="fog", model="sd15.safetensors",
+                           width=64, height=64, num_inference_steps=3, guidance_scale=6.0, seed=3, strength=0.5,
+                           scheduler="DPM++ 2M Karras", loras=(LoraSpec("/loras/ink.safetensors", 0.7),))
+    for inputs in (Inputs(), Inputs(image=picture), Inputs(image=picture, mask=mask)):
+        workflow = build_workflow(request, 3, inputs)
+        with pytest.raises(ServerError) as refused:
+            client.queue(workflow, uuid.uuid4().hex)
+        said = str(refused.value)
+        assert said.count("Value not in list") == 2, said
+        assert "ckpt_name: 'sd15.safetensors' not in []" in said and "lora_name: 'ink.safetensors' not in []" in said
+
+
 def test_a_graph_runs_with_progress_previews_history_and_view(client):
-    import io
-
-    from PIL import Image
-
     r, g, b = random.randrange(256), random.randrange(256), random.randrange(256)
     graph = picture_graph(64, 48, (r << 16) | (g << 8) | b, batch=2)
     client_id = uuid.uuid4().hex

@@ -78,15 +78,28 @@ class ComfyClient:
             raise errs.server_failed(self.url, response.status_code, errs.short(response.text))
         return response
 
-    def checkpoints(self) -> list[str]:
-        response = self._call("GET", "/object_info/CheckpointLoaderSimple")
+    def object_info(self, node: str = "") -> dict:
+        """``GET /object_info[/node]``: every node class's inputs and outputs, or one class's."""
+        response = self._call("GET", f"/object_info/{node}" if node else "/object_info")
         if response.status_code == 404:
             raise errs.rejected(self.url, 404, "this does not look like a ComfyUI server (no /object_info)")
         try:
-            info = response.json()["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"]
-        except (ValueError, KeyError, TypeError):
-            raise errs.rejected(self.url, response.status_code, "its /object_info answer is not ComfyUI's") from None
-        return _models_of(info)
+            info = response.json()
+        except ValueError:
+            info = None
+        if not isinstance(info, dict) or (node and not isinstance(info.get(node), dict)):
+            raise errs.rejected(self.url, response.status_code, "its /object_info answer is not ComfyUI's")
+        return info[node] if node else info
+
+    def choices(self, node: str, field: str) -> list[str]:
+        """The names a node's list input offers (checkpoints, LoRAs, sampler names …)."""
+        try:
+            return _models_of(self.object_info(node)["input"]["required"][field])
+        except (KeyError, TypeError):
+            raise errs.rejected(self.url, 200, f"its /object_info has no {node}.{field}") from None
+
+    def checkpoints(self) -> list[str]:
+        return self.choices("CheckpointLoaderSimple", "ckpt_name")
 
     def upload(self, png: bytes, name: str) -> str:
         response = self._call("POST", "/upload/image", files={"image": (name, png, "image/png")},
@@ -98,12 +111,8 @@ class ComfyClient:
         return f"{sub}/{data['name']}" if sub else data["name"]
 
     def node_classes(self) -> set[str]:
-        """Every node class the server has (``GET /object_info``)."""
-        response = self._call("GET", "/object_info")
-        try:
-            return set(response.json())
-        except (ValueError, TypeError):
-            raise errs.rejected(self.url, response.status_code, "its /object_info answer is not ComfyUI's") from None
+        """Every node class the server has."""
+        return set(self.object_info())
 
     def queue(self, workflow: dict, client_id: str) -> str:
         try:

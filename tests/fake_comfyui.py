@@ -1,7 +1,7 @@
 """A small ComfyUI stand-in for tests, on loopback, following ComfyUI's published HTTP and websocket
 messages (server.py / execution.py): ``GET /object_info/CheckpointLoaderSimple``, ``POST /upload/image``
 (multipart), ``POST /prompt`` (validation with ``node_errors``; an unknown node class refused as
-``invalid_prompt``), the websocket ``/ws?clientId=…`` (``status``, ``execution_start``, ``executing``,
+``invalid_prompt``, or with the bare 500 of ComfyUI before mid-2024), ``GET /object_info`` (class names), the websocket ``/ws?clientId=…`` (``status``, ``execution_start``, ``executing``,
 ``progress``, binary preview frames (type 1: format + image; type 4: metadata + image; hostile ones on
 request), ``executed``, ``execution_success``,
 ``execution_error``, ``execution_interrupted``), ``GET /history/{id}``, ``GET /view``,
@@ -35,7 +35,8 @@ SAMPLER_NAMES = ("euler", "euler_ancestral", "dpmpp_2m", "dpmpp_sde", "ddim", "u
 class FakeComfy:
     def __init__(self, checkpoints=("tiny-sd15.safetensors",), *, token: str | None = None, step_delay_s: float = 0.01,
                  fail_in: str = "", missing_nodes: tuple[str, ...] = (), combo_format: bool = False,
-                 preview_frames: str = "plain", hostile_frames: bool = False, oversize_frame: bool = False) -> None:
+                 preview_frames: str = "plain", hostile_frames: bool = False, oversize_frame: bool = False,
+                 missing_node_500: bool = False) -> None:
         self.checkpoints = list(checkpoints)
         self.token = token
         self.step_delay_s = step_delay_s
@@ -45,6 +46,7 @@ class FakeComfy:
         self.preview_frames = preview_frames  # "plain": type 1 (format, image); "metadata": type 4 (JSON, image)
         self.hostile_frames = hostile_frames  # truncated, garbage, bomb and foreign frames between the real ones
         self.oversize_frame = oversize_frame  # one binary message over the client's 64 MiB limit
+        self.missing_node_500 = missing_node_500  # a missing node class as ComfyUI before mid-2024 answers it
         self.uploads: dict[str, bytes] = {}
         self.outputs: dict[str, bytes] = {}
         self.history: dict[str, dict] = {}
@@ -92,6 +94,11 @@ class FakeComfy:
             return {"CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": spec}},
                                                "output": ["MODEL", "CLIP", "VAE"]}}
 
+        @app.get("/object_info")
+        async def every_node():
+            return {name: {"input": {"required": {}}, "output": []} for name in CORE_NODES
+                    if name not in fake.missing_nodes}
+
         @app.post("/upload/image")
         async def upload(request: Request):
             body = await request.body()
@@ -111,6 +118,9 @@ class FakeComfy:
             workflow, client_id = body["prompt"], body.get("client_id", "")
             for node_id, node in workflow.items():
                 if node["class_type"] not in CORE_NODES or node["class_type"] in fake.missing_nodes:
+                    if fake.missing_node_500:  # its validation raised KeyError: aiohttp's bare 500 page
+                        return Response("500 Internal Server Error\n\nServer got itself in trouble", status_code=500,
+                                        media_type="text/plain")
                     return JSONResponse({"error": {"type": "invalid_prompt",
                                                    "message": f"Cannot execute because node {node['class_type']} does not exist.",
                                                    "details": f"Node ID '#{node_id}'", "extra_info": {}},

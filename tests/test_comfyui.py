@@ -205,6 +205,9 @@ def test_node_errors_execution_error_and_missing_nodes_are_clear_messages(monkey
     with RunningFake(FakeComfy(missing_nodes=("EmptyLatentImage",))) as url:
         with pytest.raises(ServerError, match="lacks a node .*EmptyLatentImage.*update ComfyUI"):
             collect(ImageEngine().run(req(url), runtime(), CancelToken()))
+    with RunningFake(FakeComfy(missing_nodes=("EmptyLatentImage",), missing_node_500=True)) as url:  # older ComfyUI
+        with pytest.raises(ServerError, match=r"lacks a node Studio's workflow uses \(EmptyLatentImage\)"):
+            collect(ImageEngine().run(req(url), runtime(), CancelToken()))
     monkeypatch.setitem(comfy_workflow.SAMPLERS, "Euler", ("euler_x", "normal"))
     with RunningFake(FakeComfy()) as url:
         with pytest.raises(ServerError, match=r"refused the workflow: KSampler: Value not in list \(sampler_name: 'euler_x' not in list\)"):

@@ -121,7 +121,10 @@ class ComfyClient:
             if exc.status != 500:
                 raise
             # ComfyUI before mid-2024 answers a node class it lacks with a bare 500; name the node instead
-            missing = sorted({n.get("class_type", "?") for n in workflow.values()} - self.node_classes())
+            try:
+                missing = sorted({n.get("class_type", "?") for n in workflow.values()} - self.node_classes())
+            except ServerError:
+                raise exc from None  # no class list either: the server's own failure is the message
             if missing:
                 raise missing_nodes(self.url, missing, 400) from None
             raise

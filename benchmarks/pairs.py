@@ -3,9 +3,10 @@
 A shared machine drifts by ±30 % within minutes, so one long run of each tells nothing. Here each
 *pair* runs the raw call and Studio's path once, back to back on the same short input (the order
 alternates, so neither always gets the warmer cache), and the per-pair ratio raw ÷ Studio is kept:
-drift that is slower than one pair cancels out. Printed: the median ratio and its interquartile
-range, for wall seconds and for CPU seconds of this process (all its threads: a pool that spins
-while it waits shows up there, not in wall time).
+drift that is slower than one pair cancels out. Each run starts after :data:`GAP_S` of quiet, so a
+pool still spinning from the run before (the raw call's, in the same process) does not slow it.
+Printed: the median ratio and its interquartile range, for wall seconds and for CPU seconds of this
+process (all its threads: a pool that spins while it waits shows up there, not in wall time).
 
 ``--busy`` conditions run the same pairs while a child process keeps one core busy (a spinning
 loop), as another program on the person's machine would.
@@ -43,15 +44,26 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: int) -> PairResults:
+#: seconds of quiet before each timed run: a library's thread pool that spins after a run ends
+#: (onnxruntime's intra-op workers spin 2**20 pauses, tens of milliseconds, before they sleep) must
+#: not tax the other side's run that follows it in the same process
+GAP_S = 0.1
+
+
+def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: int, gap_s: float = GAP_S) -> PairResults:
     results = PairResults()
+
+    def quiet_then(fn: Callable[[], object]) -> tuple[float, float]:
+        time.sleep(gap_s)
+        return timed(fn)
+
     for i in range(pairs):
         if i % 2 == 0:
-            rw, rc = timed(raw)
-            sw, sc = timed(studio)
+            rw, rc = quiet_then(raw)
+            sw, sc = quiet_then(studio)
         else:
-            sw, sc = timed(studio)
-            rw, rc = timed(raw)
+            sw, sc = quiet_then(studio)
+            rw, rc = quiet_then(raw)
         results.raw_wall.append(rw)
         results.raw_cpu.append(rc)
         results.studio_wall.append(sw)

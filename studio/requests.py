@@ -150,10 +150,16 @@ class TextRequest(_Request):
                                       help="the saved conversation this reply belongs to")
     stop: tuple[str, ...] = records_field(label="stop sequences",
                                           help="the reply ends where any of these texts appears (not included)")
+    raw: bool = bool_field(False, label="raw continuation", flag="--raw",
+                           help="continue the prompt's text as written (a completion): no chat template, "
+                                "no system prompt")
 
     def validate(self) -> None:
         super().validate()
         _check(len(self.messages) > 0, "messages is empty: type a message first.")
+        if self.raw:
+            _check(len(self.messages) == 1 and not self.system_prompt.strip(),
+                   "A raw continuation takes one text and no system prompt (a conversation needs the chat template).")
         for m in self.messages:
             _check(isinstance(m, ChatMessage), f"messages must hold chat messages (got {type(m).__name__}).")
             check_fields(m)

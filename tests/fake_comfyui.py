@@ -1,8 +1,9 @@
 """A small ComfyUI stand-in for tests, on loopback, following ComfyUI's published HTTP and websocket
 messages (server.py / execution.py): ``GET /object_info/CheckpointLoaderSimple``, ``POST /upload/image``
 (multipart), ``POST /prompt`` (validation with ``node_errors``; an unknown node class refused as
-``invalid_prompt``), the websocket ``/ws?clientId=…`` (``status``, ``execution_start``, ``executing``,
-``progress``, binary preview frames with the 8-byte header, ``executed``, ``execution_success``,
+``invalid_prompt``, or with the bare 500 of ComfyUI before mid-2024), ``GET /object_info`` (class names), the websocket ``/ws?clientId=…`` (``status``, ``execution_start``, ``executing``,
+``progress``, binary preview frames (type 1: format + image; type 4: metadata + image; hostile ones on
+request), ``executed``, ``execution_success``,
 ``execution_error``, ``execution_interrupted``), ``GET /history/{id}``, ``GET /view``,
 ``POST /interrupt`` and ``POST /queue`` (delete).
 
@@ -33,13 +34,19 @@ SAMPLER_NAMES = ("euler", "euler_ancestral", "dpmpp_2m", "dpmpp_sde", "ddim", "u
 
 class FakeComfy:
     def __init__(self, checkpoints=("tiny-sd15.safetensors",), *, token: str | None = None, step_delay_s: float = 0.01,
-                 fail_in: str = "", missing_nodes: tuple[str, ...] = (), combo_format: bool = False) -> None:
+                 fail_in: str = "", missing_nodes: tuple[str, ...] = (), combo_format: bool = False,
+                 preview_frames: str = "plain", hostile_frames: bool = False, oversize_frame: bool = False,
+                 missing_node_500: bool = False) -> None:
         self.checkpoints = list(checkpoints)
         self.token = token
         self.step_delay_s = step_delay_s
         self.fail_in = fail_in  # a class_type whose execution fails
         self.missing_nodes = set(missing_nodes)
         self.combo_format = combo_format
+        self.preview_frames = preview_frames  # "plain": type 1 (format, image); "metadata": type 4 (JSON, image)
+        self.hostile_frames = hostile_frames  # truncated, garbage, bomb and foreign frames between the real ones
+        self.oversize_frame = oversize_frame  # one binary message over the client's 64 MiB limit
+        self.missing_node_500 = missing_node_500  # a missing node class as ComfyUI before mid-2024 answers it
         self.uploads: dict[str, bytes] = {}
         self.outputs: dict[str, bytes] = {}
         self.history: dict[str, dict] = {}
@@ -87,6 +94,11 @@ class FakeComfy:
             return {"CheckpointLoaderSimple": {"input": {"required": {"ckpt_name": spec}},
                                                "output": ["MODEL", "CLIP", "VAE"]}}
 
+        @app.get("/object_info")
+        async def every_node():
+            return {name: {"input": {"required": {}}, "output": []} for name in CORE_NODES
+                    if name not in fake.missing_nodes}
+
         @app.post("/upload/image")
         async def upload(request: Request):
             body = await request.body()
@@ -106,6 +118,9 @@ class FakeComfy:
             workflow, client_id = body["prompt"], body.get("client_id", "")
             for node_id, node in workflow.items():
                 if node["class_type"] not in CORE_NODES or node["class_type"] in fake.missing_nodes:
+                    if fake.missing_node_500:  # its validation raised KeyError: aiohttp's bare 500 page
+                        return Response("500 Internal Server Error\n\nServer got itself in trouble", status_code=500,
+                                        media_type="text/plain")
                     return JSONResponse({"error": {"type": "invalid_prompt",
                                                    "message": f"Cannot execute because node {node['class_type']} does not exist.",
                                                    "details": f"Node ID '#{node_id}'", "extra_info": {}},
@@ -172,6 +187,23 @@ class FakeComfy:
 
         return app
 
+    def preview(self, prompt_id: str, node_id: str, step: int) -> list[bytes]:
+        """The binary frames for one step: the preview (type 1 or 4), after hostile ones when asked."""
+        from PIL import Image
+
+        frames = hostile_frames(prompt_id) if self.hostile_frames else []
+        if self.oversize_frame:
+            frames.append(struct.pack(">II", 1, 1) + bytes(64 * 2**20 + 1))
+        picture = io.BytesIO()
+        Image.new("RGB", (16, 16), (step * 20 % 256, 0, 0)).save(picture, format="JPEG")
+        if self.preview_frames == "metadata":
+            meta = json.dumps({"node_id": node_id, "display_node_id": node_id, "parent_node_id": None,
+                               "real_node_id": node_id, "prompt_id": prompt_id, "image_type": "image/jpeg"}).encode()
+            frames.append(struct.pack(">II", 4, len(meta)) + meta + picture.getvalue())
+        else:
+            frames.append(struct.pack(">II", 1, 1) + picture.getvalue())
+        return frames
+
     async def _execute(self, prompt_id: str, workflow: dict, client_id: str) -> None:
         socket = self.sockets.get(client_id)
 
@@ -200,11 +232,8 @@ class FakeComfy:
                     return
                 await send("progress", value=step + 1, max=steps, node=node_id)
                 if socket is not None:
-                    from PIL import Image
-
-                    preview = io.BytesIO()
-                    Image.new("RGB", (16, 16), (step * 20 % 256, 0, 0)).save(preview, format="JPEG")
-                    await socket.send_bytes(struct.pack(">II", 1, 1) + preview.getvalue())
+                    for frame in self.preview(prompt_id, node_id, step):
+                        await socket.send_bytes(frame)
         picture = self.render(workflow)
         name = f"studio_{len(self.outputs) + 1:05d}_.png"
         buffer = io.BytesIO()
@@ -216,6 +245,38 @@ class FakeComfy:
         await send("executed", node="save", display_node="save", output={"images": images})
         await send("executing", node=None)
         await send("execution_success", timestamp=int(time.time() * 1000))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A 1×1 PNG whose header claims ``width`` × ``height`` (a decompression bomb's shape)."""
+    import zlib
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+    png = bytearray(buffer.getvalue())
+    png[16:24] = struct.pack(">II", width, height)  # IHDR's width and height
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    return bytes(png)
+
+
+def hostile_frames(prompt_id: str) -> list[bytes]:
+    """Binary messages a broken or hostile server might send; none of them is a preview."""
+    meta = json.dumps({"node_id": "sampler", "prompt_id": "someone-else", "image_type": "image/png"}).encode()
+    return [
+        b"",
+        b"\x00\x00",  # truncated header
+        struct.pack(">I", 1),  # a preview without its format
+        struct.pack(">II", 1, 1) + b"not a jpeg at all",
+        struct.pack(">II", 1, 2) + png_claiming(1, 1)[:30],  # cut off mid-image
+        struct.pack(">II", 1, 2) + png_claiming(40_000, 40_000),  # 1.6 gigapixels
+        struct.pack(">II", 4, 2**31) + b"{}",  # metadata longer than the frame
+        struct.pack(">II", 4, 5) + b"{nope" + png_claiming(1, 1),  # metadata not JSON
+        struct.pack(">II", 4, len(meta)) + meta + png_claiming(1, 1),  # another prompt's preview
+        struct.pack(">I", 3) + b"some text from a custom node",  # TEXT
+        struct.pack(">I", 99) + b"\xff" * 100,  # an event type nobody knows
+        bytes(random.Random(7).getrandbits(8) for _ in range(300)),
+    ]
 
 
 class RunningFake:

@@ -94,6 +94,46 @@ def test_progress_previews_and_pictures_with_studios_metadata(library):
     assert "Seed: 42" in parameters and "Steps: 4" in parameters
 
 
+@pytest.mark.parametrize("frames", ["plain", "metadata"])
+def test_previews_from_both_binary_frame_forms_and_hostile_frames_skipped(frames):
+    """Type 1 (format + image) and type 4 (JSON metadata + image, newer ComfyUI) frames become previews;
+    truncated, garbage, bomb-sized, text and other prompts' frames are skipped and the job goes on."""
+    fake = FakeComfy(preview_frames=frames, hostile_frames=True)
+    with RunningFake(fake) as url:
+        events, _ = collect(ImageEngine().run(req(url, num_inference_steps=3), runtime(), CancelToken()))
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert [p.step for p in previews] == [1, 2, 3]  # one per step: none of the hostile frames slipped through
+    assert [p.image.size for p in previews] == [(16, 16)] * 3
+    reds = [p.image.getpixel((8, 8))[0] for p in previews]
+    assert all(abs(red - want) <= 4 for red, want in zip(reds, (0, 20, 40)))  # each step's own picture (JPEG ±)
+    assert len(outputs(events)) == 1
+
+
+def test_preview_of_reads_each_frame_form_and_refuses_the_rest():
+    import io
+    import json
+    import struct
+
+    from studio.engines.remote.comfy_socket import preview_of
+    from tests.fake_comfyui import hostile_frames
+
+    picture = io.BytesIO()
+    Image.new("RGB", (5, 4), (1, 2, 3)).save(picture, format="PNG")
+    png = picture.getvalue()
+    assert preview_of(struct.pack(">II", 1, 2) + png).getpixel((0, 0)) == (1, 2, 3)
+    meta = json.dumps({"prompt_id": "p1", "node_id": "3"}).encode()
+    with_meta = struct.pack(">II", 4, len(meta)) + meta + png
+    assert preview_of(with_meta, "p1").size == (5, 4) and preview_of(with_meta).size == (5, 4)
+    assert preview_of(with_meta, "p2") is None  # another prompt's
+    assert all(preview_of(frame, "p1") is None for frame in hostile_frames("p1"))
+
+
+def test_a_websocket_message_over_the_limit_fails_the_job_clearly():
+    with RunningFake(FakeComfy(oversize_frame=True)) as url:
+        with pytest.raises(ServerError, match="websocket message over 64 MiB"):
+            collect(ImageEngine().run(req(url), runtime(), CancelToken()))
+
+
 def test_the_seed_reproduces_on_the_same_server():
     with RunningFake(FakeComfy()) as url:
         first, _ = collect(ImageEngine().run(req(url), runtime(), CancelToken()))
@@ -165,9 +205,12 @@ def test_node_errors_execution_error_and_missing_nodes_are_clear_messages(monkey
     with RunningFake(FakeComfy(missing_nodes=("EmptyLatentImage",))) as url:
         with pytest.raises(ServerError, match="lacks a node .*EmptyLatentImage.*update ComfyUI"):
             collect(ImageEngine().run(req(url), runtime(), CancelToken()))
+    with RunningFake(FakeComfy(missing_nodes=("EmptyLatentImage",), missing_node_500=True)) as url:  # older ComfyUI
+        with pytest.raises(ServerError, match=r"lacks a node Studio's workflow uses \(EmptyLatentImage\)"):
+            collect(ImageEngine().run(req(url), runtime(), CancelToken()))
     monkeypatch.setitem(comfy_workflow.SAMPLERS, "Euler", ("euler_x", "normal"))
     with RunningFake(FakeComfy()) as url:
-        with pytest.raises(ServerError, match="refused the workflow: KSampler: sampler_name: 'euler_x' not in list"):
+        with pytest.raises(ServerError, match=r"refused the workflow: KSampler: Value not in list \(sampler_name: 'euler_x' not in list\)"):
             collect(ImageEngine().run(req(url, scheduler="Euler"), runtime(), CancelToken()))
 
 

@@ -306,6 +306,18 @@ def test_cli_streams_from_the_server_with_the_key_from_the_environment(server, t
     assert done.returncode == 1 and "MY_KEY" in done.stderr and "not set" in done.stderr
 
 
+def test_raw_continuation_uses_the_servers_completions(server):
+    client = openai.OpenAI(base_url=server.url, api_key=KEY)
+    for _ in range(2):  # the second identical request is the reproducible one (see direct_reply)
+        direct = client.completions.create(model=MODEL, prompt="Once upon a time", temperature=0.0, top_p=0.95,
+                                           max_tokens=16, seed=7)
+    events, stats = collect(TextEngine().run(request(server.url, "Once upon a time", raw=True), runtime_with(KEY),
+                                             CancelToken()))
+    assert reply_of(events).data == direct.choices[0].text
+    assert stats.tokens == 16 and direct.usage.completion_tokens == 16
+    assert reply_of(events).params["raw"] is True
+
+
 def test_stop_sequences_are_sent_to_the_server(server):
     full = direct_reply(server, [{"role": "user", "content": "Name three colours."}], max_tokens=24)
     stop = full.strip()[10:13]

@@ -110,15 +110,53 @@ def test_system_messages_become_the_system_prompt(client, tiny_gguf):
     assert out.choices[0].message.content == expected
 
 
-def test_completions_and_stop_strings(client, tiny_gguf):
-    expected = local_reply(tiny_gguf, "hello world", max_new_tokens=12, temperature=0.0, seed=3)
+def test_completions_continue_the_raw_prompt_like_llama_cpps_create_completion(client):
+    """/v1/completions means raw continuation (no chat template), token for token what llama_cpp's own
+    ``create_completion`` writes on the bundled GGUF with the same seed, greedy."""
+    import llama_cpp
+
+    from studio.testing.servers import bundled_gguf
+
+    prompt = "The three primary colours are"
+    out = client.completions.create(model="smollm2-135m-instruct", prompt=prompt, temperature=0.0, max_tokens=16,
+                                    seed=3)
+    llm = llama_cpp.Llama(model_path=str(bundled_gguf()), n_ctx=2048, n_threads=1, seed=3, verbose=False)
+    try:
+        direct = llm.create_completion(prompt, max_tokens=16, temperature=0.0, seed=3,
+                                       repeat_penalty=TextRequest.repetition_penalty)  # Studio's default, as served
+        templated = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=16, temperature=0.0,
+                                               seed=3, repeat_penalty=TextRequest.repetition_penalty)
+    finally:
+        llm.close()
+    assert out.choices[0].text == direct["choices"][0]["text"]
+    assert out.usage.completion_tokens == direct["usage"]["completion_tokens"]
+    assert out.usage.prompt_tokens == direct["usage"]["prompt_tokens"]  # no template around the prompt
+    assert out.choices[0].text != templated["choices"][0]["message"]["content"]  # not a chat reply
+    assert out.object == "text_completion"
+
+
+def test_completions_stream_and_stop_strings(client, tiny_gguf):
+    expected = local_reply(tiny_gguf, "hello world", max_new_tokens=12, temperature=0.0, seed=3, raw=True)
     out = client.completions.create(model=tiny_gguf, prompt="hello world", temperature=0.0, max_tokens=12, seed=3)
     assert out.choices[0].text == expected
+    chat = client.chat.completions.create(model=tiny_gguf, messages=[{"role": "user", "content": "hello world"}],
+                                          temperature=0.0, max_tokens=12, seed=3)
+    assert chat.choices[0].message.content == local_reply(tiny_gguf, "hello world", max_new_tokens=12,
+                                                          temperature=0.0, seed=3)  # chat: the template, as before
+    streamed = client.completions.create(model=tiny_gguf, prompt="hello world", temperature=0.0, max_tokens=12, seed=3,
+                                         stream=True)
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == expected
     stop = expected.strip()[3:6]
     assert stop and stop in expected
+    cut = client.completions.create(model=tiny_gguf, prompt="hello world", temperature=0.0, max_tokens=12, seed=3,
+                                    stop=[stop])
+    assert cut.choices[0].text == expected[: expected.find(stop)]
+    assert cut.choices[0].finish_reason == "stop"
+    reply = chat.choices[0].message.content
+    stop = reply.strip()[3:6]
     cut = client.chat.completions.create(model=tiny_gguf, messages=[{"role": "user", "content": "hello world"}],
                                          temperature=0.0, max_tokens=12, seed=3, stop=[stop])
-    assert cut.choices[0].message.content == expected[: expected.find(stop)]
+    assert cut.choices[0].message.content == reply[: reply.find(stop)]
     assert cut.choices[0].finish_reason == "stop"
 
 

@@ -50,6 +50,40 @@ def test_tokens_stream_and_reply_is_their_concatenation(tiny_gguf, runtime):
     assert not (Path(os.environ["STUDIO_HOME"]) / "cache" / "gguf").exists()  # nothing converted
 
 
+def test_raw_continuation_equals_llama_cpps_create_completion_and_the_cli_offers_it(tiny_gguf, runtime, capsys):
+    """``raw``: the text as written, no chat template, as llama_cpp's ``create_completion`` continues it;
+    ``studio generate text --raw`` runs the same request."""
+    from studio.cli import main
+
+    text = "hello world, hello"
+    events, stats = collect(TextEngine().run(request(tiny_gguf, text, temperature=0, seed=5, raw=True), runtime,
+                                             CancelToken()))
+    raw = llama_cpp.Llama(model_path=tiny_gguf, n_ctx=256, n_threads=1, seed=5, verbose=False)
+    try:
+        # create_completion's prompt: the text tokenized as written, special tokens parsed, BOS if the vocab adds one
+        direct = raw.create_completion(text, max_tokens=1, temperature=0.0, seed=5)
+        raw.reset()
+        ids = raw.tokenize(text.encode(), add_bos=raw._model.add_bos_token(), special=True)
+        out = []
+        for token in raw.generate(ids, temp=0, repeat_penalty=TextRequest.repetition_penalty):
+            out.append(token)
+            if len(out) == 12:
+                break
+        expected = raw.detokenize(out).decode("utf-8", errors="ignore")
+    finally:
+        raw.close()
+    # (the comparison with create_completion's own text is on the bundled model, in test_serve.py: random
+    # weights here write stray bytes, and create_completion runs past max_tokens to finish a UTF-8 sequence)
+    reply = reply_of(events)
+    assert stats.prompt_tokens == direct["usage"]["prompt_tokens"] == len(ids)  # no template around it
+    assert reply.replace("\ufffd", "") == expected and stats.tokens == 12
+    code = main(["generate", "text", "--raw", "--model", tiny_gguf, "--prompt", text, "--max-new-tokens", "12",
+                 "--temperature", "0", "--seed", "5", "--threads", "1", "--no-library", "--quiet"])
+    assert code == 0 and capsys.readouterr().out == reply + "\n"
+    with pytest.raises(InvalidRequest, match="raw continuation takes one text and no system prompt"):
+        request(tiny_gguf, raw=True, system_prompt="be brief").validate()
+
+
 def test_greedy_reply_equals_raw_llama_cpp_with_the_files_chat_template(tiny_gguf, runtime):
     events, stats = collect(
         TextEngine().run(request(tiny_gguf, temperature=0, repetition_penalty=1.0), runtime, CancelToken())

@@ -26,7 +26,7 @@ from .common import (
 
 #: The request fields offered as flags (spelled, typed and described by the request's declarations).
 FIELDS = ("system_prompt", "model", "endpoint", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
-          "seed", "threads", "gpu_layers")
+          "seed", "threads", "gpu_layers", "raw")
 
 
 def add_parser(gen_sub) -> None:
@@ -34,7 +34,7 @@ def add_parser(gen_sub) -> None:
         "text",
         help="chat completion with a local language model, or one on an OpenAI-compatible server (--endpoint)",
     )
-    p.add_argument("--prompt", required=True, help="the user message")
+    p.add_argument("--prompt", required=True, help="the user message (with --raw: the text to continue)")
     add_request_arguments(p, TextRequest, FIELDS)
     p.add_argument("--stop", metavar="S", action="append", default=[],
                    help="end the reply where this text appears (not included); repeatable, up to 4")

@@ -149,6 +149,9 @@ class TransformersChat:
     def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
         return encode_chat(self.tokenizer, messages)[0].tolist()
 
+    def encode_text(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+
     def decoder(self) -> _IncrementalDecoder:
         return _IncrementalDecoder(self.tokenizer)
 

@@ -51,6 +51,9 @@ class ChatModel(Protocol):
         """Token ids of ``messages`` in the model's chat template, ending with the assistant's turn
         (a template that runs long stops once ``cancel`` is set)."""
 
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of ``text`` as written (a raw continuation), with the model's BOS where it wants one."""
+
     def decoder(self) -> Decoder: ...
 
     def generate(
@@ -128,6 +131,11 @@ def build_messages(request: TextRequest) -> list[dict]:
     return messages
 
 
+def too_long(tokens: int, budget: int) -> str:
+    return (f"The message is too long for this model: {tokens:,} tokens, and the model holds {budget:,} with room "
+            "for the reply. Shorten it or lower max new tokens.")
+
+
 def fit_context(encode: Callable[[list[dict]], list[int]], messages: list[dict], budget: int) -> tuple[list[int], int]:
     """Drop the oldest turns (never the system prompt or the last message) until the prompt fits."""
     dropped = 0
@@ -135,10 +143,7 @@ def fit_context(encode: Callable[[list[dict]], list[int]], messages: list[dict],
     while len(ids) > budget:
         first = 1 if messages and messages[0]["role"] == "system" else 0
         if len(messages) - first <= 1:
-            raise InvalidRequest(
-                f"The message is too long for this model: {len(ids):,} tokens, and the model holds "
-                f"{budget:,} with room for the reply. Shorten it or lower max new tokens."
-            )
+            raise InvalidRequest(too_long(len(ids), budget))
         del messages[first]
         dropped += 1
         ids = encode(messages)
@@ -149,11 +154,16 @@ def reply(
     chat: ChatModel, model: ResolvedModel, request: TextRequest, runtime: Runtime, cancel: CancelToken, load_s: float
 ) -> Generator[Event, None, TextStats]:
     """Prompt, generate, stream and hand over the reply of a loaded model; returns the stats."""
-    # 1. The prompt in the model's chat template, trimmed to its context.
+    # 1. The prompt in the model's chat template, trimmed to its context (or, raw, the text as written).
     limit = chat.context_max
-    messages = build_messages(request)
     reserve = min(request.max_new_tokens, limit // 2)  # room kept for the reply when trimming
-    prompt, dropped = fit_context(partial(chat.encode, cancel=cancel), messages, limit - reserve)
+    if request.raw:
+        prompt, dropped = chat.encode_text(request.messages[-1].content), 0
+        if len(prompt) > limit - reserve:
+            raise InvalidRequest(too_long(len(prompt), limit - reserve))
+    else:
+        messages = build_messages(request)
+        prompt, dropped = fit_context(partial(chat.encode, cancel=cancel), messages, limit - reserve)
     max_new = min(request.max_new_tokens, limit - len(prompt))
     if dropped:
         yield Notice(f"Left out the {dropped} oldest message(s) to fit the model's {limit:,}-token context.")

@@ -162,7 +162,11 @@ class LlamaChat:
     def encode(self, messages: list[dict], cancel: CancelToken | None = None) -> list[int]:
         # sandboxed, with a time and size limit, stopped by cancel (TemplateProblem: one line naming the file)
         prompt = self._template.render(messages, should_stop=None if cancel is None else lambda: cancel.cancelled)
-        ids = self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        return self.encode_text(prompt)
+
+    def encode_text(self, text: str) -> list[int]:
+        # as llama_cpp's create_completion tokenizes a prompt: special tokens parsed, BOS if the vocab adds one
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if self._add_bos and (not ids or ids[0] != self._bos):
             ids.insert(0, self._bos)
         return ids

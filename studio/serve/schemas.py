@@ -105,10 +105,10 @@ class CompletionBody(_Sampling):
     prompt: StrictStr | Annotated[list[StrictStr], Field(min_length=1, max_length=1)]
 
     def to_request(self) -> TextRequest:
-        """The prompt as one user message in the model's chat template (Studio's text models are chat models)."""
+        """The prompt continued as written (``raw``: no chat template), as OpenAI's completions mean."""
         self.check_n()
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
-        request = TextRequest(messages=(ChatMessage("user", prompt),), model=self.model.strip(),
+        request = TextRequest(messages=(ChatMessage("user", prompt),), model=self.model.strip(), raw=True,
                               stop=tuple(self.stops()), **self.sampling())
         request.validate()
         return request

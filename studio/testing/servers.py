@@ -101,3 +101,45 @@ def start_studio_serve(log: Path, *, key: str | None = None, env: dict | None = 
     server = RunningServer(process, f"http://127.0.0.1:{port}/v1", key, log)
     wait_until_up(server)
     return server
+
+
+def comfyui_venv() -> Path | None:
+    """The real ComfyUI that ``packaging/comfyui_for_tests.sh`` builds (its own venv, never imported here):
+    ``$STUDIO_COMFYUI_VENV`` or ``~/.cache/studio/comfyui-venv``; None when it is not built."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "studio" / "comfyui-venv"
+    venv = Path(os.environ.get("STUDIO_COMFYUI_VENV") or default)
+    ready = (venv / "bin" / "python").exists() and (venv / "ComfyUI" / "main.py").exists()
+    return venv if ready else None
+
+
+def start_comfyui(venv: Path, folder: Path, *, timeout_s: float = 180.0,
+                  extra: tuple[str, ...] = ()) -> RunningServer:
+    """ComfyUI's own server (``main.py``) from ``venv`` at 127.0.0.1 and a free port, on the CPU, with its
+    input, output and temp folders under ``folder``, and its checkpoints from ``folder/checkpoints``
+    (besides its own). ``url`` is the server's root (no /v1)."""
+    port = free_port()
+    for sub in ("input", "output", "temp", "checkpoints"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    paths = folder / "extra_model_paths.yaml"
+    paths.write_text(f"studio_tests:\n    base_path: {json.dumps(str(folder))}\n    checkpoints: checkpoints\n")
+    log = folder / "comfyui.log"
+    cmd = [str(venv / "bin" / "python"), "main.py", "--listen", "127.0.0.1", "--port", str(port), "--cpu",
+           "--disable-auto-launch", "--input-directory", str(folder / "input"),
+           "--output-directory", str(folder / "output"), "--temp-directory", str(folder / "temp"),
+           "--extra-model-paths-config", str(paths), *extra]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    out = open(log, "wb")  # noqa: SIM115 - the child writes to it for its whole life
+    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=str(venv / "ComfyUI"), env=env)
+    server = RunningServer(process, f"http://127.0.0.1:{port}", None, log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ComfyUI exited ({process.returncode}): {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(server.url + "/object_info/SaveImage", timeout=2) as response:
+                json.load(response)
+                return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
+            time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"ComfyUI did not answer within {timeout_s} s: {log.read_text(errors='replace')[-2000:]}")

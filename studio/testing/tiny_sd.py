@@ -339,3 +339,34 @@ def build_tiny_lora(pipeline_folder: Path, folder: Path, seed: int = 3) -> Path:
                 param.normal_(0, 0.5)
     StableDiffusionPipeline.save_lora_weights(str(folder), unet_lora_layers=get_peft_model_state_dict(unet))
     return folder / "pytorch_lora_weights.safetensors"
+
+
+def build_comfyui_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
+    """A random-weight checkpoint that ComfyUI (which reads shapes, not configs) takes for SD 1.5: CLIP-L and
+    the SD VAE at their real sizes (ComfyUI builds those from fixed configs), and a one-level UNet with SD 1.5's
+    320 channels and 768-wide cross-attention (25 M parameters, so sampling on a CPU is quick). fp16, 0.47 GB."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(320,), layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D",), up_block_types=("CrossAttnUpBlock2D",), cross_attention_dim=768,
+        attention_head_dim=8, norm_num_groups=32,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, norm_num_groups=32,
+    )
+    clip = CLIPTextModel(CLIPTextConfig(
+        vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+        max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768,
+    ))
+    state = {}
+    state.update(unet_to_ldm(unet))
+    state.update({f"first_stage_model.{k}": v for k, v in vae_to_ldm(vae).items()})
+    state.update(text_encoder_to_ldm(clip))
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state.items()}, str(path))
+    return path

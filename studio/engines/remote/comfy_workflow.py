@@ -35,6 +35,7 @@ SAMPLERS: dict[str, tuple[str, str]] = {
 CORE_NODES = ("CheckpointLoaderSimple", "LoraLoader", "CLIPTextEncode", "EmptyLatentImage", "LoadImage",
               "LoadImageMask", "VAEEncode", "SetLatentNoiseMask", "KSampler", "VAEDecode", "SaveImage")
 OUTPUT_NODE = "save"
+SAMPLER_NODE = "sampler"
 
 
 def comfy_sampler(name: str) -> tuple[str, str]:
@@ -82,7 +83,7 @@ def build_workflow(request: ImageRequest, seed: int, inputs: Inputs = Inputs(), 
     else:
         latent = node("latent", "EmptyLatentImage", width=request.width, height=request.height, batch_size=1)
         strength = 1.0
-    sampled = node("sampler", "KSampler", model=model, seed=seed, steps=request.num_inference_steps,
+    sampled = node(SAMPLER_NODE, "KSampler", model=model, seed=seed, steps=request.num_inference_steps,
                    cfg=request.guidance_scale, sampler_name=sampler, scheduler=scheduler, positive=positive,
                    negative=negative, latent_image=latent, denoise=strength)
     decoded = node("decode", "VAEDecode", samples=sampled, vae=vae)

@@ -5,9 +5,9 @@ with an ``endpoint`` runs on a ComfyUI server instead of this machine.
    an image-to-image picture (and an inpaint mask) is uploaded (``POST /upload/image``).
 2. One workflow per image, in API format, from core nodes only (:mod:`.comfy_workflow`), queued with
    ``POST /prompt`` under this job's websocket client id.
-3. The websocket (``/ws?clientId=…``) reports ``progress`` (steps) and binary preview frames (JPEG or
-   PNG after an 8-byte header), then ``executing`` with no node / ``execution_success``; an
-   ``execution_error`` becomes a message naming the node and what it said.
+3. The websocket (``/ws?clientId=…``) reports ``progress`` (steps) and binary preview frames, then
+   ``executing`` with no node / ``execution_success``; an ``execution_error`` becomes a message naming the
+   node and what it said (:mod:`.comfy_socket`).
 4. The result comes from ``GET /history/{prompt_id}`` and ``GET /view``; Studio saves it as its own PNG,
    with Studio's metadata (the seed reproduces on the same server).
 5. Stop: ``POST /interrupt`` (and the queued prompt is deleted).
@@ -19,23 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import secrets
-import struct
 import time
 import uuid
 from collections.abc import Generator
 from urllib.parse import urlsplit, urlunsplit
 
 from ...cancel import CancelToken
-from ...errors import Cancelled, ServerError
-from ...events import Event, ImageStats, Output, Preview, Progress, Status
+from ...errors import ServerError
+from ...events import Event, ImageStats, Output, Status
 from ...requests import ImageRequest
 from . import server_errors as errs
-from .comfy_workflow import OUTPUT_NODE, Inputs, build_workflow, comfy_sampler
+from .comfy_socket import MAX_MESSAGE_BYTES, follow
+from .comfy_workflow import OUTPUT_NODE, SAMPLER_NODE, Inputs, build_workflow, comfy_sampler
 
 TIMEOUT_S = 30.0
-PREVIEW_IMAGE = 1  # binary websocket event: a preview (then 4 bytes of format: 1 JPEG, 2 PNG)
 
 
 def _models_of(spec) -> list[str]:
@@ -80,15 +78,28 @@ class ComfyClient:
             raise errs.server_failed(self.url, response.status_code, errs.short(response.text))
         return response
 
-    def checkpoints(self) -> list[str]:
-        response = self._call("GET", "/object_info/CheckpointLoaderSimple")
+    def object_info(self, node: str = "") -> dict:
+        """``GET /object_info[/node]``: every node class's inputs and outputs, or one class's."""
+        response = self._call("GET", f"/object_info/{node}" if node else "/object_info")
         if response.status_code == 404:
             raise errs.rejected(self.url, 404, "this does not look like a ComfyUI server (no /object_info)")
         try:
-            info = response.json()["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"]
-        except (ValueError, KeyError, TypeError):
-            raise errs.rejected(self.url, response.status_code, "its /object_info answer is not ComfyUI's") from None
-        return _models_of(info)
+            info = response.json()
+        except ValueError:
+            info = None
+        if not isinstance(info, dict) or (node and not isinstance(info.get(node), dict)):
+            raise errs.rejected(self.url, response.status_code, "its /object_info answer is not ComfyUI's")
+        return info[node] if node else info
+
+    def choices(self, node: str, field: str) -> list[str]:
+        """The names a node's list input offers (checkpoints, LoRAs, sampler names …)."""
+        try:
+            return _models_of(self.object_info(node)["input"]["required"][field])
+        except (KeyError, TypeError):
+            raise errs.rejected(self.url, 200, f"its /object_info has no {node}.{field}") from None
+
+    def checkpoints(self) -> list[str]:
+        return self.choices("CheckpointLoaderSimple", "ckpt_name")
 
     def upload(self, png: bytes, name: str) -> str:
         response = self._call("POST", "/upload/image", files={"image": (name, png, "image/png")},
@@ -99,11 +110,38 @@ class ComfyClient:
         sub = data.get("subfolder") or ""
         return f"{sub}/{data['name']}" if sub else data["name"]
 
+    def node_classes(self) -> set[str]:
+        """Every node class the server has."""
+        return set(self.object_info())
+
     def queue(self, workflow: dict, client_id: str) -> str:
-        response = self._call("POST", "/prompt", json={"prompt": workflow, "client_id": client_id})
+        try:
+            response = self._call("POST", "/prompt", json={"prompt": workflow, "client_id": client_id})
+        except ServerError as exc:
+            if exc.status != 500:
+                raise
+            # ComfyUI before mid-2024 answers a node class it lacks with a bare 500; name the node instead
+            try:
+                missing = sorted({n.get("class_type", "?") for n in workflow.values()} - self.node_classes())
+            except ServerError:
+                raise exc from None  # no class list either: the server's own failure is the message
+            if missing:
+                raise missing_nodes(self.url, missing, 400) from None
+            raise
         if response.status_code != 200:
             raise workflow_refused(self.url, response)
         return response.json()["prompt_id"]
+
+    def run(self, ws, client_id: str, workflow: dict, cancel: CancelToken, *, output_node: str = OUTPUT_NODE,
+            progress_node: str | None = None, index: int = 0, total_steps: int = 0,
+            done_before: int = 0) -> Generator[Event, None, tuple[str, list[dict]]]:
+        """Queue ``workflow`` under ``client_id`` (whose websocket is ``ws``), follow it to its end, and return
+        its prompt id and ``output_node``'s image references from ``/history`` (for :meth:`view`)."""
+        prompt_id = self.queue(workflow, client_id)
+        yield from follow(ws, prompt_id, cancel, interrupt=lambda: self.interrupt(prompt_id), url=self.url,
+                          index=index, total_steps=total_steps, done_before=done_before, progress_node=progress_node)
+        images = self.history(prompt_id).get("outputs", {}).get(output_node, {}).get("images", [])
+        return prompt_id, images
 
     def history(self, prompt_id: str) -> dict:
         return self._call("GET", f"/history/{prompt_id}").json().get(prompt_id, {})
@@ -132,13 +170,19 @@ class ComfyClient:
         ws_url = urlunsplit((scheme, parts.netloc, parts.path + "/ws", f"clientId={client_id}", ""))
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
         try:
-            ws = connect(ws_url, additional_headers=headers, open_timeout=TIMEOUT_S, max_size=None).__enter__()
+            ws = connect(ws_url, additional_headers=headers, open_timeout=TIMEOUT_S,
+                         max_size=MAX_MESSAGE_BYTES).__enter__()
         except Exception as exc:  # refused, a proxy without websockets, a wrong token …
             raise errs.unreachable(self.url, f"websocket: {errs.short(str(exc) or type(exc).__name__, 120)}") from None
         try:
             yield ws
         finally:
             ws.close()
+
+
+def missing_nodes(url: str, what: list[str], status: int) -> ServerError:
+    return ServerError(f"ComfyUI at {url} lacks a node Studio's workflow uses ({', '.join(what)}). Studio uses core "
+                       "nodes only: update ComfyUI.", status=status)
 
 
 def workflow_refused(url: str, response) -> ServerError:
@@ -152,80 +196,19 @@ def workflow_refused(url: str, response) -> ServerError:
     message = error.get("message", "") if isinstance(error, dict) else str(error or "")
     kind = error.get("type", "") if isinstance(error, dict) else ""
     if (kind == "invalid_prompt" and "does not exist" in message) or "node_class" in kind:
-        return ServerError(
-            f"ComfyUI at {url} lacks a node Studio's workflow uses ({errs.short(message)}). Studio uses core nodes "
-            "only: update ComfyUI.", status=response.status_code)
+        return missing_nodes(url, [errs.short(message)], response.status_code)
     details = []
-    for node_id, info in (body.get("node_errors") or {}).items():
+    node_errors = body.get("node_errors") if isinstance(body, dict) else None
+    for node_id, info in (node_errors if isinstance(node_errors, dict) else {}).items():
         for e in info.get("errors", []) if isinstance(info, dict) else []:
-            what = e.get("details") or e.get("message") or ""
+            if not isinstance(e, dict):
+                continue
+            # "Value not in list" + "ckpt_name: 'x' not in [...]"; "Value -5 smaller than min of 1" + "width"
+            said, where = str(e.get("message") or ""), str(e.get("details") or "")
+            what = f"{said} ({where})" if said and where else said or where
             details.append(f"{info.get('class_type', node_id)}: {what}")
     text = "; ".join(details) or message or "no reason given"
     return ServerError(f"ComfyUI at {url} refused the workflow: {errs.short(text, 400)}", status=response.status_code)
-
-
-def _decode_preview(frame: bytes):
-    from PIL import Image
-
-    if len(frame) < 8:
-        return None
-    event, _fmt = struct.unpack(">II", frame[:8])
-    if event != PREVIEW_IMAGE:
-        return None
-    try:
-        with Image.open(io.BytesIO(frame[8:])) as im:
-            return im.convert("RGB")
-    except Exception:  # a damaged frame: skip the preview, not the job
-        return None
-
-
-def _follow(client: ComfyClient, ws, prompt_id: str, cancel: CancelToken, index: int, total_steps: int,
-            done_before: int) -> Generator[Event, None, None]:
-    """The websocket's messages for ``prompt_id`` until it finished; Stop interrupts it."""
-    from websockets.exceptions import ConnectionClosed
-
-    step = 0
-    while True:
-        if cancel.cancelled:
-            client.interrupt(prompt_id)
-            raise Cancelled()
-        try:
-            message = ws.recv(timeout=0.1)
-        except TimeoutError:
-            continue
-        except ConnectionClosed:
-            raise ServerError(f"ComfyUI at {client.url} closed the connection during the job. Check that it is "
-                              "still running, then try again.") from None
-        if isinstance(message, bytes):
-            image = _decode_preview(message)
-            if image is not None:
-                yield Preview(image=image, step=step, index=index)
-            continue
-        try:
-            msg = json.loads(message)
-        except ValueError:
-            continue
-        kind, data = msg.get("type"), msg.get("data") or {}
-        if data.get("prompt_id") not in (None, prompt_id):
-            continue  # another client's job on a shared server
-        if kind == "progress" and data.get("prompt_id") == prompt_id:
-            step = int(data.get("value", 0))
-            yield Progress(done_before + step, total_steps, "generate")
-        elif kind == "execution_error" and data.get("prompt_id") == prompt_id:
-            node = data.get("node_type") or data.get("node_id") or "a node"
-            raise ServerError(
-                f"ComfyUI failed in {node} (node {data.get('node_id', '?')}): "
-                f"{errs.short(data.get('exception_message') or data.get('exception_type') or 'no reason given', 300)}"
-            )
-        elif kind == "execution_interrupted" and data.get("prompt_id") == prompt_id:
-            if cancel.cancelled:
-                raise Cancelled()
-            raise ServerError(f"The job was interrupted on the ComfyUI server at {client.url} (someone pressed "
-                              "Cancel there). Try again.")
-        elif kind == "execution_success" and data.get("prompt_id") == prompt_id:
-            return
-        elif kind == "executing" and data.get("prompt_id") == prompt_id and data.get("node") is None:
-            return
 
 
 def _png(image) -> bytes:
@@ -277,9 +260,9 @@ def run_comfyui(request: ImageRequest, runtime, cancel: CancelToken, *, init_ima
                 cancel.check()
                 workflow = build_workflow(request, seed + i, inputs)
                 yield Status(f"Queued on ComfyUI ({i + 1} of {count})…")
-                prompt_id = client.queue(workflow, client_id)
-                yield from _follow(client, ws, prompt_id, cancel, i, steps * count, steps * i)
-                images = client.history(prompt_id).get("outputs", {}).get(OUTPUT_NODE, {}).get("images", [])
+                prompt_id, images = yield from client.run(
+                    ws, client_id, workflow, cancel, progress_node=SAMPLER_NODE, index=i, total_steps=steps * count,
+                    done_before=steps * i)
                 if not images:
                     raise ServerError(f"ComfyUI at {url} finished without an image (its history has none).")
                 with Image.open(io.BytesIO(client.view(images[0]))) as im:

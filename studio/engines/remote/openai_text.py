@@ -166,8 +166,9 @@ class _Reader:
     :meth:`close` (Stop) closes the HTTP response from the engine's thread and returns at once.
     """
 
-    def __init__(self, client, kwargs: dict) -> None:
+    def __init__(self, client, kwargs: dict, *, raw: bool = False) -> None:
         self.client, self.kwargs = client, kwargs
+        self.create = client.completions.create if raw else client.chat.completions.create
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.stream = None
         self.closed = False
@@ -179,14 +180,14 @@ class _Reader:
 
     def _open(self):
         try:
-            return self.client.chat.completions.create(**self.kwargs)
+            return self.create(**self.kwargs)
         except Exception as exc:
             import openai
 
             options = self.kwargs.get("stream_options")
             if options and isinstance(exc, openai.BadRequestError) and "stream_options" in str(exc):
                 self.kwargs = {k: v for k, v in self.kwargs.items() if k != "stream_options"}  # an older server
-                return self.client.chat.completions.create(**self.kwargs)
+                return self.create(**self.kwargs)
             raise
 
     def _run(self) -> None:
@@ -225,9 +226,10 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
     context_max = _context_for(url, key, request.model)
     cancel.check()
     seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+    prompt = {"prompt": request.messages[-1].content} if request.raw else {"messages": build_messages(request)}
     kwargs: dict[str, Any] = dict(
         model=request.model,
-        messages=build_messages(request),
+        **prompt,  # raw: POST /v1/completions, the text continued as written
         stream=True,
         temperature=request.temperature,
         top_p=request.top_p,
@@ -245,7 +247,7 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
     failure: BaseException | None = None
     last_progress = float("-inf")
     t0 = time.perf_counter()
-    reader = _Reader(client, kwargs)
+    reader = _Reader(client, kwargs, raw=request.raw)
     reader.start()
     try:
         while True:
@@ -267,7 +269,10 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
             for choice in chunk.choices or ():
                 if choice.finish_reason:
                     finish = choice.finish_reason
-                piece = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                if request.raw:
+                    piece = getattr(choice, "text", None)
+                else:
+                    piece = getattr(choice.delta, "content", None) if choice.delta is not None else None
                 if not piece:
                     continue
                 now = time.perf_counter()

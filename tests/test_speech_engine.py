@@ -203,3 +203,60 @@ def test_the_bundled_piper_voice_says_a_sentence(runtime):
     assert any("cannot be seeded" in e.message for e in events if isinstance(e, Notice))
     with pytest.raises(InvalidRequest, match="has a single speaker: leave speaker empty"):
         run(runtime, SpeechRequest(text="Hi.", speaker="x"))
+
+
+def _busy_child():
+    """Another program keeping one core busy (a shell loop), until killed."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def test_load_watch_sees_another_program_busy_since_the_last_look():
+    import time
+
+    from studio.models.device import LoadWatch
+
+    watch = LoadWatch()
+    assert watch.busy_elsewhere() is None  # nothing to compare with yet
+    child = _busy_child()
+    try:
+        time.sleep(0.6)
+        watch.busy_elsewhere()  # from here on the child has been running all along
+        time.sleep(0.5)
+        assert watch.busy_elsewhere() >= 0.6
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.slow
+def test_piper_spins_on_an_idle_machine_and_sleeps_while_another_program_keeps_a_core_busy():
+    """The voice says each sentence on a session that spins between operators (faster when the cores
+    are free) unless other programs kept a core busy since the last sentence: then on one that sleeps."""
+    import time
+
+    from studio.engines.speech_voices import PiperVoiceBackend
+    from studio.models.catalog import Catalog, bundled_path
+
+    voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))
+
+    def spins(piper_voice) -> str:
+        return piper_voice.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+    assert voice.voice_for_now() is voice.voice and spins(voice.voice) == "1"  # first look: no reading yet
+    options = voice.voice.session.get_session_options()
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"  # never after a run
+    child = _busy_child()
+    try:
+        time.sleep(0.6)
+        voice.voice_for_now()
+        time.sleep(0.4)
+        sleeping = voice.voice_for_now()
+        assert sleeping is not voice.voice and spins(sleeping) == "0"
+        busy_audio = voice.say("Hello from a busy machine.", speaker="", language="", clip="", speed=1.0)
+    finally:
+        child.kill()
+        child.wait()
+    assert float(np.sqrt(np.mean(busy_audio**2))) > 0.02 and 0.8 < len(busy_audio) / voice.sample_rate < 4.0

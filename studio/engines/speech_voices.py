@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidRequest, ModelNotFound, UnsafeModelFile
+from ..models.device import LoadWatch, physical_cores
 from ..models.resolve import ResolvedModel
 from .speech_text import unsayable
 
@@ -98,23 +99,31 @@ def piper_config_path(onnx: Path) -> Path:
     return config
 
 
-def piper_session_options(threads: int = 0):
+def piper_session_options(threads: int = 0, *, spin: bool = False):
     """onnxruntime options for a Piper voice: ``threads`` intra-op threads (0: this machine's physical
-    cores, as onnxruntime's default) that sleep instead of spinning while they wait.
+    cores) that, with ``spin``, spin between operators while a sentence is said (never after: the
+    spinning stops when each run ends), or else sleep whenever they wait.
 
-    Why not onnxruntime's default: its pool spins between operators and between sentences. Measured with
-    benchmarks/bench_speech.py's pairs on this shared 2-core machine, the spinning took about a third
-    more CPU seconds per sentence than the synthesis itself needed, and cost wall time too whenever another
-    program wanted a core (the same barrier stall as llama.cpp's threads, README "Threads")."""
+    A Piper voice is many short operators, and each one wakes the pool. Measured with
+    benchmarks/bench_speech.py's pairs on this 2-core machine (README "Speech speed"): spinning made a
+    sentence about 7 % faster on an idle machine, and about 20 % slower once another program kept a
+    core busy (the spinning thread shares that core, and every operator waits for it). So a voice
+    holds one session of each kind and picks per sentence (:class:`PiperVoiceBackend`)."""
     import onnxruntime
-
-    from ..models.device import physical_cores
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or physical_cores()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    allow = "1" if spin else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", allow)
+    options.add_session_config_entry("session.inter_op.allow_spinning", allow)
+    # onnxruntime's own default spins on for 2**20 pauses after a run ends, tens of milliseconds
+    # of a core taken from whatever runs next: stop when the run does
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return options
+
+
+#: cores other programs may keep busy before a Piper voice stops spinning (a browser tab idles at a few %)
+PIPER_SPIN_BELOW_CORES = 0.5
 
 
 def _piper_language(config: dict) -> str:
@@ -233,7 +242,6 @@ class PiperVoiceBackend(Voice):
 
     def __init__(self, onnx: Path, use_cuda: bool = False) -> None:
         super().__init__()
-        import onnxruntime
         from piper import PiperConfig, PiperVoice
 
         raw = piper_config(onnx)
@@ -249,17 +257,12 @@ class PiperVoiceBackend(Voice):
                 "wrong). Download the voice's config again."
             ) from None
         check_length_scale(config.length_scale, onnx.name)
-        try:
-            session = onnxruntime.InferenceSession(str(onnx), sess_options=piper_session_options(), providers=providers)
-        except Exception as exc:  # onnxruntime: not an ONNX file, a damaged one
-            if isinstance(exc, (MemoryError, OSError)):
-                raise
-            log.info("onnxruntime could not load %s: %s", onnx, exc)
-            raise ModelNotFound(
-                f"'{onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an ONNX "
-                "model. Download the voice again."
-            ) from None
-        self.voice = PiperVoice(session=session, config=config)
+        self._onnx, self._providers, self._config = onnx, providers, config
+        #: the voice on a session that spins while it works (idle machine); the one that sleeps is made
+        #: the first time other programs keep a core busy (piper_session_options says why)
+        self.voice = PiperVoice(session=self._session(spin=not use_cuda), config=config)
+        self._sleeping_voice = None
+        self._load = LoadWatch() if not use_cuda else None
         self.language = _piper_language(raw)
         self.espeak_language = str((raw.get("espeak") or {}).get("voice") or self.language)
         check_piper_voice(self.voice, onnx, raw, self.espeak_language)
@@ -272,6 +275,34 @@ class PiperVoiceBackend(Voice):
     def unsayable(self, text: str, language: str) -> list[str]:
         return unsayable(text, self.espeak_language)
 
+    def _session(self, spin: bool):
+        import onnxruntime
+
+        try:
+            return onnxruntime.InferenceSession(
+                str(self._onnx), sess_options=piper_session_options(spin=spin), providers=self._providers
+            )
+        except Exception as exc:  # onnxruntime: not an ONNX file, a damaged one
+            if isinstance(exc, (MemoryError, OSError)):
+                raise
+            log.info("onnxruntime could not load %s: %s", self._onnx, exc)
+            raise ModelNotFound(
+                f"'{self._onnx.name}' is not an ONNX voice onnxruntime can load: the file is damaged or not an "
+                "ONNX model. Download the voice again."
+            ) from None
+
+    def voice_for_now(self):
+        """The PiperVoice to say the next sentence with: the spinning session while other programs
+        leave the cores alone, the sleeping one (made on first need) while they keep a core busy."""
+        busy = self._load.busy_elsewhere() if self._load is not None else None
+        if busy is None or busy < PIPER_SPIN_BELOW_CORES:
+            return self.voice
+        if self._sleeping_voice is None:
+            from piper import PiperVoice
+
+            self._sleeping_voice = PiperVoice(session=self._session(spin=False), config=self._config)
+        return self._sleeping_voice
+
     def say(self, text: str, *, speaker: str, language: str, clip: str, speed: float) -> np.ndarray:
         from piper import SynthesisConfig
 
@@ -279,10 +310,11 @@ class PiperVoiceBackend(Voice):
             speaker_id=self.speaker_ids.get(speaker) if speaker else None,
             length_scale=self.voice.config.length_scale / speed,
         )
+        voice = self.voice_for_now()
         pieces = [
             chunk.audio_float_array
             for part in self.parts(text)
-            for chunk in self.voice.synthesize(part, syn_config=config)
+            for chunk in voice.synthesize(part, syn_config=config)
         ]
         return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
 

@@ -162,19 +162,43 @@ def physical_cores() -> int:
     return max(1, min(physical, allowed))
 
 
+def _cpu_seconds() -> tuple[float, float, float]:
+    """(CPU seconds all programs have used, of which this process's, monotonic clock)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    busy = sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return busy, sum(psutil.Process().cpu_times()[:2]), time.monotonic()
+
+
 def busy_cores_elsewhere(window_s: float = 0.1) -> float:
     """Cores kept busy by other programs right now (all CPU time but this process's, over ``window_s``)."""
     try:
-        import psutil
+        start = _cpu_seconds()
     except ImportError:  # pragma: no cover
         return 0.0
-
-    def busy() -> float:
-        t = psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
-
-    me = psutil.Process()
-    start, own, clock = busy(), sum(me.cpu_times()[:2]), time.monotonic()
     time.sleep(window_s)
-    elapsed = time.monotonic() - clock
-    return max(0.0, (busy() - start - (sum(me.cpu_times()[:2]) - own)) / elapsed)
+    return _cores_between(start, _cpu_seconds())
+
+
+def _cores_between(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    elapsed = b[2] - a[2]
+    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / elapsed) if elapsed > 0 else 0.0
+
+
+class LoadWatch:
+    """Cores kept busy by other programs since the last look, without waiting (for choices made at
+    every step of a job, where :func:`busy_cores_elsewhere`'s pause would cost time each step)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, float, float] | None = None
+
+    def busy_elsewhere(self) -> float | None:
+        """Cores other programs kept busy since the previous call; None on the first call (or
+        without psutil)."""
+        try:
+            now = _cpu_seconds()
+        except (ImportError, OSError):  # pragma: no cover - psutil is a dependency
+            return None
+        last, self._last = self._last, now
+        return None if last is None else _cores_between(last, now)

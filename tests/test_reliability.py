@@ -719,7 +719,7 @@ def test_the_gguf_check_dies_with_an_app_that_is_killed_outright(tiny_gguf, tmp_
 
 _SLOW_SPEECH = r"""
 import sys, time
-import studio.engines.speech_voices as voices
+import studio.engines.speech_piper as voices
 say = voices.PiperVoiceBackend.say
 def slow_say(self, text, **kw):  # a slow machine: each sentence takes a while
     time.sleep(0.3)
@@ -1154,7 +1154,7 @@ def test_a_piper_voice_with_length_scale_zero_is_refused(tmp_path, capsys):
 def test_a_long_run_of_numbers_is_said_in_parts_piper_can_hold():
     """396 characters of "123,123,…" were 1,391 phonemes in one Piper call (1.7–2.2 GB); the voice now
     cuts a sentence into parts of at most MAX_PIPER_PHONEMES, and leaves ordinary sentences whole."""
-    from studio.engines.speech_voices import MAX_PIPER_PHONEMES, PiperVoiceBackend
+    from studio.engines.speech_piper import MAX_PIPER_PHONEMES, PiperVoiceBackend
     from studio.models.catalog import Catalog, bundled_path
 
     voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))

@@ -237,7 +237,7 @@ def test_piper_spins_on_an_idle_machine_and_sleeps_while_another_program_keeps_a
     are free) unless other programs kept a core busy since the last sentence: then on one that sleeps."""
     import time
 
-    from studio.engines.speech_voices import PiperVoiceBackend
+    from studio.engines.speech_piper import PiperVoiceBackend
     from studio.models.catalog import Catalog, bundled_path
 
     voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))

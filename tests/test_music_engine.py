@@ -9,8 +9,10 @@ import soundfile
 
 from studio.engines.base import CancelToken, Runtime
 from studio.engines.music import MusicEngine, plan_windows
+from studio.engines.music_model import load_music_model, undelay
 from studio.errors import Cancelled, InvalidRequest, WrongModelKind
 from studio.events import Notice, Output, Preview, Progress
+from studio.models.device import choose
 from studio.requests import MusicRequest
 from studio.testing.events import collect
 from studio.testing.tiny_music import HOP, SAMPLE_RATE
@@ -60,6 +62,69 @@ def test_one_window_has_the_exact_duration(tiny_musicgen, runtime):
     assert stats.windows == 1
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress and progress[-1].step == progress[-1].total and progress[-1].eta_s is not None
+
+
+@pytest.mark.parametrize("stereo", [False, True], ids=["mono", "stereo"])
+def test_one_window_gives_the_samples_of_raw_generate(stereo, tiny_musicgen, tiny_musicgen_stereo, runtime):
+    """processor → ``generate`` with the request's settings and seed, as a script would write it."""
+    import torch
+    from transformers import AutoProcessor, MusicgenForConditionalGeneration
+
+    folder = tiny_musicgen_stereo if stereo else tiny_musicgen
+    request = MusicRequest(prompt="lo-fi hip hop with warm piano", model=folder, duration_s=1.3, seed=7)
+    events = collect(MusicEngine().run(request, runtime, CancelToken()))[0]
+    ours = outputs(events)[0].data[0]
+    assert not [e for e in events if isinstance(e, Preview)]  # one window: the output itself, no preview first
+
+    model = MusicgenForConditionalGeneration.from_pretrained(folder).eval()
+    inputs = AutoProcessor.from_pretrained(folder)(text=[request.prompt], padding=True, return_tensors="pt")
+    delay = model.decoder.num_codebooks // model.decoder.config.audio_channels - 1
+    samples = round(request.duration_s * SAMPLE_RATE)
+    torch.manual_seed(request.seed)
+    with torch.inference_mode():
+        values = model.generate(**inputs, do_sample=True, guidance_scale=request.guidance_scale,
+                                temperature=request.temperature, top_k=request.top_k, top_p=1.0,
+                                max_new_tokens=-(-samples // HOP) + delay)
+    raw = values[0].T.float().numpy()[:samples]
+    assert np.array_equal(ours, raw[:, 0] if not stereo else raw)
+
+
+@pytest.mark.parametrize("stereo", [False, True], ids=["mono", "stereo"])
+def test_codes_read_from_the_token_stream_are_the_codes_generate_decodes(
+        stereo, tiny_musicgen, tiny_musicgen_stereo, runtime, monkeypatch):
+    """The windows' prompts and the final decode use ``undelay``: the same codes ``generate``
+    hands its codec, prompt codes first."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    mm = load_music_model(runtime.resolve(tiny_musicgen_stereo if stereo else tiny_musicgen, "music"), choose("cpu"))
+    decoded = []
+    real_decode = mm.model.audio_encoder.decode
+
+    def spy(codes, *args, **kwargs):
+        decoded.append(codes[0].clone())  # (1, codebooks of one channel, frames)
+        return real_decode(codes, *args, **kwargs)
+
+    monkeypatch.setattr(mm.model.audio_encoder, "decode", spy)
+
+    class Keep(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            self.stream = input_ids
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool)
+
+    keep = Keep()
+    prompt = torch.randint(0, 64, (1, mm.num_codebooks, 9), generator=torch.Generator().manual_seed(0))
+    inputs = mm.processor(text=["piano"], padding=True, return_tensors="pt")
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        mm.model.generate(**inputs, decoder_input_ids=prompt.reshape(mm.num_codebooks, -1), do_sample=True,
+                          max_new_tokens=20 + mm.delay, stopping_criteria=StoppingCriteriaList([keep]))
+    expected = decoded[0] if not stereo else torch.stack(decoded, dim=2).reshape(1, mm.num_codebooks, -1)
+    codes = undelay(mm, keep.stream, prompt)
+    assert codes.shape == (1, mm.num_codebooks, 9 + 20)
+    assert torch.equal(codes, expected)
+    assert torch.equal(codes[..., :9], prompt)
+    assert not torch.equal(undelay(mm, keep.stream)[..., :9], prompt)  # the delayed prompt tail was sampled over
 
 
 def test_past_the_window_it_chains_windows_and_keeps_the_exact_duration(tiny_musicgen, runtime):

@@ -6,10 +6,12 @@ new tokens, and decode all tokens once at the end. A melody is cut per window at
 offset (repeated when shorter). Continuing a clip makes the clip's tokens the first prompt; the
 result is the clip followed by ``duration_s`` seconds of new music.
 
-Every ``generate`` call runs on the runtime's compute thread. A StoppingCriteria there counts the
-steps (progress, time left), reads the cancel token, and holds the token stream, from which the
-codes are read back without a second decode. Each finished window is yielded as an audio Preview;
-Cancel keeps the finished windows as a partial result that says so.
+Every ``generate`` call (and the encoding of a clip to continue) runs on the runtime's compute
+thread. A StoppingCriteria there counts the steps (progress, time left), reads the cancel token, and
+holds the finished token stream, from which the codes are read back without a second decode (only
+when a later window or the final decode needs them: a one-window piece is generate's own audio).
+When a piece takes several windows, each finished window is yielded as an audio Preview; Cancel
+keeps the finished windows as a partial result that says so.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def plan_windows(total: int, window: int, keep: int, first_prompt: int = 0) -> l
 
 
 class _StepWatch:
-    """StoppingCriteria: counts steps, keeps the token stream, stops every row once cancel is set.
+    """StoppingCriteria: counts steps, keeps the finished token stream, stops every row once cancel is set.
 
     Steps are reported to the engine's thread at the first step, then at most every 200 ms (``flush``
     sends the rest): each
@@ -80,10 +82,11 @@ class _StepWatch:
 
     INTERVAL_S = 0.2
 
-    def __init__(self, loop: _WindowLoop, report: Callable[[int], None]) -> None:
+    def __init__(self, loop: _WindowLoop, report: Callable[[int], None], length: int) -> None:
         self.loop = loop
         self.report = report
-        self.stream = None
+        self.length = length  # of the finished token stream
+        self.stream = None  # the finished stream (None: the window did not finish)
         self.unreported = 0
         self.last = float("-inf")  # the first step is reported at once: the progress bar starts moving
         self._go = None  # the "keep going" answer, made once per batch size and device
@@ -91,7 +94,8 @@ class _StepWatch:
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
-        self.stream = input_ids  # generate builds a new tensor each step: holding it is free
+        if input_ids.shape[-1] >= self.length:  # the finished stream (a window cut short has none)
+            self.stream = input_ids
         self.unreported += 1
         now = time.perf_counter()
         if now - self.last >= self.INTERVAL_S:
@@ -159,7 +163,7 @@ class MusicEngine:
         cancel.check()
 
         # 2. Inputs: melody, clip to continue, the window plan.
-        inputs = runtime.compute.call(self._prepare, request, mm, melody, clip)
+        inputs = self._prepare(request, mm, melody, clip, runtime)
         window_s = mm.window_frames / mm.frame_rate
         if inputs.keep >= mm.window_frames:  # keep at most 40 % of the window, as 12 s of 30 s
             inputs.keep = int(mm.window_frames * 0.4)
@@ -242,10 +246,8 @@ class MusicEngine:
     # --- steps ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _prepare(request: MusicRequest, mm: MusicModel, melody, clip) -> _Inputs:
-        """Runs on the compute thread: fit the clips to the model, encode the one to continue."""
-        import torch
-
+    def _prepare(request: MusicRequest, mm: MusicModel, melody, clip, runtime: Runtime) -> _Inputs:
+        """Fit the clips to the model (numpy, here) and encode the one to continue (on the compute thread)."""
         if melody is not None:
             melody = fit_clip(melody, mm.sample_rate, 1)
         clip_codes = None
@@ -253,8 +255,7 @@ class MusicEngine:
             fitted = fit_clip(clip, mm.sample_rate, mm.channels)
             if fitted.shape[-1] < mm.hop:
                 raise InvalidRequest("The clip to continue is too short: it needs at least one codec frame.")
-            with torch.inference_mode():
-                clip_codes = encode_clip(mm, fitted)
+            clip_codes = runtime.compute.call(_encode, mm, fitted)
         samples = round(float(request.duration_s) * mm.sample_rate)
         # every value explicit (None would fall back to the checkpoint's generation_config):
         # top-k 0, top-p 1 and guidance ≤ 1 are "off" for transformers
@@ -302,6 +303,14 @@ class MusicEngine:
             stream.close()  # closed early: sets `stop`, waits until the compute thread is free
 
 
+def _encode(mm: MusicModel, clip: np.ndarray):
+    """Codec tokens of a fitted clip (compute thread)."""
+    import torch
+
+    with torch.inference_mode():
+        return encode_clip(mm, clip)
+
+
 class _WindowLoop:
     """The compute-thread side of one variation: windows, previews, the final decode."""
 
@@ -328,16 +337,20 @@ class _WindowLoop:
             text = {"text": [inputs.text]}
             parts = [] if inputs.clip_codes is None else [inputs.clip_codes]
             prompt = None if inputs.clip_codes is None else inputs.clip_codes[..., inputs.clip_codes.shape[-1] - self.windows[0].prompt :]
+            # one window and no clip: generate's own audio is the piece, and no codes are needed
+            only = len(self.windows) == 1 and inputs.clip_codes is None
             single_audio = None
             finished = 0
             for number, window in enumerate(self.windows):
-                codes, audio = self._generate(text, prompt, window)
-                if codes is None:  # cancelled inside this window: it is dropped
+                codes, audio = self._generate(text, prompt, window, codes=not only)
+                if audio is None:  # cancelled inside this window: it is dropped
                     break
                 finished += 1
+                if only:
+                    single_audio = audio
+                    break  # the output follows at once: no preview of the same audio before it
                 parts.append(codes[..., window.prompt :])
                 self.emit(("window", (as_output_audio(audio[window.prompt * mm.hop :]), number)))
-                single_audio = audio if len(parts) == 1 else None
                 prompt = codes[..., codes.shape[-1] - min(inputs.keep, codes.shape[-1]) :] if inputs.keep else None
                 if self.stopped:
                     break
@@ -350,8 +363,9 @@ class _WindowLoop:
             new_samples = inputs.samples if finished == len(self.windows) else made * mm.hop
             return as_output_audio(audio[: clip_frames * mm.hop + new_samples]), made, finished
 
-    def _generate(self, text: dict, prompt, window: Window):
-        """One window: returns (codes (1, K, prompt + new), decoded audio (samples, channels)), or (None, None)."""
+    def _generate(self, text: dict, prompt, window: Window, codes: bool = True):
+        """One window: returns (codes (1, K, prompt + new) or None without ``codes``, decoded audio
+        (samples, channels)), or (None, None) when cancelled."""
         import torch
         from transformers import StoppingCriteriaList
 
@@ -367,12 +381,12 @@ class _WindowLoop:
         gen: dict[str, Any] = {k: v.to(device) for k, v in encoded.items()}
         if "input_features" in gen:
             gen["input_features"] = gen["input_features"].to(model.dtype)
-        start_ids = torch.full((mm.num_codebooks, 1), mm.pad_token_id, dtype=torch.long, device=device)
-        if prompt is not None and window.prompt:
-            flat = prompt.reshape(mm.num_codebooks, -1)
-            gen["decoder_input_ids"] = flat
-            start_ids = torch.cat([start_ids, flat], dim=-1)
-        watch = _StepWatch(self, lambda count: self.emit(("steps", count)))
+        given = prompt if prompt is not None and window.prompt else None
+        length = 1 + window.new + mm.delay  # of the finished stream: the start token, the codes, the delay
+        if given is not None:
+            gen["decoder_input_ids"] = given.reshape(mm.num_codebooks, -1)
+            length += int(given.shape[-1])
+        watch = _StepWatch(self, lambda count: self.emit(("steps", count)), length)
         try:
             values = model.generate(
                 **gen,
@@ -386,8 +400,7 @@ class _WindowLoop:
             raise
         finally:
             watch.flush()
-        if watch.stream is None or watch.stream.shape[-1] < start_ids.shape[-1] + window.new + mm.delay:
+        if watch.stream is None:
             return None, None  # stopped by Cancel before the window was complete
-        codes = undelay(mm, watch.stream, start_ids)
         audio = torch.stack([values[0, c] for c in range(values.shape[1])], dim=-1).float().cpu().numpy()
-        return codes, audio
+        return (undelay(mm, watch.stream, given) if codes else None), audio

@@ -160,17 +160,26 @@ def decode_codes(mm: MusicModel, codes) -> np.ndarray:
     return torch.stack(channels, dim=-1).float().cpu().numpy()
 
 
-def undelay(mm: MusicModel, stream, start):
+def undelay(mm: MusicModel, stream, prompt=None):
     """The codes ``(1, num_codebooks, frames)`` in a finished generate's token stream.
 
-    ``stream`` is the delayed token stream ``(num_codebooks, length)`` as ``generate`` built it;
-    ``start`` the decoder input it began with (start token + prompt codes). The model's own delay
-    pattern is undone the way ``generate`` does before it decodes.
+    ``stream`` is the delayed token stream ``(num_codebooks, length)`` as ``generate`` built it: a
+    start token, then codebook ``k`` of each channel (rows interleaved L, R, … for stereo) lagging
+    ``k`` steps behind the first, so ``delay`` steps past the last frame; ``prompt`` the codes
+    ``(1, num_codebooks, frames)`` it began from, if any. Row ``r`` holds its codes at
+    ``1 + r // channels`` onwards. Where the delay pushed a prompt code past the columns ``generate``
+    started with, the stream holds a sampled token that ``generate``'s delay mask replaces by the
+    prompt code (the model is shown the prompt code there too): so the prompt's frames are taken from
+    ``prompt``. The same codes as ``generate`` hands its codec, without building the mask.
     """
-    decoder = mm.model.decoder
-    _, mask = decoder.build_delay_pattern_mask(start, pad_token_id=mm.pad_token_id, max_length=stream.shape[-1])
-    ids = decoder.apply_delay_pattern_mask(stream, mask)
-    return ids[ids != mm.pad_token_id].reshape(1, mm.num_codebooks, -1)
+    import torch
+
+    frames = stream.shape[-1] - 1 - mm.delay
+    rows = [stream[r, 1 + r // mm.channels : 1 + r // mm.channels + frames] for r in range(mm.num_codebooks)]
+    codes = torch.stack(rows)[None]
+    if prompt is not None:
+        codes[..., : prompt.shape[-1]] = prompt
+    return codes
 
 
 def as_output_audio(audio: np.ndarray) -> np.ndarray:

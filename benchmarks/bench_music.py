@@ -1,13 +1,14 @@
 """Music benchmarks, printed as ratios against the raw library call measured in the same run.
 
     .venv/bin/python benchmarks/bench_music.py [--model M] [--seconds S] [--device cpu|cuda] [--pairs N]
-        [--conditions idle,busy] [--repeat N] [--threads N]
+        [--conditions idle,busy] [--repeat N] [--threads N] [--no-pin]
 
 1. Speed: raw ``model.generate`` (processor → generate → audio) vs Studio's MusicEngine on the same
    model, settings and seed (one window; the model already loaded), as ``--pairs`` short interleaved
    pairs (benchmarks/pairs.py): the median and interquartile range of the per-pair ratio raw ÷
    Studio, in wall seconds and CPU seconds, idle and while a child process keeps one core busy.
-   Goal: Studio ≥ 0.97× raw. The two must give the same samples.
+   Goal: Studio ≥ 0.97× raw. The two must give the same samples. Both runs of a pair do their
+   heavy work on the same core (``pairs.pin_both_sides``: the cores of a VM differ by several per cent).
 2. Windowing overhead: a piece longer than the model's window, made AudioCraft's way (windows
    that keep the last ``--keep`` seconds as the next prompt), vs the same length in one window
    (the same weights with a longer ``generation_config.max_length``).
@@ -19,6 +20,7 @@ built on the spot. It prints; it does not assert.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pairs import conditions, report, run_pairs  # noqa: E402
+from pairs import conditions, pin_both_sides, report, run_pairs  # noqa: E402
 
 
 def run_engine(request, runtime):
@@ -82,6 +84,8 @@ def main() -> None:
                         help="idle, busy (a child process keeps one core busy) or both (default)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the windowing check")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steady on a busy box)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin both runs of a pair to the same core (pairs.pin_both_sides says why)")
     args = parser.parse_args()
 
     import numpy as np
@@ -116,7 +120,8 @@ def main() -> None:
     same = raw_audio.shape == ours_audio.reshape(raw_audio.shape).shape and np.allclose(
         raw_audio.reshape(-1), ours_audio.reshape(-1), atol=1e-6)
     print(f"model         {args.model or 'tiny random MusicGen (studio/testing/tiny_music.py)'} on {args.device}, "
-          f"{args.threads} thread(s), {seconds:g} s of audio per run; same samples as raw: {same}")
+          f"{args.threads} thread(s), {seconds:g} s of audio per run; same samples as raw: {same}; "
+          f"{'both runs of a pair on the same core' if args.pin else 'not pinned'}")
 
     def raw() -> None:
         run_raw(model_dir, request, cache)
@@ -125,8 +130,8 @@ def main() -> None:
         run_engine(request, runtime)
 
     for name, condition in conditions(args.conditions):
-        with condition:
-            report("MusicGen", name, run_pairs(raw, studio, args.pairs))
+        with condition, (pin_both_sides(runtime.compute) if args.pin else contextlib.nullcontext()) as place:
+            report("MusicGen", name, run_pairs(raw, studio, args.pairs, place=place))
 
     # 2. windowing overhead: a piece past the window vs the same length in one window
     if long_dir:

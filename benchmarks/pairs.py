@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -52,25 +53,63 @@ def timed(fn: Callable[[], object]) -> tuple[float, float]:
 GAP_S = 0.1
 
 
-def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: int, gap_s: float = GAP_S) -> PairResults:
+def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: int, gap_s: float = GAP_S,
+              place: Callable[[str, int], None] | None = None) -> PairResults:
+    """``pairs`` interleaved pairs. ``place(side, pair)``, if given, runs before each run's quiet gap
+    (untimed), with side "raw" or "studio": e.g. :func:`pin_both_sides` puts the heavy work of both
+    runs of a pair on the same core."""
     results = PairResults()
 
-    def quiet_then(fn: Callable[[], object]) -> tuple[float, float]:
+    def quiet_then(side: str, fn: Callable[[], object], pair: int) -> tuple[float, float]:
+        if place is not None:
+            place(side, pair)
         time.sleep(gap_s)
         return timed(fn)
 
     for i in range(pairs):
         if i % 2 == 0:
-            rw, rc = quiet_then(raw)
-            sw, sc = quiet_then(studio)
+            rw, rc = quiet_then("raw", raw, i)
+            sw, sc = quiet_then("studio", studio, i)
         else:
-            sw, sc = quiet_then(studio)
-            rw, rc = quiet_then(raw)
+            sw, sc = quiet_then("studio", studio, i)
+            rw, rc = quiet_then("raw", raw, i)
         results.raw_wall.append(rw)
         results.raw_cpu.append(rc)
         results.studio_wall.append(sw)
         results.studio_cpu.append(sc)
     return results
+
+
+@contextlib.contextmanager
+def pin_both_sides(compute) -> Iterator[Callable[[str, int], None] | None]:
+    """A ``place`` for :func:`run_pairs` when Studio does the heavy work on its compute thread (``compute``,
+    a :class:`~studio.engines.compute.ComputeThread`) and the raw call on this thread: both runs of pair
+    *i* do their heavy work pinned to core *i* mod the cores allowed (Studio's engine thread, which
+    only waits and relays events, stays free to run anywhere). Both threads are free again afterwards.
+
+    Why: the cores of a virtual machine differ in speed, by 5–7 % measured here, which one is faster
+    changes within minutes, and a thread keeps the core it last ran on. Unpinned, this thread and the
+    compute thread settled on different cores, 37 pairs of 50 one way round, and the ratio carried the
+    cores' difference (0.975 one way, 0.990 the other, in the same process). Yields None where threads
+    cannot be pinned (not Linux)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    cores = sorted(os.sched_getaffinity(0))
+
+    def place(side: str, pair: int) -> None:
+        core = {cores[pair % len(cores)]}
+        if side == "raw":
+            os.sched_setaffinity(0, core)  # 0: the calling thread (Linux pins threads one by one)
+        else:
+            os.sched_setaffinity(0, set(cores))
+            compute.call(os.sched_setaffinity, 0, core)
+
+    try:
+        yield place
+    finally:
+        os.sched_setaffinity(0, set(cores))
+        compute.call(os.sched_setaffinity, 0, set(cores))
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
     raw()  # warm the raw path too (first call on this thread)
     peaks = {}
-    print(f"model        {model if args.model else f'tiny random {args.family} (studio/testing)'} · family {pset.family}")
+    print(f"model        {model if args.model else f'tiny random {args.family} (studio/testing)'} · family {pset.family or 'unknown (its UNet matches no released size)'}")
     denoiser = getattr(pipe, "unet", None) or pipe.transformer
     print(f"device       {pset.device} · {next(denoiser.parameters()).dtype} · offload {pset.offload}")
     print(f"request      {width}x{height}, {args.steps} steps, sampler {args.scheduler or '(model default)'}, "

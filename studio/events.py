@@ -134,13 +134,23 @@ class Stats:
 @dataclass(frozen=True)
 class TextStats(Stats):
     tokens: int = 0  # tokens generated
-    tokens_per_s: float = 0.0
     first_token_seconds: float = 0.0  # from the start of generation to the first token
     prompt_tokens: int = 0
-    context_used: int = 0  # prompt + generated tokens
     context_max: int = 0  # tokens the model holds
     stopped: bool = False  # the person pressed Stop: the reply is partial
     context_full: bool = False  # the reply stopped because the context was full (it says so)
+
+    derived: ClassVar[tuple[str, ...]] = ("tokens_per_s", "context_used")
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Tokens generated ÷ compute seconds (0 before any time passed)."""
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def context_used(self) -> int:
+        """Prompt + generated tokens."""
+        return self.prompt_tokens + self.tokens
 
 
 @dataclass(frozen=True)

@@ -305,10 +305,8 @@ def run_remote(request: TextRequest, runtime, cancel: CancelToken) -> Generator[
         seed=seed,
         model=request.model,
         tokens=tokens,
-        tokens_per_s=tokens / elapsed if elapsed > 0 else 0.0,
         first_token_seconds=first_token_s or 0.0,
         prompt_tokens=prompt_tokens,
-        context_used=prompt_tokens + tokens,
         context_max=context_max,
         stopped=stopped,
     )

@@ -240,7 +240,11 @@ def test_piper_spins_on_an_idle_machine_and_sleeps_while_another_program_keeps_a
     from studio.engines.speech_piper import PiperVoiceBackend
     from studio.models.catalog import Catalog, bundled_path
 
-    voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))
+    from studio.models.cache import module_bytes
+
+    onnx = bundled_path(Catalog().find("piper-joe-medium"))
+    voice = PiperVoiceBackend(onnx)
+    assert onnx.stat().st_size > 1_000_000 and module_bytes(voice) == 2 * onnx.stat().st_size  # both sessions
 
     def spins(piper_voice) -> str:
         return piper_voice.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")

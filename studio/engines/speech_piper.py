@@ -205,6 +205,17 @@ class PiperVoiceBackend(Voice):
         self.speakers = tuple(sorted(ids, key=lambda s: ids[s]))
         self.languages = (self.language,) if self.language else ()
 
+    @property
+    def memory_bytes(self) -> int:
+        """What the model cache counts: the weights once per session this voice may hold (each
+        onnxruntime session keeps its own copy): two on the CPU, where the sleeping one may be made
+        at any sentence, counted from the start; one on a GPU."""
+        try:
+            size = self._onnx.stat().st_size
+        except OSError:
+            size = 0
+        return size * (2 if self._load is not None else 1)
+
     def unsayable(self, text: str, language: str) -> list[str]:
         return unsayable(text, self.espeak_language)
 

@@ -85,8 +85,10 @@ def test_cancel_between_chunks_keeps_a_partial_result(runtime, tiny_vits, librar
         run(runtime, request, cancel_after=2,
             on_event=lambda ev: saved.append(library.save(ev)) if isinstance(ev, Output) else None)
     (item,) = saved
-    assert item.params["partial"] is True and item.params["chunks_done"] == 2 and item.params["chunks"] == 5
-    assert "cancelled after 2 of 5" in item.params["note"]
+    # the chunks said by the time Cancel was read: the two seen, and any the compute thread had gone on to
+    done = item.params["chunks_done"]
+    assert item.params["partial"] is True and 2 <= done < 5 and item.params["chunks"] == 5
+    assert f"cancelled after {done} of 5" in item.params["note"]
     clip, rate = audio.read(item.path)
     assert rate == 16000 and len(clip) > 0
     assert audio.read_tags(item.path)["params"]["partial"] is True
@@ -264,3 +266,26 @@ def test_piper_spins_on_an_idle_machine_and_sleeps_while_another_program_keeps_a
         child.kill()
         child.wait()
     assert float(np.sqrt(np.mean(busy_audio**2))) > 0.02 and 0.8 < len(busy_audio) / voice.sample_rate < 4.0
+
+
+def test_piper_phonemizes_each_sentence_once(monkeypatch):
+    """Studio phonemizes a sentence to check its length before Piper says it; Piper's own
+    ``synthesize`` reuses those phonemes instead of running espeak-ng on the same text again."""
+    from piper import PiperVoice
+
+    from studio.engines.speech_piper import PiperVoiceBackend
+    from studio.models.catalog import Catalog, bundled_path
+
+    voice = PiperVoiceBackend(bundled_path(Catalog().find("piper-joe-medium")))
+    real = PiperVoice.phonemize
+    calls = []
+
+    def counting(self, text):
+        calls.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(PiperVoice, "phonemize", counting)
+    sentences = ["The lighthouse keeper climbed the stairs.", "Ships passed far out at sea."]
+    audio = [voice.say(s, speaker="", language="", clip="", speed=1.0) for s in sentences]
+    assert calls == sentences
+    assert all(0.8 < len(a) / voice.sample_rate < 5.0 and float(np.abs(a).max()) > 0.05 for a in audio)

@@ -9,6 +9,8 @@ programs put on the machine (:func:`piper_session_options` says why).
 
 from __future__ import annotations
 
+import functools
+
 import json
 import logging
 from pathlib import Path
@@ -33,9 +35,10 @@ def piper_config_path(onnx: Path) -> Path:
 
 
 def piper_session_options(threads: int = 0, *, spin: bool = False):
-    """onnxruntime options for a Piper voice: ``threads`` intra-op threads (0: this machine's physical
-    cores) that, with ``spin``, spin between operators while a sentence is said (never after: the
-    spinning stops when each run ends), or else sleep whenever they wait.
+    """onnxruntime options for a Piper voice: ``threads`` intra-op threads (0: one per physical core)
+    that, with ``spin``, spin between operators while a sentence is said (never after: the spinning
+    stops when each run ends), or else sleep whenever they wait. Spinning ones are also pinned one per
+    core, as onnxruntime's default pool is (a plain ``PiperVoice.load``); sleeping ones are not.
 
     A Piper voice is many short operators, and each one wakes the pool. Measured with
     benchmarks/bench_speech.py's pairs on this 2-core machine (README "Speech speed"): spinning made a
@@ -45,7 +48,10 @@ def piper_session_options(threads: int = 0, *, spin: bool = False):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or physical_cores()
+    # spinning (an idle machine): onnxruntime's own default count, which also pins each worker to a
+    # core, as a plain PiperVoice.load does; sleeping (other programs busy): no pinning, so that
+    # the scheduler can move a worker away from a core another program keeps busy
+    options.intra_op_num_threads = threads or (0 if spin else physical_cores())
     allow = "1" if spin else "0"
     options.add_session_config_entry("session.intra_op.allow_spinning", allow)
     options.add_session_config_entry("session.inter_op.allow_spinning", allow)
@@ -168,6 +174,32 @@ def check_length_scale(value, name: str) -> None:
         )
 
 
+@functools.cache
+def _phonemizing_once():
+    """PiperVoice, keeping the phonemes of the last text (the class is made once piper is imported)."""
+    from piper import PiperVoice
+
+    class PhonemizingOnce(PiperVoice):
+        _last: tuple[str, list] | None = None
+
+        def phonemize(self, text: str) -> list[list[str]]:
+            last = self._last
+            if last is not None and last[0] == text:
+                return last[1]
+            phonemes = super().phonemize(text)
+            self._last = (text, phonemes)
+            return phonemes
+
+    return PhonemizingOnce
+
+
+def _piper_voice(session, config):
+    """A PiperVoice that keeps the phonemes of the last text it phonemized: Studio phonemizes each
+    sentence to check its length (:meth:`PiperVoiceBackend.parts`), and ``synthesize`` then
+    phonemizes the same text again (about 0.3 ms of espeak-ng a sentence, now done once)."""
+    return _phonemizing_once()(session=session, config=config)
+
+
 class PiperVoiceBackend(Voice):
     engine = "piper"
     # the ONNX graph draws its noise with RandomNormalLike, which onnxruntime.set_seed does not fix
@@ -175,7 +207,7 @@ class PiperVoiceBackend(Voice):
 
     def __init__(self, onnx: Path, use_cuda: bool = False) -> None:
         super().__init__()
-        from piper import PiperConfig, PiperVoice
+        from piper import PiperConfig
 
         raw = piper_config(onnx)
         # PiperVoice.load's own steps, with Studio's session options (piper_session_options)
@@ -193,7 +225,7 @@ class PiperVoiceBackend(Voice):
         self._onnx, self._providers, self._config = onnx, providers, config
         #: the voice on a session that spins while it works (idle machine); the one that sleeps is made
         #: the first time other programs keep a core busy (piper_session_options says why)
-        self.voice = PiperVoice(session=self._session(spin=not use_cuda), config=config)
+        self.voice = _piper_voice(session=self._session(spin=not use_cuda), config=config)
         self._sleeping_voice = None
         self._load = LoadWatch() if not use_cuda else None
         self.language = piper_language(raw)
@@ -242,9 +274,7 @@ class PiperVoiceBackend(Voice):
         if busy is None or busy < PIPER_SPIN_BELOW_CORES:
             return self.voice
         if self._sleeping_voice is None:
-            from piper import PiperVoice
-
-            self._sleeping_voice = PiperVoice(session=self._session(spin=False), config=self._config)
+            self._sleeping_voice = _piper_voice(session=self._session(spin=False), config=self._config)
         return self._sleeping_voice
 
     def say(self, text: str, *, speaker: str, language: str, clip: str, speed: float) -> np.ndarray:
@@ -257,16 +287,18 @@ class PiperVoiceBackend(Voice):
         voice = self.voice_for_now()
         pieces = [
             chunk.audio_float_array
-            for part in self.parts(text)
-            for chunk in voice.synthesize(part, syn_config=config)
+            for part in self.parts(text, voice)
+            for chunk in voice.synthesize(part, syn_config=config)  # phonemized once, by parts (_piper_voice)
         ]
         return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
 
-    def parts(self, text: str) -> list[str]:
+    def parts(self, text: str, voice=None) -> list[str]:
         """``text`` cut (between words, else at commas, else anywhere) until no part is longer than
         :data:`MAX_PIPER_PHONEMES` phonemes: a sentence's memory grows with its phonemes, and 396
-        characters of "123,123,…" (1,391 phonemes, said as numbers) took 1.7–2.2 GB in one call."""
-        longest = max((len(p) for p in self.voice.phonemize(text)), default=0)
+        characters of "123,123,…" (1,391 phonemes, said as numbers) took 1.7–2.2 GB in one call.
+        ``voice``: the PiperVoice that will say the parts (it keeps the last text's phonemes)."""
+        voice = voice or self.voice
+        longest = max((len(p) for p in voice.phonemize(text)), default=0)
         if longest <= MAX_PIPER_PHONEMES or len(text) < 2:
             return [text]
         middle = len(text) // 2
@@ -275,7 +307,7 @@ class PiperVoiceBackend(Voice):
             if cut is not None and 0 < cut < len(text):
                 head, tail = text[:cut].strip(" ,"), text[cut:].strip(" ,")
                 if head and tail:
-                    return self.parts(head) + self.parts(tail)
+                    return self.parts(head, voice) + self.parts(tail, voice)
         return [text]
 
 

@@ -6,13 +6,15 @@
 2. loads the voice (cached across jobs) on the compute thread;
 3. drops characters the voice cannot say (a :class:`Notice` names them);
 4. splits the text into sentences and paragraphs within the model's limit
-   (:func:`studio.engines.speech_text.split_text`) and says them one by one on the compute thread:
-   after each chunk a :class:`Preview` carries its audio (followed by its pause), so playback can start
-   with the first sentence, and :class:`Progress` counts sentences ("sentence 12 of 60");
+   (:func:`studio.engines.speech_text.split_text`) and says them one by one on the compute thread
+   (one hand-off for the whole text: the compute thread goes on to the next chunk while this one is
+   handed out): after each chunk a :class:`Preview` carries its audio (followed by its pause), so
+   playback can start with the first sentence, and :class:`Progress` counts sentences ("sentence 12 of 60");
 5. yields one ``Output("audio", (samples, rate), params)``.
 
-Cancel is checked between chunks: what was said so far is still yielded as an Output whose params say
-``partial: true`` (and how many chunks it holds), then :class:`~studio.errors.Cancelled` is raised.
+Cancel is checked between chunks: what was said so far (the chunk being said when Cancel came is
+finished and kept) is still yielded as an Output whose params say ``partial: true`` (and how many
+chunks it holds), then :class:`~studio.errors.Cancelled` is raised.
 """
 
 from __future__ import annotations
@@ -154,21 +156,27 @@ class SpeechEngine:
         # a folder for the prepared reference clip, only when there is one (3 ms a job otherwise)
         with tempfile.TemporaryDirectory(prefix="studio-speech-") if reference else contextlib.nullcontext("") as tmp:
             clip, clip_s = prepare_clip(request.speaker_wav, rate, Path(tmp), reference) if reference else ("", 0.0)
-            if seed is not None:
-                runtime.compute.call(voice.seed, seed)
-
-            # 5. Say it, chunk by chunk.
+            # 5. Say it, chunk by chunk, on the compute thread: one hand-off for the whole text, each
+            # chunk's audio handed back as soon as it is said, while the next one is being said.
             pieces: list[np.ndarray] = []
             t0 = time.perf_counter()
             first_audio_s = None
             done = 0
             made, limit = 0, int(MAX_SPEECH_S * rate)
+            stop = CancelToken()  # set when this loop stops early (the limit, or closed)
+
+            def say_all(emit) -> None:
+                if seed is not None:
+                    voice.seed(seed)
+                for chunk in chunks:
+                    if cancel.cancelled or stop.cancelled:  # Cancel is read between chunks
+                        return
+                    emit(voice.say(chunk.text, speaker=speaker, language=language, clip=clip, speed=request.speed))
+
+            said_chunks = runtime.compute.stream(say_all, stop)
             try:
-                for i, chunk in enumerate(chunks):
-                    cancel.check()
-                    said = runtime.compute.call(
-                        voice.say, chunk.text, speaker=speaker, language=language, clip=clip, speed=request.speed
-                    )
+                for i, said in enumerate(said_chunks):
+                    chunk = chunks[i]
                     piece = np.concatenate([said, pauses.get(chunk.pause, sentence_pause)]) if i < total - 1 else said
                     pieces.append(piece)
                     done = i + 1
@@ -184,11 +192,13 @@ class SpeechEngine:
                             f"{MAX_SPEECH_S / 60:.0f} minutes made at once. Split the text for the rest."
                         )
                         break
-            except Cancelled:
+            finally:
+                said_chunks.close()  # stopped early: the compute thread ends the chunk it is saying, no more
+            if cancel.cancelled and done < total:
                 if pieces:
                     yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped,
                                        clip_s, done, total, partial=True)
-                raise
+                raise Cancelled()
         seconds = time.perf_counter() - t0
         yield self._output(request, model, voice, pieces, rate, seed, speaker, language, dropped, clip_s, done, total,
                            partial=done < total)

@@ -1,7 +1,7 @@
 """Speech benchmarks, printed as ratios against the raw library call measured in the same run.
 
     .venv/bin/python benchmarks/bench_speech.py [--pairs N] [--conditions idle,busy] [--repeat N]
-        [--coqui-model PATH] [--skip-coqui] [--skip-first-audio]
+        [--coqui-model PATH] [--skip-coqui] [--skip-first-audio] [--no-pin]
 
 1. Speed through Studio's SpeechEngine vs the raw library call, same text and voice, pauses set to 0
    so both make the same audio: Piper: ``PiperVoice.synthesize`` on the bundled en_US-joe-medium;
@@ -9,6 +9,7 @@
    since nothing is downloaded). Measured as ``--pairs`` short interleaved pairs (benchmarks/pairs.py):
    the median and interquartile range of the per-pair ratio raw ÷ Studio, in wall seconds and in CPU
    seconds, idle and while a child process keeps one core busy. Goal: Studio's speed ≥ 0.97 × raw.
+   Piper's pairs call onnxruntime from the same core on both sides (``pairs.pin_both_sides``).
 2. Time to first audio (the first Preview) for a 60-sentence text vs the first sentence alone.
    Goal: within 50 ms.
 It prints; it does not assert.
@@ -17,6 +18,7 @@ It prints; it does not assert.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -29,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pairs import conditions, report, run_pairs  # noqa: E402
+from pairs import conditions, pin_both_sides, report, run_pairs  # noqa: E402
 
 SENTENCES = [
     "The lighthouse keeper climbed the stairs every evening at dusk.",
@@ -74,7 +76,8 @@ def bench_piper(args, runtime) -> None:
     studio_audio = studio_run(request, runtime)[2]  # load and warm up
     raw_audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
     print(f"Piper (en_US-joe-medium): {len(raw_audio) / voice.config.sample_rate:.2f} s of speech per run "
-          f"(Studio: {len(studio_audio) / voice.config.sample_rate:.2f} s)")
+          f"(Studio: {len(studio_audio) / voice.config.sample_rate:.2f} s); "
+          f"{'both sides call onnxruntime from the first core' if args.pin else 'not pinned'}")
 
     def raw() -> None:
         np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
@@ -82,9 +85,13 @@ def bench_piper(args, runtime) -> None:
     def studio() -> None:
         studio_run(request, runtime)
 
+    # onnxruntime's default pool (the raw voice's, and Studio's spinning session's) pins its workers to
+    # the cores after the first, leaving the first to the thread that calls it: both sides call from there
+    first_core = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     for name, condition in conditions(args.conditions):
-        with condition:
-            report("Piper", name, run_pairs(raw, studio, args.pairs))
+        pin = pin_both_sides(runtime.compute, core=first_core) if args.pin else contextlib.nullcontext()
+        with condition, pin as place:
+            report("Piper", name, run_pairs(raw, studio, args.pairs, place=place))
 
 
 def bench_coqui(args, runtime) -> None:
@@ -166,6 +173,8 @@ def main() -> None:
     parser.add_argument("--coqui-model", default="", help="a coqui model.pth (config.json beside it) or folder")
     parser.add_argument("--skip-coqui", action="store_true")
     parser.add_argument("--skip-first-audio", action="store_true")
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="Piper: do not run both sides' calling threads on the first core (pairs.pin_both_sides)")
     args = parser.parse_args()
     from studio.engines.base import Runtime
 

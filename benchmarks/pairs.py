@@ -81,29 +81,30 @@ def run_pairs(raw: Callable[[], object], studio: Callable[[], object], pairs: in
 
 
 @contextlib.contextmanager
-def pin_both_sides(compute) -> Iterator[Callable[[str, int], None] | None]:
-    """A ``place`` for :func:`run_pairs` when Studio does the heavy work on its compute thread (``compute``,
-    a :class:`~studio.engines.compute.ComputeThread`) and the raw call on this thread: both runs of pair
-    *i* do their heavy work pinned to core *i* mod the cores allowed (Studio's engine thread, which
-    only waits and relays events, stays free to run anywhere). Both threads are free again afterwards.
+def pin_both_sides(compute, core: int | None = None) -> Iterator[Callable[[str, int], None] | None]:
+    """A ``place`` for :func:`run_pairs` when Studio runs the library call on its compute thread
+    (``compute``, a :class:`~studio.engines.compute.ComputeThread`) and the raw side on this thread:
+    both runs of pair *i* run on core *i* mod the cores allowed (or always on ``core``), the raw call's
+    thread there, and both of Studio's threads (the engine's, which only waits and relays events, and
+    the compute thread): the same core for the same work. Threads a library starts itself (a pool)
+    are left alone. Everything is free to run anywhere again afterwards.
 
-    Why: the cores of a virtual machine differ in speed, by 5–7 % measured here, which one is faster
-    changes within minutes, and a thread keeps the core it last ran on. Unpinned, this thread and the
-    compute thread settled on different cores, 37 pairs of 50 one way round, and the ratio carried the
-    cores' difference (0.975 one way, 0.990 the other, in the same process). Yields None where threads
-    cannot be pinned (not Linux)."""
+    Why: the cores of a virtual machine differ in speed (by 5–7 % measured here, and which one is
+    faster changes within minutes), and a thread keeps the core it last ran on. Unpinned, this thread
+    and the compute thread settled on different cores (37 pairs of 50 one way round), and the ratio
+    carried the cores' difference: 0.975 one way, 0.990 the other, in the same process; and with one
+    core busy, Studio's engine thread shared a core with the busy program while the raw call had one
+    to itself. Yields None where threads cannot be pinned (not Linux)."""
     if not hasattr(os, "sched_setaffinity"):
         yield None
         return
     cores = sorted(os.sched_getaffinity(0))
 
     def place(side: str, pair: int) -> None:
-        core = {cores[pair % len(cores)]}
-        if side == "raw":
-            os.sched_setaffinity(0, core)  # 0: the calling thread (Linux pins threads one by one)
-        else:
-            os.sched_setaffinity(0, set(cores))
-            compute.call(os.sched_setaffinity, 0, core)
+        here = {core if core is not None else cores[pair % len(cores)]}
+        os.sched_setaffinity(0, here)  # 0: the calling thread (Linux pins threads one by one)
+        if side == "studio":
+            compute.call(os.sched_setaffinity, 0, here)
 
     try:
         yield place

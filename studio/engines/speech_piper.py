@@ -10,7 +10,6 @@ programs put on the machine (:func:`piper_session_options` says why).
 from __future__ import annotations
 
 import functools
-
 import json
 import logging
 from pathlib import Path

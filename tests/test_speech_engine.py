@@ -95,6 +95,61 @@ def test_cancel_between_chunks_keeps_a_partial_result(runtime, tiny_vits, librar
     assert library.items("speech")[0].id == item.id
 
 
+def test_closing_a_job_mid_text_frees_the_compute_thread_and_the_next_job_runs(runtime, tiny_vits, monkeypatch):
+    """What the worker does when the app closes mid-job: the generator is closed at a Preview. The
+    compute thread ends the sentence it is saying and starts no other; the next job runs as usual."""
+    import threading
+
+    from studio.engines.speech_voices import CoquiVoiceBackend
+
+    real_say = CoquiVoiceBackend.say
+    started, gate = [], threading.Event()
+
+    def gated(self, text, **kwargs):
+        started.append(text)
+        if len(started) == 2:  # the second sentence is still being said when the job is closed
+            gate.wait(10)
+        return real_say(self, text, **kwargs)
+
+    monkeypatch.setattr(CoquiVoiceBackend, "say", gated)
+    events = SpeechEngine().run(SpeechRequest(text="One. Two. Three. Four. Five. Six.", model=str(tiny_vits)),
+                                runtime, CancelToken())
+    for ev in events:
+        if isinstance(ev, Preview):
+            threading.Timer(0.3, gate.set).start()
+            events.close()  # waits until the compute thread is free
+            break
+    assert len(started) == 2  # the one in progress was finished; no third was started
+    monkeypatch.setattr(CoquiVoiceBackend, "say", real_say)
+    again, _ = run(runtime, SpeechRequest(text="Seven. Eight.", model=str(tiny_vits)))
+    assert outputs(again)[0].params["chunks_done"] == 2
+
+
+def test_a_voice_failing_mid_text_fails_the_job_and_the_next_job_runs(runtime, tiny_vits, monkeypatch):
+    """A sentence that fails (out of memory, a broken graph) ends the job with that error, raised where
+    the job is driven; the compute thread is free for the next job."""
+    from studio.engines.speech_voices import CoquiVoiceBackend
+
+    real_say = CoquiVoiceBackend.say
+    count = [0]
+
+    def failing_second(self, text, **kwargs):
+        count[0] += 1
+        if count[0] == 2:
+            raise MemoryError("out of memory while saying the second sentence")
+        return real_say(self, text, **kwargs)
+
+    monkeypatch.setattr(CoquiVoiceBackend, "say", failing_second)
+    events = []
+    with pytest.raises(MemoryError, match="second sentence"):
+        drive(SpeechEngine().run(SpeechRequest(text="One. Two. Three.", model=str(tiny_vits)), runtime, CancelToken()),
+              events.append)
+    assert [e.step for e in events if isinstance(e, Preview)] == [1]
+    monkeypatch.setattr(CoquiVoiceBackend, "say", real_say)
+    again, _ = run(runtime, SpeechRequest(text="Seven. Eight.", model=str(tiny_vits)))
+    assert outputs(again)[0].params["chunks_done"] == 2
+
+
 def test_a_20000_character_text_is_split_and_streamed(runtime, tiny_vits):
     sentence = "This sentence is about forty characters. "
     text = (sentence * 500)[:20_000]

@@ -339,7 +339,6 @@ class _WindowLoop:
             prompt = None if inputs.clip_codes is None else inputs.clip_codes[..., inputs.clip_codes.shape[-1] - self.windows[0].prompt :]
             # one window and no clip: generate's own audio is the piece, and no codes are needed
             only = len(self.windows) == 1 and inputs.clip_codes is None
-            single_audio = None
             finished = 0
             for number, window in enumerate(self.windows):
                 codes, audio = self._generate(text, prompt, window, codes=not only)
@@ -347,7 +346,6 @@ class _WindowLoop:
                     break
                 finished += 1
                 if only:
-                    single_audio = audio
                     break  # the output follows at once: no preview of the same audio before it
                 parts.append(codes[..., window.prompt :])
                 self.emit(("window", (as_output_audio(audio[window.prompt * mm.hop :]), number)))
@@ -357,8 +355,9 @@ class _WindowLoop:
             if finished == 0:
                 return None
             made = sum(w.new for w in self.windows[:finished])
-            # decode once: a single window's generate already decoded exactly these tokens
-            audio = single_audio if single_audio is not None else decode_codes(mm, torch.cat(parts, dim=-1))
+            # decode once (a lone window's generate already decoded exactly its tokens: ``audio``)
+            if not only:
+                audio = decode_codes(mm, torch.cat(parts, dim=-1))
             clip_frames = 0 if inputs.clip_codes is None else int(inputs.clip_codes.shape[-1])
             new_samples = inputs.samples if finished == len(self.windows) else made * mm.hop
             return as_output_audio(audio[: clip_frames * mm.hop + new_samples]), made, finished

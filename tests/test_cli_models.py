@@ -13,7 +13,8 @@ from studio import cli
 from studio.cli.common import make_runtime
 from studio.config import Config
 from studio.errors import NotDownloaded
-from studio.models.catalog import Catalog, hub_snapshot
+from studio.models.catalog import Catalog
+from studio.models.hub_cache import hub_snapshot
 
 from .models_helpers import (  # noqa: F401  (fake_hub is a fixture)
     diffusers_index,

@@ -12,7 +12,8 @@ from studio.engines.base import CancelToken
 from studio.errors import Cancelled, ModelNotFound, NotDownloaded, UnsafeModelFile
 from studio.models import download as dl
 from studio.models import hub_transfer
-from studio.models.catalog import Catalog, ModelEntry, hub_snapshot, repo_folder
+from studio.models.catalog import Catalog, ModelEntry
+from studio.models.hub_cache import hub_snapshot, repo_folder
 
 from .models_helpers import (  # noqa: F401  (fake_hub is a fixture)
     fake_hub,

@@ -10,7 +10,8 @@ import pytest
 
 from studio.errors import WrongModelKind
 from studio.models import catalog as catalog_mod
-from studio.models.catalog import Catalog, hf_cache_dir, hub_snapshot, repo_folder
+from studio.models.catalog import Catalog, hf_cache_dir
+from studio.models.hub_cache import hub_snapshot, repo_folder
 from studio.models.resolve import resolve
 
 from .models_helpers import commit_for, diffusers_index, hub_cache, llama_config, make_cached_repo, musicgen_config

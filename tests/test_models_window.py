@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.models.catalog import Catalog, ModelEntry, hub_snapshot
+from studio.models.catalog import Catalog, ModelEntry
+from studio.models.hub_cache import hub_snapshot
 
 from .models_helpers import (  # noqa: F401  (fake_hub is a fixture)
     diffusers_index,

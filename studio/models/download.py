@@ -12,7 +12,7 @@ chooses the files (safetensors, never pickles unless asked for by name), checks 
 and has :func:`studio.models.hub_transfer.fetch_file` stream each missing file into
 ``blobs/<etag>`` (resumable) and link ``snapshots/<commit>/<file>`` to it, which is the cache
 layout huggingface_hub, transformers and diffusers read. ``refs/main`` is written last, so a
-half-finished download never looks finished (:func:`studio.models.catalog.hub_snapshot`).
+half-finished download never looks finished (:func:`studio.models.hub_cache.hub_snapshot`).
 
 Offline is an argument (``offline``: the configuration's switch, :class:`studio.config.Config`),
 never read from the environment here. Offline, nothing touches the network: a model that is not on
@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import Cancelled, ModelNotFound, NotDownloaded, StudioError, UnsafeModelFile
-from .catalog import Catalog, ModelEntry, hf_cache_dir, human_size, hub_snapshot, repo_folder, scan_hub_cache
+from .catalog import Catalog, ModelEntry, hf_cache_dir, human_size
+from .hub_cache import hub_snapshot, repo_folder, scan_hub_cache
 from .hub_transfer import (
     ByteProgress,
     CancelFlag,

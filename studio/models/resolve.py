@@ -20,7 +20,8 @@ from pathlib import Path
 
 from ..errors import ModelNotFound, NotDownloaded, UnsafeModelFile, WrongModelKind
 from . import coqui_zoo
-from .catalog import Catalog, ModelEntry, bundled_path, hub_snapshot
+from .catalog import Catalog, ModelEntry, bundled_path
+from .hub_cache import hub_snapshot
 from .formats import KIND_WORDS, PICKLE_SUFFIXES, detect_format, modality_of, readable_format
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 

@@ -18,9 +18,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .formats import PICKLE_SUFFIXES
+
 MAX_HEADER_BYTES = 64 * 1024 * 1024  # a safetensors header larger than this is not a model we know
 MAX_PICKLE_BYTES = 32 * 1024 * 1024  # a checkpoint's data.pkl (tensor names only) is far smaller
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".onnx", *PICKLE_SUFFIXES)
 
 _UPSCALER_MARKERS = ("conv_first.", "RRDB_trunk.", "model.1.sub.", "body.0.rdb", "conv_after_body.",

@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 from ..errors import StudioError
 from ..jobs.deletions import ModelDeleter
 from ..jobs.folder_scans import FolderScanner
-from ..models.catalog import MODALITIES, Catalog, ModelEntry, bundled_path, human_size, hub_snapshot
+from ..models.catalog import MODALITIES, Catalog, ModelEntry, bundled_path, human_size
+from ..models.hub_cache import hub_snapshot
 from ..models.entry import restricted_licence
 from ..models.folders import ModelFolders
 
